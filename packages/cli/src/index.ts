@@ -1,0 +1,2 @@
+// @kiln/cli: the kiln command line.
+export {};

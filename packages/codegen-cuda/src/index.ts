@@ -1,0 +1,2 @@
+// @kiln/codegen-cuda: CUDA code generation.
+export {};

@@ -1,0 +1,2 @@
+// @kiln/codegen-llvm: LLVM code generation for CPUs.
+export {};

@@ -1,0 +1,2 @@
+// @kiln/codegen-metal: Metal Shading Language code generation.
+export {};

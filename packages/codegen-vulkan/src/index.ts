@@ -1,0 +1,2 @@
+// @kiln/codegen-vulkan: Vulkan / SPIR-V code generation.
+export {};

@@ -1,0 +1,2 @@
+// @kiln/frontends-onnx: ONNX importer to Relax.
+export {};

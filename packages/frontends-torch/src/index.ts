@@ -1,0 +1,2 @@
+// @kiln/frontends-torch: torch.export .pt2 importer to Relax.
+export {};

@@ -1,0 +1,2 @@
+import { kilnPackage } from '../../tools/tsup.base.js';
+export default kilnPackage();

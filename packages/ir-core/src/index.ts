@@ -1,0 +1,8 @@
+// @kiln/ir-core: the ground every Kiln IR stands on.
+export * from './errors.js';
+export * from './dtype.js';
+export * from './node.js';
+export * from './expr.js';
+export * from './structural.js';
+export * from './visitor.js';
+export * from './module.js';

@@ -1,0 +1,2 @@
+// @kiln/passes-fusion: operator fusion and layout rewrites over Relax.
+export {};

@@ -1,0 +1,2 @@
+import { kilnVitest } from '../../tools/vitest.base.js';
+export default kilnVitest();

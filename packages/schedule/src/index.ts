@@ -1,0 +1,2 @@
+// @kiln/schedule: schedule primitives over TensorIR with a replayable trace, default schedules and auto-tuning.
+export {};

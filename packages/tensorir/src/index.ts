@@ -1,0 +1,4 @@
+// @kiln/tensorir: TensorIR, the loop-level IR for kernels.
+export type { Buffer, BufferLoad, Range } from '@kiln/ir-core';
+export { buffer, bufferLoad, range } from '@kiln/ir-core';
+export * from './stmt.js';
