@@ -6,3 +6,4 @@ export * from './expr.js';
 export * from './structural.js';
 export * from './visitor.js';
 export * from './module.js';
+export * from './pass/index.js';

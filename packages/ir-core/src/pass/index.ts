@@ -1,0 +1,6 @@
+// Pass infrastructure: passes, sequential pipelines and their text form, the pass
+// context, instruments, and the well-formedness checker table.
+export * from './options.js';
+export * from './context.js';
+export * from './pass.js';
+export * from './pipeline.js';
