@@ -7,3 +7,4 @@ export * from './structural.js';
 export * from './visitor.js';
 export * from './module.js';
 export * from './pass/index.js';
+export * from './text/index.js';

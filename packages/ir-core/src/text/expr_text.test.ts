@@ -1,0 +1,98 @@
+import { describe, expect, it } from 'vitest';
+import { DType } from '../dtype.js';
+import { isKilnError } from '../errors.js';
+import {
+  add, and, broadcast, buffer, bufferLoad, call, cast, div, floatImm, floordiv, floormod, intImm, letExpr, lt, max, min, mul,
+  not, primVar, ramp, select, stringImm, sub, truncmod, eq, or, boolImm,
+} from '../expr.js';
+import { structuralEqual } from '../structural.js';
+import { parseExpr } from './parser.js';
+import { printExpr } from './printer.js';
+
+function roundTrip(e: Parameters<typeof printExpr>[0], scope: Parameters<typeof parseExpr>[1]) {
+  const text = printExpr(e);
+  const back = parseExpr(text, scope);
+  expect(structuralEqual(back, e, { mapFreeVars: true }), `${text}`).toBe(true);
+  expect(printExpr(back)).toBe(text);
+  return text;
+}
+
+describe('PrimExpr text', () => {
+  const x = primVar('x');
+  const y = primVar('y');
+  const i = primVar('i', 'int32');
+  const f = primVar('f', 'float32');
+  const A = buffer('A', 'float32', [16, 16]);
+
+  it('prints infix with minimal parentheses', () => {
+    expect(printExpr(add(mul(x, 2), y))).toBe('x * 2 + y');
+    expect(printExpr(mul(add(x, 2), y))).toBe('(x + 2) * y');
+    expect(printExpr(sub(x, sub(y, 1)))).toBe('x - (y - 1)');
+    expect(printExpr(sub(sub(x, y), 1))).toBe('x - y - 1');
+    expect(printExpr(or(and(lt(x, y), eq(x, 1)), not(lt(y, x))))).toBe('x < y && x == 1 || !(y < x)');
+    expect(printExpr(div(x, truncmod(y, 3)))).toBe('x / (y % 3)');
+    expect(printExpr(floordiv(x, 4))).toBe('floordiv(x, 4)');
+  });
+
+  it('prints immediates with dtype suffixes only where not the default', () => {
+    expect(printExpr(intImm(3))).toBe('3');
+    expect(printExpr(intImm(3, 'int32'))).toBe('3i32');
+    expect(printExpr(intImm(-3, 'uint8'))).toBe('-3u8');
+    expect(printExpr(floatImm(1.5))).toBe('1.5');
+    expect(printExpr(floatImm(2))).toBe('2.0');
+    expect(printExpr(floatImm(1.5, 'float64'))).toBe('1.5f64');
+    expect(printExpr(floatImm(1e-7, 'float16'))).toBe('1e-7f16');
+    expect(printExpr(floatImm(-Infinity, 'float64'))).toBe('-inff64');
+    expect(printExpr(floatImm(NaN))).toBe('nan');
+    expect(printExpr(boolImm(true))).toBe('True');
+    expect(printExpr(stringImm('a"b\n'))).toBe('"a\\"b\\n"');
+  });
+
+  it('round-trips every kind', () => {
+    const scope = { x, y, i, f, A };
+    const cases = [
+      add(x, y), sub(x, -3), mul(intImm(-3), x), div(x, y), truncmod(x, y), floordiv(x, y), floormod(x, y), min(x, y), max(i, 7),
+      select(lt(x, y), f, floatImm(0.1)), cast('float16', add(f, 1)), call('float32', 'exp', [f]), call('int32', 'tir.reinterpret', [f]),
+      call('void', 'tir.barrier', []), letExpr(primVar('t'), add(x, 1), mul(x, x)), letExpr(primVar('x'), add(x, 1), mul(x, x)),
+      ramp(x, 1, 4), broadcast(f, 8), bufferLoad(A, [x, add(y, 1)]), bufferLoad(A, [x, ramp(y, 1, 4)]),
+      floatImm(0.1 + 0.2), floatImm(-0), floatImm(5e-324, 'float64'), floatImm(1.7976931348623157e308, 'float64'), intImm(2 ** 60),
+      not(eq(i, 3)), stringImm('tab\there'), letExpr(primVar('w', 'int32'), 4, x),
+    ];
+    for (const c of cases) roundTrip(c, scope);
+  });
+
+  it('renames distinct variables that share a name', () => {
+    const x2 = primVar('x');
+    expect(printExpr(add(x, x2))).toBe('x + x_1');
+    const back = parseExpr('x + x_1', undefined, { autoDeclare: true });
+    expect(structuralEqual(back, add(x, x2), { mapFreeVars: true })).toBe(true);
+    expect(structuralEqual(back, add(x, x), { mapFreeVars: true })).toBe(false);
+  });
+
+  it('auto-declares int64 variables', () => {
+    const e = parseExpr('n * 4 + floordiv(m, 2)', undefined, { autoDeclare: true });
+    expect(e.dtype).toBe(DType.int64);
+  });
+
+  it('reports parse errors with line and column', () => {
+    const cases: Array<[string, number, number]> = [
+      ['x + ', 1, 5],
+      ['x +\n  (y * )', 2, 8],
+      ['x + 1i32', 1, 3],
+      ['unknown_var', 1, 1],
+      ['min(x)', 1, 1],
+      ['x < y < 1', 1, 7],
+      ['"abc', 1, 1],
+      ['x $ y', 1, 3],
+    ];
+    for (const [text, line, column] of cases) {
+      try {
+        parseExpr(text, { x, y });
+        expect.unreachable(text);
+      } catch (err) {
+        expect(isKilnError(err, 'PARSE_ERROR'), String(err)).toBe(true);
+        if (isKilnError(err)) expect([text, err.span?.line, err.span?.column]).toEqual([text, line, column]);
+      }
+    }
+  });
+});

@@ -1,0 +1,202 @@
+// The lexer shared by every Kiln IR text format: identifiers (dotted names such as
+// `threadIdx.x` or `relax.add` are one token), integers and floats with an optional
+// dtype suffix (`3i32`, `1.5f64`, `inf`, `nanf16`), strings with escapes, punctuation,
+// and `#` comments. Every token carries its line/column so errors can point at it.
+import type { Span } from '../errors.js';
+import { ErrorCodes, KilnError } from '../errors.js';
+
+export type TokenKind = 'ident' | 'int' | 'float' | 'string' | 'punct' | 'eof';
+
+export interface Token {
+  readonly kind: TokenKind;
+  /** The source text of the token (for strings: the raw text with quotes). */
+  readonly text: string;
+  /** Numeric value of an `int`/`float` token. */
+  readonly num?: number;
+  /** Decoded value of a `string` token. */
+  readonly str?: string;
+  /** Dtype suffix of a number (`i32`, `u8`, `f64`, `bf16`, `i32x4`), if written. */
+  readonly suffix?: string;
+  readonly line: number;
+  readonly column: number;
+  readonly offset: number;
+}
+
+// Longest first, so `<=` wins over `<`.
+const PUNCT = [
+  '...', '==', '!=', '<=', '>=', '&&', '||', '->', '=>', '::', '**',
+  '(', ')', '[', ']', '{', '}', ',', ':', ';', '=', '+', '-', '*', '/', '%', '<', '>', '!', '@', '.', '?', '|', '&', '^', '~', '$',
+];
+
+const IDENT_START = /[A-Za-z_]/;
+const IDENT_PART = /[A-Za-z0-9_]/;
+const DIGIT = /[0-9]/;
+const SUFFIX_RE = /^(?:i|u|f|bf)\d+(?:x\d+)?/;
+
+/** Words the lexer turns into float literals; a printer must not use them as names. */
+export const FLOAT_WORDS: ReadonlySet<string> = new Set(['inf', 'nan']);
+
+export function tokenize(text: string, source?: string): Token[] {
+  const out: Token[] = [];
+  let i = 0;
+  let line = 1;
+  let lineStart = 0;
+  const fail = (msg: string, at: number): never => {
+    const span: Span = { source, line, column: at - lineStart + 1 };
+    throw new KilnError(ErrorCodes.PARSE_ERROR, msg, { span });
+  };
+  while (i < text.length) {
+    const c = text[i];
+    if (c === '\n') {
+      i++;
+      line++;
+      lineStart = i;
+      continue;
+    }
+    if (c === ' ' || c === '\t' || c === '\r') {
+      i++;
+      continue;
+    }
+    if (c === '#') {
+      while (i < text.length && text[i] !== '\n') i++;
+      continue;
+    }
+    const start = i;
+    const col = i - lineStart + 1;
+    const tok = (kind: TokenKind, extra: Partial<Token> = {}): void => {
+      out.push({ kind, text: text.slice(start, i), line, column: col, offset: start, ...extra });
+    };
+    if (IDENT_START.test(c)) {
+      i++;
+      while (i < text.length && IDENT_PART.test(text[i])) i++;
+      // A dot continues the name only when a name part follows (`a.b`, not `a.` or `a.0`).
+      while (text[i] === '.' && i + 1 < text.length && IDENT_START.test(text[i + 1])) {
+        i += 2;
+        while (i < text.length && IDENT_PART.test(text[i])) i++;
+      }
+      const word = text.slice(start, i);
+      const fw = /^(inf|nan)((?:f|bf)\d+(?:x\d+)?)?$/.exec(word);
+      if (fw) {
+        tok('float', { num: fw[1] === 'inf' ? Infinity : NaN, suffix: fw[2] });
+      } else {
+        tok('ident');
+      }
+      continue;
+    }
+    if (DIGIT.test(c)) {
+      while (i < text.length && DIGIT.test(text[i])) i++;
+      let isFloat = false;
+      if (text[i] === '.' && DIGIT.test(text[i + 1] ?? '')) {
+        isFloat = true;
+        i++;
+        while (i < text.length && DIGIT.test(text[i])) i++;
+      }
+      if ((text[i] === 'e' || text[i] === 'E') && /[0-9]|[+-][0-9]/.test(text.slice(i + 1, i + 3))) {
+        isFloat = true;
+        i += text[i + 1] === '+' || text[i + 1] === '-' ? 2 : 1;
+        while (i < text.length && DIGIT.test(text[i])) i++;
+      }
+      const numText = text.slice(start, i);
+      let suffix: string | undefined;
+      const sm = SUFFIX_RE.exec(text.slice(i, i + 12));
+      if (sm) {
+        suffix = sm[0];
+        i += suffix.length;
+      }
+      if (i < text.length && IDENT_PART.test(text[i])) fail(`malformed number '${text.slice(start, i + 1)}'`, start);
+      tok(isFloat ? 'float' : 'int', { num: Number(numText), suffix });
+      continue;
+    }
+    if (c === '"' || c === "'") {
+      i++;
+      let s = '';
+      for (;;) {
+        if (i >= text.length || text[i] === '\n') fail('unterminated string literal', start);
+        const d = text[i];
+        if (d === c) {
+          i++;
+          break;
+        }
+        if (d !== '\\') {
+          s += d;
+          i++;
+          continue;
+        }
+        const e = text[i + 1];
+        i += 2;
+        switch (e) {
+          case 'n': s += '\n'; break;
+          case 't': s += '\t'; break;
+          case 'r': s += '\r'; break;
+          case '0': s += '\0'; break;
+          case '\\': s += '\\'; break;
+          case '"': s += '"'; break;
+          case "'": s += "'"; break;
+          case 'u': {
+            const m = /^\{([0-9a-fA-F]{1,6})\}|^([0-9a-fA-F]{4})/.exec(text.slice(i, i + 8));
+            if (!m) fail('bad \\u escape in string literal', i - 2);
+            const cp = parseInt(m![1] ?? m![2], 16);
+            if (cp > 0x10ffff) fail('bad \\u escape in string literal', i - 2);
+            s += String.fromCodePoint(cp);
+            i += m![0].length;
+            break;
+          }
+          default:
+            fail(`unknown escape '\\${e ?? ''}' in string literal`, i - 2);
+        }
+      }
+      tok('string', { str: s });
+      continue;
+    }
+    const p = PUNCT.find((q) => text.startsWith(q, i));
+    if (p === undefined) fail(`unexpected character '${c}'`, i);
+    i += p!.length;
+    tok('punct');
+  }
+  out.push({ kind: 'eof', text: '', line, column: i - lineStart + 1, offset: i });
+  return out;
+}
+
+/** How a token is named in "expected X but found Y" messages. */
+export function describeToken(t: Token): string {
+  switch (t.kind) {
+    case 'eof':
+      return 'end of input';
+    case 'ident':
+      return `identifier '${t.text}'`;
+    case 'int':
+      return `integer ${t.text}`;
+    case 'float':
+      return `float ${t.text}`;
+    case 'string':
+      return `string ${t.text}`;
+    case 'punct':
+      return `'${t.text}'`;
+  }
+}
+
+const IDENT_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** A plain (undotted) identifier the lexer reads back as one `ident` token. */
+export function isPlainIdent(s: string): boolean {
+  return IDENT_RE.test(s) && !/^(inf|nan)((?:f|bf)\d+(?:x\d+)?)?$/.test(s);
+}
+/** A possibly dotted identifier (`tir.exp`, `threadIdx.x`) read back as one token. */
+export function isDottedIdent(s: string): boolean {
+  return s.split('.').every(isPlainIdent);
+}
+
+/** Quote a string so the lexer decodes it back to exactly `s`. */
+export function quoteString(s: string): string {
+  let out = '"';
+  for (const ch of s) {
+    const cp = ch.codePointAt(0)!;
+    if (ch === '"') out += '\\"';
+    else if (ch === '\\') out += '\\\\';
+    else if (ch === '\n') out += '\\n';
+    else if (ch === '\t') out += '\\t';
+    else if (ch === '\r') out += '\\r';
+    else if (cp < 0x20 || cp === 0x7f || (cp >= 0xd800 && cp <= 0xdfff)) out += `\\u{${cp.toString(16)}}`;
+    else out += ch;
+  }
+  return `${out}"`;
+}

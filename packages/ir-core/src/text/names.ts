@@ -1,0 +1,63 @@
+// Name allocation for printing: every var-like object (PrimExpr Var, Buffer, Relax var)
+// gets one printed name, distinct objects get distinct names (`x`, `x_1`, ...), and
+// names that the lexer would not read back as an identifier are sanitized.
+import { isPlainIdent } from './lexer.js';
+
+/**
+ * Words no printed name may take: the literal words of the lexer and the function-form
+ * names of PrimExpr text (so `min(a, b)` never reads as a call of a variable).
+ */
+export const RESERVED_NAMES: ReadonlySet<string> = new Set([
+  'inf', 'nan', 'True', 'False', 'true', 'false', 'null', 'let', 'in',
+  'select', 'cast', 'call', 'ramp', 'broadcast', 'min', 'max', 'floordiv', 'floormod', 'truncdiv', 'truncmod', 'imm',
+]);
+
+/** Turn any string into a plain identifier (`a.b` -> `a_b`, `0x` -> `_0x`, `` -> `v`). */
+export function sanitizeName(name: string, fallback = 'v'): string {
+  let s = name.replace(/[^A-Za-z0-9_]/g, '_');
+  if (s === '') s = fallback;
+  if (!/^[A-Za-z_]/.test(s)) s = `_${s}`;
+  if (!isPlainIdent(s)) s = `${s}_`;
+  return s;
+}
+
+export class NameAllocator {
+  private readonly byObject = new Map<object, string>();
+  private readonly used = new Set<string>();
+  private readonly reserved: ReadonlySet<string>;
+
+  constructor(reserved: Iterable<string> = []) {
+    this.reserved = new Set([...RESERVED_NAMES, ...reserved]);
+  }
+
+  /** The name of `obj`, allocating one from `hint` on first sight. */
+  name(obj: object, hint: string): string {
+    const known = this.byObject.get(obj);
+    if (known !== undefined) return known;
+    let base = sanitizeName(hint);
+    if (this.reserved.has(base)) base = `${base}_`;
+    let cand = base;
+    for (let k = 1; this.used.has(cand) || this.reserved.has(cand); k++) cand = `${base}_${k}`;
+    this.used.add(cand);
+    this.byObject.set(obj, cand);
+    return cand;
+  }
+
+  /** The name already given to `obj`, if any. */
+  lookup(obj: object): string | undefined {
+    return this.byObject.get(obj);
+  }
+
+  has(obj: object): boolean {
+    return this.byObject.has(obj);
+  }
+
+  /** Claim a name for no object (e.g. a global or keyword used in this text). */
+  claim(name: string): void {
+    this.used.add(name);
+  }
+
+  isUsed(name: string): boolean {
+    return this.used.has(name) || this.reserved.has(name);
+  }
+}
