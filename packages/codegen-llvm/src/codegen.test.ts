@@ -1,0 +1,222 @@
+import {
+  add,
+  buffer,
+  bufferLoad,
+  call,
+  cast,
+  floatImm,
+  floordiv,
+  floormod,
+  gt,
+  intImm,
+  isKilnError,
+  lt,
+  max,
+  mul,
+  primVar,
+  ramp,
+  select,
+  sub,
+} from '@kiln/ir-core';
+import { allocate, block, blockRealize, bufferStore, forLoop, ifThenElse, loopVar, primFunc, seqStmt } from '@kiln/tensorir';
+import { afterAll, describe, expect, it } from 'vitest';
+import { buildCPU } from './build.js';
+import { codegenLLVM } from './codegen.js';
+import { loadLibrary } from './test_util.js';
+
+const target = { mtriple: 'x86_64-linux-gnu', mcpu: 'x86-64-v3', features: [] as string[] };
+const hostOk = process.arch === 'x64';
+
+function rand(n: number, seed: number, lo = -2, hi = 2): Float32Array {
+  let s = seed >>> 0;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = lo + ((s / 2 ** 32) * (hi - lo));
+  }
+  return out;
+}
+
+describe.runIf(hostOk)('codegen-llvm on lowered TIR', () => {
+  const closers: Array<() => void> = [];
+  afterAll(() => closers.forEach((c) => c()));
+
+  it('runs a symbolic-length parallel, vectorized elementwise kernel with a scalar tail', () => {
+    const n = primVar('n');
+    const A = buffer('A', 'float32', [n]);
+    const B = buffer('B', 'float32', [n]);
+    const C = buffer('C', 'float32', [n]);
+    const io = loopVar('io');
+    const t = loopVar('t');
+    const lanes = 8;
+    const vecBody = bufferStore(
+      C,
+      max(add(bufferLoad(A, [ramp(mul(io, lanes), 1, lanes)]), mul(bufferLoad(B, [ramp(mul(io, lanes), 1, lanes)]), 2.0)), 0.0),
+      [ramp(mul(io, lanes), 1, lanes)],
+    );
+    const tailIdx = add(mul(floordiv(n, lanes), lanes), t);
+    const tail = bufferStore(C, max(add(bufferLoad(A, [tailIdx]), mul(bufferLoad(B, [tailIdx]), 2.0)), 0.0), [tailIdx]);
+    const fn = primFunc(
+      [A, B, C],
+      seqStmt([
+        forLoop(io, 0, floordiv(n, lanes), vecBody, { kind: 'parallel' }),
+        forLoop(t, 0, floormod(n, lanes), tail),
+      ]),
+    );
+    const lib = buildCPU([{ symbol: 'fused_add_relu', fn }], target);
+    expect(lib.kernels[0].args.map((a) => a.kind)).toEqual(['buffer', 'buffer', 'buffer', 'dim']);
+    const { kernels, close } = loadLibrary(lib);
+    closers.push(close);
+    for (const len of [1, 7, 8, 37, 1000]) {
+      const a = rand(len, 1);
+      const b = rand(len, 2);
+      const c = new Float32Array(len).fill(Number.NaN);
+      kernels.fused_add_relu(a, b, c, BigInt(len));
+      for (let i = 0; i < len; i++) expect(c[i]).toBeCloseTo(Math.max(0, Math.fround(a[i] + Math.fround(b[i] * 2))), 5);
+    }
+  });
+
+  it('runs a matmul over 2-d buffers with a stack accumulator', () => {
+    const M = 13;
+    const N = 9;
+    const K = 17;
+    const A = buffer('A', 'float32', [M, K]);
+    const B = buffer('B', 'float32', [K, N]);
+    const C = buffer('C', 'float32', [M, N]);
+    const acc = buffer('acc', 'float32', [1], { scope: 'local' });
+    const i = loopVar('i');
+    const j = loopVar('j');
+    const k = loopVar('k');
+    const body = allocate(
+      acc,
+      seqStmt([
+        bufferStore(acc, floatImm(0), [0]),
+        forLoop(k, 0, K, bufferStore(acc, add(bufferLoad(acc, [0]), mul(bufferLoad(A, [i, k]), bufferLoad(B, [k, j]))), [0])),
+        bufferStore(C, bufferLoad(acc, [0]), [i, j]),
+      ]),
+    );
+    const fn = primFunc([A, B, C], forLoop(i, 0, M, forLoop(j, 0, N, body), { kind: 'parallel' }));
+    const lib = buildCPU([{ symbol: 'matmul', fn }], target);
+    const { kernels, close } = loadLibrary(lib);
+    closers.push(close);
+    const a = rand(M * K, 3);
+    const b = rand(K * N, 4);
+    const c = new Float32Array(M * N);
+    kernels.matmul(a, b, c);
+    for (let x = 0; x < M; x++)
+      for (let y = 0; y < N; y++) {
+        let s = 0;
+        for (let z = 0; z < K; z++) s += a[x * K + z] * b[z * N + y];
+        expect(Math.abs(c[x * N + y] - s)).toBeLessThan(1e-4 * Math.max(1, Math.abs(s)));
+      }
+  });
+
+  it('computes math intrinsics, floor division of negatives, casts and selects', () => {
+    const n = 64;
+    const X = buffer('X', 'float32', [n]);
+    const Y = buffer('Y', 'float32', [n, 5]);
+    const I = buffer('I', 'int32', [n]);
+    const J = buffer('J', 'int32', [n, 2]);
+    const H = buffer('H', 'float16', [n]);
+    const i = loopVar('i');
+    const x = bufferLoad(X, [i]);
+    const fn = primFunc(
+      [X, I, Y, J, H],
+      forLoop(
+        i,
+        0,
+        n,
+        seqStmt([
+          bufferStore(Y, call('float32', 'exp', [x]), [i, 0]),
+          bufferStore(Y, call('float32', 'tanh', [x]), [i, 1]),
+          bufferStore(Y, call('float32', 'sigmoid', [x]), [i, 2]),
+          bufferStore(Y, call('float32', 'erf', [x]), [i, 3]),
+          bufferStore(Y, select(gt(x, 0.5), cast('float32', cast('int32', mul(x, 10.0))), sub(x, 1.0)), [i, 4]),
+          bufferStore(J, floordiv(bufferLoad(I, [i]), intImm(7, 'int32')), [i, 0]),
+          bufferStore(J, floormod(bufferLoad(I, [i]), intImm(7, 'int32')), [i, 1]),
+          bufferStore(H, cast('float16', mul(x, 3.0)), [i]),
+        ]),
+      ),
+    );
+    const lib = buildCPU([{ symbol: 'mathk', fn }], target);
+    const { kernels, close } = loadLibrary(lib);
+    closers.push(close);
+    const xs = rand(n, 5, -3, 3);
+    const is = new Int32Array(n).map((_, k) => k * 3 - 90);
+    const ys = new Float32Array(n * 5);
+    const js = new Int32Array(n * 2);
+    const hs = new Uint16Array(n);
+    kernels.mathk(xs, is, ys, js, hs);
+    const erf = (v: number) => {
+      // Abramowitz-Stegun 7.1.26 is too coarse; use a series for the reference
+      let sum = 0;
+      let term = v;
+      for (let k = 0; k < 60; k++) {
+        sum += term / (2 * k + 1);
+        term *= (-v * v) / (k + 1);
+      }
+      return (2 / Math.sqrt(Math.PI)) * sum;
+    };
+    for (let k = 0; k < n; k++) {
+      const v = xs[k];
+      expect(ys[k * 5 + 0]).toBeCloseTo(Math.exp(v), 4);
+      expect(ys[k * 5 + 1]).toBeCloseTo(Math.tanh(v), 5);
+      expect(ys[k * 5 + 2]).toBeCloseTo(1 / (1 + Math.exp(-v)), 5);
+      expect(ys[k * 5 + 3]).toBeCloseTo(erf(v), 5);
+      expect(ys[k * 5 + 4]).toBeCloseTo(v > 0.5 ? Math.trunc(Math.fround(v * 10)) : v - 1, 5);
+      expect(js[k * 2]).toBe(Math.floor(is[k] / 7));
+      expect(js[k * 2 + 1]).toBe(((is[k] % 7) + 7) % 7);
+      const h = hs[k];
+      const sign = h >> 15 ? -1 : 1;
+      const e = (h >> 10) & 31;
+      const f = h & 1023;
+      const hv = e === 0 ? sign * 2 ** -14 * (f / 1024) : sign * 2 ** (e - 15) * (1 + f / 1024);
+      expect(Math.abs(hv - v * 3)).toBeLessThan(Math.abs(v * 3) * 1e-3 + 1e-4);
+    }
+  });
+
+  it('refuses block-structured TIR with a clear error naming the function', () => {
+    const A = buffer('A', 'float32', [4]);
+    const blk = block('compute', bufferStore(A, floatImm(1), [0]));
+    const fn = primFunc([A], blockRealize([], lt(0, 1), blk));
+    try {
+      codegenLLVM([{ symbol: 'unlowered', fn }], target);
+      expect.unreachable();
+    } catch (e) {
+      expect(isKilnError(e, 'CODEGEN_ERROR')).toBe(true);
+      expect((e as Error).message).toContain('unlowered');
+    }
+  });
+
+  it('emits a conditional store and a vector gather', () => {
+    const n = 32;
+    const A = buffer('A', 'float32', [n]);
+    const B = buffer('B', 'float32', [n]);
+    const io = loopVar('io');
+    // B[io*4 .. +4] = A[ramp(io, 8, 4)] (strided gather) where in bounds, else 0
+    const idx = ramp(io, 8, 4);
+    const fn = primFunc(
+      [A, B],
+      forLoop(
+        io,
+        0,
+        8,
+        ifThenElse(
+          lt(io, 4),
+          bufferStore(B, bufferLoad(A, [idx]), [ramp(mul(io, 4), 1, 4)]),
+          bufferStore(B, bufferLoad(A, [ramp(0, 0, 4)]), [ramp(mul(io, 4), 1, 4)]),
+        ),
+      ),
+    );
+    const lib = buildCPU([{ symbol: 'gather', fn }], target, { dump: ['llvm', 'asm'] });
+    expect(lib.dumps.llvm).toContain('define void @gather');
+    expect(lib.dumps.asm).toBeDefined();
+    const { kernels, close } = loadLibrary(lib);
+    closers.push(close);
+    const a = rand(n, 9);
+    const b = new Float32Array(n);
+    kernels.gather(a, b);
+    for (let o = 0; o < 8; o++)
+      for (let l = 0; l < 4; l++) expect(b[o * 4 + l]).toBe(o < 4 ? a[o + 8 * l] : a[0]);
+  });
+});

@@ -1,0 +1,135 @@
+// The small C runtime linked into every CPU kernel library: a persistent thread pool for
+// parallel loops (static partition, spin-then-sleep workers, nested parallelism runs
+// inline) and 64-byte aligned allocation for temporaries too large for the stack.
+// It is C source kept here as a string so the package ships it without extra files.
+
+export const CPU_RUNTIME_C = String.raw`
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef void (*kiln_task_fn)(int64_t begin, int64_t end, void *closure);
+
+static int g_nthreads = 0;           /* total threads including the caller */
+static int g_started = 0;
+static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t g_cv = PTHREAD_COND_INITIALIZER;
+static pthread_mutex_t g_call_mu = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic uint64_t g_generation = 0;
+static _Atomic int g_remaining = 0;
+static kiln_task_fn g_fn;
+static void *g_closure;
+static int64_t g_n;
+static int g_parts;
+static __thread int t_in_parallel = 0;
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ __volatile__("yield");
+#endif
+}
+
+static void run_part(int part) {
+  if (part >= g_parts) return;
+  int64_t begin = g_n * part / g_parts;
+  int64_t end = g_n * (part + 1) / g_parts;
+  if (begin < end) g_fn(begin, end, g_closure);
+}
+
+static void *worker(void *arg) {
+  int id = (int)(intptr_t)arg;
+  uint64_t seen = 0;
+  t_in_parallel = 1;
+  for (;;) {
+    uint64_t gen;
+    int spins = 0;
+    while ((gen = atomic_load_explicit(&g_generation, memory_order_acquire)) == seen) {
+      if (++spins < 200000) {
+        cpu_relax();
+      } else {
+        pthread_mutex_lock(&g_mu);
+        while (atomic_load_explicit(&g_generation, memory_order_acquire) == seen) pthread_cond_wait(&g_cv, &g_mu);
+        pthread_mutex_unlock(&g_mu);
+      }
+    }
+    seen = gen;
+    run_part(id);
+    atomic_fetch_sub_explicit(&g_remaining, 1, memory_order_release);
+  }
+  return 0;
+}
+
+static int default_threads(void) {
+  const char *env = getenv("KILN_NUM_THREADS");
+  if (env && atoi(env) > 0) return atoi(env);
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n > 0 ? (int)n : 1;
+}
+
+/* Set the number of threads (including the caller). Must be called before the first
+   parallel loop runs; later calls can only lower the count in use. */
+int kiln_set_num_threads(int n) {
+  if (n < 1) n = 1;
+  if (!g_started) g_nthreads = n;
+  else if (n < g_nthreads) g_nthreads = n;
+  return g_nthreads;
+}
+
+int kiln_get_num_threads(void) {
+  if (g_nthreads == 0) g_nthreads = default_threads();
+  return g_nthreads;
+}
+
+static void ensure_pool(void) {
+  if (g_started) return;
+  if (g_nthreads == 0) g_nthreads = default_threads();
+  for (int i = 1; i < g_nthreads; i++) {
+    pthread_t t;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, 8u << 20);
+    pthread_create(&t, &attr, worker, (void *)(intptr_t)i);
+    pthread_attr_destroy(&attr);
+    pthread_detach(t);
+  }
+  g_started = 1;
+}
+
+void kiln_parallel_for(kiln_task_fn fn, void *closure, int64_t n) {
+  if (n <= 0) return;
+  int threads = kiln_get_num_threads();
+  if (t_in_parallel || threads <= 1 || n == 1 || pthread_mutex_trylock(&g_call_mu) != 0) {
+    fn(0, n, closure);
+    return;
+  }
+  ensure_pool();
+  int workers = g_nthreads;
+  g_fn = fn;
+  g_closure = closure;
+  g_n = n;
+  g_parts = n < workers ? (int)n : workers;
+  atomic_store_explicit(&g_remaining, workers - 1, memory_order_relaxed);
+  pthread_mutex_lock(&g_mu);
+  atomic_fetch_add_explicit(&g_generation, 1, memory_order_release);
+  pthread_cond_broadcast(&g_cv);
+  pthread_mutex_unlock(&g_mu);
+  t_in_parallel = 1;
+  run_part(0);
+  t_in_parallel = 0;
+  while (atomic_load_explicit(&g_remaining, memory_order_acquire) > 0) cpu_relax();
+  pthread_mutex_unlock(&g_call_mu);
+}
+
+void *kiln_alloc(int64_t bytes) {
+  size_t size = (size_t)(bytes > 0 ? bytes : 1);
+  size = (size + 63) & ~(size_t)63;
+  return aligned_alloc(64, size);
+}
+
+void kiln_free(void *p) { free(p); }
+`;

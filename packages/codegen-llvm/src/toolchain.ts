@@ -1,0 +1,169 @@
+// From textual LLVM IR to a shared library: LLVM's parser and verifier (through
+// llvm-bindings) → bitcode → `opt -O3` → `llc -filetype=obj` → `cc -shared` with the C
+// runtime. llvm-bindings has no object emission, so LLVM 14's command-line tools do that.
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { KilnError } from '@kiln/ir-core';
+import { CPU_RUNTIME_C } from './cpu_runtime.js';
+
+export interface Toolchain {
+  opt: string;
+  llc: string;
+  cc: string;
+}
+
+const TOOLCHAIN_MISSING = 'TOOLCHAIN_MISSING';
+const CODEGEN = 'CODEGEN_ERROR';
+
+function which(cmd: string): string | undefined {
+  if (cmd.includes('/')) return existsSync(cmd) ? cmd : undefined;
+  for (const dir of (process.env.PATH ?? '').split(':')) {
+    if (dir && existsSync(join(dir, cmd))) return join(dir, cmd);
+  }
+  return undefined;
+}
+
+function findTool(names: string[], what: string): string {
+  const binDir = process.env.KILN_LLVM_BIN;
+  const candidates = [
+    ...(binDir ? names.map((n) => join(binDir, n)) : []),
+    ...names,
+    ...names.map((n) => `/usr/lib/llvm-14/bin/${n.replace(/-14$/, '')}`),
+  ];
+  for (const c of candidates) {
+    const p = which(c);
+    if (p) return p;
+  }
+  throw new KilnError(
+    TOOLCHAIN_MISSING,
+    `codegen-llvm needs ${what} (looked for ${names.join(', ')}); install Debian's llvm-14 (apt-get install llvm-14) or set KILN_LLVM_BIN`,
+  );
+}
+
+let cached: Toolchain | undefined;
+export function findToolchain(): Toolchain {
+  cached ??= {
+    opt: findTool(['opt-14', 'opt'], "LLVM's opt"),
+    llc: findTool(['llc-14', 'llc'], "LLVM's llc"),
+    cc: findTool([process.env.CC ?? 'cc', 'gcc', 'clang'], 'a C compiler (cc)'),
+  };
+  return cached;
+}
+
+interface LLVMBindings {
+  LLVMContext: new () => object;
+  SMDiagnostic: new () => { getMessage(): string; getLineNo(): number };
+  parseIRFile(path: string, diag: object, ctx: object): { print?(): string } | null;
+  verifyModule(mod: object): boolean;
+  WriteBitcodeToFile(mod: object, path: string): void;
+}
+
+let bindings: LLVMBindings | null | undefined;
+function loadBindings(): LLVMBindings | null {
+  if (bindings !== undefined) return bindings;
+  try {
+    const require = createRequire(import.meta.url);
+    bindings = require('llvm-bindings') as LLVMBindings;
+  } catch {
+    bindings = null;
+  }
+  return bindings;
+}
+
+function run(cmd: string, args: string[], what: string): string {
+  try {
+    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 256 << 20 });
+  } catch (e) {
+    const err = e as { stderr?: string; message: string };
+    throw new KilnError(CODEGEN, `codegen-llvm: ${what} failed: ${(err.stderr ?? err.message).trim().split('\n').slice(0, 12).join('\n')}`);
+  }
+}
+
+function cacheDir(): string {
+  const dir = join(process.env.KILN_CACHE_DIR ?? join(tmpdir(), 'kiln-cache'), 'cpu-runtime');
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+/** The C runtime object, compiled once per (compiler, source) and cached. */
+function runtimeObject(tc: Toolchain): string {
+  const key = createHash('sha256').update(CPU_RUNTIME_C).update(tc.cc).digest('hex').slice(0, 16);
+  const obj = join(cacheDir(), `kiln_rt_${key}.o`);
+  if (existsSync(obj)) return obj;
+  const dir = mkdtempSync(join(tmpdir(), 'kiln-rt-'));
+  try {
+    const src = join(dir, 'kiln_rt.c');
+    writeFileSync(src, CPU_RUNTIME_C);
+    const tmpObj = join(dir, 'kiln_rt.o');
+    run(tc.cc, ['-O2', '-fPIC', '-std=gnu11', '-pthread', '-c', src, '-o', tmpObj], 'compiling the C runtime');
+    renameSync(tmpObj, obj);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return obj;
+}
+
+export interface CompileOptions {
+  mtriple: string;
+  mcpu?: string;
+  features?: readonly string[];
+  optLevel?: 0 | 1 | 2 | 3;
+  /** Also produce assembly text (for `--dump asm`). */
+  emitAsm?: boolean;
+  /** Name used in error messages (the module / model). */
+  name?: string;
+}
+
+export interface CompiledLibrary {
+  /** The shared library's bytes. */
+  library: Uint8Array;
+  /** The optimized LLVM IR (text). */
+  optimizedIR: string;
+  asm?: string;
+}
+
+/** Verify, optimize and link textual LLVM IR into a shared library. */
+export function compileToSharedLibrary(llvmIR: string, options: CompileOptions): CompiledLibrary {
+  const tc = findToolchain();
+  const dir = mkdtempSync(join(tmpdir(), 'kiln-llvm-'));
+  try {
+    const ll = join(dir, 'kernels.ll');
+    writeFileSync(ll, llvmIR);
+    const bc = join(dir, 'kernels.bc');
+    const llvm = loadBindings();
+    let input = ll;
+    if (llvm) {
+      // Parse and verify with LLVM itself: errors name the line of the generated IR.
+      const ctx = new llvm.LLVMContext();
+      const diag = new llvm.SMDiagnostic();
+      const mod = llvm.parseIRFile(ll, diag, ctx);
+      if (!mod) {
+        const line = llvmIR.split('\n')[diag.getLineNo() - 1] ?? '';
+        throw new KilnError(CODEGEN, `codegen-llvm: generated IR does not parse (${options.name ?? 'module'}): ${diag.getMessage()} at line ${diag.getLineNo()}: ${line.trim()}`);
+      }
+      if (llvm.verifyModule(mod)) throw new KilnError(CODEGEN, `codegen-llvm: generated IR of ${options.name ?? 'module'} fails LLVM verification`);
+      llvm.WriteBitcodeToFile(mod, bc);
+      input = bc;
+    }
+    const cpuArgs = [`-mtriple=${options.mtriple}`];
+    if (options.mcpu) cpuArgs.push(`-mcpu=${options.mcpu}`);
+    if (options.features && options.features.length > 0) cpuArgs.push(`-mattr=${options.features.join(',')}`);
+    const level = options.optLevel ?? 3;
+    const optBc = join(dir, 'kernels.opt.bc');
+    run(tc.opt, [`-O${level}`, ...cpuArgs, input, '-o', optBc], 'opt');
+    const optimizedIR = run(tc.opt, ['-S', optBc, '-o', '-'], 'opt -S');
+    const obj = join(dir, 'kernels.o');
+    run(tc.llc, [`-O${level}`, ...cpuArgs, '-filetype=obj', '-relocation-model=pic', optBc, '-o', obj], 'llc');
+    let asm: string | undefined;
+    if (options.emitAsm) asm = run(tc.llc, [`-O${level}`, ...cpuArgs, '-filetype=asm', '-relocation-model=pic', optBc, '-o', '-'], 'llc (asm)');
+    const so = join(dir, 'kernels.so');
+    run(tc.cc, ['-shared', '-o', so, obj, runtimeObject(tc), '-lm', '-lpthread'], 'linking the kernel library');
+    return { library: new Uint8Array(readFileSync(so)), optimizedIR, asm };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
