@@ -4,3 +4,6 @@ export * from './options.js';
 export * from './context.js';
 export * from './pass.js';
 export * from './pipeline.js';
+export * from './dump.js';
+export * from './well-formed.js';
+export * from './instruments.js';
