@@ -48,6 +48,11 @@ export class NameAllocator {
     return this.byObject.get(obj);
   }
 
+  /** Every named object with its name, in allocation order. */
+  entries(): Array<[object, string]> {
+    return [...this.byObject.entries()];
+  }
+
   has(obj: object): boolean {
     return this.byObject.has(obj);
   }
