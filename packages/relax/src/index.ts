@@ -1,2 +1,11 @@
-// @kiln/relax: Relax: the graph IR with symbolic shapes, operators, graph passes and VM lowering.
-export {};
+// @kiln/relax: the graph IR with first-class symbolic shapes (StructInfo), the
+// BlockBuilder and normalizer, the operator registry with StructInfo inference and
+// legalization to TensorIR, well-formedness, and graph passes.
+export * from './ir/nodes.js';
+export * from './ir/expr.js';
+export * from './ir/struct-info.js';
+export * from './arith.js';
+export * from './block-builder.js';
+export * from './op/registry.js';
+export { BUILTIN_OPS, createOpRegistry, listOps } from './op/builtin.js';
+export * as op from './op/index.js';

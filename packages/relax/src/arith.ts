@@ -1,0 +1,139 @@
+// Symbolic shape arithmetic used by StructInfo inference: building dims with constant
+// folding, and deciding equality of dims. All shape reasoning in this package goes
+// through these few functions so that the ir-core simplifier is used in one place.
+import type { PrimExpr } from '@kiln/ir-core';
+import { binary, DType, intImm, isConstInt, structuralEqual, toExpr } from '@kiln/ir-core';
+
+export type Dim = PrimExpr;
+export type DimLike = PrimExpr | number;
+
+const asDim = (x: DimLike): PrimExpr => (typeof x === 'number' ? intImm(x, DType.int64) : x);
+const constOf = (e: PrimExpr): number | undefined => (isConstInt(e) ? e.value : undefined);
+
+/** Simplify an index expression (constant folding; the ir-core simplifier when present). */
+export function simplifyDim(e: DimLike): PrimExpr {
+  const d = asDim(e);
+  return fold(d);
+}
+
+function fold(e: PrimExpr): PrimExpr {
+  switch (e.kind) {
+    case 'Add':
+      return dimAdd(fold(e.a), fold(e.b));
+    case 'Sub':
+      return dimSub(fold(e.a), fold(e.b));
+    case 'Mul':
+      return dimMul(fold(e.a), fold(e.b));
+    case 'FloorDiv':
+      return dimFloorDiv(fold(e.a), fold(e.b));
+    case 'FloorMod':
+      return dimFloorMod(fold(e.a), fold(e.b));
+    case 'Min':
+      return dimMin(fold(e.a), fold(e.b));
+    case 'Max':
+      return dimMax(fold(e.a), fold(e.b));
+    default:
+      return e;
+  }
+}
+
+export function dimAdd(a: DimLike, b: DimLike): PrimExpr {
+  const x = asDim(a);
+  const y = asDim(b);
+  const cx = constOf(x);
+  const cy = constOf(y);
+  if (cx !== undefined && cy !== undefined) return intImm(cx + cy, x.dtype);
+  if (cx === 0) return y;
+  if (cy === 0) return x;
+  // (v + c1) + c2 → v + (c1 + c2): keeps conv/pool output dims small.
+  if (cy !== undefined && x.kind === 'Add' && isConstInt(x.b)) return dimAdd(x.a, x.b.value + cy);
+  if (cy !== undefined && x.kind === 'Sub' && isConstInt(x.b)) return dimAdd(x.a, cy - x.b.value);
+  if (cy !== undefined && cy < 0) return binary('Sub', x, intImm(-cy, x.dtype));
+  return binary('Add', x, y);
+}
+export function dimSub(a: DimLike, b: DimLike): PrimExpr {
+  const x = asDim(a);
+  const y = asDim(b);
+  const cy = constOf(y);
+  if (cy !== undefined) return dimAdd(x, -cy);
+  if (structuralEqual(x, y)) return intImm(0, x.dtype);
+  // (v + w) - w → v
+  if (x.kind === 'Add' && structuralEqual(x.b, y)) return x.a;
+  return binary('Sub', x, y);
+}
+export function dimMul(a: DimLike, b: DimLike): PrimExpr {
+  const x = asDim(a);
+  const y = asDim(b);
+  const cx = constOf(x);
+  const cy = constOf(y);
+  if (cx !== undefined && cy !== undefined) return intImm(cx * cy, x.dtype);
+  if (cx === 1) return y;
+  if (cy === 1) return x;
+  if (cx === 0 || cy === 0) return intImm(0, x.dtype);
+  return binary('Mul', x, y);
+}
+export function dimFloorDiv(a: DimLike, b: DimLike): PrimExpr {
+  const x = asDim(a);
+  const y = asDim(b);
+  const cx = constOf(x);
+  const cy = constOf(y);
+  if (cx !== undefined && cy !== undefined && cy !== 0) return intImm(Math.floor(cx / cy), x.dtype);
+  if (cy === 1) return x;
+  // (v * c) / c → v
+  if (cy !== undefined && x.kind === 'Mul' && isConstInt(x.b) && x.b.value === cy) return x.a;
+  return binary('FloorDiv', x, y);
+}
+export function dimFloorMod(a: DimLike, b: DimLike): PrimExpr {
+  const x = asDim(a);
+  const y = asDim(b);
+  const cx = constOf(x);
+  const cy = constOf(y);
+  if (cx !== undefined && cy !== undefined && cy !== 0) return intImm(((cx % cy) + cy) % cy, x.dtype);
+  if (cy === 1) return intImm(0, x.dtype);
+  return binary('FloorMod', x, y);
+}
+export function dimMin(a: DimLike, b: DimLike): PrimExpr {
+  const x = asDim(a);
+  const y = asDim(b);
+  const cx = constOf(x);
+  const cy = constOf(y);
+  if (cx !== undefined && cy !== undefined) return intImm(Math.min(cx, cy), x.dtype);
+  if (structuralEqual(x, y)) return x;
+  return binary('Min', x, y);
+}
+export function dimMax(a: DimLike, b: DimLike): PrimExpr {
+  const x = asDim(a);
+  const y = asDim(b);
+  const cx = constOf(x);
+  const cy = constOf(y);
+  if (cx !== undefined && cy !== undefined) return intImm(Math.max(cx, cy), x.dtype);
+  if (structuralEqual(x, y)) return x;
+  return binary('Max', x, y);
+}
+/** Product of dims (1 for none). */
+export function dimProduct(dims: readonly DimLike[]): PrimExpr {
+  return dims.reduce<PrimExpr>((acc, d) => dimMul(acc, d), intImm(1, DType.int64));
+}
+
+/** Can `a == b` be proven for every value of the free variables? */
+export function provablyEqual(a: DimLike, b: DimLike): boolean {
+  const x = simplifyDim(a);
+  const y = simplifyDim(b);
+  if (structuralEqual(x, y)) return true;
+  const d = simplifyDim(dimSub(x, y));
+  return isConstInt(d, 0);
+}
+/** Can `a != b` be proven (so a shape mismatch is certain, not just possible)? */
+export function provablyNotEqual(a: DimLike, b: DimLike): boolean {
+  const d = simplifyDim(dimSub(asDim(a), asDim(b)));
+  return isConstInt(d) && d.value !== 0;
+}
+/** The constant value of a dim, if it folds to one. */
+export function constDim(e: DimLike): number | undefined {
+  if (typeof e === 'number') return e;
+  return constOf(simplifyDim(e));
+}
+export function dim(x: DimLike): PrimExpr {
+  return typeof x === 'number' ? intImm(x, DType.int64) : x;
+}
+export { toExpr };
