@@ -8,3 +8,4 @@ export * from './visitor.js';
 export * from './module.js';
 export * from './pass/index.js';
 export * from './text/index.js';
+export * from './target/index.js';

@@ -1,0 +1,4 @@
+// Target descriptions, their string form, and host detection.
+export * from './types.js';
+export * from './host.js';
+export * from './target.js';
