@@ -1,0 +1,114 @@
+// `cpu-so` loader: a host shared library stored in the artifact. Its bytes are
+// written to a fresh private temp directory (mkdtemp, mode 0700), loaded with
+// koffi, and the file is removed right away on POSIX (the mapping stays valid);
+// elsewhere it is removed on dispose or at process exit. Each symbol is declared
+// from the signature recorded in the artifact; tensors pass as pointers into
+// their own memory (no copies).
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { RuntimeErrorCodes, runtimeError } from '../errors.js';
+import { requireKoffi } from '../native.js';
+import { Tensor } from '../tensor.js';
+import type { KernelArg, KernelFunction, KernelModule, KernelSignature, ModuleLoader, NativeArgKind } from './kernel-module.js';
+
+const KOFFI_TYPE: Record<NativeArgKind, string> = {
+  ptr: 'void *',
+  i32: 'int32_t',
+  i64: 'int64_t',
+  f32: 'float',
+  f64: 'double',
+};
+
+const pendingCleanup = new Set<string>();
+let exitHookInstalled = false;
+function cleanupLater(dir: string): void {
+  pendingCleanup.add(dir);
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.once('exit', () => {
+      for (const d of pendingCleanup) rmSync(d, { recursive: true, force: true });
+    });
+  }
+}
+
+function pointerArg(a: KernelArg, symbol: string, i: number): Uint8Array | bigint {
+  if (a instanceof Tensor) {
+    if (a.device.type !== 'cpu') {
+      runtimeError(RuntimeErrorCodes.DEVICE_MISMATCH, `kernel '${symbol}' argument ${i}: tensor is on ${a.device.type}, the kernel runs on cpu`);
+    }
+    return a.dataPointer();
+  }
+  if (typeof a === 'bigint') return a; // a raw address
+  return runtimeError(RuntimeErrorCodes.TYPE_MISMATCH, `kernel '${symbol}' argument ${i}: expected a tensor (pointer), got ${typeof a}`);
+}
+
+function scalarArg(a: KernelArg, symbol: string, i: number): number | bigint {
+  if (typeof a === 'number' || typeof a === 'bigint') return a;
+  if (typeof a === 'boolean') return a ? 1 : 0;
+  return runtimeError(RuntimeErrorCodes.TYPE_MISMATCH, `kernel '${symbol}' argument ${i}: expected a scalar, got a tensor`);
+}
+
+export const cpuSoLoader: ModuleLoader = (entry, ctx) => {
+  const koffi = requireKoffi(`loading kernel module '${entry.name}'`);
+  if (!entry.data || entry.data.byteLength === 0) {
+    runtimeError(RuntimeErrorCodes.MODULE_LOAD, `${ctx.source}: cpu-so module '${entry.name}' has no library bytes`);
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'kiln-so-'));
+  const file = join(dir, `${entry.name.replace(/[^\w.-]/g, '_')}.so`);
+  let lib: ReturnType<typeof koffi.load>;
+  try {
+    writeFileSync(file, entry.data, { mode: 0o600 });
+    lib = koffi.load(file);
+  } catch (e) {
+    rmSync(dir, { recursive: true, force: true });
+    return runtimeError(RuntimeErrorCodes.MODULE_LOAD, `${ctx.source}: cannot load cpu-so module '${entry.name}': ${(e as Error).message}`, { cause: e });
+  }
+  if (process.platform !== 'win32') rmSync(dir, { recursive: true, force: true });
+  else cleanupLater(dir);
+
+  const cache = new Map<string, KernelFunction>();
+  let disposed = false;
+  const bind = (symbol: string, sig: KernelSignature): KernelFunction => {
+    let native: (...a: unknown[]) => unknown;
+    try {
+      native = lib.func(symbol, sig.ret === 'i32' ? 'int32_t' : 'void', sig.args.map((k) => KOFFI_TYPE[k]));
+    } catch (e) {
+      return runtimeError(RuntimeErrorCodes.UNKNOWN_KERNEL, `${ctx.source}: symbol '${symbol}' not found in module '${entry.name}'`, { cause: e });
+    }
+    const kinds = sig.args;
+    const n = kinds.length;
+    const conv = new Array<unknown>(n);
+    return (args) => {
+      if (disposed) runtimeError(RuntimeErrorCodes.MODULE_LOAD, `module '${entry.name}' was disposed`);
+      if (args.length !== n) {
+        runtimeError(RuntimeErrorCodes.ARITY_MISMATCH, `kernel '${symbol}' takes ${n} arguments, got ${args.length}`);
+      }
+      for (let i = 0; i < n; i++) conv[i] = kinds[i] === 'ptr' ? pointerArg(args[i], symbol, i) : scalarArg(args[i], symbol, i);
+      const rc = native(...conv);
+      if (sig.ret === 'i32' && rc !== 0) {
+        runtimeError(RuntimeErrorCodes.KERNEL_FAILED, `kernel '${symbol}' in module '${entry.name}' returned error code ${String(rc)}`);
+      }
+    };
+  };
+  const mod: KernelModule = {
+    kind: 'cpu-so',
+    getFunction(symbol) {
+      const hit = cache.get(symbol);
+      if (hit) return hit;
+      const sig = Object.hasOwn(entry.symbols, symbol) ? entry.symbols[symbol] : undefined;
+      if (!sig) return undefined;
+      const f = bind(symbol, sig);
+      cache.set(symbol, f);
+      return f;
+    },
+    dispose() {
+      if (disposed) return;
+      disposed = true;
+      cache.clear();
+      lib.unload();
+      if (pendingCleanup.delete(dir)) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return mod;
+};
