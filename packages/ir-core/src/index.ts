@@ -8,4 +8,5 @@ export * from './visitor.js';
 export * from './module.js';
 export * from './pass/index.js';
 export * from './text/index.js';
+export * from './arith/index.js';
 export * from './target/index.js';

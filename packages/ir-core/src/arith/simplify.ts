@@ -1,0 +1,467 @@
+// The canonicalizing simplifier. Bottom-up: children first, then the rules of the node's
+// kind. Integer Add/Sub/Mul go through the polynomial normal form (poly.ts); division,
+// min/max, comparisons and Select use the bound analysis of the owning Analyzer.
+// Contract: never changes a value (except that it may turn an original division-by-zero
+// into a value), preserves dtypes, and returns the same object when nothing changes.
+import type { DataType } from '../dtype.js';
+import { isFloat } from '../dtype.js';
+import { internalError, isKilnError } from '../errors.js';
+import type { Binary, BinaryKind, Cast, Let, Not, PrimExpr, Select, Var } from '../expr.js';
+import { binary, boolImm, cast, floatImm, intImm, isPrimExpr, letExpr, mul, not, select } from '../expr.js';
+import { mapChildren } from '../node.js';
+import { structuralEqual } from '../structural.js';
+import { collect, substitute } from '../visitor.js';
+import type { Analyzer } from './analyzer.js';
+import type { ConstIntBound } from './bound.js';
+import type { Poly, Term } from './poly.js';
+import { atomPoly, constPoly, fromPoly, polyAddScaled, polyMul, polyScale, toPoly } from './poly.js';
+import { applyBinary, asConstInt, castValue, compareExpr, floorDiv, floorMod, gcd, isIndexType } from './util.js';
+
+type CompareKind = 'EQ' | 'NE' | 'LT' | 'LE' | 'GT' | 'GE';
+const FLIP: Record<CompareKind, CompareKind> = { EQ: 'NE', NE: 'EQ', LT: 'GE', LE: 'GT', GT: 'LE', GE: 'LT' };
+const isCompare = (k: string): k is CompareKind => k in FLIP;
+const MAX_REWRITE_ROUNDS = 8;
+
+const isTrue = (e: PrimExpr): boolean => e.kind === 'IntImm' && e.value !== 0;
+const isFalse = (e: PrimExpr): boolean => e.kind === 'IntImm' && e.value === 0;
+
+export class Simplifier {
+  private memo = new Map<PrimExpr, PrimExpr>();
+
+  constructor(private readonly an: Analyzer) {}
+
+  simplify(e: PrimExpr): PrimExpr {
+    const hit = this.memo.get(e);
+    if (hit !== undefined) return hit;
+    let r = this.visit(e);
+    if (r !== e && structuralEqual(r, e)) r = e;
+    if (r.dtype !== e.dtype) internalError(`simplify changed dtype ${e.dtype.str} to ${r.dtype.str} at '${e.kind}'`);
+    this.memo.set(e, r);
+    return r;
+  }
+
+  private visit(e: PrimExpr): PrimExpr {
+    switch (e.kind) {
+      case 'IntImm':
+      case 'FloatImm':
+      case 'StringImm':
+        return e;
+      case 'Var': {
+        // a variable bound to a single value is that value
+        if (!isIndexType(e.dtype)) return e;
+        const b = this.an.constIntBound(e);
+        return b.min === b.max && Number.isFinite(b.min) ? intImm(b.min, e.dtype) : e;
+      }
+      case 'Add':
+      case 'Sub':
+      case 'Mul':
+        return this.arith(e);
+      case 'Div':
+      case 'Mod':
+      case 'FloorDiv':
+      case 'FloorMod':
+        return this.division(e);
+      case 'Min':
+      case 'Max':
+        return this.minMax(e);
+      case 'EQ':
+      case 'NE':
+      case 'LT':
+      case 'LE':
+      case 'GT':
+      case 'GE':
+        return this.compare(e as Binary<CompareKind>);
+      case 'And':
+      case 'Or':
+        return this.logic(e as Binary<'And' | 'Or'>);
+      case 'Not':
+        return this.not(e);
+      case 'Select':
+        return this.select(e);
+      case 'Cast':
+        return this.cast(e);
+      case 'Let':
+        return this.let(e);
+      case 'Call':
+      case 'Ramp':
+      case 'Broadcast':
+      case 'BufferLoad':
+        return mapChildren(e, (c) => (isPrimExpr(c) ? this.simplify(c) : c));
+    }
+  }
+
+  // ------------------------------------------------------------ helpers
+
+  private rebuild(e: Binary, a: PrimExpr, b: PrimExpr): PrimExpr {
+    return a === e.a && b === e.b ? e : binary(e.kind, a, b, e.span);
+  }
+
+  /** Fold a binary node whose operands are both scalar constants. */
+  private fold(kind: BinaryKind, t: DataType, a: PrimExpr, b: PrimExpr): PrimExpr | undefined {
+    if ((a.kind !== 'IntImm' && a.kind !== 'FloatImm') || (b.kind !== 'IntImm' && b.kind !== 'FloatImm')) return undefined;
+    let v: number;
+    try {
+      v = applyBinary(kind, a.dtype, a.value, b.value);
+    } catch (err) {
+      // keep the division so that it still fails where it is evaluated
+      if (isKilnError(err, 'DIVIDE_BY_ZERO')) return undefined;
+      throw err;
+    }
+    if (isFloat(t)) return floatImm(v, t);
+    if (!Number.isSafeInteger(v)) return undefined;
+    return intImm(v, t);
+  }
+
+  private bound(e: PrimExpr): ConstIntBound {
+    return this.an.constIntBound(e);
+  }
+
+  /** Bound of an integer difference, using symbolic variable ranges if constants do not decide. */
+  private diffBound(d: PrimExpr, decided: (b: ConstIntBound) => boolean): ConstIntBound {
+    const b = this.bound(d);
+    if (decided(b)) return b;
+    return this.an.symbolicBound(d) ?? b;
+  }
+
+  /** `a - b` in canonical form (integer operands), or undefined if not exact. */
+  private difference(a: PrimExpr, b: PrimExpr): PrimExpr | undefined {
+    return fromPoly(polyAddScaled(toPoly(a), toPoly(b), -1), a.dtype);
+  }
+
+  // ------------------------------------------------------------ Add / Sub / Mul
+
+  private arith(e: Binary<'Add' | 'Sub' | 'Mul'>): PrimExpr {
+    const a = this.simplify(e.a);
+    const b = this.simplify(e.b);
+    const folded = this.fold(e.kind, e.dtype, a, b);
+    if (folded) return folded;
+    if (isIndexType(e.dtype)) {
+      const pa = toPoly(a);
+      const pb = toPoly(b);
+      const p = e.kind === 'Add' ? polyAddScaled(pa, pb, 1) : e.kind === 'Sub' ? polyAddScaled(pa, pb, -1) : polyMul(pa, pb);
+      if (p === undefined) {
+        // a product too large to expand stays a product, with its factors in canonical order
+        const [x, y] = compareExpr(a, b) <= 0 ? [a, b] : [b, a];
+        return x === e.a && y === e.b ? e : mul(x, y);
+      }
+      return fromPoly(this.normalize(p), e.dtype) ?? this.rebuild(e, a, b);
+    }
+    const one = (x: PrimExpr): boolean => (x.kind === 'IntImm' || x.kind === 'FloatImm') && x.value === 1;
+    const zero = (x: PrimExpr): boolean => x.kind === 'IntImm' && x.value === 0;
+    if (e.kind === 'Mul') {
+      if (one(b)) return a;
+      if (one(a)) return b;
+      if (e.dtype.code !== 'float' && e.dtype.code !== 'bfloat' && (zero(a) || zero(b))) return intImm(0, e.dtype);
+    }
+    // x - 0 is exact for floats too; x + 0 is not (-0 + 0 is +0)
+    if (e.kind === 'Sub' && (zero(b) || (b.kind === 'FloatImm' && b.value === 0))) return a;
+    if (e.kind === 'Add' && !isFloat(e.dtype)) {
+      if (zero(b)) return a;
+      if (zero(a)) return b;
+    }
+    return this.rebuild(e, a, b);
+  }
+
+  /**
+   * Merge `c*k*floordiv(x, c) + k*floormod(x, c)` into `k*x` (and the truncated pair):
+   * the shape a split followed by a fuse leaves behind.
+   */
+  private normalize(p: Poly): Poly {
+    for (let round = 0; round < MAX_REWRITE_ROUNDS; round++) {
+      const next = this.mergeDivMod(p);
+      if (next === undefined) return p;
+      p = next;
+    }
+    return p;
+  }
+
+  private mergeDivMod(p: Poly): Poly | undefined {
+    for (const t of p.terms) {
+      if (t.atoms.length !== 1) continue;
+      const d = t.atoms[0];
+      if (d.kind !== 'FloorDiv' && d.kind !== 'Div') continue;
+      const c = asConstInt(d.b);
+      if (c === undefined || c === 0 || t.coef % c !== 0) continue;
+      const k = t.coef / c;
+      const modKind = d.kind === 'FloorDiv' ? 'FloorMod' : 'Mod';
+      const m = p.terms.find(
+        (u) => u.atoms.length === 1 && u.coef === k && u.atoms[0].kind === modKind &&
+          compareExpr((u.atoms[0] as Binary).a, d.a) === 0 && compareExpr((u.atoms[0] as Binary).b, d.b) === 0,
+      );
+      if (!m) continue;
+      let q = polyAddScaled(p, termPoly(t), -1);
+      q = polyAddScaled(q, termPoly(m), -1);
+      return polyAddScaled(q, toPoly(d.a), k);
+    }
+    return undefined;
+  }
+
+  // ------------------------------------------------------------ division
+
+  private division(e: Binary<'Div' | 'Mod' | 'FloorDiv' | 'FloorMod'>): PrimExpr {
+    const a = this.simplify(e.a);
+    const b = this.simplify(e.b);
+    const folded = this.fold(e.kind, e.dtype, a, b);
+    if (folded) return folded;
+    const isDiv = e.kind === 'Div' || e.kind === 'FloorDiv';
+    const t = e.dtype;
+    if (!isIndexType(t)) {
+      if (isDiv && (b.kind === 'IntImm' || b.kind === 'FloatImm') && b.value === 1) return a;
+      return this.rebuild(e, a, b);
+    }
+    const c = asConstInt(b);
+    if (c === 1) return isDiv ? a : intImm(0, t);
+    if (c === -1) return isDiv ? (fromPoly(polyScale(toPoly(a), -1), t) ?? this.rebuild(e, a, b)) : intImm(0, t);
+    const floorKind = e.kind === 'FloorDiv' || e.kind === 'FloorMod';
+    if (c !== undefined && c > 0) {
+      // truncated and floored division agree on a non-negative dividend
+      if (floorKind || this.bound(a).min >= 0) return this.divModByConst(isDiv, floorKind, a, c, t) ?? this.rebuild(e, a, b);
+      return this.rebuild(e, a, b);
+    }
+    if (c === undefined) {
+      // 0 <= a < b: the quotient is 0 and the remainder a
+      if (this.bound(a).min >= 0 && this.bound(b).min > 0) {
+        const d = this.difference(a, b);
+        if (d !== undefined && this.diffBound(d, (x) => x.max < 0).max < 0) return isDiv ? intImm(0, t) : a;
+      }
+      // a is a multiple of the atom b: exact division
+      const q = exactQuotient(toPoly(a), b);
+      if (q !== undefined) {
+        const r = isDiv ? fromPoly(q, t) : intImm(0, t);
+        if (r !== undefined) return r;
+      }
+    }
+    return this.rebuild(e, a, b);
+  }
+
+  /**
+   * floordiv/floormod (or their truncated forms on a non-negative dividend) by a positive
+   * constant: `a = c*q + r`, so `a / c = q + r / c` and `a % c = r % c`, and `r / c` folds
+   * when the bound of r fits in one period.
+   */
+  private divModByConst(isDiv: boolean, floorKind: boolean, a: PrimExpr, c: number, t: DataType): PrimExpr | undefined {
+    const pa = toPoly(a);
+    if (!pa.exact) return undefined;
+    const qTerms: Term[] = [];
+    const rTerms: Term[] = [];
+    for (const x of pa.terms) {
+      if (x.coef % c === 0) qTerms.push({ atoms: x.atoms, coef: x.coef / c });
+      else rTerms.push(x);
+    }
+    const q: Poly = { terms: qTerms, constant: floorDiv(pa.constant, c), exact: true };
+    let r: Poly = { terms: rTerms, constant: floorMod(pa.constant, c), exact: true };
+
+    // floordiv(floordiv(x, c2) + k, c) == floordiv(x + k*c2, c*c2)
+    if (isDiv && r.terms.length === 1 && r.terms[0].coef === 1 && r.terms[0].atoms.length === 1) {
+      const inner = r.terms[0].atoms[0];
+      const c2 = inner.kind === 'FloorDiv' || (inner.kind === 'Div' && this.bound(inner.a).min >= 0) ? asConstInt((inner as Binary).b) : undefined;
+      if (c2 !== undefined && c2 > 0 && Number.isSafeInteger(c * c2)) {
+        const x = fromPoly(polyAddScaled(toPoly((inner as Binary).a), constPoly(r.constant * c2), 1), t);
+        const inner2 = x && this.divModByConst(true, true, x, c * c2, t);
+        if (inner2) return fromPoly(this.normalize(polyAddScaled(q, toPoly(inner2), 1)), t);
+      }
+    }
+    // floormod(floormod(x, c2), c) == floormod(x, c) when c divides c2
+    if (!isDiv) {
+      let replaced = false;
+      let r2 = constPoly(r.constant);
+      for (const x of r.terms) {
+        const at = x.atoms[0];
+        const c2 = x.atoms.length === 1 && (at.kind === 'FloorMod' || (at.kind === 'Mod' && this.bound(at.a).min >= 0)) ? asConstInt((at as Binary).b) : undefined;
+        if (c2 !== undefined && c2 > 0 && c2 % c === 0) {
+          r2 = polyAddScaled(r2, toPoly((at as Binary).a), x.coef);
+          replaced = true;
+        } else r2 = polyAddScaled(r2, termPoly(x), 1);
+      }
+      if (replaced) {
+        const x = fromPoly(r2, t);
+        if (x !== undefined) return this.divModByConst(false, true, x, c, t);
+      }
+    }
+    // divide out a common factor: floordiv(g*y, g*c') == floordiv(y, c'), floormod == g*floormod(y, c')
+    let g = c;
+    for (const x of r.terms) g = gcd(g, x.coef);
+    g = gcd(g, r.constant);
+    const c2 = c / g;
+    if (g > 1) r = polyScaleDown(r, g);
+
+    const rExpr = fromPoly(r, t);
+    if (rExpr === undefined) return undefined;
+    const rb = this.bound(rExpr);
+    let residual: Poly;
+    if (Number.isFinite(rb.min) && Number.isFinite(rb.max) && floorDiv(rb.min, c2) === floorDiv(rb.max, c2)) {
+      const m = floorDiv(rb.min, c2);
+      residual = isDiv ? constPoly(m) : polyScale(polyAddScaled(r, constPoly(-m * c2), 1), g);
+    } else {
+      const kind = floorKind || rb.min < 0 ? (isDiv ? 'FloorDiv' : 'FloorMod') : isDiv ? 'Div' : 'Mod';
+      if (r.terms.length === 0) return undefined;
+      residual = polyScale(atomPoly(binary(kind, rExpr, intImm(c2, t))), isDiv ? 1 : g);
+    }
+    return fromPoly(this.normalize(isDiv ? polyAddScaled(q, residual, 1) : residual), t);
+  }
+
+  // ------------------------------------------------------------ Min / Max
+
+  private minMax(e: Binary<'Min' | 'Max'>): PrimExpr {
+    const a = this.simplify(e.a);
+    const b = this.simplify(e.b);
+    const folded = this.fold(e.kind, e.dtype, a, b);
+    if (folded) return folded;
+    if (compareExpr(a, b) === 0) return a;
+    if (isIndexType(e.dtype)) {
+      const d = this.difference(a, b);
+      if (d !== undefined) {
+        const db = this.diffBound(d, (x) => x.max <= 0 || x.min >= 0);
+        if (db.max <= 0) return e.kind === 'Min' ? a : b;
+        if (db.min >= 0) return e.kind === 'Min' ? b : a;
+      }
+    }
+    return this.rebuild(e, a, b);
+  }
+
+  // ------------------------------------------------------------ comparisons and logic
+
+  private compare(e: Binary<CompareKind>): PrimExpr {
+    const a = this.simplify(e.a);
+    const b = this.simplify(e.b);
+    const folded = this.fold(e.kind, e.dtype, a, b);
+    if (folded) return folded;
+    if (isIndexType(a.dtype) && e.dtype.lanes === 1) {
+      const d = this.difference(a, b);
+      if (d !== undefined) {
+        const decide = (x: ConstIntBound): boolean | undefined => {
+          switch (e.kind) {
+            case 'LT':
+              return x.max < 0 ? true : x.min >= 0 ? false : undefined;
+            case 'LE':
+              return x.max <= 0 ? true : x.min > 0 ? false : undefined;
+            case 'GT':
+              return x.min > 0 ? true : x.max <= 0 ? false : undefined;
+            case 'GE':
+              return x.min >= 0 ? true : x.max < 0 ? false : undefined;
+            case 'EQ':
+              return x.min === 0 && x.max === 0 ? true : x.min > 0 || x.max < 0 ? false : undefined;
+            case 'NE':
+              return x.min === 0 && x.max === 0 ? false : x.min > 0 || x.max < 0 ? true : undefined;
+          }
+        };
+        const verdict = decide(this.diffBound(d, (x) => decide(x) !== undefined));
+        if (verdict !== undefined) return boolImm(verdict);
+      }
+    }
+    const r = this.rebuild(e, a, b);
+    const known = this.an.knownTruth(r);
+    return known === undefined ? r : boolImm(known);
+  }
+
+  private logic(e: Binary<'And' | 'Or'>): PrimExpr {
+    const a = this.simplify(e.a);
+    const b = this.simplify(e.b);
+    if (e.dtype.lanes === 1) {
+      const absorbing = e.kind === 'And' ? isFalse : isTrue;
+      const neutral = e.kind === 'And' ? isTrue : isFalse;
+      if (absorbing(a) || absorbing(b)) return boolImm(e.kind === 'Or');
+      if (neutral(a)) return b;
+      if (neutral(b)) return a;
+      if (compareExpr(a, b) === 0) return a;
+      // x && !x, x || !x
+      if (compareExpr(a, negate(b)) === 0) return boolImm(e.kind === 'Or');
+    }
+    return this.rebuild(e, a, b);
+  }
+
+  private not(e: Not): PrimExpr {
+    const a = this.simplify(e.a);
+    if (e.dtype.lanes === 1) {
+      if (a.kind === 'IntImm') return boolImm(a.value === 0);
+      const n = negate(a);
+      if (n.kind !== 'Not') return n;
+    }
+    return a === e.a ? e : not(a, e.span);
+  }
+
+  private select(e: Select): PrimExpr {
+    const c = this.simplify(e.cond);
+    if (c.kind === 'IntImm' && e.cond.dtype.lanes === 1) return c.value !== 0 ? this.simplify(e.t) : this.simplify(e.f);
+    const t = this.simplify(e.t);
+    const f = this.simplify(e.f);
+    if (compareExpr(t, f) === 0) return t;
+    return c === e.cond && t === e.t && f === e.f ? e : select(c, t, f, e.span);
+  }
+
+  private cast(e: Cast): PrimExpr {
+    const v = this.simplify(e.value);
+    if (v.dtype === e.dtype) return v;
+    if ((v.kind === 'IntImm' || v.kind === 'FloatImm') && e.dtype.lanes === 1) {
+      const val = castValue(e.dtype, v.value);
+      if (isFloat(e.dtype)) return floatImm(val, e.dtype);
+      if (Number.isSafeInteger(val) && e.dtype.code !== 'handle' && e.dtype.code !== 'void') return intImm(val, e.dtype);
+    }
+    return v === e.value ? e : cast(e.dtype, v, e.span);
+  }
+
+  private let(e: Let): PrimExpr {
+    const value = this.simplify(e.value);
+    // constants and variables are free to duplicate: inline them
+    if (value.kind === 'IntImm' || value.kind === 'FloatImm' || value.kind === 'Var') {
+      return this.simplify(substitute(e.body, new Map([[e.var, value]])));
+    }
+    const outer = this.memo;
+    this.memo = new Map();
+    let body: PrimExpr;
+    try {
+      body = isIndexType(e.var.dtype)
+        ? this.an.withBinding(e.var, this.bound(value), () => this.simplify(e.body))
+        : this.simplify(e.body);
+    } finally {
+      this.memo = outer;
+    }
+    if (!usesVar(body, e.var)) return body;
+    return value === e.value && body === e.body ? e : letExpr(e.var, value, body, e.span);
+  }
+}
+
+// ---------------------------------------------------------------- free helpers
+
+function termPoly(t: Term): Poly {
+  return { terms: [t], constant: 0, exact: true };
+}
+
+function polyScaleDown(p: Poly, g: number): Poly {
+  return { terms: p.terms.map((t) => ({ atoms: t.atoms, coef: t.coef / g })), constant: p.constant / g, exact: p.exact };
+}
+
+/** p / atom when every monomial of p contains `atom` (and the constant is 0). */
+function exactQuotient(p: Poly, atom: PrimExpr): Poly | undefined {
+  if (!p.exact || p.constant !== 0 || p.terms.length === 0) return undefined;
+  const divisor = toPoly(atom);
+  if (divisor.terms.length !== 1 || divisor.constant !== 0 || divisor.terms[0].coef !== 1) return undefined;
+  const dAtoms = divisor.terms[0].atoms;
+  let out = constPoly(0);
+  for (const t of p.terms) {
+    const rest = [...t.atoms];
+    for (const d of dAtoms) {
+      const i = rest.findIndex((x) => compareExpr(x, d) === 0);
+      if (i < 0) return undefined;
+      rest.splice(i, 1);
+    }
+    const mono: Poly = rest.length === 0 ? constPoly(t.coef) : { terms: [{ atoms: rest, coef: t.coef }], constant: 0, exact: true };
+    out = polyAddScaled(out, mono, 1);
+  }
+  return out;
+}
+
+/** The logical negation of a condition, pushed into integer comparisons. */
+export function negate(c: PrimExpr): PrimExpr {
+  if (c.kind === 'Not') return c.a;
+  if (isCompare(c.kind) && isIndexType((c as Binary).a.dtype) && c.dtype.lanes === 1) {
+    const k = FLIP[c.kind as CompareKind];
+    return binary(k, (c as Binary).a, (c as Binary).b, c.span);
+  }
+  if (c.kind === 'IntImm') return boolImm(c.value === 0);
+  return not(c);
+}
+
+function usesVar(e: PrimExpr, v: Var): boolean {
+  return collect(e, (n) => n === v).length > 0;
+}
