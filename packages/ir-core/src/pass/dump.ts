@@ -1,8 +1,10 @@
 // A readable, deterministic dump of any IR, driven by the node-kind table. It is the
-// fallback printer for IR-dump instruments and test diffs when a node kind has no
-// text format. Variables print as `%name#k`, numbered by first appearance, so two
+// fallback printer for IR-dump instruments and test diffs when a function kind has
+// no text format. Variables print as `%name#k`, numbered by first appearance, so two
 // separately built but equal IRs dump the same way.
+import { isKilnError } from '../errors.js';
 import type { IRModule } from '../module.js';
+import { printModule } from '../text/module_text.js';
 import type { Node } from '../node.js';
 import { hasNodeKind, isNode, nodeKindInfo } from '../node.js';
 
@@ -86,4 +88,18 @@ export function dumpIR(n: Node | IRModule): string {
     return `${lines.join('\n\n')}\n`;
   }
   return `${d.node(n, '')}\n`;
+}
+
+/**
+ * The module in the text format when every function kind has one registered,
+ * otherwise the `dumpIR` form (IR dumps must never fail because a plugin's function
+ * kind has no printer).
+ */
+export function printModuleOrDump(mod: IRModule): string {
+  try {
+    return printModule(mod);
+  } catch (e) {
+    if (isKilnError(e)) return dumpIR(mod);
+    throw e;
+  }
 }

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCodes, KilnError } from '../errors.js';
 import { add, intImm, primVar } from '../expr.js';
-import { withModuleAttrs } from '../module.js';
+import { irModule, withModuleAttrs } from '../module.js';
+import { defineFunctionTextFormat } from '../text/format.js';
 import type { FakeFunc } from './__fixtures__/funcs.js';
 import { fakeFunc, sampleModule } from './__fixtures__/funcs.js';
 import { createPassContext } from './context.js';
@@ -96,7 +97,24 @@ describe('printIRInstrument', () => {
     expect(readFileSync(join(dir, '001_test.A.after.txt'), 'utf8')).toBe('test.A');
   });
 
-  it('uses the IR dump as the default printer', () => {
+  it('prints with the text format when the function kinds have one', () => {
+    defineFunctionTextFormat<FakeFunc>({
+      kind: 'relax.Function',
+      keyword: 'fake_function',
+      print: (_fn, p) => p.write(' { ... }'),
+      parse: () => {
+        throw new Error('not parsable');
+      },
+    });
+    const dir = tmp();
+    const ctx = createPassContext({ instruments: [printIRInstrument({ dir })] });
+    const z = primVar('z');
+    tag('test.A').run(irModule({ main: fakeFunc('relax.Function', [z], z) }), ctx);
+    const text = readFileSync(join(dir, '001_test.A.after.txt'), 'utf8');
+    expect(text).toContain('@main = fake_function { ... }');
+  });
+
+  it('falls back to the IR dump for function kinds without a text format', () => {
     const dir = tmp();
     const ctx = createPassContext({ instruments: [printIRInstrument({ dir })] });
     tag('test.A').run(sampleModule(), ctx);

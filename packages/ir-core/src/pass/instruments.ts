@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { ErrorCodes, KilnError } from '../errors.js';
 import type { IRModule } from '../module.js';
 import type { PassInstrument } from './context.js';
-import { dumpIR } from './dump.js';
+import { printModuleOrDump } from './dump.js';
 import type { Pass } from './pass.js';
 import { checkWellFormed } from './well-formed.js';
 
@@ -91,7 +91,7 @@ export interface PrintIROptions {
   before?: boolean;
   /** Dump the module after each pass. Default true. */
   after?: boolean;
-  /** How to print a module; defaults to `dumpIR`. */
+  /** How to print a module; defaults to the text format (`dumpIR` for kinds without one). */
   print?: ModulePrinter;
   /** Also dump around sequential pipelines (their members are dumped anyway). Default false. */
   includeSequential?: boolean;
@@ -118,7 +118,7 @@ export function printIRInstrument(options: PrintIROptions): PrintIRInstrument {
   const { dir } = options;
   const before = options.before ?? false;
   const after = options.after ?? true;
-  const print = options.print ?? dumpIR;
+  const print = options.print ?? printModuleOrDump;
   let counter = 0;
   let stack: Array<number | undefined> = [];
   const written: string[] = [];
