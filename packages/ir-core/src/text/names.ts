@@ -43,6 +43,18 @@ export class NameAllocator {
     return cand;
   }
 
+  /**
+   * Give `obj` exactly `text` (no sanitizing or deduplication), e.g. a dotted path such
+   * as `A.data` that the IR's parser defines itself. Ignored if `obj` is already named.
+   */
+  alias(obj: object, text: string): string {
+    const known = this.byObject.get(obj);
+    if (known !== undefined) return known;
+    this.used.add(text);
+    this.byObject.set(obj, text);
+    return text;
+  }
+
   /** The name already given to `obj`, if any. */
   lookup(obj: object): string | undefined {
     return this.byObject.get(obj);
