@@ -2,3 +2,4 @@
 export type { Buffer, BufferLoad, Range } from '@kiln/ir-core';
 export { buffer, bufferLoad, range } from '@kiln/ir-core';
 export * from './stmt.js';
+export * from './te/index.js';

@@ -1,0 +1,2 @@
+// The reference interpreter's public surface.
+export * from './interpreter.js';
