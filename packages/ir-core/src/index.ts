@@ -10,3 +10,4 @@ export * from './pass/index.js';
 export * from './text/index.js';
 export * from './arith/index.js';
 export * from './target/index.js';
+export * from './plugin/index.js';

@@ -1,0 +1,2 @@
+// Plugins and the per-compiler registry.
+export * from './plugin.js';
