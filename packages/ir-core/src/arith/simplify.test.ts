@@ -254,3 +254,14 @@ describe('identity', () => {
     expectSame(simplify(mul(add(i, add(j, add(k, add(x, 1)))), add(add(add(n, x), m), 1))), big);
   });
 });
+
+describe('fused-index division', () => {
+  it('divides by a multiple of the inner extent', () => {
+    const an = bound();
+    // i*4 + j with j < 4, divided by 8 or reduced mod 8
+    expectSame(an.simplify(floordiv(add(mul(i, 4), j), 8)), floordiv(i, 2));
+    expectSame(an.simplify(floormod(add(mul(i, 4), j), 8)), add(j, mul(floormod(i, 2), 4)));
+    expectSame(an.simplify(floordiv(floormod(add(mul(i, 4), j), 16), 4)), floormod(i, 4));
+    expectSame(simplify(floordiv(add(mul(x, 4), 3), 8)), floordiv(x, 2));
+  });
+});

@@ -293,11 +293,49 @@ export class Simplifier {
       const m = floorDiv(rb.min, c2);
       residual = isDiv ? constPoly(m) : polyScale(polyAddScaled(r, constPoly(-m * c2), 1), g);
     } else {
-      const kind = floorKind || rb.min < 0 ? (isDiv ? 'FloorDiv' : 'FloorMod') : isDiv ? 'Div' : 'Mod';
-      if (r.terms.length === 0) return undefined;
-      residual = polyScale(atomPoly(binary(kind, rExpr, intImm(c2, t))), isDiv ? 1 : g);
+      const split = this.splitByFactor(r, c2, t);
+      if (split) {
+        // r = c1*X + Y with 0 <= Y < c1 and c1 | c2: floordiv(r, c2) = floordiv(X, c2/c1),
+        // floormod(r, c2) = c1*floormod(X, c2/c1) + Y
+        const { c1, x, y } = split;
+        const inner = this.divModByConst(isDiv, floorKind || this.bound(x).min < 0, x, c2 / c1, t) ??
+          binary(isDiv ? 'FloorDiv' : 'FloorMod', x, intImm(c2 / c1, t));
+        residual = isDiv ? toPoly(inner) : polyScale(polyAddScaled(y, toPoly(inner), c1), g);
+      } else {
+        const kind = floorKind || rb.min < 0 ? (isDiv ? 'FloorDiv' : 'FloorMod') : isDiv ? 'Div' : 'Mod';
+        residual = polyScale(atomPoly(binary(kind, rExpr, intImm(c2, t))), isDiv ? 1 : g);
+      }
     }
     return fromPoly(this.normalize(isDiv ? polyAddScaled(q, residual, 1) : residual), t);
+  }
+
+  /**
+   * Find a proper factor c1 of c with r = c1*X + Y, X the terms whose coefficients c1
+   * divides and Y the rest with 0 <= Y < c1 (a fused index `i*4 + j`, j < 4, divided by 8).
+   * The largest such factor wins.
+   */
+  private splitByFactor(r: Poly, c: number, t: DataType): { c1: number; x: PrimExpr; y: Poly } | undefined {
+    if (c > 1 << 20 || r.terms.length === 0) return undefined;
+    const divisors: number[] = [];
+    for (let d = 2; d * d <= c; d++) {
+      if (c % d === 0) divisors.push(d, c / d);
+    }
+    divisors.sort((p, q) => q - p);
+    for (const c1 of divisors) {
+      if (c1 === c) continue;
+      const xs: Term[] = [];
+      const ys: Term[] = [];
+      for (const term of r.terms) (term.coef % c1 === 0 ? xs : ys).push(term);
+      if (xs.length === 0) continue;
+      const y: Poly = { terms: ys, constant: r.constant, exact: true };
+      const yExpr = fromPoly(y, t);
+      if (yExpr === undefined) continue;
+      const yb = this.bound(yExpr);
+      if (yb.min < 0 || yb.max >= c1) continue;
+      const x = fromPoly({ terms: xs.map((u) => ({ atoms: u.atoms, coef: u.coef / c1 })), constant: 0, exact: true }, t);
+      if (x !== undefined) return { c1, x, y };
+    }
+    return undefined;
   }
 
   // ------------------------------------------------------------ Min / Max
