@@ -3,14 +3,14 @@
 // are still accepted and linearized here with row-major or explicit strides). Output: one
 // LLVM module whose exported functions follow the kernel ABI below.
 //
-// Kernel ABI: `void <symbol>(args...)` where each PrimFunc param becomes one argument —
-// a Buffer a `T* noalias` pointer to its first element, a scalar Var its own type — then
-// one `i64` per symbolic shape variable that appears in param buffer shapes but is not
-// itself a param (in order of first appearance). `KernelInfo.args` records this so a
-// caller can pass tensor dims.
+// Kernel ABI: tensorir's `kernelABI` — each PrimFunc param in order (a Buffer as a
+// `T* noalias` pointer to its first element, a scalar Var by value), then one `i64` per
+// symbolic shape variable of the param buffers that is not a param. `KernelInfo.args`
+// records it so a caller can pass tensor dims.
 import type { Buffer, DataType, Node, PrimExpr, Var } from '@kiln/ir-core';
 import { DType, ErrorCodes, KilnError, postOrderVisit } from '@kiln/ir-core';
 import type { For, PrimFunc, Stmt } from '@kiln/tensorir';
+import { kernelABI } from '@kiln/tensorir';
 import type { LValue } from './llvm_text.js';
 import { BlockRef, FunctionBuilder, floatConstant, ModuleBuilder } from './llvm_text.js';
 
@@ -979,18 +979,8 @@ export function codegenLLVM(funcs: ReadonlyArray<{ symbol: string; fn: PrimFunc 
     const args: KernelArg[] = [];
     const cTypes: string[] = [];
     const env = new Env();
-    const paramVars = new Set<Var>();
-    fn.params.forEach((p) => {
-      if (p.kind === 'Var') paramVars.add(p);
-    });
-    const dimVars: Array<{ v: Var; param: number; dim: number }> = [];
-    fn.params.forEach((p, i) => {
-      if (p.kind === 'Buffer') {
-        p.shape.forEach((d, dim) => {
-          if (d.kind === 'Var' && !paramVars.has(d) && !dimVars.some((x) => x.v === d)) dimVars.push({ v: d, param: i, dim });
-        });
-      }
-    });
+    const abi = kernelABI(fn);
+    const dimVars = abi.flatMap((a) => (a.kind === 'dim' ? [{ v: a.var, param: a.param, dim: a.dim }] : []));
     const pnames = new Set<string>();
     const pname = (base: string) => {
       let n = sanitizeSymbol(base) || 'arg';

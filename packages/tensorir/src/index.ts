@@ -3,3 +3,4 @@ export type { Buffer, BufferLoad, Range } from '@kiln/ir-core';
 export { buffer, bufferLoad, range } from '@kiln/ir-core';
 export * from './stmt.js';
 export * from './te/index.js';
+export * from './abi.js';
