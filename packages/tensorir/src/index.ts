@@ -4,3 +4,4 @@ export { buffer, bufferLoad, range } from '@kiln/ir-core';
 export * from './stmt.js';
 export * from './te/index.js';
 export * from './abi.js';
+export * from './transform/index.js';

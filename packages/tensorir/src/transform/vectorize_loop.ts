@@ -1,0 +1,277 @@
+// tir.VectorizeLoop
+// Does:        turns each `vectorized` loop of constant extent L into straight-line vector
+//              code: the loop var becomes Ramp(min, 1, L), loads and stores whose index is
+//              a Ramp become L-lane accesses, loop-invariant operands are Broadcast, and
+//              elementwise ops / intrinsic calls get L-lane dtypes. Serial loops nested
+//              inside are kept (their bodies vectorized) when that is provably legal.
+//              Whenever lanes cannot be formed - non-constant extent, an `if` or loop
+//              bound depending on the loop var, a store whose index is not a stride≠0
+//              Ramp (a reduction across lanes), a location touched by two lanes, a
+//              non-affine (gather) index, an allocation, an unknown call - the loop
+//              becomes a scalar `serial` loop instead. The result never changes.
+// Requires:    no Block / BlockRealize. Usually runs after FlattenBuffer (but handles
+//              multi-dimensional buffers too).
+// Establishes: no `vectorized` loop remains; every vector load/store index is a Ramp
+//              (at most one per access), every other vector value is built from Ramp,
+//              Broadcast, vector loads and elementwise ops.
+import type { Buffer, Node, PrimExpr, Var } from '@kiln/ir-core';
+import {
+  binary,
+  BINARY_KINDS,
+  bufferLoad,
+  call,
+  cast,
+  collect,
+  ErrorCodes,
+  intImm,
+  KilnError,
+  not,
+  primVar,
+  ramp,
+  select,
+  structuralEqual,
+  substitute,
+  withLanes,
+} from '@kiln/ir-core';
+import type { BinaryKind } from '@kiln/ir-core';
+import type { For, PrimFunc, Stmt } from '../stmt.js';
+import { attrStmt, bufferStore, forLoop, ifThenElse, letStmt, seqStmt } from '../stmt.js';
+import { canonicalIntrinsicName } from '../intrinsics.js';
+import { ELEMENTWISE_INTRINSICS } from './lower_intrinsics.js';
+import { addFold, mapStmtChildren, mulFold, toLanes, usesAny, withBody } from './util.js';
+
+export interface VectorizeOptions {
+  /** Loops with more lanes than this fall back to serial. Default 64. */
+  maxLanes?: number;
+}
+
+// Elementwise intrinsics that have a lane-wise vector form.
+const VECTOR_CALLS: ReadonlySet<string> = ELEMENTWISE_INTRINSICS;
+
+/** Vectorize one loop; `undefined` when lanes cannot be formed. */
+class LoopVectorizer {
+  private readonly varying = new Set<Node>();
+  private readonly lets = new Map<Var, PrimExpr>();
+  private readonly base: PrimExpr;
+
+  constructor(
+    private readonly loop: For,
+    private readonly lanes: number,
+  ) {
+    this.varying.add(loop.loopVar);
+    this.base = ramp(loop.min, intImm(1, loop.min.dtype), lanes);
+  }
+
+  run(): Stmt | undefined {
+    if (!this.independentLanes()) return undefined;
+    return this.stmt(this.loop.body);
+  }
+
+  /**
+   * Lanes may run in lock-step only if no location written in the body is touched by
+   * any other index expression, and written indices depend on nothing bound inside
+   * the body (so two lanes - in any iterations of inner loops - never collide).
+   */
+  private independentLanes(): boolean {
+    const body = this.loop.body;
+    // Already-vector code inside: leave it to codegen as is, do not nest lanes.
+    if (collect(body, isVectorValued).length > 0) return false;
+    const inner = new Set<Node>();
+    for (const n of collect(body, (x) => x.kind === 'For' || x.kind === 'LetStmt' || x.kind === 'Let')) {
+      if (n.kind === 'For') inner.add((n as For).loopVar);
+      else inner.add((n as unknown as { var: Var }).var);
+    }
+    const accesses = collect(body, (x) => x.kind === 'BufferLoad' || x.kind === 'BufferStore') as Array<{ kind: string; buffer: Buffer; indices: readonly PrimExpr[] }>;
+    const written = new Map<Var, { buffer: Buffer; indices: readonly PrimExpr[] }>();
+    for (const a of accesses) {
+      if (a.kind !== 'BufferStore') continue;
+      if (a.indices.some((i) => usesAny(i, inner))) return false;
+      const prev = written.get(a.buffer.data);
+      if (prev && !sameAccess(prev, a)) return false;
+      written.set(a.buffer.data, a);
+    }
+    for (const a of accesses) {
+      const w = written.get(a.buffer.data);
+      if (w && !sameAccess(w, a)) return false;
+    }
+    return true;
+  }
+
+  private isVarying(e: Node): boolean {
+    return usesAny(e, this.varying);
+  }
+
+  expr(e: PrimExpr): PrimExpr | undefined {
+    if (!this.isVarying(e)) return e;
+    const L = this.lanes;
+    switch (e.kind) {
+      case 'Var':
+        return e === this.loop.loopVar ? this.base : this.lets.get(e);
+      case 'Not': {
+        const a = this.expr(e.a);
+        return a && not(a);
+      }
+      case 'Select': {
+        const c = this.expr(e.cond);
+        const t = this.expr(e.t);
+        const f = this.expr(e.f);
+        if (!c || !t || !f) return undefined;
+        return select(c, toLanes(t, L), toLanes(f, L));
+      }
+      case 'Cast': {
+        const v = this.expr(e.value);
+        return v && cast(withLanes(e.dtype, L), toLanes(v, L));
+      }
+      case 'Call': {
+        if (!VECTOR_CALLS.has(canonicalIntrinsicName(e.op))) return undefined;
+        const args: PrimExpr[] = [];
+        for (const a of e.args) {
+          const x = this.expr(a);
+          if (!x) return undefined;
+          args.push(toLanes(x, L));
+        }
+        return call(withLanes(e.dtype, L), e.op, args);
+      }
+      case 'BufferLoad': {
+        if (e.buffer.dtype.lanes !== 1) return undefined;
+        const idx = this.indices(e.indices, false);
+        return idx && bufferLoad(e.buffer, idx);
+      }
+      case 'IntImm':
+      case 'FloatImm':
+      case 'StringImm':
+      case 'Let':
+      case 'Ramp':
+      case 'Broadcast':
+        return undefined;
+      default: {
+        if (!BINARY_KINDS.has(e.kind)) return undefined;
+        const a = this.expr(e.a);
+        const b = this.expr(e.b);
+        if (!a || !b) return undefined;
+        return vectorBinary(e.kind, a, b, L);
+      }
+    }
+  }
+
+  /** Vector indices: exactly one Ramp (stride a nonzero constant for stores), rest scalar. */
+  private indices(indices: readonly PrimExpr[], forStore: boolean): PrimExpr[] | undefined {
+    const out: PrimExpr[] = [];
+    let ramps = 0;
+    for (const i of indices) {
+      const x = this.expr(i);
+      if (!x) return undefined;
+      if (x.dtype.lanes > 1) {
+        if (x.kind !== 'Ramp') return undefined; // a gather/scatter: not formed
+        if (forStore && !(x.stride.kind === 'IntImm' && x.stride.value !== 0)) return undefined;
+        ramps++;
+      }
+      out.push(x);
+    }
+    if (ramps > 1 || (forStore && ramps === 0)) return undefined;
+    return out;
+  }
+
+  stmt(s: Stmt): Stmt | undefined {
+    switch (s.kind) {
+      case 'BufferStore': {
+        if (s.buffer.dtype.lanes !== 1) return undefined;
+        const idx = this.indices(s.indices, true);
+        const v = this.expr(s.value);
+        if (!idx || !v) return undefined;
+        return bufferStore(s.buffer, toLanes(v, this.lanes), idx, s.span);
+      }
+      case 'SeqStmt': {
+        const out: Stmt[] = [];
+        for (const c of s.seq) {
+          const x = this.stmt(c);
+          if (!x) return undefined;
+          out.push(x);
+        }
+        return seqStmt(out, s.span);
+      }
+      case 'IfThenElse': {
+        if (this.isVarying(s.cond)) return undefined;
+        const t = this.stmt(s.then);
+        const e = s.else ? this.stmt(s.else) : undefined;
+        if (!t || (s.else && !e)) return undefined;
+        return ifThenElse(s.cond, t, e, s.span);
+      }
+      case 'LetStmt': {
+        const v = this.expr(s.value);
+        if (!v) return undefined;
+        if (v.dtype.lanes === 1) {
+          const b = this.stmt(s.body);
+          return b && letStmt(s.var, v, b, s.span);
+        }
+        this.varying.add(s.var);
+        if (v.kind === 'Ramp' || v.kind === 'Broadcast') {
+          // Inline, so that indices built from it stay Ramps.
+          this.lets.set(s.var, v);
+          return this.stmt(s.body);
+        }
+        const nv = primVar(s.var.name, v.dtype);
+        this.lets.set(s.var, nv);
+        const b = this.stmt(s.body);
+        return b && letStmt(nv, v, b, s.span);
+      }
+      case 'For': {
+        if (s.forKind !== 'serial' && s.forKind !== 'unrolled') return undefined;
+        if (this.isVarying(s.min) || this.isVarying(s.extent)) return undefined;
+        const b = this.stmt(s.body);
+        return b && forLoop(s.loopVar, s.min, s.extent, b, { kind: s.forKind, annotations: s.annotations, span: s.span });
+      }
+      case 'AttrStmt': {
+        if (this.isVarying(s.value)) return undefined;
+        const b = this.stmt(s.body);
+        return b && attrStmt(s.key, s.value, b, s.span);
+      }
+      case 'Evaluate':
+        return s.value.kind === 'IntImm' || s.value.kind === 'FloatImm' ? s : undefined;
+      case 'While':
+      case 'Allocate':
+      case 'DeclBuffer':
+      case 'Block':
+      case 'BlockRealize':
+        return undefined;
+    }
+  }
+}
+
+function isVectorValued(n: Node): boolean {
+  const t = (n as unknown as { dtype?: { lanes: number } }).dtype;
+  return t !== undefined && t.lanes > 1;
+}
+
+function sameAccess(a: { buffer: Buffer; indices: readonly PrimExpr[] }, b: { buffer: Buffer; indices: readonly PrimExpr[] }): boolean {
+  return a.buffer === b.buffer && a.indices.length === b.indices.length && a.indices.every((x, i) => structuralEqual(x, b.indices[i]));
+}
+
+/** A lane-wise binary op, keeping Ramp form where affine arithmetic allows. */
+function vectorBinary(kind: BinaryKind, a: PrimExpr, b: PrimExpr, lanes: number): PrimExpr {
+  if (kind === 'Add') return addFold(a, b);
+  if (kind === 'Mul' && (a.dtype.lanes === 1 || b.dtype.lanes === 1)) return mulFold(a, b);
+  if (kind === 'Sub' && a.kind === 'Ramp' && b.dtype.lanes === 1) return ramp(binary('Sub', a.base, b), a.stride, lanes);
+  if (kind === 'Sub' && a.kind === 'Ramp' && b.kind === 'Ramp') return ramp(binary('Sub', a.base, b.base), binary('Sub', a.stride, b.stride), lanes);
+  return binary(kind, toLanes(a, lanes), toLanes(b, lanes));
+}
+
+function serial(f: For, body: Stmt): For {
+  return forLoop(f.loopVar, f.min, f.extent, body, { kind: 'serial', annotations: f.annotations, span: f.span });
+}
+
+function visit(s: Stmt, maxLanes: number): Stmt {
+  const t = mapStmtChildren(s, (c) => visit(c, maxLanes));
+  if (t.kind !== 'For' || t.forKind !== 'vectorized') return t;
+  const L = t.extent.kind === 'IntImm' ? t.extent.value : undefined;
+  if (L === undefined || L < 1 || L > maxLanes) return serial(t, t.body);
+  if (L === 1) return substitute(t.body, new Map<Node, Node>([[t.loopVar, t.min]]));
+  const v = new LoopVectorizer(t, L).run();
+  return v ?? serial(t, t.body);
+}
+
+export function vectorizeLoop(fn: PrimFunc, options: VectorizeOptions = {}): PrimFunc {
+  const maxLanes = options.maxLanes ?? 64;
+  if (!Number.isInteger(maxLanes) || maxLanes < 1) throw new KilnError(ErrorCodes.INVALID_ARGUMENT, `tir.VectorizeLoop: maxLanes must be a positive integer, got ${maxLanes}`);
+  return withBody(fn, visit(fn.body, maxLanes));
+}
