@@ -7,3 +7,4 @@ export * from '../ndarray.js';
 export * from '../intrinsics.js';
 export * from '../interpreter/index.js';
 export * from '../analysis/index.js';
+export * from '../well_formed.js';
