@@ -26,8 +26,9 @@ export function makeBound(min: number, max: number): ConstIntBound {
 export function dtypeBound(t: DataType): ConstIntBound {
   if (t.code === 'bool') return { min: 0, max: 1 };
   if (t.code === 'int' || t.code === 'uint') {
+    if (t.bits >= 53) return { min: t.code === 'uint' ? 0 : -Infinity, max: Infinity };
     const [lo, hi] = intRange(t);
-    return makeBound(lo, t.bits >= 53 ? Infinity : hi);
+    return { min: lo, max: hi };
   }
   return EVERYTHING;
 }

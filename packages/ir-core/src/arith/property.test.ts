@@ -22,7 +22,7 @@ const RUNS = Number(process.env.KILN_PROPERTY_RUNS ?? 400);
 const constArb = fc.integer({ min: -9, max: 9 }).map((v) => intImm(v));
 const leafArb: fc.Arbitrary<PrimExpr> = fc.oneof(fc.constantFrom<PrimExpr>(...VARS), constArb);
 
-const { expr } = fc.letrec<{ expr: PrimExpr; cond: PrimExpr }>((tie) => {
+const { expr, cond } = fc.letrec<{ expr: PrimExpr; cond: PrimExpr }>((tie) => {
   const e = (): fc.Arbitrary<PrimExpr> => tie('expr') as fc.Arbitrary<PrimExpr>;
   const cnd = (): fc.Arbitrary<PrimExpr> => tie('cond') as fc.Arbitrary<PrimExpr>;
   const posConst = fc.integer({ min: 1, max: 9 }).map((v) => intImm(v));
@@ -120,6 +120,62 @@ describe('simplify preserves values', () => {
         const s = simplify(e);
         for (const p of points) {
           const env = new Map(VARS.map((v, i) => [v, p[i]]));
+          const want = tryEval(e, env);
+          if (want === 'div0') continue;
+          expect(tryEval(s, env)).toBe(want);
+        }
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  it('under symbolic ranges (a in [0, n), b in [a, a + 4))', () => {
+    const n = primVar('n');
+    fc.assert(
+      fc.property(expr, pointsArb, fc.integer({ min: 1, max: 30 }), (e, points, nv) => {
+        const an = new Analyzer();
+        an.bind(n, { min: 1, max: 30 });
+        an.bind(a, range(0, n));
+        an.bind(b, range(a, 4));
+        const s = an.simplify(e);
+        for (const fr of points) {
+          const av = Math.floor(fr[0] * nv);
+          const env = new Map<Var, number>([
+            [n, nv],
+            [a, av],
+            [b, av + Math.floor(fr[1] * 4)],
+            [c, Math.floor(fr[2] * 41) - 20],
+          ]);
+          const want = tryEval(e, env);
+          if (want === 'div0') continue;
+          expect(tryEval(s, env)).toBe(want);
+        }
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  it('under a constraint, where the constraint holds', () => {
+    // simple comparisons, so that constraints tighten ranges right at the boundaries
+    const small = fc.integer({ min: -4, max: 4 }).map((v) => intImm(v));
+    const side = fc.oneof(small, fc.constantFrom<PrimExpr>(...VARS), fc.tuple(fc.constantFrom<PrimExpr>(...VARS), small).map(([v, k]) => add(v, k)));
+    const simpleCond = fc
+      .tuple(fc.constantFrom('EQ', 'NE', 'LT', 'LE', 'GT', 'GE' as const), fc.constantFrom<PrimExpr>(...VARS), side, fc.boolean())
+      .map(([k, v, w, flip]) => (flip ? binary(k, w, v) : binary(k, v, w)) as PrimExpr);
+    const constraint = fc.oneof(simpleCond, fc.tuple(simpleCond, simpleCond).map(([p, q]) => and(p, q)), cond);
+    const probe = fc.oneof(
+      fc.tuple(simpleCond, expr, expr).map(([p, x, y]) => select(p, x, y)),
+      fc.tuple(fc.constantFrom<PrimExpr>(...VARS), side).map(([v, w]) => min(v, w)),
+      fc.tuple(fc.constantFrom<PrimExpr>(...VARS), side).map(([v, w]) => max(v, w)),
+      expr,
+    );
+    fc.assert(
+      fc.property(constraint, probe, fc.array(fc.array(fc.integer({ min: -6, max: 6 }), { minLength: 3, maxLength: 3 }), { minLength: 30, maxLength: 30 }), (p, e, points) => {
+        const an = new Analyzer();
+        const s = an.withConstraint(p, () => an.simplify(e));
+        for (const pt of points) {
+          const env = new Map(VARS.map((v, i) => [v, pt[i]]));
+          if (tryEval(p, env) !== 1) continue;
           const want = tryEval(e, env);
           if (want === 'div0') continue;
           expect(tryEval(s, env)).toBe(want);
