@@ -2,13 +2,19 @@
 // loaded kernel modules, constant tensors (views into the artifact bytes) and
 // the validated bytecode; `call`/`getFunction` run VM functions.
 import type { Artifact } from './artifact/format.js';
-import { type Device, deviceName, wrapHostMemory, cpu } from './device/device.js';
+import { cpu, type Device, deviceName, wrapHostMemory } from './device/device.js';
 import { RuntimeErrorCodes, runtimeError } from './errors.js';
 import type { MemoryPool } from './memory/pool.js';
-import type { JsKernels, KernelFunction, KernelModule, LoaderContext, ModuleLoader } from './module/kernel-module.js';
+import type {
+  JsKernels,
+  KernelFunction,
+  KernelModule,
+  LoaderContext,
+  ModuleLoader,
+} from './module/kernel-module.js';
 import { Tensor } from './tensor.js';
-import type { ParamSig, ValueSig, VMFunction } from './vm/bytecode.js';
 import type { BuiltinFunction } from './vm/builtins.js';
+import type { ParamSig, ValueSig, VMFunction } from './vm/bytecode.js';
 import { Interpreter, type VMEnvironment } from './vm/interpreter.js';
 import { validateFunction } from './vm/validate.js';
 import { describeValue, Shape, type Value } from './vm/value.js';
@@ -54,21 +60,33 @@ export class Executable {
     // Constants view the artifact bytes (host memory) in place; a constant placed on
     // another device would be copied by `to_device` bytecode.
     this.constants = artifact.constants.map(
-      (c) => new Tensor({ storage: wrapHostMemory(cpu, c.data.buffer, c.data.byteOffset, c.data.byteLength), dtype: c.dtype, shape: c.shape }),
+      (c) =>
+        new Tensor({
+          storage: wrapHostMemory(cpu, c.data.buffer, c.data.byteOffset, c.data.byteLength),
+          dtype: c.dtype,
+          shape: c.shape,
+        }),
     );
     for (const f of artifact.functions) {
-      if (this.funcs.has(f.name)) runtimeError(RuntimeErrorCodes.BYTECODE_INVALID, `${this.source}: duplicate function '${f.name}'`);
+      if (this.funcs.has(f.name))
+        runtimeError(RuntimeErrorCodes.BYTECODE_INVALID, `${this.source}: duplicate function '${f.name}'`);
       this.funcs.set(f.name, f);
     }
     try {
       const ctx: LoaderContext = { source: this.source, jsModules: options.jsModules };
       for (const entry of artifact.kernelModules) {
         if (!(entry.device >= 0 && entry.device < this.devices.length)) {
-          runtimeError(RuntimeErrorCodes.BYTECODE_INVALID, `${this.source}: kernel module '${entry.name}' names device ${entry.device}`);
+          runtimeError(
+            RuntimeErrorCodes.BYTECODE_INVALID,
+            `${this.source}: kernel module '${entry.name}' names device ${entry.device}`,
+          );
         }
         const loader = host.loader(entry.kind);
         if (!loader) {
-          runtimeError(RuntimeErrorCodes.UNKNOWN_LOADER, `${this.source}: no loader for kernel module kind '${entry.kind}' (module '${entry.name}'); register one with runtime.registerLoader`);
+          runtimeError(
+            RuntimeErrorCodes.UNKNOWN_LOADER,
+            `${this.source}: no loader for kernel module kind '${entry.kind}' (module '${entry.name}'); register one with runtime.registerLoader`,
+          );
         }
         this.modules.set(entry.name, loader(entry, ctx));
       }
@@ -91,7 +109,8 @@ export class Executable {
       constants: this.constants,
       devices: this.devices,
       kernel: (m, s) => this.kernels.get(`${m}\0${s}`) ?? this.resolveKernel(m, s, this.source),
-      builtin: (n) => host.builtin(n) ?? runtimeError(RuntimeErrorCodes.UNKNOWN_BUILTIN, `unknown builtin '${n}'`),
+      builtin: (n) =>
+        host.builtin(n) ?? runtimeError(RuntimeErrorCodes.UNKNOWN_BUILTIN, `unknown builtin '${n}'`),
       pool: (d) => host.pool(d),
     };
     this.interp = new Interpreter(env);
@@ -104,7 +123,11 @@ export class Executable {
     const m = this.modules.get(module);
     if (!m) runtimeError(RuntimeErrorCodes.UNKNOWN_KERNEL, `${where}: unknown kernel module '${module}'`);
     const f = m.getFunction(symbol);
-    if (!f) runtimeError(RuntimeErrorCodes.UNKNOWN_KERNEL, `${where}: kernel '${symbol}' not found in module '${module}'`);
+    if (!f)
+      runtimeError(
+        RuntimeErrorCodes.UNKNOWN_KERNEL,
+        `${where}: kernel '${symbol}' not found in module '${module}'`,
+      );
     this.kernels.set(key, f);
     return f;
   }
@@ -118,10 +141,14 @@ export class Executable {
   getFunction(name: string): (...inputs: Value[]) => Value {
     const fn = this.funcs.get(name);
     if (!fn) {
-      runtimeError(RuntimeErrorCodes.UNKNOWN_FUNCTION, `${this.source}: no function '${name}' (has: ${[...this.funcs.keys()].join(', ')})`);
+      runtimeError(
+        RuntimeErrorCodes.UNKNOWN_FUNCTION,
+        `${this.source}: no function '${name}' (has: ${[...this.funcs.keys()].join(', ')})`,
+      );
     }
     return (...inputs) => {
-      if (this.disposed) runtimeError(RuntimeErrorCodes.INVALID_ARGUMENT, `${this.source}: executable was disposed`);
+      if (this.disposed)
+        runtimeError(RuntimeErrorCodes.INVALID_ARGUMENT, `${this.source}: executable was disposed`);
       checkInputs(fn, inputs, this.devices);
       return this.interp.invoke(fn, inputs);
     };
@@ -153,15 +180,27 @@ function checkInputs(fn: VMFunction, inputs: readonly Value[], devices: readonly
     const v = inputs[i];
     const sig = p.sig;
     const bad: (what: string) => never = (what) =>
-      runtimeError(RuntimeErrorCodes.TYPE_MISMATCH, `function '${fn.name}', argument '${p.name}': expected ${what}, got ${describeValue(v)}`);
+      runtimeError(
+        RuntimeErrorCodes.TYPE_MISMATCH,
+        `function '${fn.name}', argument '${p.name}': expected ${what}, got ${describeValue(v)}`,
+      );
     if (sig.kind === 'tensor') {
       if (!(v instanceof Tensor)) bad('a tensor');
       const want = sig.device === undefined ? undefined : devices[sig.device];
       if (want && v.device !== want) {
-        runtimeError(RuntimeErrorCodes.DEVICE_MISMATCH, `function '${fn.name}', argument '${p.name}': expected a tensor on ${deviceName(want)}, got one on ${deviceName(v.device)}`);
+        runtimeError(
+          RuntimeErrorCodes.DEVICE_MISMATCH,
+          `function '${fn.name}', argument '${p.name}': expected a tensor on ${deviceName(want)}, got one on ${deviceName(v.device)}`,
+        );
       }
     } else if (sig.kind === 'shape' && !(v instanceof Shape)) bad('a shape');
     else if (sig.kind === 'tuple' && !Array.isArray(v)) bad('a tuple (array)');
-    else if (sig.kind === 'scalar' && typeof v !== 'number' && typeof v !== 'bigint' && typeof v !== 'boolean') bad(`a ${sig.dtype} scalar`);
+    else if (
+      sig.kind === 'scalar' &&
+      typeof v !== 'number' &&
+      typeof v !== 'bigint' &&
+      typeof v !== 'boolean'
+    )
+      bad(`a ${sig.dtype} scalar`);
   });
 }

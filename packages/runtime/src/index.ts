@@ -1,43 +1,7 @@
 // @kiln/runtime: the deployable runtime: tensors, devices, kernel modules, the VM
 // and the artifact format. Imports nothing from the compiler.
-export { RuntimeError, RuntimeErrorCodes, isRuntimeError, type RuntimeErrorCode, type KnownRuntimeErrorCode } from './errors.js';
-export { dtypeInfo, dtypeOfTypedArray, DLDataTypeCode, type DLDataType, type DTypeInfo, type TypedArray } from './dtype.js';
-export { Tensor, contiguousStrides, numElements, type DLPackDescriptor, type TensorInit } from './tensor.js';
-export {
-  cpu,
-  CpuDevice,
-  CPU_ALIGNMENT,
-  DeviceRegistry,
-  DLDeviceType,
-  deviceName,
-  hostBytes,
-  wrapHostMemory,
-  type Device,
-  type DeviceBuffer,
-  type DeviceType,
-} from './device/device.js';
-export { MemoryPool, sizeClass, type PoolStats } from './memory/pool.js';
-export {
-  jsKernelModule,
-  parseCSignature,
-  type JsKernels,
-  type JsonValue,
-  type KernelArg,
-  type KernelFunction,
-  type KernelModule,
-  type KernelModuleEntry,
-  type KernelSignature,
-  type LoaderContext,
-  type ModuleLoader,
-  type NativeArgKind,
-  type NativeRetKind,
-} from './module/kernel-module.js';
-export { cpuSoLoader } from './module/cpu-so.js';
-export * from './vm/bytecode.js';
-export { Shape, type Value } from './vm/value.js';
-export { DEFAULT_BUILTINS, type BuiltinContext, type BuiltinFunction } from './vm/builtins.js';
-export { Executable, type FunctionInfo } from './executable.js';
-export { Runtime, createRuntime, type LoadOptions, type RuntimeOptions } from './runtime.js';
+
+export { crc32 } from './artifact/crc32.js';
 export {
   ARTIFACT_ALIGNMENT,
   ARTIFACT_FORMAT_VERSION,
@@ -47,6 +11,56 @@ export {
   type ArtifactManifest,
   type SectionInfo,
 } from './artifact/format.js';
-export { writeArtifact, writeArtifactFile, type WriteFileOptions } from './artifact/writer.js';
-export { readArtifact, readArtifactFile, type ReadArtifact, type ReadOptions } from './artifact/reader.js';
-export { crc32 } from './artifact/crc32.js';
+export { type ReadArtifact, type ReadOptions, readArtifact, readArtifactFile } from './artifact/reader.js';
+export { type WriteFileOptions, writeArtifact, writeArtifactFile } from './artifact/writer.js';
+export {
+  CPU_ALIGNMENT,
+  CpuDevice,
+  cpu,
+  type Device,
+  type DeviceBuffer,
+  DeviceRegistry,
+  type DeviceType,
+  DLDeviceType,
+  deviceName,
+  hostBytes,
+  wrapHostMemory,
+} from './device/device.js';
+export {
+  type DLDataType,
+  DLDataTypeCode,
+  type DTypeInfo,
+  dtypeInfo,
+  dtypeOfTypedArray,
+  type TypedArray,
+} from './dtype.js';
+export {
+  isRuntimeError,
+  type KnownRuntimeErrorCode,
+  RuntimeError,
+  type RuntimeErrorCode,
+  RuntimeErrorCodes,
+} from './errors.js';
+export { Executable, type FunctionInfo } from './executable.js';
+export { MemoryPool, type PoolStats, sizeClass } from './memory/pool.js';
+export { cpuSoLoader } from './module/cpu-so.js';
+export {
+  type JsKernels,
+  type JsonValue,
+  jsKernelModule,
+  type KernelArg,
+  type KernelFunction,
+  type KernelModule,
+  type KernelModuleEntry,
+  type KernelSignature,
+  type LoaderContext,
+  type ModuleLoader,
+  type NativeArgKind,
+  type NativeRetKind,
+  parseCSignature,
+} from './module/kernel-module.js';
+export { createRuntime, type LoadOptions, Runtime, type RuntimeOptions } from './runtime.js';
+export { contiguousStrides, type DLPackDescriptor, numElements, Tensor, type TensorInit } from './tensor.js';
+export { type BuiltinContext, type BuiltinFunction, DEFAULT_BUILTINS } from './vm/builtins.js';
+export * from './vm/bytecode.js';
+export { Shape, type Value } from './vm/value.js';

@@ -28,9 +28,13 @@ export function tryKoffi(): KoffiApi | undefined {
 export function requireKoffi(what: string): KoffiApi {
   const k = tryKoffi();
   if (!k) {
-    runtimeError(RuntimeErrorCodes.NATIVE_UNAVAILABLE, `${what} needs the native FFI (koffi), which failed to load`, {
-      cause: loadError,
-    });
+    runtimeError(
+      RuntimeErrorCodes.NATIVE_UNAVAILABLE,
+      `${what} needs the native FFI (koffi), which failed to load`,
+      {
+        cause: loadError,
+      },
+    );
   }
   return k;
 }

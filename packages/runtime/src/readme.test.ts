@@ -18,9 +18,21 @@ it('README example runs', () => {
         heapSize: 1,
         numStorageSlots: 0,
         code: [
-          { op: 'MatchShape', reg: 0, valueKind: 'tensor', dtype: 'float32', dims: [{ kind: 'bind', slot: 0, name: 'n' }], context: { func: 'main', arg: 'x' } },
+          {
+            op: 'MatchShape',
+            reg: 0,
+            valueKind: 'tensor',
+            dtype: 'float32',
+            dims: [{ kind: 'bind', slot: 0, name: 'n' }],
+            context: { func: 'main', arg: 'x' },
+          },
           { op: 'AllocTensor', dst: 1, shape: shapeOp.dims(ie.slot(0)), dtype: 'float32', device: 0 },
-          { op: 'CallKernel', module: 'ref', symbol: 'double', args: [arg.reg(0), arg.reg(1), arg.dim(ie.slot(0))] },
+          {
+            op: 'CallKernel',
+            module: 'ref',
+            symbol: 'double',
+            args: [arg.reg(0), arg.reg(1), arg.dim(ie.slot(0))],
+          },
           { op: 'Ret', src: 1 },
         ],
       },

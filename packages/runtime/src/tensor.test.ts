@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cpu, CPU_ALIGNMENT, DeviceRegistry, DLDeviceType } from './device/device.js';
+import { CPU_ALIGNMENT, cpu, DeviceRegistry, DLDeviceType } from './device/device.js';
 import { DLDataTypeCode, dtypeInfo } from './dtype.js';
 import { isRuntimeError, RuntimeError } from './errors.js';
 import { tryKoffi } from './native.js';
@@ -66,7 +66,8 @@ describe('Tensor', () => {
     const e = Tensor.empty([7], 'int64', cpu);
     expect(e.toTypedArray()).toBeInstanceOf(BigInt64Array);
     if (tryKoffi()) {
-      for (let i = 0; i < 20; i++) expect(Tensor.empty([i + 1], 'float32').isAligned(CPU_ALIGNMENT)).toBe(true);
+      for (let i = 0; i < 20; i++)
+        expect(Tensor.empty([i + 1], 'float32').isAligned(CPU_ALIGNMENT)).toBe(true);
     }
   });
 
@@ -84,7 +85,8 @@ describe('Tensor', () => {
     expect(c.isContiguous()).toBe(true);
     const vals = c.toArray() as number[];
     for (let a = 0; a < 4; a++)
-      for (let b = 0; b < 2; b++) for (let d = 0; d < 3; d++) expect(vals[a * 6 + b * 3 + d]).toBe(data[b * 12 + d * 4 + a]);
+      for (let b = 0; b < 2; b++)
+        for (let d = 0; d < 3; d++) expect(vals[a * 6 + b * 3 + d]).toBe(data[b * 12 + d * 4 + a]);
 
     const s = t.slice(2, 1, 4, 2); // [:, :, 1:4:2]
     expect(s.shape).toEqual([2, 3, 2]);

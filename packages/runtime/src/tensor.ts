@@ -1,7 +1,14 @@
 // Tensor: a DLPack-shaped view (dtype, shape, strides in elements, byte offset)
 // over a DeviceBuffer. Views (reshape, permute, slice, fromTypedArray,
 // toTypedArray) never copy; `contiguous()`/`copyTo()` are the explicit copies.
-import { cpu, type Device, type DeviceBuffer, deviceName, hostBytes, wrapHostMemory } from './device/device.js';
+import {
+  cpu,
+  type Device,
+  type DeviceBuffer,
+  deviceName,
+  hostBytes,
+  wrapHostMemory,
+} from './device/device.js';
 import { type DLDataType, type DTypeInfo, dtypeInfo, dtypeOfTypedArray, type TypedArray } from './dtype.js';
 import { RuntimeErrorCodes, runtimeError } from './errors.js';
 
@@ -36,7 +43,10 @@ export function numElements(shape: readonly number[]): number {
 function checkShape(shape: readonly number[], what: string): void {
   for (const d of shape) {
     if (!Number.isSafeInteger(d) || d < 0) {
-      runtimeError(RuntimeErrorCodes.INVALID_ARGUMENT, `${what}: invalid dimension ${d} in shape [${shape.join(', ')}]`);
+      runtimeError(
+        RuntimeErrorCodes.INVALID_ARGUMENT,
+        `${what}: invalid dimension ${d} in shape [${shape.join(', ')}]`,
+      );
     }
   }
 }
@@ -68,15 +78,25 @@ export class Tensor {
     this.strides = Object.freeze(init.strides ? [...init.strides] : contiguousStrides(init.shape));
     this.byteOffset = init.byteOffset ?? 0;
     if (this.strides.length !== this.shape.length) {
-      runtimeError(RuntimeErrorCodes.INVALID_ARGUMENT, `strides [${this.strides.join(', ')}] do not match shape [${this.shape.join(', ')}]`);
+      runtimeError(
+        RuntimeErrorCodes.INVALID_ARGUMENT,
+        `strides [${this.strides.join(', ')}] do not match shape [${this.shape.join(', ')}]`,
+      );
     }
     if (this.byteOffset % Math.min(this.info.bytes, 8) !== 0 && this.info.bytes <= 8) {
-      runtimeError(RuntimeErrorCodes.INVALID_ARGUMENT, `byte offset ${this.byteOffset} is not aligned to ${this.dtype}`);
+      runtimeError(
+        RuntimeErrorCodes.INVALID_ARGUMENT,
+        `byte offset ${this.byteOffset} is not aligned to ${this.dtype}`,
+      );
     }
     // Every reachable element must lie inside the storage.
     const [lo, hi] = this.elementSpan();
     const size = this.size;
-    if (size > 0 && (this.byteOffset + lo * this.info.bytes < 0 || this.byteOffset + (hi + 1) * this.info.bytes > this.storage.nbytes)) {
+    if (
+      size > 0 &&
+      (this.byteOffset + lo * this.info.bytes < 0 ||
+        this.byteOffset + (hi + 1) * this.info.bytes > this.storage.nbytes)
+    ) {
       runtimeError(
         RuntimeErrorCodes.OUT_OF_BOUNDS,
         `tensor view (shape [${this.shape.join(', ')}], strides [${this.strides.join(', ')}], byte offset ${this.byteOffset}) exceeds its ${this.storage.nbytes}-byte storage`,
@@ -97,14 +117,25 @@ export class Tensor {
         `shape [${shp.join(', ')}] of ${dt.str} needs ${need} bytes, the array has ${data.byteLength}`,
       );
     }
-    return new Tensor({ storage: wrapHostMemory(cpu, data.buffer, data.byteOffset, data.byteLength), dtype: dt.str, shape: shp });
+    return new Tensor({
+      storage: wrapHostMemory(cpu, data.buffer, data.byteOffset, data.byteLength),
+      dtype: dt.str,
+      shape: shp,
+    });
   }
 
   /** A tensor from plain values (copied), for tests and small inputs. */
-  static from(values: readonly (number | bigint | boolean)[], shape: readonly number[], dtype = 'float32'): Tensor {
+  static from(
+    values: readonly (number | bigint | boolean)[],
+    shape: readonly number[],
+    dtype = 'float32',
+  ): Tensor {
     const t = Tensor.empty(shape, dtype);
     if (values.length !== t.size * t.info.lanes) {
-      runtimeError(RuntimeErrorCodes.SHAPE_MISMATCH, `${values.length} values for shape [${shape.join(', ')}]`);
+      runtimeError(
+        RuntimeErrorCodes.SHAPE_MISMATCH,
+        `${values.length} values for shape [${shape.join(', ')}]`,
+      );
     }
     const a = t.toTypedArray();
     const big = a instanceof BigInt64Array || a instanceof BigUint64Array;
@@ -180,7 +211,12 @@ export class Tensor {
   // ----- views ---------------------------------------------------------------
 
   /** A new view over the same storage. */
-  view(shape: readonly number[], strides?: readonly number[], byteOffset = this.byteOffset, dtype = this.dtype): Tensor {
+  view(
+    shape: readonly number[],
+    strides?: readonly number[],
+    byteOffset = this.byteOffset,
+    dtype = this.dtype,
+  ): Tensor {
     return new Tensor({ storage: this.storage, dtype, shape, strides, byteOffset });
   }
 
@@ -188,10 +224,16 @@ export class Tensor {
   reshape(shape: readonly number[]): Tensor {
     checkShape(shape, 'reshape');
     if (numElements(shape) !== this.size) {
-      runtimeError(RuntimeErrorCodes.SHAPE_MISMATCH, `cannot reshape [${this.shape.join(', ')}] to [${shape.join(', ')}]`);
+      runtimeError(
+        RuntimeErrorCodes.SHAPE_MISMATCH,
+        `cannot reshape [${this.shape.join(', ')}] to [${shape.join(', ')}]`,
+      );
     }
     if (!this.isContiguous()) {
-      runtimeError(RuntimeErrorCodes.NOT_CONTIGUOUS, `cannot reshape a non-contiguous tensor without a copy; call contiguous() first`);
+      runtimeError(
+        RuntimeErrorCodes.NOT_CONTIGUOUS,
+        `cannot reshape a non-contiguous tensor without a copy; call contiguous() first`,
+      );
     }
     return this.view(shape, contiguousStrides(shape));
   }
@@ -199,8 +241,15 @@ export class Tensor {
   /** Permute axes (a strided view). */
   permute(axes: readonly number[]): Tensor {
     const seen = new Set(axes);
-    if (axes.length !== this.ndim || seen.size !== this.ndim || axes.some((a) => !(a >= 0 && a < this.ndim))) {
-      runtimeError(RuntimeErrorCodes.INVALID_ARGUMENT, `invalid permutation [${axes.join(', ')}] for ${this.ndim}-D tensor`);
+    if (
+      axes.length !== this.ndim ||
+      seen.size !== this.ndim ||
+      axes.some((a) => !(a >= 0 && a < this.ndim))
+    ) {
+      runtimeError(
+        RuntimeErrorCodes.INVALID_ARGUMENT,
+        `invalid permutation [${axes.join(', ')}] for ${this.ndim}-D tensor`,
+      );
     }
     return this.view(
       axes.map((a) => this.shape[a]),
@@ -212,7 +261,10 @@ export class Tensor {
   slice(axis: number, start: number, end: number, step = 1): Tensor {
     const n = this.shape[axis];
     if (n === undefined || !(step >= 1) || start < 0 || end > n || start > end) {
-      runtimeError(RuntimeErrorCodes.OUT_OF_BOUNDS, `slice [${start}:${end}:${step}] of axis ${axis} (size ${n})`);
+      runtimeError(
+        RuntimeErrorCodes.OUT_OF_BOUNDS,
+        `slice [${start}:${end}:${step}] of axis ${axis} (size ${n})`,
+      );
     }
     const shape = [...this.shape];
     const strides = [...this.strides];
@@ -226,7 +278,10 @@ export class Tensor {
   private requireHost(what: string): { buffer: ArrayBufferLike; offset: number } {
     const h = this.storage.host;
     if (!h) {
-      runtimeError(RuntimeErrorCodes.UNSUPPORTED, `${what} needs host memory; tensor is on ${deviceName(this.device)} (copy it with copyTo(cpu))`);
+      runtimeError(
+        RuntimeErrorCodes.UNSUPPORTED,
+        `${what} needs host memory; tensor is on ${deviceName(this.device)} (copy it with copyTo(cpu))`,
+      );
     }
     return h;
   }
@@ -239,9 +294,16 @@ export class Tensor {
   toTypedArray(): TypedArray {
     const h = this.requireHost('toTypedArray');
     if (!this.isContiguous()) {
-      runtimeError(RuntimeErrorCodes.NOT_CONTIGUOUS, 'toTypedArray needs a contiguous tensor; call contiguous() first');
+      runtimeError(
+        RuntimeErrorCodes.NOT_CONTIGUOUS,
+        'toTypedArray needs a contiguous tensor; call contiguous() first',
+      );
     }
-    return new this.info.array(h.buffer as ArrayBuffer, h.offset + this.byteOffset, this.size * this.info.lanes);
+    return new this.info.array(
+      h.buffer as ArrayBuffer,
+      h.offset + this.byteOffset,
+      this.size * this.info.lanes,
+    );
   }
 
   /**
@@ -251,7 +313,11 @@ export class Tensor {
    */
   dataPointer(): Uint8Array {
     const h = this.requireHost('dataPointer');
-    return new Uint8Array(h.buffer as ArrayBuffer, h.offset + this.byteOffset, this.storage.nbytes - this.byteOffset);
+    return new Uint8Array(
+      h.buffer as ArrayBuffer,
+      h.offset + this.byteOffset,
+      this.storage.nbytes - this.byteOffset,
+    );
   }
 
   /** Native address of element 0 (bigint), or undefined when unknown (no koffi / opaque device). */
@@ -264,7 +330,10 @@ export class Tensor {
   toDLPack(): DLPackDescriptor {
     const data = this.device.address(this.storage);
     if (data === undefined) {
-      runtimeError(RuntimeErrorCodes.NATIVE_UNAVAILABLE, `no native address for memory on ${deviceName(this.device)}`);
+      runtimeError(
+        RuntimeErrorCodes.NATIVE_UNAVAILABLE,
+        `no native address for memory on ${deviceName(this.device)}`,
+      );
     }
     return {
       data,
@@ -306,7 +375,10 @@ export class Tensor {
       runtimeError(RuntimeErrorCodes.DTYPE_MISMATCH, `copy from ${this.dtype} into ${dst.dtype}`);
     }
     if (dst.shape.length !== this.shape.length || dst.shape.some((d, i) => d !== this.shape[i])) {
-      runtimeError(RuntimeErrorCodes.SHAPE_MISMATCH, `copy from [${this.shape.join(', ')}] into [${dst.shape.join(', ')}]`);
+      runtimeError(
+        RuntimeErrorCodes.SHAPE_MISMATCH,
+        `copy from [${this.shape.join(', ')}] into [${dst.shape.join(', ')}]`,
+      );
     }
     const n = this.nbytes;
     if (n === 0) return;
@@ -342,8 +414,12 @@ function stridedCopy(src: Tensor, dst: Tensor): void {
   const dh = dst.storage.host as { buffer: ArrayBuffer; offset: number };
   const lane = src.info.bytes / lanes;
   // Views over whole storages in lane units; offsets are multiples of the lane size.
-  const sArr = new A(sh.buffer, sh.offset, Math.floor(src.storage.nbytes / lane)) as unknown as { [i: number]: number | bigint };
-  const dArr = new A(dh.buffer, dh.offset, Math.floor(dst.storage.nbytes / lane)) as unknown as { [i: number]: number | bigint };
+  const sArr = new A(sh.buffer, sh.offset, Math.floor(src.storage.nbytes / lane)) as unknown as {
+    [i: number]: number | bigint;
+  };
+  const dArr = new A(dh.buffer, dh.offset, Math.floor(dst.storage.nbytes / lane)) as unknown as {
+    [i: number]: number | bigint;
+  };
   const s0 = src.byteOffset / lane;
   const d0 = dst.byteOffset / lane;
   const nd = src.ndim;

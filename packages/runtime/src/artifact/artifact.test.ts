@@ -50,7 +50,13 @@ function sample(): Artifact {
         heapNames: ['n'],
         code: [
           { op: 'LoadConst', dst: 1, index: 0 },
-          { op: 'AllocTensor', dst: 2, shape: shapeOp.dims({ kind: 'slot', slot: 0 }, 2), dtype: 'float32', device: 0 },
+          {
+            op: 'AllocTensor',
+            dst: 2,
+            shape: shapeOp.dims({ kind: 'slot', slot: 0 }, 2),
+            dtype: 'float32',
+            device: 0,
+          },
           { op: 'CallKernel', module: 'lib', symbol: 'matmul', args: [arg.reg(0), arg.reg(1), arg.reg(2)] },
           { op: 'Ret', src: 2 },
         ],
@@ -58,11 +64,22 @@ function sample(): Artifact {
     ],
     constants: [
       { name: 'w', dtype: 'float32', shape: [3, 2], data: new Uint8Array(w.buffer) },
-      { name: 'b', dtype: 'int64', shape: [3], data: new Uint8Array(new BigInt64Array([1n, -2n, 3n]).buffer) },
+      {
+        name: 'b',
+        dtype: 'int64',
+        shape: [3],
+        data: new Uint8Array(new BigInt64Array([1n, -2n, 3n]).buffer),
+      },
       { name: 'big', dtype: 'uint8', shape: [1000], data: randomBytes(1000, 7) },
     ],
     kernelModules: [
-      { name: 'lib', kind: 'cpu-so', device: 0, symbols: { matmul: { args: ['ptr', 'ptr', 'ptr'] } }, data: randomBytes(333, 9) },
+      {
+        name: 'lib',
+        kind: 'cpu-so',
+        device: 0,
+        symbols: { matmul: { args: ['ptr', 'ptr', 'ptr'] } },
+        data: randomBytes(333, 9),
+      },
       { name: 'ref', kind: 'js', device: 0, symbols: {} },
     ],
     metadata: { model: 'tiny', opt: 3 },
@@ -88,8 +105,12 @@ describe('artifact round trip', () => {
     expect(r.devices).toEqual(a.devices);
     expect(r.functions).toEqual(a.functions);
     expect(r.metadata).toEqual(a.metadata);
-    expect(r.constants.map((c) => [c.name, c.dtype, c.shape])).toEqual(a.constants.map((c) => [c.name, c.dtype, c.shape]));
-    r.constants.forEach((c, i) => expect(Array.from(c.data)).toEqual(Array.from(a.constants[i].data)));
+    expect(r.constants.map((c) => [c.name, c.dtype, c.shape])).toEqual(
+      a.constants.map((c) => [c.name, c.dtype, c.shape]),
+    );
+    r.constants.forEach((c, i) => {
+      expect(Array.from(c.data)).toEqual(Array.from(a.constants[i].data));
+    });
     expect(Array.from(r.kernelModules[0].data!)).toEqual(Array.from(a.kernelModules[0].data!));
     expect(r.kernelModules[1].data).toBeUndefined();
     expect(r.kernelModules[0].symbols).toEqual(a.kernelModules[0].symbols);
@@ -112,7 +133,8 @@ describe('artifact round trip', () => {
     expect(r.functions[0].name).toBe('main');
     const k = tryKoffi();
     if (k) {
-      for (const c of r.constants) expect((k.address(c.data.buffer as ArrayBuffer) + BigInt(c.data.byteOffset)) % 64n).toBe(0n);
+      for (const c of r.constants)
+        expect((k.address(c.data.buffer as ArrayBuffer) + BigInt(c.data.byteOffset)) % 64n).toBe(0n);
     }
     expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   });

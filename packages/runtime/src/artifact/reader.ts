@@ -37,7 +37,8 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 export function readArtifact(bytes: Uint8Array, options: ReadOptions = {}): ReadArtifact {
   const src = options.source ?? '<bytes>';
-  const corrupt = (why: string): never => runtimeError(RuntimeErrorCodes.ARTIFACT_CORRUPT, `artifact '${src}' is corrupt: ${why}`);
+  const corrupt = (why: string): never =>
+    runtimeError(RuntimeErrorCodes.ARTIFACT_CORRUPT, `artifact '${src}' is corrupt: ${why}`);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 
   const magic = bytes.byteLength >= 4 ? String.fromCharCode(bytes[0], bytes[1], bytes[2], bytes[3]) : '';
@@ -55,7 +56,11 @@ export function readArtifact(bytes: Uint8Array, options: ReadOptions = {}): Read
   }
   const fileLen = Number(dv.getBigUint64(16, true));
   if (fileLen !== bytes.byteLength) {
-    corrupt(fileLen > bytes.byteLength ? `truncated (${bytes.byteLength} of ${fileLen} bytes)` : `${bytes.byteLength - fileLen} trailing bytes`);
+    corrupt(
+      fileLen > bytes.byteLength
+        ? `truncated (${bytes.byteLength} of ${fileLen} bytes)`
+        : `${bytes.byteLength - fileLen} trailing bytes`,
+    );
   }
   const headerLen = dv.getUint32(8, true);
   if (headerLen < FIXED_HEADER_BYTES || headerLen > bytes.byteLength) corrupt('bad header length');
@@ -101,12 +106,14 @@ export function readArtifact(bytes: Uint8Array, options: ReadOptions = {}): Read
   };
   if (options.verifyChecksums !== false) {
     for (const s of sections) {
-      if (crc32(bytes.subarray(s.offset, s.offset + s.length)) !== s.crc32) corrupt(`checksum mismatch in section '${s.name}'`);
+      if (crc32(bytes.subarray(s.offset, s.offset + s.length)) !== s.crc32)
+        corrupt(`checksum mismatch in section '${s.name}'`);
     }
   } else {
     // The manifest is always checked: it is small and everything hangs on it.
     const m = sections.find((x) => x.name === 'manifest');
-    if (m && crc32(bytes.subarray(m.offset, m.offset + m.length)) !== m.crc32) corrupt(`checksum mismatch in section 'manifest'`);
+    if (m && crc32(bytes.subarray(m.offset, m.offset + m.length)) !== m.crc32)
+      corrupt(`checksum mismatch in section 'manifest'`);
   }
 
   let manifest: ArtifactManifest;
@@ -127,7 +134,11 @@ export function readArtifact(bytes: Uint8Array, options: ReadOptions = {}): Read
       corrupt(`constant ${i} has unknown dtype '${c.dtype}'`);
     }
     const need = c.shape.reduce((x, y) => x * y, 1) * bytesPer;
-    if (need !== c.nbytes || c.offset % ARTIFACT_ALIGNMENT !== 0 || c.offset + c.nbytes > constSection.byteLength) {
+    if (
+      need !== c.nbytes ||
+      c.offset % ARTIFACT_ALIGNMENT !== 0 ||
+      c.offset + c.nbytes > constSection.byteLength
+    ) {
       corrupt(`constant ${i} has a bad extent`);
     }
     return {
@@ -145,7 +156,8 @@ export function readArtifact(bytes: Uint8Array, options: ReadOptions = {}): Read
     ...(m.section !== undefined ? { data: section(m.section) } : {}),
     ...(m.meta ? { meta: m.meta } : {}),
   }));
-  if (manifest.kilnVersion !== kilnVersion || manifest.target !== target) corrupt('header and manifest disagree');
+  if (manifest.kilnVersion !== kilnVersion || manifest.target !== target)
+    corrupt('header and manifest disagree');
   return {
     formatVersion: version,
     sections,
@@ -161,27 +173,44 @@ export function readArtifact(bytes: Uint8Array, options: ReadOptions = {}): Read
 
 /** Structural checks on the parsed manifest; bytecode is validated when an executable is created. */
 function checkManifest(m: ArtifactManifest, corrupt: (why: string) => never): void {
-  const isObj = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+  const isObj = (x: unknown): x is Record<string, unknown> =>
+    typeof x === 'object' && x !== null && !Array.isArray(x);
   const isInt = (x: unknown): x is number => Number.isSafeInteger(x) && (x as number) >= 0;
   if (!isObj(m)) corrupt('manifest is not an object');
-  if (typeof m.kilnVersion !== 'string' || typeof m.target !== 'string') corrupt('manifest lacks version/target');
-  if (!Array.isArray(m.devices) || !m.devices.every((d) => typeof d === 'string')) corrupt('manifest devices malformed');
+  if (typeof m.kilnVersion !== 'string' || typeof m.target !== 'string')
+    corrupt('manifest lacks version/target');
+  if (!Array.isArray(m.devices) || !m.devices.every((d) => typeof d === 'string'))
+    corrupt('manifest devices malformed');
   if (!Array.isArray(m.functions)) corrupt('manifest functions malformed');
   for (const f of m.functions) {
     if (!isObj(f) || typeof f.name !== 'string' || !Array.isArray(f.code) || !Array.isArray(f.params)) {
       corrupt('a function entry is malformed');
     }
-    if (!isInt(f.numRegisters) || !isInt(f.heapSize) || !isInt(f.numStorageSlots)) corrupt(`function '${f.name}' has bad frame sizes`);
+    if (!isInt(f.numRegisters) || !isInt(f.heapSize) || !isInt(f.numStorageSlots))
+      corrupt(`function '${f.name}' has bad frame sizes`);
   }
   if (!Array.isArray(m.constants)) corrupt('manifest constants malformed');
   for (const c of m.constants) {
-    if (!isObj(c) || typeof c.dtype !== 'string' || !Array.isArray(c.shape) || !c.shape.every(isInt) || !isInt(c.offset) || !isInt(c.nbytes)) {
+    if (
+      !isObj(c) ||
+      typeof c.dtype !== 'string' ||
+      !Array.isArray(c.shape) ||
+      !c.shape.every(isInt) ||
+      !isInt(c.offset) ||
+      !isInt(c.nbytes)
+    ) {
       corrupt('a constant entry is malformed');
     }
   }
   if (!Array.isArray(m.kernelModules)) corrupt('manifest kernel modules malformed');
   for (const k of m.kernelModules) {
-    if (!isObj(k) || typeof k.name !== 'string' || typeof k.kind !== 'string' || !isInt(k.device) || !isObj(k.symbols)) {
+    if (
+      !isObj(k) ||
+      typeof k.name !== 'string' ||
+      typeof k.kind !== 'string' ||
+      !isInt(k.device) ||
+      !isObj(k.symbols)
+    ) {
       corrupt('a kernel module entry is malformed');
     }
   }
@@ -207,7 +236,9 @@ export function readArtifactFile(path: string, options: Omit<ReadOptions, 'sourc
     }
     if (got < size) bytes = bytes.subarray(0, got);
   } catch (e) {
-    runtimeError(RuntimeErrorCodes.ARTIFACT_IO, `cannot read artifact '${path}': ${(e as Error).message}`, { cause: e });
+    runtimeError(RuntimeErrorCodes.ARTIFACT_IO, `cannot read artifact '${path}': ${(e as Error).message}`, {
+      cause: e,
+    });
   } finally {
     if (fd !== undefined) closeSync(fd);
   }

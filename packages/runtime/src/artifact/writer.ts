@@ -4,15 +4,15 @@
 // file and a failed write leaves the target as it was.
 import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { RuntimeErrorCodes, runtimeError } from '../errors.js';
 import { dtypeInfo } from '../dtype.js';
+import { RuntimeErrorCodes, runtimeError } from '../errors.js';
 import { crc32 } from './crc32.js';
 import {
   ARTIFACT_FORMAT_VERSION,
   ARTIFACT_MAGIC,
-  alignUp,
   type Artifact,
   type ArtifactManifest,
+  alignUp,
   FIXED_HEADER_BYTES,
   type SectionInfo,
 } from './format.js';
@@ -22,7 +22,8 @@ const utf8 = new TextEncoder();
 function checkArtifact(a: Artifact): void {
   const names = new Set<string>();
   for (const m of a.kernelModules) {
-    if (names.has(m.name)) runtimeError(RuntimeErrorCodes.INVALID_ARGUMENT, `duplicate kernel module name '${m.name}'`);
+    if (names.has(m.name))
+      runtimeError(RuntimeErrorCodes.INVALID_ARGUMENT, `duplicate kernel module name '${m.name}'`);
     names.add(m.name);
   }
   a.constants.forEach((c, i) => {
@@ -47,7 +48,9 @@ export function writeArtifact(artifact: Artifact): Uint8Array {
     return off;
   });
   const constants = new Uint8Array(constBytes);
-  artifact.constants.forEach((c, i) => constants.set(c.data, constOffsets[i]));
+  artifact.constants.forEach((c, i) => {
+    constants.set(c.data, constOffsets[i]);
+  });
 
   const sections: { name: string; data: Uint8Array }[] = [];
   const manifest: ArtifactManifest = {
@@ -76,14 +79,21 @@ export function writeArtifact(artifact: Artifact): Uint8Array {
     }),
     ...(artifact.metadata ? { metadata: artifact.metadata } : {}),
   };
-  sections.unshift({ name: 'manifest', data: utf8.encode(JSON.stringify(manifest)) }, { name: 'constants', data: constants });
+  sections.unshift(
+    { name: 'manifest', data: utf8.encode(JSON.stringify(manifest)) },
+    { name: 'constants', data: constants },
+  );
 
   // Header size first (it decides where the sections start).
-  const strs = [artifact.kilnVersion, artifact.target, ...sections.map((s) => s.name)].map((s) => utf8.encode(s));
+  const strs = [artifact.kilnVersion, artifact.target, ...sections.map((s) => s.name)].map((s) =>
+    utf8.encode(s),
+  );
   for (const s of strs) {
-    if (s.byteLength > 0xffff) runtimeError(RuntimeErrorCodes.INVALID_ARGUMENT, 'artifact header string longer than 65535 bytes');
+    if (s.byteLength > 0xffff)
+      runtimeError(RuntimeErrorCodes.INVALID_ARGUMENT, 'artifact header string longer than 65535 bytes');
   }
-  const headerLen = FIXED_HEADER_BYTES + strs.reduce((n, s) => n + 2 + s.byteLength, 0) + sections.length * 20;
+  const headerLen =
+    FIXED_HEADER_BYTES + strs.reduce((n, s) => n + 2 + s.byteLength, 0) + sections.length * 20;
   let cursor = alignUp(headerLen);
   const table: SectionInfo[] = sections.map((s) => {
     const info = { name: s.name, offset: cursor, length: s.data.byteLength, crc32: crc32(s.data) };
@@ -115,7 +125,9 @@ export function writeArtifact(artifact: Artifact): Uint8Array {
     p += 20;
   });
   dv.setUint32(12, crc32(out.subarray(16, headerLen)), true);
-  sections.forEach((s, i) => out.set(s.data, table[i].offset));
+  sections.forEach((s, i) => {
+    out.set(s.data, table[i].offset);
+  });
   return out;
 }
 
@@ -129,7 +141,10 @@ export interface WriteFileOptions {
 /** Writes the artifact to `path` atomically (temp file in the same directory + rename). */
 export function writeArtifactFile(path: string, artifact: Artifact, options: WriteFileOptions = {}): void {
   const bytes = writeArtifact(artifact);
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
+  const tmp = join(
+    dirname(path),
+    `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`,
+  );
   const chunk = options.chunkSize ?? 4 << 20;
   let fd: number | undefined;
   try {
@@ -153,6 +168,8 @@ export function writeArtifactFile(path: string, artifact: Artifact, options: Wri
       }
     }
     rmSync(tmp, { force: true });
-    runtimeError(RuntimeErrorCodes.ARTIFACT_IO, `cannot write artifact '${path}': ${(e as Error).message}`, { cause: e });
+    runtimeError(RuntimeErrorCodes.ARTIFACT_IO, `cannot write artifact '${path}': ${(e as Error).message}`, {
+      cause: e,
+    });
   }
 }

@@ -74,7 +74,10 @@ export class CpuDevice implements Device {
     }
     const buffer = new ArrayBuffer(nbytes + CPU_ALIGNMENT - 1);
     const addr = bufferAddress(buffer);
-    const offset = addr === undefined ? 0 : Number((BigInt(CPU_ALIGNMENT) - (addr % BigInt(CPU_ALIGNMENT))) % BigInt(CPU_ALIGNMENT));
+    const offset =
+      addr === undefined
+        ? 0
+        : Number((BigInt(CPU_ALIGNMENT) - (addr % BigInt(CPU_ALIGNMENT))) % BigInt(CPU_ALIGNMENT));
     return { device: this, nbytes, host: { buffer, offset } };
   }
 
@@ -116,7 +119,12 @@ export function hostBytes(buf: DeviceBuffer, offset: number, length: number): Ui
 }
 
 /** Wraps existing host memory (a TypedArray's bytes) as a cpu DeviceBuffer, without copying. */
-export function wrapHostMemory(device: Device, buffer: ArrayBufferLike, offset: number, nbytes: number): DeviceBuffer {
+export function wrapHostMemory(
+  device: Device,
+  buffer: ArrayBufferLike,
+  offset: number,
+  nbytes: number,
+): DeviceBuffer {
   return { device, nbytes, host: { buffer, offset } };
 }
 

@@ -6,7 +6,9 @@ import { MemoryPool, sizeClass } from './pool.js';
 describe('sizeClass', () => {
   it('rounds to 64-byte multiples, then to quarter powers of two', () => {
     expect([0, 1, 64, 65, 256].map(sizeClass)).toEqual([64, 64, 64, 128, 256]);
-    expect([257, 320, 321, 1000, 4000, 4096, 4097].map(sizeClass)).toEqual([320, 320, 384, 1024, 4096, 4096, 5120]);
+    expect([257, 320, 321, 1000, 4000, 4096, 4097].map(sizeClass)).toEqual([
+      320, 320, 384, 1024, 4096, 4096, 5120,
+    ]);
     for (let n = 1; n < 100000; n += 97) {
       const c = sizeClass(n);
       expect(c).toBeGreaterThanOrEqual(n);
@@ -20,7 +22,12 @@ describe('MemoryPool', () => {
     const pool = new MemoryPool(cpu);
     const a = pool.allocate(1000);
     const b = pool.allocate(3000);
-    expect(pool.stats()).toMatchObject({ allocatedBytes: 1024 + 3072, inUseBytes: 4096, deviceAllocations: 2, reuses: 0 });
+    expect(pool.stats()).toMatchObject({
+      allocatedBytes: 1024 + 3072,
+      inUseBytes: 4096,
+      deviceAllocations: 2,
+      reuses: 0,
+    });
     pool.release(a);
     const c = pool.allocate(900); // same class as 1000
     expect(c).toBe(a);

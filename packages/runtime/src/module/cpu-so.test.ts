@@ -31,7 +31,9 @@ const DECLS = [
   'int32_t axpy_checked(float* y, const float* x, float alpha, int64_t n)',
 ];
 
-const compiled = tryKoffi() ? compileSharedLibrary(SOURCE) : ({ ok: false, reason: 'koffi unavailable' } as const);
+const compiled = tryKoffi()
+  ? compileSharedLibrary(SOURCE)
+  : ({ ok: false, reason: 'koffi unavailable' } as const);
 if (!compiled.ok) console.log(`[runtime] skipping native kernel tests: ${compiled.reason}`);
 
 function rand(n: number, seed: number): Float32Array {
@@ -56,10 +58,17 @@ function codeOf(f: () => unknown): string | undefined {
 
 describe('parseCSignature', () => {
   it('maps C declarations to arg kinds', () => {
-    expect(parseCSignature(DECLS[0])).toEqual({ symbol: 'add_f32', signature: { args: ['ptr', 'ptr', 'ptr', 'i64'], ret: 'void' } });
+    expect(parseCSignature(DECLS[0])).toEqual({
+      symbol: 'add_f32',
+      signature: { args: ['ptr', 'ptr', 'ptr', 'i64'], ret: 'void' },
+    });
     expect(parseCSignature(DECLS[2]).signature).toEqual({ args: ['ptr', 'ptr', 'f32', 'i64'], ret: 'i32' });
     expect(parseCSignature('void f(void)').signature.args).toEqual([]);
-    expect(parseCSignature('void g(double x, int32_t n, long long m)').signature.args).toEqual(['f64', 'i32', 'i64']);
+    expect(parseCSignature('void g(double x, int32_t n, long long m)').signature.args).toEqual([
+      'f64',
+      'i32',
+      'i64',
+    ]);
     expect(codeOf(() => parseCSignature('float* f(int)'))).toBe('INVALID_ARGUMENT');
     expect(codeOf(() => parseCSignature('void f(struct s)'))).toBe('INVALID_ARGUMENT');
   });
@@ -67,44 +76,82 @@ describe('parseCSignature', () => {
 
 describe.skipIf(!compiled.ok)('cpu-so kernels through the VM', () => {
   const bytes = compiled.ok ? compiled.bytes : new Uint8Array();
-  const symbols = Object.fromEntries(DECLS.map((d) => {
-    const { symbol, signature } = parseCSignature(d);
-    return [symbol, signature];
-  }));
+  const symbols = Object.fromEntries(
+    DECLS.map((d) => {
+      const { symbol, signature } = parseCSignature(d);
+      return [symbol, signature];
+    }),
+  );
   const N = ie.slot(0);
   const fns: VMFunction[] = [
     {
       // add(a[n], b[n], out[n]) -> out   (destination passed in by the caller)
       name: 'add',
-      params: ['a', 'b', 'out'].map((name) => ({ name, sig: { kind: 'tensor', dtype: 'float32', shape: ['n'] } as const })),
+      params: ['a', 'b', 'out'].map((name) => ({
+        name,
+        sig: { kind: 'tensor', dtype: 'float32', shape: ['n'] } as const,
+      })),
       ret: { kind: 'tensor', dtype: 'float32', shape: ['n'] },
       numRegisters: 3,
       heapSize: 1,
       numStorageSlots: 0,
       code: [
-        ...[0, 1, 2].map((r) => ({ op: 'MatchShape', reg: r, valueKind: 'tensor', dtype: 'float32', dims: [{ kind: 'bind', slot: 0, name: 'n' }], context: { func: 'add', arg: ['a', 'b', 'out'][r] } }) as const),
-        { op: 'CallKernel', module: 'native', symbol: 'add_f32', args: [arg.reg(0), arg.reg(1), arg.reg(2), arg.dim(N)] },
+        ...[0, 1, 2].map(
+          (r) =>
+            ({
+              op: 'MatchShape',
+              reg: r,
+              valueKind: 'tensor',
+              dtype: 'float32',
+              dims: [{ kind: 'bind', slot: 0, name: 'n' }],
+              context: { func: 'add', arg: ['a', 'b', 'out'][r] },
+            }) as const,
+        ),
+        {
+          op: 'CallKernel',
+          module: 'native',
+          symbol: 'add_f32',
+          args: [arg.reg(0), arg.reg(1), arg.reg(2), arg.dim(N)],
+        },
         { op: 'Ret', src: 2 },
       ],
     },
     {
       // add_alloc(a, b) -> fresh tensor
       name: 'add_alloc',
-      params: ['a', 'b'].map((name) => ({ name, sig: { kind: 'tensor', dtype: 'float32', shape: ['n'] } as const })),
+      params: ['a', 'b'].map((name) => ({
+        name,
+        sig: { kind: 'tensor', dtype: 'float32', shape: ['n'] } as const,
+      })),
       ret: { kind: 'tensor', dtype: 'float32', shape: ['n'] },
       numRegisters: 3,
       heapSize: 1,
       numStorageSlots: 0,
       code: [
-        { op: 'MatchShape', reg: 0, valueKind: 'tensor', dtype: 'float32', dims: [{ kind: 'bind', slot: 0, name: 'n' }], context: { func: 'add_alloc', arg: 'a' } },
+        {
+          op: 'MatchShape',
+          reg: 0,
+          valueKind: 'tensor',
+          dtype: 'float32',
+          dims: [{ kind: 'bind', slot: 0, name: 'n' }],
+          context: { func: 'add_alloc', arg: 'a' },
+        },
         { op: 'AllocTensor', dst: 2, shape: shapeOp.dims(N), dtype: 'float32', device: 0 },
-        { op: 'CallKernel', module: 'native', symbol: 'add_f32', args: [arg.reg(0), arg.reg(1), arg.reg(2), arg.dim(N)] },
+        {
+          op: 'CallKernel',
+          module: 'native',
+          symbol: 'add_f32',
+          args: [arg.reg(0), arg.reg(1), arg.reg(2), arg.dim(N)],
+        },
         { op: 'Ret', src: 2 },
       ],
     },
     {
       name: 'addr',
-      params: [{ name: 'p', sig: { kind: 'tensor' } }, { name: 'out', sig: { kind: 'tensor', dtype: 'int64', shape: [1] } }],
+      params: [
+        { name: 'p', sig: { kind: 'tensor' } },
+        { name: 'out', sig: { kind: 'tensor', dtype: 'int64', shape: [1] } },
+      ],
       ret: { kind: 'tensor' },
       numRegisters: 2,
       heapSize: 0,
@@ -116,13 +163,22 @@ describe.skipIf(!compiled.ok)('cpu-so kernels through the VM', () => {
     },
     {
       name: 'axpy',
-      params: [{ name: 'y', sig: { kind: 'tensor' } }, { name: 'x', sig: { kind: 'tensor' } }, { name: 'n', sig: { kind: 'scalar', dtype: 'int64' } }],
+      params: [
+        { name: 'y', sig: { kind: 'tensor' } },
+        { name: 'x', sig: { kind: 'tensor' } },
+        { name: 'n', sig: { kind: 'scalar', dtype: 'int64' } },
+      ],
       ret: { kind: 'tensor' },
       numRegisters: 3,
       heapSize: 0,
       numStorageSlots: 0,
       code: [
-        { op: 'CallKernel', module: 'native', symbol: 'axpy_checked', args: [arg.reg(0), arg.reg(1), arg.imm(0.5), arg.reg(2)] },
+        {
+          op: 'CallKernel',
+          module: 'native',
+          symbol: 'axpy_checked',
+          args: [arg.reg(0), arg.reg(1), arg.imm(0.5), arg.reg(2)],
+        },
         { op: 'Ret', src: 0 },
       ],
     },
@@ -151,7 +207,11 @@ describe.skipIf(!compiled.ok)('cpu-so kernels through the VM', () => {
       // The kernel wrote into the caller's own Float32Array.
       for (let i = 0; i < n; i++) expect(outData[i]).toBe(Math.fround(a[i] + b[i]));
     }
-    const y = exe.call('add_alloc', Tensor.fromTypedArray(new Float32Array([1, 2, 3])), Tensor.fromTypedArray(new Float32Array([10, 20, 30]))) as Tensor;
+    const y = exe.call(
+      'add_alloc',
+      Tensor.fromTypedArray(new Float32Array([1, 2, 3])),
+      Tensor.fromTypedArray(new Float32Array([10, 20, 30])),
+    ) as Tensor;
     expect(y.toArray()).toEqual([11, 22, 33]);
     exe.dispose();
   });
@@ -179,15 +239,34 @@ describe.skipIf(!compiled.ok)('cpu-so kernels through the VM', () => {
     const e = codeOf(() => exe.call('add', Tensor.zeros([3]), Tensor.zeros([4]), Tensor.zeros([3])));
     expect(e).toBe('SHAPE_MISMATCH');
     exe.dispose();
-    expect(codeOf(() => exe.call('add_alloc', Tensor.zeros([3]), Tensor.zeros([3])))).toBe('INVALID_ARGUMENT');
+    expect(codeOf(() => exe.call('add_alloc', Tensor.zeros([3]), Tensor.zeros([3])))).toBe(
+      'INVALID_ARGUMENT',
+    );
   });
 
   it('reports missing symbols and unloadable libraries', () => {
     const rt = createRuntime();
-    const bad: Artifact = { ...artifact, kernelModules: [{ ...artifact.kernelModules[0], symbols: { ...symbols, nope: { args: [] } } }] };
-    const withCall: Artifact = { ...bad, functions: [{ ...fns[2], code: [{ op: 'CallKernel', module: 'native', symbol: 'nope', args: [] }, { op: 'Ret', src: 0 }] }] };
+    const bad: Artifact = {
+      ...artifact,
+      kernelModules: [{ ...artifact.kernelModules[0], symbols: { ...symbols, nope: { args: [] } } }],
+    };
+    const withCall: Artifact = {
+      ...bad,
+      functions: [
+        {
+          ...fns[2],
+          code: [
+            { op: 'CallKernel', module: 'native', symbol: 'nope', args: [] },
+            { op: 'Ret', src: 0 },
+          ],
+        },
+      ],
+    };
     expect(codeOf(() => rt.load(withCall))).toBe('UNKNOWN_KERNEL');
-    const garbage: Artifact = { ...artifact, kernelModules: [{ ...artifact.kernelModules[0], data: new Uint8Array([1, 2, 3, 4]) }] };
+    const garbage: Artifact = {
+      ...artifact,
+      kernelModules: [{ ...artifact.kernelModules[0], data: new Uint8Array([1, 2, 3, 4]) }],
+    };
     expect(codeOf(() => rt.load(garbage))).toBe('MODULE_LOAD');
   });
 });

@@ -10,7 +10,14 @@ import { join } from 'node:path';
 import { RuntimeErrorCodes, runtimeError } from '../errors.js';
 import { requireKoffi } from '../native.js';
 import { Tensor } from '../tensor.js';
-import type { KernelArg, KernelFunction, KernelModule, KernelSignature, ModuleLoader, NativeArgKind } from './kernel-module.js';
+import type {
+  KernelArg,
+  KernelFunction,
+  KernelModule,
+  KernelSignature,
+  ModuleLoader,
+  NativeArgKind,
+} from './kernel-module.js';
 
 const KOFFI_TYPE: Record<NativeArgKind, string> = {
   ptr: 'void *',
@@ -35,24 +42,36 @@ function cleanupLater(dir: string): void {
 function pointerArg(a: KernelArg, symbol: string, i: number): Uint8Array | bigint {
   if (a instanceof Tensor) {
     if (a.device.type !== 'cpu') {
-      runtimeError(RuntimeErrorCodes.DEVICE_MISMATCH, `kernel '${symbol}' argument ${i}: tensor is on ${a.device.type}, the kernel runs on cpu`);
+      runtimeError(
+        RuntimeErrorCodes.DEVICE_MISMATCH,
+        `kernel '${symbol}' argument ${i}: tensor is on ${a.device.type}, the kernel runs on cpu`,
+      );
     }
     return a.dataPointer();
   }
   if (typeof a === 'bigint') return a; // a raw address
-  return runtimeError(RuntimeErrorCodes.TYPE_MISMATCH, `kernel '${symbol}' argument ${i}: expected a tensor (pointer), got ${typeof a}`);
+  return runtimeError(
+    RuntimeErrorCodes.TYPE_MISMATCH,
+    `kernel '${symbol}' argument ${i}: expected a tensor (pointer), got ${typeof a}`,
+  );
 }
 
 function scalarArg(a: KernelArg, symbol: string, i: number): number | bigint {
   if (typeof a === 'number' || typeof a === 'bigint') return a;
   if (typeof a === 'boolean') return a ? 1 : 0;
-  return runtimeError(RuntimeErrorCodes.TYPE_MISMATCH, `kernel '${symbol}' argument ${i}: expected a scalar, got a tensor`);
+  return runtimeError(
+    RuntimeErrorCodes.TYPE_MISMATCH,
+    `kernel '${symbol}' argument ${i}: expected a scalar, got a tensor`,
+  );
 }
 
 export const cpuSoLoader: ModuleLoader = (entry, ctx) => {
   const koffi = requireKoffi(`loading kernel module '${entry.name}'`);
   if (!entry.data || entry.data.byteLength === 0) {
-    runtimeError(RuntimeErrorCodes.MODULE_LOAD, `${ctx.source}: cpu-so module '${entry.name}' has no library bytes`);
+    runtimeError(
+      RuntimeErrorCodes.MODULE_LOAD,
+      `${ctx.source}: cpu-so module '${entry.name}' has no library bytes`,
+    );
   }
   const dir = mkdtempSync(join(tmpdir(), 'kiln-so-'));
   const file = join(dir, `${entry.name.replace(/[^\w.-]/g, '_')}.so`);
@@ -62,7 +81,11 @@ export const cpuSoLoader: ModuleLoader = (entry, ctx) => {
     lib = koffi.load(file);
   } catch (e) {
     rmSync(dir, { recursive: true, force: true });
-    return runtimeError(RuntimeErrorCodes.MODULE_LOAD, `${ctx.source}: cannot load cpu-so module '${entry.name}': ${(e as Error).message}`, { cause: e });
+    return runtimeError(
+      RuntimeErrorCodes.MODULE_LOAD,
+      `${ctx.source}: cannot load cpu-so module '${entry.name}': ${(e as Error).message}`,
+      { cause: e },
+    );
   }
   if (process.platform !== 'win32') rmSync(dir, { recursive: true, force: true });
   else cleanupLater(dir);
@@ -72,9 +95,17 @@ export const cpuSoLoader: ModuleLoader = (entry, ctx) => {
   const bind = (symbol: string, sig: KernelSignature): KernelFunction => {
     let native: (...a: unknown[]) => unknown;
     try {
-      native = lib.func(symbol, sig.ret === 'i32' ? 'int32_t' : 'void', sig.args.map((k) => KOFFI_TYPE[k]));
+      native = lib.func(
+        symbol,
+        sig.ret === 'i32' ? 'int32_t' : 'void',
+        sig.args.map((k) => KOFFI_TYPE[k]),
+      );
     } catch (e) {
-      return runtimeError(RuntimeErrorCodes.UNKNOWN_KERNEL, `${ctx.source}: symbol '${symbol}' not found in module '${entry.name}'`, { cause: e });
+      return runtimeError(
+        RuntimeErrorCodes.UNKNOWN_KERNEL,
+        `${ctx.source}: symbol '${symbol}' not found in module '${entry.name}'`,
+        { cause: e },
+      );
     }
     const kinds = sig.args;
     const n = kinds.length;
@@ -82,12 +113,19 @@ export const cpuSoLoader: ModuleLoader = (entry, ctx) => {
     return (args) => {
       if (disposed) runtimeError(RuntimeErrorCodes.MODULE_LOAD, `module '${entry.name}' was disposed`);
       if (args.length !== n) {
-        runtimeError(RuntimeErrorCodes.ARITY_MISMATCH, `kernel '${symbol}' takes ${n} arguments, got ${args.length}`);
+        runtimeError(
+          RuntimeErrorCodes.ARITY_MISMATCH,
+          `kernel '${symbol}' takes ${n} arguments, got ${args.length}`,
+        );
       }
-      for (let i = 0; i < n; i++) conv[i] = kinds[i] === 'ptr' ? pointerArg(args[i], symbol, i) : scalarArg(args[i], symbol, i);
+      for (let i = 0; i < n; i++)
+        conv[i] = kinds[i] === 'ptr' ? pointerArg(args[i], symbol, i) : scalarArg(args[i], symbol, i);
       const rc = native(...conv);
       if (sig.ret === 'i32' && rc !== 0) {
-        runtimeError(RuntimeErrorCodes.KERNEL_FAILED, `kernel '${symbol}' in module '${entry.name}' returned error code ${String(rc)}`);
+        runtimeError(
+          RuntimeErrorCodes.KERNEL_FAILED,
+          `kernel '${symbol}' in module '${entry.name}' returned error code ${String(rc)}`,
+        );
       }
     };
   };

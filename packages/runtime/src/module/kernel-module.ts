@@ -27,7 +27,13 @@ export interface KernelSignature {
 }
 
 /** JSON-compatible value (manifest metadata). */
-export type JsonValue = string | number | boolean | null | readonly JsonValue[] | { readonly [k: string]: JsonValue };
+export type JsonValue =
+  | string
+  | number
+  | boolean
+  | null
+  | readonly JsonValue[]
+  | { readonly [k: string]: JsonValue };
 
 /** How an artifact records one kernel module. */
 export interface KernelModuleEntry {
@@ -75,25 +81,40 @@ const C_TYPES: Record<string, NativeArgKind> = {
  */
 export function parseCSignature(decl: string): { symbol: string; signature: KernelSignature } {
   const m = /^\s*([A-Za-z_][\w\s]*?)\s*(\**)\s*([A-Za-z_]\w*)\s*\(([^)]*)\)\s*;?\s*$/.exec(decl);
-  if (!m || m[2]) runtimeError(RuntimeErrorCodes.INVALID_ARGUMENT, `cannot parse kernel declaration '${decl}'`);
+  if (!m || m[2])
+    runtimeError(RuntimeErrorCodes.INVALID_ARGUMENT, `cannot parse kernel declaration '${decl}'`);
   const retType = m[1].trim();
-  const ret: NativeRetKind | undefined = retType === 'void' ? 'void' : C_TYPES[retType] === 'i32' ? 'i32' : undefined;
-  if (!ret) runtimeError(RuntimeErrorCodes.INVALID_ARGUMENT, `kernel '${m[3]}' must return void or int32_t, not '${retType}'`);
+  const ret: NativeRetKind | undefined =
+    retType === 'void' ? 'void' : C_TYPES[retType] === 'i32' ? 'i32' : undefined;
+  if (!ret)
+    runtimeError(
+      RuntimeErrorCodes.INVALID_ARGUMENT,
+      `kernel '${m[3]}' must return void or int32_t, not '${retType}'`,
+    );
   const body = m[4].trim();
   const params = body === '' || body === 'void' ? [] : body.split(',');
   const args = params.map((p): NativeArgKind => {
     if (p.includes('*')) return 'ptr';
-    const words = p.replace(/\b(const|volatile|restrict|__restrict__|signed|unsigned)\b/g, ' ').trim().split(/\s+/);
+    const words = p
+      .replace(/\b(const|volatile|restrict|__restrict__|signed|unsigned)\b/g, ' ')
+      .trim()
+      .split(/\s+/);
     // The type is the first word; a trailing word is the parameter name.
     const kind = C_TYPES[words[0]] ?? (words[0] === 'long' && words[1] === 'long' ? 'i64' : undefined);
-    if (!kind) runtimeError(RuntimeErrorCodes.INVALID_ARGUMENT, `unsupported parameter type '${p.trim()}' in '${decl}'`);
+    if (!kind)
+      runtimeError(
+        RuntimeErrorCodes.INVALID_ARGUMENT,
+        `unsupported parameter type '${p.trim()}' in '${decl}'`,
+      );
     return kind;
   });
   return { symbol: m[3], signature: { args, ret } };
 }
 
 function isKernelModule(x: JsKernels | KernelModule): x is KernelModule {
-  return typeof (x as KernelModule).getFunction === 'function' && typeof (x as KernelModule).kind === 'string';
+  return (
+    typeof (x as KernelModule).getFunction === 'function' && typeof (x as KernelModule).kind === 'string'
+  );
 }
 
 /** Loader for `js` modules: the implementation is supplied at load time under the module's name. */

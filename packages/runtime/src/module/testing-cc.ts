@@ -13,7 +13,9 @@ export function compileSharedLibrary(source: string): CompileResult {
   const dir = mkdtempSync(join(tmpdir(), 'kiln-cc-'));
   try {
     writeFileSync(join(dir, 'k.c'), source);
-    const r = spawnSync('cc', ['-shared', '-fPIC', '-O2', '-o', join(dir, 'k.so'), join(dir, 'k.c')], { encoding: 'utf8' });
+    const r = spawnSync('cc', ['-shared', '-fPIC', '-O2', '-o', join(dir, 'k.so'), join(dir, 'k.c')], {
+      encoding: 'utf8',
+    });
     if (r.status !== 0) return { ok: false, reason: `cc failed: ${r.stderr || r.error?.message}` };
     return { ok: true, bytes: new Uint8Array(readFileSync(join(dir, 'k.so'))) };
   } finally {

@@ -105,7 +105,12 @@ export type Instr =
    * storage[slot] ← `bytes` bytes on `device` (from the memory pool; 64-byte aligned).
    * A slot re-allocated while still holding storage releases the old one first.
    */
-  | { readonly op: 'AllocStorage'; readonly slot: StorageSlot; readonly bytes: IntExpr; readonly device: number }
+  | {
+      readonly op: 'AllocStorage';
+      readonly slot: StorageSlot;
+      readonly bytes: IntExpr;
+      readonly device: number;
+    }
   /** dst ← a contiguous tensor placed at byte `offset` inside storage[slot] (bounds-checked). */
   | {
       readonly op: 'AllocTensorFromStorage';
@@ -121,7 +126,12 @@ export type Instr =
    * Calls kernel `symbol` of kernel module `module` (a name in `Artifact.kernelModules`).
    * Destination-passing: outputs are among `args` (already allocated); no result.
    */
-  | { readonly op: 'CallKernel'; readonly module: string; readonly symbol: string; readonly args: readonly Arg[] }
+  | {
+      readonly op: 'CallKernel';
+      readonly module: string;
+      readonly symbol: string;
+      readonly args: readonly Arg[];
+    }
   /** dst ← builtin `name`(args). See `BUILTINS` below for the names the runtime ships. */
   | { readonly op: 'CallBuiltin'; readonly name: string; readonly args: readonly Arg[]; readonly dst?: Reg }
   /** dst ← VM function `func`(registers args) — a new frame. */

@@ -11,7 +11,11 @@ export function evalIntExpr(e: IntExpr, heap: ShapeHeap, where: () => string): n
       return e.value;
     case 'slot': {
       const v = heap[e.slot];
-      if (v === undefined) runtimeError(RuntimeErrorCodes.VM_UNBOUND_DIM, `${where()}: shape heap slot ${e.slot} read before it was bound`);
+      if (v === undefined)
+        runtimeError(
+          RuntimeErrorCodes.VM_UNBOUND_DIM,
+          `${where()}: shape heap slot ${e.slot} read before it was bound`,
+        );
       return v;
     }
     default: {
@@ -29,11 +33,19 @@ export function evalIntExpr(e: IntExpr, heap: ShapeHeap, where: () => string): n
           r = a * b;
           break;
         case 'floordiv':
-          if (b === 0) runtimeError(RuntimeErrorCodes.DIVIDE_BY_ZERO, `${where()}: division by zero in a shape expression`);
+          if (b === 0)
+            runtimeError(
+              RuntimeErrorCodes.DIVIDE_BY_ZERO,
+              `${where()}: division by zero in a shape expression`,
+            );
           r = Math.floor(a / b);
           break;
         case 'floormod':
-          if (b === 0) runtimeError(RuntimeErrorCodes.DIVIDE_BY_ZERO, `${where()}: modulo by zero in a shape expression`);
+          if (b === 0)
+            runtimeError(
+              RuntimeErrorCodes.DIVIDE_BY_ZERO,
+              `${where()}: modulo by zero in a shape expression`,
+            );
           r = a - Math.floor(a / b) * b;
           break;
         case 'min':
@@ -43,9 +55,16 @@ export function evalIntExpr(e: IntExpr, heap: ShapeHeap, where: () => string): n
           r = Math.max(a, b);
           break;
         default:
-          return runtimeError(RuntimeErrorCodes.BYTECODE_INVALID, `${where()}: unknown shape expression kind '${(e as { kind: string }).kind}'`);
+          return runtimeError(
+            RuntimeErrorCodes.BYTECODE_INVALID,
+            `${where()}: unknown shape expression kind '${(e as { kind: string }).kind}'`,
+          );
       }
-      if (!Number.isSafeInteger(r)) runtimeError(RuntimeErrorCodes.INVALID_ARGUMENT, `${where()}: shape expression overflows int53 (${r})`);
+      if (!Number.isSafeInteger(r))
+        runtimeError(
+          RuntimeErrorCodes.INVALID_ARGUMENT,
+          `${where()}: shape expression overflows int53 (${r})`,
+        );
       return r;
     }
   }

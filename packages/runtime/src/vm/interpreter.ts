@@ -9,8 +9,8 @@ import { RuntimeError, RuntimeErrorCodes, runtimeError } from '../errors.js';
 import type { MemoryPool } from '../memory/pool.js';
 import type { KernelArg, KernelFunction } from '../module/kernel-module.js';
 import { numElements, Tensor } from '../tensor.js';
-import type { Arg, DimPattern, Instr, ShapeOperand, VMFunction } from './bytecode.js';
 import type { BuiltinContext, BuiltinFunction } from './builtins.js';
+import type { Arg, DimPattern, Instr, ShapeOperand, VMFunction } from './bytecode.js';
 import { evalIntExpr, type ShapeHeap } from './int-expr.js';
 import { collectStorages, describeValue, Shape, type Value } from './value.js';
 
@@ -49,7 +49,10 @@ export class Interpreter {
     }
     if (++this.depth > MAX_DEPTH) {
       this.depth--;
-      runtimeError(RuntimeErrorCodes.INVALID_ARGUMENT, `function '${fn.name}': VM call depth exceeds ${MAX_DEPTH}`);
+      runtimeError(
+        RuntimeErrorCodes.INVALID_ARGUMENT,
+        `function '${fn.name}': VM call depth exceeds ${MAX_DEPTH}`,
+      );
     }
     const frame: Frame = {
       fn,
@@ -97,7 +100,10 @@ export class Interpreter {
     if (s.kind === 'dims') return s.dims.map((d) => evalIntExpr(d, frame.heap, this.where(frame, pc)));
     const v = frame.regs[s.reg];
     if (!(v instanceof Shape)) {
-      runtimeError(RuntimeErrorCodes.TYPE_MISMATCH, `function '${frame.fn.name}' pc ${pc}: expected a shape in r${s.reg}, got ${describeValue(v)}`);
+      runtimeError(
+        RuntimeErrorCodes.TYPE_MISMATCH,
+        `function '${frame.fn.name}' pc ${pc}: expected a shape in r${s.reg}, got ${describeValue(v)}`,
+      );
     }
     return v.dims;
   }
@@ -106,7 +112,11 @@ export class Interpreter {
     switch (a.kind) {
       case 'reg': {
         const v = frame.regs[a.reg];
-        if (v === undefined) runtimeError(RuntimeErrorCodes.BYTECODE_INVALID, `function '${frame.fn.name}' pc ${pc}: r${a.reg} read before it was written`);
+        if (v === undefined)
+          runtimeError(
+            RuntimeErrorCodes.BYTECODE_INVALID,
+            `function '${frame.fn.name}' pc ${pc}: r${a.reg} read before it was written`,
+          );
         return v;
       }
       case 'imm':
@@ -150,7 +160,11 @@ export class Interpreter {
         }
         case 'AllocTensorFromStorage': {
           const buf = frame.storage[ins.slot];
-          if (!buf) runtimeError(RuntimeErrorCodes.BYTECODE_INVALID, `function '${fn.name}' pc ${pc}: storage slot ${ins.slot} is empty`);
+          if (!buf)
+            runtimeError(
+              RuntimeErrorCodes.BYTECODE_INVALID,
+              `function '${fn.name}' pc ${pc}: storage slot ${ins.slot} is empty`,
+            );
           const offset = evalIntExpr(ins.offset, heap, this.where(frame, pc));
           const shape = this.shape(frame, ins.shape, pc);
           const need = offset + numElements(shape) * dtypeInfo(ins.dtype).bytes;
@@ -174,7 +188,12 @@ export class Interpreter {
           const args = new Array<KernelArg>(ins.args.length);
           for (let i = 0; i < args.length; i++) {
             const v = this.argValue(frame, ins.args[i], pc);
-            if (!(v instanceof Tensor) && typeof v !== 'number' && typeof v !== 'bigint' && typeof v !== 'boolean') {
+            if (
+              !(v instanceof Tensor) &&
+              typeof v !== 'number' &&
+              typeof v !== 'bigint' &&
+              typeof v !== 'boolean'
+            ) {
               runtimeError(
                 RuntimeErrorCodes.TYPE_MISMATCH,
                 `function '${fn.name}' pc ${pc}: kernel '${ins.symbol}' argument ${i} must be a tensor or scalar, got ${describeValue(v)}`,
@@ -186,9 +205,13 @@ export class Interpreter {
             kernel(args);
           } catch (e) {
             if (e instanceof RuntimeError) throw e;
-            runtimeError(RuntimeErrorCodes.KERNEL_FAILED, `function '${fn.name}' pc ${pc}: kernel '${ins.module}.${ins.symbol}' failed: ${(e as Error)?.message ?? String(e)}`, {
-              cause: e,
-            });
+            runtimeError(
+              RuntimeErrorCodes.KERNEL_FAILED,
+              `function '${fn.name}' pc ${pc}: kernel '${ins.module}.${ins.symbol}' failed: ${(e as Error)?.message ?? String(e)}`,
+              {
+                cause: e,
+              },
+            );
           }
           break;
         }
@@ -198,10 +221,18 @@ export class Interpreter {
           const ctx: BuiltinContext = {
             func: fn.name,
             allocTensor: (shape, dtype, device) =>
-              new Tensor({ storage: this.alloc(frame, device, numElements(shape) * dtypeInfo(dtype).bytes), dtype, shape }),
+              new Tensor({
+                storage: this.alloc(frame, device, numElements(shape) * dtypeInfo(dtype).bytes),
+                dtype,
+                shape,
+              }),
             device: (i) => {
               const d = env.devices[i];
-              if (!d) runtimeError(RuntimeErrorCodes.UNKNOWN_DEVICE, `function '${fn.name}' pc ${pc}: device index ${i} out of range`);
+              if (!d)
+                runtimeError(
+                  RuntimeErrorCodes.UNKNOWN_DEVICE,
+                  `function '${fn.name}' pc ${pc}: device index ${i} out of range`,
+                );
               return d;
             },
           };
@@ -213,7 +244,11 @@ export class Interpreter {
           const callee = env.functions.get(ins.func) as VMFunction;
           const args = ins.args.map((r) => {
             const v = regs[r];
-            if (v === undefined) runtimeError(RuntimeErrorCodes.BYTECODE_INVALID, `function '${fn.name}' pc ${pc}: r${r} read before it was written`);
+            if (v === undefined)
+              runtimeError(
+                RuntimeErrorCodes.BYTECODE_INVALID,
+                `function '${fn.name}' pc ${pc}: r${r} read before it was written`,
+              );
             return v;
           });
           regs[ins.dst] = this.invoke(callee, args, frame.owned);
@@ -239,13 +274,20 @@ export class Interpreter {
           continue;
         case 'Ret': {
           const v = regs[ins.src];
-          if (v === undefined) runtimeError(RuntimeErrorCodes.BYTECODE_INVALID, `function '${fn.name}' pc ${pc}: returns unset r${ins.src}`);
+          if (v === undefined)
+            runtimeError(
+              RuntimeErrorCodes.BYTECODE_INVALID,
+              `function '${fn.name}' pc ${pc}: returns unset r${ins.src}`,
+            );
           return v;
         }
       }
       pc++;
     }
-    return runtimeError(RuntimeErrorCodes.BYTECODE_INVALID, `function '${fn.name}' ran past its last instruction without Ret`);
+    return runtimeError(
+      RuntimeErrorCodes.BYTECODE_INVALID,
+      `function '${fn.name}' ran past its last instruction without Ret`,
+    );
   }
 
   private matchShape(frame: Frame, ins: Extract<Instr, { op: 'MatchShape' }>): void {
@@ -253,23 +295,38 @@ export class Interpreter {
     const who = `function '${ins.context.func}', ${ins.context.arg === 'return value' ? 'the return value' : `argument '${ins.context.arg}'`}`;
     let dims: readonly number[];
     if (ins.valueKind === 'tensor') {
-      if (!(v instanceof Tensor)) runtimeError(RuntimeErrorCodes.TYPE_MISMATCH, `${who}: expected a tensor, got ${describeValue(v)}`);
+      if (!(v instanceof Tensor))
+        runtimeError(RuntimeErrorCodes.TYPE_MISMATCH, `${who}: expected a tensor, got ${describeValue(v)}`);
       if (ins.dtype !== undefined && v.dtype !== dtypeInfo(ins.dtype).str) {
-        runtimeError(RuntimeErrorCodes.DTYPE_MISMATCH, `${who}: expected dtype ${ins.dtype}, got ${v.dtype}`, {
-          details: { func: ins.context.func, arg: ins.context.arg, expected: ins.dtype, actual: v.dtype },
-        });
+        runtimeError(
+          RuntimeErrorCodes.DTYPE_MISMATCH,
+          `${who}: expected dtype ${ins.dtype}, got ${v.dtype}`,
+          {
+            details: { func: ins.context.func, arg: ins.context.arg, expected: ins.dtype, actual: v.dtype },
+          },
+        );
       }
       dims = v.shape;
     } else {
-      if (!(v instanceof Shape)) runtimeError(RuntimeErrorCodes.TYPE_MISMATCH, `${who}: expected a shape, got ${describeValue(v)}`);
+      if (!(v instanceof Shape))
+        runtimeError(RuntimeErrorCodes.TYPE_MISMATCH, `${who}: expected a shape, got ${describeValue(v)}`);
       dims = v.dims;
     }
     const pat = ins.dims;
     if (pat === undefined) return;
     if (dims.length !== pat.length) {
-      runtimeError(RuntimeErrorCodes.SHAPE_MISMATCH, `${who}: expected ${pat.length} dimensions, got ${dims.length} ([${dims.join(', ')}])`, {
-        details: { func: ins.context.func, arg: ins.context.arg, expectedNdim: pat.length, actualNdim: dims.length },
-      });
+      runtimeError(
+        RuntimeErrorCodes.SHAPE_MISMATCH,
+        `${who}: expected ${pat.length} dimensions, got ${dims.length} ([${dims.join(', ')}])`,
+        {
+          details: {
+            func: ins.context.func,
+            arg: ins.context.arg,
+            expectedNdim: pat.length,
+            actualNdim: dims.length,
+          },
+        },
+      );
     }
     for (let i = 0; i < pat.length; i++) this.matchDim(frame, pat[i], dims[i], i, who, dims, ins);
   }
@@ -308,9 +365,13 @@ export class Interpreter {
         break;
     }
     if (actual !== expected) {
-      runtimeError(RuntimeErrorCodes.SHAPE_MISMATCH, `${who}: dimension ${i} is ${actual}, expected ${label} (shape [${dims.join(', ')}])`, {
-        details: { func: ins.context.func, arg: ins.context.arg, dim: i, expected, actual },
-      });
+      runtimeError(
+        RuntimeErrorCodes.SHAPE_MISMATCH,
+        `${who}: dimension ${i} is ${actual}, expected ${label} (shape [${dims.join(', ')}])`,
+        {
+          details: { func: ins.context.func, arg: ins.context.arg, dim: i, expected, actual },
+        },
+      );
     }
   }
 }
@@ -323,5 +384,8 @@ function truthy(v: Value | undefined, func: string, pc: number): boolean {
     const x = v.toArray()[0];
     return x !== 0 && x !== 0n;
   }
-  return runtimeError(RuntimeErrorCodes.TYPE_MISMATCH, `function '${func}' pc ${pc}: If condition must be a boolean, number or one-element tensor, got ${describeValue(v)}`);
+  return runtimeError(
+    RuntimeErrorCodes.TYPE_MISMATCH,
+    `function '${func}' pc ${pc}: If condition must be a boolean, number or one-element tensor, got ${describeValue(v)}`,
+  );
 }

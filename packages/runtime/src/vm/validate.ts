@@ -18,26 +18,33 @@ export interface ValidationScope {
 
 export function validateFunction(fn: VMFunction, scope: ValidationScope): void {
   const at = (pc: number) => `${scope.source}: function '${fn.name}' pc ${pc}`;
-  const bad = (pc: number, why: string): never => runtimeError(RuntimeErrorCodes.BYTECODE_INVALID, `${at(pc)}: ${why}`);
-  if (fn.params.length > fn.numRegisters) bad(0, `${fn.params.length} parameters but only ${fn.numRegisters} registers`);
+  const bad = (pc: number, why: string): never =>
+    runtimeError(RuntimeErrorCodes.BYTECODE_INVALID, `${at(pc)}: ${why}`);
+  if (fn.params.length > fn.numRegisters)
+    bad(0, `${fn.params.length} parameters but only ${fn.numRegisters} registers`);
   const n = fn.code.length;
   const reg = (pc: number, r: unknown) => {
-    if (!Number.isInteger(r) || (r as number) < 0 || (r as number) >= fn.numRegisters) bad(pc, `register ${String(r)} out of range`);
+    if (!Number.isInteger(r) || (r as number) < 0 || (r as number) >= fn.numRegisters)
+      bad(pc, `register ${String(r)} out of range`);
   };
   const slot = (pc: number, s: unknown) => {
-    if (!Number.isInteger(s) || (s as number) < 0 || (s as number) >= fn.heapSize) bad(pc, `heap slot ${String(s)} out of range`);
+    if (!Number.isInteger(s) || (s as number) < 0 || (s as number) >= fn.heapSize)
+      bad(pc, `heap slot ${String(s)} out of range`);
   };
   const storage = (pc: number, s: unknown) => {
-    if (!Number.isInteger(s) || (s as number) < 0 || (s as number) >= fn.numStorageSlots) bad(pc, `storage slot ${String(s)} out of range`);
+    if (!Number.isInteger(s) || (s as number) < 0 || (s as number) >= fn.numStorageSlots)
+      bad(pc, `storage slot ${String(s)} out of range`);
   };
   const expr = (pc: number, e: unknown) => {
     if (!isValidIntExpr(e, fn.heapSize)) bad(pc, 'malformed shape expression');
   };
   const target = (pc: number, t: unknown) => {
-    if (!Number.isInteger(t) || (t as number) < 0 || (t as number) >= n) bad(pc, `jump target ${String(t)} out of range`);
+    if (!Number.isInteger(t) || (t as number) < 0 || (t as number) >= n)
+      bad(pc, `jump target ${String(t)} out of range`);
   };
   const device = (pc: number, d: unknown) => {
-    if (!Number.isInteger(d) || (d as number) < 0 || (d as number) >= scope.numDevices) bad(pc, `device index ${String(d)} out of range`);
+    if (!Number.isInteger(d) || (d as number) < 0 || (d as number) >= scope.numDevices)
+      bad(pc, `device index ${String(d)} out of range`);
   };
   const dtype = (pc: number, d: unknown) => {
     try {
@@ -62,7 +69,8 @@ export function validateFunction(fn: VMFunction, scope: ValidationScope): void {
           if (typeof a.value !== 'number' && typeof a.value !== 'boolean') bad(pc, 'malformed immediate');
           break;
         case 'str':
-          if (!allowStr || typeof a.value !== 'string') bad(pc, 'string arguments are only allowed for builtins');
+          if (!allowStr || typeof a.value !== 'string')
+            bad(pc, 'string arguments are only allowed for builtins');
           break;
         case 'dim':
           expr(pc, a.expr);
@@ -94,7 +102,8 @@ export function validateFunction(fn: VMFunction, scope: ValidationScope): void {
     switch (ins?.op) {
       case 'LoadConst':
         reg(pc, ins.dst);
-        if (!Number.isInteger(ins.index) || ins.index < 0 || ins.index >= scope.numConstants) bad(pc, `constant ${ins.index} out of range`);
+        if (!Number.isInteger(ins.index) || ins.index < 0 || ins.index >= scope.numConstants)
+          bad(pc, `constant ${ins.index} out of range`);
         break;
       case 'LoadImm':
         reg(pc, ins.dst);
@@ -139,14 +148,17 @@ export function validateFunction(fn: VMFunction, scope: ValidationScope): void {
         reg(pc, ins.dst);
         if (!Array.isArray(ins.args)) bad(pc, 'malformed argument list');
         for (const r of ins.args) reg(pc, r);
-        if (!scope.functions.has(ins.func)) runtimeError(RuntimeErrorCodes.UNKNOWN_FUNCTION, `${at(pc)}: calls unknown function '${ins.func}'`);
+        if (!scope.functions.has(ins.func))
+          runtimeError(RuntimeErrorCodes.UNKNOWN_FUNCTION, `${at(pc)}: calls unknown function '${ins.func}'`);
         break;
       case 'MatchShape':
         reg(pc, ins.reg);
-        if (ins.valueKind !== 'tensor' && ins.valueKind !== 'shape') bad(pc, 'MatchShape valueKind must be tensor or shape');
+        if (ins.valueKind !== 'tensor' && ins.valueKind !== 'shape')
+          bad(pc, 'MatchShape valueKind must be tensor or shape');
         if (ins.dtype !== undefined) dtype(pc, ins.dtype);
         if (ins.dims !== undefined) for (const d of ins.dims) pattern(pc, d);
-        if (typeof ins.context?.func !== 'string' || typeof ins.context?.arg !== 'string') bad(pc, 'MatchShape needs a context');
+        if (typeof ins.context?.func !== 'string' || typeof ins.context?.arg !== 'string')
+          bad(pc, 'MatchShape needs a context');
         break;
       case 'ShapeExpr':
         slot(pc, ins.dst);

@@ -5,8 +5,8 @@ import { isRuntimeError } from '../errors.js';
 import type { JsKernels, KernelArg } from '../module/kernel-module.js';
 import { createRuntime } from '../runtime.js';
 import { Tensor } from '../tensor.js';
-import { arg, ie, type Instr, shapeOp, type VMFunction } from './bytecode.js';
-import { Shape, type Value } from './value.js';
+import { arg, type Instr, ie, shapeOp, type VMFunction } from './bytecode.js';
+import type { Shape, Value } from './value.js';
 
 function codeOf(f: () => unknown): string | undefined {
   try {
@@ -71,30 +71,87 @@ const kernels: JsKernels = {
 const N = ie.slot(0);
 const fnDefaults = { numStorageSlots: 0, heapSize: 0 };
 
-function mlpArtifact(): { artifact: Artifact; W1: Float32Array; b1: Float32Array; W2: Float32Array; b2: Float32Array } {
+function mlpArtifact(): {
+  artifact: Artifact;
+  W1: Float32Array;
+  b1: Float32Array;
+  W2: Float32Array;
+  b2: Float32Array;
+} {
   const W1 = rand(4 * 8);
   const b1 = rand(8);
   const W2 = rand(8 * 3);
   const b2 = rand(3);
   const bytes = (a: Float32Array) => new Uint8Array(a.buffer);
   const code: Instr[] = [
-    { op: 'MatchShape', reg: 0, valueKind: 'tensor', dtype: 'float32', dims: [{ kind: 'bind', slot: 0, name: 'n' }, { kind: 'int', value: 4 }], context: { func: 'main', arg: 'x' } },
+    {
+      op: 'MatchShape',
+      reg: 0,
+      valueKind: 'tensor',
+      dtype: 'float32',
+      dims: [
+        { kind: 'bind', slot: 0, name: 'n' },
+        { kind: 'int', value: 4 },
+      ],
+      context: { func: 'main', arg: 'x' },
+    },
     { op: 'LoadConst', dst: 1, index: 0 },
     { op: 'LoadConst', dst: 2, index: 1 },
     { op: 'LoadConst', dst: 3, index: 2 },
     { op: 'LoadConst', dst: 4, index: 3 },
     { op: 'AllocStorage', slot: 0, bytes: ie.mul(N, ie.int(32)), device: 0 },
-    { op: 'AllocTensorFromStorage', dst: 5, slot: 0, offset: ie.int(0), shape: shapeOp.dims(N, 8), dtype: 'float32' },
-    { op: 'CallKernel', module: 'ref', symbol: 'matmul', args: [arg.reg(0), arg.reg(1), arg.reg(5), arg.dim(N), arg.imm(4), arg.imm(8)] },
+    {
+      op: 'AllocTensorFromStorage',
+      dst: 5,
+      slot: 0,
+      offset: ie.int(0),
+      shape: shapeOp.dims(N, 8),
+      dtype: 'float32',
+    },
+    {
+      op: 'CallKernel',
+      module: 'ref',
+      symbol: 'matmul',
+      args: [arg.reg(0), arg.reg(1), arg.reg(5), arg.dim(N), arg.imm(4), arg.imm(8)],
+    },
     { op: 'AllocStorage', slot: 1, bytes: ie.mul(N, ie.int(32)), device: 0 },
-    { op: 'AllocTensorFromStorage', dst: 6, slot: 1, offset: ie.int(0), shape: shapeOp.dims(N, 8), dtype: 'float32' },
-    { op: 'CallKernel', module: 'ref', symbol: 'bias_act', args: [arg.reg(5), arg.reg(2), arg.reg(6), arg.dim(N), arg.imm(8), arg.imm(true)] },
+    {
+      op: 'AllocTensorFromStorage',
+      dst: 6,
+      slot: 1,
+      offset: ie.int(0),
+      shape: shapeOp.dims(N, 8),
+      dtype: 'float32',
+    },
+    {
+      op: 'CallKernel',
+      module: 'ref',
+      symbol: 'bias_act',
+      args: [arg.reg(5), arg.reg(2), arg.reg(6), arg.dim(N), arg.imm(8), arg.imm(true)],
+    },
     { op: 'KillStorage', slot: 0 },
     { op: 'AllocStorage', slot: 0, bytes: ie.mul(N, ie.int(12)), device: 0 },
-    { op: 'AllocTensorFromStorage', dst: 7, slot: 0, offset: ie.int(0), shape: shapeOp.dims(N, 3), dtype: 'float32' },
-    { op: 'CallKernel', module: 'ref', symbol: 'matmul', args: [arg.reg(6), arg.reg(3), arg.reg(7), arg.dim(N), arg.imm(8), arg.imm(3)] },
+    {
+      op: 'AllocTensorFromStorage',
+      dst: 7,
+      slot: 0,
+      offset: ie.int(0),
+      shape: shapeOp.dims(N, 3),
+      dtype: 'float32',
+    },
+    {
+      op: 'CallKernel',
+      module: 'ref',
+      symbol: 'matmul',
+      args: [arg.reg(6), arg.reg(3), arg.reg(7), arg.dim(N), arg.imm(8), arg.imm(3)],
+    },
     { op: 'AllocTensor', dst: 8, shape: shapeOp.dims(N, 3), dtype: 'float32', device: 0 },
-    { op: 'CallKernel', module: 'ref', symbol: 'bias_act', args: [arg.reg(7), arg.reg(4), arg.reg(8), arg.dim(N), arg.imm(3), arg.imm(false)] },
+    {
+      op: 'CallKernel',
+      module: 'ref',
+      symbol: 'bias_act',
+      args: [arg.reg(7), arg.reg(4), arg.reg(8), arg.dim(N), arg.imm(3), arg.imm(false)],
+    },
     { op: 'Ret', src: 8 },
   ];
   const main: VMFunction = {
@@ -129,7 +186,14 @@ function mlpArtifact(): { artifact: Artifact; W1: Float32Array; b1: Float32Array
 }
 
 /** Independent float64 reference of the MLP. */
-function mlpReference(x: Float32Array, n: number, W1: Float32Array, b1: Float32Array, W2: Float32Array, b2: Float32Array): number[] {
+function mlpReference(
+  x: Float32Array,
+  n: number,
+  W1: Float32Array,
+  b1: Float32Array,
+  W2: Float32Array,
+  b2: Float32Array,
+): number[] {
   const out: number[] = [];
   for (let i = 0; i < n; i++) {
     const h = Array.from({ length: 8 }, (_, j) => {
@@ -157,7 +221,10 @@ describe('VM: MLP chain with a symbolic batch dim', () => {
   it('runs at two sizes from the same executable (in-memory and serialised)', () => {
     const { artifact, W1, b1, W2, b2 } = mlpArtifact();
     const rt = createRuntime();
-    for (const exe of [rt.load(artifact, { jsModules: { ref: kernels } }), rt.load(writeArtifact(artifact), { jsModules: { ref: kernels } })]) {
+    for (const exe of [
+      rt.load(artifact, { jsModules: { ref: kernels } }),
+      rt.load(writeArtifact(artifact), { jsModules: { ref: kernels } }),
+    ]) {
       expect(exe.functions()).toEqual([
         {
           name: 'main',
@@ -219,7 +286,13 @@ describe('VM: shape and dtype checks', () => {
     expect(e.code).toBe('SHAPE_MISMATCH');
     expect(e.message).toContain('dimension 1');
     expect(e.message).toContain("argument 'x'");
-    expect((e as unknown as { details: Record<string, unknown> }).details).toMatchObject({ func: 'main', arg: 'x', dim: 1, expected: 4, actual: 5 });
+    expect((e as unknown as { details: Record<string, unknown> }).details).toMatchObject({
+      func: 'main',
+      arg: 'x',
+      dim: 1,
+      expected: 4,
+      actual: 5,
+    });
   });
 
   it('rank mismatch, kind mismatch and arity', () => {
@@ -242,10 +315,34 @@ describe('VM: shape and dtype checks', () => {
       numStorageSlots: 0,
       heapNames: ['n', 'twice_n'],
       code: [
-        { op: 'MatchShape', reg: 0, valueKind: 'tensor', dims: [{ kind: 'bind', slot: 0, name: 'n' }, { kind: 'int', value: 2 }], context: { func: 'pair', arg: 'a' } },
-        { op: 'MatchShape', reg: 1, valueKind: 'tensor', dims: [{ kind: 'bind', slot: 0, name: 'n' }], context: { func: 'pair', arg: 'b' } },
+        {
+          op: 'MatchShape',
+          reg: 0,
+          valueKind: 'tensor',
+          dims: [
+            { kind: 'bind', slot: 0, name: 'n' },
+            { kind: 'int', value: 2 },
+          ],
+          context: { func: 'pair', arg: 'a' },
+        },
+        {
+          op: 'MatchShape',
+          reg: 1,
+          valueKind: 'tensor',
+          dims: [{ kind: 'bind', slot: 0, name: 'n' }],
+          context: { func: 'pair', arg: 'b' },
+        },
         { op: 'ShapeExpr', dst: 1, expr: ie.mul(ie.slot(0), ie.int(2)) },
-        { op: 'MakeShape', dst: 2, dims: [ie.slot(0), ie.slot(1), ie.floordiv(ie.add(ie.slot(0), ie.int(1)), ie.int(2)), ie.floormod(ie.int(-7), ie.int(3))] },
+        {
+          op: 'MakeShape',
+          dst: 2,
+          dims: [
+            ie.slot(0),
+            ie.slot(1),
+            ie.floordiv(ie.add(ie.slot(0), ie.int(1)), ie.int(2)),
+            ie.floormod(ie.int(-7), ie.int(3)),
+          ],
+        },
         { op: 'Ret', src: 2 },
       ],
     };
@@ -267,7 +364,10 @@ describe('VM: control flow, builtins, calls', () => {
         { name: 'x', sig: { kind: 'tensor', dtype: 'float32' } },
         { name: 'flag', sig: { kind: 'scalar', dtype: 'bool' } },
       ],
-      ret: { kind: 'tuple', fields: [{ kind: 'tensor' }, { kind: 'shape' }, { kind: 'scalar', dtype: 'int64' }] },
+      ret: {
+        kind: 'tuple',
+        fields: [{ kind: 'tensor' }, { kind: 'shape' }, { kind: 'scalar', dtype: 'int64' }],
+      },
       numRegisters: 8,
       heapSize: 0,
       numStorageSlots: 0,
@@ -292,22 +392,52 @@ describe('VM: control flow, builtins, calls', () => {
       heapSize: 2,
       numStorageSlots: 0,
       code: [
-        { op: 'MatchShape', reg: 0, valueKind: 'tensor', dims: [{ kind: 'bind', slot: 0 }, { kind: 'bind', slot: 1 }], context: { func: 'double', arg: 'x' } },
-        { op: 'AllocTensor', dst: 1, shape: shapeOp.dims(ie.slot(0), ie.slot(1)), dtype: 'float32', device: 0 },
-        { op: 'CallKernel', module: 'ref', symbol: 'scale', args: [arg.reg(0), arg.reg(1), arg.dim(ie.mul(ie.slot(0), ie.slot(1))), arg.imm(2)] },
+        {
+          op: 'MatchShape',
+          reg: 0,
+          valueKind: 'tensor',
+          dims: [
+            { kind: 'bind', slot: 0 },
+            { kind: 'bind', slot: 1 },
+          ],
+          context: { func: 'double', arg: 'x' },
+        },
+        {
+          op: 'AllocTensor',
+          dst: 1,
+          shape: shapeOp.dims(ie.slot(0), ie.slot(1)),
+          dtype: 'float32',
+          device: 0,
+        },
+        {
+          op: 'CallKernel',
+          module: 'ref',
+          symbol: 'scale',
+          args: [arg.reg(0), arg.reg(1), arg.dim(ie.mul(ie.slot(0), ie.slot(1))), arg.imm(2)],
+        },
         { op: 'CallBuiltin', name: 'copy', args: [arg.reg(1)], dst: 2 },
         { op: 'Ret', src: 2 },
       ],
     },
   ];
-  const artifact: Artifact = { kilnVersion: 't', target: 'llvm', devices: ['cpu'], functions: fns, constants: [], kernelModules: [{ name: 'ref', kind: 'js', device: 0, symbols: {} }] };
+  const artifact: Artifact = {
+    kilnVersion: 't',
+    target: 'llvm',
+    devices: ['cpu'],
+    functions: fns,
+    constants: [],
+    kernelModules: [{ name: 'ref', kind: 'js', device: 0, symbols: {} }],
+  };
 
   it('takes both branches and returns tuples/shapes/scalars', () => {
     const rt = createRuntime();
     const exe = rt.load(artifact, { jsModules: { ref: kernels } });
     const x = Tensor.fromTypedArray(rand(6), [2, 3]);
     const [y, s, d] = exe.call('main', x, true) as readonly Value[];
-    expectClose((y as Tensor).toTypedArray() as Float32Array, Array.from(x.toTypedArray() as Float32Array, (v) => v * 2));
+    expectClose(
+      (y as Tensor).toTypedArray() as Float32Array,
+      Array.from(x.toTypedArray() as Float32Array, (v) => v * 2),
+    );
     expect((s as Shape).dims).toEqual([2, 3]);
     expect(d).toBe(2);
     const [z] = exe.call('main', x, false) as readonly Value[];
@@ -322,24 +452,53 @@ describe('VM: storage reuse by a memory plan', () => {
   const K = 6;
   function chain(planned: boolean): Artifact {
     const code: Instr[] = [
-      { op: 'MatchShape', reg: 0, valueKind: 'tensor', dtype: 'float32', dims: [{ kind: 'bind', slot: 0, name: 'n' }], context: { func: 'chain', arg: 'x' } },
+      {
+        op: 'MatchShape',
+        reg: 0,
+        valueKind: 'tensor',
+        dtype: 'float32',
+        dims: [{ kind: 'bind', slot: 0, name: 'n' }],
+        context: { func: 'chain', arg: 'x' },
+      },
     ];
     for (let i = 0; i < K; i++) {
       const last = i === K - 1;
       if (planned && !last) {
         code.push({ op: 'AllocStorage', slot: i % 2, bytes: ie.mul(N, ie.int(4)), device: 0 });
-        code.push({ op: 'AllocTensorFromStorage', dst: i + 1, slot: i % 2, offset: ie.int(0), shape: shapeOp.dims(N), dtype: 'float32' });
+        code.push({
+          op: 'AllocTensorFromStorage',
+          dst: i + 1,
+          slot: i % 2,
+          offset: ie.int(0),
+          shape: shapeOp.dims(N),
+          dtype: 'float32',
+        });
       } else {
         code.push({ op: 'AllocTensor', dst: i + 1, shape: shapeOp.dims(N), dtype: 'float32', device: 0 });
       }
-      code.push({ op: 'CallKernel', module: 'ref', symbol: 'scale', args: [arg.reg(i), arg.reg(i + 1), arg.dim(N), arg.imm(1.5)] });
+      code.push({
+        op: 'CallKernel',
+        module: 'ref',
+        symbol: 'scale',
+        args: [arg.reg(i), arg.reg(i + 1), arg.dim(N), arg.imm(1.5)],
+      });
     }
     code.push({ op: 'Ret', src: K });
     return {
       kilnVersion: 't',
       target: 'llvm',
       devices: ['cpu:0'],
-      functions: [{ name: 'chain', params: [{ name: 'x', sig: { kind: 'tensor' } }], ret: { kind: 'tensor' }, numRegisters: K + 1, heapSize: 1, numStorageSlots: 2, code }],
+      functions: [
+        {
+          name: 'chain',
+          params: [{ name: 'x', sig: { kind: 'tensor' } }],
+          ret: { kind: 'tensor' },
+          numRegisters: K + 1,
+          heapSize: 1,
+          numStorageSlots: 2,
+          code,
+        },
+      ],
       constants: [],
       kernelModules: [{ name: 'ref', kind: 'js', device: 0, symbols: {} }],
     };
@@ -357,7 +516,10 @@ describe('VM: storage reuse by a memory plan', () => {
       peaks.push(rt.memoryStats()['cpu:0'].peakInUseBytes);
     }
     expect(Array.from(results[1])).toEqual(Array.from(results[0]));
-    expectClose(results[0], Array.from(x.toTypedArray() as Float32Array, (v) => v * 1.5 ** K));
+    expectClose(
+      results[0],
+      Array.from(x.toTypedArray() as Float32Array, (v) => v * 1.5 ** K),
+    );
     expect(peaks[1]).toBeLessThan(peaks[0]);
     expect(peaks[0]).toBe(K * 4096);
     expect(peaks[1]).toBe(3 * 4096);
@@ -365,8 +527,25 @@ describe('VM: storage reuse by a memory plan', () => {
 });
 
 describe('VM: load-time validation', () => {
-  const base: VMFunction = { name: 'f', params: [], ret: { kind: 'object' }, numRegisters: 1, ...fnDefaults, code: [{ op: 'LoadImm', dst: 0, value: 1 }, { op: 'Ret', src: 0 }] };
-  const art = (fn: VMFunction, mods: Artifact['kernelModules'] = []): Artifact => ({ kilnVersion: 't', target: 'llvm', devices: ['cpu'], functions: [fn], constants: [], kernelModules: mods });
+  const base: VMFunction = {
+    name: 'f',
+    params: [],
+    ret: { kind: 'object' },
+    numRegisters: 1,
+    ...fnDefaults,
+    code: [
+      { op: 'LoadImm', dst: 0, value: 1 },
+      { op: 'Ret', src: 0 },
+    ],
+  };
+  const art = (fn: VMFunction, mods: Artifact['kernelModules'] = []): Artifact => ({
+    kilnVersion: 't',
+    target: 'llvm',
+    devices: ['cpu'],
+    functions: [fn],
+    constants: [],
+    kernelModules: mods,
+  });
   const rt = createRuntime();
 
   it('accepts a valid function', () => {
@@ -374,25 +553,54 @@ describe('VM: load-time validation', () => {
   });
   it('rejects bad registers, jumps, constants, devices, opcodes', () => {
     expect(codeOf(() => rt.load(art({ ...base, code: [{ op: 'Ret', src: 3 }] })))).toBe('BYTECODE_INVALID');
-    expect(codeOf(() => rt.load(art({ ...base, code: [{ op: 'Goto', target: 9 }] })))).toBe('BYTECODE_INVALID');
-    expect(codeOf(() => rt.load(art({ ...base, code: [{ op: 'LoadConst', dst: 0, index: 0 }] })))).toBe('BYTECODE_INVALID');
-    expect(codeOf(() => rt.load(art({ ...base, code: [{ op: 'AllocTensor', dst: 0, shape: shapeOp.dims(1), dtype: 'float32', device: 2 }] })))).toBe('BYTECODE_INVALID');
-    expect(codeOf(() => rt.load(art({ ...base, code: [{ op: 'Bogus' } as unknown as Instr] })))).toBe('BYTECODE_INVALID');
-    expect(codeOf(() => rt.load(art({ ...base, code: [{ op: 'ShapeExpr', dst: 0, expr: ie.int(1) }] })))).toBe('BYTECODE_INVALID');
+    expect(codeOf(() => rt.load(art({ ...base, code: [{ op: 'Goto', target: 9 }] })))).toBe(
+      'BYTECODE_INVALID',
+    );
+    expect(codeOf(() => rt.load(art({ ...base, code: [{ op: 'LoadConst', dst: 0, index: 0 }] })))).toBe(
+      'BYTECODE_INVALID',
+    );
+    expect(
+      codeOf(() =>
+        rt.load(
+          art({
+            ...base,
+            code: [{ op: 'AllocTensor', dst: 0, shape: shapeOp.dims(1), dtype: 'float32', device: 2 }],
+          }),
+        ),
+      ),
+    ).toBe('BYTECODE_INVALID');
+    expect(codeOf(() => rt.load(art({ ...base, code: [{ op: 'Bogus' } as unknown as Instr] })))).toBe(
+      'BYTECODE_INVALID',
+    );
+    expect(
+      codeOf(() => rt.load(art({ ...base, code: [{ op: 'ShapeExpr', dst: 0, expr: ie.int(1) }] }))),
+    ).toBe('BYTECODE_INVALID');
   });
   it('rejects unknown functions, builtins, kernels, loaders and missing js modules', () => {
-    expect(codeOf(() => rt.load(art({ ...base, code: [{ op: 'CallFunc', func: 'g', args: [], dst: 0 }] })))).toBe('UNKNOWN_FUNCTION');
-    expect(codeOf(() => rt.load(art({ ...base, code: [{ op: 'CallBuiltin', name: 'nope', args: [] }] })))).toBe('UNKNOWN_BUILTIN');
+    expect(
+      codeOf(() => rt.load(art({ ...base, code: [{ op: 'CallFunc', func: 'g', args: [], dst: 0 }] }))),
+    ).toBe('UNKNOWN_FUNCTION');
+    expect(
+      codeOf(() => rt.load(art({ ...base, code: [{ op: 'CallBuiltin', name: 'nope', args: [] }] }))),
+    ).toBe('UNKNOWN_BUILTIN');
     const mod = [{ name: 'm', kind: 'js', device: 0, symbols: {} }];
-    const callK: VMFunction = { ...base, code: [{ op: 'CallKernel', module: 'm', symbol: 'missing', args: [] }] };
+    const callK: VMFunction = {
+      ...base,
+      code: [{ op: 'CallKernel', module: 'm', symbol: 'missing', args: [] }],
+    };
     expect(codeOf(() => rt.load(art(callK, mod), { jsModules: { m: kernels } }))).toBe('UNKNOWN_KERNEL');
     expect(codeOf(() => rt.load(art(callK, mod)))).toBe('MODULE_LOAD');
-    expect(codeOf(() => rt.load(art(base, [{ name: 'm', kind: 'cuda-ptx', device: 0, symbols: {} }])))).toBe('UNKNOWN_LOADER');
+    expect(codeOf(() => rt.load(art(base, [{ name: 'm', kind: 'cuda-ptx', device: 0, symbols: {} }])))).toBe(
+      'UNKNOWN_LOADER',
+    );
     expect(codeOf(() => rt.load({ ...art(base), devices: ['vulkan:0'] }))).toBe('UNKNOWN_DEVICE');
   });
   it('pluggable loaders and builtins are per runtime', () => {
     const rt2 = createRuntime();
-    rt2.registerLoader('custom', () => ({ kind: 'custom', getFunction: (s) => (s === 'k' ? ([t]) => void ((t as Tensor).toTypedArray()[0] = 9) : undefined) }));
+    rt2.registerLoader('custom', () => ({
+      kind: 'custom',
+      getFunction: (s) => (s === 'k' ? ([t]) => void ((t as Tensor).toTypedArray()[0] = 9) : undefined),
+    }));
     rt2.registerBuiltin('answer', () => 42);
     const fn: VMFunction = {
       ...base,
@@ -425,9 +633,22 @@ describe('VM: load-time validation', () => {
     };
     expect(codeOf(() => r.load(art(fn)).call('f'))).toBe('VM_UNBOUND_DIM');
     expect(r.memoryStats()['cpu:0'].inUseBytes).toBe(0);
-    const boom: VMFunction = { ...base, code: [{ op: 'CallKernel', module: 'm', symbol: 'boom', args: [] }, ...base.code] };
+    const boom: VMFunction = {
+      ...base,
+      code: [{ op: 'CallKernel', module: 'm', symbol: 'boom', args: [] }, ...base.code],
+    };
     const e = errOf(() =>
-      r.load(art(boom, [{ name: 'm', kind: 'js', device: 0, symbols: {} }]), { jsModules: { m: { boom: () => { throw new TypeError('bad'); } } } }).call('f'),
+      r
+        .load(art(boom, [{ name: 'm', kind: 'js', device: 0, symbols: {} }]), {
+          jsModules: {
+            m: {
+              boom: () => {
+                throw new TypeError('bad');
+              },
+            },
+          },
+        })
+        .call('f'),
     );
     expect(e.code).toBe('KERNEL_FAILED');
     expect(e.message).toContain('m.boom');
