@@ -1,0 +1,2 @@
+import { kilnVitest } from '../vitest.base.js';
+export default kilnVitest();
