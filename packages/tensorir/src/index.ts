@@ -5,3 +5,4 @@ export * from './stmt.js';
 export * from './te/index.js';
 export * from './abi.js';
 export * from './transform/index.js';
+export * from './text/index.js';
