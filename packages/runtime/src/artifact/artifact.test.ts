@@ -100,6 +100,7 @@ describe('artifact round trip', () => {
     expect(String.fromCharCode(...bytes.subarray(0, 4))).toBe('KILN');
     const r = readArtifact(bytes);
     expect(r.formatVersion).toBe(1);
+    expect(r.bytecodeVersion).toBe(1);
     expect(r.kilnVersion).toBe(a.kilnVersion);
     expect(r.target).toBe(a.target);
     expect(r.devices).toEqual(a.devices);
@@ -194,6 +195,26 @@ describe('artifact validation', () => {
     const a = sample();
     const bad = { ...a, functions: [{ ...a.functions[0], numRegisters: -1 }] };
     expect(codeOf(() => readArtifact(writeArtifact(bad)))).toBe('ARTIFACT_CORRUPT');
+  });
+
+  it('rejects bytecode of another version even when the file is intact', () => {
+    const b = good.slice();
+    const r = readArtifact(b);
+    const m = r.sections.find((s) => s.name === 'manifest')!;
+    const text = new TextDecoder().decode(b.subarray(m.offset, m.offset + m.length));
+    expect(text).toContain('"bytecodeVersion":1,');
+    b.set(new TextEncoder().encode(text.replace('"bytecodeVersion":1,', '"bytecodeVersion":9,')), m.offset);
+    // Re-seal: the manifest CRC in the section table, then the header CRC.
+    const dv = new DataView(b.buffer);
+    const headerLen = dv.getUint32(8, true);
+    const nameBytes = new TextEncoder().encode('manifest');
+    let at = -1;
+    for (let i = 32; i < headerLen - nameBytes.length; i++) {
+      if (nameBytes.every((c, j) => b[i + j] === c)) at = i + nameBytes.length;
+    }
+    dv.setUint32(at + 16, crc32(b.subarray(m.offset, m.offset + m.length)), true);
+    dv.setUint32(12, crc32(b.subarray(16, headerLen)), true);
+    expect(codeOf(() => readArtifact(b))).toBe('ARTIFACT_VERSION');
   });
 
   it('refuses to write inconsistent constants', () => {

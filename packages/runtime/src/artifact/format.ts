@@ -54,6 +54,8 @@ export interface Artifact {
 
 /** The JSON manifest as stored (bytes replaced by section references). */
 export interface ArtifactManifest {
+  /** BYTECODE_VERSION of the writer; a reader with another version refuses the file (ARTIFACT_VERSION). */
+  readonly bytecodeVersion: number;
   readonly kilnVersion: string;
   readonly target: string;
   readonly devices: readonly string[];

@@ -8,6 +8,7 @@ import { cpu, hostBytes } from '../device/device.js';
 import { dtypeInfo } from '../dtype.js';
 import { RuntimeError, RuntimeErrorCodes, runtimeError } from '../errors.js';
 import type { KernelModuleEntry } from '../module/kernel-module.js';
+import { BYTECODE_VERSION } from '../vm/bytecode.js';
 import { crc32 } from './crc32.js';
 import {
   ARTIFACT_ALIGNMENT,
@@ -30,6 +31,7 @@ export interface ReadOptions {
 /** The artifact plus the header information that is not part of `Artifact`. */
 export interface ReadArtifact extends Artifact {
   readonly formatVersion: number;
+  readonly bytecodeVersion: number;
   readonly sections: readonly SectionInfo[];
 }
 
@@ -124,6 +126,18 @@ export function readArtifact(bytes: Uint8Array, options: ReadOptions = {}): Read
     return corrupt('manifest is not valid JSON');
   }
   checkManifest(manifest, corrupt);
+  if (manifest.bytecodeVersion !== BYTECODE_VERSION) {
+    runtimeError(
+      RuntimeErrorCodes.ARTIFACT_VERSION,
+      `artifact '${src}' holds bytecode version ${manifest.bytecodeVersion}; this runtime runs version ${BYTECODE_VERSION} (recompile the model with a matching Kiln)`,
+      {
+        details: {
+          fileBytecodeVersion: manifest.bytecodeVersion,
+          supportedBytecodeVersion: BYTECODE_VERSION,
+        },
+      },
+    );
+  }
 
   const constSection = section('constants');
   const constants: ArtifactConstant[] = manifest.constants.map((c, i) => {
@@ -160,6 +174,7 @@ export function readArtifact(bytes: Uint8Array, options: ReadOptions = {}): Read
     corrupt('header and manifest disagree');
   return {
     formatVersion: version,
+    bytecodeVersion: manifest.bytecodeVersion,
     sections,
     kilnVersion,
     target,
@@ -177,6 +192,7 @@ function checkManifest(m: ArtifactManifest, corrupt: (why: string) => never): vo
     typeof x === 'object' && x !== null && !Array.isArray(x);
   const isInt = (x: unknown): x is number => Number.isSafeInteger(x) && (x as number) >= 0;
   if (!isObj(m)) corrupt('manifest is not an object');
+  if (!isInt(m.bytecodeVersion)) corrupt('manifest lacks the bytecode version');
   if (typeof m.kilnVersion !== 'string' || typeof m.target !== 'string')
     corrupt('manifest lacks version/target');
   if (!Array.isArray(m.devices) || !m.devices.every((d) => typeof d === 'string'))

@@ -6,6 +6,7 @@ import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'n
 import { basename, dirname, join } from 'node:path';
 import { dtypeInfo } from '../dtype.js';
 import { RuntimeErrorCodes, runtimeError } from '../errors.js';
+import { BYTECODE_VERSION } from '../vm/bytecode.js';
 import { crc32 } from './crc32.js';
 import {
   ARTIFACT_FORMAT_VERSION,
@@ -54,6 +55,7 @@ export function writeArtifact(artifact: Artifact): Uint8Array {
 
   const sections: { name: string; data: Uint8Array }[] = [];
   const manifest: ArtifactManifest = {
+    bytecodeVersion: BYTECODE_VERSION,
     kilnVersion: artifact.kilnVersion,
     target: artifact.target,
     devices: artifact.devices,

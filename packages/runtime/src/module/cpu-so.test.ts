@@ -22,13 +22,32 @@ int32_t axpy_checked(float* y, const float* x, float alpha, int64_t n) {
   for (int64_t i = 0; i < n; i++) y[i] += alpha * x[i];
   return 0;
 }
-double sum_f64(const double* x, int32_t n) { double s = 0; for (int i = 0; i < n; i++) s += x[i]; return s; }
+typedef struct { int32_t device_type, device_id; } DLDevice;
+typedef struct { uint8_t code, bits; uint16_t lanes; } DLDataType;
+typedef struct {
+  void* data; DLDevice device; int32_t ndim; DLDataType dtype;
+  int64_t* shape; int64_t* strides; uint64_t byte_offset;
+} DLTensor;
+/* Row sums of a strided 2-D float32 view described by a DLTensor. */
+int32_t rowsum_dl(const DLTensor* x, DLTensor* out) {
+  if (x->ndim != 2 || x->dtype.code != 2 || x->dtype.bits != 32 || x->dtype.lanes != 1 || x->device.device_type != 1) return 1;
+  if (out->ndim != 1 || out->shape[0] != x->shape[0]) return 2;
+  const float* base = (const float*)((const char*)x->data + x->byte_offset);
+  float* o = (float*)((char*)out->data + out->byte_offset);
+  for (int64_t i = 0; i < x->shape[0]; i++) {
+    float s = 0;
+    for (int64_t j = 0; j < x->shape[1]; j++) s += base[i * x->strides[0] + j * x->strides[1]];
+    o[i * out->strides[0]] = s;
+  }
+  return 0;
+}
 `;
 
 const DECLS = [
   'void add_f32(const float* a, const float* b, float* c, int64_t n)',
   'void record_addr(const float* p, int64_t* out)',
   'int32_t axpy_checked(float* y, const float* x, float alpha, int64_t n)',
+  'int32_t rowsum_dl(const DLTensor* x, DLTensor* out)',
 ];
 
 const compiled = tryKoffi()
@@ -64,6 +83,7 @@ describe('parseCSignature', () => {
     });
     expect(parseCSignature(DECLS[2]).signature).toEqual({ args: ['ptr', 'ptr', 'f32', 'i64'], ret: 'i32' });
     expect(parseCSignature('void f(void)').signature.args).toEqual([]);
+    expect(parseCSignature(DECLS[3]).signature.args).toEqual(['dltensor', 'dltensor']);
     expect(parseCSignature('void g(double x, int32_t n, long long m)').signature.args).toEqual([
       'f64',
       'i32',
@@ -183,6 +203,21 @@ describe.skipIf(!compiled.ok)('cpu-so kernels through the VM', () => {
       ],
     },
   ];
+  fns.push({
+    name: 'rowsum',
+    params: [
+      { name: 'x', sig: { kind: 'tensor' } },
+      { name: 'out', sig: { kind: 'tensor' } },
+    ],
+    ret: { kind: 'tensor' },
+    numRegisters: 2,
+    heapSize: 0,
+    numStorageSlots: 0,
+    code: [
+      { op: 'CallKernel', module: 'native', symbol: 'rowsum_dl', args: [arg.reg(0), arg.reg(1)] },
+      { op: 'Ret', src: 1 },
+    ],
+  });
   const artifact: Artifact = {
     kilnVersion: 'test',
     target: 'llvm',
@@ -242,6 +277,26 @@ describe.skipIf(!compiled.ok)('cpu-so kernels through the VM', () => {
     expect(codeOf(() => exe.call('add_alloc', Tensor.zeros([3]), Tensor.zeros([3])))).toBe(
       'INVALID_ARGUMENT',
     );
+  });
+
+  it('passes DLTensor* descriptors: strided, offset views read correctly in C', () => {
+    const exe = createRuntime().load(artifact);
+    const data = rand(4 * 6, 99);
+    // x = data[4, 6] transposed and sliced: shape [5, 3] over columns 1..5 of every other row... as a view.
+    const x = Tensor.fromTypedArray(data, [4, 6]).permute([1, 0]).slice(0, 1, 6).slice(1, 0, 4, 2);
+    expect(x.shape).toEqual([5, 2]);
+    expect(x.isContiguous()).toBe(false);
+    const outBase = Tensor.zeros([10]);
+    const out = outBase.slice(0, 0, 10, 2); // strided output, stride 2
+    exe.call('rowsum', x, out);
+    const xs = x.toArray() as number[];
+    const got = outBase.toArray() as number[];
+    for (let i = 0; i < 5; i++) {
+      expect(got[2 * i]).toBeCloseTo(xs[2 * i] + xs[2 * i + 1], 5);
+      expect(got[2 * i + 1]).toBe(0);
+    }
+    expect(codeOf(() => exe.call('rowsum', Tensor.zeros([3]), Tensor.zeros([3])))).toBe('KERNEL_FAILED');
+    exe.dispose();
   });
 
   it('reports missing symbols and unloadable libraries', () => {

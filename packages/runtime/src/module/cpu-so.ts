@@ -7,6 +7,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { encodeDLTensor } from '../dlpack.js';
 import { RuntimeErrorCodes, runtimeError } from '../errors.js';
 import { requireKoffi } from '../native.js';
 import { Tensor } from '../tensor.js';
@@ -21,6 +22,7 @@ import type {
 
 const KOFFI_TYPE: Record<NativeArgKind, string> = {
   ptr: 'void *',
+  dltensor: 'void *',
   i32: 'int32_t',
   i64: 'int64_t',
   f32: 'float',
@@ -56,6 +58,16 @@ function pointerArg(a: KernelArg, symbol: string, i: number): Uint8Array | bigin
   );
 }
 
+function dlTensorArg(a: KernelArg, symbol: string, i: number): Uint8Array {
+  if (!(a instanceof Tensor)) {
+    return runtimeError(
+      RuntimeErrorCodes.TYPE_MISMATCH,
+      `kernel '${symbol}' argument ${i}: expected a tensor (DLTensor*), got ${typeof a}`,
+    );
+  }
+  return encodeDLTensor(a);
+}
+
 function scalarArg(a: KernelArg, symbol: string, i: number): number | bigint {
   if (typeof a === 'number' || typeof a === 'bigint') return a;
   if (typeof a === 'boolean') return a ? 1 : 0;
@@ -74,7 +86,8 @@ export const cpuSoLoader: ModuleLoader = (entry, ctx) => {
     );
   }
   const dir = mkdtempSync(join(tmpdir(), 'kiln-so-'));
-  const file = join(dir, `${entry.name.replace(/[^\w.-]/g, '_')}.so`);
+  const ext = process.platform === 'win32' ? 'dll' : process.platform === 'darwin' ? 'dylib' : 'so';
+  const file = join(dir, `${entry.name.replace(/[^\w.-]/g, '_')}.${ext}`);
   let lib: ReturnType<typeof koffi.load>;
   try {
     writeFileSync(file, entry.data, { mode: 0o600 });
@@ -118,8 +131,15 @@ export const cpuSoLoader: ModuleLoader = (entry, ctx) => {
           `kernel '${symbol}' takes ${n} arguments, got ${args.length}`,
         );
       }
-      for (let i = 0; i < n; i++)
-        conv[i] = kinds[i] === 'ptr' ? pointerArg(args[i], symbol, i) : scalarArg(args[i], symbol, i);
+      for (let i = 0; i < n; i++) {
+        const k = kinds[i];
+        conv[i] =
+          k === 'ptr'
+            ? pointerArg(args[i], symbol, i)
+            : k === 'dltensor'
+              ? dlTensorArg(args[i], symbol, i)
+              : scalarArg(args[i], symbol, i);
+      }
       const rc = native(...conv);
       if (sig.ret === 'i32' && rc !== 0) {
         runtimeError(

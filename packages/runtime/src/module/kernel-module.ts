@@ -16,8 +16,11 @@ export interface KernelModule {
   dispose?(): void;
 }
 
-/** C argument kinds a native kernel may take. */
-export type NativeArgKind = 'ptr' | 'i32' | 'i64' | 'f32' | 'f64';
+/**
+ * C argument kinds a native kernel may take: `ptr` is a tensor's element-0 address
+ * (no copy), `dltensor` a `DLTensor*` describing the tensor (shape, strides, dtype).
+ */
+export type NativeArgKind = 'ptr' | 'dltensor' | 'i32' | 'i64' | 'f32' | 'f64';
 /** `i32` return: 0 = success, anything else raises KERNEL_FAILED (TVM's convention). */
 export type NativeRetKind = 'void' | 'i32';
 
@@ -77,7 +80,7 @@ const C_TYPES: Record<string, NativeArgKind> = {
 
 /**
  * Parse a C declaration such as `void add(float*, const float* b, int64_t n)` into
- * its symbol and signature. Any pointer is `ptr`. Throws INVALID_ARGUMENT.
+ * its symbol and signature. `DLTensor*` is `dltensor`, any other pointer `ptr`. Throws INVALID_ARGUMENT.
  */
 export function parseCSignature(decl: string): { symbol: string; signature: KernelSignature } {
   const m = /^\s*([A-Za-z_][\w\s]*?)\s*(\**)\s*([A-Za-z_]\w*)\s*\(([^)]*)\)\s*;?\s*$/.exec(decl);
@@ -94,7 +97,7 @@ export function parseCSignature(decl: string): { symbol: string; signature: Kern
   const body = m[4].trim();
   const params = body === '' || body === 'void' ? [] : body.split(',');
   const args = params.map((p): NativeArgKind => {
-    if (p.includes('*')) return 'ptr';
+    if (p.includes('*')) return /\bDLTensor\b/.test(p) ? 'dltensor' : 'ptr';
     const words = p
       .replace(/\b(const|volatile|restrict|__restrict__|signed|unsigned)\b/g, ' ')
       .trim()
