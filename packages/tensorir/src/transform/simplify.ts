@@ -4,26 +4,28 @@
 //              enclosing loop variable; an `if` whose condition the analyzer proves true or
 //              false keeps only the taken branch; a loop of extent 1 (other than a thread
 //              binding) becomes its body with the loop var replaced by the loop's min.
-//              The analyzer is pluggable: ir-core's arith Analyzer when available,
-//              otherwise a local constant folder (integer/boolean folding and identities).
+//              The analyzer is pluggable: ir-core's arith Analyzer by default, or the
+//              local constant folder here (integer/boolean folding and identities).
 // Requires:    no Block / BlockRealize (blocks are walked but their iter vars are not bound).
 // Establishes: nothing new structurally; expressions are in the analyzer's canonical form.
 import type { Node, PrimExpr, Range, Var } from '@kiln/ir-core';
-import { boolImm, intImm, isIntegral, mapChildren, not, range, substitute } from '@kiln/ir-core';
+import { Analyzer, boolImm, intImm, isIntegral, mapChildren, not, range, substitute } from '@kiln/ir-core';
 import type { PrimFunc, Stmt } from '../stmt.js';
 import { ifThenElse } from '../stmt.js';
 import { mapStmtChildren, mapStmtExprs, noOp, withBody } from './util.js';
 
-/** What tir.Simplify needs from an arithmetic analyzer. */
+/** What tir.Simplify needs from an arithmetic analyzer (ir-core's Analyzer fits). */
 export interface ArithAnalyzer {
-  /** Record that `v` ranges over `r` (vars are bound once; scopes do not overlap). */
-  bind(v: Var, r: Range): void;
+  /** Run `fn` knowing that `v` ranges over `r`. */
+  withBinding<T>(v: Var, r: Range, fn: () => T): T;
+  /** Run `fn` knowing that `cond` holds. */
+  withConstraint<T>(cond: PrimExpr, fn: () => T): T;
   simplify(e: PrimExpr): PrimExpr;
   canProve(cond: PrimExpr): boolean;
 }
 
 export interface SimplifyOptions {
-  /** Build the analyzer (one per function run). Default: the best available. */
+  /** Build the analyzer (one per function run). Default: ir-core's arith Analyzer. */
   analyzer?: () => ArithAnalyzer;
 }
 
@@ -129,7 +131,8 @@ export function constantFold(e: PrimExpr): PrimExpr {
 /** The constant folder as an analyzer: proves only conditions that fold to true. */
 export function createConstantFoldAnalyzer(): ArithAnalyzer {
   return {
-    bind: () => undefined,
+    withBinding: (_v, _r, fn) => fn(),
+    withConstraint: (_c, fn) => fn(),
     simplify: constantFold,
     canProve: (c) => {
       const f = constantFold(c);
@@ -158,8 +161,7 @@ class StmtSimplifier {
           return this.stmt(substitute(s.body, new Map<Node, Node>([[s.loopVar, min]])));
         }
         if (extent.kind === 'IntImm' && extent.value <= 0) return noOp();
-        this.az.bind(s.loopVar, range(min, extent));
-        const body = this.stmt(s.body);
+        const body = this.az.withBinding(s.loopVar, range(min, extent), () => this.stmt(s.body));
         if (min === s.min && extent === s.extent && body === s.body) return s;
         return Object.freeze({ ...s, min, extent, body });
       }
@@ -168,8 +170,9 @@ class StmtSimplifier {
         const taken = cond.kind === 'IntImm' ? cond.value !== 0 : this.az.canProve(cond) ? true : this.az.canProve(not(cond)) ? false : undefined;
         if (taken === true) return this.stmt(s.then);
         if (taken === false) return s.else ? this.stmt(s.else) : noOp();
-        const then = this.stmt(s.then);
-        const els = s.else ? this.stmt(s.else) : undefined;
+        const then = this.az.withConstraint(cond, () => this.stmt(s.then));
+        const other = s.else;
+        const els = other ? this.az.withConstraint(not(cond), () => this.stmt(other)) : undefined;
         if (cond === s.cond && then === s.then && els === s.else) return s;
         return ifThenElse(cond, then, els, s.span);
       }
@@ -182,6 +185,6 @@ class StmtSimplifier {
 }
 
 export function simplify(fn: PrimFunc, options: SimplifyOptions = {}): PrimFunc {
-  const make = options.analyzer ?? createConstantFoldAnalyzer;
+  const make = options.analyzer ?? ((): ArithAnalyzer => new Analyzer());
   return withBody(fn, new StmtSimplifier(make()).stmt(fn.body));
 }

@@ -18,11 +18,16 @@ import {
   substitute,
 } from '@kiln/ir-core';
 import type { PrimFunc, Stmt } from '../stmt.js';
-import { evaluate, isStmt, primFunc } from '../stmt.js';
+import { evaluate, isStmt, primFunc, seqStmt } from '../stmt.js';
 
-/** Rebuild `s` with each direct child statement replaced by `f(child)`; identity if none changed. */
+/**
+ * Rebuild `s` with each direct child statement replaced by `f(child)`; identity if none
+ * changed. A sequence whose items became sequences is flattened (SeqStmts never nest).
+ */
 export function mapStmtChildren<T extends Stmt>(s: T, f: (c: Stmt) => Stmt): T {
-  return mapChildren(s, (c) => (isStmt(c) ? f(c) : c));
+  const out = mapChildren(s, (c) => (isStmt(c) ? f(c) : c));
+  if (out !== s && out.kind === 'SeqStmt' && out.seq.some((c) => c.kind === 'SeqStmt')) return seqStmt(out.seq, out.span) as T;
+  return out;
 }
 
 /**

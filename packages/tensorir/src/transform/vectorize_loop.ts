@@ -76,10 +76,18 @@ class LoopVectorizer {
     const body = this.loop.body;
     // Already-vector code inside: leave it to codegen as is, do not nest lanes.
     if (collect(body, isVectorValued).length > 0) return false;
+    // Vars that vary inside one lane's execution: inner loop vars, and lets built on them.
     const inner = new Set<Node>();
-    for (const n of collect(body, (x) => x.kind === 'For' || x.kind === 'LetStmt' || x.kind === 'Let')) {
-      if (n.kind === 'For') inner.add((n as For).loopVar);
-      else inner.add((n as unknown as { var: Var }).var);
+    for (const n of collect(body, (x) => x.kind === 'For')) inner.add((n as For).loopVar);
+    const lets = collect(body, (x) => x.kind === 'LetStmt' || x.kind === 'Let') as unknown as Array<{ var: Var; value: PrimExpr }>;
+    for (let changed = true; changed; ) {
+      changed = false;
+      for (const l of lets) {
+        if (!inner.has(l.var) && usesAny(l.value, inner)) {
+          inner.add(l.var);
+          changed = true;
+        }
+      }
     }
     const accesses = collect(body, (x) => x.kind === 'BufferLoad' || x.kind === 'BufferStore') as Array<{ kind: string; buffer: Buffer; indices: readonly PrimExpr[] }>;
     const written = new Map<Var, { buffer: Buffer; indices: readonly PrimExpr[] }>();
