@@ -1,4 +1,4 @@
-import type { Buffer, PrimExpr, Var } from '@kiln/ir-core';
+import type { Buffer, ExprLike, PrimExpr, Var } from '@kiln/ir-core';
 import {
   DType, add, and, buffer, bufferLoad, call, cast, floatImm, floordiv, floormod, intImm, irModule, isKilnError, lt, max, mul, parseModule,
   primVar, printModule, range, structuralEqual, sub,
@@ -19,7 +19,7 @@ function roundTrip(fn: PrimFunc): string {
   return text;
 }
 
-const ld = (b: Buffer, ...ix: PrimExpr[]) => bufferLoad(b, ix);
+const ld = (b: Buffer, ...ix: ExprLike[]) => bufferLoad(b, ix);
 
 /** C[i, j] += A[i, k] * B[k, j] with a reduction block and init. */
 function matmul(): PrimFunc {
