@@ -101,9 +101,15 @@ export function createPassContext(options: PassContextOptions = {}): PassContext
   return ctx;
 }
 
-/** A new context with some settings replaced (instruments and diagnostics are shared). */
+/**
+ * A new context with some settings replaced (instruments and diagnostics are shared).
+ * It shares the run state of `ctx`, so a pass that runs sub-passes under a derived
+ * context does not re-open the instruments in the middle of a run.
+ */
 export function extendPassContext(ctx: PassContext, overrides: PassContextOptions): PassContext {
-  return createPassContext({ ...ctx, ...overrides });
+  const derived = createPassContext({ ...ctx, ...overrides });
+  runStates.set(derived, runStateOf(ctx));
+  return derived;
 }
 
 /** Internal: the run-depth state of a context (contexts built by hand get one lazily). */

@@ -204,6 +204,21 @@ describe('PassContext gating', () => {
     expect(logOf(seq().run(sampleModule(), createPassContext({ instruments: [veto] })))).toEqual(['test.A']);
   });
 
+  it('does not re-open instruments when a pass runs sub-passes under a derived context', () => {
+    const events: string[] = [];
+    const ins: PassInstrument = {
+      name: 'trace',
+      enterContext: () => events.push('enter'),
+      exitContext: () => events.push('exit'),
+      runBeforePass: (p) => events.push(`before ${p.name}`),
+    };
+    const inner = logPass('test.Inner', { optLevel: 3 });
+    const outer = definePass({ name: 'test.Outer', kind: 'module', run: (m, ctx) => inner.run(m, extendPassContext(ctx, { optLevel: 3 })) });
+    const out = outer.run(sampleModule(), createPassContext({ instruments: [ins] }));
+    expect(logOf(out)).toEqual(['test.Inner']);
+    expect(events).toEqual(['enter', 'before test.Outer', 'before test.Inner', 'exit']);
+  });
+
   it('rejects bad opt levels; extendPassContext replaces settings', () => {
     expect(codeOf(() => createPassContext({ optLevel: -1 }))).toBe(ErrorCodes.INVALID_ARGUMENT);
     const ctx = extendPassContext(createPassContext({ disabledPasses: ['test.A'] }), { optLevel: 3 });
@@ -268,6 +283,15 @@ describe('pass options', () => {
     expect(e.message).toContain('mode');
     // a skipped pass does not look at its options
     expect(() => fuse.run(sampleModule(), createPassContext({ optLevel: 0, passOptions: { 'relax.FuseOps': { mode: 'eager' } } }))).not.toThrow();
+  });
+
+  it('types withOptions from the schema', () => {
+    // compile-time checks: a wrong type or an unknown key does not typecheck
+    // @ts-expect-error maxDepth is a number
+    expect(() => fuse.withOptions({ maxDepth: 'deep' })).toThrow(KilnError);
+    // @ts-expect-error no such option
+    expect(() => fuse.withOptions({ depth: 2 })).toThrow(KilnError);
+    expect(fuse.withOptions({ mode: 'none' }).boundOptions.mode).toBe('none');
   });
 
   it('rejects options for passes that take none', () => {
