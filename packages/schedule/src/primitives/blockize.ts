@@ -2,7 +2,7 @@
 // the part of the inner block's bindings owned by outer loops; tensorize matches such a
 // nest against a tensor intrinsic's description and swaps in its implementation.
 import type { Buffer, Node, PrimExpr, Range, Var } from '@kiln/ir-core';
-import { add, freezeNode, intImm, isConstInt, Mutator, mul, nodeKindInfo, primVar, range, structuralEqual, substitute } from '@kiln/ir-core';
+import { add, DType, freezeNode, intImm, isConstInt, Mutator, mul, nodeKindInfo, primVar, range, structuralEqual, substitute } from '@kiln/ir-core';
 import type { Block, BlockRealize, BufferRegion, For, IterVar, PrimFunc, Stmt } from '@kiln/tensorir';
 import { block, blockRealize, bufferRegion } from '@kiln/tensorir';
 import type { Interval, Lin } from '../arith.js';
@@ -129,11 +129,13 @@ class IntrinMatcher {
   readonly offsets = new Map<Buffer, Lin[]>();
   constructor(private readonly innerVars: ReadonlySet<Var>) {}
 
-  private access(bd: Buffer, ba: Buffer, di: readonly PrimExpr[], ai: readonly PrimExpr[]): boolean {
+  private access(bd: Buffer, ba: Buffer, di: PrimExpr[], ai: readonly PrimExpr[]): boolean {
     const prev = this.bufMap.get(bd);
     if (prev !== undefined && prev !== ba) return false;
-    if (bd.dtype !== ba.dtype || di.length !== ai.length) return false;
+    if (bd.dtype !== ba.dtype || di.length > ai.length) return false;
     this.bufMap.set(bd, ba);
+    // A lower-rank description buffer views the trailing dimensions of the actual one.
+    di = [...ai.slice(0, ai.length - di.length).map(() => intImm(0)), ...di];
     const offs = di.map((d, k) => linSub(linearize(simplifyIndex(ai[k])), linearize(simplifyIndex(d))));
     if (offs.some((o) => [...o.terms.values()].some((t) => usesAnyVar(t.atom, this.innerVars)))) return false;
     const known = this.offsets.get(bd);
@@ -147,7 +149,7 @@ class IntrinMatcher {
     if (d.kind === 'BufferLoad' || d.kind === 'BufferStore') {
       const x = d as unknown as { buffer: Buffer; indices: readonly PrimExpr[]; value?: PrimExpr };
       const y = a as unknown as { buffer: Buffer; indices: readonly PrimExpr[]; value?: PrimExpr };
-      if (!this.access(x.buffer, y.buffer, x.indices, y.indices)) return false;
+      if (!this.access(x.buffer, y.buffer, [...x.indices], y.indices)) return false;
       return x.value === undefined || this.match(x.value, y.value!);
     }
     if (d.kind === 'Var') return d === a;
@@ -224,12 +226,13 @@ export function tensorizeBlock(fn: PrimFunc, o: BlockRealize, intrin: TensorIntr
   descParams.forEach((p, i) => {
     const actual = m.bufMap.get(p);
     if (!actual) return;
-    const off = m.offsets.get(p)!.map((l) => fromLin(l, l.terms.size ? [...l.terms.values()][0].atom.dtype : p.shape[0]?.dtype ?? intImm(0).dtype));
+    const off = m.offsets.get(p)!.map((l) => fromLin(l, DType.int64));
     implMap.set(implParams[i], { buf: actual, off });
   });
   const shift = (b: Buffer, idx: readonly PrimExpr[]): PrimExpr[] => {
     const t = implMap.get(b)!;
-    return idx.map((e, k) => simplifyIndex(add(t.off[k], e)));
+    const full = [...t.off.slice(0, t.off.length - idx.length).map(() => intImm(0)), ...idx];
+    return full.map((e, k) => simplifyIndex(add(t.off[k], e)));
   };
   class Rebase extends Mutator {
     protected override visitNode(n: Node): Node {
@@ -242,7 +245,9 @@ export function tensorizeBlock(fn: PrimFunc, o: BlockRealize, intrin: TensorIntr
         const x = v as unknown as BufferRegion;
         if (implMap.has(x.buffer)) {
           const t = implMap.get(x.buffer)!;
-          return bufferRegion(t.buf, x.region.map((r, k) => range(simplifyIndex(add(t.off[k], r.min)), r.extent)));
+          const lead = t.off.length - x.region.length;
+          const full = [...t.off.slice(0, lead).map(() => range(intImm(0), intImm(1))), ...x.region];
+          return bufferRegion(t.buf, full.map((r, k) => range(simplifyIndex(add(t.off[k], r.min)), r.extent)));
         }
       }
       return v;

@@ -139,3 +139,5 @@ export function sameResults(a: PrimFunc, b: PrimFunc, seed = 7, rtol = 1e-5): { 
   }
   return { ok: true, message: '' };
 }
+
+export { wellFormed, printPrimFunc } from '@kiln/tensorir';

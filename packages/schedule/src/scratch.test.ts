@@ -1,0 +1,21 @@
+import { it } from 'vitest';
+import { createSchedule } from './index.js';
+import { matmul, printPrimFunc } from './testing/kernels.js';
+it('scratch', () => {
+  const sch = createSchedule(matmul(8, 8, 8));
+  const c = sch.getBlock('C');
+  const [i, j, k] = sch.getLoops(c);
+  const [io, ii] = sch.split(i, [undefined, 4]);
+  const [jo, ji] = sch.split(j, [undefined, 4]);
+  const [ko, ki] = sch.split(k, [undefined, 4]);
+  sch.reorder(io, jo, ko, ii, ji, ki);
+  sch.decomposeReduction(c, ko);
+  sch.tensorize(ii, 'matmul_4x4x4_f32');
+  console.log(printPrimFunc(sch.func));
+  const s2 = createSchedule(matmul(8, 8, 8));
+  const c2 = s2.getBlock('C');
+  const [, , k2] = s2.getLoops(c2);
+  const [, k2i] = s2.split(k2, [undefined, 4]);
+  s2.rfactor(k2i, 0);
+  console.log(printPrimFunc(s2.func));
+});
