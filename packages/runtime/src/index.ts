@@ -11,6 +11,7 @@ export {
   type ArtifactManifest,
   type SectionInfo,
 } from './artifact/format.js';
+export { type ArtifactSummary, inspectArtifact } from './artifact/inspect.js';
 export { type ReadArtifact, type ReadOptions, readArtifact, readArtifactFile } from './artifact/reader.js';
 export { type WriteFileOptions, writeArtifact, writeArtifactFile } from './artifact/writer.js';
 export {
@@ -61,6 +62,8 @@ export {
 } from './module/kernel-module.js';
 export { createRuntime, type LoadOptions, Runtime, type RuntimeOptions } from './runtime.js';
 export { contiguousStrides, type DLPackDescriptor, numElements, Tensor, type TensorInit } from './tensor.js';
+export { FunctionBuilder, type Label } from './vm/builder.js';
 export { type BuiltinContext, type BuiltinFunction, DEFAULT_BUILTINS } from './vm/builtins.js';
 export * from './vm/bytecode.js';
+export { disassemble, formatIntExpr, formatSig } from './vm/disasm.js';
 export { Shape, type Value } from './vm/value.js';

@@ -7,6 +7,7 @@ import { tryKoffi } from '../native.js';
 import { arg, shapeOp } from '../vm/bytecode.js';
 import { crc32 } from './crc32.js';
 import { ARTIFACT_ALIGNMENT, type Artifact } from './format.js';
+import { inspectArtifact } from './inspect.js';
 import { readArtifact, readArtifactFile } from './reader.js';
 import { writeArtifact, writeArtifactFile } from './writer.js';
 
@@ -138,6 +139,32 @@ describe('artifact round trip', () => {
         expect((k.address(c.data.buffer as ArrayBuffer) + BigInt(c.data.byteOffset)) % 64n).toBe(0n);
     }
     expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  });
+});
+
+describe('inspectArtifact', () => {
+  it('summarises a read artifact', () => {
+    const s = inspectArtifact(readArtifact(writeArtifact(sample())));
+    expect(s).toMatchObject({
+      formatVersion: 1,
+      bytecodeVersion: 1,
+      kilnVersion: '0.1.0-test',
+      target: 'llvm -mcpu=znver3',
+      functions: [
+        {
+          name: 'main',
+          signature: '(x: Tensor([n, 3], float32)) -> Tensor([n, 2], float32)',
+          instructions: 4,
+          registers: 3,
+        },
+      ],
+      constants: { count: 3, bytes: 24 + 24 + 1000 },
+      kernelModules: [
+        { name: 'lib', kind: 'cpu-so', device: 'cpu:0', symbols: ['matmul'], bytes: 333 },
+        { name: 'ref', kind: 'js', device: 'cpu:0', symbols: [], bytes: 0 },
+      ],
+    });
+    expect(s.sections?.map((x) => x.name)).toEqual(['manifest', 'constants', 'kernels/lib']);
   });
 });
 
