@@ -118,6 +118,17 @@ describe('definePass', () => {
       },
     });
     expect(codeOf(() => kiln.run(sampleModule()))).toBe('SHAPE_MISMATCH');
+    const fnBoom = definePass({
+      name: 'tir.Boom',
+      kind: 'prim_func',
+      transform: (fn, name) => {
+        if (name === 'g') throw new RangeError('index out of range');
+        return fn;
+      },
+    });
+    const f = errorOf(() => fnBoom.run(sampleModule()));
+    expect(f.code).toBe(ErrorCodes.PASS_FAILED);
+    expect(f.details).toMatchObject({ pass: 'tir.Boom', function: 'g' });
   });
 });
 

@@ -223,7 +223,17 @@ export function definePass<O = Record<string, never>, I extends object = Readonl
           entries.push([g, f]);
           continue;
         }
-        const nf = transform(f as F, g, ctx, opts as O);
+        let nf: Node | null;
+        try {
+          nf = transform(f as F, g, ctx, opts as O);
+        } catch (e) {
+          if (e instanceof KilnError) throw e;
+          const msg = e instanceof Error ? e.message : String(e);
+          throw new KilnError(ErrorCodes.PASS_FAILED, `pass '${name}' failed on function '${g}': ${msg}`, {
+            cause: e,
+            details: { pass: name, function: g },
+          });
+        }
         if (nf !== f) changed = true;
         if (nf !== null) entries.push([g, nf]);
       }
