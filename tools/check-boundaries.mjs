@@ -8,7 +8,7 @@ const ALLOWED = {
   'ir-core': [],
   tensorir: ['ir-core'],
   schedule: ['ir-core', 'tensorir'],
-  relax: ['ir-core', 'tensorir'],
+  relax: ['ir-core', 'tensorir', 'runtime:type'],
   'passes-fusion': ['ir-core', 'tensorir', 'relax'],
   'frontends-onnx': ['ir-core', 'relax'],
   'frontends-torch': ['ir-core', 'relax'],
@@ -34,7 +34,7 @@ function walk(dir, out) {
   }
   return out;
 }
-const IMPORT_RE = /(?:from\s+|import\s*\(\s*|import\s+)['"]([^'"]+)['"]/g;
+const IMPORT_RE = /(import\s+type\s+[^;]*?from\s+|export\s+type\s+[^;]*?from\s+|from\s+|import\s*\(\s*|import\s+)['"]([^'"]+)['"]/g;
 for (const pkg of Object.keys(ALLOWED)) {
   const dir = join(root, 'packages', pkg);
   let files = [];
@@ -48,7 +48,7 @@ for (const pkg of Object.keys(ALLOWED)) {
     const isTest = /\.test\.ts$/.test(f) || f.includes('/testing/');
     const text = readFileSync(f, 'utf8');
     for (const m of text.matchAll(IMPORT_RE)) {
-      const spec = m[1];
+      const spec = m[2];
       const where = relative(root, f);
       if (spec.startsWith('.')) {
         const resolved = resolve(dirname(f), spec);
@@ -64,7 +64,14 @@ for (const pkg of Object.keys(ALLOWED)) {
         continue;
       }
       const allowed = ALLOWED[pkg];
-      const ok = allowed.includes('*') || allowed.includes(target) || (isTest && !(pkg in TEST_EXTRA));
+      // `name:type` allows type-only imports (`import type`): the VM lowering emits the
+      // runtime's bytecode format without depending on the runtime at run time.
+      const typeOnly = /^(import|export)\s+type\b/.test(m[1]);
+      const ok =
+        allowed.includes('*') ||
+        allowed.includes(target) ||
+        (allowed.includes(`${target}:type`) && typeOnly) ||
+        (isTest && !(pkg in TEST_EXTRA));
       if (!ok) problems.push(`${where}: @kiln/${pkg} may not import '${spec}' (allowed: ${allowed.join(', ') || 'nothing'})`);
       if (ok && !isTest && !deps.includes(`@kiln/${target}`)) {
         problems.push(`${where}: imports '${spec}' but packages/${pkg}/package.json does not list @kiln/${target}`);
