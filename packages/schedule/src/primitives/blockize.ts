@@ -9,7 +9,7 @@ import type { Interval, Lin } from '../arith.js';
 import { bounds, fromLin, linearize, linEqual, linSub, simplifyIndex, usesAnyVar } from '../arith.js';
 import { fail, ScheduleErrorCodes as C } from '../errors.js';
 import type { TensorIntrin } from '../intrin.js';
-import { replaceStmt, TreeIndex, uniqueBlockName, withBody } from '../tree.js';
+import { replaceStmt, transformStmt, TreeIndex, uniqueBlockName, withBody } from '../tree.js';
 
 /** The loops from `top` down to the single block realize they hold, or undefined if not a perfect nest. */
 export function perfectNest(top: Stmt): { loops: For[]; realize: BlockRealize } | undefined {
@@ -254,7 +254,17 @@ export function tensorizeBlock(fn: PrimFunc, o: BlockRealize, intrin: TensorIntr
     }
   }
   const impl = descNest(intrin, 'impl');
-  const body = new Rebase().visit(impl.body);
+  // Blocks of the implementation get names unique in the function (an intrinsic may be used twice).
+  const taken = new Set<string>();
+  const rename = (s: Stmt): Stmt | null | undefined => {
+    if (s.kind !== 'Block') return undefined;
+    const nm = uniqueBlockName(fn.body, s.name, taken);
+    taken.add(nm);
+    const inner = transformStmt(s.body, rename) ?? s.body;
+    return nm === s.name && inner === s.body ? s : freezeNode({ ...s, name: nm, body: inner });
+  };
+  const body = transformStmt(new Rebase().visit(impl.body), rename)!;
+
   const blk: Block = freezeNode({
     ...o.block,
     body,
