@@ -218,6 +218,17 @@ describe('artifact validation', () => {
     }
   });
 
+  it('every single-byte corruption is rejected with an artifact code, never a crash', () => {
+    const small = writeArtifact({ ...sample(), constants: sample().constants.slice(0, 2) });
+    const allowed = new Set(['ARTIFACT_MAGIC', 'ARTIFACT_VERSION', 'ARTIFACT_CORRUPT']);
+    for (let at = 0; at < small.length; at++) {
+      const b = small.slice();
+      b[at] ^= 0x5a;
+      const code = codeOf(() => readArtifact(b));
+      expect(code !== undefined && allowed.has(code), `byte ${at}: ${code}`).toBe(true);
+    }
+  });
+
   it('rejects a well-checksummed but malformed manifest', () => {
     const a = sample();
     const bad = { ...a, functions: [{ ...a.functions[0], numRegisters: -1 }] };

@@ -101,6 +101,12 @@ export function readArtifact(bytes: Uint8Array, options: ReadOptions = {}): Read
     prevEnd = offset + length;
     sections.push({ name, offset, length, crc32: crc });
   }
+  // Padding is not covered by a checksum; requiring zeros makes every flipped byte detectable.
+  let gapStart = headerLen;
+  for (const s of [...sections, { name: '<end>', offset: bytes.byteLength, length: 0 }]) {
+    for (let i = gapStart; i < s.offset; i++) if (bytes[i] !== 0) corrupt(`non-zero padding at byte ${i}`);
+    gapStart = s.offset + s.length;
+  }
   const section = (name: string): Uint8Array => {
     const s = sections.find((x) => x.name === name);
     if (!s) return corrupt(`missing section '${name}'`);

@@ -22,6 +22,11 @@ export function validateFunction(fn: VMFunction, scope: ValidationScope): void {
     runtimeError(RuntimeErrorCodes.BYTECODE_INVALID, `${at(pc)}: ${why}`);
   if (fn.params.length > fn.numRegisters)
     bad(0, `${fn.params.length} parameters but only ${fn.numRegisters} registers`);
+  for (const p of fn.params as readonly unknown[]) {
+    const q = p as { name?: unknown; sig?: { kind?: unknown } };
+    if (typeof q?.name !== 'string' || !isSig(q.sig)) bad(0, 'malformed parameter signature');
+  }
+  if (!isSig(fn.ret)) bad(0, 'malformed return signature');
   const n = fn.code.length;
   const reg = (pc: number, r: unknown) => {
     if (!Number.isInteger(r) || (r as number) < 0 || (r as number) >= fn.numRegisters)
@@ -107,6 +112,7 @@ export function validateFunction(fn: VMFunction, scope: ValidationScope): void {
         break;
       case 'LoadImm':
         reg(pc, ins.dst);
+        if (!['number', 'boolean', 'string'].includes(typeof ins.value)) bad(pc, 'malformed immediate');
         break;
       case 'Move':
         reg(pc, ins.dst);
@@ -156,6 +162,7 @@ export function validateFunction(fn: VMFunction, scope: ValidationScope): void {
         if (ins.valueKind !== 'tensor' && ins.valueKind !== 'shape')
           bad(pc, 'MatchShape valueKind must be tensor or shape');
         if (ins.dtype !== undefined) dtype(pc, ins.dtype);
+        if (ins.dims !== undefined && !Array.isArray(ins.dims)) bad(pc, 'malformed dims');
         if (ins.dims !== undefined) for (const d of ins.dims) pattern(pc, d);
         if (typeof ins.context?.func !== 'string' || typeof ins.context?.arg !== 'string')
           bad(pc, 'MatchShape needs a context');
@@ -166,6 +173,7 @@ export function validateFunction(fn: VMFunction, scope: ValidationScope): void {
         break;
       case 'MakeShape':
         reg(pc, ins.dst);
+        if (!Array.isArray(ins.dims)) bad(pc, 'malformed dims');
         for (const d of ins.dims) expr(pc, d);
         break;
       case 'If':
@@ -182,4 +190,16 @@ export function validateFunction(fn: VMFunction, scope: ValidationScope): void {
         bad(pc, `unknown opcode '${String((ins as { op?: unknown })?.op)}'`);
     }
   });
+}
+
+const SIG_KINDS = new Set(['tensor', 'tuple', 'shape', 'scalar', 'object']);
+function isSig(s: unknown): boolean {
+  if (typeof s !== 'object' || s === null) return false;
+  const k = (s as { kind?: unknown }).kind;
+  if (typeof k !== 'string' || !SIG_KINDS.has(k)) return false;
+  if (k === 'tuple') {
+    const f = (s as { fields?: unknown }).fields;
+    return Array.isArray(f) && f.every(isSig);
+  }
+  return true;
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Artifact } from '../artifact/format.js';
 import { writeArtifact } from '../artifact/writer.js';
+import { cpu, hostBytes } from '../device/device.js';
 import { isRuntimeError } from '../errors.js';
 import type { JsKernels, KernelArg } from '../module/kernel-module.js';
 import { createRuntime } from '../runtime.js';
@@ -243,11 +244,12 @@ describe('VM: MLP chain with a symbolic batch dim', () => {
 
   it('constants from serialised bytes are views into the artifact', () => {
     const { artifact } = mlpArtifact();
-    const bytes = writeArtifact(artifact);
+    const written = writeArtifact(artifact);
+    // Bytes that start 64-byte aligned in memory are used in place (no copy at all).
+    const bytes = hostBytes(cpu.allocate(written.byteLength), 0, written.byteLength);
+    bytes.set(written);
     const exe = createRuntime().load(bytes, { jsModules: { ref: kernels } });
-    // (bytes may be copied once if misaligned; either way all constants share one buffer)
-    const buf = exe.constants[0].storage.host!.buffer;
-    for (const c of exe.constants) expect(c.storage.host!.buffer).toBe(buf);
+    for (const c of exe.constants) expect(c.storage.host!.buffer).toBe(bytes.buffer);
     expect(exe.constants[0].shape).toEqual([4, 8]);
   });
 
@@ -550,6 +552,12 @@ describe('VM: load-time validation', () => {
 
   it('accepts a valid function', () => {
     expect(rt.load(art(base)).call('f')).toBe(1);
+  });
+  it('rejects malformed signatures', () => {
+    expect(codeOf(() => rt.load(art({ ...base, ret: { kind: 'weird' } as never })))).toBe('BYTECODE_INVALID');
+    expect(codeOf(() => rt.load(art({ ...base, numRegisters: 2, params: [{ name: 'x' } as never] })))).toBe(
+      'BYTECODE_INVALID',
+    );
   });
   it('rejects bad registers, jumps, constants, devices, opcodes', () => {
     expect(codeOf(() => rt.load(art({ ...base, code: [{ op: 'Ret', src: 3 }] })))).toBe('BYTECODE_INVALID');
