@@ -21,6 +21,10 @@ type CompareKind = 'EQ' | 'NE' | 'LT' | 'LE' | 'GT' | 'GE';
 const FLIP: Record<CompareKind, CompareKind> = { EQ: 'NE', NE: 'EQ', LT: 'GE', LE: 'GT', GT: 'LE', GE: 'LT' };
 const isCompare = (k: string): k is CompareKind => k in FLIP;
 const MAX_REWRITE_ROUNDS = 8;
+/** Largest subtree (in nodes) re-simplified under a branch condition. */
+const MAX_CONSTRAINED_SIZE = 64;
+/** Analyzers currently re-simplifying under a branch condition (see underConstraint). */
+const constraintNesting = new WeakMap<Analyzer, number>();
 
 const isTrue = (e: PrimExpr): boolean => e.kind === 'IntImm' && e.value !== 0;
 const isFalse = (e: PrimExpr): boolean => e.kind === 'IntImm' && e.value === 0;
@@ -364,37 +368,42 @@ export class Simplifier {
     const b = this.simplify(e.b);
     const folded = this.fold(e.kind, e.dtype, a, b);
     if (folded) return folded;
-    if (isIndexType(a.dtype) && e.dtype.lanes === 1) {
-      const d = this.difference(a, b);
-      if (d !== undefined) {
-        const decide = (x: ConstIntBound): boolean | undefined => {
-          switch (e.kind) {
-            case 'LT':
-              return x.max < 0 ? true : x.min >= 0 ? false : undefined;
-            case 'LE':
-              return x.max <= 0 ? true : x.min > 0 ? false : undefined;
-            case 'GT':
-              return x.min > 0 ? true : x.max <= 0 ? false : undefined;
-            case 'GE':
-              return x.min >= 0 ? true : x.max < 0 ? false : undefined;
-            case 'EQ':
-              return x.min === 0 && x.max === 0 ? true : x.min > 0 || x.max < 0 ? false : undefined;
-            case 'NE':
-              return x.min === 0 && x.max === 0 ? false : x.min > 0 || x.max < 0 ? true : undefined;
-          }
-        };
-        const verdict = decide(this.diffBound(d, (x) => decide(x) !== undefined));
-        if (verdict !== undefined) return boolImm(verdict);
-      }
+    if (!isIndexType(a.dtype) || e.dtype.lanes !== 1) {
+      const r = this.rebuild(e, a, b);
+      const known = this.an.knownTruth(r);
+      return known === undefined ? r : boolImm(known);
     }
-    const r = this.rebuild(e, a, b);
-    const known = this.an.knownTruth(r);
-    return known === undefined ? r : boolImm(known);
+    const p = polyAddScaled(toPoly(a), toPoly(b), -1);
+    const d = fromPoly(p, a.dtype);
+    if (d === undefined) return this.rebuild(e, a, b);
+    const decide = (x: ConstIntBound): boolean | undefined => {
+      switch (e.kind) {
+        case 'LT':
+          return x.max < 0 ? true : x.min >= 0 ? false : undefined;
+        case 'LE':
+          return x.max <= 0 ? true : x.min > 0 ? false : undefined;
+        case 'GT':
+          return x.min > 0 ? true : x.max <= 0 ? false : undefined;
+        case 'GE':
+          return x.min >= 0 ? true : x.max < 0 ? false : undefined;
+        case 'EQ':
+          return x.min === 0 && x.max === 0 ? true : x.min > 0 || x.max < 0 ? false : undefined;
+        case 'NE':
+          return x.min === 0 && x.max === 0 ? false : x.min > 0 || x.max < 0 ? true : undefined;
+      }
+    };
+    const verdict = decide(this.diffBound(d, (x) => decide(x) !== undefined));
+    if (verdict !== undefined) return boolImm(verdict);
+    const r = canonicalCompare(e.kind, p, a.dtype);
+    if (r.kind === 'IntImm') return r;
+    if (this.an.knownTruth(r)) return boolImm(true);
+    if (this.an.knownTruth(canonicalCompare(FLIP[e.kind], p, a.dtype))) return boolImm(false);
+    return r;
   }
 
   private logic(e: Binary<'And' | 'Or'>): PrimExpr {
     const a = this.simplify(e.a);
-    const b = this.simplify(e.b);
+    let b = this.simplify(e.b);
     if (e.dtype.lanes === 1) {
       const absorbing = e.kind === 'And' ? isFalse : isTrue;
       const neutral = e.kind === 'And' ? isTrue : isFalse;
@@ -403,16 +412,53 @@ export class Simplifier {
       if (neutral(b)) return a;
       if (compareExpr(a, b) === 0) return a;
       // x && !x, x || !x
-      if (compareExpr(a, negate(b)) === 0) return boolImm(e.kind === 'Or');
+      if (compareExpr(a, this.negation(b)) === 0) return boolImm(e.kind === 'Or');
+      // b is only evaluated when a holds (And) or fails (Or)
+      b = this.underConstraint(e.kind === 'And' ? a : this.negation(a), b);
+      if (absorbing(b)) return boolImm(e.kind === 'Or');
+      if (neutral(b)) return a;
     }
     return this.rebuild(e, a, b);
+  }
+
+  /** The negation of a simplified condition, itself in canonical form. */
+  private negation(c: PrimExpr): PrimExpr {
+    if (isCompare(c.kind) && c.dtype.lanes === 1) {
+      const x = c as Binary<CompareKind>;
+      if (isIndexType(x.a.dtype)) {
+        const p = polyAddScaled(toPoly(x.a), toPoly(x.b), -1);
+        if (p.exact) return canonicalCompare(FLIP[x.kind], p, x.a.dtype);
+      }
+    }
+    return negate(c);
+  }
+
+  /**
+   * Re-simplify `x` knowing `cond` (for an arm only used when `cond` holds). Only one level
+   * deep and for small `x`: nested conditions would otherwise re-simplify subtrees
+   * exponentially often.
+   */
+  private underConstraint(cond: PrimExpr, x: PrimExpr): PrimExpr {
+    if (x.kind === 'IntImm' || x.kind === 'FloatImm' || (constraintNesting.get(this.an) ?? 0) > 0) return x;
+    const nodes = collect(x, () => true);
+    if (nodes.length > MAX_CONSTRAINED_SIZE) return x;
+    // Under the condition a divisor may simplify to something that is zero where the
+    // condition fails; an eagerly evaluated arm (Select, vector And) would then fault.
+    if (nodes.some((n) => isDivision(n) && !isNonZeroConst((n as Binary).b))) return x;
+    constraintNesting.set(this.an, 1);
+    try {
+      const r = this.an.withConstraint(cond, () => this.an.simplify(x));
+      return r !== x && structuralEqual(r, x) ? x : r;
+    } finally {
+      constraintNesting.delete(this.an);
+    }
   }
 
   private not(e: Not): PrimExpr {
     const a = this.simplify(e.a);
     if (e.dtype.lanes === 1) {
       if (a.kind === 'IntImm') return boolImm(a.value === 0);
-      const n = negate(a);
+      const n = this.negation(a);
       if (n.kind !== 'Not') return n;
     }
     return a === e.a ? e : not(a, e.span);
@@ -421,8 +467,8 @@ export class Simplifier {
   private select(e: Select): PrimExpr {
     const c = this.simplify(e.cond);
     if (c.kind === 'IntImm' && e.cond.dtype.lanes === 1) return c.value !== 0 ? this.simplify(e.t) : this.simplify(e.f);
-    const t = this.simplify(e.t);
-    const f = this.simplify(e.f);
+    const t = this.underConstraint(c, this.simplify(e.t));
+    const f = this.underConstraint(this.negation(c), this.simplify(e.f));
     if (compareExpr(t, f) === 0) return t;
     return c === e.cond && t === e.t && f === e.f ? e : select(c, t, f, e.span);
   }
@@ -498,6 +544,53 @@ export function negate(c: PrimExpr): PrimExpr {
   }
   if (c.kind === 'IntImm') return boolImm(c.value === 0);
   return not(c);
+}
+
+/**
+ * The canonical comparison `p op 0` (p = lhs - rhs): GT/GE become LT/LE with the sides
+ * swapped, the common factor of the coefficients is divided out (rounding the constant
+ * the sound way), EQ/NE get a positive leading term, then positive terms go left,
+ * negative ones right, and the constant to the side where it is positive.
+ */
+export function canonicalCompare(kind: CompareKind, p: Poly, t: DataType): PrimExpr {
+  let k: CompareKind = kind;
+  let q = p;
+  if (k === 'GT' || k === 'GE') {
+    q = polyScale(q, -1);
+    k = k === 'GT' ? 'LT' : 'LE';
+  }
+  if ((k === 'EQ' || k === 'NE') && q.terms.length > 0 && q.terms[0].coef < 0) q = polyScale(q, -1);
+  let g = 0;
+  for (const x of q.terms) g = gcd(g, x.coef);
+  if (g > 1) {
+    const kc = q.constant;
+    let c: number;
+    if (k === 'LT') c = floorDiv(kc, g);
+    else if (k === 'LE') c = -floorDiv(-kc, g);
+    else {
+      if (kc % g !== 0) return boolImm(k === 'NE');
+      c = kc / g;
+    }
+    q = { terms: q.terms.map((x) => ({ atoms: x.atoms, coef: x.coef / g })), constant: c, exact: q.exact };
+  }
+  const lhs: Poly = { terms: q.terms.filter((x) => x.coef > 0), constant: Math.max(q.constant, 0), exact: q.exact };
+  const rhs: Poly = {
+    terms: q.terms.filter((x) => x.coef < 0).map((x) => ({ atoms: x.atoms, coef: -x.coef })),
+    constant: Math.max(-q.constant, 0),
+    exact: q.exact,
+  };
+  const l = fromPoly(lhs, t);
+  const r = fromPoly(rhs, t);
+  if (l === undefined || r === undefined) internalError('canonicalCompare on an inexact polynomial');
+  return binary(k, l, r);
+}
+
+function isNonZeroConst(e: PrimExpr): boolean {
+  return e.kind === 'IntImm' && e.value !== 0;
+}
+
+function isDivision(n: { kind: string }): boolean {
+  return n.kind === 'Div' || n.kind === 'Mod' || n.kind === 'FloorDiv' || n.kind === 'FloorMod';
 }
 
 function usesVar(e: PrimExpr, v: Var): boolean {
