@@ -132,7 +132,7 @@ export function wrapInt(x: number, t: DataType): number {
 
 // ---------------------------------------------------------------- construction
 
-export type NDArrayInit = TypedArray | ArrayLike<number> | ArrayLike<bigint> | ArrayLike<boolean>;
+export type NDArrayInit = TypedArray | ArrayLike<number | bigint | boolean>;
 
 /**
  * Build an NDArray. `data` (row-major) is copied and converted to the dtype's storage

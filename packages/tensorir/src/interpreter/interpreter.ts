@@ -169,6 +169,51 @@ function binOp(kind: string, operand: DataType, result: DataType): BinOp {
   }
 }
 
+/**
+ * Inlined closures for the hottest cases (index arithmetic in int64/int32, float32 and
+ * float64 add/mul, comparisons), saving a call per node; undefined for the rest.
+ */
+function fastBinary(kind: string, operand: DataType, a: SFn, b: SFn, bConst: number | undefined): SFn | undefined {
+  const e = elementOf(operand);
+  const exact = (e.code === 'int' || e.code === 'uint') && e.bits === 64 ? true : e.code === 'float' && e.bits === 64;
+  const f32 = e.code === 'float' && e.bits === 32;
+  const i32 = e.code === 'int' && e.bits === 32;
+  if (bConst !== undefined && (exact || i32)) {
+    const c = bConst;
+    switch (kind) {
+      case 'Add': return i32 ? (f) => (a(f) + c) | 0 : (f) => a(f) + c;
+      case 'Sub': return i32 ? (f) => (a(f) - c) | 0 : (f) => a(f) - c;
+      case 'Mul': return i32 ? (f) => Math.imul(a(f), c) : (f) => a(f) * c;
+      case 'LT': return (f) => (a(f) < c ? 1 : 0);
+      case 'GE': return (f) => (a(f) >= c ? 1 : 0);
+      default: break;
+    }
+  }
+  switch (kind) {
+    case 'Add':
+      if (exact) return (f) => a(f) + b(f);
+      if (f32) return (f) => Math.fround(a(f) + b(f));
+      if (i32) return (f) => (a(f) + b(f)) | 0;
+      return undefined;
+    case 'Sub':
+      if (exact) return (f) => a(f) - b(f);
+      if (f32) return (f) => Math.fround(a(f) - b(f));
+      if (i32) return (f) => (a(f) - b(f)) | 0;
+      return undefined;
+    case 'Mul':
+      if (exact) return (f) => a(f) * b(f);
+      if (f32) return (f) => Math.fround(a(f) * b(f));
+      if (i32) return (f) => Math.imul(a(f), b(f));
+      return undefined;
+    case 'LT':
+      return (f) => (a(f) < b(f) ? 1 : 0);
+    case 'GE':
+      return (f) => (a(f) >= b(f) ? 1 : 0);
+    default:
+      return undefined;
+  }
+}
+
 function castFn(from: DataType, to: DataType): (x: number) => number {
   const f = elementOf(from);
   const t = elementOf(to);
@@ -337,8 +382,57 @@ class Compiler {
     return this.lane(e, 0);
   }
 
-  /** Lane `l` of `e` (for scalar expressions, lane 0 is the value). */
+  /** Whether `e` has no variables, loads or calls, so it can be evaluated at compile time. */
+  private isConst(e: PrimExpr): boolean {
+    const hit = this.constMemo.get(e);
+    if (hit !== undefined) return hit;
+    let r: boolean;
+    switch (e.kind) {
+      case 'IntImm':
+      case 'FloatImm':
+        r = true;
+        break;
+      case 'Var': case 'BufferLoad': case 'Call': case 'Let': case 'StringImm':
+        r = false;
+        break;
+      case 'Cast': r = this.isConst(e.value); break;
+      case 'Not': r = this.isConst(e.a); break;
+      case 'Broadcast': r = this.isConst(e.value); break;
+      case 'Ramp': r = this.isConst(e.base) && this.isConst(e.stride); break;
+      case 'Select': r = this.isConst(e.cond) && this.isConst(e.t) && this.isConst(e.f); break;
+      default: r = this.isConst(e.a) && this.isConst(e.b);
+    }
+    this.constMemo.set(e, r);
+    return r;
+  }
+  private readonly constMemo = new WeakMap<PrimExpr, boolean>();
+  private static readonly EMPTY: Frame = { v: new Float64Array(0), s: [] };
+
+  /** The compile-time value of a scalar expression, if it is constant. */
+  private constValue(e: PrimExpr): number | undefined {
+    if (e.dtype.lanes !== 1 || !this.isConst(e)) return undefined;
+    if (e.kind === 'IntImm') return e.value;
+    return this.laneRaw(e, 0)(Compiler.EMPTY);
+  }
+
+  /** Lane `l` of `e` (for scalar expressions, lane 0 is the value); constants are folded. */
   private lane(e: PrimExpr, l: number): SFn {
+    if (e.kind !== 'IntImm' && e.kind !== 'FloatImm' && this.isConst(e)) {
+      let v: number | undefined;
+      try {
+        v = this.laneRaw(e, l)(Compiler.EMPTY);
+      } catch {
+        v = undefined; // e.g. a constant division by zero: raise at run time, where it happens
+      }
+      if (v !== undefined) {
+        const c = v;
+        return () => c;
+      }
+    }
+    return this.laneRaw(e, l);
+  }
+
+  private laneRaw(e: PrimExpr, l: number): SFn {
     const L = e.dtype.lanes;
     const li = L === 1 ? 0 : l;
     switch (e.kind) {
@@ -362,6 +456,8 @@ class Compiler {
       case 'Min': case 'Max': case 'EQ': case 'NE': case 'LT': case 'LE': case 'GT': case 'GE': {
         const a = this.lane(e.a, l);
         const b = this.lane(e.b, l);
+        const fast = fastBinary(e.kind, e.a.dtype, a, b, this.constValue(e.b));
+        if (fast) return fast;
         const op = binOp(e.kind, e.a.dtype, e.dtype);
         return (f) => op(a(f), b(f));
       }
@@ -478,17 +574,19 @@ class Compiler {
     }
     const ds = this.storageSlot(buf.data);
     const shape = buf.shape.map((s) => this.expr(s));
-    const constShape = buf.shape.every((s) => s.kind === 'IntImm') ? buf.shape.map((s) => (s.kind === 'IntImm' ? s.value : 0)) : undefined;
+    const shapeVals = buf.shape.map((s) => this.constValue(s));
+    const constShape = shapeVals.every((v) => v !== undefined) ? (shapeVals as number[]) : undefined;
     let strides: SFn[] | undefined;
     let constStrides: number[] | undefined;
     if (buf.strides.length > 0) {
       strides = buf.strides.map((s) => this.expr(s));
-      if (buf.strides.every((s) => s.kind === 'IntImm')) constStrides = buf.strides.map((s) => (s.kind === 'IntImm' ? s.value : 0));
+      const sv = buf.strides.map((s) => this.constValue(s));
+      if (sv.every((v) => v !== undefined)) constStrides = sv as number[];
     } else if (constShape) {
       constStrides = constShape.map((_, d) => compactStride(constShape, d));
     }
     const elem = this.expr(buf.elemOffset);
-    const constElem = buf.elemOffset.kind === 'IntImm' ? buf.elemOffset.value : undefined;
+    const constElem = this.constValue(buf.elemOffset);
     const name = buf.name;
     const oob = (f: Frame, d: number, i: number, n: number): never => {
       const idx = indices.map((fn) => fn(f));
@@ -533,6 +631,36 @@ class Compiler {
           if (!(a >= 0 && a < n0)) oob(f, 0, a, n0);
           if (!(b >= 0 && b < n1)) oob(f, 1, b, n1);
           return checkStorage(f, constElem + a * s0 + b * s1);
+        };
+      }
+      if (nd === 3) {
+        const [n0, n1, n2] = constShape;
+        const [s0, s1, s2] = constStrides;
+        const [i0, i1, i2] = indices;
+        return (f) => {
+          const a = i0(f);
+          const b = i1(f);
+          const c = i2(f);
+          if (!(a >= 0 && a < n0)) oob(f, 0, a, n0);
+          if (!(b >= 0 && b < n1)) oob(f, 1, b, n1);
+          if (!(c >= 0 && c < n2)) oob(f, 2, c, n2);
+          return checkStorage(f, constElem + a * s0 + b * s1 + c * s2);
+        };
+      }
+      if (nd === 4) {
+        const [n0, n1, n2, n3] = constShape;
+        const [s0, s1, s2, s3] = constStrides;
+        const [i0, i1, i2, i3] = indices;
+        return (f) => {
+          const a = i0(f);
+          const b = i1(f);
+          const c = i2(f);
+          const d = i3(f);
+          if (!(a >= 0 && a < n0)) oob(f, 0, a, n0);
+          if (!(b >= 0 && b < n1)) oob(f, 1, b, n1);
+          if (!(c >= 0 && c < n2)) oob(f, 2, c, n2);
+          if (!(d >= 0 && d < n3)) oob(f, 3, d, n3);
+          return checkStorage(f, constElem + a * s0 + b * s1 + c * s2 + d * s3);
         };
       }
       const cs = constStrides;
@@ -747,9 +875,8 @@ class Compiler {
     const pred = br.predicate.kind === 'IntImm' && br.predicate.value === 1 ? undefined : this.expr(br.predicate);
     const slots = blk.iterVars.map((iv) => this.slot(iv.var));
     const doms = blk.iterVars.map((iv) => ({ min: this.expr(iv.dom.min), extent: this.expr(iv.dom.extent) }));
-    const constDoms = blk.iterVars.every((iv) => iv.dom.min.kind === 'IntImm' && iv.dom.extent.kind === 'IntImm')
-      ? blk.iterVars.map((iv) => [(iv.dom.min as { value: number }).value, (iv.dom.extent as { value: number }).value])
-      : undefined;
+    const domVals = blk.iterVars.map((iv) => [this.constValue(iv.dom.min), this.constValue(iv.dom.extent)]);
+    const constDoms = domVals.every(([a, b]) => a !== undefined && b !== undefined) ? (domVals as number[][]) : undefined;
     const body = this.blockBody(blk, blk.iterVars.map((iv) => iv.var));
     const n = slots.length;
     const name = blk.name;
@@ -759,13 +886,29 @@ class Compiler {
         `interpreting '${this.name}': block '${name}' binds iter var '${blk.iterVars[k].var.name}' to ${v}, outside its domain [${lo}, ${lo + ext})`,
       );
     };
+    // Bindings are all evaluated before any slot is written (a value may read another
+    // iter var); blocks never nest in themselves, so one scratch array per realize is safe.
+    const vs = new Float64Array(n);
+    if (constDoms) {
+      const lo = constDoms.map((d) => d[0]);
+      const hi = constDoms.map((d) => d[0] + d[1]);
+      return (f) => {
+        if (pred && pred(f) === 0) return;
+        for (let k = 0; k < n; k++) vs[k] = values[k](f);
+        for (let k = 0; k < n; k++) {
+          const v = vs[k];
+          if (!(v >= lo[k] && v < hi[k])) bad(f, k, v, lo[k], hi[k] - lo[k]);
+          f.v[slots[k]] = v;
+        }
+        body(f);
+      };
+    }
     return (f) => {
       if (pred && pred(f) === 0) return;
-      // Evaluate all bindings before writing any slot (a value may read another iter var).
-      const vs = n === 0 ? [] : values.map((v) => v(f));
+      for (let k = 0; k < n; k++) vs[k] = values[k](f);
       for (let k = 0; k < n; k++) {
-        const lo = constDoms ? constDoms[k][0] : doms[k].min(f);
-        const ext = constDoms ? constDoms[k][1] : doms[k].extent(f);
+        const lo = doms[k].min(f);
+        const ext = doms[k].extent(f);
         const v = vs[k];
         if (!(v >= lo && v < lo + ext)) bad(f, k, v, lo, ext);
         f.v[slots[k]] = v;
