@@ -12,7 +12,7 @@ import type { Node, PrimExpr, Range, Var } from '@kiln/ir-core';
 import { Analyzer, boolImm, intImm, isIntegral, mapChildren, not, range, substitute } from '@kiln/ir-core';
 import type { PrimFunc, Stmt } from '../stmt.js';
 import { ifThenElse } from '../stmt.js';
-import { mapStmtChildren, mapStmtExprs, noOp, withBody } from './util.js';
+import { mapStmtChildren, mapStmtExprs, noOp, rebuildBuffer, replaceBuffersAndVars, withBody } from './util.js';
 
 /** What tir.Simplify needs from an arithmetic analyzer (ir-core's Analyzer fits). */
 export interface ArithAnalyzer {
@@ -175,6 +175,21 @@ class StmtSimplifier {
         const els = other ? this.az.withConstraint(not(cond), () => this.stmt(other)) : undefined;
         if (cond === s.cond && then === s.then && els === s.else) return s;
         return ifThenElse(cond, then, els, s.span);
+      }
+      case 'Allocate':
+      case 'DeclBuffer': {
+        // Declared sizes feed codegen (stack/shared arrays): fold them to constants when possible.
+        const b = s.buffer;
+        const shape = b.shape.map(this.expr);
+        let body = s.body;
+        let buf = b;
+        if (shape.some((x, i) => x !== b.shape[i])) {
+          buf = rebuildBuffer(b, { shape });
+          body = replaceBuffersAndVars(body, new Map([[b, buf]]), new Map());
+        }
+        const nb = this.stmt(body);
+        if (buf === b && nb === s.body) return s;
+        return Object.freeze({ ...s, buffer: buf, body: nb });
       }
       default: {
         const t = mapStmtExprs(s, this.expr);
