@@ -10,7 +10,7 @@
 import type { Buffer, DataType, Node, PrimExpr, Var } from '@kiln/ir-core';
 import { DType, ErrorCodes, KilnError, postOrderVisit } from '@kiln/ir-core';
 import type { For, PrimFunc, Stmt } from '@kiln/tensorir';
-import { kernelABI } from '@kiln/tensorir';
+import { canonicalIntrinsicName, kernelABI } from '@kiln/tensorir';
 import type { LValue } from './llvm_text.js';
 import { BlockRef, FunctionBuilder, floatConstant, ModuleBuilder } from './llvm_text.js';
 
@@ -455,7 +455,9 @@ class FunctionCodegen {
   }
 
   private call(e: Extract<PrimExpr, { kind: 'Call' }>): LValue {
-    const op = e.op;
+    // Intrinsics arrive by canonical name (`tir.exp`); the tables below use bare names.
+    const canon = canonicalIntrinsicName(e.op);
+    const op = canon.startsWith('tir.') ? canon.slice(4) : canon;
     const t = e.dtype;
     const ty = llvmType(t);
     if (op in UNARY_MATH && isFloatT(t)) return this.intrinsicCall(UNARY_MATH[op], [this.expr(e.args[0])], ty);
@@ -490,6 +492,33 @@ class FunctionCodegen {
       case 'tir.copysign': {
         const name = op === 'pow' ? 'pow' : 'copysign';
         return this.intrinsicCall(name, args(), ty);
+      }
+      case 'atan2': {
+        const fname = llvmScalar(t) === 'double' ? 'atan2' : 'atan2f';
+        const sc = llvmScalar(t);
+        this.mb.declare(fname, `declare ${sc} @${fname}(${sc}, ${sc}) nounwind readnone`);
+        const [a, b] = args();
+        if (t.lanes === 1) return this.fb.emit(sc, `call ${sc} @${fname}(${sc} ${a.ref}, ${sc} ${b.ref})`);
+        let acc: LValue = { type: ty, ref: 'undef' };
+        for (let i = 0; i < t.lanes; i++) {
+          const x = this.fb.emit(sc, `extractelement ${ty} ${a.ref}, i32 ${i}`);
+          const y = this.fb.emit(sc, `extractelement ${ty} ${b.ref}, i32 ${i}`);
+          const r = this.fb.emit(sc, `call ${sc} @${fname}(${sc} ${x.ref}, ${sc} ${y.ref})`);
+          acc = this.fb.emit(ty, `insertelement ${ty} ${acc.ref}, ${sc} ${r.ref}, i32 ${i}`);
+        }
+        return acc;
+      }
+      case 'clz': {
+        const [a] = args();
+        const full = `llvm.ctlz.${this.intrinsicSuffix(a.type)}`;
+        this.mb.declare(full, `declare ${a.type} @${full}(${a.type}, i1)`);
+        const r = this.fb.emit(a.type, `call ${a.type} @${full}(${a.type} ${a.ref}, i1 false)`);
+        return this.cast(r, e.args[0].dtype, t);
+      }
+      case 'popcount': {
+        const [a] = args();
+        const r = this.intrinsicCall('ctpop', [a], a.type);
+        return this.cast(r, e.args[0].dtype, t);
       }
       case 'fmod': {
         const [a, b] = args();
