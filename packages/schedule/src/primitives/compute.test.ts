@@ -10,7 +10,7 @@ describe('computeInline', () => {
     sch.computeInline(sch.getBlock('B'));
     sch.computeInline(sch.getBlock('C'));
     expect(sch.getChildBlocks(sch.getLoops(sch.getBlock('D'))[0])).toHaveLength(1);
-    expect((sch.func.body as { block: { allocBuffers: unknown[] } }).block.allocBuffers).toHaveLength(0);
+    expect((sch.func.body as unknown as { block: { allocBuffers: readonly unknown[] } }).block.allocBuffers).toHaveLength(0);
     expectSame(fn, sch.func);
     expectReplays(sch, elementwise());
   });

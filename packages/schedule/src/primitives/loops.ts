@@ -7,6 +7,7 @@ import type { Block, BlockRealize, For, ForKind, PrimFunc, Stmt } from '@kiln/te
 import { allBlocks, directBlocks, replaceStmt, TreeIndex, usedVars, withBody } from '../tree.js';
 import { fail, ScheduleErrorCodes as C } from '../errors.js';
 import { simplifyIndex } from '../arith.js';
+import { tidyBindings } from '../simplify.js';
 
 function constOf(e: PrimExpr): number | undefined {
   return e.kind === 'IntImm' ? e.value : undefined;
@@ -19,7 +20,7 @@ export function addPredicate(r: BlockRealize, cond: PrimExpr): BlockRealize {
 }
 
 /** Simplify the iteration bindings of the blocks directly under `s`. */
-function tidyBindings(s: Stmt): Stmt {
+function canonicalBindings(s: Stmt): Stmt {
   let out = s;
   for (const r of directBlocks(s)) {
     const vals = r.iterValues.map((v) => simplifyIndex(v));
@@ -76,12 +77,12 @@ export function split(fn: PrimFunc, loop: For, factors: readonly (number | undef
     const bound = simplifyIndex(add(loop.min, loop.extent));
     for (const r of directBlocks(body)) body = replaceStmt(body, r, addPredicate(r, lt(value, bound)));
   }
-  body = tidyBindings(body);
+  body = canonicalBindings(body);
   let nest: Stmt = body;
   for (let k = vars.length - 1; k >= 0; k--) {
     nest = freezeNode({ ...loop, loopVar: vars[k], min: intImm(0, dt), extent: extents[k], body: nest, annotations: Object.freeze({}) });
   }
-  return { fn: withBody(fn, replaceStmt(fn.body, loop, nest)), loops: vars };
+  return { fn: tidyBindings(withBody(fn, replaceStmt(fn.body, loop, nest))), loops: vars };
 }
 
 /** Fuse a perfect nest of adjacent loops (outermost first) into one. */
@@ -115,9 +116,9 @@ export function fuse(fn: PrimFunc, loops: readonly For[]): { fn: PrimFunc; loop:
     inner = simplifyIndex(mul(inner, l.extent));
   }
   const innermost = loops[loops.length - 1];
-  const body = tidyBindings(substitute(innermost.body, map));
+  const body = canonicalBindings(substitute(innermost.body, map));
   const nest = freezeNode({ ...loops[0], loopVar: fused, min: intImm(0, dt), extent: inner, body, annotations: Object.freeze({}) });
-  return { fn: withBody(fn, replaceStmt(fn.body, loops[0], nest)), loop: fused };
+  return { fn: tidyBindings(withBody(fn, replaceStmt(fn.body, loops[0], nest))), loop: fused };
 }
 
 /** Reorder loops of one single-branch chain; loops of the chain not named keep their place. */
