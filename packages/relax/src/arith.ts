@@ -1,8 +1,18 @@
-// Symbolic shape arithmetic used by StructInfo inference: building dims with constant
-// folding, and deciding equality of dims. All shape reasoning in this package goes
-// through these few functions so that the ir-core simplifier is used in one place.
+// Symbolic shape arithmetic used by StructInfo inference: building dims with cheap
+// constant folding, and deciding equality of dims with the ir-core simplifier/prover.
+// All shape reasoning in this package goes through these few functions.
 import type { PrimExpr } from '@kiln/ir-core';
-import { binary, DType, intImm, isConstInt, structuralEqual, toExpr } from '@kiln/ir-core';
+import {
+  binary,
+  canonicalDifference,
+  DType,
+  provablyEqual as arithProvablyEqual,
+  simplify,
+  intImm,
+  isConstInt,
+  structuralEqual,
+  toExpr,
+} from '@kiln/ir-core';
 
 export type Dim = PrimExpr;
 export type DimLike = PrimExpr | number;
@@ -10,10 +20,11 @@ export type DimLike = PrimExpr | number;
 const asDim = (x: DimLike): PrimExpr => (typeof x === 'number' ? intImm(x, DType.int64) : x);
 const constOf = (e: PrimExpr): number | undefined => (isConstInt(e) ? e.value : undefined);
 
-/** Simplify an index expression (constant folding; the ir-core simplifier when present). */
+/** Simplify an index expression: local constant folding, then the ir-core simplifier. */
 export function simplifyDim(e: DimLike): PrimExpr {
-  const d = asDim(e);
-  return fold(d);
+  const d = fold(asDim(e));
+  if (d.kind === 'IntImm' || d.kind === 'Var') return d;
+  return simplify(d);
 }
 
 function fold(e: PrimExpr): PrimExpr {
@@ -117,16 +128,24 @@ export function dimProduct(dims: readonly DimLike[]): PrimExpr {
 
 /** Can `a == b` be proven for every value of the free variables? */
 export function provablyEqual(a: DimLike, b: DimLike): boolean {
-  const x = simplifyDim(a);
-  const y = simplifyDim(b);
+  const x = asDim(a);
+  const y = asDim(b);
   if (structuralEqual(x, y)) return true;
-  const d = simplifyDim(dimSub(x, y));
-  return isConstInt(d, 0);
+  const cx = constOf(x);
+  const cy = constOf(y);
+  if (cx !== undefined && cy !== undefined) return cx === cy;
+  return arithProvablyEqual(x, y);
 }
 /** Can `a != b` be proven (so a shape mismatch is certain, not just possible)? */
 export function provablyNotEqual(a: DimLike, b: DimLike): boolean {
-  const d = simplifyDim(dimSub(asDim(a), asDim(b)));
-  return isConstInt(d) && d.value !== 0;
+  const x = asDim(a);
+  const y = asDim(b);
+  const cx = constOf(x);
+  const cy = constOf(y);
+  if (cx !== undefined && cy !== undefined) return cx !== cy;
+  if (x.dtype !== y.dtype) return false;
+  const d = canonicalDifference(x, y);
+  return d !== undefined && isConstInt(d) && d.value !== 0;
 }
 /** The constant value of a dim, if it folds to one. */
 export function constDim(e: DimLike): number | undefined {

@@ -4,8 +4,20 @@
 export * from './ir/nodes.js';
 export * from './ir/expr.js';
 export * from './ir/struct-info.js';
-export * from './arith.js';
+export {
+  constDim,
+  dimAdd,
+  dimFloorDiv,
+  dimFloorMod,
+  dimMax,
+  dimMin,
+  dimMul,
+  dimProduct,
+  dimSub,
+  simplifyDim,
+} from './arith.js';
 export * from './block-builder.js';
 export * from './op/registry.js';
 export { BUILTIN_OPS, createOpRegistry, listOps } from './op/builtin.js';
 export * as op from './op/index.js';
+export * from './vm/index.js';

@@ -3,6 +3,7 @@
 import type { DataType, PrimExpr } from '@kiln/ir-core';
 import { DType, ErrorCodes } from '@kiln/ir-core';
 import { z } from 'zod';
+import { simplifyDim } from '../arith.js';
 import type { Expr, StructInfo, TensorStructInfo } from '../ir/nodes.js';
 import { shapeValues, tensorSInfo } from '../ir/struct-info.js';
 import type { OpContext, TensorArg } from './registry.js';
@@ -29,7 +30,7 @@ export function normAxes(ctx: OpContext<unknown>, axes: readonly number[], ndim:
 
 /** A result tensor: known dims, or just the rank (`ndim`, -1 unknown). */
 export function result(shape: readonly PrimExpr[] | undefined, dt: DataType | undefined, ndim = -1): TensorStructInfo {
-  return shape ? tensorSInfo(shape, dt) : tensorSInfo(undefined, dt, { ndim });
+  return shape ? tensorSInfo(shape.map(simplifyDim), dt) : tensorSInfo(undefined, dt, { ndim });
 }
 
 /** The common dtype of tensors (DTYPE_MISMATCH when two known dtypes differ). */
