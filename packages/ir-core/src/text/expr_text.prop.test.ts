@@ -6,7 +6,21 @@ import type { DataType } from '../dtype.js';
 import { DType, dtype, elementOf, isFloat } from '../dtype.js';
 import type { Buffer, PrimExpr, Var } from '../expr.js';
 import {
-  binary, boolImm, broadcast, buffer, bufferLoad, call, cast, floatImm, intImm, letExpr, not, primVar, ramp, select, stringImm,
+  binary,
+  boolImm,
+  broadcast,
+  buffer,
+  bufferLoad,
+  call,
+  cast,
+  floatImm,
+  intImm,
+  letExpr,
+  not,
+  primVar,
+  ramp,
+  select,
+  stringImm,
 } from '../expr.js';
 import type { Node } from '../node.js';
 import { structuralEqual } from '../structural.js';
@@ -14,14 +28,20 @@ import { substitute } from '../visitor.js';
 import { parseExpr } from './parser.js';
 import { TextPrinter } from './printer.js';
 
-const SCALARS = ['int64', 'int32', 'uint8', 'int8', 'float32', 'float64', 'float16', 'bool'].map((s) => dtype(s));
+const SCALARS = ['int64', 'int32', 'uint8', 'int8', 'float32', 'float64', 'float16', 'bool'].map((s) =>
+  dtype(s),
+);
 const VECTORS = ['int64x4', 'float32x4', 'int32x8'].map((s) => dtype(s));
 const ALL = [...SCALARS, ...VECTORS];
 
 // Awkward names on purpose: duplicates, reserved words, non-identifiers.
 const NAMES = ['x', 'x', 'n', 'in', 'min', 'a.b', '0x', '', 'x_1', 'inf', 'True'];
 const pool = new Map<DataType, Var[]>();
-for (const t of ALL) pool.set(t, NAMES.slice(0, 4).map((n, i) => primVar(NAMES[(i * 3 + t.bits) % NAMES.length] || n, t)));
+for (const t of ALL)
+  pool.set(
+    t,
+    NAMES.slice(0, 4).map((n, i) => primVar(NAMES[(i * 3 + t.bits) % NAMES.length] || n, t)),
+  );
 // Placeholders that a Let generator replaces by its freshly bound variable.
 const slot = new Map<DataType, Var>(ALL.map((t) => [t, primVar('t', t)]));
 const buffers: Buffer[] = [
@@ -64,13 +84,25 @@ function build(t: DataType, depth: number): fc.Arbitrary<PrimExpr> {
     const cmpTypes = ALL.filter((u) => u.code !== 'bool' && u.lanes === t.lanes);
     if (cmpTypes.length > 0) {
       opts.push(
-        fc.constantFrom(...cmpTypes).chain((u) =>
-          fc.tuple(fc.constantFrom('EQ', 'NE', 'LT', 'LE', 'GT', 'GE') as fc.Arbitrary<'EQ'>, sub(u), sub(u)).map(([k, a, b]) => binary(k, a, b)),
-        ),
+        fc
+          .constantFrom(...cmpTypes)
+          .chain((u) =>
+            fc
+              .tuple(
+                fc.constantFrom('EQ', 'NE', 'LT', 'LE', 'GT', 'GE') as fc.Arbitrary<'EQ'>,
+                sub(u),
+                sub(u),
+              )
+              .map(([k, a, b]) => binary(k, a, b)),
+          ),
       );
     }
     if (t.lanes === 1) {
-      opts.push(fc.tuple(fc.constantFrom('And', 'Or') as fc.Arbitrary<'And'>, sub(t), sub(t)).map(([k, a, b]) => binary(k, a, b)));
+      opts.push(
+        fc
+          .tuple(fc.constantFrom('And', 'Or') as fc.Arbitrary<'And'>, sub(t), sub(t))
+          .map(([k, a, b]) => binary(k, a, b)),
+      );
       opts.push(sub(t).map((a) => not(a)));
     }
   } else {
@@ -81,7 +113,11 @@ function build(t: DataType, depth: number): fc.Arbitrary<PrimExpr> {
     opts.push(fc.tuple(sub(DType.bool), sub(t), sub(t)).map(([c, a, b]) => select(c, a, b)));
     opts.push(fc.constantFrom(...SCALARS).chain((u) => sub(u).map((v) => cast(t, v))));
     opts.push(fc.tuple(sub(t), sub(t)).map(([a, b]) => call(t, 'tir.pow', [a, b])));
-    opts.push(fc.tuple(sub(DType.int64), sub(DType.float32)).map(([a, b]) => call(t, 'tir.mix', [stringImm('mode"\\'), a, b])));
+    opts.push(
+      fc
+        .tuple(sub(DType.int64), sub(DType.float32))
+        .map(([a, b]) => call(t, 'tir.mix', [stringImm('mode"\\'), a, b])),
+    );
     opts.push(fc.constant(call(t, 'tir.zero', [])));
     opts.push(sub(DType.float32).map((a) => call(t, 'min', [a])));
     opts.push(
@@ -93,13 +129,23 @@ function build(t: DataType, depth: number): fc.Arbitrary<PrimExpr> {
       ),
     );
     for (const b of buffers) {
-      if (b.dtype === t) opts.push(fc.array(sub(DType.int64), { minLength: b.shape.length, maxLength: b.shape.length }).map((ix) => bufferLoad(b, ix)));
+      if (b.dtype === t)
+        opts.push(
+          fc
+            .array(sub(DType.int64), { minLength: b.shape.length, maxLength: b.shape.length })
+            .map((ix) => bufferLoad(b, ix)),
+        );
     }
   } else {
     if (t.code !== 'bool') opts.push(sub(scalarOf).map((v) => broadcast(v, t.lanes)));
-    if (t.code === 'int') opts.push(fc.tuple(sub(scalarOf), sub(scalarOf)).map(([b, s]) => ramp(b, s, t.lanes)));
+    if (t.code === 'int')
+      opts.push(fc.tuple(sub(scalarOf), sub(scalarOf)).map(([b, s]) => ramp(b, s, t.lanes)));
     if (t.str === 'float32x4') {
-      opts.push(fc.tuple(sub(DType.int64), sub(DType.int64)).map(([i, j]) => bufferLoad(buffers[0], [i, ramp(j, 1, 4)])));
+      opts.push(
+        fc
+          .tuple(sub(DType.int64), sub(DType.int64))
+          .map(([i, j]) => bufferLoad(buffers[0], [i, ramp(j, 1, 4)])),
+      );
     }
   }
   return fc.oneof({ depthSize: 'small', withCrossShrink: true }, ...opts);
@@ -132,13 +178,48 @@ describe('PrimExpr text properties', () => {
         const n = stack.pop()! as PrimExpr;
         visit(n);
         for (const v of Object.values(n)) {
-          if (Array.isArray(v)) stack.push(...(v as Node[]).filter((x) => typeof x === 'object' && x && 'kind' in x && x.kind !== 'Buffer'));
-          else if (typeof v === 'object' && v && 'kind' in v && (v as Node).kind !== 'Buffer') stack.push(v as Node);
+          if (Array.isArray(v))
+            stack.push(
+              ...(v as Node[]).filter(
+                (x) => typeof x === 'object' && x && 'kind' in x && x.kind !== 'Buffer',
+              ),
+            );
+          else if (typeof v === 'object' && v && 'kind' in v && (v as Node).kind !== 'Buffer')
+            stack.push(v as Node);
         }
       }
     });
-    for (const k of ['IntImm', 'FloatImm', 'StringImm', 'Var', 'Add', 'Sub', 'Mul', 'Div', 'Mod', 'FloorDiv', 'FloorMod', 'Min', 'Max',
-      'EQ', 'NE', 'LT', 'LE', 'GT', 'GE', 'And', 'Or', 'Not', 'Select', 'Cast', 'Call', 'Let', 'Ramp', 'Broadcast', 'BufferLoad']) {
+    for (const k of [
+      'IntImm',
+      'FloatImm',
+      'StringImm',
+      'Var',
+      'Add',
+      'Sub',
+      'Mul',
+      'Div',
+      'Mod',
+      'FloorDiv',
+      'FloorMod',
+      'Min',
+      'Max',
+      'EQ',
+      'NE',
+      'LT',
+      'LE',
+      'GT',
+      'GE',
+      'And',
+      'Or',
+      'Not',
+      'Select',
+      'Cast',
+      'Call',
+      'Let',
+      'Ramp',
+      'Broadcast',
+      'BufferLoad',
+    ]) {
       expect(seen.has(k), k).toBe(true);
     }
   });

@@ -28,12 +28,21 @@ const byKind = new Map<string, FunctionTextFormat>();
 const byKeyword = new Map<string, FunctionTextFormat>();
 
 /** Register the text form of a function kind (once per kind and keyword). */
-export function defineFunctionTextFormat<F extends Node>(format: FunctionTextFormat<F>): FunctionTextFormat<F> {
+export function defineFunctionTextFormat<F extends Node>(
+  format: FunctionTextFormat<F>,
+): FunctionTextFormat<F> {
   const prevK = byKind.get(format.kind);
-  if (prevK !== undefined) throw new KilnError(ErrorCodes.DUPLICATE_NAME, `a text format for function kind '${format.kind}' is already defined`);
+  if (prevK !== undefined)
+    throw new KilnError(
+      ErrorCodes.DUPLICATE_NAME,
+      `a text format for function kind '${format.kind}' is already defined`,
+    );
   const prevW = byKeyword.get(format.keyword);
   if (prevW !== undefined) {
-    throw new KilnError(ErrorCodes.DUPLICATE_NAME, `text keyword '${format.keyword}' is already used by function kind '${prevW.kind}'`);
+    throw new KilnError(
+      ErrorCodes.DUPLICATE_NAME,
+      `text keyword '${format.keyword}' is already used by function kind '${prevW.kind}'`,
+    );
   }
   const f = Object.freeze(format) as FunctionTextFormat<F>;
   byKind.set(format.kind, f as unknown as FunctionTextFormat);
@@ -62,7 +71,10 @@ export function createPrinter(options: TextPrinterOptions = {}): TextPrinter {
 export function printFunctionInto(fn: Node, printer: TextPrinter): void {
   const f = byKind.get(fn.kind);
   if (f === undefined) {
-    throw new KilnError(ErrorCodes.UNSUPPORTED, `no text format registered for function kind '${fn.kind}' (is its IR package imported?)`);
+    throw new KilnError(
+      ErrorCodes.UNSUPPORTED,
+      `no text format registered for function kind '${fn.kind}' (is its IR package imported?)`,
+    );
   }
   printer.write(f.keyword);
   f.print(fn, printer);

@@ -25,8 +25,44 @@ export interface Token {
 // Longest first, so `<=` wins over `<`.
 const PUNCT = [
   // `+:` is the indexed range `min +: extent` (loops, buffer regions).
-  '...', '==', '!=', '<=', '>=', '&&', '||', '->', '=>', '::', '**', '+:',
-  '(', ')', '[', ']', '{', '}', ',', ':', ';', '=', '+', '-', '*', '/', '%', '<', '>', '!', '@', '.', '?', '|', '&', '^', '~', '$',
+  '...',
+  '==',
+  '!=',
+  '<=',
+  '>=',
+  '&&',
+  '||',
+  '->',
+  '=>',
+  '::',
+  '**',
+  '+:',
+  '(',
+  ')',
+  '[',
+  ']',
+  '{',
+  '}',
+  ',',
+  ':',
+  ';',
+  '=',
+  '+',
+  '-',
+  '*',
+  '/',
+  '%',
+  '<',
+  '>',
+  '!',
+  '@',
+  '.',
+  '?',
+  '|',
+  '&',
+  '^',
+  '~',
+  '$',
 ];
 
 const IDENT_START = /[A-Za-z_]/;
@@ -104,7 +140,8 @@ export function tokenize(text: string, source?: string): Token[] {
         suffix = sm[0];
         i += suffix.length;
       }
-      if (i < text.length && IDENT_PART.test(text[i])) fail(`malformed number '${text.slice(start, i + 1)}'`, start);
+      if (i < text.length && IDENT_PART.test(text[i]))
+        fail(`malformed number '${text.slice(start, i + 1)}'`, start);
       tok(isFloat ? 'float' : 'int', { num: Number(numText), suffix });
       continue;
     }
@@ -126,13 +163,27 @@ export function tokenize(text: string, source?: string): Token[] {
         const e = text[i + 1];
         i += 2;
         switch (e) {
-          case 'n': s += '\n'; break;
-          case 't': s += '\t'; break;
-          case 'r': s += '\r'; break;
-          case '0': s += '\0'; break;
-          case '\\': s += '\\'; break;
-          case '"': s += '"'; break;
-          case "'": s += "'"; break;
+          case 'n':
+            s += '\n';
+            break;
+          case 't':
+            s += '\t';
+            break;
+          case 'r':
+            s += '\r';
+            break;
+          case '0':
+            s += '\0';
+            break;
+          case '\\':
+            s += '\\';
+            break;
+          case '"':
+            s += '"';
+            break;
+          case "'":
+            s += "'";
+            break;
           case 'u': {
             const m = /^\{([0-9a-fA-F]{1,6})\}|^([0-9a-fA-F]{4})/.exec(text.slice(i, i + 8));
             if (!m) fail('bad \\u escape in string literal', i - 2);

@@ -3,8 +3,7 @@ import { DType } from '../dtype.js';
 import { isKilnError } from '../errors.js';
 import type { PrimExpr, Var } from '../expr.js';
 import { add, floordiv, mul, primVar } from '../expr.js';
-import { irModule } from '../module.js';
-import { defineFunctionKind } from '../module.js';
+import { defineFunctionKind, irModule } from '../module.js';
 import { defineNodeKinds, freezeNode } from '../node.js';
 import { structuralEqual } from '../structural.js';
 import { defineFunctionTextFormat, parseFunction, printFunction } from './format.js';
@@ -19,7 +18,8 @@ interface ToyFn {
 }
 defineNodeKinds('test', { 'test.Toy': { fields: { params: 'binder[]', body: 'node', callee: 'value' } } });
 defineFunctionKind('test.Toy');
-const toy = (params: Var[], body: PrimExpr, callee?: string): ToyFn => freezeNode({ kind: 'test.Toy', params, body, callee });
+const toy = (params: Var[], body: PrimExpr, callee?: string): ToyFn =>
+  freezeNode({ kind: 'test.Toy', params, body, callee });
 
 defineFunctionTextFormat<ToyFn>({
   kind: 'test.Toy',
@@ -62,7 +62,10 @@ describe('IRModule text', () => {
   const g = toy([m, primVar('calls')], mul(m, m));
   const m2 = primVar('n', DType.int32);
   const g2 = toy([m2, primVar('calls')], mul(m2, m2));
-  const mod = irModule({ g, f, 'weird.name': g2 }, { target: 'llvm', opt: 3, flags: [true, null, 'x'], nested: { 'a b': 1.5 } });
+  const mod = irModule(
+    { g, f, 'weird.name': g2 },
+    { target: 'llvm', opt: 3, flags: [true, null, 'x'], nested: { 'a b': 1.5 } },
+  );
 
   it('prints attrs then functions in name order', () => {
     const text = printModule(mod);

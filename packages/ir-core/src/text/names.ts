@@ -8,8 +8,27 @@ import { isPlainIdent } from './lexer.js';
  * names of PrimExpr text (so `min(a, b)` never reads as a call of a variable).
  */
 export const RESERVED_NAMES: ReadonlySet<string> = new Set([
-  'inf', 'nan', 'True', 'False', 'true', 'false', 'null', 'let', 'in',
-  'select', 'cast', 'call', 'ramp', 'broadcast', 'min', 'max', 'floordiv', 'floormod', 'truncdiv', 'truncmod', 'imm',
+  'inf',
+  'nan',
+  'True',
+  'False',
+  'true',
+  'false',
+  'null',
+  'let',
+  'in',
+  'select',
+  'cast',
+  'call',
+  'ramp',
+  'broadcast',
+  'min',
+  'max',
+  'floordiv',
+  'floormod',
+  'truncdiv',
+  'truncmod',
+  'imm',
 ]);
 
 /** Turn any string into a plain identifier (`a.b` -> `a_b`, `0x` -> `_0x`, `` -> `v`). */

@@ -3,18 +3,21 @@
 // names to var-like nodes, and parsers for dtypes, attribute dictionaries and PrimExprs
 // that every IR's function parser builds on.
 import type { DataType } from '../dtype.js';
-import { DType, dtype as parseDTypeString, isFloat, isIntegral, withLanes } from '../dtype.js';
+import { DType, isFloat, isIntegral, dtype as parseDTypeString, withLanes } from '../dtype.js';
 import type { Span } from '../errors.js';
-import { ErrorCodes, KilnError, isKilnError } from '../errors.js';
+import { ErrorCodes, isKilnError, KilnError } from '../errors.js';
 import type { Buffer, PrimExpr, Var } from '../expr.js';
-import type { AttrValue, Attrs } from '../module.js';
+import type { Attrs, AttrValue } from '../module.js';
 import type { Node } from '../node.js';
 import { freezeNode } from '../node.js';
 import type { Token } from './lexer.js';
 import { describeToken, tokenize } from './lexer.js';
 
 /** Names visible to a parse: a map, a record, or a list of named nodes (`Var`, `Buffer`, ...). */
-export type ScopeInit = ReadonlyMap<string, Node> | Readonly<Record<string, Node>> | readonly (Node & { readonly name: string })[];
+export type ScopeInit =
+  | ReadonlyMap<string, Node>
+  | Readonly<Record<string, Node>>
+  | readonly (Node & { readonly name: string })[];
 
 export interface TextParserOptions {
   /** Shown in error spans (a file name, `<ir>`). */
@@ -81,7 +84,8 @@ export class TextParser {
     if (init !== undefined) {
       const root = this.frames[0].names;
       if (init instanceof Map) for (const [k, v] of init) root.set(k, v);
-      else if (Array.isArray(init)) for (const n of init as readonly (Node & { name: string })[]) root.set(n.name, n);
+      else if (Array.isArray(init))
+        for (const n of init as readonly (Node & { name: string })[]) root.set(n.name, n);
       else for (const [k, v] of Object.entries(init as Record<string, Node>)) root.set(k, v);
     }
   }
@@ -297,7 +301,8 @@ export class TextParser {
       // Comparisons do not chain: `a < b < c` is an error, not `(a < b) < c`.
       if (op.prec === 3) {
         const n = this.peek();
-        if (n.kind === 'punct' && BINARY_OPS[n.text]?.prec === 3) this.fail(`comparisons do not chain; add parentheses around the left side`, n);
+        if (n.kind === 'punct' && BINARY_OPS[n.text]?.prec === 3)
+          this.fail(`comparisons do not chain; add parentheses around the left side`, n);
       }
     }
   }
@@ -342,17 +347,21 @@ export class TextParser {
     const span = this.spanOf(t);
     if (isFloat(dt)) return freezeNode<PrimExpr>({ kind: 'FloatImm', dtype: dt, value, span });
     if (!isIntegral(dt)) this.fail(`no immediate of dtype ${dt.str}`, t);
-    if (written || !Number.isInteger(value)) this.fail(`an integer literal of dtype ${dt.str} cannot be ${t.text}`, t);
+    if (written || !Number.isInteger(value))
+      this.fail(`an integer literal of dtype ${dt.str} cannot be ${t.text}`, t);
     // `-0` is 0 for integers.
     return freezeNode<PrimExpr>({ kind: 'IntImm', dtype: dt, value: value || 0, span });
   }
 
   /** Build a binary node, checking dtypes as the factories would (without inserting casts). */
   private binary(kind: PrimExpr['kind'], a: PrimExpr, b: PrimExpr, t: Token): PrimExpr {
-    if (a.dtype !== b.dtype) this.fail(`operands of '${t.text}' have different dtypes: ${a.dtype.str} and ${b.dtype.str}`, t);
+    if (a.dtype !== b.dtype)
+      this.fail(`operands of '${t.text}' have different dtypes: ${a.dtype.str} and ${b.dtype.str}`, t);
     let dt = a.dtype;
-    if (kind === 'EQ' || kind === 'NE' || kind === 'LT' || kind === 'LE' || kind === 'GT' || kind === 'GE') dt = withLanes(DType.bool, a.dtype.lanes);
-    else if ((kind === 'And' || kind === 'Or') && a.dtype.code !== 'bool') this.fail(`'${t.text}' needs bool operands, got ${a.dtype.str}`, t);
+    if (kind === 'EQ' || kind === 'NE' || kind === 'LT' || kind === 'LE' || kind === 'GT' || kind === 'GE')
+      dt = withLanes(DType.bool, a.dtype.lanes);
+    else if ((kind === 'And' || kind === 'Or') && a.dtype.code !== 'bool')
+      this.fail(`'${t.text}' needs bool operands, got ${a.dtype.str}`, t);
     return freezeNode({ kind, a, b, dtype: dt, span: this.spanOf(t) } as PrimExpr);
   }
 
@@ -360,7 +369,8 @@ export class TextParser {
     return this.list('(', ')', () => this.parseExpr());
   }
   private arity(name: string, args: readonly unknown[], n: number, t: Token): void {
-    if (args.length !== n) this.fail(`'${name}' takes ${n} argument${n === 1 ? '' : 's'}, got ${args.length}`, t);
+    if (args.length !== n)
+      this.fail(`'${name}' takes ${n} argument${n === 1 ? '' : 's'}, got ${args.length}`, t);
   }
 
   private parsePrimary(): PrimExpr {
@@ -376,20 +386,36 @@ export class TextParser {
     }
     if (t.kind === 'string') {
       this.next();
-      return freezeNode<PrimExpr>({ kind: 'StringImm', dtype: DType.handle, value: t.str!, span: this.spanOf(t) });
+      return freezeNode<PrimExpr>({
+        kind: 'StringImm',
+        dtype: DType.handle,
+        value: t.str!,
+        span: this.spanOf(t),
+      });
     }
     if (t.kind !== 'ident') this.failExpected('an expression');
     this.next();
     const span = this.spanOf(t);
     const name = t.text;
     if (name === 'True' || name === 'False') {
-      return freezeNode<PrimExpr>({ kind: 'IntImm', dtype: DType.bool, value: name === 'True' ? 1 : 0, span });
+      return freezeNode<PrimExpr>({
+        kind: 'IntImm',
+        dtype: DType.bool,
+        value: name === 'True' ? 1 : 0,
+        span,
+      });
     }
     if (this.check('[')) {
       const buf = this.resolveBuffer(name, t);
       const indices = this.list('[', ']', () => this.parseExpr());
       const lanes = indices.reduce((l, i) => Math.max(l, i.dtype.lanes), 1);
-      return freezeNode<PrimExpr>({ kind: 'BufferLoad', buffer: buf, indices: Object.freeze(indices), dtype: withLanes(buf.dtype, buf.dtype.lanes * lanes), span });
+      return freezeNode<PrimExpr>({
+        kind: 'BufferLoad',
+        buffer: buf,
+        indices: Object.freeze(indices),
+        dtype: withLanes(buf.dtype, buf.dtype.lanes * lanes),
+        span,
+      });
     }
     if (!this.check('(')) return this.resolveVar(name, t);
     const bin = BINARY_FUNCTIONS[name];
@@ -403,8 +429,16 @@ export class TextParser {
         const a = this.args();
         this.arity(name, a, 3, t);
         if (a[0].dtype.code !== 'bool') this.fail(`select condition must be bool, got ${a[0].dtype.str}`, t);
-        if (a[1].dtype !== a[2].dtype) this.fail(`select branches have different dtypes: ${a[1].dtype.str} and ${a[2].dtype.str}`, t);
-        return freezeNode<PrimExpr>({ kind: 'Select', cond: a[0], t: a[1], f: a[2], dtype: a[1].dtype, span });
+        if (a[1].dtype !== a[2].dtype)
+          this.fail(`select branches have different dtypes: ${a[1].dtype.str} and ${a[2].dtype.str}`, t);
+        return freezeNode<PrimExpr>({
+          kind: 'Select',
+          cond: a[0],
+          t: a[1],
+          f: a[2],
+          dtype: a[1].dtype,
+          span,
+        });
       }
       case 'cast': {
         this.expect('(');
@@ -419,7 +453,9 @@ export class TextParser {
         const dt = this.parseDType();
         this.expect(',');
         const op = this.expectString('an intrinsic name (a string)');
-        const rest = this.accept(',') ? this.list(undefined, ')', () => this.parseExpr()) : (this.expect(')'), []);
+        let rest: PrimExpr[] = [];
+        if (this.accept(',')) rest = this.list(undefined, ')', () => this.parseExpr());
+        else this.expect(')');
         return freezeNode<PrimExpr>({ kind: 'Call', op, args: Object.freeze(rest), dtype: dt, span });
       }
       case 'ramp': {
@@ -430,8 +466,19 @@ export class TextParser {
         this.expect(',');
         const lanes = this.expectInt('a lane count');
         this.expect(')');
-        if (base.dtype !== stride.dtype || base.dtype.lanes !== 1) this.fail(`ramp base and stride must be scalars of one dtype, got ${base.dtype.str} and ${stride.dtype.str}`, t);
-        return freezeNode<PrimExpr>({ kind: 'Ramp', base, stride, lanes, dtype: withLanes(base.dtype, lanes), span });
+        if (base.dtype !== stride.dtype || base.dtype.lanes !== 1)
+          this.fail(
+            `ramp base and stride must be scalars of one dtype, got ${base.dtype.str} and ${stride.dtype.str}`,
+            t,
+          );
+        return freezeNode<PrimExpr>({
+          kind: 'Ramp',
+          base,
+          stride,
+          lanes,
+          dtype: withLanes(base.dtype, lanes),
+          span,
+        });
       }
       case 'broadcast': {
         this.expect('(');
@@ -440,7 +487,13 @@ export class TextParser {
         const lanes = this.expectInt('a lane count');
         this.expect(')');
         if (value.dtype.lanes !== 1) this.fail(`broadcast value must be scalar, got ${value.dtype.str}`, t);
-        return freezeNode<PrimExpr>({ kind: 'Broadcast', value, lanes, dtype: withLanes(value.dtype, lanes), span });
+        return freezeNode<PrimExpr>({
+          kind: 'Broadcast',
+          value,
+          lanes,
+          dtype: withLanes(value.dtype, lanes),
+          span,
+        });
       }
       case 'imm': {
         this.expect('(');
@@ -448,7 +501,8 @@ export class TextParser {
         this.expect(',');
         const neg = !!this.accept('-');
         const n = this.peek();
-        if ((n.kind !== 'int' && n.kind !== 'float') || n.suffix !== undefined) this.failExpected('a number', n);
+        if ((n.kind !== 'int' && n.kind !== 'float') || n.suffix !== undefined)
+          this.failExpected('a number', n);
         this.next();
         this.expect(')');
         return this.immediate(dt, neg ? -n.num! : n.num!, isIntegral(dt) && n.kind === 'float', n);
@@ -456,8 +510,15 @@ export class TextParser {
       default: {
         // Short intrinsic form `exp(x)`: the result has the first argument's dtype.
         const a = this.args();
-        if (a.length === 0) this.fail(`intrinsic '${name}' without arguments needs the form call(dtype, "${name}")`, t);
-        return freezeNode<PrimExpr>({ kind: 'Call', op: name, args: Object.freeze(a), dtype: a[0].dtype, span });
+        if (a.length === 0)
+          this.fail(`intrinsic '${name}' without arguments needs the form call(dtype, "${name}")`, t);
+        return freezeNode<PrimExpr>({
+          kind: 'Call',
+          op: name,
+          args: Object.freeze(a),
+          dtype: a[0].dtype,
+          span,
+        });
       }
     }
   }

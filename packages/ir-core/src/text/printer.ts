@@ -5,7 +5,7 @@ import type { DataType } from '../dtype.js';
 import { DType } from '../dtype.js';
 import { assertNever } from '../errors.js';
 import type { Buffer, PrimExpr, Var } from '../expr.js';
-import type { AttrValue, Attrs } from '../module.js';
+import type { Attrs, AttrValue } from '../module.js';
 import { isDottedIdent, quoteString } from './lexer.js';
 import { NameAllocator, RESERVED_NAMES } from './names.js';
 
@@ -145,7 +145,8 @@ export class TextPrinter {
     if (v === null) return 'null';
     if (typeof v === 'string') return quoteString(v);
     if (typeof v === 'boolean') return v ? 'true' : 'false';
-    if (typeof v === 'number') return Number.isInteger(v) && !Object.is(v, -0) ? formatInt(v) : formatFloat(v);
+    if (typeof v === 'number')
+      return Number.isInteger(v) && !Object.is(v, -0) ? formatInt(v) : formatFloat(v);
     if (Array.isArray(v)) return `[${(v as readonly AttrValue[]).map((x) => this.attrValue(x)).join(', ')}]`;
     return this.attrs(v as Attrs);
   }
@@ -215,7 +216,12 @@ export class TextPrinter {
       case 'Call': {
         const args = e.args.map((a) => this.expr(a));
         // Short form `exp(x)` when the result dtype is the first argument's.
-        if (e.args.length > 0 && e.args[0].dtype === e.dtype && isDottedIdent(e.op) && !RESERVED_NAMES.has(e.op)) {
+        if (
+          e.args.length > 0 &&
+          e.args[0].dtype === e.dtype &&
+          isDottedIdent(e.op) &&
+          !RESERVED_NAMES.has(e.op)
+        ) {
           return [`${e.op}(${args.join(', ')})`, Prec.atom];
         }
         return [`call(${e.dtype.str}, ${quoteString(e.op)}${args.map((a) => `, ${a}`).join('')})`, Prec.atom];
@@ -251,4 +257,3 @@ export class TextPrinter {
 export function printExpr(e: PrimExpr, printer: TextPrinter = new TextPrinter()): string {
   return printer.expr(e);
 }
-

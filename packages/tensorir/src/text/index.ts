@@ -17,6 +17,13 @@ export const primFuncTextFormat = defineFunctionTextFormat<PrimFunc>({
   },
 });
 
-export { TIR_KEYWORDS, TirPrinter, createTirPrinter, printPrimFunc, printStmt, undeclaredVars } from './printer.js';
 export type { ParseStmtOptions } from './parser.js';
-export { TirParser, parsePrimFunc, parseStmt } from './parser.js';
+export { parsePrimFunc, parseStmt, TirParser } from './parser.js';
+export {
+  createTirPrinter,
+  printPrimFunc,
+  printStmt,
+  TIR_KEYWORDS,
+  TirPrinter,
+  undeclaredVars,
+} from './printer.js';

@@ -1,11 +1,42 @@
 // TIR text parser: reads what printer.ts writes (syntax.md). Built on ir-core's
 // TextParser, which supplies the token cursor, scopes, dtypes, attrs and PrimExprs.
-import type { Buffer, DataType, PrimExpr, Range, ScopeInit, TextParserOptions, Token, Var } from '@kiln/ir-core';
-import { DType, TextParser, boolImm, buffer, freezeNode, intImm, primVar } from '@kiln/ir-core';
-import type { Block, BufferRegion, ForKind, IterType, IterVar, PrimFunc, PrimFuncParam, Stmt } from '../stmt.js';
+import type {
+  Buffer,
+  DataType,
+  PrimExpr,
+  Range,
+  ScopeInit,
+  TextParserOptions,
+  Token,
+  Var,
+} from '@kiln/ir-core';
+import { boolImm, buffer, DType, freezeNode, intImm, primVar, TextParser } from '@kiln/ir-core';
+import type {
+  Block,
+  BufferRegion,
+  ForKind,
+  IterType,
+  IterVar,
+  PrimFunc,
+  PrimFuncParam,
+  Stmt,
+} from '../stmt.js';
 import {
-  allocate, attrStmt, block, blockRealize, bufferRegion, bufferStore, declBuffer, evaluate, forLoop, ifThenElse, iterVar, letStmt, primFunc,
-  seqStmt, whileLoop,
+  allocate,
+  attrStmt,
+  block,
+  blockRealize,
+  bufferRegion,
+  bufferStore,
+  declBuffer,
+  evaluate,
+  forLoop,
+  ifThenElse,
+  iterVar,
+  letStmt,
+  primFunc,
+  seqStmt,
+  whileLoop,
 } from '../stmt.js';
 
 const FOR_KINDS: readonly ForKind[] = ['serial', 'parallel', 'vectorized', 'unrolled', 'thread_binding'];
@@ -61,7 +92,8 @@ export class TirParser {
     // A scalar param already declared (used in an earlier shape) is that same variable.
     const known = ps.definedHere(name) ? ps.lookup(name) : undefined;
     if (known !== undefined && known.kind === 'Var') {
-      if ((known as Var).dtype !== dt) ps.fail(`parameter '${name}' is declared ${(known as Var).dtype.str} but used as ${dt.str} above`, t);
+      if ((known as Var).dtype !== dt)
+        ps.fail(`parameter '${name}' is declared ${(known as Var).dtype.str} but used as ${dt.str} above`, t);
       return known as Var;
     }
     return this.declareVar(name, dt, t);
@@ -160,7 +192,8 @@ export class TirParser {
 
   /** A list as one statement; explicit nested `seq { }` blocks stay nested. */
   seq(items: Stmt[]): Stmt {
-    if (items.some((s) => s.kind === 'SeqStmt')) return freezeNode<Stmt>({ kind: 'SeqStmt', seq: Object.freeze(items) });
+    if (items.some((s) => s.kind === 'SeqStmt'))
+      return freezeNode<Stmt>({ kind: 'SeqStmt', seq: Object.freeze(items) });
     return seqStmt(items);
   }
 
@@ -259,9 +292,11 @@ export class TirParser {
     const extent = ps.parseExpr();
     let kind: ForKind = 'serial';
     const kt = ps.peek();
-    if (kt.kind === 'ident' && (FOR_KINDS as readonly string[]).includes(kt.text)) kind = ps.next().text as ForKind;
+    if (kt.kind === 'ident' && (FOR_KINDS as readonly string[]).includes(kt.text))
+      kind = ps.next().text as ForKind;
     const tag = ps.peek().kind === 'string' ? ps.next().str : undefined;
-    if (kind === 'thread_binding' && tag === undefined) ps.failExpected('a thread tag string (e.g. "threadIdx.x")');
+    if (kind === 'thread_binding' && tag === undefined)
+      ps.failExpected('a thread tag string (e.g. "threadIdx.x")');
     const annotations = ps.accept('annotations') ? ps.parseAttrs() : {};
     return ps.withScope(() => {
       const v = this.declareVar(name, dt, vt);
@@ -293,7 +328,8 @@ export class TirParser {
       ps.expect('=');
       const kt = ps.peek();
       const kind = ps.expectIdent(`an iteration kind (${ITER_TYPES.join(', ')})`);
-      if (!(ITER_TYPES as readonly string[]).includes(kind)) ps.failExpected(`an iteration kind (${ITER_TYPES.join(', ')})`, kt);
+      if (!(ITER_TYPES as readonly string[]).includes(kind))
+        ps.failExpected(`an iteration kind (${ITER_TYPES.join(', ')})`, kt);
       ps.expect('(');
       const min = ps.parseExpr();
       ps.expect('+:');
@@ -302,12 +338,21 @@ export class TirParser {
       if (realize && value === undefined) ps.failExpected(`',' and the value bound to '${vn}'`);
       if (!realize && value !== undefined) ps.fail(`a bare_block's iteration variables have no values`, vt);
       ps.expect(')');
-      return { vn, dt, vt, kind: kind as IterType, dom: freezeNode<Range>({ kind: 'Range', min, extent }), value };
+      return {
+        vn,
+        dt,
+        vt,
+        kind: kind as IterType,
+        dom: freezeNode<Range>({ kind: 'Range', min, extent }),
+        value,
+      };
     });
     const predicate = realize && ps.accept('where') ? ps.parseExpr() : boolImm(true);
     ps.expect('{');
     const blk = ps.withScope((): Block => {
-      const ivs: IterVar[] = items.map((it) => iterVar(this.declareVar(it.vn, it.dt, it.vt), it.dom, it.kind, ps.spanOf(it.vt)));
+      const ivs: IterVar[] = items.map((it) =>
+        iterVar(this.declareVar(it.vn, it.dt, it.vt), it.dom, it.kind, ps.spanOf(it.vt)),
+      );
       const allocBuffers: Buffer[] = [];
       while (ps.accept('alloc_buffer')) allocBuffers.push(this.bufferDecl());
       const reads = ps.accept('reads') ? ps.list('(', ')', () => this.region()) : [];
@@ -315,7 +360,15 @@ export class TirParser {
       const annotations = ps.accept('annotations') ? ps.parseAttrs() : {};
       const init = ps.accept('init') ? this.bracedBody() : undefined;
       const body = this.seq(this.stmtList());
-      return block(name, body, { iterVars: ivs, reads, writes, allocBuffers, init, annotations, span: ps.spanOf(start) });
+      return block(name, body, {
+        iterVars: ivs,
+        reads,
+        writes,
+        allocBuffers,
+        init,
+        annotations,
+        span: ps.spanOf(start),
+      });
     });
     ps.expect('}');
     if (!realize) return blk;

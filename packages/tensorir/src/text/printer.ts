@@ -1,14 +1,46 @@
 // TIR text printer: PrimFuncs and statements in Kiln's TensorIR syntax (see syntax.md
 // beside this file). Built on ir-core's TextPrinter, which owns names and PrimExprs.
 import type { Buffer, DataType, Node, PrimExpr, Range, TextPrinter, Var } from '@kiln/ir-core';
-import { DType, Prec, assertNever, createPrinter, isPlainIdent, nodeKindInfo } from '@kiln/ir-core';
+import { assertNever, createPrinter, DType, isPlainIdent, nodeKindInfo, Prec } from '@kiln/ir-core';
 import type { Block, BlockRealize, BufferRegion, For, IterVar, PrimFunc, Stmt } from '../stmt.js';
 
 /** Words of the TIR syntax; the name allocator never hands them out. */
 export const TIR_KEYWORDS: readonly string[] = [
-  'prim_func', 'attrs', 'for', 'in', 'while', 'if', 'else', 'let', 'alloc', 'decl_buffer', 'attr', 'evaluate', 'block', 'bare_block',
-  'where', 'reads', 'writes', 'alloc_buffer', 'annotations', 'init', 'serial', 'parallel', 'vectorized', 'unrolled', 'thread_binding',
-  'spatial', 'reduce', 'ordered', 'opaque', 'scope', 'align', 'strides', 'elem_offset', 'data', 'seq',
+  'prim_func',
+  'attrs',
+  'for',
+  'in',
+  'while',
+  'if',
+  'else',
+  'let',
+  'alloc',
+  'decl_buffer',
+  'attr',
+  'evaluate',
+  'block',
+  'bare_block',
+  'where',
+  'reads',
+  'writes',
+  'alloc_buffer',
+  'annotations',
+  'init',
+  'serial',
+  'parallel',
+  'vectorized',
+  'unrolled',
+  'thread_binding',
+  'spatial',
+  'reduce',
+  'ordered',
+  'opaque',
+  'scope',
+  'align',
+  'strides',
+  'elem_offset',
+  'data',
+  'seq',
 ];
 
 const isTrue = (e: PrimExpr): boolean => e.kind === 'IntImm' && e.dtype === DType.bool && e.value === 1;
@@ -97,7 +129,8 @@ export class TirPrinter {
     return `${this.p.expr(r.min, Prec.or)} +: ${this.p.expr(r.extent, Prec.or)}`;
   }
   private regionItem(r: Range): string {
-    if (r.extent.kind === 'IntImm' && r.extent.value === 1 && r.extent.dtype === r.min.dtype) return this.p.expr(r.min);
+    if (r.extent.kind === 'IntImm' && r.extent.value === 1 && r.extent.dtype === r.min.dtype)
+      return this.p.expr(r.min);
     return this.range(r);
   }
   region(r: BufferRegion): string {
@@ -109,7 +142,10 @@ export class TirPrinter {
   func(fn: PrimFunc): void {
     const p = this.p;
     const free = undeclaredVars(fn);
-    const header = [...free.vars.map((v) => this.binderName(v, DType.int64)), ...free.buffers.map((b) => this.bufferDecl(b))];
+    const header = [
+      ...free.vars.map((v) => this.binderName(v, DType.int64)),
+      ...free.buffers.map((b) => this.bufferDecl(b)),
+    ];
     if (header.length > 0) p.write(`[${header.join(', ')}]`);
     const params = fn.params.map((x) => (x.kind === 'Buffer' ? this.bufferDecl(x) : this.varDecl(x)));
     p.write(`(${params.join(', ')})`);
@@ -130,7 +166,7 @@ export class TirPrinter {
   /** A statement list: a SeqStmt's items, or one statement. */
   stmts(s: Stmt): void {
     const items = s.kind === 'SeqStmt' ? s.seq : [s];
-    items.forEach((x, i) => this.stmt(x, i === items.length - 1));
+    for (let i = 0; i < items.length; i++) this.stmt(items[i], i === items.length - 1);
   }
 
   private scopedHeader(s: Scoped): string {
@@ -212,7 +248,7 @@ export class TirPrinter {
         this.block(s, undefined);
         return;
       default:
-        return assertNever(s, 'statement');
+        assertNever(s, 'statement');
     }
   }
 

@@ -5,15 +5,52 @@
 // (expressions, names) from what is in scope at each point.
 import type { Buffer, DataType, PrimExpr, Var } from '@kiln/ir-core';
 import {
-  DType, add, and, boolImm, buffer, bufferLoad, call, cast, dtype, floatImm, floordiv, floormod, intImm, letExpr, lt, max, min, mul, not,
-  primVar, ramp, range, select, stringImm, structuralEqual, sub,
+  add,
+  and,
+  boolImm,
+  buffer,
+  bufferLoad,
+  call,
+  cast,
+  DType,
+  dtype,
+  floatImm,
+  floordiv,
+  floormod,
+  intImm,
+  letExpr,
+  lt,
+  max,
+  min,
+  mul,
+  not,
+  primVar,
+  ramp,
+  range,
+  select,
+  stringImm,
+  structuralEqual,
+  sub,
 } from '@kiln/ir-core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { ForKind, IterType, PrimFunc, Stmt } from '../stmt.js';
 import {
-  allocate, attrStmt, block, blockRealize, bufferRegion, bufferStore, declBuffer, evaluate, forLoop, ifThenElse, iterVar, letStmt, primFunc,
-  seqStmt, whileLoop,
+  allocate,
+  attrStmt,
+  block,
+  blockRealize,
+  bufferRegion,
+  bufferStore,
+  declBuffer,
+  evaluate,
+  forLoop,
+  ifThenElse,
+  iterVar,
+  letStmt,
+  primFunc,
+  seqStmt,
+  whileLoop,
 } from '../stmt.js';
 import { parsePrimFunc, printPrimFunc } from './index.js';
 
@@ -22,7 +59,7 @@ type Plan =
   | { k: 'eval' }
   | { k: 'for'; body: Plan }
   | { k: 'while'; body: Plan }
-  | { k: 'if'; then: Plan; else: Plan | null }
+  | { k: 'if'; yes: Plan; no: Plan | null }
   | { k: 'let'; body: Plan }
   | { k: 'alloc'; body: Plan }
   | { k: 'decl'; body: Plan }
@@ -37,7 +74,7 @@ const plan: fc.Arbitrary<Plan> = fc.letrec<{ s: Plan }>((tie) => ({
     fc.constant<Plan>({ k: 'eval' }),
     tie('s').map((body): Plan => ({ k: 'for', body })),
     tie('s').map((body): Plan => ({ k: 'while', body })),
-    fc.tuple(tie('s'), fc.option(tie('s'))).map(([t, e]): Plan => ({ k: 'if', then: t, else: e })),
+    fc.tuple(tie('s'), fc.option(tie('s'))).map(([t, e]): Plan => ({ k: 'if', yes: t, no: e })),
     tie('s').map((body): Plan => ({ k: 'let', body })),
     tie('s').map((body): Plan => ({ k: 'alloc', body })),
     tie('s').map((body): Plan => ({ k: 'decl', body })),
@@ -111,7 +148,11 @@ function build(p: Plan, seed: number): PrimFunc {
     const c = lt(index(s, 1), index(s, 1));
     return r.int(3) === 0 ? and(c, not(lt(index(s, 0), 3))) : c;
   };
-  const load = (s: Scope, b: Buffer): PrimExpr => bufferLoad(b, b.shape.map(() => index(s, 1)));
+  const load = (s: Scope, b: Buffer): PrimExpr =>
+    bufferLoad(
+      b,
+      b.shape.map(() => index(s, 1)),
+    );
   const value = (s: Scope, t: DataType, depth = 2): PrimExpr => {
     const same = s.buffers.filter((b) => b.dtype === t);
     if (depth === 0 || r.int(4) === 0) {
@@ -123,7 +164,9 @@ function build(p: Plan, seed: number): PrimFunc {
       case 0:
         return add(value(s, t, depth - 1), value(s, t, depth - 1));
       case 1:
-        return t.code === 'float' ? call(t, 'exp', [value(s, t, depth - 1)]) : max(value(s, t, depth - 1), value(s, t, depth - 1));
+        return t.code === 'float'
+          ? call(t, 'exp', [value(s, t, depth - 1)])
+          : max(value(s, t, depth - 1), value(s, t, depth - 1));
       case 2:
         return cast(t, index(s, 1));
       case 3:
@@ -136,13 +179,22 @@ function build(p: Plan, seed: number): PrimFunc {
     const b = r.pick(s.buffers);
     if (b.dtype.lanes > 1) {
       // Each binder-carrying subexpression is built once: a shared Let would bind one var twice.
-      return bufferStore(b, bufferLoad(b, [index(s, 0), ramp(index(s, 1), 1, 2)]), [index(s, 0), ramp(index(s, 1), 2, 2)]);
+      return bufferStore(b, bufferLoad(b, [index(s, 0), ramp(index(s, 1), 1, 2)]), [
+        index(s, 0),
+        ramp(index(s, 1), 2, 2),
+      ]);
     }
-    return bufferStore(b, value(s, b.dtype), b.shape.map(() => index(s)));
+    return bufferStore(
+      b,
+      value(s, b.dtype),
+      b.shape.map(() => index(s)),
+    );
   };
   const freshBuffer = (s: Scope, aliasOf?: Buffer): Buffer => {
     const t = aliasOf ? aliasOf.dtype : r.pick([DType.float32, DType.int32, dtype('float16')]);
-    const shape = Array.from({ length: r.int(3) + 1 }, () => (r.int(3) === 0 && s.ints.length > 0 ? add(r.pick(s.ints), 1) : intImm(r.int(32) + 1)));
+    const shape = Array.from({ length: r.int(3) + 1 }, () =>
+      r.int(3) === 0 && s.ints.length > 0 ? add(r.pick(s.ints), 1) : intImm(r.int(32) + 1),
+    );
     return buffer(r.pick(BUF_NAMES), t, shape, {
       data: aliasOf?.data,
       scope: r.pick(['global', 'shared', 'local', 'wmma.accumulator']),
@@ -157,7 +209,11 @@ function build(p: Plan, seed: number): PrimFunc {
       case 'store':
         return store(s);
       case 'eval':
-        return evaluate(r.int(2) ? call('void', 'tir.tvm_storage_sync', [stringImm('shared')]) : call('int32', 'tir.noop', [index(s)]));
+        return evaluate(
+          r.int(2)
+            ? call('void', 'tir.tvm_storage_sync', [stringImm('shared')])
+            : call('int32', 'tir.noop', [index(s)]),
+        );
       case 'for': {
         const t = r.int(4) === 0 ? DType.int32 : DType.int64;
         const v = primVar(name(), t);
@@ -173,7 +229,7 @@ function build(p: Plan, seed: number): PrimFunc {
       case 'while':
         return whileLoop(cond(s), stmt(pl.body, s));
       case 'if':
-        return ifThenElse(cond(s), stmt(pl.then, s), pl.else === null ? undefined : stmt(pl.else, s));
+        return ifThenElse(cond(s), stmt(pl.yes, s), pl.no === null ? undefined : stmt(pl.no, s));
       case 'let': {
         const t = r.int(3) === 0 ? DType.int32 : DType.int64;
         const v = primVar(name(), t);
@@ -191,21 +247,43 @@ function build(p: Plan, seed: number): PrimFunc {
         return declBuffer(b, stmt(pl.body, { ...s, buffers: [...s.buffers, b] }));
       }
       case 'attr':
-        return attrStmt(r.pick(['pragma_unroll', 'thread_extent', 'storage scope']), r.int(2) ? index(s) : intImm(r.int(9), 'int32'), stmt(pl.body, s));
+        return attrStmt(
+          r.pick(['pragma_unroll', 'thread_extent', 'storage scope']),
+          r.int(2) ? index(s) : intImm(r.int(9), 'int32'),
+          stmt(pl.body, s),
+        );
       case 'seq':
         return seqStmt(pl.items.map((x) => stmt(x, s)));
       case 'block': {
         const count = r.int(4);
-        const vars = Array.from({ length: count }, () => primVar(r.pick(['vi', 'vj', 'vi', 'v']), r.int(5) === 0 ? DType.int32 : DType.int64));
-        const ivs = vars.map((v) =>
-          iterVar(v, v.dtype === DType.int64 ? range(index(s, 0), intImm(r.int(30) + 1)) : range(intImm(0, 'int32'), intImm(8, 'int32')), r.pick<IterType>(['spatial', 'reduce', 'ordered', 'opaque'])),
+        const vars = Array.from({ length: count }, () =>
+          primVar(r.pick(['vi', 'vj', 'vi', 'v']), r.int(5) === 0 ? DType.int32 : DType.int64),
         );
-        const allocs = Array.from({ length: r.int(3) }, (_, q) => (q === 1 && r.int(2) === 0 ? null : freshBuffer(s)));
+        const ivs = vars.map((v) =>
+          iterVar(
+            v,
+            v.dtype === DType.int64
+              ? range(index(s, 0), intImm(r.int(30) + 1))
+              : range(intImm(0, 'int32'), intImm(8, 'int32')),
+            r.pick<IterType>(['spatial', 'reduce', 'ordered', 'opaque']),
+          ),
+        );
+        const allocs = Array.from({ length: r.int(3) }, (_, q) =>
+          q === 1 && r.int(2) === 0 ? null : freshBuffer(s),
+        );
         const own: Buffer[] = [];
         for (const a of allocs) own.push(a ?? freshBuffer(s, own[0]));
-        const inner: Scope = { ints: [...s.ints, ...vars.filter((v) => v.dtype === DType.int64)], buffers: [...s.buffers, ...own] };
+        const inner: Scope = {
+          ints: [...s.ints, ...vars.filter((v) => v.dtype === DType.int64)],
+          buffers: [...s.buffers, ...own],
+        };
         const region = (b: Buffer) =>
-          bufferRegion(b, b.shape.map(() => (r.int(2) ? range(index(inner, 1), 1) : range(index(inner, 0), intImm(r.int(4) + 1)))));
+          bufferRegion(
+            b,
+            b.shape.map(() =>
+              r.int(2) ? range(index(inner, 1), 1) : range(index(inner, 0), intImm(r.int(4) + 1)),
+            ),
+          );
         const blk = block(r.pick(['C', 'root', 'block with space', 'for', 'inf']), stmt(pl.body, inner), {
           iterVars: ivs,
           allocBuffers: own,
@@ -221,7 +299,10 @@ function build(p: Plan, seed: number): PrimFunc {
     }
   };
 
-  const scope: Scope = { ints: [n, cast('int64', m) as unknown as Var].slice(0, 1), buffers: params.filter((x): x is Buffer => x.kind === 'Buffer') };
+  const scope: Scope = {
+    ints: [n, cast('int64', m) as unknown as Var].slice(0, 1),
+    buffers: params.filter((x): x is Buffer => x.kind === 'Buffer'),
+  };
   return primFunc(params, stmt(p, scope), { attrs: r.int(2) ? { global_symbol: 'f' } : {} });
 }
 
@@ -247,7 +328,10 @@ describe('TIR text properties', () => {
       const datas = new Map<unknown, number>();
       const walk = (n: unknown, blocks: number): void => {
         if (typeof n !== 'object' || n === null) return;
-        if (Array.isArray(n)) return n.forEach((x) => walk(x, blocks));
+        if (Array.isArray(n)) {
+          for (const x of n) walk(x, blocks);
+          return;
+        }
         const k = (n as { kind?: string }).kind;
         if (k === undefined) return;
         kinds.add(k);
@@ -262,7 +346,10 @@ describe('TIR text properties', () => {
       const seen = new Set<Buffer>();
       const walkBuf = (n: unknown): void => {
         if (typeof n !== 'object' || n === null) return;
-        if (Array.isArray(n)) return n.forEach(walkBuf);
+        if (Array.isArray(n)) {
+          for (const x of n) walkBuf(x);
+          return;
+        }
         if ((n as { kind?: string }).kind === 'Buffer') {
           if (!seen.has(n as Buffer)) seen.add(n as Buffer);
           return;
@@ -275,7 +362,22 @@ describe('TIR text properties', () => {
       for (const b of seen) byData.set(b.data, (byData.get(b.data) ?? 0) + 1);
       if ([...byData.values()].some((c) => c > 1)) aliases++;
     }
-    for (const k of ['BufferStore', 'LetStmt', 'For', 'While', 'IfThenElse', 'SeqStmt', 'Evaluate', 'Allocate', 'DeclBuffer', 'AttrStmt', 'Block', 'BlockRealize', 'IterVar', 'BufferRegion']) {
+    for (const k of [
+      'BufferStore',
+      'LetStmt',
+      'For',
+      'While',
+      'IfThenElse',
+      'SeqStmt',
+      'Evaluate',
+      'Allocate',
+      'DeclBuffer',
+      'AttrStmt',
+      'Block',
+      'BlockRealize',
+      'IterVar',
+      'BufferRegion',
+    ]) {
       expect(kinds.has(k), k).toBe(true);
     }
     expect(aliases).toBeGreaterThan(10);

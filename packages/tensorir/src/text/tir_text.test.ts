@@ -1,13 +1,44 @@
 import type { Buffer, ExprLike, PrimExpr, Var } from '@kiln/ir-core';
 import {
-  DType, add, and, buffer, bufferLoad, call, cast, floatImm, floordiv, floormod, intImm, irModule, isKilnError, lt, max, mul, parseModule,
-  primVar, printModule, range, structuralEqual, sub,
+  add,
+  buffer,
+  bufferLoad,
+  call,
+  cast,
+  DType,
+  floatImm,
+  floordiv,
+  floormod,
+  intImm,
+  irModule,
+  lt,
+  max,
+  mul,
+  parseModule,
+  primVar,
+  printModule,
+  range,
+  structuralEqual,
 } from '@kiln/ir-core';
 import { describe, expect, it } from 'vitest';
 import type { PrimFunc, Stmt } from '../stmt.js';
 import {
-  allocate, attrStmt, block, blockRealize, bufferRegion, bufferStore, declBuffer, evaluate, forLoop, ifThenElse, iterVar, letStmt, loopVar,
-  primFunc, seqStmt, whileLoop,
+  allocate,
+  attrStmt,
+  block,
+  blockRealize,
+  bufferRegion,
+  bufferStore,
+  declBuffer,
+  evaluate,
+  forLoop,
+  ifThenElse,
+  iterVar,
+  letStmt,
+  loopVar,
+  primFunc,
+  seqStmt,
+  whileLoop,
 } from '../stmt.js';
 import { parsePrimFunc, printPrimFunc } from './index.js';
 
@@ -36,7 +67,9 @@ function matmul(): PrimFunc {
   });
   const nest = forLoop(i, 0, 128, forLoop(j, 0, 128, forLoop(k, 0, 128, blockRealize([i, j, k], true, blk))));
   const root = block('root', nest);
-  return primFunc([A, B, C], blockRealize([], true, root), { attrs: { global_symbol: 'matmul', 'tir.noalias': true } });
+  return primFunc([A, B, C], blockRealize([], true, root), {
+    attrs: { global_symbol: 'matmul', 'tir.noalias': true },
+  });
 }
 
 /** NCHW conv2d with padding through a predicate-free select, 3x3 kernel. */
@@ -48,7 +81,11 @@ function conv2d(): PrimFunc {
   const ivs = ['vn', 'vf', 'vy', 'vx', 'vrc', 'vry', 'vrx'].map((s) => loopVar(s));
   const extents = [1, 32, 32, 32, 16, 3, 3];
   const [vn, vf, vy, vx, vrc, vry, vrx] = ivs;
-  const body = bufferStore(Y, add(ld(Y, vn, vf, vy, vx), mul(ld(X, vn, vrc, add(vy, vry), add(vx, vrx)), ld(W, vf, vrc, vry, vrx))), [vn, vf, vy, vx]);
+  const body = bufferStore(
+    Y,
+    add(ld(Y, vn, vf, vy, vx), mul(ld(X, vn, vrc, add(vy, vry), add(vx, vrx)), ld(W, vf, vrc, vry, vrx))),
+    [vn, vf, vy, vx],
+  );
   const blk = block('conv', body, {
     iterVars: ivs.map((v, q) => iterVar(v, [0, extents[q]], q < 4 ? 'spatial' : 'reduce')),
     reads: [
@@ -60,7 +97,8 @@ function conv2d(): PrimFunc {
     annotations: { schedule_rule: 'conv2d_nchw' },
   });
   let s: Stmt = blockRealize(loops, true, blk);
-  for (let q = loops.length - 1; q >= 0; q--) s = forLoop(loops[q], 0, extents[q], s, q === 1 ? { kind: 'parallel' } : {});
+  for (let q = loops.length - 1; q >= 0; q--)
+    s = forLoop(loops[q], 0, extents[q], s, q === 1 ? { kind: 'parallel' } : {});
   return primFunc([X, W, Y], s);
 }
 
@@ -82,7 +120,9 @@ function sharedKernel(): PrimFunc {
       seqStmt([
         ifThenElse(
           lt(tx, stride),
-          bufferStore(S, add(ld(S, cast('int64', tx)), ld(S, cast('int64', add(tx, stride)))), [cast('int64', tx)]),
+          bufferStore(S, add(ld(S, cast('int64', tx)), ld(S, cast('int64', add(tx, stride)))), [
+            cast('int64', tx),
+          ]),
         ),
         evaluate(call('void', 'tir.tvm_storage_sync', [])),
       ]),
@@ -96,14 +136,27 @@ function sharedKernel(): PrimFunc {
         bufferStore(S, ld(A, gi), [cast('int64', tx)]),
         evaluate(call('void', 'tir.tvm_storage_sync', [])),
         reduceLoop,
-        ifThenElse(lt(tx, intImm(1, 'int32')), bufferStore(B, ld(S2, 0, 0), [cast('int64', bx)]), bufferStore(S2, floatImm(0), [floordiv(cast('int64', tx), 16), floormod(cast('int64', tx), 16)])),
+        ifThenElse(
+          lt(tx, intImm(1, 'int32')),
+          bufferStore(B, ld(S2, 0, 0), [cast('int64', bx)]),
+          bufferStore(S2, floatImm(0), [floordiv(cast('int64', tx), 16), floormod(cast('int64', tx), 16)]),
+        ),
       ]),
     ),
   );
-  const k = forLoop(bx, intImm(0, 'int32'), intImm(16, 'int32'), forLoop(tx, intImm(0, 'int32'), intImm(256, 'int32'), attrStmt('pragma_sync', 1, body), { kind: 'thread_binding', threadTag: 'threadIdx.x' }), {
-    kind: 'thread_binding',
-    threadTag: 'blockIdx.x',
-  });
+  const k = forLoop(
+    bx,
+    intImm(0, 'int32'),
+    intImm(16, 'int32'),
+    forLoop(tx, intImm(0, 'int32'), intImm(256, 'int32'), attrStmt('pragma_sync', 1, body), {
+      kind: 'thread_binding',
+      threadTag: 'threadIdx.x',
+    }),
+    {
+      kind: 'thread_binding',
+      threadTag: 'blockIdx.x',
+    },
+  );
   return primFunc([A, B], k, { attrs: { target: { kind: 'cuda', arch: 'sm_90' } } });
 }
 
@@ -115,8 +168,16 @@ function symbolic(nType = 'int64'): PrimFunc {
   const x = primVar('x', 'float32');
   const i = loopVar('i', nType);
   const v = primVar('v', 'float32');
-  const body = letStmt(v, call('float32', 'exp', [bufferLoad(A, [i])]), bufferStore(B, add(max(v, x), 1.5), [i]));
-  return primFunc([A, B, x], forLoop(i, toZero(n), n, body, { kind: 'vectorized', annotations: { 'pragma.unroll': 4 } }), { retType: DType.int32 });
+  const body = letStmt(
+    v,
+    call('float32', 'exp', [bufferLoad(A, [i])]),
+    bufferStore(B, add(max(v, x), 1.5), [i]),
+  );
+  return primFunc(
+    [A, B, x],
+    forLoop(i, toZero(n), n, body, { kind: 'vectorized', annotations: { 'pragma.unroll': 4 } }),
+    { retType: DType.int32 },
+  );
 }
 function toZero(n: Var): PrimExpr {
   return intImm(0, n.dtype);

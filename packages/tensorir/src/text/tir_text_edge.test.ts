@@ -1,7 +1,30 @@
-import { DType, add, buffer, bufferLoad, floatImm, intImm, isKilnError, parseFunction, primVar, printFunction, structuralEqual } from '@kiln/ir-core';
+import {
+  add,
+  buffer,
+  bufferLoad,
+  DType,
+  floatImm,
+  intImm,
+  isKilnError,
+  parseFunction,
+  primVar,
+  printFunction,
+  structuralEqual,
+} from '@kiln/ir-core';
 import { describe, expect, it } from 'vitest';
 import type { PrimFunc, Stmt } from '../stmt.js';
-import { allocate, block, blockRealize, bufferStore, declBuffer, forLoop, iterVar, letStmt, primFunc, seqStmt } from '../stmt.js';
+import {
+  allocate,
+  block,
+  blockRealize,
+  bufferStore,
+  declBuffer,
+  forLoop,
+  iterVar,
+  letStmt,
+  primFunc,
+  seqStmt,
+} from '../stmt.js';
 import { parsePrimFunc, parseStmt, printPrimFunc, printStmt } from './index.js';
 
 function roundTrip(fn: PrimFunc): string {
@@ -17,7 +40,10 @@ describe('TIR text: storage aliasing', () => {
     const A = buffer('A', 'float32', [4, 4]);
     const flat = buffer('A', 'float32', [16], { data: A.data });
     const other = buffer('A', 'float32', [16]);
-    const fn = primFunc([A], declBuffer(flat, declBuffer(other, bufferStore(flat, bufferLoad(other, [3]), [0]))));
+    const fn = primFunc(
+      [A],
+      declBuffer(flat, declBuffer(other, bufferStore(flat, bufferLoad(other, [3]), [0]))),
+    );
     const text = roundTrip(fn);
     expect(text).toContain('decl_buffer A_1: float32[16] data=A.data');
     expect(text).toContain('decl_buffer A_2: float32[16]\n');
@@ -25,7 +51,13 @@ describe('TIR text: storage aliasing', () => {
     const b1 = (back.body as Extract<Stmt, { kind: 'DeclBuffer' }>).buffer;
     expect(b1.data).toBe((back.params[0] as typeof A).data);
     // Not an alias: structurally different from the aliased version.
-    const unaliased = primFunc([A], declBuffer(buffer('A', 'float32', [16]), declBuffer(other, bufferStore(flat, bufferLoad(other, [3]), [0]))));
+    const unaliased = primFunc(
+      [A],
+      declBuffer(
+        buffer('A', 'float32', [16]),
+        declBuffer(other, bufferStore(flat, bufferLoad(other, [3]), [0])),
+      ),
+    );
     expect(structuralEqual(parsePrimFunc(printPrimFunc(unaliased)), fn, { mapFreeVars: true })).toBe(false);
   });
 
@@ -55,11 +87,26 @@ describe('TIR text: layout of scoped statements', () => {
     const inner = letStmt(x, 1, bufferStore(A, 0, [x]));
     const fn = primFunc([A], seqStmt([inner, letStmt(y, 2, bufferStore(A, 1, [y]))]));
     expect(roundTrip(fn)).toBe(
-      ['prim_func(A: float32[8]) {', '  let x = 1 {', '    A[x] = 0.0', '  }', '  let y = 2', '  A[y] = 1.0', '}'].join('\n'),
+      [
+        'prim_func(A: float32[8]) {',
+        '  let x = 1 {',
+        '    A[x] = 0.0',
+        '  }',
+        '  let y = 2',
+        '  A[y] = 1.0',
+        '}',
+      ].join('\n'),
     );
     // The same statements with the second let's body extended are different IR.
-    const fn2 = primFunc([A], letStmt(x, 1, seqStmt([bufferStore(A, 0, [x]), letStmt(y, 2, bufferStore(A, 1, [y]))])));
-    expect(roundTrip(fn2)).toBe(['prim_func(A: float32[8]) {', '  let x = 1', '  A[x] = 0.0', '  let y = 2', '  A[y] = 1.0', '}'].join('\n'));
+    const fn2 = primFunc(
+      [A],
+      letStmt(x, 1, seqStmt([bufferStore(A, 0, [x]), letStmt(y, 2, bufferStore(A, 1, [y]))])),
+    );
+    expect(roundTrip(fn2)).toBe(
+      ['prim_func(A: float32[8]) {', '  let x = 1', '  A[x] = 0.0', '  let y = 2', '  A[y] = 1.0', '}'].join(
+        '\n',
+      ),
+    );
   });
 
   it('round-trips empty bodies and nested sequences', () => {
@@ -67,7 +114,10 @@ describe('TIR text: layout of scoped statements', () => {
     const empty = seqStmt([]);
     roundTrip(primFunc([A], allocate(S, empty)));
     roundTrip(primFunc([A], seqStmt([allocate(S, empty), bufferStore(A, 0, [0])])));
-    const nested = { kind: 'SeqStmt', seq: [bufferStore(A, 0, [0]), seqStmt([bufferStore(A, 1, [1]), bufferStore(A, 2, [2])])] } as unknown as Stmt;
+    const nested = {
+      kind: 'SeqStmt',
+      seq: [bufferStore(A, 0, [0]), seqStmt([bufferStore(A, 1, [1]), bufferStore(A, 2, [2])])],
+    } as unknown as Stmt;
     roundTrip(primFunc([A], Object.freeze(nested)));
   });
 
@@ -81,7 +131,10 @@ describe('TIR text: layout of scoped statements', () => {
 
   it('goes through the generic function text API', () => {
     const v = primVar('v');
-    const fn = primFunc([A], blockRealize([intImm(3)], true, block('b', bufferStore(A, 0, [v]), { iterVars: [iterVar(v, [0, 8])] })));
+    const fn = primFunc(
+      [A],
+      blockRealize([intImm(3)], true, block('b', bufferStore(A, 0, [v]), { iterVars: [iterVar(v, [0, 8])] })),
+    );
     const text = printFunction(fn);
     expect(text.startsWith('prim_func(')).toBe(true);
     expect(structuralEqual(parseFunction(text), fn, { mapFreeVars: true })).toBe(true);
@@ -122,7 +175,9 @@ describe('TIR text: parse errors', () => {
       parsePrimFunc('prim_func(A: float32[8]) {\n  for i in 0 : 8 {}\n}');
     } catch (e) {
       expect(isKilnError(e) && e.message).toBe("expected '+:' but found ':'");
-      expect(isKilnError(e) && e.format()).toBe("<input>:2:14: error[PARSE_ERROR]: expected '+:' but found ':'");
+      expect(isKilnError(e) && e.format()).toBe(
+        "<input>:2:14: error[PARSE_ERROR]: expected '+:' but found ':'",
+      );
     }
   });
 });
