@@ -317,7 +317,13 @@ describe('pipeline text', () => {
   const fuse = definePass({
     name: 'relax.FuseOps',
     kind: 'module',
-    options: z.object({ maxDepth: z.number().default(4), flag: z.boolean().default(false), label: z.string().default('x'), sizes: z.array(z.number()).default([]) }),
+    options: z.object({
+      maxDepth: z.number().default(4),
+      flag: z.boolean().default(false),
+      label: z.string().default('x'),
+      sizes: z.array(z.number()).default([]),
+      tile: z.object({ size: z.number(), mode: z.string(), dims: z.array(z.number()) }).optional(),
+    }),
     run: (m) => m,
   });
   const passes = [logPass('relax.LegalizeOps'), fuse, logPass('tir.A'), logPass('tir.B')];
@@ -334,6 +340,7 @@ describe('pipeline text', () => {
       'relax.LegalizeOps,relax.FuseOps(maxDepth=8),seq(tir.A,tir.B)',
       'relax.FuseOps(maxDepth=-2.5,flag=true,label="hello world",sizes=[1,2,3])',
       'relax.FuseOps(label=abc),seq(seq(tir.A),seq()),tir.B',
+      'relax.FuseOps(tile={size=32,mode=fast,dims=[1,2]})',
       '',
     ];
     for (const t of texts) {

@@ -93,7 +93,10 @@ export function updateProperties(mod: IRModule, add: readonly string[], remove: 
 
 const IDENT = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
 
-/** Print an option value in pipeline text (strings that look like identifiers bare). */
+/**
+ * Print an option value in pipeline text: numbers, booleans, strings (bare when they
+ * look like identifiers, else JSON-quoted), `[a,b]` lists and `{key=value}` records.
+ */
 export function formatOptionValue(v: unknown): string {
   if (typeof v === 'number') return Number.isFinite(v) ? String(v) : JSON.stringify(String(v));
   if (typeof v === 'boolean') return String(v);
@@ -101,7 +104,11 @@ export function formatOptionValue(v: unknown): string {
     return IDENT.test(v) && v !== 'true' && v !== 'false' && v !== 'seq' ? v : JSON.stringify(v);
   }
   if (Array.isArray(v)) return `[${v.map(formatOptionValue).join(',')}]`;
-  throw new KilnError(ErrorCodes.INVALID_ARGUMENT, `option value ${JSON.stringify(v)} has no pipeline text form`);
+  if (typeof v === 'object' && v !== null && [Object.prototype, null].includes(Object.getPrototypeOf(v))) {
+    const entries = Object.entries(v).filter(([, x]) => x !== undefined);
+    return `{${entries.map(([k, x]) => `${k}=${formatOptionValue(x)}`).join(',')}}`;
+  }
+  throw new KilnError(ErrorCodes.INVALID_ARGUMENT, `an option value of type ${typeof v} has no pipeline text form`);
 }
 
 function formatPass(name: string, bound: Readonly<Record<string, unknown>>): string {

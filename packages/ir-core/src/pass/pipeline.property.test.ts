@@ -12,7 +12,12 @@ const scalar = z.union([z.string(), z.number(), z.boolean()]);
 const open = definePass({
   name: 'test.Open',
   kind: 'module',
-  options: z.object({ a: z.union([scalar, z.array(scalar)]).optional(), b: z.union([scalar, z.array(scalar)]).optional(), c: scalar.optional() }),
+  options: z.object({
+    a: z.union([scalar, z.array(scalar)]).optional(),
+    b: z.union([scalar, z.array(scalar)]).optional(),
+    c: scalar.optional(),
+    d: z.record(z.string(), z.union([scalar, z.array(scalar)])).optional(),
+  }),
   run: (m) => m,
 });
 const plain = [definePass({ name: 'tir.A', kind: 'module', run: (m) => m }), definePass({ name: 'relax.B', kind: 'module', run: (m) => m })];
@@ -31,7 +36,16 @@ const value = fc.oneof(
   fc.double({ noNaN: true, noDefaultInfinity: true }).filter((d) => !Object.is(d, -0)),
   fc.boolean(),
 );
-const opts = fc.record({ a: fc.oneof(value, fc.array(value, { maxLength: 3 })), b: fc.oneof(value, fc.array(value, { maxLength: 3 })), c: value }, { requiredKeys: [] });
+const key = fc.stringMatching(/^[A-Za-z_][A-Za-z0-9_]{0,6}$/).filter((k) => k !== '__proto__');
+const opts = fc.record(
+  {
+    a: fc.oneof(value, fc.array(value, { maxLength: 3 })),
+    b: fc.oneof(value, fc.array(value, { maxLength: 3 })),
+    c: value,
+    d: fc.dictionary(key, fc.oneof(value, fc.array(value, { maxLength: 2 })), { maxKeys: 3 }),
+  },
+  { requiredKeys: [] },
+);
 const leaf: fc.Arbitrary<Pass> = fc.oneof(
   fc.constantFrom(...plain),
   opts.map((o) => open.withOptions(o as never)),

@@ -1,4 +1,6 @@
 // Pipeline text: `relax.LegalizeOps,relax.FuseOps(maxDepth=8),seq(tir.A,tir.B)`.
+// Option values: numbers, true/false, "strings", bare identifiers (strings),
+// `[v,...]` lists and `{key=v,...}` records.
 // Parsing looks pass names up in a registry and binds the options through
 // `withOptions`, so they are validated exactly as in code. `pipeline.toString()`
 // prints the same form back.
@@ -12,7 +14,7 @@ export interface PassLookup {
   getPass(name: string): Pass;
 }
 
-type Value = string | number | boolean | Value[];
+type Value = string | number | boolean | Value[] | { [k: string]: Value };
 
 class Parser {
   private pos = 0;
@@ -92,19 +94,25 @@ class Parser {
     }
     if (this.peek() !== '(') return pass;
     this.pos++;
-    const opts: Record<string, Value> = {};
-    if (this.peek() !== ')') {
-      for (;;) {
-        const key = this.word(/[A-Za-z_][A-Za-z0-9_]*/y, 'an option name');
-        if (key in opts) this.fail(`option '${key}' given twice`);
-        this.expect('=');
-        opts[key] = this.value();
-        if (this.peek() !== ',') break;
-        this.pos++;
-      }
-    }
+    const opts = this.keyValues(')');
     this.expect(')');
     return pass.withOptions(opts);
+  }
+
+  /** `key=value,...` up to (not including) `close`. */
+  private keyValues(close: string): Record<string, Value> {
+    const out: Record<string, Value> = {};
+    if (this.peek() === close) return out;
+    for (;;) {
+      const key = this.word(/[A-Za-z_][A-Za-z0-9_]*/y, 'an option name');
+      if (Object.hasOwn(out, key)) this.fail(`option '${key}' given twice`);
+      this.expect('=');
+      // defineProperty: a key named __proto__ must stay a plain option, not a prototype.
+      Object.defineProperty(out, key, { value: this.value(), enumerable: true, writable: true, configurable: true });
+      if (this.peek() !== ',') break;
+      this.pos++;
+    }
+    return out;
   }
 
   private value(): Value {
@@ -112,6 +120,12 @@ class Parser {
     if (c === '"') {
       const s = this.word(/"(?:[^"\\]|\\.)*"/y, 'a string');
       return JSON.parse(s) as string;
+    }
+    if (c === '{') {
+      this.pos++;
+      const rec = this.keyValues('}');
+      this.expect('}');
+      return rec;
     }
     if (c === '[') {
       this.pos++;
