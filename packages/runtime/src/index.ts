@@ -61,7 +61,15 @@ export {
   parseCSignature,
 } from './module/kernel-module.js';
 export { createRuntime, type LoadOptions, Runtime, type RuntimeOptions } from './runtime.js';
-export { contiguousStrides, type DLPackDescriptor, numElements, Tensor, type TensorInit } from './tensor.js';
+export {
+  contiguousStrides,
+  type DLPackDescriptor,
+  empty,
+  numElements,
+  Tensor,
+  type TensorInit,
+  zeros,
+} from './tensor.js';
 export { FunctionBuilder, type Label } from './vm/builder.js';
 export { type BuiltinContext, type BuiltinFunction, DEFAULT_BUILTINS } from './vm/builtins.js';
 export * from './vm/bytecode.js';

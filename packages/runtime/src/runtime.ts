@@ -60,6 +60,11 @@ export class Runtime {
     return p;
   }
 
+  /** Frees every pool's cached (unused) buffers back to its device. */
+  trim(): void {
+    for (const p of this.pools.values()) p.trim();
+  }
+
   /** Pool statistics per device name. */
   memoryStats(): Record<string, PoolStats> {
     const out: Record<string, PoolStats> = {};

@@ -439,3 +439,13 @@ function stridedCopy(src: Tensor, dst: Tensor): void {
     }
   }
 }
+
+/** `Tensor.empty` as a function. */
+export function empty(shape: readonly number[], dtype = 'float32', device: Device = cpu): Tensor {
+  return Tensor.empty(shape, dtype, device);
+}
+
+/** `Tensor.zeros` as a function. */
+export function zeros(shape: readonly number[], dtype = 'float32', device: Device = cpu): Tensor {
+  return Tensor.zeros(shape, dtype, device);
+}

@@ -292,15 +292,17 @@ export class Interpreter {
 
   private matchShape(frame: Frame, ins: Extract<Instr, { op: 'MatchShape' }>): void {
     const v = frame.regs[ins.reg];
-    const who = `function '${ins.context.func}', ${ins.context.arg === 'return value' ? 'the return value' : `argument '${ins.context.arg}'`}`;
+    // Built only on failure: this runs on every call.
+    const who = () =>
+      `function '${ins.context.func}', ${ins.context.arg === 'return value' ? 'the return value' : `argument '${ins.context.arg}'`}`;
     let dims: readonly number[];
     if (ins.valueKind === 'tensor') {
       if (!(v instanceof Tensor))
-        runtimeError(RuntimeErrorCodes.TYPE_MISMATCH, `${who}: expected a tensor, got ${describeValue(v)}`);
+        runtimeError(RuntimeErrorCodes.TYPE_MISMATCH, `${who()}: expected a tensor, got ${describeValue(v)}`);
       if (ins.dtype !== undefined && v.dtype !== dtypeInfo(ins.dtype).str) {
         runtimeError(
           RuntimeErrorCodes.DTYPE_MISMATCH,
-          `${who}: expected dtype ${ins.dtype}, got ${v.dtype}`,
+          `${who()}: expected dtype ${ins.dtype}, got ${v.dtype}`,
           {
             details: { func: ins.context.func, arg: ins.context.arg, expected: ins.dtype, actual: v.dtype },
           },
@@ -309,7 +311,7 @@ export class Interpreter {
       dims = v.shape;
     } else {
       if (!(v instanceof Shape))
-        runtimeError(RuntimeErrorCodes.TYPE_MISMATCH, `${who}: expected a shape, got ${describeValue(v)}`);
+        runtimeError(RuntimeErrorCodes.TYPE_MISMATCH, `${who()}: expected a shape, got ${describeValue(v)}`);
       dims = v.dims;
     }
     const pat = ins.dims;
@@ -317,7 +319,7 @@ export class Interpreter {
     if (dims.length !== pat.length) {
       runtimeError(
         RuntimeErrorCodes.SHAPE_MISMATCH,
-        `${who}: expected ${pat.length} dimensions, got ${dims.length} ([${dims.join(', ')}])`,
+        `${who()}: expected ${pat.length} dimensions, got ${dims.length} ([${dims.join(', ')}])`,
         {
           details: {
             func: ins.context.func,
@@ -336,7 +338,7 @@ export class Interpreter {
     p: DimPattern,
     actual: number,
     i: number,
-    who: string,
+    who: () => string,
     dims: readonly number[],
     ins: Extract<Instr, { op: 'MatchShape' }>,
   ): void {
@@ -360,14 +362,14 @@ export class Interpreter {
         break;
       }
       case 'expr':
-        expected = evalIntExpr(p.expr, frame.heap, () => who);
+        expected = evalIntExpr(p.expr, frame.heap, who);
         label = `${p.name ?? 'expression'} = ${expected}`;
         break;
     }
     if (actual !== expected) {
       runtimeError(
         RuntimeErrorCodes.SHAPE_MISMATCH,
-        `${who}: dimension ${i} is ${actual}, expected ${label} (shape [${dims.join(', ')}])`,
+        `${who()}: dimension ${i} is ${actual}, expected ${label} (shape [${dims.join(', ')}])`,
         {
           details: { func: ins.context.func, arg: ins.context.arg, dim: i, expected, actual },
         },

@@ -269,6 +269,8 @@ describe('VM: MLP chain with a symbolic batch dim', () => {
     // Only the escaping output needed a new device allocation.
     expect(s2.deviceAllocations - s1.deviceAllocations).toBe(1);
     expect(s2.inUseBytes).toBe(0);
+    rt.trim();
+    expect(rt.memoryStats()['cpu:0'].allocatedBytes).toBe(0);
   });
 });
 
