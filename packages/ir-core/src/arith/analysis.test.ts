@@ -3,8 +3,26 @@
 import { describe, expect, it } from 'vitest';
 import { isKilnError } from '../errors.js';
 import {
-  add, and, call, cast, div, floatImm, floordiv, floormod, intImm, letExpr, lt, max, min, mul, or, primVar, range,
-  select, sub, truncmod,
+  add,
+  and,
+  call,
+  cast,
+  div,
+  floatImm,
+  floordiv,
+  floormod,
+  intImm,
+  letExpr,
+  lt,
+  max,
+  min,
+  mul,
+  or,
+  primVar,
+  range,
+  select,
+  sub,
+  truncmod,
 } from '../expr.js';
 import { structuralEqual } from '../structural.js';
 import { Analyzer, constIntBound, provablyEqual, simplify } from './analyzer.js';
@@ -98,10 +116,13 @@ describe('intSet', () => {
     const an = new Analyzer();
     const io = primVar('io');
     const ii = primVar('ii');
-    const s = an.intSet(add(mul(io, 4), ii), new Map([
-      [io, range(0, n)],
-      [ii, range(0, 4)],
-    ]));
+    const s = an.intSet(
+      add(mul(io, 4), ii),
+      new Map([
+        [io, range(0, n)],
+        [ii, range(0, 4)],
+      ]),
+    );
     expect(structuralEqual(s.min, intImm(0))).toBe(true);
     expect(structuralEqual(s.max, simplify(sub(mul(n, 4), 1)))).toBe(true);
     const t = an.intSet(floordiv(i, 4), new Map([[i, range(0, mul(n, 4))]]));

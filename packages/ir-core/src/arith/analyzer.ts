@@ -2,9 +2,10 @@
 // constraints, branch conditions) and the analyses that use it: constant bounds,
 // interval sets, the simplifier and the provers built on it. One Analyzer per pass run;
 // it holds no global state.
-import type { ExprLike, PrimExpr, Range, Var } from '../expr.js';
-import { binary, eq, intImm, isPrimExpr, sub, toExpr } from '../expr.js';
+
 import { ErrorCodes, KilnError } from '../errors.js';
+import type { ExprLike, PrimExpr, Range, Var } from '../expr.js';
+import { binary, eq, intImm, sub, toExpr } from '../expr.js';
 import { structuralEqual } from '../structural.js';
 import { collect } from '../visitor.js';
 import type { ConstIntBound } from './bound.js';
@@ -61,7 +62,10 @@ export class Analyzer {
     return this.withBindings(new Map([[v, r]]), fn);
   }
 
-  withBindings<T>(bindings: ReadonlyMap<Var, BindingLike> | Iterable<readonly [Var, BindingLike]>, fn: () => T): T {
+  withBindings<T>(
+    bindings: ReadonlyMap<Var, BindingLike> | Iterable<readonly [Var, BindingLike]>,
+    fn: () => T,
+  ): T {
     const saved: Array<[Var, VarInfo | undefined]> = [];
     const infos: Array<[Var, VarInfo]> = [];
     for (const [v, r] of bindings) infos.push([v, this.infoOf(v, r)]);
@@ -89,34 +93,32 @@ export class Analyzer {
   withConstraint<T>(cond: PrimExpr, fn: () => T): T {
     const c = this.simplify(cond);
     const bindings = new Map<Var, VarInfo>();
-    for (const part of conjuncts(c)) {
-      const hit = varComparison(part);
-      if (!hit) continue;
-      const { v, kind, rhs } = hit;
-      const rb = this.constIntBound(rhs);
-      const cur = bindings.get(v) ?? this.vars.get(v) ?? { bound: this.constIntBound(v) };
-      let lo: ConstIntBound = EVERYTHING;
-      let set: IntervalSet | undefined;
-      const one = intImm(1, rhs.dtype);
-      const symbolic = rhs.kind !== 'IntImm';
-      if (kind === 'LT') {
-        lo = { min: -Infinity, max: rb.max - 1 };
-        if (symbolic) set = intervalSet(cur.set?.min, this.simplify(sub(rhs, one)));
-      } else if (kind === 'LE') {
-        lo = { min: -Infinity, max: rb.max };
-        if (symbolic) set = intervalSet(cur.set?.min, rhs);
-      } else if (kind === 'GT') {
-        lo = { min: rb.min + 1, max: Infinity };
-        if (symbolic) set = intervalSet(this.simplify(binary('Add', rhs, one)), cur.set?.max);
-      } else if (kind === 'GE') {
-        lo = { min: rb.min, max: Infinity };
-        if (symbolic) set = intervalSet(rhs, cur.set?.max);
-      } else if (kind === 'EQ') {
-        lo = rb;
-        if (symbolic) set = intervalSet(rhs, rhs);
+    for (const part of conjuncts(c))
+      for (const { v, kind, rhs } of varComparisons(part)) {
+        const rb = this.constIntBound(rhs);
+        const cur = bindings.get(v) ?? this.vars.get(v) ?? { bound: this.constIntBound(v) };
+        let lo: ConstIntBound = EVERYTHING;
+        let set: IntervalSet | undefined;
+        const one = intImm(1, rhs.dtype);
+        const symbolic = rhs.kind !== 'IntImm';
+        if (kind === 'LT') {
+          lo = { min: -Infinity, max: rb.max - 1 };
+          if (symbolic) set = intervalSet(cur.set?.min, this.simplify(sub(rhs, one)));
+        } else if (kind === 'LE') {
+          lo = { min: -Infinity, max: rb.max };
+          if (symbolic) set = intervalSet(cur.set?.min, rhs);
+        } else if (kind === 'GT') {
+          lo = { min: rb.min + 1, max: Infinity };
+          if (symbolic) set = intervalSet(this.simplify(binary('Add', rhs, one)), cur.set?.max);
+        } else if (kind === 'GE') {
+          lo = { min: rb.min, max: Infinity };
+          if (symbolic) set = intervalSet(rhs, cur.set?.max);
+        } else if (kind === 'EQ') {
+          lo = rb;
+          if (symbolic) set = intervalSet(rhs, rhs);
+        }
+        bindings.set(v, { bound: intersectBound(cur.bound, lo), set: set ?? cur.set });
       }
-      bindings.set(v, { bound: intersectBound(cur.bound, lo), set: set ?? cur.set });
-    }
     const saved = new Map<Var, VarInfo | undefined>();
     for (const [v, info] of bindings) {
       saved.set(v, this.vars.get(v));
@@ -159,7 +161,10 @@ export class Analyzer {
 
   private infoOf(v: Var, r: BindingLike): VarInfo {
     if (!isIndexType(v.dtype) && v.dtype.code !== 'bool') {
-      throw new KilnError(ErrorCodes.DTYPE_MISMATCH, `cannot bind a range to variable '${v.name}' of dtype ${v.dtype.str}`);
+      throw new KilnError(
+        ErrorCodes.DTYPE_MISMATCH,
+        `cannot bind a range to variable '${v.name}' of dtype ${v.dtype.str}`,
+      );
     }
     let lo: PrimExpr | number;
     let hi: PrimExpr | number;
@@ -224,7 +229,8 @@ export class Analyzer {
       let lo: PrimExpr | undefined = e;
       let hi: PrimExpr | undefined = e;
       for (let round = 0; round < MAX_SYMBOLIC_ROUNDS; round++) {
-        const touches = (x?: PrimExpr): boolean => x !== undefined && collect(x, (n) => dom.has(n as Var)).length > 0;
+        const touches = (x?: PrimExpr): boolean =>
+          x !== undefined && collect(x, (n) => dom.has(n as Var)).length > 0;
         if (!touches(lo) && !touches(hi)) break;
         lo = lo && touches(lo) ? evalIntSet(lo, dom, this).min : lo;
         hi = hi && touches(hi) ? evalIntSet(hi, dom, this).max : hi;
@@ -374,13 +380,30 @@ function conjuncts(c: PrimExpr): PrimExpr[] {
 const MIRROR = { LT: 'GT', LE: 'GE', GT: 'LT', GE: 'LE', EQ: 'EQ' } as const;
 type BoundKind = keyof typeof MIRROR;
 
-/** `v op rhs` (or `rhs op v`, mirrored) with `rhs` free of `v`. */
-function varComparison(c: PrimExpr): { v: Var; kind: BoundKind; rhs: PrimExpr } | undefined {
-  if (!(c.kind in MIRROR) || !isPrimExpr(c)) return undefined;
-  const b = c as PrimExpr & { a: PrimExpr; b: PrimExpr };
+/**
+ * Every reading of a comparison as `v op rhs` with `rhs` free of `v`: each variable with a
+ * coefficient of +1 or -1 in `lhs - rhs` is solved for (`i + j < n` bounds i, j and n).
+ */
+function varComparisons(c: PrimExpr): Array<{ v: Var; kind: BoundKind; rhs: PrimExpr }> {
+  if (!(c.kind in MIRROR)) return [];
+  const cmp = c as PrimExpr & { a: PrimExpr; b: PrimExpr };
+  const t = cmp.a.dtype;
+  if (!isIndexType(t)) return [];
   const kind = c.kind as BoundKind;
-  const free = (x: PrimExpr, v: Var): boolean => collect(x, (n) => n === v).length === 0;
-  if (b.a.kind === 'Var' && isIndexType(b.a.dtype) && free(b.b, b.a)) return { v: b.a, kind, rhs: b.b };
-  if (b.b.kind === 'Var' && isIndexType(b.b.dtype) && free(b.a, b.b)) return { v: b.b, kind: MIRROR[kind], rhs: b.a };
-  return undefined;
+  const p = polyAddScaled(toPoly(cmp.a), toPoly(cmp.b), -1);
+  if (!p.exact) return [];
+  const out: Array<{ v: Var; kind: BoundKind; rhs: PrimExpr }> = [];
+  for (const term of p.terms) {
+    const v = term.atoms[0];
+    if (term.atoms.length !== 1 || v.kind !== 'Var' || (term.coef !== 1 && term.coef !== -1)) continue;
+    const rest = polyAddScaled(p, { terms: [term], constant: 0, exact: true }, -1);
+    if (rest.terms.some((x) => x.atoms.some((a) => collect(a, (n) => n === v).length > 0))) continue;
+    // v + rest op 0  =>  v op -rest;   -v + rest op 0  =>  v mirror(op) rest
+    const rhs = fromPoly(
+      term.coef === 1 ? polyAddScaled({ terms: [], constant: 0, exact: true }, rest, -1) : rest,
+      t,
+    );
+    if (rhs !== undefined) out.push({ v, kind: term.coef === 1 ? kind : MIRROR[kind], rhs });
+  }
+  return out;
 }

@@ -65,7 +65,13 @@ function divBound(a: ConstIntBound, b: ConstIntBound, floor: boolean): ConstIntB
 }
 
 function truncModBound(a: ConstIntBound, b: ConstIntBound): ConstIntBound {
-  if (b.min === b.max && Number.isFinite(b.min) && b.min !== 0 && Number.isFinite(a.min) && Number.isFinite(a.max)) {
+  if (
+    b.min === b.max &&
+    Number.isFinite(b.min) &&
+    b.min !== 0 &&
+    Number.isFinite(a.min) &&
+    Number.isFinite(a.max)
+  ) {
     const c = b.min;
     // within one quotient bucket the remainder is a - q*c, monotone in a
     if (truncDiv(a.min, c) === truncDiv(a.max, c) && (a.min >= 0 || a.max <= 0)) {
@@ -78,16 +84,27 @@ function truncModBound(a: ConstIntBound, b: ConstIntBound): ConstIntBound {
 }
 
 function floorModBound(a: ConstIntBound, b: ConstIntBound): ConstIntBound {
-  if (b.min === b.max && Number.isFinite(b.min) && b.min !== 0 && Number.isFinite(a.min) && Number.isFinite(a.max)) {
+  if (
+    b.min === b.max &&
+    Number.isFinite(b.min) &&
+    b.min !== 0 &&
+    Number.isFinite(a.min) &&
+    Number.isFinite(a.max)
+  ) {
     const c = b.min;
-    if (floorDiv(a.min, c) === floorDiv(a.max, c)) return { min: floorMod(a.min, c), max: floorMod(a.max, c) };
+    if (floorDiv(a.min, c) === floorDiv(a.max, c))
+      return { min: floorMod(a.min, c), max: floorMod(a.max, c) };
   }
   if (b.min > 0) return makeBound(0, a.min >= 0 ? Math.min(a.max, b.max - 1) : b.max - 1);
   if (b.max < 0) return makeBound(a.max <= 0 ? Math.max(a.min, b.min + 1) : b.min + 1, 0);
   return makeBound(Math.min(b.min + 1, 0), Math.max(b.max - 1, 0));
 }
 
-function compareBound(kind: 'EQ' | 'NE' | 'LT' | 'LE' | 'GT' | 'GE', a: ConstIntBound, b: ConstIntBound): ConstIntBound {
+function compareBound(
+  kind: 'EQ' | 'NE' | 'LT' | 'LE' | 'GT' | 'GE',
+  a: ConstIntBound,
+  b: ConstIntBound,
+): ConstIntBound {
   const T = { min: 1, max: 1 };
   const F = { min: 0, max: 0 };
   const U = { min: 0, max: 1 };

@@ -53,7 +53,8 @@ export function evaluate(expr: PrimExpr, env: EvalEnv = new Map()): number {
         return e.value;
       case 'Var': {
         const v = scope.get(e);
-        if (v === undefined) throw new KilnError(ErrorCodes.UNKNOWN_NAME, `no value for variable '${e.name}'`);
+        if (v === undefined)
+          throw new KilnError(ErrorCodes.UNKNOWN_NAME, `no value for variable '${e.name}'`);
         return v;
       }
       case 'And':
@@ -98,8 +99,15 @@ export function evaluate(expr: PrimExpr, env: EvalEnv = new Map()): number {
         }
       }
       case 'Call':
-        return evalCall(e.op, e.args, e.dtype.code === 'float' || e.dtype.code === 'bfloat', (x) => ev(x), (v) =>
-          e.dtype.code === 'float' || e.dtype.code === 'bfloat' ? roundFloat(e.dtype, v) : castValue(e.dtype, v),
+        return evalCall(
+          e.op,
+          e.args,
+          e.dtype.code === 'float' || e.dtype.code === 'bfloat',
+          (x) => ev(x),
+          (v) =>
+            e.dtype.code === 'float' || e.dtype.code === 'bfloat'
+              ? roundFloat(e.dtype, v)
+              : castValue(e.dtype, v),
         );
       case 'StringImm':
       case 'Ramp':
@@ -124,7 +132,10 @@ function evalCall(
   if (u && args.length === 1) return round(u(ev(args[0])));
   const b = BINARY_INTRINSICS[name];
   if (b && args.length === 2) return round(b(ev(args[0]), ev(args[1])));
-  throw new KilnError(ErrorCodes.UNSUPPORTED, `evaluate: unknown intrinsic '${op}' with ${args.length} argument(s)`);
+  throw new KilnError(
+    ErrorCodes.UNSUPPORTED,
+    `evaluate: unknown intrinsic '${op}' with ${args.length} argument(s)`,
+  );
 }
 
 // Abramowitz–Stegun 7.1.26 is too coarse for a reference; this series/continued-fraction

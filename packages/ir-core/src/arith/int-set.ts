@@ -38,9 +38,12 @@ export function evalIntSet(e: PrimExpr, dom: ReadonlyMap<Var, IntervalSet>, an: 
   const simp = (s: IntervalSet): IntervalSet => {
     const lo = s.min && an.simplify(s.min);
     const hi = s.max && an.simplify(s.max);
-    return lo !== undefined && hi !== undefined && lo !== hi && an.canProveEqual(lo, hi) ? pointSet(lo) : intervalSet(lo, hi);
+    return lo !== undefined && hi !== undefined && lo !== hi && an.canProveEqual(lo, hi)
+      ? pointSet(lo)
+      : intervalSet(lo, hi);
   };
-  const touchesDom = (x: PrimExpr): boolean => dom.size > 0 && collect(x, (n) => dom.has(n as Var)).length > 0;
+  const touchesDom = (x: PrimExpr): boolean =>
+    dom.size > 0 && collect(x, (n) => dom.has(n as Var)).length > 0;
   // Fallback: the constant bound under the domain's constant bounds.
   const viaConstBound = (x: PrimExpr): IntervalSet => {
     const bindings = new Map<Var, { min: PrimExpr | number; max: PrimExpr | number }>();
@@ -70,11 +73,15 @@ export function evalIntSet(e: PrimExpr, dom: ReadonlyMap<Var, IntervalSet>, an: 
         const a = rec(x.a);
         const b = rec(x.b);
         const scale = (s: IntervalSet, k: PrimExpr): IntervalSet | undefined => {
-          if (an.canProveGreaterEqual(k, 0)) return simp(intervalSet(s.min && mul(s.min, k), s.max && mul(s.max, k)));
-          if (an.canProve(binary('LE', k, intImm(0, k.dtype)))) return simp(intervalSet(s.max && mul(s.max, k), s.min && mul(s.min, k)));
+          if (an.canProveGreaterEqual(k, 0))
+            return simp(intervalSet(s.min && mul(s.min, k), s.max && mul(s.max, k)));
+          if (an.canProve(binary('LE', k, intImm(0, k.dtype))))
+            return simp(intervalSet(s.max && mul(s.max, k), s.min && mul(s.min, k)));
           return undefined;
         };
-        const r = (isSinglePoint(b) && scale(a, b.min as PrimExpr)) || (isSinglePoint(a) && scale(b, a.min as PrimExpr));
+        const r =
+          (isSinglePoint(b) && scale(a, b.min as PrimExpr)) ||
+          (isSinglePoint(a) && scale(b, a.min as PrimExpr));
         return r || viaConstBound(x);
       }
       case 'Div':
@@ -101,7 +108,8 @@ export function evalIntSet(e: PrimExpr, dom: ReadonlyMap<Var, IntervalSet>, an: 
         if (a.min && a.max) {
           const q0 = binary('FloorDiv', a.min, k);
           const q1 = binary('FloorDiv', a.max, k);
-          if (an.canProveEqual(q0, q1)) return simp(intervalSet(binary(x.kind, a.min, k), binary(x.kind, a.max, k)));
+          if (an.canProveEqual(q0, q1))
+            return simp(intervalSet(binary(x.kind, a.min, k), binary(x.kind, a.max, k)));
         }
         return simp(intervalSet(intImm(0, x.dtype), sub(k, intImm(1, x.dtype))));
       }
@@ -111,7 +119,8 @@ export function evalIntSet(e: PrimExpr, dom: ReadonlyMap<Var, IntervalSet>, an: 
         const b = rec(x.b);
         const f = x.kind === 'Min' ? minE : maxE;
         // min: the lower side is unbounded if either is; the upper side is bounded if either is
-        if (x.kind === 'Min') return simp(intervalSet(both(f, a.min, b.min), both(f, a.max, b.max) ?? a.max ?? b.max));
+        if (x.kind === 'Min')
+          return simp(intervalSet(both(f, a.min, b.min), both(f, a.max, b.max) ?? a.max ?? b.max));
         return simp(intervalSet(both(f, a.min, b.min) ?? a.min ?? b.min, both(f, a.max, b.max)));
       }
       case 'Select': {

@@ -22,7 +22,11 @@ export interface LinearEquation {
  * the base mention any of `vars`; undefined when `e` is not linear in them (a product of
  * two of them, or one inside a division, min, cast, ...).
  */
-export function detectLinearEquation(e: PrimExpr, vars: readonly Var[], analyzer?: Analyzer): LinearEquation | undefined {
+export function detectLinearEquation(
+  e: PrimExpr,
+  vars: readonly Var[],
+  analyzer?: Analyzer,
+): LinearEquation | undefined {
   if (!isIndexType(e.dtype)) return undefined;
   const p = toPoly(simplify(e, analyzer));
   if (!p.exact) return undefined;
@@ -40,7 +44,10 @@ export function detectLinearEquation(e: PrimExpr, vars: readonly Var[], analyzer
     if (hits.length !== 1 || !set.has(hits[0].a)) return undefined;
     const k = vars.indexOf(hits[0].a as Var);
     const rest = t.atoms.filter((_, i) => i !== hits[0].i);
-    const part: Poly = rest.length === 0 ? constPoly(t.coef) : { terms: [{ atoms: rest, coef: t.coef }], constant: 0, exact: true };
+    const part: Poly =
+      rest.length === 0
+        ? constPoly(t.coef)
+        : { terms: [{ atoms: rest, coef: t.coef }], constant: 0, exact: true };
     coefs[k] = polyAddScaled(coefs[k], part, 1);
   }
   const build = (q: Poly): PrimExpr | undefined => fromPoly(q, e.dtype);
@@ -55,8 +62,15 @@ export function detectLinearEquation(e: PrimExpr, vars: readonly Var[], analyzer
 }
 
 /** The constant coefficients of `e` in `vars` (and constant base), when all are constants. */
-export function detectConstLinear(e: PrimExpr, vars: readonly Var[], analyzer?: Analyzer): { coefficients: number[]; base: number } | undefined {
+export function detectConstLinear(
+  e: PrimExpr,
+  vars: readonly Var[],
+  analyzer?: Analyzer,
+): { coefficients: number[]; base: number } | undefined {
   const eqn = detectLinearEquation(e, vars, analyzer);
-  if (!eqn || eqn.base.kind !== 'IntImm' || eqn.coefficients.some((c) => c.kind !== 'IntImm')) return undefined;
-  return { coefficients: eqn.coefficients.map((c) => (c.kind === 'IntImm' ? c.value : 0)), base: eqn.base.value };
+  if (eqn?.base.kind !== 'IntImm' || eqn.coefficients.some((c) => c.kind !== 'IntImm')) return undefined;
+  return {
+    coefficients: eqn.coefficients.map((c) => (c.kind === 'IntImm' ? c.value : 0)),
+    base: eqn.base.value,
+  };
 }

@@ -56,7 +56,12 @@ export function polyAddScaled(p: Poly, q: Poly, k: number): Poly {
     if (coef !== 0) out.push({ atoms, coef });
   };
   while (i < p.terms.length || j < q.terms.length) {
-    const c = i >= p.terms.length ? 1 : j >= q.terms.length ? -1 : compareMonomial(p.terms[i].atoms, q.terms[j].atoms);
+    const c =
+      i >= p.terms.length
+        ? 1
+        : j >= q.terms.length
+          ? -1
+          : compareMonomial(p.terms[i].atoms, q.terms[j].atoms);
     if (c < 0) {
       push(p.terms[i].atoms, p.terms[i].coef);
       i++;
@@ -145,7 +150,8 @@ export function fromPoly(p: Poly, t: DataType): PrimExpr | undefined {
   if (!p.exact || !isIndexType(t)) return undefined;
   const pos = p.terms.filter((x) => x.coef > 0);
   const neg = p.terms.filter((x) => x.coef < 0);
-  const scaled = (x: Term, k: number): PrimExpr => (k === 1 ? monomialExpr(x.atoms) : mul(monomialExpr(x.atoms), intImm(k, t)));
+  const scaled = (x: Term, k: number): PrimExpr =>
+    k === 1 ? monomialExpr(x.atoms) : mul(monomialExpr(x.atoms), intImm(k, t));
   let acc: PrimExpr | undefined;
   for (const x of pos) acc = acc === undefined ? scaled(x, x.coef) : add(acc, scaled(x, x.coef));
   let c = p.constant;

@@ -6,8 +6,28 @@ import { describe, expect, it } from 'vitest';
 import { isKilnError } from '../errors.js';
 import type { PrimExpr, Var } from '../expr.js';
 import {
-  add, and, binary, div, eq, floordiv, floormod, intImm, le, letExpr, lt, max, min, mul, ne, not, or, primVar, range,
-  select, sub, truncmod,
+  add,
+  and,
+  binary,
+  div,
+  eq,
+  floordiv,
+  floormod,
+  intImm,
+  le,
+  letExpr,
+  lt,
+  max,
+  min,
+  mul,
+  ne,
+  not,
+  or,
+  primVar,
+  range,
+  select,
+  sub,
+  truncmod,
 } from '../expr.js';
 import { structuralEqual } from '../structural.js';
 import { Analyzer, provablyEqual, simplify } from './analyzer.js';
@@ -26,7 +46,11 @@ const { expr, cond } = fc.letrec<{ expr: PrimExpr; cond: PrimExpr }>((tie) => {
   const e = (): fc.Arbitrary<PrimExpr> => tie('expr') as fc.Arbitrary<PrimExpr>;
   const cnd = (): fc.Arbitrary<PrimExpr> => tie('cond') as fc.Arbitrary<PrimExpr>;
   const posConst = fc.integer({ min: 1, max: 9 }).map((v) => intImm(v));
-  const divisor = fc.oneof({ weight: 3, arbitrary: posConst }, { weight: 1, arbitrary: constArb }, { weight: 1, arbitrary: e() });
+  const divisor = fc.oneof(
+    { weight: 3, arbitrary: posConst },
+    { weight: 1, arbitrary: constArb },
+    { weight: 1, arbitrary: e() },
+  );
   return {
     expr: fc.oneof(
       { depthSize: 'small', withCrossShrink: true },
@@ -71,14 +95,19 @@ const rangesArb = fc.array(fc.tuple(fc.integer({ min: -20, max: 20 }), fc.intege
   maxLength: 3,
 });
 /** Points inside the ranges, as fractions of the extent. */
-const pointsArb = fc.array(fc.array(fc.double({ min: 0, max: 1, noNaN: true, maxExcluded: true }), { minLength: 3, maxLength: 3 }), {
-  minLength: 12,
-  maxLength: 12,
-});
+const pointsArb = fc.array(
+  fc.array(fc.double({ min: 0, max: 1, noNaN: true, maxExcluded: true }), { minLength: 3, maxLength: 3 }),
+  {
+    minLength: 12,
+    maxLength: 12,
+  },
+);
 
 function analyzerFor(ranges: ReadonlyArray<readonly [number, number]>): Analyzer {
   const an = new Analyzer();
-  VARS.forEach((v, i) => an.bind(v, range(ranges[i][0], ranges[i][1])));
+  VARS.forEach((v, i) => {
+    an.bind(v, range(ranges[i][0], ranges[i][1]));
+  });
   return an;
 }
 
@@ -116,15 +145,22 @@ describe('simplify preserves values', () => {
 
   it('without any ranges', () => {
     fc.assert(
-      fc.property(expr, fc.array(fc.array(fc.integer({ min: -50, max: 50 }), { minLength: 3, maxLength: 3 }), { minLength: 12, maxLength: 12 }), (e, points) => {
-        const s = simplify(e);
-        for (const p of points) {
-          const env = new Map(VARS.map((v, i) => [v, p[i]]));
-          const want = tryEval(e, env);
-          if (want === 'div0') continue;
-          expect(tryEval(s, env)).toBe(want);
-        }
-      }),
+      fc.property(
+        expr,
+        fc.array(fc.array(fc.integer({ min: -50, max: 50 }), { minLength: 3, maxLength: 3 }), {
+          minLength: 12,
+          maxLength: 12,
+        }),
+        (e, points) => {
+          const s = simplify(e);
+          for (const p of points) {
+            const env = new Map(VARS.map((v, i) => [v, p[i]]));
+            const want = tryEval(e, env);
+            if (want === 'div0') continue;
+            expect(tryEval(s, env)).toBe(want);
+          }
+        },
+      ),
       { numRuns: RUNS },
     );
   });
@@ -158,11 +194,24 @@ describe('simplify preserves values', () => {
   it('under a constraint, where the constraint holds', () => {
     // simple comparisons, so that constraints tighten ranges right at the boundaries
     const small = fc.integer({ min: -4, max: 4 }).map((v) => intImm(v));
-    const side = fc.oneof(small, fc.constantFrom<PrimExpr>(...VARS), fc.tuple(fc.constantFrom<PrimExpr>(...VARS), small).map(([v, k]) => add(v, k)));
+    const side = fc.oneof(
+      small,
+      fc.constantFrom<PrimExpr>(...VARS),
+      fc.tuple(fc.constantFrom<PrimExpr>(...VARS), small).map(([v, k]) => add(v, k)),
+    );
     const simpleCond = fc
-      .tuple(fc.constantFrom('EQ', 'NE', 'LT', 'LE', 'GT', 'GE' as const), fc.constantFrom<PrimExpr>(...VARS), side, fc.boolean())
+      .tuple(
+        fc.constantFrom('EQ', 'NE', 'LT', 'LE', 'GT', 'GE' as const),
+        fc.constantFrom<PrimExpr>(...VARS),
+        side,
+        fc.boolean(),
+      )
       .map(([k, v, w, flip]) => (flip ? binary(k, w, v) : binary(k, v, w)) as PrimExpr);
-    const constraint = fc.oneof(simpleCond, fc.tuple(simpleCond, simpleCond).map(([p, q]) => and(p, q)), cond);
+    const constraint = fc.oneof(
+      simpleCond,
+      fc.tuple(simpleCond, simpleCond).map(([p, q]) => and(p, q)),
+      cond,
+    );
     const probe = fc.oneof(
       fc.tuple(simpleCond, expr, expr).map(([p, x, y]) => select(p, x, y)),
       fc.tuple(fc.constantFrom<PrimExpr>(...VARS), side).map(([v, w]) => min(v, w)),
@@ -170,17 +219,25 @@ describe('simplify preserves values', () => {
       expr,
     );
     fc.assert(
-      fc.property(constraint, probe, fc.array(fc.array(fc.integer({ min: -6, max: 6 }), { minLength: 3, maxLength: 3 }), { minLength: 30, maxLength: 30 }), (p, e, points) => {
-        const an = new Analyzer();
-        const s = an.withConstraint(p, () => an.simplify(e));
-        for (const pt of points) {
-          const env = new Map(VARS.map((v, i) => [v, pt[i]]));
-          if (tryEval(p, env) !== 1) continue;
-          const want = tryEval(e, env);
-          if (want === 'div0') continue;
-          expect(tryEval(s, env)).toBe(want);
-        }
-      }),
+      fc.property(
+        constraint,
+        probe,
+        fc.array(fc.array(fc.integer({ min: -6, max: 6 }), { minLength: 3, maxLength: 3 }), {
+          minLength: 30,
+          maxLength: 30,
+        }),
+        (p, e, points) => {
+          const an = new Analyzer();
+          const s = an.withConstraint(p, () => an.simplify(e));
+          for (const pt of points) {
+            const env = new Map(VARS.map((v, i) => [v, pt[i]]));
+            if (tryEval(p, env) !== 1) continue;
+            const want = tryEval(e, env);
+            if (want === 'div0') continue;
+            expect(tryEval(s, env)).toBe(want);
+          }
+        },
+      ),
       { numRuns: RUNS },
     );
   });
@@ -299,7 +356,8 @@ describe('linear forms are canonical', () => {
     }
     while (pieces.length > 1) {
       const at = pick(pieces.length - 1);
-      const merged = pick(3) === 0 ? sub(pieces[at], mul(-1, pieces[at + 1])) : add(pieces[at], pieces[at + 1]);
+      const merged =
+        pick(3) === 0 ? sub(pieces[at], mul(-1, pieces[at + 1])) : add(pieces[at], pieces[at + 1]);
       pieces.splice(at, 2, merged);
     }
     return pieces[0];

@@ -2,8 +2,31 @@
 import { describe, expect, it } from 'vitest';
 import type { PrimExpr } from '../expr.js';
 import {
-  add, and, boolImm, cast, div, eq, floatImm, floordiv, floormod, ge, gt, intImm, le, letExpr, lt, max, min, mul, ne,
-  not, or, primVar, range, select, sub, truncmod,
+  add,
+  and,
+  boolImm,
+  cast,
+  div,
+  eq,
+  floatImm,
+  floordiv,
+  floormod,
+  ge,
+  intImm,
+  le,
+  letExpr,
+  lt,
+  max,
+  min,
+  mul,
+  ne,
+  not,
+  or,
+  primVar,
+  range,
+  select,
+  sub,
+  truncmod,
 } from '../expr.js';
 import { structuralEqual } from '../structural.js';
 import { Analyzer, simplify } from './analyzer.js';

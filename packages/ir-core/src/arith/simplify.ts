@@ -15,7 +15,16 @@ import type { Analyzer } from './analyzer.js';
 import type { ConstIntBound } from './bound.js';
 import type { Poly, Term } from './poly.js';
 import { atomPoly, constPoly, fromPoly, polyAddScaled, polyMul, polyScale, toPoly } from './poly.js';
-import { applyBinary, asConstInt, castValue, compareExpr, floorDiv, floorMod, gcd, isIndexType } from './util.js';
+import {
+  applyBinary,
+  asConstInt,
+  castValue,
+  compareExpr,
+  floorDiv,
+  floorMod,
+  gcd,
+  isIndexType,
+} from './util.js';
 
 type CompareKind = 'EQ' | 'NE' | 'LT' | 'LE' | 'GT' | 'GE';
 const FLIP: Record<CompareKind, CompareKind> = { EQ: 'NE', NE: 'EQ', LT: 'GE', LE: 'GT', GT: 'LE', GE: 'LT' };
@@ -39,7 +48,8 @@ export class Simplifier {
     if (hit !== undefined) return hit;
     let r = this.visit(e);
     if (r !== e && structuralEqual(r, e)) r = e;
-    if (r.dtype !== e.dtype) internalError(`simplify changed dtype ${e.dtype.str} to ${r.dtype.str} at '${e.kind}'`);
+    if (r.dtype !== e.dtype)
+      internalError(`simplify changed dtype ${e.dtype.str} to ${r.dtype.str} at '${e.kind}'`);
     this.memo.set(e, r);
     return r;
   }
@@ -102,7 +112,8 @@ export class Simplifier {
 
   /** Fold a binary node whose operands are both scalar constants. */
   private fold(kind: BinaryKind, t: DataType, a: PrimExpr, b: PrimExpr): PrimExpr | undefined {
-    if ((a.kind !== 'IntImm' && a.kind !== 'FloatImm') || (b.kind !== 'IntImm' && b.kind !== 'FloatImm')) return undefined;
+    if ((a.kind !== 'IntImm' && a.kind !== 'FloatImm') || (b.kind !== 'IntImm' && b.kind !== 'FloatImm'))
+      return undefined;
     let v: number;
     try {
       v = applyBinary(kind, a.dtype, a.value, b.value);
@@ -142,7 +153,12 @@ export class Simplifier {
     if (isIndexType(e.dtype)) {
       const pa = toPoly(a);
       const pb = toPoly(b);
-      const p = e.kind === 'Add' ? polyAddScaled(pa, pb, 1) : e.kind === 'Sub' ? polyAddScaled(pa, pb, -1) : polyMul(pa, pb);
+      const p =
+        e.kind === 'Add'
+          ? polyAddScaled(pa, pb, 1)
+          : e.kind === 'Sub'
+            ? polyAddScaled(pa, pb, -1)
+            : polyMul(pa, pb);
       if (p === undefined) {
         // a product too large to expand stays a product, with its factors in canonical order
         const [x, y] = compareExpr(a, b) <= 0 ? [a, b] : [b, a];
@@ -155,7 +171,8 @@ export class Simplifier {
     if (e.kind === 'Mul') {
       if (one(b)) return a;
       if (one(a)) return b;
-      if (e.dtype.code !== 'float' && e.dtype.code !== 'bfloat' && (zero(a) || zero(b))) return intImm(0, e.dtype);
+      if (e.dtype.code !== 'float' && e.dtype.code !== 'bfloat' && (zero(a) || zero(b)))
+        return intImm(0, e.dtype);
     }
     // x - 0 is exact for floats too; x + 0 is not (-0 + 0 is +0)
     if (e.kind === 'Sub' && (zero(b) || (b.kind === 'FloatImm' && b.value === 0))) return a;
@@ -189,8 +206,12 @@ export class Simplifier {
       const k = t.coef / c;
       const modKind = d.kind === 'FloorDiv' ? 'FloorMod' : 'Mod';
       const m = p.terms.find(
-        (u) => u.atoms.length === 1 && u.coef === k && u.atoms[0].kind === modKind &&
-          compareExpr((u.atoms[0] as Binary).a, d.a) === 0 && compareExpr((u.atoms[0] as Binary).b, d.b) === 0,
+        (u) =>
+          u.atoms.length === 1 &&
+          u.coef === k &&
+          u.atoms[0].kind === modKind &&
+          compareExpr((u.atoms[0] as Binary).a, d.a) === 0 &&
+          compareExpr((u.atoms[0] as Binary).b, d.b) === 0,
       );
       if (!m) continue;
       let q = polyAddScaled(p, termPoly(t), -1);
@@ -215,11 +236,13 @@ export class Simplifier {
     }
     const c = asConstInt(b);
     if (c === 1) return isDiv ? a : intImm(0, t);
-    if (c === -1) return isDiv ? (fromPoly(polyScale(toPoly(a), -1), t) ?? this.rebuild(e, a, b)) : intImm(0, t);
+    if (c === -1)
+      return isDiv ? (fromPoly(polyScale(toPoly(a), -1), t) ?? this.rebuild(e, a, b)) : intImm(0, t);
     const floorKind = e.kind === 'FloorDiv' || e.kind === 'FloorMod';
     if (c !== undefined && c > 0) {
       // truncated and floored division agree on a non-negative dividend
-      if (floorKind || this.bound(a).min >= 0) return this.divModByConst(isDiv, floorKind, a, c, t) ?? this.rebuild(e, a, b);
+      if (floorKind || this.bound(a).min >= 0)
+        return this.divModByConst(isDiv, floorKind, a, c, t) ?? this.rebuild(e, a, b);
       return this.rebuild(e, a, b);
     }
     if (c === undefined) {
@@ -243,7 +266,13 @@ export class Simplifier {
    * constant: `a = c*q + r`, so `a / c = q + r / c` and `a % c = r % c`, and `r / c` folds
    * when the bound of r fits in one period.
    */
-  private divModByConst(isDiv: boolean, floorKind: boolean, a: PrimExpr, c: number, t: DataType): PrimExpr | undefined {
+  private divModByConst(
+    isDiv: boolean,
+    floorKind: boolean,
+    a: PrimExpr,
+    c: number,
+    t: DataType,
+  ): PrimExpr | undefined {
     const pa = toPoly(a);
     if (!pa.exact) return undefined;
     const qTerms: Term[] = [];
@@ -258,7 +287,10 @@ export class Simplifier {
     // floordiv(floordiv(x, c2) + k, c) == floordiv(x + k*c2, c*c2)
     if (isDiv && r.terms.length === 1 && r.terms[0].coef === 1 && r.terms[0].atoms.length === 1) {
       const inner = r.terms[0].atoms[0];
-      const c2 = inner.kind === 'FloorDiv' || (inner.kind === 'Div' && this.bound(inner.a).min >= 0) ? asConstInt((inner as Binary).b) : undefined;
+      const c2 =
+        inner.kind === 'FloorDiv' || (inner.kind === 'Div' && this.bound(inner.a).min >= 0)
+          ? asConstInt((inner as Binary).b)
+          : undefined;
       if (c2 !== undefined && c2 > 0 && Number.isSafeInteger(c * c2)) {
         const x = fromPoly(polyAddScaled(toPoly((inner as Binary).a), constPoly(r.constant * c2), 1), t);
         const inner2 = x && this.divModByConst(true, true, x, c * c2, t);
@@ -271,7 +303,10 @@ export class Simplifier {
       let r2 = constPoly(r.constant);
       for (const x of r.terms) {
         const at = x.atoms[0];
-        const c2 = x.atoms.length === 1 && (at.kind === 'FloorMod' || (at.kind === 'Mod' && this.bound(at.a).min >= 0)) ? asConstInt((at as Binary).b) : undefined;
+        const c2 =
+          x.atoms.length === 1 && (at.kind === 'FloorMod' || (at.kind === 'Mod' && this.bound(at.a).min >= 0))
+            ? asConstInt((at as Binary).b)
+            : undefined;
         if (c2 !== undefined && c2 > 0 && c2 % c === 0) {
           r2 = polyAddScaled(r2, toPoly((at as Binary).a), x.coef);
           replaced = true;
@@ -302,7 +337,8 @@ export class Simplifier {
         // r = c1*X + Y with 0 <= Y < c1 and c1 | c2: floordiv(r, c2) = floordiv(X, c2/c1),
         // floormod(r, c2) = c1*floormod(X, c2/c1) + Y
         const { c1, x, y } = split;
-        const inner = this.divModByConst(isDiv, floorKind || this.bound(x).min < 0, x, c2 / c1, t) ??
+        const inner =
+          this.divModByConst(isDiv, floorKind || this.bound(x).min < 0, x, c2 / c1, t) ??
           binary(isDiv ? 'FloorDiv' : 'FloorMod', x, intImm(c2 / c1, t));
         residual = isDiv ? toPoly(inner) : polyScale(polyAddScaled(y, toPoly(inner), c1), g);
       } else {
@@ -336,7 +372,10 @@ export class Simplifier {
       if (yExpr === undefined) continue;
       const yb = this.bound(yExpr);
       if (yb.min < 0 || yb.max >= c1) continue;
-      const x = fromPoly({ terms: xs.map((u) => ({ atoms: u.atoms, coef: u.coef / c1 })), constant: 0, exact: true }, t);
+      const x = fromPoly(
+        { terms: xs.map((u) => ({ atoms: u.atoms, coef: u.coef / c1 })), constant: 0, exact: true },
+        t,
+      );
       if (x !== undefined) return { c1, x, y };
     }
     return undefined;
@@ -466,7 +505,8 @@ export class Simplifier {
 
   private select(e: Select): PrimExpr {
     const c = this.simplify(e.cond);
-    if (c.kind === 'IntImm' && e.cond.dtype.lanes === 1) return c.value !== 0 ? this.simplify(e.t) : this.simplify(e.f);
+    if (c.kind === 'IntImm' && e.cond.dtype.lanes === 1)
+      return c.value !== 0 ? this.simplify(e.t) : this.simplify(e.f);
     const t = this.underConstraint(c, this.simplify(e.t));
     const f = this.underConstraint(this.negation(c), this.simplify(e.f));
     if (compareExpr(t, f) === 0) return t;
@@ -479,7 +519,8 @@ export class Simplifier {
     if ((v.kind === 'IntImm' || v.kind === 'FloatImm') && e.dtype.lanes === 1) {
       const val = castValue(e.dtype, v.value);
       if (isFloat(e.dtype)) return floatImm(val, e.dtype);
-      if (Number.isSafeInteger(val) && e.dtype.code !== 'handle' && e.dtype.code !== 'void') return intImm(val, e.dtype);
+      if (Number.isSafeInteger(val) && e.dtype.code !== 'handle' && e.dtype.code !== 'void')
+        return intImm(val, e.dtype);
     }
     return v === e.value ? e : cast(e.dtype, v, e.span);
   }
@@ -512,7 +553,11 @@ function termPoly(t: Term): Poly {
 }
 
 function polyScaleDown(p: Poly, g: number): Poly {
-  return { terms: p.terms.map((t) => ({ atoms: t.atoms, coef: t.coef / g })), constant: p.constant / g, exact: p.exact };
+  return {
+    terms: p.terms.map((t) => ({ atoms: t.atoms, coef: t.coef / g })),
+    constant: p.constant / g,
+    exact: p.exact,
+  };
 }
 
 /** p / atom when every monomial of p contains `atom` (and the constant is 0). */
@@ -529,7 +574,10 @@ function exactQuotient(p: Poly, atom: PrimExpr): Poly | undefined {
       if (i < 0) return undefined;
       rest.splice(i, 1);
     }
-    const mono: Poly = rest.length === 0 ? constPoly(t.coef) : { terms: [{ atoms: rest, coef: t.coef }], constant: 0, exact: true };
+    const mono: Poly =
+      rest.length === 0
+        ? constPoly(t.coef)
+        : { terms: [{ atoms: rest, coef: t.coef }], constant: 0, exact: true };
     out = polyAddScaled(out, mono, 1);
   }
   return out;
@@ -573,7 +621,11 @@ export function canonicalCompare(kind: CompareKind, p: Poly, t: DataType): PrimE
     }
     q = { terms: q.terms.map((x) => ({ atoms: x.atoms, coef: x.coef / g })), constant: c, exact: q.exact };
   }
-  const lhs: Poly = { terms: q.terms.filter((x) => x.coef > 0), constant: Math.max(q.constant, 0), exact: q.exact };
+  const lhs: Poly = {
+    terms: q.terms.filter((x) => x.coef > 0),
+    constant: Math.max(q.constant, 0),
+    exact: q.exact,
+  };
   const rhs: Poly = {
     terms: q.terms.filter((x) => x.coef < 0).map((x) => ({ atoms: x.atoms, coef: -x.coef })),
     constant: Math.max(-q.constant, 0),

@@ -171,7 +171,14 @@ function compareValue(x: unknown, y: unknown): number {
     }
     return 0;
   }
-  if (typeof x === 'object' && x !== null && typeof y === 'object' && y !== null && 'str' in x && 'str' in y) {
+  if (
+    typeof x === 'object' &&
+    x !== null &&
+    typeof y === 'object' &&
+    y !== null &&
+    'str' in x &&
+    'str' in y
+  ) {
     return compareValue((x as DataType).str, (y as DataType).str);
   }
   const sx = JSON.stringify(x) ?? '';
