@@ -9,3 +9,4 @@ export type { Instruction, InstructionKind, RV, TraceArg } from './trace.js';
 export { TensorIntrinRegistry, createTensorIntrinRegistry, BUILTIN_TENSOR_INTRINS } from './intrin.js';
 export type { TensorIntrin } from './intrin.js';
 export { THREAD_TAGS } from './primitives/loops.js';
+export { defaultCPUSchedule, type CPUScheduleTarget } from './default/cpu.js';

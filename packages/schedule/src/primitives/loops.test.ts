@@ -74,6 +74,19 @@ describe('fuse', () => {
     expectSame(sm, s2.func);
   });
 
+  it('folds fused indices back when the fused loop is split by an inner extent', () => {
+    const fn = matmul(8, 16, 8);
+    const sch = createSchedule(fn);
+    const c = sch.getBlock('C');
+    const [i, j] = sch.getLoops(c);
+    const f = sch.fuse(i, j);
+    const [fo, fi] = sch.split(f, [undefined, 16]);
+    const vals = sch.getRealize(c).iterValues;
+    expect(vals[0]).toBe(sch.get(fo).loopVar);
+    expect(vals[1]).toBe(sch.get(fi).loopVar);
+    expectSame(fn, sch.func);
+  });
+
   it('fuses three loops of conv2d', () => {
     const fn = conv2d();
     const sch = createSchedule(fn);
@@ -150,6 +163,15 @@ describe('loop kinds', () => {
     const s2 = createSchedule(softmax());
     const [, kk] = s2.getLoops(s2.getBlock('maxelem'));
     expectCode(() => s2.parallel(kk), C.SCHEDULE_LOOP_DEPENDENCE);
+  });
+
+  it('refuses a loop whose iterations all write the same elements', () => {
+    const sch = createSchedule(softmax());
+    const [, j] = sch.getLoops(sch.getBlock('norm'));
+    // expsum recomputed for every j writes expsum[i] in each iteration of j.
+    sch.computeAt(sch.getBlock('expsum'), j);
+    expectCode(() => sch.parallel(j), C.SCHEDULE_LOOP_DEPENDENCE);
+    sch.unroll(j);
   });
 
   it('refuses a fused loop that carries a reduction', () => {

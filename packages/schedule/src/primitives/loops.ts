@@ -7,6 +7,7 @@ import type { Block, BlockRealize, For, ForKind, PrimFunc, Stmt } from '@kiln/te
 import { allBlocks, directBlocks, replaceStmt, TreeIndex, usedVars, withBody } from '../tree.js';
 import { fail, ScheduleErrorCodes as C } from '../errors.js';
 import { simplifyIndex } from '../arith.js';
+import { isWrapper as isWrapperBlock } from '../regions.js';
 import { tidyBindings } from '../simplify.js';
 
 function constOf(e: PrimExpr): number | undefined {
@@ -200,6 +201,16 @@ export function checkIndependent(prim: string, loop: For): void {
         );
       }
     });
+  }
+  // A block that does not depend on the loop writes the same elements in every iteration:
+  // concurrent iterations would race (e.g. a reduction computed at an inner loop).
+  for (const r of allBlocks(loop.body)) {
+    if (isWrapperBlock(r.block) || r.block.writes.length === 0) continue;
+    if (!r.iterValues.some((v) => usedVars(v).has(lv))) {
+      const enclosing = [...allBlocks(loop.body)].filter((o) => o !== r && allBlocks(o.block.body).includes(r));
+      if (enclosing.length > 0) continue;
+      fail(C.SCHEDULE_LOOP_DEPENDENCE, prim, `block '${r.block.name}' under loop '${lv.name}' writes the same elements in every iteration`);
+    }
   }
   const idx = new TreeIndex(loop.body);
   for (const s of idx.order) {

@@ -1,0 +1,60 @@
+// The default CPU schedule applied to every kernel that has no tuned schedule: for each
+// top-level block, the leading loops bound only to spatial iteration variables are fused
+// until they offer enough parallel work and the fused loop is made parallel. Inner loops
+// are left to LLVM's loop vectorizer. Built from the schedule primitives, so their
+// legality checks apply; a block the primitives refuse is left as it is.
+import type { PrimExpr, Var } from '@kiln/ir-core';
+import { isKilnError, postOrderVisit } from '@kiln/ir-core';
+import type { PrimFunc } from '@kiln/tensorir';
+import { createSchedule } from '../schedule.js';
+import type { LoopRV } from '../trace.js';
+
+export interface CPUScheduleTarget {
+  readonly numThreads?: number;
+}
+
+function usesVar(e: PrimExpr, v: Var): boolean {
+  let found = false;
+  postOrderVisit(e, (n) => {
+    if (n === v) found = true;
+  });
+  return found;
+}
+
+/** Parallelize the outer spatial loops of every top-level block of `fn`. */
+export function defaultCPUSchedule(fn: PrimFunc, target: CPUScheduleTarget = {}): PrimFunc {
+  const threads = Math.max(1, target.numThreads ?? 1);
+  const sch = createSchedule(fn);
+  let root;
+  try {
+    root = sch.getBlock('root');
+  } catch (e) {
+    if (isKilnError(e)) return fn;
+    throw e;
+  }
+  for (const blockRV of sch.getChildBlocks(root)) {
+    try {
+      const realize = sch.getRealize(blockRV);
+      const blk = realize.block;
+      const loops = sch.getLoops(blockRV);
+      const chosen: LoopRV[] = [];
+      let work = 1;
+      for (const l of loops) {
+        const loop = sch.get(l);
+        if (loop.extent.kind !== 'IntImm' || loop.min.kind !== 'IntImm' || loop.min.value !== 0) break;
+        const v = loop.loopVar;
+        const spatialOnly = realize.iterValues.every((val, i) => !usesVar(val, v) || blk.iterVars[i].iterType === 'spatial');
+        if (!spatialOnly) break;
+        chosen.push(l);
+        work *= loop.extent.value;
+        if (work >= threads * 4) break;
+      }
+      if (chosen.length === 0 || work < 2) continue;
+      const fused = chosen.length > 1 ? sch.fuse(...chosen) : chosen[0];
+      if (threads > 1) sch.parallel(fused);
+    } catch (e) {
+      if (!isKilnError(e)) throw e;
+    }
+  }
+  return sch.func;
+}
