@@ -50,6 +50,12 @@ describe('timingInstrument', () => {
     expect(report).toMatch(/1\.000\s+14\.3\s+ {2}test\.A/);
     expect(report).toMatch(/ {4}test\.B/);
     expect(report).toMatch(/\(total\)/);
+    expect(timing.summary()).toEqual([
+      { name: 'test.Outer', calls: 1, totalMs: 7, selfMs: 3 },
+      { name: 'test.Inner', calls: 1, totalMs: 3, selfMs: 2 },
+      { name: 'test.A', calls: 1, totalMs: 1, selfMs: 1 },
+      { name: 'test.B', calls: 1, totalMs: 1, selfMs: 1 },
+    ]);
     timing.reset();
     expect(timing.records()).toEqual([]);
   });

@@ -19,9 +19,20 @@ export interface TimingRecord {
   readonly children: readonly TimingRecord[];
 }
 
+export interface TimingSummaryRow {
+  readonly name: string;
+  readonly calls: number;
+  /** Time including nested passes (a pass nested in itself counts once). */
+  readonly totalMs: number;
+  /** Time excluding nested passes. */
+  readonly selfMs: number;
+}
+
 export interface TimingInstrument extends PassInstrument {
   /** Completed top-level passes with their nested passes. */
   records(): readonly TimingRecord[];
+  /** Per pass name, heaviest self time first: where the compile time goes. */
+  summary(): readonly TimingSummaryRow[];
   /** A text table: total time, share of the overall time, and the pass name indented by depth. */
   report(): string;
   reset(): void;
@@ -60,6 +71,20 @@ export function timingInstrument(options: { now?: () => number } = {}): TimingIn
     },
     records() {
       return roots.slice();
+    },
+    summary() {
+      const rows = new Map<string, { calls: number; totalMs: number; selfMs: number }>();
+      const walk = (r: TimingRecord, open: ReadonlySet<string>): void => {
+        const row = rows.get(r.name) ?? { calls: 0, totalMs: 0, selfMs: 0 };
+        row.calls++;
+        if (!open.has(r.name)) row.totalMs += r.ms;
+        row.selfMs += r.ms - r.children.reduce((s, c) => s + c.ms, 0);
+        rows.set(r.name, row);
+        const inner = new Set(open).add(r.name);
+        for (const c of r.children) walk(c, inner);
+      };
+      for (const r of roots) walk(r, new Set());
+      return [...rows.entries()].map(([name, r]) => Object.freeze({ name, ...r })).sort((a, b) => b.selfMs - a.selfMs);
     },
     reset() {
       roots = [];
