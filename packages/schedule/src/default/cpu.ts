@@ -24,6 +24,7 @@ function usesVar(e: PrimExpr, v: Var): boolean {
 /** Parallelize the outer spatial loops of every top-level block of `fn`. */
 export function defaultCPUSchedule(fn: PrimFunc, target: CPUScheduleTarget = {}): PrimFunc {
   const threads = Math.max(1, target.numThreads ?? 1);
+  if (threads === 1) return fn;
   const sch = createSchedule(fn);
   let root;
   try {
@@ -51,7 +52,7 @@ export function defaultCPUSchedule(fn: PrimFunc, target: CPUScheduleTarget = {})
       }
       if (chosen.length === 0 || work < 2) continue;
       const fused = chosen.length > 1 ? sch.fuse(...chosen) : chosen[0];
-      if (threads > 1) sch.parallel(fused);
+      sch.parallel(fused);
     } catch (e) {
       if (!isKilnError(e)) throw e;
     }
