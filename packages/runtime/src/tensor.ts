@@ -11,6 +11,7 @@ import {
 } from './device/device.js';
 import { type DLDataType, type DTypeInfo, dtypeInfo, dtypeOfTypedArray, type TypedArray } from './dtype.js';
 import { RuntimeErrorCodes, runtimeError } from './errors.js';
+import { bfloat16BitsToFloat, floatToBfloat16Bits, floatToHalfBits, halfBitsToFloat } from './half.js';
 
 /** The DLPack DLTensor fields, as a plain object (pointer as a bigint address). */
 export interface DLPackDescriptor {
@@ -139,10 +140,16 @@ export class Tensor {
     }
     const a = t.toTypedArray();
     const big = a instanceof BigInt64Array || a instanceof BigUint64Array;
+    const enc =
+      t.info.kind === 'float' && t.info.bits === 16
+        ? floatToHalfBits
+        : t.info.kind === 'bfloat'
+          ? floatToBfloat16Bits
+          : undefined;
     for (let i = 0; i < values.length; i++) {
       const v = values[i];
       if (big) (a as BigInt64Array)[i] = typeof v === 'bigint' ? v : BigInt(Number(v));
-      else (a as Float32Array)[i] = Number(v);
+      else (a as Float32Array)[i] = enc ? enc(Number(v)) : Number(v);
     }
     return t;
   }
@@ -346,9 +353,19 @@ export class Tensor {
     };
   }
 
-  /** Element values in row-major order (a copy; works for strided views). bigint for 64-bit ints. */
+  /**
+   * Element values in row-major order (a copy; works for strided views). bigint for
+   * 64-bit ints; float16/bfloat16 decoded to numbers.
+   */
   toArray(): (number | bigint)[] {
     const src = this.contiguous().toTypedArray();
+    const dec =
+      this.info.kind === 'float' && this.info.bits === 16
+        ? halfBitsToFloat
+        : this.info.kind === 'bfloat'
+          ? bfloat16BitsToFloat
+          : undefined;
+    if (dec) return Array.from(src as Uint16Array, dec);
     return Array.from(src as ArrayLike<number | bigint>);
   }
 
