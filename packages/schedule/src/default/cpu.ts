@@ -5,7 +5,7 @@
 // legality checks apply; a block the primitives refuse is left as it is.
 import type { PrimExpr, Var } from '@kiln/ir-core';
 import { isKilnError, postOrderVisit } from '@kiln/ir-core';
-import type { PrimFunc } from '@kiln/tensorir';
+import type { PrimFunc, Stmt } from '@kiln/tensorir';
 import { createSchedule } from '../schedule.js';
 import type { LoopRV } from '../trace.js';
 
@@ -21,20 +21,43 @@ function usesVar(e: PrimExpr, v: Var): boolean {
   return found;
 }
 
+/** Names of the blocks directly under the root block (or under no block at all). */
+function topLevelBlocks(s: Stmt, depth = 0, out: string[] = []): string[] {
+  switch (s.kind) {
+    case 'BlockRealize': {
+      const isRoot = s.block.iterVars.length === 0 && depth === 0 && s.block.name === 'root';
+      if (!isRoot) {
+        out.push(s.block.name);
+        return out;
+      }
+      return topLevelBlocks(s.block.body, depth + 1, out);
+    }
+    case 'For':
+    case 'LetStmt':
+    case 'Allocate':
+    case 'DeclBuffer':
+    case 'AttrStmt':
+      return topLevelBlocks(s.body, depth, out);
+    case 'SeqStmt':
+      for (const x of s.seq) topLevelBlocks(x, depth, out);
+      return out;
+    case 'IfThenElse':
+      topLevelBlocks(s.then, depth, out);
+      if (s.else) topLevelBlocks(s.else, depth, out);
+      return out;
+    default:
+      return out;
+  }
+}
+
 /** Parallelize the outer spatial loops of every top-level block of `fn`. */
 export function defaultCPUSchedule(fn: PrimFunc, target: CPUScheduleTarget = {}): PrimFunc {
   const threads = Math.max(1, target.numThreads ?? 1);
   if (threads === 1) return fn;
   const sch = createSchedule(fn);
-  let root;
-  try {
-    root = sch.getBlock('root');
-  } catch (e) {
-    if (isKilnError(e)) return fn;
-    throw e;
-  }
-  for (const blockRV of sch.getChildBlocks(root)) {
+  for (const name of topLevelBlocks(sch.func.body)) {
     try {
+      const blockRV = sch.getBlock(name);
       const realize = sch.getRealize(blockRV);
       const blk = realize.block;
       const loops = sch.getLoops(blockRV);
