@@ -187,6 +187,55 @@ describe('interpreter: a lowered function', () => {
   });
 });
 
+describe('interpreter: GPU-style thread loops', () => {
+  it('local memory is per thread and shared memory per block across sibling thread loops', () => {
+    // Out[b, t] = sum_k 2 * A[b, k, t]: each k step stages A[b, k, :] in shared memory with one
+    // threadIdx.x loop and accumulates into a per-thread register with another. Both
+    // allocations sit outside the blockIdx loop, as root alloc_buffers do.
+    const A = buffer('A', 'float32', [2, 8, 4]);
+    const Out = buffer('Out', 'float32', [2, 4]);
+    const acc = buffer('acc', 'float32', [1], { scope: 'local' });
+    const sh = buffer('sh', 'float32', [4], { scope: 'shared' });
+    const bx = primVar('bx');
+    const ko = primVar('ko');
+    const t = [primVar('t0'), primVar('t1'), primVar('t2'), primVar('t3')];
+    const tl = (v: ReturnType<typeof primVar>, body: Parameters<typeof forLoop>[3]) => forLoop(v, 0, 4, body, { kind: 'thread_binding', threadTag: 'threadIdx.x' });
+    const kernel = forLoop(
+      bx,
+      0,
+      2,
+      seqStmt([
+        tl(t[0], bufferStore(acc, 0, [0])),
+        forLoop(
+          ko,
+          0,
+          8,
+          seqStmt([
+            tl(t[1], bufferStore(sh, bufferLoad(A, [bx, ko, t[1]]), [t[1]])),
+            evaluate(threadSync('shared')),
+            tl(t[2], bufferStore(acc, add(bufferLoad(acc, [0]), mul(bufferLoad(sh, [t[2]]), 2)), [0])),
+          ]),
+        ),
+        tl(t[3], bufferStore(Out, bufferLoad(acc, [0]), [bx, t[3]])),
+      ]),
+      { kind: 'thread_binding', threadTag: 'blockIdx.x' },
+    );
+    const fn = primFunc([A, Out], allocate(acc, allocate(sh, kernel)));
+    expect(wellFormed(fn)).toEqual([]);
+    const a = randomNDArray('float32', [2, 8, 4], 12);
+    const out = ndarray('float32', [2, 4]);
+    interpret(fn, [a, out]);
+    const ref: number[] = [];
+    for (let b = 0; b < 2; b++)
+      for (let q = 0; q < 4; q++) {
+        let sum = 0;
+        for (let k = 0; k < 8; k++) sum = Math.fround(sum + Math.fround(getAt(a, [b, k, q]) * 2));
+        ref.push(sum);
+      }
+    expect(toNumbers(out)).toEqual(ref);
+  });
+});
+
 describe('interpreter: block semantics', () => {
   it('init runs when every reduce iter var is at its domain min (not at zero)', () => {
     const A = buffer('A', 'float32', [10]);

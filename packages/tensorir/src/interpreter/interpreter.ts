@@ -22,12 +22,12 @@
 //   modelled faithfully (known gap).
 // - Allocated float storage starts as NaN, so reading uninitialized memory shows up.
 import type { Buffer, DataType, PrimExpr, Var } from '@kiln/ir-core';
-import { assertNever, elementOf, ErrorCodes, KilnError } from '@kiln/ir-core';
+import { assertNever, elementOf, ErrorCodes, KilnError, postOrderVisit } from '@kiln/ir-core';
 import type { IntrinsicTable } from '../intrinsics.js';
 import { builtinIntrinsics, lookupIntrinsic } from '../intrinsics.js';
 import type { NDArray, TypedArray } from '../ndarray.js';
 import { allocTypedArray, isBigIntDType, roundToBFloat16, roundToDType, roundToFloat16, wrapInt } from '../ndarray.js';
-import type { Block, BlockRealize, PrimFunc, Stmt } from '../stmt.js';
+import type { Block, BlockRealize, For, PrimFunc, Stmt } from '../stmt.js';
 
 /** Error codes the interpreter raises besides the shared ones. */
 export const InterpreterErrorCodes = {
@@ -46,13 +46,48 @@ export interface InterpretOptions {
 export type InterpretArg = NDArray | number | bigint;
 
 interface Storage {
+  /** The memory (for per-thread storage: a template of the right length, never written). */
   readonly data: TypedArray;
   readonly big: boolean;
   readonly name: string;
+  /**
+   * Per-thread / per-block copies for `local` / `shared` allocations in kernels with
+   * thread-bound loops (keyed by the current blockIdx, and threadIdx for `local`), so
+   * that sequential execution of the thread loops still gives each thread its own memory.
+   */
+  readonly parts?: Map<number, Map<number, TypedArray>>;
+  readonly perThread?: boolean;
 }
 interface Frame {
   readonly v: Float64Array;
   readonly s: Array<Storage | undefined>;
+  /** Current thread coordinates: blockIdx.x/y/z, threadIdx.x/y/z. */
+  readonly t: Float64Array;
+}
+
+const THREAD_REGS: Readonly<Record<string, number>> = {
+  'blockIdx.x': 0, 'blockIdx.y': 1, 'blockIdx.z': 2, 'threadIdx.x': 3, 'threadIdx.y': 4, 'threadIdx.z': 5,
+};
+
+/** The memory of `st` as seen by the current thread. */
+function memOf(st: Storage, f: Frame): TypedArray {
+  const parts = st.parts;
+  if (!parts) return st.data;
+  const t = f.t;
+  // Two levels (block, then thread) keep each key well inside the exact-integer range.
+  const bkey = t[0] + 65536 * (t[1] + 65536 * t[2]);
+  let inner = parts.get(bkey);
+  if (!inner) {
+    inner = new Map();
+    parts.set(bkey, inner);
+  }
+  const tkey = st.perThread ? t[3] + 1024 * (t[4] + 1024 * t[5]) : 0;
+  let m = inner.get(tkey);
+  if (!m) {
+    m = st.data.slice() as TypedArray;
+    inner.set(tkey, m);
+  }
+  return m;
 }
 type SFn = (f: Frame) => number;
 type XFn = (f: Frame) => void;
@@ -235,11 +270,19 @@ class Compiler {
   private readonly scope = new Set<Var>();
   private readonly name: string;
 
+  /** Whether the function has thread-bound loops (then local/shared memory is per thread/block). */
+  private readonly hasThreads: boolean;
+
   constructor(
     private readonly fn: PrimFunc,
     private readonly intrinsics: IntrinsicTable,
   ) {
     this.name = fnName(fn);
+    let threads = false;
+    postOrderVisit(fn.body, (n) => {
+      if (n.kind === 'For' && (n as For).forKind === 'thread_binding' && THREAD_REGS[(n as For).threadTag ?? ''] !== undefined) threads = true;
+    });
+    this.hasThreads = threads;
   }
 
   private slot(v: Var): number {
@@ -355,7 +398,7 @@ class Compiler {
         if (args.length !== nParams) {
           throw this.err(ErrorCodes.INVALID_ARGUMENT, `expected ${nParams} arguments, got ${args.length}`);
         }
-        const f: Frame = { v: new Float64Array(nSlots()), s: new Array<Storage | undefined>(nStorage()) };
+        const f: Frame = { v: new Float64Array(nSlots()), s: new Array<Storage | undefined>(nStorage()), t: new Float64Array(6) };
         for (const b of binders) b(f, args);
         for (const c of checks) c(f, args);
         body(f);
@@ -406,7 +449,7 @@ class Compiler {
     return r;
   }
   private readonly constMemo = new WeakMap<PrimExpr, boolean>();
-  private static readonly EMPTY: Frame = { v: new Float64Array(0), s: [] };
+  private static readonly EMPTY: Frame = { v: new Float64Array(0), s: [], t: new Float64Array(6) };
 
   /** The compile-time value of a scalar expression, if it is constant. */
   private constValue(e: PrimExpr): number | undefined {
@@ -515,8 +558,12 @@ class Compiler {
         const off = this.access(e.buffer, e.indices.map((ix) => this.lane(ix, ix.dtype.lanes === 1 ? 0 : l)));
         const ds = this.storageSlot(e.buffer.data);
         const big = isBigIntDType(e.buffer.dtype);
-        if (big) return (f) => Number(f.s[ds]!.data[off(f)]);
-        return (f) => f.s[ds]!.data[off(f)] as number;
+        if (big) return (f) => Number(memOf(f.s[ds]!, f)[off(f)]);
+        if (!this.hasThreads) return (f) => f.s[ds]!.data[off(f)] as number;
+        return (f) => {
+          const st = f.s[ds]!;
+          return (st.parts ? memOf(st, f) : st.data)[off(f)] as number;
+        };
       }
       default:
         return assertNever(e, 'PrimExpr kind');
@@ -712,19 +759,26 @@ class Compiler {
         }
         const write = big
           ? (f: Frame, off: number, v: number) => {
-              (f.s[ds]!.data as BigInt64Array)[off] = Number.isFinite(v) ? BigInt(Math.trunc(v)) : 0n;
+              (memOf(f.s[ds]!, f) as BigInt64Array)[off] = Number.isFinite(v) ? BigInt(Math.trunc(v)) : 0n;
             }
           : (f: Frame, off: number, v: number) => {
-              (f.s[ds]!.data as Float64Array)[off] = r(v);
+              (memOf(f.s[ds]!, f) as Float64Array)[off] = r(v);
             };
         if (lanes === 1) {
           const v0 = vals[0];
           const o0 = offs[0];
+          if (!big && buf.dtype.code === 'float' && buf.dtype.bits >= 32 && !this.hasThreads) {
+            return (f) => {
+              const v = v0(f);
+              (f.s[ds]!.data as Float64Array)[o0(f)] = v;
+            };
+          }
           if (!big && buf.dtype.code === 'float' && buf.dtype.bits >= 32) {
             // Typed arrays round float32 on write; no rounder needed.
             return (f) => {
               const v = v0(f);
-              (f.s[ds]!.data as Float64Array)[o0(f)] = v;
+              const st = f.s[ds]!;
+              (st.parts ? memOf(st, f) : (st.data as Float64Array))[o0(f)] = v;
             };
           }
           return (f) => {
@@ -771,6 +825,21 @@ class Compiler {
         const ext = this.expr(s.extent);
         const sl = this.slot(s.loopVar);
         const body = this.withBound([s.loopVar], () => this.stmt(s.body));
+        const reg = s.forKind === 'thread_binding' && s.threadTag !== undefined ? THREAD_REGS[s.threadTag] : undefined;
+        if (reg !== undefined) {
+          // Threads run one after another; the register says which thread is running.
+          return (f) => {
+            const m = mn(f);
+            const end = m + ext(f);
+            const saved = f.t[reg];
+            for (let i = m; i < end; i++) {
+              f.v[sl] = i;
+              f.t[reg] = i - m;
+              body(f);
+            }
+            f.t[reg] = saved;
+          };
+        }
         return (f) => {
           const m = mn(f);
           const end = m + ext(f);
@@ -854,6 +923,8 @@ class Compiler {
     const isF = buf.dtype.code === 'float' || buf.dtype.code === 'bfloat';
     const name = buf.name;
     const dt = buf.dtype;
+    const sc = buf.scope;
+    const keyed = !this.hasThreads ? undefined : sc.startsWith('local') || sc.startsWith('wmma') || sc === 'warp' ? 'thread' : sc.startsWith('shared') ? 'block' : undefined;
     return (f) => {
       const dims = shape.map((s) => s(f));
       let n = dims.reduce((a, b) => a * b, 1);
@@ -865,7 +936,7 @@ class Compiler {
       if (!Number.isInteger(n) || n < 0) throw this.err(ErrorCodes.SHAPE_MISMATCH, `allocation of '${name}' with invalid size ${n}`);
       const data = allocTypedArray(dt, n);
       if (isF) (data as Float32Array).fill(NaN);
-      f.s[ds] = { data, big: isBigIntDType(dt), name };
+      f.s[ds] = keyed ? { data, big: isBigIntDType(dt), name, parts: new Map(), perThread: keyed === 'thread' } : { data, big: isBigIntDType(dt), name };
     };
   }
 
