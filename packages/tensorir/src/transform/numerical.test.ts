@@ -3,13 +3,13 @@
 // run through the reference interpreter before and after each pass on seeded random
 // inputs, and compared.
 import type { PrimExpr } from '@kiln/ir-core';
-import { add, call, div, floordiv, lt, mul, sub } from '@kiln/ir-core';
+import { add, buffer, bufferLoad, call, div, floordiv, lt, mul, sub } from '@kiln/ir-core';
 import { describe, expect, it } from 'vitest';
 import type { NDArray } from '../ndarray.js';
 import { allClose, cloneNDArray, ndarray, randomNDArray } from '../ndarray.js';
 import { interpret } from '../interpreter/index.js';
 import type { ForKind, PrimFunc, Stmt } from '../stmt.js';
-import { forLoop, ifThenElse, loopVar } from '../stmt.js';
+import { allocate, bufferStore, forLoop, ifThenElse, loopVar, primFunc, seqStmt } from '../stmt.js';
 import { exp } from '../intrinsics.js';
 import { compute, pad, placeholder, reduceAxis, reduceMax, sizeVar, sum } from '../te/tensor.js';
 import { createPrimFunc } from '../te/create_prim_func.js';
@@ -275,3 +275,23 @@ describe('lowering keeps results: vectorize and unroll', () => {
   });
 });
 
+
+describe('lowering keeps results: a GPU-style kernel with shared memory', () => {
+  it('blockIdx/threadIdx loops, a shared staging buffer, a reversed read', () => {
+    const A = buffer('A', 'float32', [4, 16]);
+    const B = buffer('B', 'float32', [4, 16]);
+    const S = buffer('S', 'float32', [16], { scope: 'shared' });
+    const [bx, tx, tx2] = [loopVar('bx'), loopVar('tx'), loopVar('tx2')];
+    const th = (tag: string) => ({ kind: 'thread_binding' as const, threadTag: tag });
+    const fn = primFunc(
+      [A, B],
+      forLoop(bx, 0, 4, allocate(S, seqStmt([
+        forLoop(tx, 0, 16, bufferStore(S, mul(bufferLoad(A, [bx, tx]), 2), [tx]), th('threadIdx.x')),
+        forLoop(tx2, 0, 16, bufferStore(B, add(bufferLoad(S, [sub(15, tx2)]), 1), [bx, tx2]), th('threadIdx.x')),
+      ])), th('blockIdx.x')),
+    );
+    const low = checkLowering(fn, [[randomNDArray('float32', [4, 16], 3), ndarray('float32', [4, 16])]]);
+    expect(low.attrs[LAUNCH_ATTR]).toEqual({ 'blockIdx.x': 4, 'threadIdx.x': 16 });
+    expect(countKinds(low).Allocate).toBe(1);
+  });
+});

@@ -78,3 +78,18 @@ describe('tir.StorageRewrite', () => {
     expect(storageRewrite(once)).toBe(once);
   });
 });
+
+describe('tir.StorageRewrite in GPU kernels', () => {
+  it('shares only local buffers when the function has thread bindings', () => {
+    const mk = (scope: string) => {
+      const T1 = buffer('T1', 'float32', [4], { scope });
+      const T2 = buffer('T2', 'float32', [8], { scope });
+      const tx = loopVar('tx');
+      return primFunc([A], forLoop(tx, 0, 4, allocate(T1, allocate(T2, body(T1, T2))), { kind: 'thread_binding', threadTag: 'threadIdx.x' }));
+    };
+    const shared = mk('shared');
+    expect(storageRewrite(shared)).toBe(shared);
+    const local = mk('local');
+    expect(storageRewrite(local)).not.toBe(local);
+  });
+});

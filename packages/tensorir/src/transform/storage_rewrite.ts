@@ -5,11 +5,15 @@
 //              with disjoint live ranges are packed greedily into one Allocate (of the
 //              largest size; `max(...)` for symbolic sizes). The other members become
 //              DeclBuffer views on the survivor's `data` var.
+//              In a GPU kernel (any thread_binding loop) only `local` buffers are shared:
+//              threads do not leave one sequence item together, so a `shared`/`global`
+//              buffer reused by a later item could be overwritten by a fast thread while
+//              a slow one still reads it (sharing those needs barriers we do not insert).
 // Requires:    flat buffers (tir.FlattenBuffer); no Block / BlockRealize.
 // Establishes: fewer (never more) Allocates; every access still names a declared buffer.
 import type { Buffer, PrimExpr, Var } from '@kiln/ir-core';
 import { collect, max as maxExpr } from '@kiln/ir-core';
-import type { PrimFunc, Stmt } from '../stmt.js';
+import type { For, PrimFunc, Stmt } from '../stmt.js';
 import { allocate, declBuffer } from '../stmt.js';
 import { isFlatBuffer } from './flatten_buffer.js';
 import { mapStmtChildren, rebuildBuffer, replaceBuffersAndVars, usesVar, withBody } from './util.js';
@@ -119,7 +123,9 @@ function rewrap(wrappers: readonly Wrapper[], body: Stmt): Stmt {
 }
 
 export function storageRewrite(fn: PrimFunc, options: StorageRewriteOptions = {}): PrimFunc {
-  const scopes = new Set(options.scopes ?? ['local', 'shared', 'global']);
+  let scopes = new Set(options.scopes ?? ['local', 'shared', 'global']);
+  const gpu = collect(fn.body, (n) => n.kind === 'For' && (n as For).forKind === 'thread_binding').length > 0;
+  if (gpu) scopes = new Set([...scopes].filter((s) => s === 'local'));
   return withBody(fn, new Rewriter(scopes).visit(fn.body));
 }
 

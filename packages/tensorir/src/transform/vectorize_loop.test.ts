@@ -1,4 +1,4 @@
-import { add, broadcast, buffer, bufferLoad, call, floatImm, floordiv, gt, intImm, isKilnError, lt, mul, primVar, ramp, select } from '@kiln/ir-core';
+import { add, broadcast, buffer, bufferLoad, call, floatImm, floordiv, gt, intImm, isKilnError, lt, mul, primVar, ramp, select, sub } from '@kiln/ir-core';
 import { describe, expect, it } from 'vitest';
 import type { For, PrimFunc } from '../stmt.js';
 import { allocate, bufferStore, forLoop, ifThenElse, letStmt, loopVar, primFunc, seqStmt } from '../stmt.js';
@@ -117,5 +117,18 @@ describe('tir.VectorizeLoop', () => {
     } catch (e) {
       expect(isKilnError(e, 'INVALID_ARGUMENT')).toBe(true);
     }
+  });
+});
+
+describe('tir.VectorizeLoop: reversed and offset accesses', () => {
+  it('forms a negative-stride Ramp for a reversed store', () => {
+    const v = loopVar('v');
+    const before = primFunc([A, C], forLoop(v, 0, 4, bufferStore(C, bufferLoad(A, [v]), [sub(7, v)]), { kind: 'vectorized' }));
+    expectIREqual(vectorizeLoop(before), primFunc([A, C], bufferStore(C, bufferLoad(A, [ramp(0, 1, 4)]), [ramp(7, -1, 4)])));
+  });
+  it('handles a loop with a nonzero min', () => {
+    const v = loopVar('v');
+    const before = primFunc([A, C], forLoop(v, 4, 4, bufferStore(C, bufferLoad(A, [v]), [v]), { kind: 'vectorized' }));
+    expectIREqual(vectorizeLoop(before), primFunc([A, C], bufferStore(C, bufferLoad(A, [ramp(4, 1, 4)]), [ramp(4, 1, 4)])));
   });
 });

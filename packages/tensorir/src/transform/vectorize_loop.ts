@@ -38,7 +38,7 @@ import type { For, PrimFunc, Stmt } from '../stmt.js';
 import { attrStmt, bufferStore, forLoop, ifThenElse, letStmt, seqStmt } from '../stmt.js';
 import { canonicalIntrinsicName } from '../intrinsics.js';
 import { ELEMENTWISE_INTRINSICS } from './lower_intrinsics.js';
-import { addFold, mapStmtChildren, mulFold, toLanes, usesAny, withBody } from './util.js';
+import { addFold, foldConstBinary, mapStmtChildren, mulFold, toLanes, usesAny, withBody } from './util.js';
 
 export interface VectorizeOptions {
   /** Loops with more lanes than this fall back to serial. Default 64. */
@@ -260,6 +260,10 @@ function vectorBinary(kind: BinaryKind, a: PrimExpr, b: PrimExpr, lanes: number)
   if (kind === 'Add') return addFold(a, b);
   if (kind === 'Mul' && (a.dtype.lanes === 1 || b.dtype.lanes === 1)) return mulFold(a, b);
   if (kind === 'Sub' && a.kind === 'Ramp' && b.dtype.lanes === 1) return ramp(binary('Sub', a.base, b), a.stride, lanes);
+  if (kind === 'Sub' && a.dtype.lanes === 1 && b.kind === 'Ramp') {
+    const negStride = b.stride.kind === 'IntImm' ? intImm(-b.stride.value, b.stride.dtype) : binary('Sub', intImm(0, b.stride.dtype), b.stride);
+    return ramp(foldConstBinary(binary('Sub', a, b.base)), negStride, lanes);
+  }
   if (kind === 'Sub' && a.kind === 'Ramp' && b.kind === 'Ramp') return ramp(binary('Sub', a.base, b.base), binary('Sub', a.stride, b.stride), lanes);
   return binary(kind, toLanes(a, lanes), toLanes(b, lanes));
 }
