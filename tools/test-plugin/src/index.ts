@@ -5,12 +5,23 @@
 // - thirdparty.CountNodes: records the number of IR nodes (optionally of some kinds
 //   only) in a module attribute whose name is a plugin option; requires `normalized`.
 import type { IRModule, Node, PrimExpr } from '@kiln/ir-core';
-import { constIntValue, definePass, definePlugin, mapFunctions, postOrderVisit, rewriteNode, withModuleAttrs } from '@kiln/ir-core';
+import {
+  constIntValue,
+  definePass,
+  definePlugin,
+  mapFunctions,
+  postOrderVisit,
+  rewriteNode,
+  withModuleAttrs,
+} from '@kiln/ir-core';
 import { z } from 'zod';
 
 export const pluginOptions = z.object({
   /** The module attribute CountNodes writes its count into. */
-  attrName: z.string().regex(/^[a-z][a-z0-9]*(\.[a-z][a-zA-Z0-9]*)*$/, 'must be a dotted lower-case name').default('thirdparty.nodeCount'),
+  attrName: z
+    .string()
+    .regex(/^[a-z][a-z0-9]*(\.[a-z][a-zA-Z0-9]*)*$/, 'must be a dotted lower-case name')
+    .default('thirdparty.nodeCount'),
   /** Opt level of CountNodes (it is only analysis, so the default runs it always). */
   countOptLevel: z.number().int().min(0).max(3).default(0),
 });

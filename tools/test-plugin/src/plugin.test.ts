@@ -29,8 +29,11 @@ interface TpFunc extends Node {
 }
 defineNodeKinds('thirdparty', { 'thirdparty.Func': { fields: { params: 'binder[]', body: 'node' } } });
 defineFunctionKind('thirdparty.Func');
-defineWellFormedChecker<TpFunc>('thirdparty.Func', (fn) => (fn.body.dtype.str === 'int64' ? [] : ['body must be int64']));
-const func = (params: readonly Var[], body: PrimExpr): TpFunc => freezeNode({ kind: 'thirdparty.Func', params, body });
+defineWellFormedChecker<TpFunc>('thirdparty.Func', (fn) =>
+  fn.body.dtype.str === 'int64' ? [] : ['body must be int64'],
+);
+const func = (params: readonly Var[], body: PrimExpr): TpFunc =>
+  freezeNode({ kind: 'thirdparty.Func', params, body });
 
 function sample(): IRModule {
   const x = primVar('x');
@@ -74,7 +77,9 @@ describe('@kiln/test-plugin through a registry', () => {
 
   it('honours the opt level: FoldAddZero is skipped at optLevel 0', () => {
     const reg = createRegistry().use(builtins).use(thirdPartyPlugin);
-    const out = reg.parsePipeline('core.Normalize,thirdparty.FoldAddZero,thirdparty.CountNodes').run(sample(), createPassContext({ optLevel: 0 }));
+    const out = reg
+      .parsePipeline('core.Normalize,thirdparty.FoldAddZero,thirdparty.CountNodes')
+      .run(sample(), createPassContext({ optLevel: 0 }));
     // the functions are untouched; only the count attribute and properties were added
     assertStructuralEqual(irModule({ f: out.funcs[0], g: out.funcs[1] }), sample());
     expect(out.attrs['kiln.properties']).toEqual(['normalized']);
@@ -93,19 +98,31 @@ describe('@kiln/test-plugin through a registry', () => {
 
   it('requires normalized input, naming the pass and the property', () => {
     const reg = createRegistry().use(thirdPartyPlugin);
-    const e = expectKilnError(() => reg.parsePipeline('thirdparty.CountNodes').run(sample()), ErrorCodes.PASS_REQUIREMENT);
+    const e = expectKilnError(
+      () => reg.parsePipeline('thirdparty.CountNodes').run(sample()),
+      ErrorCodes.PASS_REQUIREMENT,
+    );
     expect(e.message).toContain('thirdparty.CountNodes');
     expect(e.message).toContain('normalized');
   });
 
   it('rejects bad plugin options naming the plugin and the field', () => {
     const reg = createRegistry();
-    const e = expectKilnError(() => reg.use(thirdPartyPlugin, { attrName: 42 } as never), ErrorCodes.PLUGIN_OPTIONS);
+    const e = expectKilnError(
+      () => reg.use(thirdPartyPlugin, { attrName: 42 } as never),
+      ErrorCodes.PLUGIN_OPTIONS,
+    );
     expect(e.message).toContain("plugin 'thirdparty'");
     expect(e.message).toContain('attrName');
-    const f = expectKilnError(() => reg.use(thirdPartyPlugin, { attrName: 'Not A Name' }), ErrorCodes.PLUGIN_OPTIONS);
+    const f = expectKilnError(
+      () => reg.use(thirdPartyPlugin, { attrName: 'Not A Name' }),
+      ErrorCodes.PLUGIN_OPTIONS,
+    );
     expect(f.message).toContain('attrName');
-    const g = expectKilnError(() => reg.use(thirdPartyPlugin, { countOptLevel: 9 }), ErrorCodes.PLUGIN_OPTIONS);
+    const g = expectKilnError(
+      () => reg.use(thirdPartyPlugin, { countOptLevel: 9 }),
+      ErrorCodes.PLUGIN_OPTIONS,
+    );
     expect(g.message).toContain('countOptLevel');
     expect(reg.plugins()).toEqual([]);
   });
@@ -115,12 +132,18 @@ describe('@kiln/test-plugin through a registry', () => {
     const e = expectKilnError(() => reg.parsePipeline('thirdparty.CountNodes(kinds=IntImm)'), 'PASS_OPTIONS');
     expect(e.message).toContain('kinds');
     const ctx = createPassContext({ passOptions: { 'thirdparty.CountNodes': { kind: ['Add'] } } });
-    expectKilnError(() => reg.parsePipeline('core.Normalize,thirdparty.CountNodes').run(sample(), ctx), 'PASS_OPTIONS');
+    expectKilnError(
+      () => reg.parsePipeline('core.Normalize,thirdparty.CountNodes').run(sample(), ctx),
+      'PASS_OPTIONS',
+    );
   });
 
   it('clashes with another plugin that claims its pass names', () => {
     const copycat = definePlugin({ name: 'copycat', version: '1.0.0', passes: [foldAddZero] });
-    const e = expectKilnError(() => createRegistry().use(thirdPartyPlugin).use(copycat), ErrorCodes.PLUGIN_DUPLICATE);
+    const e = expectKilnError(
+      () => createRegistry().use(thirdPartyPlugin).use(copycat),
+      ErrorCodes.PLUGIN_DUPLICATE,
+    );
     expect(e.message).toContain("'thirdparty'");
     expect(e.message).toContain("'copycat'");
   });

@@ -86,7 +86,10 @@ const runStates = new WeakMap<PassContext, RunState>();
 export function createPassContext(options: PassContextOptions = {}): PassContext {
   const optLevel = options.optLevel ?? 2;
   if (!Number.isInteger(optLevel) || optLevel < 0) {
-    throw new KilnError(ErrorCodes.INVALID_ARGUMENT, `pass context: optLevel must be a non-negative integer, got ${optLevel}`);
+    throw new KilnError(
+      ErrorCodes.INVALID_ARGUMENT,
+      `pass context: optLevel must be a non-negative integer, got ${optLevel}`,
+    );
   }
   const ctx: PassContext = Object.freeze({
     optLevel,

@@ -4,14 +4,19 @@
 // separately built but equal IRs dump the same way.
 import { isKilnError } from '../errors.js';
 import type { IRModule } from '../module.js';
-import { printModule } from '../text/module_text.js';
 import type { Node } from '../node.js';
 import { hasNodeKind, isNode, nodeKindInfo } from '../node.js';
+import { printModule } from '../text/module_text.js';
 
 const WIDTH = 100;
 
 function isDataTypeLike(v: unknown): v is { str: string } {
-  return typeof v === 'object' && v !== null && typeof (v as { str?: unknown }).str === 'string' && 'lanes' in (v as object);
+  return (
+    typeof v === 'object' &&
+    v !== null &&
+    typeof (v as { str?: unknown }).str === 'string' &&
+    'lanes' in (v as object)
+  );
 }
 
 class Dumper {
@@ -84,7 +89,9 @@ export function dumpIR(n: Node | IRModule): string {
     const lines: string[] = [];
     if (Object.keys(mod.attrs).length > 0) lines.push(`attrs = ${d.value(mod.attrs)}`);
     // Fresh numbering per function, so a change in one does not renumber the others.
-    mod.globals.forEach((g, i) => lines.push(`@${g} = ${new Dumper().node(mod.funcs[i], '')}`));
+    mod.globals.forEach((g, i) => {
+      lines.push(`@${g} = ${new Dumper().node(mod.funcs[i], '')}`);
+    });
     return `${lines.join('\n\n')}\n`;
   }
   return `${d.node(n, '')}\n`;

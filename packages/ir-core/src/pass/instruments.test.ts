@@ -36,7 +36,10 @@ describe('timingInstrument', () => {
     let t = 0;
     const timing = timingInstrument({ now: () => (t += 1) });
     const ctx = createPassContext({ instruments: [timing] });
-    sequential([tag('test.A'), sequential([tag('test.B')], 'test.Inner')], 'test.Outer').run(sampleModule(), ctx);
+    sequential([tag('test.A'), sequential([tag('test.B')], 'test.Inner')], 'test.Outer').run(
+      sampleModule(),
+      ctx,
+    );
     const recs = timing.records();
     expect(recs.map((r) => r.name)).toEqual(['test.Outer']);
     expect(recs[0].children.map((r) => r.name)).toEqual(['test.A', 'test.Inner']);
@@ -63,7 +66,13 @@ describe('timingInstrument', () => {
   it('measures real time with the default clock and survives a failing pass', () => {
     const timing = timingInstrument();
     const ctx = createPassContext({ instruments: [timing] });
-    const boom = definePass({ name: 'test.Boom', kind: 'module', run: () => { throw new Error('x'); } });
+    const boom = definePass({
+      name: 'test.Boom',
+      kind: 'module',
+      run: () => {
+        throw new Error('x');
+      },
+    });
     expect(() => sequential([tag('test.A'), boom]).run(sampleModule(), ctx)).toThrow(KilnError);
     tag('test.C').run(sampleModule(), ctx);
     expect(timing.records().map((r) => r.name)).toEqual(['test.C']);
@@ -86,8 +95,15 @@ describe('printIRInstrument', () => {
     const dir = tmp();
     const ins = printIRInstrument({ dir, print: (m) => `last=${String(m.attrs.last)}\n` });
     const ctx = createPassContext({ instruments: [ins] });
-    sequential([tag('relax.LegalizeOps'), sequential([tag('relax.FuseOps')]), tag('tir.Lower')]).run(sampleModule(), ctx);
-    expect(readdirSync(dir).sort()).toEqual(['001_relax.LegalizeOps.after.txt', '002_relax.FuseOps.after.txt', '003_tir.Lower.after.txt']);
+    sequential([tag('relax.LegalizeOps'), sequential([tag('relax.FuseOps')]), tag('tir.Lower')]).run(
+      sampleModule(),
+      ctx,
+    );
+    expect(readdirSync(dir).sort()).toEqual([
+      '001_relax.LegalizeOps.after.txt',
+      '002_relax.FuseOps.after.txt',
+      '003_tir.Lower.after.txt',
+    ]);
     expect(readFileSync(join(dir, '002_relax.FuseOps.after.txt'), 'utf8')).toBe('last=relax.FuseOps\n');
     expect(ins.files().length).toBe(3);
   });
@@ -98,7 +114,12 @@ describe('printIRInstrument', () => {
     const ctx = createPassContext({ instruments: [ins] });
     tag('test.A').run(sampleModule(), ctx);
     tag('test.B').run(sampleModule(), ctx);
-    expect(readdirSync(dir).sort()).toEqual(['001_test.A.after.txt', '001_test.A.before.txt', '002_test.B.after.txt', '002_test.B.before.txt']);
+    expect(readdirSync(dir).sort()).toEqual([
+      '001_test.A.after.txt',
+      '001_test.A.before.txt',
+      '002_test.B.after.txt',
+      '002_test.B.before.txt',
+    ]);
     expect(readFileSync(join(dir, '001_test.A.before.txt'), 'utf8')).toBe('undefined');
     expect(readFileSync(join(dir, '001_test.A.after.txt'), 'utf8')).toBe('test.A');
   });
@@ -134,9 +155,14 @@ describe('wellFormedInstrument', () => {
   const breakIt = definePass({
     name: 'tir.BreakIt',
     kind: 'prim_func',
-    transform: (fn: FakeFunc, name) => (name === 'g' ? fakeFunc('PrimFunc', fn.params, add(fn.body, primVar('stray'))) : fn),
+    transform: (fn: FakeFunc, name) =>
+      name === 'g' ? fakeFunc('PrimFunc', fn.params, add(fn.body, primVar('stray'))) : fn,
   });
-  const keep = definePass({ name: 'tir.Keep', kind: 'prim_func', transform: (fn: FakeFunc) => fakeFunc('PrimFunc', fn.params, add(fn.body, intImm(0, 'int64'))) });
+  const keep = definePass({
+    name: 'tir.Keep',
+    kind: 'prim_func',
+    transform: (fn: FakeFunc) => fakeFunc('PrimFunc', fn.params, add(fn.body, intImm(0, 'int64'))),
+  });
 
   it('passes well-formed output through', () => {
     const ctx = createPassContext({ instruments: [wellFormedInstrument()] });

@@ -51,7 +51,11 @@ export function timingInstrument(options: { now?: () => number } = {}): TimingIn
   const close = (): void => {
     const open = stack.pop();
     if (!open) return;
-    const rec: TimingRecord = Object.freeze({ name: open.name, ms: now() - open.start, children: Object.freeze(open.children) });
+    const rec: TimingRecord = Object.freeze({
+      name: open.name,
+      ms: now() - open.start,
+      children: Object.freeze(open.children),
+    });
     (stack.length > 0 ? stack[stack.length - 1].children : roots).push(rec);
   };
   return {
@@ -84,7 +88,9 @@ export function timingInstrument(options: { now?: () => number } = {}): TimingIn
         for (const c of r.children) walk(c, inner);
       };
       for (const r of roots) walk(r, new Set());
-      return [...rows.entries()].map(([name, r]) => Object.freeze({ name, ...r })).sort((a, b) => b.selfMs - a.selfMs);
+      return [...rows.entries()]
+        .map(([name, r]) => Object.freeze({ name, ...r }))
+        .sort((a, b) => b.selfMs - a.selfMs);
     },
     reset() {
       roots = [];
@@ -199,10 +205,14 @@ export function wellFormedInstrument(options: WellFormedInstrumentOptions = {}):
     if (found.length === 0) return;
     const first = found[0];
     const what = when === 'after' ? `after pass '${pass.name}'` : `input of pass '${pass.name}'`;
-    throw new KilnError(ErrorCodes.WELL_FORMED, `${what}: function '${first.function}' is not well-formed: ${first.problems[0]}`, {
-      notes: found.flatMap((f) => f.problems.map((p) => `${f.function}: ${p}`)),
-      details: { pass: pass.name, when, functions: found.map((f) => f.function) },
-    });
+    throw new KilnError(
+      ErrorCodes.WELL_FORMED,
+      `${what}: function '${first.function}' is not well-formed: ${first.problems[0]}`,
+      {
+        notes: found.flatMap((f) => f.problems.map((p) => `${f.function}: ${p}`)),
+        details: { pass: pass.name, when, functions: found.map((f) => f.function) },
+      },
+    );
   };
   return {
     name: 'wellFormed',

@@ -5,7 +5,13 @@ import type { ErrorCode } from '../errors.js';
 import { KilnError } from '../errors.js';
 
 /** Plain option values: what pipeline text and config files can express. */
-export type OptionValue = string | number | boolean | null | readonly OptionValue[] | { readonly [k: string]: OptionValue };
+export type OptionValue =
+  | string
+  | number
+  | boolean
+  | null
+  | readonly OptionValue[]
+  | { readonly [k: string]: OptionValue };
 export type OptionRecord = Readonly<Record<string, unknown>>;
 
 /** Error code for invalid pass options (errors.ts has no entry for it yet). */
@@ -40,7 +46,10 @@ export function validateOptions<O>(schema: z.ZodType<O>, value: unknown, owner: 
   if (issue.code === 'unrecognized_keys') {
     const keys = issue.keys.map((k) => (field ? `${field}.${k}` : k));
     throw new KilnError(code, `${owner}: unknown option ${keys.map((k) => `'${k}'`).join(', ')}`, {
-      details: { field: keys[0], issues: res.error.issues.map((i) => ({ path: pathText(i.path), message: i.message })) },
+      details: {
+        field: keys[0],
+        issues: res.error.issues.map((i) => ({ path: pathText(i.path), message: i.message })),
+      },
     });
   }
   if (field === '') field = '<options>';

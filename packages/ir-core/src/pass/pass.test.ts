@@ -11,7 +11,14 @@ import type { PassInstrument } from './context.js';
 import { createPassContext, extendPassContext } from './context.js';
 import { PASS_OPTIONS } from './options.js';
 import type { Pass } from './pass.js';
-import { definePass, hasProperty, moduleProperties, PROPERTIES_ATTR, sequential, updateProperties } from './pass.js';
+import {
+  definePass,
+  hasProperty,
+  moduleProperties,
+  PROPERTIES_ATTR,
+  sequential,
+  updateProperties,
+} from './pass.js';
 import { parsePipeline } from './pipeline.js';
 
 function codeOf(fn: () => unknown): string {
@@ -35,7 +42,10 @@ function errorOf(fn: () => unknown): KilnError {
 }
 
 /** A module pass appending its tag to the module attribute `log`. */
-function logPass(name: string, extra: { optLevel?: number; requires?: string[]; establishes?: string[]; invalidates?: string[] } = {}): Pass {
+function logPass(
+  name: string,
+  extra: { optLevel?: number; requires?: string[]; establishes?: string[]; invalidates?: string[] } = {},
+): Pass {
   return definePass({
     name,
     kind: 'module',
@@ -47,8 +57,12 @@ const logOf = (m: IRModule) => (m.attrs.log as string[] | undefined) ?? [];
 
 describe('definePass', () => {
   it('rejects names not namespaced by IR and specs without a body', () => {
-    expect(codeOf(() => definePass({ name: 'FuseOps', kind: 'module', run: (m) => m }))).toBe(ErrorCodes.INVALID_ARGUMENT);
-    expect(codeOf(() => definePass({ name: 'tir.X', kind: 'prim_func', run: (m) => m }))).toBe(ErrorCodes.INVALID_ARGUMENT);
+    expect(codeOf(() => definePass({ name: 'FuseOps', kind: 'module', run: (m) => m }))).toBe(
+      ErrorCodes.INVALID_ARGUMENT,
+    );
+    expect(codeOf(() => definePass({ name: 'tir.X', kind: 'prim_func', run: (m) => m }))).toBe(
+      ErrorCodes.INVALID_ARGUMENT,
+    );
     expect(codeOf(() => definePass({ name: 'tir.X', kind: 'module' }))).toBe(ErrorCodes.INVALID_ARGUMENT);
   });
 
@@ -157,7 +171,11 @@ describe('sequential', () => {
 
 describe('properties', () => {
   const normalize = logPass('relax.Normalize', { establishes: ['normalized'] });
-  const legalize = logPass('relax.Legalize', { requires: ['normalized'], establishes: ['legalized'], invalidates: ['normalized'] });
+  const legalize = logPass('relax.Legalize', {
+    requires: ['normalized'],
+    establishes: ['legalized'],
+    invalidates: ['normalized'],
+  });
 
   it('raises PASS_REQUIREMENT naming the pass and the property, without running anything', () => {
     const e = errorOf(() => legalize.run(sampleModule()));
@@ -180,9 +198,16 @@ describe('properties', () => {
   });
 
   it('fails when the establishing pass was skipped', () => {
-    const seq = sequential([logPass('relax.Normalize', { establishes: ['normalized'], optLevel: 3 }), legalize]);
-    expect(codeOf(() => seq.run(sampleModule(), createPassContext({ optLevel: 2 })))).toBe(ErrorCodes.PASS_REQUIREMENT);
-    expect(moduleProperties(seq.run(sampleModule(), createPassContext({ optLevel: 3 })))).toEqual(['legalized']);
+    const seq = sequential([
+      logPass('relax.Normalize', { establishes: ['normalized'], optLevel: 3 }),
+      legalize,
+    ]);
+    expect(codeOf(() => seq.run(sampleModule(), createPassContext({ optLevel: 2 })))).toBe(
+      ErrorCodes.PASS_REQUIREMENT,
+    );
+    expect(moduleProperties(seq.run(sampleModule(), createPassContext({ optLevel: 3 })))).toEqual([
+      'legalized',
+    ]);
   });
 
   it('updateProperties keeps identity when nothing changes', () => {
@@ -193,20 +218,31 @@ describe('properties', () => {
 });
 
 describe('PassContext gating', () => {
-  const seq = () => sequential([logPass('test.A', { optLevel: 1 }), logPass('test.B', { optLevel: 3 }), logPass('test.C')]);
+  const seq = () =>
+    sequential([logPass('test.A', { optLevel: 1 }), logPass('test.B', { optLevel: 3 }), logPass('test.C')]);
 
   it('runs only passes whose optLevel is within the context', () => {
     expect(logOf(seq().run(sampleModule(), createPassContext({ optLevel: 0 })))).toEqual(['test.C']);
     expect(logOf(seq().run(sampleModule(), createPassContext()))).toEqual(['test.A', 'test.C']);
-    expect(logOf(seq().run(sampleModule(), createPassContext({ optLevel: 3 })))).toEqual(['test.A', 'test.B', 'test.C']);
+    expect(logOf(seq().run(sampleModule(), createPassContext({ optLevel: 3 })))).toEqual([
+      'test.A',
+      'test.B',
+      'test.C',
+    ]);
   });
 
   it('skips disabled passes', () => {
-    expect(logOf(seq().run(sampleModule(), createPassContext({ disabledPasses: ['test.A', 'test.C'] })))).toEqual([]);
+    expect(
+      logOf(seq().run(sampleModule(), createPassContext({ disabledPasses: ['test.A', 'test.C'] }))),
+    ).toEqual([]);
   });
 
   it('always runs required passes, over the opt level and the disabled list', () => {
-    const ctx = createPassContext({ optLevel: 0, requiredPasses: ['test.B', 'test.C'], disabledPasses: ['test.C'] });
+    const ctx = createPassContext({
+      optLevel: 0,
+      requiredPasses: ['test.B', 'test.C'],
+      disabledPasses: ['test.C'],
+    });
     expect(logOf(seq().run(sampleModule(), ctx))).toEqual(['test.B', 'test.C']);
   });
 
@@ -224,7 +260,11 @@ describe('PassContext gating', () => {
       runBeforePass: (p) => events.push(`before ${p.name}`),
     };
     const inner = logPass('test.Inner', { optLevel: 3 });
-    const outer = definePass({ name: 'test.Outer', kind: 'module', run: (m, ctx) => inner.run(m, extendPassContext(ctx, { optLevel: 3 })) });
+    const outer = definePass({
+      name: 'test.Outer',
+      kind: 'module',
+      run: (m, ctx) => inner.run(m, extendPassContext(ctx, { optLevel: 3 })),
+    });
     const out = outer.run(sampleModule(), createPassContext({ instruments: [ins] }));
     expect(logOf(out)).toEqual(['test.Inner']);
     expect(events).toEqual(['enter', 'before test.Outer', 'before test.Inner', 'exit']);
@@ -248,10 +288,27 @@ describe('PassContext gating', () => {
     };
     const ctx = createPassContext({ instruments: [ins] });
     sequential([logPass('test.A'), logPass('test.B')], 'test.Seq').run(sampleModule(), ctx);
-    expect(events).toEqual(['enter', 'before test.Seq', 'before test.A', 'after test.A', 'before test.B', 'after test.B', 'after test.Seq', 'exit']);
+    expect(events).toEqual([
+      'enter',
+      'before test.Seq',
+      'before test.A',
+      'after test.A',
+      'before test.B',
+      'after test.B',
+      'after test.Seq',
+      'exit',
+    ]);
     events.length = 0;
-    const boom = definePass({ name: 'test.Boom', kind: 'module', run: () => { throw new Error('no'); } });
-    expect(codeOf(() => sequential([logPass('test.A'), boom]).run(sampleModule(), ctx))).toBe(ErrorCodes.PASS_FAILED);
+    const boom = definePass({
+      name: 'test.Boom',
+      kind: 'module',
+      run: () => {
+        throw new Error('no');
+      },
+    });
+    expect(codeOf(() => sequential([logPass('test.A'), boom]).run(sampleModule(), ctx))).toBe(
+      ErrorCodes.PASS_FAILED,
+    );
     expect(events[0]).toBe('enter');
     expect(events.at(-1)).toBe('exit');
   });
@@ -262,7 +319,10 @@ describe('pass options', () => {
     name: 'relax.FuseOps',
     kind: 'module',
     optLevel: 1,
-    options: z.object({ maxDepth: z.number().int().positive().default(4), mode: z.enum(['greedy', 'none']).default('greedy') }),
+    options: z.object({
+      maxDepth: z.number().int().positive().default(4),
+      mode: z.enum(['greedy', 'none']).default('greedy'),
+    }),
     run: (mod, _ctx, opts) => withModuleAttrs(mod, { maxDepth: opts.maxDepth, mode: opts.mode }),
   });
 
@@ -287,13 +347,21 @@ describe('pass options', () => {
 
   it('merges context options over bound ones and validates them when the pass runs', () => {
     const ctx = createPassContext({ passOptions: { 'relax.FuseOps': { mode: 'none' } } });
-    expect(fuse.withOptions({ maxDepth: 2 }).run(sampleModule(), ctx).attrs).toMatchObject({ maxDepth: 2, mode: 'none' });
+    expect(fuse.withOptions({ maxDepth: 2 }).run(sampleModule(), ctx).attrs).toMatchObject({
+      maxDepth: 2,
+      mode: 'none',
+    });
     const bad = createPassContext({ passOptions: { 'relax.FuseOps': { mode: 'eager' } } });
     const e = errorOf(() => fuse.run(sampleModule(), bad));
     expect(e.code).toBe(PASS_OPTIONS);
     expect(e.message).toContain('mode');
     // a skipped pass does not look at its options
-    expect(() => fuse.run(sampleModule(), createPassContext({ optLevel: 0, passOptions: { 'relax.FuseOps': { mode: 'eager' } } }))).not.toThrow();
+    expect(() =>
+      fuse.run(
+        sampleModule(),
+        createPassContext({ optLevel: 0, passOptions: { 'relax.FuseOps': { mode: 'eager' } } }),
+      ),
+    ).not.toThrow();
   });
 
   it('types withOptions from the schema', () => {
@@ -308,7 +376,9 @@ describe('pass options', () => {
   it('rejects options for passes that take none', () => {
     const p = logPass('test.A');
     expect(codeOf(() => p.withOptions({ x: 1 }))).toBe(PASS_OPTIONS);
-    expect(codeOf(() => p.run(sampleModule(), createPassContext({ passOptions: { 'test.A': { x: 1 } } })))).toBe(PASS_OPTIONS);
+    expect(
+      codeOf(() => p.run(sampleModule(), createPassContext({ passOptions: { 'test.A': { x: 1 } } }))),
+    ).toBe(PASS_OPTIONS);
     expect(p.withOptions({})).toBe(p);
   });
 });
@@ -366,7 +436,9 @@ describe('pipeline text', () => {
     expect(codeOf(() => parsePipeline('tir.A,,tir.B', lookup))).toBe(ErrorCodes.PARSE_ERROR);
     expect(codeOf(() => parsePipeline('seq(tir.A', lookup))).toBe(ErrorCodes.PARSE_ERROR);
     expect(codeOf(() => parsePipeline('relax.FuseOps(maxDepth)', lookup))).toBe(ErrorCodes.PARSE_ERROR);
-    expect(codeOf(() => parsePipeline('relax.FuseOps(maxDepth=1,maxDepth=2)', lookup))).toBe(ErrorCodes.PARSE_ERROR);
+    expect(codeOf(() => parsePipeline('relax.FuseOps(maxDepth=1,maxDepth=2)', lookup))).toBe(
+      ErrorCodes.PARSE_ERROR,
+    );
     const e = errorOf(() => parsePipeline('tir.A,tir.Nope', lookup));
     expect(e.code).toBe(ErrorCodes.UNKNOWN_PASS);
     expect(e.span?.column).toBe(7);

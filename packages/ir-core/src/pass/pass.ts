@@ -71,7 +71,10 @@ export function moduleProperties(mod: IRModule): readonly string[] {
   const p = mod.attrs[PROPERTIES_ATTR];
   if (p === undefined || p === null) return [];
   if (!Array.isArray(p) || p.some((x) => typeof x !== 'string')) {
-    throw new KilnError(ErrorCodes.INVALID_ARGUMENT, `module attribute '${PROPERTIES_ATTR}' must be a list of strings`);
+    throw new KilnError(
+      ErrorCodes.INVALID_ARGUMENT,
+      `module attribute '${PROPERTIES_ATTR}' must be a list of strings`,
+    );
   }
   return p as readonly string[];
 }
@@ -81,7 +84,11 @@ export function hasProperty(mod: IRModule, property: string): boolean {
 }
 
 /** `mod` with `remove` dropped from and then `add` added to its properties. */
-export function updateProperties(mod: IRModule, add: readonly string[], remove: readonly string[] = []): IRModule {
+export function updateProperties(
+  mod: IRModule,
+  add: readonly string[],
+  remove: readonly string[] = [],
+): IRModule {
   const cur = moduleProperties(mod);
   const next = cur.filter((p) => !remove.includes(p));
   for (const p of add) if (!next.includes(p)) next.push(p);
@@ -108,7 +115,10 @@ export function formatOptionValue(v: unknown): string {
     const entries = Object.entries(v).filter(([, x]) => x !== undefined);
     return `{${entries.map(([k, x]) => `${k}=${formatOptionValue(x)}`).join(',')}}`;
   }
-  throw new KilnError(ErrorCodes.INVALID_ARGUMENT, `an option value of type ${typeof v} has no pipeline text form`);
+  throw new KilnError(
+    ErrorCodes.INVALID_ARGUMENT,
+    `an option value of type ${typeof v} has no pipeline text form`,
+  );
 }
 
 function formatPass(name: string, bound: Readonly<Record<string, unknown>>): string {
@@ -132,23 +142,36 @@ function resolveOptions(impl: PassImpl, bound: Readonly<Record<string, unknown>>
   const merged = { ...bound, ...(fromCtx ?? {}) };
   if (!impl.schema) {
     const extra = Object.keys(merged);
-    if (extra.length > 0) throw new KilnError(PASS_OPTIONS, `pass '${name}' takes no options, got '${extra[0]}'`, { details: { field: extra[0] } });
+    if (extra.length > 0)
+      throw new KilnError(PASS_OPTIONS, `pass '${name}' takes no options, got '${extra[0]}'`, {
+        details: { field: extra[0] },
+      });
     return {};
   }
   return validateOptions(impl.schema, merged, `pass '${name}'`, PASS_OPTIONS);
 }
 
-function execute(impl: PassImpl, bound: Readonly<Record<string, unknown>>, self: Pass, mod: IRModule, ctx: PassContext): IRModule {
+function execute(
+  impl: PassImpl,
+  bound: Readonly<Record<string, unknown>>,
+  self: Pass,
+  mod: IRModule,
+  ctx: PassContext,
+): IRModule {
   const { name } = impl.info;
   if (!passEnabled(ctx, name, impl.info.optLevel)) return mod;
   for (const ins of ctx.instruments) if (ins.shouldRun && !ins.shouldRun(self, mod)) return mod;
   const have = moduleProperties(mod);
   for (const req of impl.info.requires) {
     if (!have.includes(req)) {
-      throw new KilnError(ErrorCodes.PASS_REQUIREMENT, `pass '${name}' requires property '${req}', which the module does not have`, {
-        notes: [`established properties: ${have.length ? have.join(', ') : 'none'}`],
-        details: { pass: name, property: req },
-      });
+      throw new KilnError(
+        ErrorCodes.PASS_REQUIREMENT,
+        `pass '${name}' requires property '${req}', which the module does not have`,
+        {
+          notes: [`established properties: ${have.length ? have.join(', ') : 'none'}`],
+          details: { pass: name, property: req },
+        },
+      );
     }
   }
   const opts = resolveOptions(impl, bound, ctx);
@@ -159,7 +182,10 @@ function execute(impl: PassImpl, bound: Readonly<Record<string, unknown>>, self:
   } catch (e) {
     if (e instanceof KilnError) throw e;
     const msg = e instanceof Error ? e.message : String(e);
-    throw new KilnError(ErrorCodes.PASS_FAILED, `pass '${name}' failed: ${msg}`, { cause: e, details: { pass: name } });
+    throw new KilnError(ErrorCodes.PASS_FAILED, `pass '${name}' failed: ${msg}`, {
+      cause: e,
+      details: { pass: name },
+    });
   }
   out = updateProperties(out, impl.info.establishes, impl.info.invalidates);
   for (const ins of ctx.instruments) ins.runAfterPass?.(self, out, ctx);
@@ -187,7 +213,10 @@ function makePass<I extends object>(impl: PassImpl, bound: Readonly<Record<strin
       const name = impl.info.name;
       if (!impl.schema) {
         const keys = Object.keys(opts);
-        if (keys.length > 0) throw new KilnError(PASS_OPTIONS, `pass '${name}' takes no options, got '${keys[0]}'`, { details: { field: keys[0] } });
+        if (keys.length > 0)
+          throw new KilnError(PASS_OPTIONS, `pass '${name}' takes no options, got '${keys[0]}'`, {
+            details: { field: keys[0] },
+          });
         return pass;
       }
       validateOptions(impl.schema, merged, `pass '${name}'`, PASS_OPTIONS);
@@ -205,22 +234,35 @@ function frozenList(xs: readonly string[] | undefined): readonly string[] {
 }
 
 /** Declare a pass. See `PassSpec`; names are namespaced by IR (`tir.X`, `relax.Y`). */
-export function definePass<O = Record<string, never>, I extends object = Readonly<Record<string, unknown>>, F extends Node = Node>(
-  spec: PassSpec<O, I, F>,
-): Pass<I> {
+export function definePass<
+  O = Record<string, never>,
+  I extends object = Readonly<Record<string, unknown>>,
+  F extends Node = Node,
+>(spec: PassSpec<O, I, F>): Pass<I> {
   const { name, kind } = spec;
   if (!PASS_NAME.test(name)) {
-    throw new KilnError(ErrorCodes.INVALID_ARGUMENT, `pass name '${name}' must be namespaced by IR, like 'relax.FuseOps'`);
+    throw new KilnError(
+      ErrorCodes.INVALID_ARGUMENT,
+      `pass name '${name}' must be namespaced by IR, like 'relax.FuseOps'`,
+    );
   }
   const optLevel = spec.optLevel ?? 0;
   let body: PassImpl['body'];
   if (kind === 'module') {
     const run = spec.run;
-    if (!run || spec.transform) throw new KilnError(ErrorCodes.INVALID_ARGUMENT, `module pass '${name}' must define run (and not transform)`);
+    if (!run || spec.transform)
+      throw new KilnError(
+        ErrorCodes.INVALID_ARGUMENT,
+        `module pass '${name}' must define run (and not transform)`,
+      );
     body = (mod, ctx, opts) => run(mod, ctx, opts as O);
   } else if (kind === 'function' || kind === 'prim_func') {
     const transform = spec.transform;
-    if (!transform || spec.run) throw new KilnError(ErrorCodes.INVALID_ARGUMENT, `${kind} pass '${name}' must define transform (and not run)`);
+    if (!transform || spec.run)
+      throw new KilnError(
+        ErrorCodes.INVALID_ARGUMENT,
+        `${kind} pass '${name}' must define transform (and not run)`,
+      );
     const fnKind = FUNCTION_KIND_OF_PASS[kind];
     body = (mod, ctx, opts) => {
       let changed = false;

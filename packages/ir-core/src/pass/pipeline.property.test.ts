@@ -20,7 +20,10 @@ const open = definePass({
   }),
   run: (m) => m,
 });
-const plain = [definePass({ name: 'tir.A', kind: 'module', run: (m) => m }), definePass({ name: 'relax.B', kind: 'module', run: (m) => m })];
+const plain = [
+  definePass({ name: 'tir.A', kind: 'module', run: (m) => m }),
+  definePass({ name: 'relax.B', kind: 'module', run: (m) => m }),
+];
 const lookup = {
   getPass(name: string): Pass {
     const p = [open, ...plain].find((q) => q.name === name);
@@ -51,7 +54,11 @@ const leaf: fc.Arbitrary<Pass> = fc.oneof(
   opts.map((o) => open.withOptions(o as never)),
 );
 const { tree } = fc.letrec<{ tree: Pass }>((tie) => ({
-  tree: fc.oneof({ depthSize: 'small', withCrossShrink: true }, leaf, fc.array(tie('tree'), { maxLength: 4 }).map((ps) => sequential(ps))),
+  tree: fc.oneof(
+    { depthSize: 'small', withCrossShrink: true },
+    leaf,
+    fc.array(tie('tree'), { maxLength: 4 }).map((ps) => sequential(ps)),
+  ),
 }));
 
 function shape(p: Pass): unknown {

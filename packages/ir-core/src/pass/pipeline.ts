@@ -40,7 +40,10 @@ class Parser {
   }
 
   private expect(ch: string): void {
-    if (this.peek() !== ch) this.fail(`expected '${ch}', found ${this.pos < this.text.length ? `'${this.text[this.pos]}'` : 'end of text'}`);
+    if (this.peek() !== ch)
+      this.fail(
+        `expected '${ch}', found ${this.pos < this.text.length ? `'${this.text[this.pos]}'` : 'end of text'}`,
+      );
     this.pos++;
   }
 
@@ -88,7 +91,12 @@ class Parser {
     } catch (e) {
       if (e instanceof KilnError) {
         this.pos = start;
-        throw new KilnError(e.code, e.message, { notes: e.notes, details: e.details, span: { source: '<pipeline>', line: 1, column: start + 1 }, cause: e });
+        throw new KilnError(e.code, e.message, {
+          notes: e.notes,
+          details: e.details,
+          span: { source: '<pipeline>', line: 1, column: start + 1 },
+          cause: e,
+        });
       }
       throw e;
     }
@@ -108,7 +116,12 @@ class Parser {
       if (Object.hasOwn(out, key)) this.fail(`option '${key}' given twice`);
       this.expect('=');
       // defineProperty: a key named __proto__ must stay a plain option, not a prototype.
-      Object.defineProperty(out, key, { value: this.value(), enumerable: true, writable: true, configurable: true });
+      Object.defineProperty(out, key, {
+        value: this.value(),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
       if (this.peek() !== ',') break;
       this.pos++;
     }

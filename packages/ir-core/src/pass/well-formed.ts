@@ -13,7 +13,11 @@ export type WellFormedChecker<F extends Node = Node> = (fn: F, name: string) => 
 const checkers = new Map<string, WellFormedChecker>();
 
 export function defineWellFormedChecker<F extends Node>(kind: F['kind'], check: WellFormedChecker<F>): void {
-  if (checkers.has(kind)) throw new KilnError(ErrorCodes.DUPLICATE_NAME, `a well-formedness checker for '${kind}' is already defined`);
+  if (checkers.has(kind))
+    throw new KilnError(
+      ErrorCodes.DUPLICATE_NAME,
+      `a well-formedness checker for '${kind}' is already defined`,
+    );
   checkers.set(kind, check as WellFormedChecker);
 }
 
@@ -34,7 +38,8 @@ export function checkWellFormed(mod: IRModule): WellFormedProblem[] {
     const check = checkers.get(fn.kind);
     if (!check) continue;
     const problems = check(fn, name);
-    if (problems.length > 0) out.push(Object.freeze({ function: name, kind: fn.kind, problems: Object.freeze([...problems]) }));
+    if (problems.length > 0)
+      out.push(Object.freeze({ function: name, kind: fn.kind, problems: Object.freeze([...problems]) }));
   }
   return out;
 }

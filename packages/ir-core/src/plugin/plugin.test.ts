@@ -18,7 +18,8 @@ function errorOf(fn: () => unknown): KilnError {
   throw new Error('expected a KilnError');
 }
 
-const tag = (name: string) => definePass({ name, kind: 'module', run: (m) => withModuleAttrs(m, { [name]: true }) });
+const tag = (name: string) =>
+  definePass({ name, kind: 'module', run: (m) => withModuleAttrs(m, { [name]: true }) });
 
 interface TestOp extends NamedEntry {
   readonly arity: number;
@@ -33,7 +34,9 @@ const acme = definePlugin({
   }),
   passes: [tag('acme.Tile'), tag('acme.Fold')],
   ops: [{ name: 'acme.gelu', arity: 1 }] as TestOp[],
-  targets: [defineTargetKind({ kind: 'acme-npu', options: z.object({ cores: z.coerce.number().default(4) }) })],
+  targets: [
+    defineTargetKind({ kind: 'acme-npu', options: z.object({ cores: z.coerce.number().default(4) }) }),
+  ],
   frontends: [{ name: 'acme-format' }],
   setup: (opts) => (opts.mode === 'fast' ? { passes: [tag('acme.FastMath')] } : undefined),
 });
@@ -57,7 +60,9 @@ describe('registry', () => {
     expect(reg.targets().map((t) => t.kind)).toEqual(['llvm', 'cuda', 'vulkan', 'metal', 'acme-npu']);
     expect(reg.ownerOf('pass', 'acme.Tile')).toBe('acme');
     expect(reg.ownerOf('target kind', 'cuda')).toBe(BUILTIN_OWNER);
-    expect(reg.plugins()).toEqual([{ name: 'acme', version: '1.2.0', options: { tile: { size: 32 }, mode: 'fast' } }]);
+    expect(reg.plugins()).toEqual([
+      { name: 'acme', version: '1.2.0', options: { tile: { size: 32 }, mode: 'fast' } },
+    ]);
   });
 
   it('adds setup contributions only when the options ask for them', () => {
@@ -92,7 +97,9 @@ describe('registry', () => {
 
   it('rejects options for a plugin without a schema', () => {
     const plain = definePlugin({ name: 'plain', version: '0.1.0', passes: [tag('plain.A')] });
-    expect(errorOf(() => createRegistry().use(plain, { x: 1 } as never)).code).toBe(ErrorCodes.PLUGIN_OPTIONS);
+    expect(errorOf(() => createRegistry().use(plain, { x: 1 } as never)).code).toBe(
+      ErrorCodes.PLUGIN_OPTIONS,
+    );
     expect(() => createRegistry().use(plain)).not.toThrow();
   });
 
@@ -112,10 +119,14 @@ describe('registry', () => {
       expect(e.message).toContain(`'${p.name}'`);
     }
     expect(reg.hasPass('other.A')).toBe(false);
-    const cuda = errorOf(() => reg.use(definePlugin({ name: 'nv', version: '1', targets: [defineTargetKind({ kind: 'cuda' })] })));
+    const cuda = errorOf(() =>
+      reg.use(definePlugin({ name: 'nv', version: '1', targets: [defineTargetKind({ kind: 'cuda' })] })),
+    );
     expect(cuda.code).toBe(ErrorCodes.PLUGIN_DUPLICATE);
     expect(cuda.details).toMatchObject({ owners: [BUILTIN_OWNER, 'nv'] });
-    const self = errorOf(() => reg.use(definePlugin({ name: 'twice', version: '1', passes: [tag('twice.A'), tag('twice.A')] })));
+    const self = errorOf(() =>
+      reg.use(definePlugin({ name: 'twice', version: '1', passes: [tag('twice.A'), tag('twice.A')] })),
+    );
     expect(self.code).toBe(ErrorCodes.PLUGIN_DUPLICATE);
   });
 

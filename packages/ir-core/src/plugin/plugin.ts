@@ -26,17 +26,23 @@ export interface PluginContributions<Op extends NamedEntry = never, Fe extends N
   readonly frontends?: readonly Fe[];
 }
 
-export interface PluginSpec<O, I, Op extends NamedEntry, Fe extends NamedEntry> extends PluginContributions<Op, Fe> {
+export interface PluginSpec<O, I, Op extends NamedEntry, Fe extends NamedEntry>
+  extends PluginContributions<Op, Fe> {
   /** The package name, e.g. `@kiln/relax` or `acme-kiln-npu`. */
   name: string;
   version: string;
   /** Options given to `registry.use`; schema defaults apply to omitted fields. */
   options?: z.ZodType<O, I>;
   /** Contributions that depend on the options, added to the static ones. */
-  setup?(options: O): PluginContributions<Op, Fe> | void;
+  setup?(options: O): PluginContributions<Op, Fe> | undefined;
 }
 
-export interface Plugin<O = unknown, I = unknown, Op extends NamedEntry = never, Fe extends NamedEntry = never> {
+export interface Plugin<
+  O = unknown,
+  I = unknown,
+  Op extends NamedEntry = never,
+  Fe extends NamedEntry = never,
+> {
   readonly name: string;
   readonly version: string;
   readonly optionsSchema?: z.ZodType<O, I>;
@@ -44,13 +50,17 @@ export interface Plugin<O = unknown, I = unknown, Op extends NamedEntry = never,
   readonly ops: readonly Op[];
   readonly targets: readonly TargetKindDef[];
   readonly frontends: readonly Fe[];
-  setup?(options: O): PluginContributions<Op, Fe> | void;
+  setup?(options: O): PluginContributions<Op, Fe> | undefined;
 }
 
-export function definePlugin<O = undefined, I = undefined, Op extends NamedEntry = never, Fe extends NamedEntry = never>(
-  spec: PluginSpec<O, I, Op, Fe>,
-): Plugin<O, I, Op, Fe> {
-  if (typeof spec.name !== 'string' || spec.name.trim() === '') throw new KilnError(ErrorCodes.PLUGIN_INVALID, 'a plugin needs a non-empty name');
+export function definePlugin<
+  O = undefined,
+  I = undefined,
+  Op extends NamedEntry = never,
+  Fe extends NamedEntry = never,
+>(spec: PluginSpec<O, I, Op, Fe>): Plugin<O, I, Op, Fe> {
+  if (typeof spec.name !== 'string' || spec.name.trim() === '')
+    throw new KilnError(ErrorCodes.PLUGIN_INVALID, 'a plugin needs a non-empty name');
   if (typeof spec.version !== 'string' || spec.version.trim() === '') {
     throw new KilnError(ErrorCodes.PLUGIN_INVALID, `plugin '${spec.name}' needs a version`);
   }
@@ -78,7 +88,8 @@ export interface UsedPlugin {
 
 export type EntryKind = 'pass' | 'op' | 'target kind' | 'frontend';
 
-export interface Registry<Op extends NamedEntry = NamedEntry, Fe extends NamedEntry = NamedEntry> extends PassLookup {
+export interface Registry<Op extends NamedEntry = NamedEntry, Fe extends NamedEntry = NamedEntry>
+  extends PassLookup {
   /**
    * Add a plugin. Options are validated with its schema (KilnError PLUGIN_OPTIONS
    * naming the plugin and the field); any clash is KilnError PLUGIN_DUPLICATE naming
@@ -124,7 +135,8 @@ function editDistance(a: string, b: string): number {
 
 function nameOf(kind: EntryKind, x: unknown, plugin: string): string {
   const name = kind === 'target kind' ? (x as { kind?: unknown })?.kind : (x as { name?: unknown })?.name;
-  if (typeof name !== 'string' || name === '') throw new KilnError(ErrorCodes.PLUGIN_INVALID, `plugin '${plugin}': a ${kind} has no name`);
+  if (typeof name !== 'string' || name === '')
+    throw new KilnError(ErrorCodes.PLUGIN_INVALID, `plugin '${plugin}': a ${kind} has no name`);
   return name;
 }
 
@@ -136,31 +148,50 @@ class RegistryImpl<Op extends NamedEntry, Fe extends NamedEntry> implements Regi
   private readonly frontendTable: Table<Fe> = { kind: 'frontend', entries: new Map() };
 
   constructor() {
-    for (const k of BUILTIN_TARGET_KINDS) this.targetTable.entries.set(k.kind, { value: k, owner: BUILTIN_OWNER });
+    for (const k of BUILTIN_TARGET_KINDS)
+      this.targetTable.entries.set(k.kind, { value: k, owner: BUILTIN_OWNER });
   }
 
   use<O, I>(plugin: Plugin<O, I, Op, Fe>, options?: I): this {
     const name = plugin.name;
     const prev = this.used.find((p) => p.name === name);
     if (prev) {
-      throw new KilnError(ErrorCodes.PLUGIN_DUPLICATE, `plugin '${name}' (${plugin.version}) is already in use (${prev.version})`, {
-        details: { kind: 'plugin', name, owners: [name, name] },
-      });
+      throw new KilnError(
+        ErrorCodes.PLUGIN_DUPLICATE,
+        `plugin '${name}' (${plugin.version}) is already in use (${prev.version})`,
+        {
+          details: { kind: 'plugin', name, owners: [name, name] },
+        },
+      );
     }
     let opts: unknown;
     if (plugin.optionsSchema) {
-      opts = validateOptions(strictSchema(plugin.optionsSchema), options ?? {}, `plugin '${name}'`, ErrorCodes.PLUGIN_OPTIONS);
-    } else if (options !== undefined && !(typeof options === 'object' && options !== null && Object.keys(options).length === 0)) {
+      opts = validateOptions(
+        strictSchema(plugin.optionsSchema),
+        options ?? {},
+        `plugin '${name}'`,
+        ErrorCodes.PLUGIN_OPTIONS,
+      );
+    } else if (
+      options !== undefined &&
+      !(typeof options === 'object' && options !== null && Object.keys(options).length === 0)
+    ) {
       const field = typeof options === 'object' && options !== null ? Object.keys(options)[0] : '<options>';
-      throw new KilnError(ErrorCodes.PLUGIN_OPTIONS, `plugin '${name}' takes no options, got '${field}'`, { details: { field } });
+      throw new KilnError(ErrorCodes.PLUGIN_OPTIONS, `plugin '${name}' takes no options, got '${field}'`, {
+        details: { field },
+      });
     }
-    let extra: PluginContributions<Op, Fe> | void = undefined;
+    let extra: PluginContributions<Op, Fe> | undefined;
     if (plugin.setup) {
       try {
         extra = plugin.setup(opts as O);
       } catch (e) {
         if (e instanceof KilnError) throw e;
-        throw new KilnError(ErrorCodes.PLUGIN_INVALID, `plugin '${name}': setup failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+        throw new KilnError(
+          ErrorCodes.PLUGIN_INVALID,
+          `plugin '${name}': setup failed: ${e instanceof Error ? e.message : String(e)}`,
+          { cause: e },
+        );
       }
     }
     // Check every contribution before adding any, so a failed `use` changes nothing.
@@ -170,13 +201,20 @@ class RegistryImpl<Op extends NamedEntry, Fe extends NamedEntry> implements Regi
       for (const item of items) {
         const key = nameOf(table.kind, item, name);
         if (table.kind === 'pass' && typeof (item as unknown as Pass).run !== 'function') {
-          throw new KilnError(ErrorCodes.PLUGIN_INVALID, `plugin '${name}': pass '${key}' is not a Pass (use definePass)`);
+          throw new KilnError(
+            ErrorCodes.PLUGIN_INVALID,
+            `plugin '${name}': pass '${key}' is not a Pass (use definePass)`,
+          );
         }
         const other = table.entries.get(key)?.owner ?? (mine.has(key) ? name : undefined);
         if (other !== undefined) {
-          throw new KilnError(ErrorCodes.PLUGIN_DUPLICATE, `${table.kind} '${key}' of plugin '${name}' is already registered by plugin '${other}'`, {
-            details: { kind: table.kind, name: key, owners: [other, name] },
-          });
+          throw new KilnError(
+            ErrorCodes.PLUGIN_DUPLICATE,
+            `${table.kind} '${key}' of plugin '${name}' is already registered by plugin '${other}'`,
+            {
+              details: { kind: table.kind, name: key, owners: [other, name] },
+            },
+          );
         }
         mine.add(key);
         staged.push(() => table.entries.set(key, { value: item, owner: name }));
@@ -202,10 +240,16 @@ class RegistryImpl<Op extends NamedEntry, Fe extends NamedEntry> implements Regi
   getPass(name: string): Pass {
     const hit = this.passTable.entries.get(name);
     if (hit) return hit.value;
-    const near = [...this.passTable.entries.keys()].filter((k) => editDistance(k.toLowerCase(), name.toLowerCase()) <= 2);
-    throw new KilnError(ErrorCodes.UNKNOWN_PASS, `unknown pass '${name}'${near.length ? ` (did you mean ${near.map((n) => `'${n}'`).join(' or ')}?)` : ''}`, {
-      details: { name },
-    });
+    const near = [...this.passTable.entries.keys()].filter(
+      (k) => editDistance(k.toLowerCase(), name.toLowerCase()) <= 2,
+    );
+    throw new KilnError(
+      ErrorCodes.UNKNOWN_PASS,
+      `unknown pass '${name}'${near.length ? ` (did you mean ${near.map((n) => `'${n}'`).join(' or ')}?)` : ''}`,
+      {
+        details: { name },
+      },
+    );
   }
 
   listPasses(): readonly Pass[] {
@@ -233,7 +277,12 @@ class RegistryImpl<Op extends NamedEntry, Fe extends NamedEntry> implements Regi
   }
 
   ownerOf(kind: EntryKind, name: string): string | undefined {
-    const table = { pass: this.passTable, op: this.opTable, 'target kind': this.targetTable, frontend: this.frontendTable }[kind] as Table<unknown>;
+    const table = {
+      pass: this.passTable,
+      op: this.opTable,
+      'target kind': this.targetTable,
+      frontend: this.frontendTable,
+    }[kind] as Table<unknown>;
     return table.entries.get(name)?.owner;
   }
 
@@ -252,6 +301,9 @@ class RegistryImpl<Op extends NamedEntry, Fe extends NamedEntry> implements Regi
 }
 
 /** A fresh registry holding only the built-in target kinds. */
-export function createRegistry<Op extends NamedEntry = NamedEntry, Fe extends NamedEntry = NamedEntry>(): Registry<Op, Fe> {
+export function createRegistry<
+  Op extends NamedEntry = NamedEntry,
+  Fe extends NamedEntry = NamedEntry,
+>(): Registry<Op, Fe> {
   return new RegistryImpl<Op, Fe>();
 }

@@ -1,4 +1,5 @@
 // Target descriptions, their string form, and host detection.
-export * from './types.js';
+
 export * from './host.js';
 export * from './target.js';
+export * from './types.js';

@@ -9,9 +9,17 @@ const word = fc.stringMatching(/^[a-z0-9][a-z0-9_.]{0,10}$/);
 const llvm = fc.record({
   kind: fc.constant('llvm' as const),
   keys: fc.constant(['cpu']),
-  mtriple: fc.constantFrom('x86_64-linux-gnu', 'aarch64-linux-gnu', 'arm64-apple-darwin', 'riscv64-linux-gnu'),
+  mtriple: fc.constantFrom(
+    'x86_64-linux-gnu',
+    'aarch64-linux-gnu',
+    'arm64-apple-darwin',
+    'riscv64-linux-gnu',
+  ),
   mcpu: fc.oneof(fc.constantFrom('generic', 'znver3', 'x86-64-v3', 'neoverse-n1'), word),
-  features: fc.uniqueArray(fc.tuple(fc.constantFrom('+', '-'), word).map(([s, w]) => `${s}${w}`), { maxLength: 6, selector: (f) => f.slice(1) }),
+  features: fc.uniqueArray(
+    fc.tuple(fc.constantFrom('+', '-'), word).map(([s, w]) => `${s}${w}`),
+    { maxLength: 6, selector: (f) => f.slice(1) },
+  ),
   numThreads: fc.integer({ min: 1, max: 512 }),
 });
 const cuda = fc.record({
@@ -42,7 +50,9 @@ describe('target strings (property)', () => {
       fc.property(fc.oneof(llvm, cuda, vulkan, metal), (t) => {
         const text = targetToString(t as Target);
         // no host reads needed: printed llvm targets name every field
-        const back = parseTarget(text, { host: { cpuinfo: '', arch: 'x64', platform: 'linux', cpuCount: 1, env: {} } });
+        const back = parseTarget(text, {
+          host: { cpuinfo: '', arch: 'x64', platform: 'linux', cpuCount: 1, env: {} },
+        });
         expect(back).toEqual(t);
         expect(targetToString(back)).toBe(text);
       }),

@@ -35,7 +35,14 @@ function errorOf(fn: () => unknown): KilnError {
 describe('parseTarget', () => {
   it('parses a fully specified llvm target', () => {
     const t = parseTarget('llvm -mtriple=x86_64-linux-gnu -mcpu=znver3 -mattr=+avx2,+fma -num-threads=2');
-    expect(t).toEqual({ kind: 'llvm', keys: ['cpu'], mtriple: 'x86_64-linux-gnu', mcpu: 'znver3', features: ['+avx2', '+fma'], numThreads: 2 });
+    expect(t).toEqual({
+      kind: 'llvm',
+      keys: ['cpu'],
+      mtriple: 'x86_64-linux-gnu',
+      mcpu: 'znver3',
+      features: ['+avx2', '+fma'],
+      numThreads: 2,
+    });
     expect(isLLVMTarget(t) && hasTargetFeature(t, 'avx2')).toBe(true);
     expect(isLLVMTarget(t) && hasTargetFeature(t, 'avx512f')).toBe(false);
     expect(Object.isFrozen(t)).toBe(true);
@@ -45,10 +52,18 @@ describe('parseTarget', () => {
     const c = parseTarget('cuda -arch=sm_90');
     expect(isCUDATarget(c) && c.arch).toBe('sm_90');
     expect(c).toMatchObject({ keys: ['cuda', 'gpu'], maxThreadsPerBlock: 1024, warpSize: 32 });
-    expect(parseTarget('vulkan')).toMatchObject({ kind: 'vulkan', keys: ['vulkan', 'gpu'], maxThreadsPerBlock: 256, supportsFloat16: false });
+    expect(parseTarget('vulkan')).toMatchObject({
+      kind: 'vulkan',
+      keys: ['vulkan', 'gpu'],
+      maxThreadsPerBlock: 256,
+      supportsFloat16: false,
+    });
     expect(parseTarget('vulkan -supports-float16')).toMatchObject({ supportsFloat16: true });
     expect(parseTarget('metal')).toMatchObject({ kind: 'metal', keys: ['metal', 'gpu'] });
-    expect(parseTarget('  cuda   -arch=sm_80  -max-threads-per-block=512 ')).toMatchObject({ arch: 'sm_80', maxThreadsPerBlock: 512 });
+    expect(parseTarget('  cuda   -arch=sm_80  -max-threads-per-block=512 ')).toMatchObject({
+      arch: 'sm_80',
+      maxThreadsPerBlock: 512,
+    });
   });
 
   it('round-trips through targetToString', () => {
@@ -76,8 +91,12 @@ describe('parseTarget', () => {
   it('round-trips a host-detected target without consulting the host again', () => {
     const t = parseTarget('llvm', { host: linuxX64(EPYC) });
     const printed = targetToString(t);
-    expect(printed).toMatch(/^llvm -mtriple=x86_64-linux-gnu -mcpu=znver3 -mattr=\+sse,.*\+avx2 -num-threads=8$/);
-    expect(parseTarget(printed, { host: { cpuinfo: '', arch: 'arm64', platform: 'linux', cpuCount: 1, env: {} } })).toEqual(t);
+    expect(printed).toMatch(
+      /^llvm -mtriple=x86_64-linux-gnu -mcpu=znver3 -mattr=\+sse,.*\+avx2 -num-threads=8$/,
+    );
+    expect(
+      parseTarget(printed, { host: { cpuinfo: '', arch: 'arm64', platform: 'linux', cpuCount: 1, env: {} } }),
+    ).toEqual(t);
   });
 
   it('names unknown kinds and options', () => {
@@ -107,7 +126,9 @@ describe('parseTarget', () => {
       const e = errorOf(() => parseTarget(c, { host: linuxX64(EPYC) }));
       expect(e.code, c).toBe(ErrorCodes.TARGET_PARSE);
     }
-    expect(errorOf(() => parseTarget('llvm -num-threads=two', { host: linuxX64(EPYC) })).message).toContain('-num-threads');
+    expect(errorOf(() => parseTarget('llvm -num-threads=two', { host: linuxX64(EPYC) })).message).toContain(
+      '-num-threads',
+    );
   });
 });
 
@@ -116,7 +137,9 @@ describe('host detection', () => {
     const h = detectHostCPU(linuxX64(EPYC));
     expect(h.mtriple).toBe('x86_64-linux-gnu');
     expect(h.mcpu).toBe('znver3');
-    expect(h.features).toEqual(expect.arrayContaining(['+avx2', '+fma', '+sse4.2', '+bmi2', '+lzcnt', '+f16c']));
+    expect(h.features).toEqual(
+      expect.arrayContaining(['+avx2', '+fma', '+sse4.2', '+bmi2', '+lzcnt', '+f16c']),
+    );
     expect(h.features).not.toContain('+avx512f');
     expect(h.numThreads).toBe(8);
   });
@@ -124,7 +147,18 @@ describe('host detection', () => {
   it('reads a Sapphire Rapids Xeon with AVX-512 and AMX', () => {
     const { mcpu, features } = cpuFromCpuinfo(SPR, 'x86');
     expect(mcpu).toBe('sapphirerapids');
-    expect(features).toEqual(expect.arrayContaining(['+avx512f', '+avx512bw', '+avx512vnni', '+avx512bf16', '+avx512fp16', '+amx-tile', '+amx-int8', '+avxvnni']));
+    expect(features).toEqual(
+      expect.arrayContaining([
+        '+avx512f',
+        '+avx512bw',
+        '+avx512vnni',
+        '+avx512bf16',
+        '+avx512fp16',
+        '+amx-tile',
+        '+amx-int8',
+        '+avxvnni',
+      ]),
+    );
   });
 
   it('falls back to an x86-64 level for unknown models', () => {
@@ -137,12 +171,24 @@ describe('host detection', () => {
     const h = detectHostCPU({ cpuinfo: GRAVITON, arch: 'arm64', platform: 'linux', cpuCount: 64, env: {} });
     expect(h.mtriple).toBe('aarch64-linux-gnu');
     expect(h.mcpu).toBe('neoverse-n1');
-    expect(h.features).toEqual(['+fp-armv8', '+neon', '+aes', '+sha2', '+crc', '+lse', '+rdm', '+fullfp16', '+dotprod']);
+    expect(h.features).toEqual([
+      '+fp-armv8',
+      '+neon',
+      '+aes',
+      '+sha2',
+      '+crc',
+      '+lse',
+      '+rdm',
+      '+fullfp16',
+      '+dotprod',
+    ]);
   });
 
   it('takes the thread count from KILN_NUM_THREADS, and rejects a bad one', () => {
     expect(detectHostCPU({ ...linuxX64(EPYC), env: { KILN_NUM_THREADS: '3' } }).numThreads).toBe(3);
-    expect(errorOf(() => detectHostCPU({ ...linuxX64(EPYC), env: { KILN_NUM_THREADS: 'lots' } })).code).toBe(ErrorCodes.INVALID_ARGUMENT);
+    expect(errorOf(() => detectHostCPU({ ...linuxX64(EPYC), env: { KILN_NUM_THREADS: 'lots' } })).code).toBe(
+      ErrorCodes.INVALID_ARGUMENT,
+    );
   });
 
   it('maps OS and architecture to triples', () => {
@@ -159,7 +205,12 @@ describe('host detection', () => {
     expect(t.features).not.toContain('+avx2');
     expect(t.features).toContain('+avx512f');
     const cpuOnly = parseTarget('llvm -mcpu=skylake', { host: linuxX64(EPYC) }) as LLVMTarget;
-    expect(cpuOnly).toMatchObject({ mtriple: 'x86_64-linux-gnu', mcpu: 'skylake', features: [], numThreads: 8 });
+    expect(cpuOnly).toMatchObject({
+      mtriple: 'x86_64-linux-gnu',
+      mcpu: 'skylake',
+      features: [],
+      numThreads: 8,
+    });
     // cross-compiling: no host CPU features leak into another architecture
     const cross = parseTarget('llvm -mtriple=aarch64-linux-gnu', { host: linuxX64(EPYC) }) as LLVMTarget;
     expect(cross).toMatchObject({ mcpu: 'generic', features: [] });
@@ -177,12 +228,20 @@ describe('plugin target kinds', () => {
   const npu = defineTargetKind({
     kind: 'acme-npu',
     keys: ['acme-npu', 'npu'],
-    options: z.object({ cores: z.coerce.number().int().positive().default(4), fp8: z.coerce.boolean().optional(), precision: z.enum(['int8', 'fp16']).default('int8') }),
+    options: z.object({
+      cores: z.coerce.number().int().positive().default(4),
+      fp8: z.coerce.boolean().optional(),
+      precision: z.enum(['int8', 'fp16']).default('int8'),
+    }),
   });
 
   it('parses and prints through the kind definition', () => {
     const t = parseTarget('acme-npu -cores=16 -precision=fp16', { kinds: [npu] }) as PluginTarget;
-    expect(t).toEqual({ kind: 'acme-npu', keys: ['acme-npu', 'npu'], attrs: { cores: 16, precision: 'fp16' } });
+    expect(t).toEqual({
+      kind: 'acme-npu',
+      keys: ['acme-npu', 'npu'],
+      attrs: { cores: 16, precision: 'fp16' },
+    });
     const printed = targetToString(t, [npu]);
     expect(printed).toBe('acme-npu -cores=16 -precision=fp16');
     expect(parseTarget(printed, { kinds: [npu] })).toEqual(t);
@@ -193,7 +252,9 @@ describe('plugin target kinds', () => {
     const e = errorOf(() => parseTarget('acme-npu -cores=-1', { kinds: [npu] }));
     expect(e.code).toBe(ErrorCodes.TARGET_PARSE);
     expect(e.message).toContain('cores');
-    expect(errorOf(() => parseTarget('acme-npu -speed=9', { kinds: [npu] })).code).toBe(ErrorCodes.TARGET_PARSE);
+    expect(errorOf(() => parseTarget('acme-npu -speed=9', { kinds: [npu] })).code).toBe(
+      ErrorCodes.TARGET_PARSE,
+    );
     expect(errorOf(() => parseTarget('acme-npu')).code).toBe(ErrorCodes.UNKNOWN_TARGET);
   });
 });

@@ -4,10 +4,19 @@
 // target back; `targetToString` output parses to an equal object.
 import { z } from 'zod';
 import { ErrorCodes, KilnError } from '../errors.js';
-import { validateOptions, strictSchema } from '../pass/options.js';
+import { strictSchema, validateOptions } from '../pass/options.js';
 import type { HostInfo } from './host.js';
 import { cpuFromCpuinfo, detectHostCPU, hostInfo, hostNumThreads, hostTriple, tripleArch } from './host.js';
-import type { BuiltinTarget, CUDATarget, LLVMTarget, MetalTarget, PluginTarget, Target, TargetAttrValue, VulkanTarget } from './types.js';
+import type {
+  BuiltinTarget,
+  CUDATarget,
+  LLVMTarget,
+  MetalTarget,
+  PluginTarget,
+  Target,
+  TargetAttrValue,
+  VulkanTarget,
+} from './types.js';
 
 /** A bare `-flag` parses to `true`. */
 export type TargetOptionValue = string | true;
@@ -28,7 +37,9 @@ export interface TargetKindDef {
 }
 
 function optionError(kind: string, name: string, why: string): never {
-  throw new KilnError(ErrorCodes.TARGET_PARSE, `target '${kind}': option '-${name}' ${why}`, { details: { kind, option: name } });
+  throw new KilnError(ErrorCodes.TARGET_PARSE, `target '${kind}': option '-${name}' ${why}`, {
+    details: { kind, option: name },
+  });
 }
 
 function str(kind: string, opts: ReadonlyMap<string, TargetOptionValue>, name: string): string | undefined {
@@ -42,11 +53,17 @@ function int(kind: string, opts: ReadonlyMap<string, TargetOptionValue>, name: s
   const v = str(kind, opts, name);
   if (v === undefined) return dflt;
   const n = Number(v);
-  if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n < 1) optionError(kind, name, `must be a positive integer, got '${v}'`);
+  if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n < 1)
+    optionError(kind, name, `must be a positive integer, got '${v}'`);
   return n;
 }
 
-function bool(kind: string, opts: ReadonlyMap<string, TargetOptionValue>, name: string, dflt: boolean): boolean {
+function bool(
+  kind: string,
+  opts: ReadonlyMap<string, TargetOptionValue>,
+  name: string,
+  dflt: boolean,
+): boolean {
   const v = opts.get(name);
   if (v === undefined) return dflt;
   if (v === true || v === 'true' || v === '1') return true;
@@ -76,7 +93,8 @@ const llvmKind: TargetKindDef = {
     const mattr = str('llvm', opts, 'mattr');
     const explicitFeatures = mattr === undefined ? [] : mattr.split(',').filter(Boolean);
     for (const f of explicitFeatures) {
-      if (!/^[+-][A-Za-z0-9_.-]+$/.test(f)) optionError('llvm', 'mattr', `entries need a + or - sign, got '${f}'`);
+      if (!/^[+-][A-Za-z0-9_.-]+$/.test(f))
+        optionError('llvm', 'mattr', `entries need a + or - sign, got '${f}'`);
     }
     // Only read the machine for what the text leaves out.
     const needsHost = explicitTriple === undefined || explicitCpu === undefined || !opts.has('num-threads');
@@ -95,7 +113,9 @@ const llvmKind: TargetKindDef = {
         mcpu = 'generic';
       }
     }
-    const numThreads = opts.has('num-threads') ? int('llvm', opts, 'num-threads', 1) : hostNumThreads(info as HostInfo);
+    const numThreads = opts.has('num-threads')
+      ? int('llvm', opts, 'num-threads', 1)
+      : hostNumThreads(info as HostInfo);
     const t: LLVMTarget = { kind: 'llvm', keys: LLVM_DEFAULTS.keys, mtriple, mcpu, features, numThreads };
     return t;
   },
@@ -108,7 +128,12 @@ const llvmKind: TargetKindDef = {
   },
 };
 
-const CUDA_DEFAULTS = { arch: 'sm_80', maxThreadsPerBlock: 1024, maxSharedMemoryPerBlock: 49152, warpSize: 32 } as const;
+const CUDA_DEFAULTS = {
+  arch: 'sm_80',
+  maxThreadsPerBlock: 1024,
+  maxSharedMemoryPerBlock: 49152,
+  warpSize: 32,
+} as const;
 const cudaKind: TargetKindDef = {
   kind: 'cuda',
   options: ['arch', 'max-threads-per-block', 'max-shared-memory-per-block', 'warp-size'],
@@ -120,7 +145,12 @@ const cudaKind: TargetKindDef = {
       keys: ['cuda', 'gpu'],
       arch,
       maxThreadsPerBlock: int('cuda', opts, 'max-threads-per-block', CUDA_DEFAULTS.maxThreadsPerBlock),
-      maxSharedMemoryPerBlock: int('cuda', opts, 'max-shared-memory-per-block', CUDA_DEFAULTS.maxSharedMemoryPerBlock),
+      maxSharedMemoryPerBlock: int(
+        'cuda',
+        opts,
+        'max-shared-memory-per-block',
+        CUDA_DEFAULTS.maxSharedMemoryPerBlock,
+      ),
       warpSize: int('cuda', opts, 'warp-size', CUDA_DEFAULTS.warpSize),
     };
     return t;
@@ -128,8 +158,10 @@ const cudaKind: TargetKindDef = {
   print(t) {
     const c = t as CUDATarget;
     const words = [`-arch=${c.arch}`];
-    if (c.maxThreadsPerBlock !== CUDA_DEFAULTS.maxThreadsPerBlock) words.push(`-max-threads-per-block=${c.maxThreadsPerBlock}`);
-    if (c.maxSharedMemoryPerBlock !== CUDA_DEFAULTS.maxSharedMemoryPerBlock) words.push(`-max-shared-memory-per-block=${c.maxSharedMemoryPerBlock}`);
+    if (c.maxThreadsPerBlock !== CUDA_DEFAULTS.maxThreadsPerBlock)
+      words.push(`-max-threads-per-block=${c.maxThreadsPerBlock}`);
+    if (c.maxSharedMemoryPerBlock !== CUDA_DEFAULTS.maxSharedMemoryPerBlock)
+      words.push(`-max-shared-memory-per-block=${c.maxSharedMemoryPerBlock}`);
     if (c.warpSize !== CUDA_DEFAULTS.warpSize) words.push(`-warp-size=${c.warpSize}`);
     return words;
   },
@@ -152,8 +184,10 @@ const vulkanKind: TargetKindDef = {
   print(t) {
     const v = t as VulkanTarget;
     const words: string[] = [];
-    if (v.maxThreadsPerBlock !== VULKAN_DEFAULTS.maxThreadsPerBlock) words.push(`-max-threads-per-block=${v.maxThreadsPerBlock}`);
-    if (v.supportsFloat16 !== VULKAN_DEFAULTS.supportsFloat16) words.push(`-supports-float16=${v.supportsFloat16}`);
+    if (v.maxThreadsPerBlock !== VULKAN_DEFAULTS.maxThreadsPerBlock)
+      words.push(`-max-threads-per-block=${v.maxThreadsPerBlock}`);
+    if (v.supportsFloat16 !== VULKAN_DEFAULTS.supportsFloat16)
+      words.push(`-supports-float16=${v.supportsFloat16}`);
     if (v.supportsInt64 !== VULKAN_DEFAULTS.supportsInt64) words.push(`-supports-int64=${v.supportsInt64}`);
     return words;
   },
@@ -175,14 +209,20 @@ const metalKind: TargetKindDef = {
   print(t) {
     const m = t as MetalTarget;
     const words: string[] = [];
-    if (m.maxThreadsPerBlock !== METAL_DEFAULTS.maxThreadsPerBlock) words.push(`-max-threads-per-block=${m.maxThreadsPerBlock}`);
+    if (m.maxThreadsPerBlock !== METAL_DEFAULTS.maxThreadsPerBlock)
+      words.push(`-max-threads-per-block=${m.maxThreadsPerBlock}`);
     if (m.warpSize !== METAL_DEFAULTS.warpSize) words.push(`-warp-size=${m.warpSize}`);
     return words;
   },
 };
 
 /** The kinds Kiln itself knows. */
-export const BUILTIN_TARGET_KINDS: readonly TargetKindDef[] = Object.freeze([llvmKind, cudaKind, vulkanKind, metalKind]);
+export const BUILTIN_TARGET_KINDS: readonly TargetKindDef[] = Object.freeze([
+  llvmKind,
+  cudaKind,
+  vulkanKind,
+  metalKind,
+]);
 
 export function isLLVMTarget(t: Target): t is LLVMTarget {
   return t.kind === 'llvm';
@@ -218,12 +258,20 @@ export interface TargetKindSpec<S extends z.ZodType> {
   options?: S;
 }
 
-const ATTR_VALUE: z.ZodType<TargetAttrValue> = z.union([z.string(), z.number(), z.boolean(), z.array(z.string())]);
+const ATTR_VALUE: z.ZodType<TargetAttrValue> = z.union([
+  z.string(),
+  z.number(),
+  z.boolean(),
+  z.array(z.string()),
+]);
 
 /** Build a target kind for a plugin: options become the target's `attrs`. */
-export function defineTargetKind<S extends z.ZodType = z.ZodObject<Record<string, never>>>(spec: TargetKindSpec<S>): TargetKindDef {
+export function defineTargetKind<S extends z.ZodType = z.ZodObject<Record<string, never>>>(
+  spec: TargetKindSpec<S>,
+): TargetKindDef {
   const { kind } = spec;
-  if (!/^[a-z][a-z0-9_-]*$/.test(kind)) throw new KilnError(ErrorCodes.INVALID_ARGUMENT, `target kind '${kind}' must be a lower-case word`);
+  if (!/^[a-z][a-z0-9_-]*$/.test(kind))
+    throw new KilnError(ErrorCodes.INVALID_ARGUMENT, `target kind '${kind}' must be a lower-case word`);
   const keys = Object.freeze([...(spec.keys ?? [kind])]);
   const schema = strictSchema(spec.options ?? z.object({}));
   const names = schema instanceof z.ZodObject ? Object.keys(schema.shape) : [];
@@ -231,14 +279,26 @@ export function defineTargetKind<S extends z.ZodType = z.ZodObject<Record<string
     kind,
     options: Object.freeze(names),
     parse(opts: ReadonlyMap<string, TargetOptionValue>): Target {
-      const parsed = validateOptions(schema, Object.fromEntries(opts), `target '${kind}'`, ErrorCodes.TARGET_PARSE);
-      const attrs = validateOptions(z.record(z.string(), ATTR_VALUE), parsed, `target '${kind}'`, ErrorCodes.TARGET_PARSE);
+      const parsed = validateOptions(
+        schema,
+        Object.fromEntries(opts),
+        `target '${kind}'`,
+        ErrorCodes.TARGET_PARSE,
+      );
+      const attrs = validateOptions(
+        z.record(z.string(), ATTR_VALUE),
+        parsed,
+        `target '${kind}'`,
+        ErrorCodes.TARGET_PARSE,
+      );
       const t: PluginTarget = { kind, keys, attrs: Object.freeze(attrs) };
       return t;
     },
     print(t: Target): string[] {
       const attrs = (t as PluginTarget).attrs ?? {};
-      return Object.entries(attrs).map(([k, v]) => (v === true ? `-${k}` : `-${k}=${Array.isArray(v) ? v.join(',') : String(v)}`));
+      return Object.entries(attrs).map(([k, v]) =>
+        v === true ? `-${k}` : `-${k}=${Array.isArray(v) ? v.join(',') : String(v)}`,
+      );
     },
   });
 }
@@ -272,19 +332,30 @@ export function parseTarget(text: string, options: ParseTargetOptions = {}): Tar
   const kinds = kindTable(options.kinds);
   const def = kinds.get(kind);
   if (!def) {
-    throw new KilnError(ErrorCodes.UNKNOWN_TARGET, `unknown target kind '${kind}' (known: ${[...kinds.keys()].join(', ')})`, {
-      details: { kind },
-    });
+    throw new KilnError(
+      ErrorCodes.UNKNOWN_TARGET,
+      `unknown target kind '${kind}' (known: ${[...kinds.keys()].join(', ')})`,
+      {
+        details: { kind },
+      },
+    );
   }
   const opts = new Map<string, TargetOptionValue>();
   for (const w of rest) {
     const m = /^-([A-Za-z][A-Za-z0-9_-]*)(?:=(.*))?$/.exec(w);
-    if (!m) throw new KilnError(ErrorCodes.TARGET_PARSE, `target '${kind}': expected -option=value, got '${w}'`, { details: { kind, word: w } });
+    if (!m)
+      throw new KilnError(ErrorCodes.TARGET_PARSE, `target '${kind}': expected -option=value, got '${w}'`, {
+        details: { kind, word: w },
+      });
     const [, name, value] = m;
     if (!def.options.includes(name)) {
-      throw new KilnError(ErrorCodes.TARGET_PARSE, `target '${kind}': unknown option '-${name}' (accepts: ${def.options.map((o) => `-${o}`).join(', ') || 'none'})`, {
-        details: { kind, option: name },
-      });
+      throw new KilnError(
+        ErrorCodes.TARGET_PARSE,
+        `target '${kind}': unknown option '-${name}' (accepts: ${def.options.map((o) => `-${o}`).join(', ') || 'none'})`,
+        {
+          details: { kind, option: name },
+        },
+      );
     }
     if (opts.has(name)) optionError(kind, name, 'is given twice');
     opts.set(name, value === undefined ? true : value);

@@ -1,7 +1,7 @@
 // @kiln/ir-core/testing: the helpers Kiln's own tests use, for plugin authors too.
 // Runner-agnostic: failures are thrown Errors carrying `actual` / `expected` texts,
 // which vitest and jest show as a diff.
-import type { ErrorCode, IRModule, Node, Pass, PassContext, StructuralOptions } from '../index.js';
+import type { ErrorCode, IRModule, Pass, PassContext, PrimExpr, StructuralOptions } from '../index.js';
 import {
   assertModuleWellFormed,
   createPassContext,
@@ -22,7 +22,6 @@ import {
   structuralEqual,
   wellFormedInstrument,
 } from '../index.js';
-import type { PrimExpr } from '../index.js';
 
 /** A test failure with texts a test runner can diff. */
 export class IRAssertionError extends Error {
@@ -60,7 +59,9 @@ export function lineDiff(expected: string, actual: string, context = 2): string 
   const m = a.length;
   const n = b.length;
   const lcs: number[][] = Array.from({ length: m + 1 }, () => new Array<number>(n + 1).fill(0));
-  for (let i = m - 1; i >= 0; i--) for (let j = n - 1; j >= 0; j--) lcs[i][j] = a[i] === b[j] ? lcs[i + 1][j + 1] + 1 : Math.max(lcs[i + 1][j], lcs[i][j + 1]);
+  for (let i = m - 1; i >= 0; i--)
+    for (let j = n - 1; j >= 0; j--)
+      lcs[i][j] = a[i] === b[j] ? lcs[i + 1][j + 1] + 1 : Math.max(lcs[i + 1][j], lcs[i][j + 1]);
   const ops: Array<{ t: ' ' | '-' | '+'; s: string }> = [];
   let i = 0;
   let j = 0;
@@ -71,7 +72,9 @@ export function lineDiff(expected: string, actual: string, context = 2): string 
     } else if (i < m && (j === n || lcs[i + 1][j] >= lcs[i][j + 1])) ops.push({ t: '-', s: a[i++] });
     else ops.push({ t: '+', s: b[j++] });
   }
-  const keep = ops.map((o, k) => ops.slice(Math.max(0, k - context), k + context + 1).some((x) => x.t !== ' '));
+  const keep = ops.map((_o, k) =>
+    ops.slice(Math.max(0, k - context), k + context + 1).some((x) => x.t !== ' '),
+  );
   const out: string[] = [];
   let skipped = false;
   ops.forEach((o, k) => {
@@ -133,12 +136,18 @@ export interface AssertStructuralOptions extends StructuralOptions {
  * Fail unless `actual` and `expected` are structurally equal. Free variables are
  * mapped by default, since tests compare separately built IR.
  */
-export function assertStructuralEqual(actual: unknown, expected: unknown, options: AssertStructuralOptions = {}): void {
+export function assertStructuralEqual(
+  actual: unknown,
+  expected: unknown,
+  options: AssertStructuralOptions = {},
+): void {
   const mapFreeVars = options.mapFreeVars ?? true;
   if (structuralEqual(actual, expected, { mapFreeVars })) return;
   let a = printForTest(actual);
   let e = printForTest(expected);
-  const lines = [`${options.message ? `${options.message}: ` : ''}IR is not structurally equal${mapFreeVars ? '' : ' (free variables compared by identity)'}`];
+  const lines = [
+    `${options.message ? `${options.message}: ` : ''}IR is not structurally equal${mapFreeVars ? '' : ' (free variables compared by identity)'}`,
+  ];
   const where = firstDifference(actual, expected);
   if (where) lines.push(`first difference at ${where}`);
   if (a === e && isNode(actual) && isNode(expected)) {
@@ -146,7 +155,10 @@ export function assertStructuralEqual(actual: unknown, expected: unknown, option
     lines.push('the printed texts are identical; showing the IR dumps');
     a = dumpIR(actual);
     e = dumpIR(expected);
-    if (a === e) lines.push('the dumps are identical too: the difference is which variable objects are used (free variables compared by identity, or a variable used where another is bound)');
+    if (a === e)
+      lines.push(
+        'the dumps are identical too: the difference is which variable objects are used (free variables compared by identity, or a variable used where another is bound)',
+      );
   }
   const diff = lineDiff(e, a);
   if (diff) lines.push('--- expected', '+++ actual', diff);
@@ -154,7 +166,11 @@ export function assertStructuralEqual(actual: unknown, expected: unknown, option
 }
 
 // A function that always throws is typed `() => never`: that is the synchronous case.
-export type KilnErrorResult<R> = [R] extends [never] ? KilnError : R extends PromiseLike<unknown> ? Promise<KilnError> : KilnError;
+export type KilnErrorResult<R> = [R] extends [never]
+  ? KilnError
+  : R extends PromiseLike<unknown>
+    ? Promise<KilnError>
+    : KilnError;
 
 /**
  * Fail unless `fn` throws a KilnError with `code`; returns the error for further
@@ -167,7 +183,8 @@ export function expectKilnError(fn: () => unknown, code: ErrorCode): KilnError |
       const what = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
       throw new IRAssertionError(`expected KilnError ${code}, got ${what}`, what, code);
     }
-    if (e.code !== code) throw new IRAssertionError(`expected KilnError ${code}, got ${e.code}: ${e.message}`, e.code, code);
+    if (e.code !== code)
+      throw new IRAssertionError(`expected KilnError ${code}, got ${e.code}: ${e.message}`, e.code, code);
     return e;
   };
   const none = (): never => {
@@ -215,7 +232,10 @@ export function checkPass(options: CheckPassOptions): IRModule {
   const out = options.pass.run(options.before, ctx);
   const cmp = options.compareProperties ? out : withoutProperties(out);
   const exp = options.compareProperties ? options.expected : withoutProperties(options.expected);
-  assertStructuralEqual(cmp, exp, { mapFreeVars: options.mapFreeVars, message: `pass '${options.pass.name}'` });
+  assertStructuralEqual(cmp, exp, {
+    mapFreeVars: options.mapFreeVars,
+    message: `pass '${options.pass.name}'`,
+  });
   return out;
 }
 
@@ -291,6 +311,7 @@ export function testSeed(env: Readonly<Record<string, string | undefined>> = pro
   const v = env.KILN_TEST_SEED;
   if (v === undefined || v === '') return DEFAULT_TEST_SEED;
   const n = Number(v);
-  if (!Number.isInteger(n)) throw new KilnError('INVALID_ARGUMENT', `KILN_TEST_SEED must be an integer, got '${v}'`);
+  if (!Number.isInteger(n))
+    throw new KilnError('INVALID_ARGUMENT', `KILN_TEST_SEED must be an integer, got '${v}'`);
   return n >>> 0;
 }

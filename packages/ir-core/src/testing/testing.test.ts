@@ -20,7 +20,9 @@ import {
   testSeed,
 } from './index.js';
 
-defineWellFormedChecker<FakeFunc>('relax.Function', (fn) => (fn.params.length === 0 ? ['no parameters'] : []));
+defineWellFormedChecker<FakeFunc>('relax.Function', (fn) =>
+  fn.params.length === 0 ? ['no parameters'] : [],
+);
 
 function failureOf(fn: () => unknown): IRAssertionError {
   try {
@@ -38,12 +40,16 @@ describe('assertStructuralEqual', () => {
     const n1 = primVar('n');
     const n2 = primVar('n');
     expect(() => assertStructuralEqual(add(n1, 1), add(n2, 1))).not.toThrow();
-    expect(() => assertStructuralEqual(add(n1, 1), add(n2, 1), { mapFreeVars: false })).toThrow(IRAssertionError);
+    expect(() => assertStructuralEqual(add(n1, 1), add(n2, 1), { mapFreeVars: false })).toThrow(
+      IRAssertionError,
+    );
   });
 
   it('explains a mismatch with the path and a text diff', () => {
     const x = primVar('x');
-    const e = failureOf(() => assertStructuralEqual(add(mul(x, 2), 3), add(mul(x, 4), 3), { message: 'after folding' }));
+    const e = failureOf(() =>
+      assertStructuralEqual(add(mul(x, 2), 3), add(mul(x, 4), 3), { message: 'after folding' }),
+    );
     expect(e.message).toContain('after folding');
     expect(e.message).toContain('first difference at $.a.b.value');
     expect(e.message).toContain('--- expected');
@@ -62,7 +68,11 @@ describe('assertStructuralEqual', () => {
   it('finds differences inside modules', () => {
     const a = sampleModule();
     const y = primVar('y');
-    const b = irModule({ f: a.funcs[0], g: fakeFunc('PrimFunc', [y], add(y, intImm(3, 'int64'))), main: a.funcs[2] });
+    const b = irModule({
+      f: a.funcs[0],
+      g: fakeFunc('PrimFunc', [y], add(y, intImm(3, 'int64'))),
+      main: a.funcs[2],
+    });
     expect(firstDifference(a, b)).toBe('$.funcs[1].body.b.value');
     expect(firstDifference(a, sampleModule())).toBeUndefined();
     expect(firstDifference(letExpr(y, 1, y), letExpr(y, 1, mul(y, 1)))).toBe('$.body');
@@ -87,8 +97,16 @@ describe('expectKilnError', () => {
   });
 
   it('fails on another code, another error, or no error', () => {
-    expect(() => expectKilnError(() => { throw new KilnError('A', 'x'); }, 'B')).toThrow(/expected KilnError B, got A/);
-    expect(() => expectKilnError(() => { throw new TypeError('t'); }, 'B')).toThrow(/got TypeError/);
+    expect(() =>
+      expectKilnError(() => {
+        throw new KilnError('A', 'x');
+      }, 'B'),
+    ).toThrow(/expected KilnError B, got A/);
+    expect(() =>
+      expectKilnError(() => {
+        throw new TypeError('t');
+      }, 'B'),
+    ).toThrow(/got TypeError/);
     expect(() => expectKilnError(() => 1, 'B')).toThrow(/nothing was thrown/);
   });
 
@@ -112,14 +130,25 @@ describe('checkPass and assertWellFormed', () => {
   it('runs a Before/Expected test, ignoring properties by default', () => {
     const before = sampleModule();
     const expected = bump.run(sampleModule());
-    const out = checkPass({ pass: bump, before, expected: withModuleAttrs(expected, { 'kiln.properties': [] }) });
+    const out = checkPass({
+      pass: bump,
+      before,
+      expected: withModuleAttrs(expected, { 'kiln.properties': [] }),
+    });
     expect(out.attrs['kiln.properties']).toEqual(['bumped']);
     expect(() => checkPass({ pass: bump, before, expected: before })).toThrow(/pass 'tir.Bump'/);
   });
 
   it('reports ill-formed output through the well-formed instrument', () => {
-    const strip = definePass({ name: 'relax.Strip', kind: 'function', transform: (fn: FakeFunc) => fakeFunc('relax.Function', [], fn.body) });
-    expectKilnError(() => checkPass({ pass: strip, before: sampleModule(), expected: sampleModule() }), ErrorCodes.WELL_FORMED);
+    const strip = definePass({
+      name: 'relax.Strip',
+      kind: 'function',
+      transform: (fn: FakeFunc) => fakeFunc('relax.Function', [], fn.body),
+    });
+    expectKilnError(
+      () => checkPass({ pass: strip, before: sampleModule(), expected: sampleModule() }),
+      ErrorCodes.WELL_FORMED,
+    );
     expectKilnError(() => assertWellFormed(strip.run(sampleModule())), ErrorCodes.WELL_FORMED);
     expect(() => assertWellFormed(sampleModule())).not.toThrow();
   });
