@@ -2,6 +2,8 @@
 // (one per compiler instance) preloaded with them and their legalizations.
 import type { LegalizeTable } from '../legalize/common.js';
 import { ELEMWISE_LEGALIZE } from '../legalize/elemwise.js';
+import { LINALG_LEGALIZE } from '../legalize/linalg.js';
+import { REDUCE_LEGALIZE } from '../legalize/reduce.js';
 import { CORE_OPS } from './core.js';
 import { CREATE_OPS } from './create.js';
 import { ELEMWISE_OPS } from './elemwise.js';
@@ -29,6 +31,8 @@ export const BUILTIN_OPS: readonly OpDef<unknown>[] = [
 /** Legalizations of the built-in operators (kept apart from inference: they need the te DSL). */
 export const BUILTIN_LEGALIZATIONS: LegalizeTable = {
   ...ELEMWISE_LEGALIZE,
+  ...REDUCE_LEGALIZE,
+  ...LINALG_LEGALIZE,
 };
 
 /** Something holding plugin contributions: ir-core's plugin `Registry` (its `ops()`), or a list. */

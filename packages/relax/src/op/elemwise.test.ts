@@ -5,31 +5,9 @@ import { BlockBuilder } from '../block-builder.js';
 import { relaxVar } from '../ir/expr.js';
 import type { Expr, StructInfo } from '../ir/nodes.js';
 import { sinfoToString, tensorSInfo } from '../ir/struct-info.js';
-import { at, binaryRef, fromFn, rand, runOp, tensorOut, unaryRef } from '../testing/harness.js';
+import { at, binaryRef, fromFn, infer, inferError, rand, runOp, tensorOut, unaryRef } from '../testing/harness.js';
 import * as op from './index.js';
 import { BINARY_OPS, UNARY_OPS } from './elemwise.js';
-
-/** Infer the StructInfo of `build(params)` with params of the given StructInfo. */
-export function infer(sinfos: readonly StructInfo[], build: (...ps: Expr[]) => Expr): string {
-  const ps = sinfos.map((s, i) => relaxVar(`p${i}`, s));
-  const bb = new BlockBuilder();
-  let out = '';
-  bb.function('f', ps, (...vs) => {
-    const v = bb.emit(build(...vs));
-    out = sinfoToString(v.structInfo);
-    return v;
-  });
-  return out;
-}
-export function inferError(sinfos: readonly StructInfo[], build: (...ps: Expr[]) => Expr): string {
-  try {
-    infer(sinfos, build);
-  } catch (e) {
-    if (isKilnError(e)) return e.code;
-    throw e;
-  }
-  return 'no error';
-}
 
 const f32 = (shape: readonly (number | ReturnType<typeof primVar>)[] | undefined, ndim?: number) => tensorSInfo(shape, 'float32', { ndim });
 const n = primVar('n');

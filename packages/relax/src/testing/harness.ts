@@ -8,7 +8,8 @@ import type { RelaxValue } from '../eval.js';
 import { evaluateRelax, isNDArray } from '../eval.js';
 import { relaxVar } from '../ir/expr.js';
 import type { Call, Expr, RelaxFunction, StructInfo, Var } from '../ir/nodes.js';
-import { tensorSInfo } from '../ir/struct-info.js';
+import { sinfoToString, tensorSInfo } from '../ir/struct-info.js';
+import { isKilnError } from '@kiln/ir-core';
 import { legalizeModule } from '../transform/legalize-ops.js';
 import { postOrderVisit } from '@kiln/ir-core';
 
@@ -105,3 +106,26 @@ export function binaryRef(dt: string, a: NDArray, b: NDArray, f: (x: number, y: 
 export function unaryRef(dt: string, a: NDArray, f: (x: number) => number): NDArray {
   return fromFn(dt, a.shape, (i) => f(at(a, i)));
 }
+
+/** Infer the StructInfo of `build(params)` with params of the given StructInfo. */
+export function infer(sinfos: readonly StructInfo[], build: (...ps: Expr[]) => Expr): string {
+  const ps = sinfos.map((s, i) => relaxVar(`p${i}`, s));
+  const bb = new BlockBuilder();
+  let out = '';
+  bb.function('f', ps, (...vs) => {
+    const v = bb.emit(build(...vs));
+    out = sinfoToString(v.structInfo);
+    return v;
+  });
+  return out;
+}
+export function inferError(sinfos: readonly StructInfo[], build: (...ps: Expr[]) => Expr): string {
+  try {
+    infer(sinfos, build);
+  } catch (e) {
+    if (isKilnError(e)) return e.code;
+    throw e;
+  }
+  return 'no error';
+}
+
