@@ -87,6 +87,40 @@ export function printFunction(fn: Node): string {
   return p.toString();
 }
 
+// ---------------------------------------------------------------- other node kinds
+
+type NodePrinter = (n: Node, printer: TextPrinter) => void;
+const nodePrinters = new Map<string, NodePrinter>();
+
+/**
+ * Register how nodes of `kinds` print on their own (TIR statements, Relax expressions),
+ * so `printNode` can show any node in messages and test failures.
+ */
+export function defineNodeTextPrinter(kinds: readonly string[], print: NodePrinter): void {
+  for (const k of kinds) {
+    if (nodePrinters.has(k))
+      throw new KilnError(
+        ErrorCodes.DUPLICATE_NAME,
+        `a text printer for node kind '${k}' is already defined`,
+      );
+    nodePrinters.set(k, print);
+  }
+}
+
+/** Does `printNode` know how to print `kind`? */
+export function hasNodeTextPrinter(kind: string): boolean {
+  return nodePrinters.has(kind) || byKind.has(kind);
+}
+
+/** The text of a function or of any node kind with a registered printer. */
+export function printNodeWith(n: Node, printer: TextPrinter): void {
+  if (byKind.has(n.kind)) return printFunctionInto(n, printer);
+  const f = nodePrinters.get(n.kind);
+  if (f === undefined)
+    throw new KilnError(ErrorCodes.UNSUPPORTED, `no text printer registered for node kind '${n.kind}'`);
+  f(n, printer);
+}
+
 /** Parse one function: a registered keyword followed by that format's syntax. */
 export function parseFunctionFrom(parser: TextParser): Node {
   const t = parser.peek();

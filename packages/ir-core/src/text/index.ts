@@ -5,17 +5,20 @@ export type { FunctionTextFormat } from './format.js';
 export {
   createPrinter,
   defineFunctionTextFormat,
+  defineNodeTextPrinter,
   functionTextFormat,
+  hasNodeTextPrinter,
   listFunctionTextFormats,
   parseFunction,
   parseFunctionFrom,
   printFunction,
   printFunctionInto,
+  printNodeWith,
   reservedWords,
 } from './format.js';
 export type { Token, TokenKind } from './lexer.js';
 export { describeToken, isDottedIdent, isPlainIdent, quoteString, tokenize } from './lexer.js';
-export { formatGlobal, parseModule, printModule } from './module_text.js';
+export { formatGlobal, parseModule, printModule, printNode } from './module_text.js';
 export { NameAllocator, RESERVED_NAMES, sanitizeName } from './names.js';
 export type { ParseExprOptions, ScopeInit, TextParserOptions } from './parser.js';
 export { parseExpr, TextParser } from './parser.js';

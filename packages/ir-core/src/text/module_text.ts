@@ -1,12 +1,16 @@
 // IRModule text: optional module attributes, then every global as `@name = <function>`
 // in name order, each printed by its kind's registered text format.
+
+import type { Range } from '../expr.js';
+import { isPrimExpr } from '../expr.js';
 import type { Attrs, IRModule } from '../module.js';
 import { irModule } from '../module.js';
 import type { Node } from '../node.js';
-import { createPrinter, parseFunctionFrom, printFunctionInto } from './format.js';
+import { createPrinter, parseFunctionFrom, printFunctionInto, printNodeWith } from './format.js';
 import { isDottedIdent, quoteString } from './lexer.js';
 import type { TextParserOptions } from './parser.js';
 import { TextParser } from './parser.js';
+import { Prec } from './printer.js';
 
 export function printModule(mod: IRModule): string {
   const parts: string[] = [];
@@ -19,6 +23,22 @@ export function printModule(mod: IRModule): string {
     parts.push(p.toString());
   });
   return `${parts.join('\n\n')}\n`;
+}
+
+/**
+ * The text of any node: an IRModule, a function, a PrimExpr, or a kind with a
+ * registered node printer (TIR statements, ...). Fails with UNSUPPORTED otherwise.
+ */
+export function printNode(n: Node): string {
+  if (n.kind === 'IRModule') return printModule(n as IRModule);
+  const p = createPrinter();
+  if (isPrimExpr(n)) return p.expr(n);
+  if (n.kind === 'Range') {
+    const r = n as Range;
+    return `${p.expr(r.min, Prec.or)} +: ${p.expr(r.extent, Prec.or)}`;
+  }
+  printNodeWith(n, p);
+  return p.toString();
 }
 
 /** `@name`, quoted when the name is not an identifier (`@"a$b"`). */

@@ -1,7 +1,8 @@
 // TIR text: registers the `prim_func` text format with ir-core (so printModule and
 // parseModule handle PrimFuncs) and exports the TIR printer and parser.
-import { defineFunctionTextFormat } from '@kiln/ir-core';
-import type { PrimFunc } from '../stmt.js';
+import type { Buffer, Node } from '@kiln/ir-core';
+import { defineFunctionTextFormat, defineNodeTextPrinter } from '@kiln/ir-core';
+import type { BufferRegion, IterVar, PrimFunc, Stmt } from '../stmt.js';
 import { TirParser } from './parser.js';
 import { TIR_KEYWORDS, TirPrinter } from './printer.js';
 
@@ -15,6 +16,38 @@ export const primFuncTextFormat = defineFunctionTextFormat<PrimFunc>({
   parse(parser) {
     return new TirParser(parser).func();
   },
+});
+
+// Standalone printing of the other TIR kinds (for messages and test failures).
+defineNodeTextPrinter(
+  [
+    'BufferStore',
+    'LetStmt',
+    'For',
+    'While',
+    'IfThenElse',
+    'SeqStmt',
+    'Evaluate',
+    'Allocate',
+    'DeclBuffer',
+    'AttrStmt',
+    'Block',
+    'BlockRealize',
+  ],
+  (n: Node, p) => {
+    new TirPrinter(p).stmts(n as Stmt);
+  },
+);
+defineNodeTextPrinter(['Buffer'], (n: Node, p) => {
+  p.write(new TirPrinter(p).bufferDecl(n as Buffer));
+});
+defineNodeTextPrinter(['BufferRegion'], (n: Node, p) => {
+  p.write(new TirPrinter(p).region(n as BufferRegion));
+});
+defineNodeTextPrinter(['IterVar'], (n: Node, p) => {
+  const iv = n as IterVar;
+  const t = new TirPrinter(p);
+  p.write(`${t.varDecl(iv.var)} = ${iv.iterType}(${t.range(iv.dom)})`);
 });
 
 export type { ParseStmtOptions } from './parser.js';

@@ -314,5 +314,5 @@ export function printPrimFunc(fn: PrimFunc): string {
 export function printStmt(s: Stmt): string {
   const t = createTirPrinter();
   t.stmts(s);
-  return t.p.toString().replace(/\n$/, '');
+  return t.p.toString();
 }

@@ -9,6 +9,8 @@ import {
   parseFunction,
   primVar,
   printFunction,
+  printNode,
+  range,
   structuralEqual,
 } from '@kiln/ir-core';
 import { describe, expect, it } from 'vitest';
@@ -17,6 +19,7 @@ import {
   allocate,
   block,
   blockRealize,
+  bufferRegion,
   bufferStore,
   declBuffer,
   forLoop,
@@ -179,5 +182,20 @@ describe('TIR text: parse errors', () => {
         "<input>:2:14: error[PARSE_ERROR]: expected '+:' but found ':'",
       );
     }
+  });
+});
+
+describe('TIR text: printNode', () => {
+  it('prints statements, buffers, regions and iteration variables on their own', () => {
+    const A = buffer('A', 'float32', [8, 8], { scope: 'shared' });
+    const i = primVar('i');
+    expect(printNode(forLoop(i, 0, 8, bufferStore(A, 0, [i, i])))).toBe(
+      'for i in 0 +: 8 {\n  A[i, i] = 0.0\n}',
+    );
+    expect(printNode(A)).toBe('A: float32[8, 8] scope="shared"');
+    expect(printNode(bufferRegion(A, [range(i, 1), range(0, 8)]))).toBe('A[i, 0 +: 8]');
+    expect(printNode(iterVar(i, [0, 8], 'reduce'))).toBe('i: int64 = reduce(0 +: 8)');
+    expect(printNode(range(add(i, 1), 4))).toBe('i + 1 +: 4');
+    expect(printNode(add(i, 1))).toBe('i + 1');
   });
 });

@@ -1,12 +1,23 @@
 // The text format on IR built by the rest of tensorir: te-built functions (with
 // reductions, padding, tuple reductions, symbolic shapes) and their lowered forms, so
 // IR dumps of real pipelines read back to the same functions.
-import { add, and, floordiv, ge, lt, mul, structuralEqual, sub } from '@kiln/ir-core';
+
 import type { PrimExpr } from '@kiln/ir-core';
+import { add, and, floordiv, ge, lt, mul, structuralEqual, sub } from '@kiln/ir-core';
 import { describe, expect, it } from 'vitest';
 import type { PrimFunc } from '../stmt.js';
 import {
-  argmax, compute, constant, createPrimFunc, exp, pad, placeholder, reduceAxis, reduceMax, sizeVar, sum,
+  argmax,
+  compute,
+  constant,
+  createPrimFunc,
+  exp,
+  pad,
+  placeholder,
+  reduceAxis,
+  reduceMax,
+  sizeVar,
+  sum,
 } from '../te/index.js';
 import { lowerPrimFunc } from '../transform/index.js';
 import { parsePrimFunc, printPrimFunc } from './index.js';
@@ -32,7 +43,11 @@ const kernels: Record<string, () => PrimFunc> = {
     const W = placeholder([8, 4, 3, 3], 'float32', 'W');
     const P = pad(X, [0, 0, 1, 1], [0, 0, 1, 1], 0, 'X_pad');
     const [rc, rr, rs] = [reduceAxis([0, 4], 'rc'), reduceAxis([0, 3], 'rr'), reduceAxis([0, 3], 'rs')];
-    const Y = compute([1, 8, 8, 8], (nn, kk, y, x) => sum(mul(P.at(nn, rc, add(y, rr), add(x, rs)), W.at(kk, rc, rr, rs)), [rc, rr, rs]), 'conv');
+    const Y = compute(
+      [1, 8, 8, 8],
+      (nn, kk, y, x) => sum(mul(P.at(nn, rc, add(y, rr), add(x, rs)), W.at(kk, rc, rr, rs)), [rc, rr, rs]),
+      'conv',
+    );
     return createPrimFunc([X, W, Y], { name: 'conv2d' });
   },
   softmax: () => {
@@ -49,9 +64,20 @@ const kernels: Record<string, () => PrimFunc> = {
     const X = placeholder([2, 6, 5], 'float32', 'X');
     const [r, s] = [reduceAxis(3, 'r'), reduceAxis(3, 's')];
     const valid = (y: PrimExpr, x: PrimExpr) =>
-      and(and(ge(sub(add(y, r), 1), 0), lt(sub(add(y, r), 1), 6)), and(ge(sub(add(x, s), 1), 0), lt(sub(add(x, s), 1), 5)));
-    const S = compute([2, 6, 5], (c, y, x) => sum(X.at(c, sub(add(y, r), 1), sub(add(x, s), 1)), [r, s], { where: valid(y, x) }), 'pool_sum');
-    const N = compute([2, 6, 5], (c, y, x) => sum(constant(1, 'float32'), [r, s], { where: valid(y, x) }), 'pool_count');
+      and(
+        and(ge(sub(add(y, r), 1), 0), lt(sub(add(y, r), 1), 6)),
+        and(ge(sub(add(x, s), 1), 0), lt(sub(add(x, s), 1), 5)),
+      );
+    const S = compute(
+      [2, 6, 5],
+      (c, y, x) => sum(X.at(c, sub(add(y, r), 1), sub(add(x, s), 1)), [r, s], { where: valid(y, x) }),
+      'pool_sum',
+    );
+    const N = compute(
+      [2, 6, 5],
+      (c, y, x) => sum(constant(1, 'float32'), [r, s], { where: valid(y, x) }),
+      'pool_count',
+    );
     const Y = compute([2, 6, 5], (c, y, x) => mul(S.at(c, y, x), N.at(c, y, x)), 'pool_avg');
     return createPrimFunc([X, Y]);
   },
