@@ -114,7 +114,10 @@ export function hasNodeTextPrinter(kind: string): boolean {
 
 /** The text of a function or of any node kind with a registered printer. */
 export function printNodeWith(n: Node, printer: TextPrinter): void {
-  if (byKind.has(n.kind)) return printFunctionInto(n, printer);
+  if (byKind.has(n.kind)) {
+    printFunctionInto(n, printer);
+    return;
+  }
   const f = nodePrinters.get(n.kind);
   if (f === undefined)
     throw new KilnError(ErrorCodes.UNSUPPORTED, `no text printer registered for node kind '${n.kind}'`);

@@ -75,7 +75,7 @@ const kernels: Record<string, () => PrimFunc> = {
     );
     const N = compute(
       [2, 6, 5],
-      (c, y, x) => sum(constant(1, 'float32'), [r, s], { where: valid(y, x) }),
+      (_c, y, x) => sum(constant(1, 'float32'), [r, s], { where: valid(y, x) }),
       'pool_count',
     );
     const Y = compute([2, 6, 5], (c, y, x) => mul(S.at(c, y, x), N.at(c, y, x)), 'pool_avg');
