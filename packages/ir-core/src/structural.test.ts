@@ -55,3 +55,12 @@ describe('rewriting', () => {
     expect(structuralEqual(s, add(mul(y, 2), y))).toBe(true);
   });
 });
+
+describe('free-variable mapping is one-to-one', () => {
+  it('does not let a variable seen on both sides map to another one later', () => {
+    const n = primVar('n');
+    const m = primVar('m');
+    expect(structuralEqual(add(n, n), add(n, m), { mapFreeVars: true })).toBe(false);
+    expect(structuralEqual(add(n, m), add(n, m), { mapFreeVars: true })).toBe(true);
+  });
+});

@@ -61,16 +61,19 @@ class EqualChecker {
   }
 
   node(a: Node, b: Node): boolean {
-    if (a === b && !this.lr.has(a) && !this.rl.has(b)) return true;
     if (a.kind !== b.kind) return false;
     const info = nodeKindInfo(a.kind);
     if (info.isVar) {
       const m = this.lr.get(a);
       if (m !== undefined) return m === b;
       if (this.rl.has(b)) return false;
-      if (a === b) return true;
+      // With free-variable mapping, a variable met on both sides maps to itself, so it
+      // cannot later be matched to another variable too.
+      if (a === b) return this.mapFree ? this.bind(a, b) : true;
       return this.mapFree ? this.bind(a, b) : false;
     }
+    // A shared subtree with no variables bound inside it so far is equal to itself.
+    if (a === b && !this.mapFree && this.lr.size === 0) return true;
     return this.fields(a, b);
   }
 
