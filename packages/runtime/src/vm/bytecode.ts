@@ -103,7 +103,9 @@ export type Instr =
     }
   /**
    * storage[slot] ← `bytes` bytes on `device` (from the memory pool; 64-byte aligned).
-   * A slot re-allocated while still holding storage releases the old one first.
+   * Re-allocating a slot that still holds storage does not free the old storage
+   * (tensors may still view it); it is reclaimed at `Ret`. Use `KillStorage` to
+   * hand memory back early.
    */
   | {
       readonly op: 'AllocStorage';
@@ -120,7 +122,11 @@ export type Instr =
       readonly shape: ShapeOperand;
       readonly dtype: string;
     }
-  /** Returns storage[slot] to the pool early (the plan says nothing reads it any more). */
+  /**
+   * Returns storage[slot] to the pool early (the plan says nothing reads it any
+   * more). Passing a tensor of killed storage to a kernel, or returning one, is
+   * reported as BYTECODE_INVALID.
+   */
   | { readonly op: 'KillStorage'; readonly slot: StorageSlot }
   /**
    * Calls kernel `symbol` of kernel module `module` (a name in `Artifact.kernelModules`).

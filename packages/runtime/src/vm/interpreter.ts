@@ -31,6 +31,8 @@ interface Frame {
   readonly storage: (DeviceBuffer | undefined)[];
   /** Pool buffers this frame allocated and still owns. */
   readonly owned: Set<DeviceBuffer>;
+  /** Buffers released early by KillStorage; tensors on them must not be used again. */
+  killed?: Set<DeviceBuffer>;
 }
 
 const MAX_DEPTH = 1000;
@@ -93,6 +95,7 @@ export class Interpreter {
   private alloc(frame: Frame, device: Device, nbytes: number): DeviceBuffer {
     const buf = this.env.pool(device).allocate(nbytes);
     frame.owned.add(buf);
+    frame.killed?.delete(buf);
     return buf;
   }
 
@@ -153,8 +156,6 @@ export class Interpreter {
         }
         case 'AllocStorage': {
           const bytes = evalIntExpr(ins.bytes, heap, this.where(frame, pc));
-          const old = frame.storage[ins.slot];
-          if (old && frame.owned.delete(old)) env.pool(old.device).release(old);
           frame.storage[ins.slot] = this.alloc(frame, env.devices[ins.device], bytes);
           break;
         }
@@ -180,7 +181,11 @@ export class Interpreter {
         case 'KillStorage': {
           const buf = frame.storage[ins.slot];
           frame.storage[ins.slot] = undefined;
-          if (buf && frame.owned.delete(buf)) env.pool(buf.device).release(buf);
+          if (buf && frame.owned.delete(buf)) {
+            env.pool(buf.device).release(buf);
+            if (!frame.killed) frame.killed = new Set();
+            frame.killed.add(buf);
+          }
           break;
         }
         case 'CallKernel': {
@@ -197,6 +202,17 @@ export class Interpreter {
               runtimeError(
                 RuntimeErrorCodes.TYPE_MISMATCH,
                 `function '${fn.name}' pc ${pc}: kernel '${ins.symbol}' argument ${i} must be a tensor or scalar, got ${describeValue(v)}`,
+              );
+            }
+            if (
+              frame.killed &&
+              v instanceof Tensor &&
+              frame.killed.has(v.storage) &&
+              !frame.owned.has(v.storage)
+            ) {
+              runtimeError(
+                RuntimeErrorCodes.BYTECODE_INVALID,
+                `function '${fn.name}' pc ${pc}: kernel '${ins.symbol}' argument ${i} views storage released by KillStorage`,
               );
             }
             args[i] = v;
@@ -279,6 +295,18 @@ export class Interpreter {
               RuntimeErrorCodes.BYTECODE_INVALID,
               `function '${fn.name}' pc ${pc}: returns unset r${ins.src}`,
             );
+          if (frame.killed) {
+            const escaping = new Set<unknown>();
+            collectStorages(v, escaping);
+            for (const b of frame.killed) {
+              if (escaping.has(b) && !frame.owned.has(b)) {
+                runtimeError(
+                  RuntimeErrorCodes.BYTECODE_INVALID,
+                  `function '${fn.name}' pc ${pc}: returns a tensor whose storage was released by KillStorage`,
+                );
+              }
+            }
+          }
           return v;
         }
       }

@@ -468,7 +468,8 @@ describe('VM: storage reuse by a memory plan', () => {
     for (let i = 0; i < K; i++) {
       const last = i === K - 1;
       if (planned && !last) {
-        code.push({ op: 'AllocStorage', slot: i % 2, bytes: ie.mul(N, ie.int(4)), device: 0 });
+        // The static plan: two storages allocated once, intermediates ping-pong between them.
+        if (i < 2) code.push({ op: 'AllocStorage', slot: i % 2, bytes: ie.mul(N, ie.int(4)), device: 0 });
         code.push({
           op: 'AllocTensorFromStorage',
           dst: i + 1,
@@ -628,6 +629,60 @@ describe('VM: load-time validation', () => {
     expect((t as Tensor).toArray()).toEqual([9]);
     expect(v).toBe(42);
     expect(codeOf(() => rt.load(a))).toBe('UNKNOWN_LOADER');
+  });
+  it('catches use of storage after KillStorage', () => {
+    const r = createRuntime();
+    const mk = (last: Instr[]): VMFunction => ({
+      ...base,
+      numRegisters: 1,
+      numStorageSlots: 1,
+      code: [
+        { op: 'AllocStorage', slot: 0, bytes: ie.int(64), device: 0 },
+        {
+          op: 'AllocTensorFromStorage',
+          dst: 0,
+          slot: 0,
+          offset: ie.int(0),
+          shape: shapeOp.dims(4),
+          dtype: 'float32',
+        },
+        { op: 'KillStorage', slot: 0 },
+        ...last,
+        { op: 'Ret', src: 0 },
+      ],
+    });
+    const mods = [{ name: 'm', kind: 'js', device: 0, symbols: {} }];
+    const opts = { jsModules: { m: kernels } };
+    expect(codeOf(() => r.load(art(mk([]))).call('f'))).toBe('BYTECODE_INVALID');
+    const use = mk([
+      {
+        op: 'CallKernel',
+        module: 'm',
+        symbol: 'scale',
+        args: [arg.reg(0), arg.reg(0), arg.imm(4), arg.imm(1)],
+      },
+    ]);
+    expect(codeOf(() => r.load(art(use, mods), opts).call('f'))).toBe('BYTECODE_INVALID');
+    // Re-allocating (the pool hands the same buffer back) makes it live again.
+    const again = mk([
+      { op: 'AllocStorage', slot: 0, bytes: ie.int(64), device: 0 },
+      {
+        op: 'AllocTensorFromStorage',
+        dst: 0,
+        slot: 0,
+        offset: ie.int(0),
+        shape: shapeOp.dims(4),
+        dtype: 'float32',
+      },
+      {
+        op: 'CallKernel',
+        module: 'm',
+        symbol: 'scale',
+        args: [arg.reg(0), arg.reg(0), arg.imm(4), arg.imm(1)],
+      },
+    ]);
+    expect((r.load(art(again, mods), opts).call('f') as Tensor).shape).toEqual([4]);
+    expect(r.memoryStats()['cpu:0'].inUseBytes).toBe(0);
   });
   it('runtime errors inside a run: unbound dims, kernel failures; memory is released', () => {
     const r = createRuntime();
