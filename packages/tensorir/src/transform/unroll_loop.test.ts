@@ -24,7 +24,8 @@ describe('tir.UnrollLoop', () => {
     const copy = (k: number) => {
       const jj = loopVar('j');
       const TT = buffer('T', 'float32', [4], { scope: 'local' });
-      return allocate(TT, forLoop(jj, 0, 4, seqStmt([bufferStore(TT, jj, [jj]), bufferStore(A, bufferLoad(TT, [jj]), [add(mul(k, 4), jj)])])));
+      const idx = k === 0 ? jj : add(k * 4, jj);
+      return allocate(TT, forLoop(jj, 0, 4, seqStmt([bufferStore(TT, jj, [jj]), bufferStore(A, bufferLoad(TT, [jj]), [idx])])));
     };
     expectIREqual(out, primFunc([A], seqStmt([copy(0), copy(1), copy(2)])));
   });

@@ -11,7 +11,8 @@ import type { Node } from '@kiln/ir-core';
 import { ErrorCodes, intImm, KilnError, substitute } from '@kiln/ir-core';
 import type { For, PrimFunc, Stmt } from '../stmt.js';
 import { seqStmt } from '../stmt.js';
-import { addFold, freshenBinders, mapStmtChildren, noOp, withBody } from './util.js';
+import { constantFold } from './simplify.js';
+import { addFold, freshenBinders, mapStmtChildren, mapStmtExprs, noOp, withBody } from './util.js';
 
 export interface UnrollOptions {
   /** Also unroll serial loops of constant extent up to this (0: only `unrolled` loops). */
@@ -23,11 +24,16 @@ function unroll(f: For, n: number): Stmt {
   const copies: Stmt[] = [];
   for (let i = 0; i < n; i++) {
     const value = addFold(f.min, intImm(i, f.loopVar.dtype));
-    const body = substitute(f.body, new Map<Node, Node>([[f.loopVar, value]]));
+    // Fold the now-constant index arithmetic of each copy (`0 * 4 + 1` → `1`).
+    const body = foldStmt(substitute(f.body, new Map<Node, Node>([[f.loopVar, value]])));
     // The first copy may keep the original binders; later ones get fresh ones.
     copies.push(i === 0 ? body : freshenBinders(body));
   }
   return seqStmt(copies, f.span);
+}
+
+function foldStmt(s: Stmt): Stmt {
+  return mapStmtChildren(mapStmtExprs(s, constantFold), foldStmt);
 }
 
 function visit(s: Stmt, maxExtent: number): Stmt {
