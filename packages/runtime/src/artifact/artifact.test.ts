@@ -229,6 +229,19 @@ describe('artifact validation', () => {
     }
   });
 
+  it('verifyChecksums: false skips data sections but still checks the manifest', () => {
+    const r = readArtifact(good);
+    const consts = r.sections.find((s) => s.name === 'constants')!;
+    const manifest = r.sections.find((s) => s.name === 'manifest')!;
+    const b = good.slice();
+    b[consts.offset + 3] ^= 1;
+    expect(codeOf(() => readArtifact(b))).toBe('ARTIFACT_CORRUPT');
+    expect(readArtifact(b, { verifyChecksums: false }).constants.length).toBe(3);
+    const m = good.slice();
+    m[manifest.offset + 5] ^= 1;
+    expect(codeOf(() => readArtifact(m, { verifyChecksums: false }))).toBe('ARTIFACT_CORRUPT');
+  });
+
   it('rejects a well-checksummed but malformed manifest', () => {
     const a = sample();
     const bad = { ...a, functions: [{ ...a.functions[0], numRegisters: -1 }] };

@@ -271,6 +271,8 @@ describe.skipIf(!compiled.ok)('cpu-so kernels through the VM', () => {
     exe.call('axpy', y, Tensor.from([2, 4, 6], [3]), 2n);
     expect(y.toArray()).toEqual([3, 5, 4]);
     expect(codeOf(() => exe.call('axpy', y, y, -1))).toBe('KERNEL_FAILED');
+    const strided = Tensor.zeros([6]).slice(0, 0, 6, 2);
+    expect(codeOf(() => exe.call('axpy', strided, strided, 3))).toBe('NOT_CONTIGUOUS');
     const e = codeOf(() => exe.call('add', Tensor.zeros([3]), Tensor.zeros([4]), Tensor.zeros([3])));
     expect(e).toBe('SHAPE_MISMATCH');
     exe.dispose();

@@ -49,6 +49,13 @@ function pointerArg(a: KernelArg, symbol: string, i: number): Uint8Array | bigin
         `kernel '${symbol}' argument ${i}: tensor is on ${a.device.type}, the kernel runs on cpu`,
       );
     }
+    // A bare pointer carries no strides: a strided view would be read as if compact.
+    if (!a.isContiguous()) {
+      runtimeError(
+        RuntimeErrorCodes.NOT_CONTIGUOUS,
+        `kernel '${symbol}' argument ${i}: a non-contiguous tensor cannot be passed as a plain pointer (use a DLTensor* parameter or copy it)`,
+      );
+    }
     return a.dataPointer();
   }
   if (typeof a === 'bigint') return a; // a raw address
