@@ -1,3 +1,4 @@
+// float16/bfloat16 conversion tests (known encodings, exhaustive round trips).
 import { describe, expect, it } from 'vitest';
 import { bfloat16BitsToFloat, floatToBfloat16Bits, floatToHalfBits, halfBitsToFloat } from './half.js';
 import { Tensor } from './tensor.js';

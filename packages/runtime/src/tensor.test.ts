@@ -1,3 +1,5 @@
+// Tensor tests: views and strides without copies, alignment, DLPack descriptor,
+// copies, error codes.
 import { describe, expect, it } from 'vitest';
 import { CPU_ALIGNMENT, cpu, DeviceRegistry, DLDeviceType } from './device/device.js';
 import { DLDataTypeCode, dtypeInfo } from './dtype.js';

@@ -1,3 +1,5 @@
+// Artifact format tests: round trip, alignment, rejection of bad magic / other
+// versions / truncation / corruption with stable codes, and atomic file writes.
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

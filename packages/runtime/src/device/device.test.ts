@@ -1,3 +1,5 @@
+// Device plug-in tests: a fake non-host-visible accelerator behind the Device
+// interface, used by tensors, the memory pool and the VM.
 import { describe, expect, it } from 'vitest';
 import { isRuntimeError } from '../errors.js';
 import type { KernelArg } from '../module/kernel-module.js';

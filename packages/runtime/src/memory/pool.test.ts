@@ -1,3 +1,4 @@
+// Memory pool tests: size classes, reuse, statistics, detach and double free.
 import { describe, expect, it } from 'vitest';
 import { cpu } from '../device/device.js';
 import { isRuntimeError } from '../errors.js';

@@ -1,3 +1,6 @@
+// Native kernel tests: a C library compiled with `cc` at test time (skipped with
+// a printed reason when there is none), shipped as a `cpu-so` module and called
+// from the VM on tensors in place.
 import { readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { describe, expect, it } from 'vitest';

@@ -1,3 +1,4 @@
+// FunctionBuilder and disassembler tests.
 import { describe, expect, it } from 'vitest';
 import { createRuntime } from '../runtime.js';
 import { Tensor } from '../tensor.js';

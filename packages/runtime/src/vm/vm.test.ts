@@ -1,3 +1,6 @@
+// VM tests on hand-written bytecode with `js` kernels: an MLP chain with a
+// symbolic batch dim, shape/dtype errors, control flow and builtins, storage
+// reuse by a memory plan, load-time validation.
 import { describe, expect, it } from 'vitest';
 import type { Artifact } from '../artifact/format.js';
 import { writeArtifact } from '../artifact/writer.js';
