@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DType } from '../dtype.js';
 import { isKilnError } from '../errors.js';
+import type { PrimExpr } from '../expr.js';
 import {
   add,
   and,
@@ -114,6 +115,14 @@ describe('PrimExpr text', () => {
     const back = parseExpr('x + x_1', undefined, { autoDeclare: true });
     expect(structuralEqual(back, add(x, x2), { mapFreeVars: true })).toBe(true);
     expect(structuralEqual(back, add(x, x), { mapFreeVars: true })).toBe(false);
+  });
+
+  it('prints and parses long operator chains without deep recursion', () => {
+    let e: PrimExpr = x;
+    for (let k = 0; k < 20000; k++) e = k % 2 ? add(e, mul(y, k)) : sub(e, k);
+    const text = printExpr(e);
+    expect(text.startsWith('x - 0 + y * 1 - 2 + y * 3')).toBe(true);
+    expect(printExpr(parseExpr(text, { x, y }))).toBe(text);
   });
 
   it('auto-declares int64 variables', () => {

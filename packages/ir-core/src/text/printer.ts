@@ -4,7 +4,7 @@
 import type { DataType } from '../dtype.js';
 import { DType } from '../dtype.js';
 import { assertNever } from '../errors.js';
-import type { Buffer, PrimExpr, Var } from '../expr.js';
+import type { Binary, Buffer, PrimExpr, Var } from '../expr.js';
 import type { Attrs, AttrValue } from '../module.js';
 import { isDottedIdent, quoteString } from './lexer.js';
 import { NameAllocator, RESERVED_NAMES } from './names.js';
@@ -199,8 +199,20 @@ export class TextPrinter {
       case 'And':
       case 'Or': {
         const [op, level] = INFIX[e.kind]!;
-        const left = level === Prec.cmp ? level + 1 : level;
-        return [`${this.expr(e.a, left)} ${op} ${this.expr(e.b, level + 1)}`, level];
+        if (level === Prec.cmp)
+          return [`${this.expr(e.a, level + 1)} ${op} ${this.expr(e.b, level + 1)}`, level];
+        // Walk the left spine of same-level operators iteratively: a sum of thousands of
+        // terms must not exhaust the stack. Operands still print (and get names) left to right.
+        const spine: Binary[] = [];
+        let cur: PrimExpr = e;
+        while (INFIX[cur.kind]?.[1] === level) {
+          spine.push(cur as Binary);
+          cur = (cur as Binary).a;
+        }
+        let text = this.expr(cur, level);
+        for (let i = spine.length - 1; i >= 0; i--)
+          text += ` ${INFIX[spine[i].kind]![0]} ${this.expr(spine[i].b, level + 1)}`;
+        return [text, level];
       }
       case 'FloorDiv':
       case 'FloorMod':
