@@ -23,6 +23,8 @@ export const ScheduleErrorCodes = {
   SCHEDULE_LOCATION: 'SCHEDULE_LOCATION',
   /** decomposeReduction / rfactor on a block or loop that is not a reduction. */
   SCHEDULE_NOT_REDUCTION: 'SCHEDULE_NOT_REDUCTION',
+  /** local / shared memory read outside the thread (block) that wrote it. */
+  SCHEDULE_STORAGE_SCOPE: 'SCHEDULE_STORAGE_SCOPE',
   SCHEDULE_TENSORIZE_MISMATCH: 'SCHEDULE_TENSORIZE_MISMATCH',
   SCHEDULE_UNKNOWN_INTRIN: 'SCHEDULE_UNKNOWN_INTRIN',
   TRACE_PARSE: 'TRACE_PARSE',

@@ -18,6 +18,7 @@ import { checkPerfectTile, createRng, sampleCategoricalIndex, samplePerfectTileF
 import type { Instruction, InstructionKind, RV, TraceArg } from './trace.js';
 import { BlockRV, ExprRV, isRV, LoopRV, Trace } from './trace.js';
 import { TreeIndex } from './tree.js';
+import { checkThreadLocality } from './threads.js';
 
 export interface ScheduleOptions {
   /** Seed of the sampling instructions (default 1). */
@@ -133,6 +134,12 @@ export class Schedule {
 
   // ------------------------------------------------------------ instruction dispatch
 
+  /** Commit a primitive's result; a moved block (`moved`) must still see its GPU-private data. */
+  private commit(prim: string, next: PrimFunc, moved?: string): void {
+    if (moved !== undefined && next !== this.fn) checkThreadLocality(next, prim, moved);
+    this.fn = next;
+  }
+
   private record(kind: InstructionKind, inputs: readonly TraceArg[], attrs: Record<string, AttrValue>, outputs: readonly RV[], decision?: AttrValue): void {
     const inst: Instruction = { kind, inputs: Object.freeze([...inputs]), attrs: Object.freeze({ ...attrs }), outputs: Object.freeze([...outputs]), ...(decision !== undefined ? { decision } : {}) };
     this.insts.push(Object.freeze(inst));
@@ -182,7 +189,7 @@ export class Schedule {
     const l = this.loopOf(loop, 'split');
     const fs = factors.map((f) => (f instanceof ExprRV ? this.exprOf(f, 'split') : (f ?? undefined)));
     const res = split(this.fn, l, fs);
-    this.fn = res.fn;
+    this.commit('split', res.fn);
     const out = res.loops.map((v) => this.newLoop(v));
     this.record('split', [loop, factors.map((f) => f ?? null)], {}, out);
     return out;
@@ -191,7 +198,7 @@ export class Schedule {
   fuse(...loops: LoopRV[]): LoopRV {
     const ls = loops.map((l) => this.loopOf(l, 'fuse'));
     const res = fuse(this.fn, ls);
-    this.fn = res.fn;
+    this.commit('fuse', res.fn);
     const out = this.newLoop(res.loop);
     this.record('fuse', loops, {}, [out]);
     return out;
@@ -199,28 +206,28 @@ export class Schedule {
 
   reorder(...loops: LoopRV[]): void {
     const ls = loops.map((l) => this.loopOf(l, 'reorder'));
-    this.fn = reorder(this.fn, ls);
+    this.commit('reorder', reorder(this.fn, ls));
     this.record('reorder', loops, {}, []);
   }
 
   parallel(loop: LoopRV): void {
-    this.fn = setLoopKind(this.fn, this.loopOf(loop, 'parallel'), 'parallel');
+    this.commit('parallel', setLoopKind(this.fn, this.loopOf(loop, 'parallel'), 'parallel'));
     this.record('parallel', [loop], {}, []);
   }
 
   vectorize(loop: LoopRV): void {
-    this.fn = setLoopKind(this.fn, this.loopOf(loop, 'vectorize'), 'vectorized');
+    this.commit('vectorize', setLoopKind(this.fn, this.loopOf(loop, 'vectorize'), 'vectorized'));
     this.record('vectorize', [loop], {}, []);
   }
 
   unroll(loop: LoopRV): void {
-    this.fn = setLoopKind(this.fn, this.loopOf(loop, 'unroll'), 'unrolled');
+    this.commit('unroll', setLoopKind(this.fn, this.loopOf(loop, 'unroll'), 'unrolled'));
     this.record('unroll', [loop], {}, []);
   }
 
   /** Bind a loop to a GPU thread axis (`blockIdx.x`, `threadIdx.y`, `vthread`, ...). */
   bind(loop: LoopRV, thread: string): void {
-    this.fn = setLoopKind(this.fn, this.loopOf(loop, 'bind'), 'thread_binding', thread);
+    this.commit('bind', setLoopKind(this.fn, this.loopOf(loop, 'bind'), 'thread_binding', thread));
     this.record('bind', [loop], { thread }, []);
   }
 
@@ -228,7 +235,7 @@ export class Schedule {
 
   cacheRead(blockRV: BlockRV, readBufferIndex: number, scope: string): BlockRV {
     const res = cacheRead(this.fn, this.realizeOf(blockRV, 'cacheRead'), readBufferIndex, scope);
-    this.fn = res.fn;
+    this.commit('cacheRead', res.fn);
     const out = this.newBlock(res.block);
     this.record('cacheRead', [blockRV], { index: readBufferIndex, scope }, [out]);
     return out;
@@ -236,19 +243,19 @@ export class Schedule {
 
   cacheWrite(blockRV: BlockRV, writeBufferIndex: number, scope: string): BlockRV {
     const res = cacheWrite(this.fn, this.realizeOf(blockRV, 'cacheWrite'), writeBufferIndex, scope);
-    this.fn = res.fn;
+    this.commit('cacheWrite', res.fn);
     const out = this.newBlock(res.block);
     this.record('cacheWrite', [blockRV], { index: writeBufferIndex, scope }, [out]);
     return out;
   }
 
   setScope(blockRV: BlockRV, bufferIndex: number, scope: string): void {
-    this.fn = setScope(this.fn, this.realizeOf(blockRV, 'setScope'), bufferIndex, scope);
+    this.commit('setScope', setScope(this.fn, this.realizeOf(blockRV, 'setScope'), bufferIndex, scope));
     this.record('setScope', [blockRV], { index: bufferIndex, scope }, []);
   }
 
   storageAlign(blockRV: BlockRV, bufferIndex: number, axis: number, factor: number, offset: number): void {
-    this.fn = storageAlign(this.fn, this.realizeOf(blockRV, 'storageAlign'), bufferIndex, axis, factor, offset);
+    this.commit('storageAlign', storageAlign(this.fn, this.realizeOf(blockRV, 'storageAlign'), bufferIndex, axis, factor, offset));
     this.record('storageAlign', [blockRV], { index: bufferIndex, axis, factor, offset }, []);
   }
 
@@ -256,23 +263,25 @@ export class Schedule {
 
   computeAt(blockRV: BlockRV, loop: LoopRV): void {
     const idx = new TreeIndex(this.fn.body);
-    this.fn = computeAt(this.fn, this.realizeOf(blockRV, 'computeAt', idx), this.loopOf(loop, 'computeAt', idx));
+    const r = this.realizeOf(blockRV, 'computeAt', idx);
+    this.commit('computeAt', computeAt(this.fn, r, this.loopOf(loop, 'computeAt', idx)), r.block.name);
     this.record('computeAt', [blockRV, loop], {}, []);
   }
 
   reverseComputeAt(blockRV: BlockRV, loop: LoopRV): void {
     const idx = new TreeIndex(this.fn.body);
-    this.fn = reverseComputeAt(this.fn, this.realizeOf(blockRV, 'reverseComputeAt', idx), this.loopOf(loop, 'reverseComputeAt', idx));
+    const r = this.realizeOf(blockRV, 'reverseComputeAt', idx);
+    this.commit('reverseComputeAt', reverseComputeAt(this.fn, r, this.loopOf(loop, 'reverseComputeAt', idx)), r.block.name);
     this.record('reverseComputeAt', [blockRV, loop], {}, []);
   }
 
   computeInline(blockRV: BlockRV): void {
-    this.fn = computeInline(this.fn, this.realizeOf(blockRV, 'computeInline'));
+    this.commit('computeInline', computeInline(this.fn, this.realizeOf(blockRV, 'computeInline')));
     this.record('computeInline', [blockRV], {}, []);
   }
 
   reverseComputeInline(blockRV: BlockRV): void {
-    this.fn = reverseComputeInline(this.fn, this.realizeOf(blockRV, 'reverseComputeInline'));
+    this.commit('reverseComputeInline', reverseComputeInline(this.fn, this.realizeOf(blockRV, 'reverseComputeInline')));
     this.record('reverseComputeInline', [blockRV], {}, []);
   }
 
@@ -281,7 +290,7 @@ export class Schedule {
   decomposeReduction(blockRV: BlockRV, loop: LoopRV): BlockRV {
     const idx = new TreeIndex(this.fn.body);
     const res = decomposeReduction(this.fn, this.realizeOf(blockRV, 'decomposeReduction', idx), this.loopOf(loop, 'decomposeReduction', idx));
-    this.fn = res.fn;
+    this.commit('decomposeReduction', res.fn);
     const out = this.newBlock(res.block);
     this.record('decomposeReduction', [blockRV, loop], {}, [out]);
     return out;
@@ -289,7 +298,7 @@ export class Schedule {
 
   rfactor(loop: LoopRV, factorAxis: number): BlockRV {
     const res = rfactor(this.fn, this.loopOf(loop, 'rfactor'), factorAxis);
-    this.fn = res.fn;
+    this.commit('rfactor', res.fn);
     const out = this.newBlock(res.block);
     this.record('rfactor', [loop], { factorAxis }, [out]);
     return out;
@@ -299,7 +308,7 @@ export class Schedule {
 
   blockize(loop: LoopRV): BlockRV {
     const res = blockize(this.fn, this.loopOf(loop, 'blockize'));
-    this.fn = res.fn;
+    this.commit('blockize', res.fn);
     const out = this.newBlock(res.block);
     this.record('blockize', [loop], {}, [out]);
     return out;
@@ -308,13 +317,13 @@ export class Schedule {
   tensorize(target: BlockRV | LoopRV, intrinName: string): void {
     const intrin = this.intrinsics.get(intrinName);
     const t = this.target(target, 'tensorize');
-    this.fn = t.loop ? tensorizeLoop(this.fn, t.loop, intrin) : tensorizeBlock(this.fn, t.block!, intrin);
+    this.commit('tensorize', t.loop ? tensorizeLoop(this.fn, t.loop, intrin) : tensorizeBlock(this.fn, t.block!, intrin));
     this.record('tensorize', [target], { intrin: intrinName }, []);
   }
 
   annotate(target: BlockRV | LoopRV, key: string, value: AttrValue): void {
     const t = this.target(target, 'annotate');
-    this.fn = t.loop ? annotateLoop(this.fn, t.loop, key, value) : annotateBlock(this.fn, t.block!, key, value);
+    this.commit('annotate', t.loop ? annotateLoop(this.fn, t.loop, key, value) : annotateBlock(this.fn, t.block!, key, value));
     this.record('annotate', [target], { key, value }, []);
   }
 

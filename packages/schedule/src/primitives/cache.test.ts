@@ -86,3 +86,39 @@ describe('setScope and storageAlign', () => {
     expectCode(() => sch.storageAlign(sch.getBlock('B'), 0, 0, 16, 16), C.SCHEDULE_ERROR);
   });
 });
+
+describe('a GPU-style matmul schedule', () => {
+  it('tiles to blocks and threads, stages tiles in shared memory with cooperative fetching', () => {
+    const fn = matmul(16, 16, 16);
+    const sch = createSchedule(fn);
+    const c = sch.getBlock('C');
+    const aS = sch.cacheRead(c, 0, 'shared');
+    const bS = sch.cacheRead(c, 1, 'shared');
+    const cL = sch.cacheWrite(c, 0, 'local');
+    const [i, j, k] = sch.getLoops(c);
+    const [bx, tx] = sch.split(i, [undefined, 4]);
+    const [by, ty] = sch.split(j, [undefined, 4]);
+    const [ko, ki] = sch.split(k, [undefined, 4]);
+    sch.reorder(bx, by, tx, ty, ko, ki);
+    sch.bind(bx, 'blockIdx.x');
+    sch.bind(by, 'blockIdx.y');
+    sch.bind(tx, 'threadIdx.y');
+    sch.bind(ty, 'threadIdx.x');
+    // The write-back of the local accumulator runs once per thread, after the whole reduction.
+    expectCode(() => sch.reverseComputeAt(cL, ko), C.SCHEDULE_LOCATION);
+    // Local memory is per thread: a write-back outside the thread loops would read other threads' copies.
+    expectCode(() => sch.reverseComputeAt(cL, by), C.SCHEDULE_STORAGE_SCOPE);
+    sch.reverseComputeAt(cL, ty);
+    for (const s of [aS, bS]) {
+      sch.computeAt(s, ko);
+      const loops = sch.getLoops(s);
+      // The shared tile covers what all threads of the block need: 4 x 4.
+      expect(loops.slice(-2).map((l) => sch.get(l).extent)).toMatchObject([{ value: 4 }, { value: 4 }]);
+      const fused = sch.fuse(...loops.slice(-2));
+      const [, t] = sch.split(fused, [undefined, 4]);
+      sch.bind(t, 'threadIdx.x');
+    }
+    expectSame(fn, sch.func);
+    expectReplays(sch, matmul(16, 16, 16));
+  });
+});

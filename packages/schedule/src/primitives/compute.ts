@@ -10,7 +10,7 @@ import type { Interval, Lin } from '../arith.js';
 import { bounds, fromLin, linearize, simplifyIndex, usesAnyVar } from '../arith.js';
 import { fail, ScheduleErrorCodes as C } from '../errors.js';
 import { isReductionBlock, isWrapper, paramBuffers, readers, singleStore, updateRegions, writers } from '../regions.js';
-import { allBlocks, loadedBuffers, transformStmt, TreeIndex, withBody } from '../tree.js';
+import { allBlocks, loadedBuffers, usedVars as usedVarsOf, transformStmt, TreeIndex, withBody } from '../tree.js';
 
 /** One dimension of a region needed (provided) per iteration: `outer + [lo, hi]`, or unknown. */
 interface Piece {
@@ -78,7 +78,10 @@ function regionPerIteration(
   const perDim: (Piece | undefined)[][] = buf.shape.map(() => []);
   for (const r of blocks) {
     const all = idx.loopsAbove(r);
-    const inner = all.slice(all.indexOf(loop) + 1);
+    const at = all.indexOf(loop);
+    // Shared memory is filled for the whole thread block: threadIdx loops above count as swept (as in TVM).
+    const relaxed = buf.scope.startsWith('shared') ? all.slice(0, at + 1).filter((l) => l.forKind === 'thread_binding' && (l.threadTag ?? '').startsWith('threadIdx')) : [];
+    const inner = [...relaxed, ...all.slice(at + 1)];
     const innerRanges = loopRanges(inner);
     const innerVars = new Set(inner.map((l) => l.loopVar));
     for (const rg of regionsOf(r.block)) {
@@ -238,6 +241,15 @@ export function reverseComputeAt(fn: PrimFunc, r: BlockRealize, loop: For): Prim
       if (!inside.includes(w) && idx.pos(w) > idx.pos(loop)) {
         fail(C.SCHEDULE_LOCATION, prim, `input '${b.name}' of block '${name}' is written by '${w.block.name}' after loop '${lname}'`);
       }
+    }
+    // A producer whose reduction runs across the loop has not finished its region inside it.
+    const above = new Set([...idx.loopsAbove(loop), loop].map((l) => l.loopVar));
+    for (const w of inside) {
+      w.block.iterVars.forEach((iv, k) => {
+        if (iv.iterType !== 'spatial' && [...usedVarsOf(w.iterValues[k])].some((v) => above.has(v))) {
+          fail(C.SCHEDULE_LOCATION, prim, `producer '${w.block.name}' reduces across loop '${lname}'; its output is incomplete inside it`);
+        }
+      });
     }
     if (inside.length > 0) produced.push({ buf: b, producers: inside });
   }

@@ -185,10 +185,21 @@ function checkIterTypes(prim: string, blk: Block): void {
 }
 
 /**
+ * Is storage of `scope` private to each iteration of a loop bound to `threadTag`? Shared
+ * memory belongs to one thread block, local memory to one thread.
+ */
+function privateTo(scope: string, threadTag: string | undefined): boolean {
+  if (!threadTag) return false;
+  const local = scope === 'local' || scope.startsWith('wmma.') || scope === 'warp';
+  if (threadTag.startsWith('blockIdx') || threadTag.startsWith('vthread')) return local || scope === 'shared' || scope.startsWith('shared.');
+  return local;
+}
+
+/**
  * Iterations of `loop` are independent when every block below binds the loop variable only
  * to spatial iteration variables (a reduction carries a dependence across iterations).
  */
-export function checkIndependent(prim: string, loop: For): void {
+export function checkIndependent(prim: string, loop: For, threadTag?: string): void {
   const lv = loop.loopVar;
   for (const r of allBlocks(loop.body)) {
     r.iterValues.forEach((v, i) => {
@@ -206,6 +217,7 @@ export function checkIndependent(prim: string, loop: For): void {
   // concurrent iterations would race (e.g. a reduction computed at an inner loop).
   for (const r of allBlocks(loop.body)) {
     if (isWrapperBlock(r.block) || r.block.writes.length === 0) continue;
+    if (r.block.writes.every((w) => privateTo(w.buffer.scope, threadTag))) continue;
     if (!r.iterValues.some((v) => usedVars(v).has(lv))) {
       const enclosing = [...allBlocks(loop.body)].filter((o) => o !== r && allBlocks(o.block.body).includes(r));
       if (enclosing.length > 0) continue;
@@ -230,7 +242,7 @@ export function setLoopKind(fn: PrimFunc, loop: For, kind: ForKind, threadTag?: 
   if (kind === 'thread_binding') {
     if (!threadTag || !THREAD_TAGS.includes(threadTag)) fail(C.SCHEDULE_ERROR, prim, `unknown thread tag '${threadTag}' for loop '${loop.loopVar.name}'`);
   }
-  if (kind !== 'unrolled') checkIndependent(prim, loop);
+  if (kind !== 'unrolled') checkIndependent(prim, loop, threadTag);
   if (kind === 'vectorized' && constOf(loop.extent) === undefined) fail(C.SCHEDULE_ERROR, prim, `loop '${loop.loopVar.name}' has a symbolic extent and cannot be vectorized`);
   if (loop.forKind === 'thread_binding' && kind !== 'thread_binding') fail(C.SCHEDULE_ERROR, prim, `loop '${loop.loopVar.name}' is already bound to ${loop.threadTag}`);
   const next = freezeNode({ ...loop, forKind: kind, threadTag: kind === 'thread_binding' ? threadTag : undefined });
