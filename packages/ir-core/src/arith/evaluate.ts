@@ -3,7 +3,7 @@
 // (no wraparound), floats are rounded to their dtype after every operation.
 import { ErrorCodes, KilnError } from '../errors.js';
 import type { PrimExpr, Var } from '../expr.js';
-import { applyBinary, castValue, roundFloat } from './util.js';
+import { applyBinary, castValue } from './util.js';
 
 export type EvalEnv = ReadonlyMap<Var, number>;
 
@@ -99,16 +99,8 @@ export function evaluate(expr: PrimExpr, env: EvalEnv = new Map()): number {
         }
       }
       case 'Call':
-        return evalCall(
-          e.op,
-          e.args,
-          e.dtype.code === 'float' || e.dtype.code === 'bfloat',
-          (x) => ev(x),
-          (v) =>
-            e.dtype.code === 'float' || e.dtype.code === 'bfloat'
-              ? roundFloat(e.dtype, v)
-              : castValue(e.dtype, v),
-        );
+        // results are converted to the call's dtype (rounded for floats)
+        return evalCall(e.op, e.args, ev, (v) => castValue(e.dtype, v));
       case 'StringImm':
       case 'Ramp':
       case 'Broadcast':
@@ -122,7 +114,6 @@ export function evaluate(expr: PrimExpr, env: EvalEnv = new Map()): number {
 function evalCall(
   op: string,
   args: readonly PrimExpr[],
-  _isFloat: boolean,
   ev: (e: PrimExpr) => number,
   round: (v: number) => number,
 ): number {

@@ -4,7 +4,7 @@
 // identical trees, which is what makes `simplify` canonical.
 import type { DataType } from '../dtype.js';
 import type { PrimExpr } from '../expr.js';
-import { add, binary, intImm, mul, sub } from '../expr.js';
+import { add, intImm, mul, sub } from '../expr.js';
 import { compareExpr, isIndexType } from './util.js';
 
 export interface Term {
@@ -169,9 +169,4 @@ export function fromPoly(p: Poly, t: DataType): PrimExpr | undefined {
   if (c > 0) acc = add(acc, intImm(c, t));
   else if (c < 0) acc = sub(acc, intImm(-c, t));
   return acc;
-}
-
-/** The Add/Sub/Mul node of kind `kind` rebuilt from operands (used to keep dtypes exact). */
-export function rebuildBinary(kind: 'Add' | 'Sub' | 'Mul', a: PrimExpr, b: PrimExpr): PrimExpr {
-  return binary(kind, a, b);
 }

@@ -13,6 +13,7 @@ import { structuralEqual } from '../structural.js';
 import { collect, substitute } from '../visitor.js';
 import type { Analyzer } from './analyzer.js';
 import type { ConstIntBound } from './bound.js';
+import { dtypeBound } from './bound.js';
 import type { Poly, Term } from './poly.js';
 import { atomPoly, constPoly, fromPoly, polyAddScaled, polyMul, polyScale, toPoly } from './poly.js';
 import {
@@ -384,8 +385,11 @@ export class Simplifier {
   // ------------------------------------------------------------ Min / Max
 
   private minMax(e: Binary<'Min' | 'Max'>): PrimExpr {
-    const a = this.simplify(e.a);
-    const b = this.simplify(e.b);
+    let a = this.simplify(e.a);
+    let b = this.simplify(e.b);
+    // both operands are always evaluated, so the order is free: make it canonical
+    // (constants last), before the rules below look for a constant operand
+    if (!isFloat(e.dtype) && compareExpr(a, b) > 0) [a, b] = [b, a];
     const folded = this.fold(e.kind, e.dtype, a, b);
     if (folded) return folded;
     if (compareExpr(a, b) === 0) return a;
@@ -395,6 +399,15 @@ export class Simplifier {
         const db = this.diffBound(d, (x) => x.max <= 0 || x.min >= 0);
         if (db.max <= 0) return e.kind === 'Min' ? a : b;
         if (db.min >= 0) return e.kind === 'Min' ? b : a;
+      }
+      // min(min(x, c1), c2) == min(x, min(c1, c2))
+      const c2 = asConstInt(b);
+      if (c2 !== undefined && a.kind === e.kind) {
+        const c1 = asConstInt((a as Binary).b);
+        if (c1 !== undefined) {
+          const c = e.kind === 'Min' ? Math.min(c1, c2) : Math.max(c1, c2);
+          return this.simplify(binary(e.kind, (a as Binary).a, intImm(c, e.dtype)));
+        }
       }
     }
     return this.rebuild(e, a, b);
@@ -515,12 +528,19 @@ export class Simplifier {
 
   private cast(e: Cast): PrimExpr {
     const v = this.simplify(e.value);
-    if (v.dtype === e.dtype) return v;
-    if ((v.kind === 'IntImm' || v.kind === 'FloatImm') && e.dtype.lanes === 1) {
-      const val = castValue(e.dtype, v.value);
-      if (isFloat(e.dtype)) return floatImm(val, e.dtype);
-      if (Number.isSafeInteger(val) && e.dtype.code !== 'handle' && e.dtype.code !== 'void')
-        return intImm(val, e.dtype);
+    const t = e.dtype;
+    if (v.dtype === t) return v;
+    const numeric = t.code === 'int' || t.code === 'uint' || t.code === 'bool' || isFloat(t);
+    if ((v.kind === 'IntImm' || v.kind === 'FloatImm') && t.lanes === 1 && numeric) {
+      const val = castValue(t, v.value);
+      if (isFloat(t)) return floatImm(val, t);
+      if (Number.isSafeInteger(val)) return intImm(val, t);
+    }
+    // int64(int32(y)) with y: int64 is y when y fits in int32 (index dtype round trips)
+    if (v.kind === 'Cast' && v.value.dtype === t && isIndexType(t) && isIndexType(v.dtype)) {
+      const yb = this.bound(v.value);
+      const rb = dtypeBound(v.dtype);
+      if (yb.min >= rb.min && yb.max <= rb.max) return v.value;
     }
     return v === e.value ? e : cast(e.dtype, v, e.span);
   }
