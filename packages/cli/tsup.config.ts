@@ -1,2 +1,2 @@
 import { kilnPackage } from '../../tools/tsup.base.js';
-export default kilnPackage();
+export default kilnPackage(['src/index.ts', 'src/bin.ts']);

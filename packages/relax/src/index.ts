@@ -21,3 +21,4 @@ export * from './op/registry.js';
 export { BUILTIN_OPS, createOpRegistry, listOps } from './op/builtin.js';
 export * as op from './op/index.js';
 export * from './vm/index.js';
+export { createLegalizeOps, LegalizeOps, type LegalizeFn, type LegalizeOptions } from './transform/legalize-ops.js';
