@@ -3,6 +3,7 @@
 import type { LegalizeTable } from '../legalize/common.js';
 import { ELEMWISE_LEGALIZE } from '../legalize/elemwise.js';
 import { LINALG_LEGALIZE } from '../legalize/linalg.js';
+import { MANIP_LEGALIZE } from '../legalize/manip.js';
 import { NN_LEGALIZE } from '../legalize/nn.js';
 import { REDUCE_LEGALIZE } from '../legalize/reduce.js';
 import { CORE_OPS } from './core.js';
@@ -35,6 +36,7 @@ export const BUILTIN_LEGALIZATIONS: LegalizeTable = {
   ...REDUCE_LEGALIZE,
   ...LINALG_LEGALIZE,
   ...NN_LEGALIZE,
+  ...MANIP_LEGALIZE,
 };
 
 /** Something holding plugin contributions: ir-core's plugin `Registry` (its `ops()`), or a list. */
