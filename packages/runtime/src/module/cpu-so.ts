@@ -84,6 +84,24 @@ function scalarArg(a: KernelArg, symbol: string, i: number): number | bigint {
   );
 }
 
+/**
+ * Kiln's CPU kernel libraries carry a thread pool (`kiln_set_num_threads`). The thread
+ * count comes from KILN_NUM_THREADS when set, else from the target the artifact was
+ * compiled for (`meta.numThreads`); libraries without the symbol are left alone.
+ */
+function configureThreads(lib: { func(name: string, ret: string, args: string[]): (...a: unknown[]) => unknown }, fromTarget: unknown): void {
+  const env = Number(process.env.KILN_NUM_THREADS);
+  const n = Number.isInteger(env) && env > 0 ? env : typeof fromTarget === 'number' && fromTarget > 0 ? fromTarget : undefined;
+  if (n === undefined) return;
+  let setThreads: ((...a: unknown[]) => unknown) | undefined;
+  try {
+    setThreads = lib.func('kiln_set_num_threads', 'int', ['int']);
+  } catch {
+    return;
+  }
+  setThreads(n);
+}
+
 export const cpuSoLoader: ModuleLoader = (entry, ctx) => {
   const koffi = requireKoffi(`loading kernel module '${entry.name}'`);
   if (!entry.data || entry.data.byteLength === 0) {
@@ -109,6 +127,7 @@ export const cpuSoLoader: ModuleLoader = (entry, ctx) => {
   }
   if (process.platform !== 'win32') rmSync(dir, { recursive: true, force: true });
   else cleanupLater(dir);
+  configureThreads(lib, entry.meta?.numThreads);
 
   const cache = new Map<string, KernelFunction>();
   let disposed = false;
