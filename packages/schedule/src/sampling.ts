@@ -2,16 +2,25 @@
 // schedule exposes. Decisions are recorded in the trace, so replay never re-samples.
 import { fail, ScheduleErrorCodes as C } from './errors.js';
 
-/** mulberry32: tiny, seedable, good enough for picking tile sizes. */
-export function createRng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
+/** mulberry32: tiny, seedable, good enough for picking tile sizes; copyable for forks. */
+export class Rng {
+  constructor(private state: number) {
+    this.state = state >>> 0;
+  }
+  next(): number {
+    this.state = (this.state + 0x6d2b79f5) >>> 0;
+    let t = this.state;
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  }
+  copy(): Rng {
+    return new Rng(this.state);
+  }
+}
+
+export function createRng(seed: number): Rng {
+  return new Rng(seed);
 }
 
 function primeFactors(n: number): number[] {
@@ -28,11 +37,11 @@ function primeFactors(n: number): number[] {
 }
 
 /** `n` factors whose product is `extent`, the innermost at most `maxInnermost`. */
-export function samplePerfectTileFactors(rng: () => number, extent: number, n: number, maxInnermost = Infinity): number[] {
+export function samplePerfectTileFactors(rng: Rng, extent: number, n: number, maxInnermost = Infinity): number[] {
   if (!Number.isInteger(n) || n < 1) fail(C.SCHEDULE_ERROR, 'samplePerfectTile', `n = ${n} must be a positive integer`);
   for (let attempt = 0; attempt < 64; attempt++) {
     const fs = new Array<number>(n).fill(1);
-    for (const p of primeFactors(extent)) fs[Math.floor(rng() * n)] *= p;
+    for (const p of primeFactors(extent)) fs[Math.floor(rng.next() * n)] *= p;
     if (fs[n - 1] <= maxInnermost) return fs;
   }
   // Always possible: everything outside, 1 innermost.
@@ -46,9 +55,9 @@ export function checkPerfectTile(extent: number, n: number, maxInnermost: number
 }
 
 /** Index of the chosen candidate, drawn with the (unnormalized) probabilities. */
-export function sampleCategoricalIndex(rng: () => number, probs: readonly number[]): number {
+export function sampleCategoricalIndex(rng: Rng, probs: readonly number[]): number {
   const total = probs.reduce((a, b) => a + b, 0);
-  let x = rng() * total;
+  let x = rng.next() * total;
   for (let i = 0; i < probs.length; i++) {
     x -= probs[i];
     if (x < 0) return i;

@@ -3,8 +3,8 @@
 // are resolved by name and loops by their loop variable, so a handle stays valid until
 // a primitive removes what it names.
 import type { AttrValue, IRModule, Var } from '@kiln/ir-core';
-import { ErrorCodes, KilnError, lookupFunction, withFunction } from '@kiln/ir-core';
-import type { Block, BlockRealize, For, PrimFunc } from '@kiln/tensorir';
+import { ErrorCodes, freezeNode, KilnError, lookupFunction, primVar, substitute, withFunction } from '@kiln/ir-core';
+import type { Block, BlockRealize, For, PrimFunc, Stmt } from '@kiln/tensorir';
 import { block, blockRealize } from '@kiln/tensorir';
 import { fail, ScheduleErrorCodes as C } from './errors.js';
 import type { TensorIntrinRegistry } from './intrin.js';
@@ -14,10 +14,11 @@ import { cacheRead, cacheWrite, setScope, storageAlign } from './primitives/cach
 import { computeAt, computeInline, reverseComputeAt, reverseComputeInline } from './primitives/compute.js';
 import { decomposeReduction, rfactor } from './primitives/reduction.js';
 import { blockize, tensorizeBlock, tensorizeLoop } from './primitives/blockize.js';
+import type { Rng } from './sampling.js';
 import { checkPerfectTile, createRng, sampleCategoricalIndex, samplePerfectTileFactors } from './sampling.js';
 import type { Instruction, InstructionKind, RV, TraceArg } from './trace.js';
 import { BlockRV, ExprRV, isRV, LoopRV, Trace } from './trace.js';
-import { TreeIndex } from './tree.js';
+import { allBlocks, transformStmt, TreeIndex } from './tree.js';
 import { checkThreadLocality } from './threads.js';
 
 export interface ScheduleOptions {
@@ -35,6 +36,32 @@ function withRootBlock(fn: PrimFunc): PrimFunc {
   return Object.freeze({ ...fn, body: blockRealize([], true, block('root', fn.body)) });
 }
 
+/**
+ * Blocks are named uniquely (handles resolve by name) and every loop has its own loop
+ * variable (handles resolve by variable); hand-built TIR that reuses a variable gets a
+ * fresh one, deterministically, so replays normalize the same way.
+ */
+function normalizeFunction(fn: PrimFunc): PrimFunc {
+  const names = new Set<string>();
+  for (const r of allBlocks(fn.body)) {
+    if (names.has(r.block.name)) throw new KilnError(C.SCHEDULE_ERROR, `createSchedule: two blocks are named '${r.block.name}'`);
+    names.add(r.block.name);
+  }
+  const seen = new Set<Var>();
+  const body = transformStmt(fn.body, function visit(s: Stmt): Stmt | null | undefined {
+    if (s.kind !== 'For') return undefined;
+    let loop = s;
+    if (seen.has(s.loopVar)) {
+      const v = primVar(s.loopVar.name, s.loopVar.dtype);
+      loop = freezeNode({ ...s, loopVar: v, body: substitute(s.body, new Map([[s.loopVar, v]])) });
+    }
+    seen.add(loop.loopVar);
+    const b = transformStmt(loop.body, visit)!;
+    return b === loop.body ? loop : freezeNode({ ...loop, body: b });
+  });
+  return body === fn.body ? fn : Object.freeze({ ...fn, body: body! });
+}
+
 type Factor = number | ExprRV | undefined | null;
 
 export class Schedule {
@@ -45,7 +72,7 @@ export class Schedule {
   private readonly loops = new Map<LoopRV, Var>();
   private readonly exprs = new Map<ExprRV, number>();
   private readonly insts: Instruction[] = [];
-  private readonly rng: () => number;
+  private rng: Rng;
   private nextId = 1;
   readonly intrinsics: TensorIntrinRegistry;
   readonly seed: number;
@@ -58,9 +85,25 @@ export class Schedule {
       this.mod = target.mod;
       this.globalName = target.name;
     } else this.fn = withRootBlock(target);
+    this.fn = normalizeFunction(this.fn);
     this.seed = opts.seed ?? 1;
     this.rng = createRng(this.seed);
     this.intrinsics = (opts.intrinsics ?? createTensorIntrinRegistry()).clone();
+  }
+
+  /** An independent schedule in the same state (function, handles, trace, sampler). */
+  copy(): Schedule {
+    const c = Object.create(Schedule.prototype) as Schedule;
+    const self = this as unknown as Record<string, unknown>;
+    Object.assign(c, self, {
+      blocks: new Map(this.blocks),
+      loops: new Map(this.loops),
+      exprs: new Map(this.exprs),
+      insts: [...this.insts],
+      rng: this.rng.copy(),
+      intrinsics: this.intrinsics.clone(),
+    });
+    return c;
   }
 
   /** The current function. */
