@@ -1,7 +1,10 @@
 // Intrinsic table tests: dtype rules, evaluator accuracy (erf, rounding, narrow floats),
 // integer bit operations, and that the factories build calls the interpreter runs.
+
+import type { DataType, PrimExpr } from '@kiln/ir-core';
 import { cast, DType, ErrorCodes, isKilnError, toExpr } from '@kiln/ir-core';
 import { describe, expect, it } from 'vitest';
+import { interpret } from './interpreter/index.js';
 import {
   abs,
   bitwiseAnd,
@@ -37,9 +40,6 @@ import {
 } from './intrinsics.js';
 import { ndarray, roundHalfEven, roundToBFloat16, roundToFloat16, toNumbers } from './ndarray.js';
 import { compute, createPrimFunc, placeholder } from './te/index.js';
-import { interpret } from './interpreter/index.js';
-import type { PrimExpr } from '@kiln/ir-core';
-import type { DataType } from '@kiln/ir-core';
 
 /** Run `f(x)` elementwise over `xs` through the interpreter. */
 function run1(dt: string, xs: number[], f: (x: PrimExpr) => PrimExpr, outDt?: string): number[] {
@@ -63,16 +63,60 @@ describe('intrinsic table', () => {
     } catch (e) {
       expect(isKilnError(e, ErrorCodes.UNKNOWN_NAME)).toBe(true);
     }
-    for (const n of ['exp', 'exp2', 'log', 'log2', 'log1p', 'sqrt', 'rsqrt', 'sin', 'cos', 'tan', 'tanh', 'sigmoid', 'erf', 'fabs', 'abs',
-      'floor', 'ceil', 'round', 'trunc', 'pow', 'fmod', 'isnan', 'isinf', 'isfinite', 'popcount', 'clz', 'reinterpret', 'if_then_else',
-      'likely', 'bitwise_and', 'bitwise_or', 'bitwise_xor', 'bitwise_not', 'shift_left', 'shift_right', 'thread_sync', 'nearbyint', 'copysign']) {
+    for (const n of [
+      'exp',
+      'exp2',
+      'log',
+      'log2',
+      'log1p',
+      'sqrt',
+      'rsqrt',
+      'sin',
+      'cos',
+      'tan',
+      'tanh',
+      'sigmoid',
+      'erf',
+      'fabs',
+      'abs',
+      'floor',
+      'ceil',
+      'round',
+      'trunc',
+      'pow',
+      'fmod',
+      'isnan',
+      'isinf',
+      'isfinite',
+      'popcount',
+      'clz',
+      'reinterpret',
+      'if_then_else',
+      'likely',
+      'bitwise_and',
+      'bitwise_or',
+      'bitwise_xor',
+      'bitwise_not',
+      'shift_left',
+      'shift_right',
+      'thread_sync',
+      'nearbyint',
+      'copysign',
+    ]) {
       expect(builtinIntrinsics.has(`tir.${n}`), n).toBe(true);
     }
   });
 
   it('extra tables add intrinsics without touching the builtins', () => {
     const t = createIntrinsicTable([
-      { name: 'my.square', arity: 1, evalKind: 'pure', doc: 'x*x', resultType: (a) => a[0].dtype, evaluate: (a) => a[0] * a[0] },
+      {
+        name: 'my.square',
+        arity: 1,
+        evalKind: 'pure',
+        doc: 'x*x',
+        resultType: (a) => a[0].dtype,
+        evaluate: (a) => a[0] * a[0],
+      },
     ]);
     expect(t.get('my.square')).toBeDefined();
     expect(builtinIntrinsics.get('my.square')).toBeUndefined();
@@ -86,7 +130,11 @@ describe('intrinsic table', () => {
     expect(popcount(toExpr(3, DType.int32)).dtype.str).toBe('int32');
     expect(reinterpret('int32', toExpr(1, DType.float32)).dtype.str).toBe('int32');
     expect(ifThenElseExpr(true, 1.5, toExpr(2, DType.float64)).dtype.str).toBe('float64');
-    const bad = [() => exp(toExpr(1, DType.int32)), () => reinterpret('int64', toExpr(1, DType.float32)), () => callIntrinsic('tir.exp', [])];
+    const bad = [
+      () => exp(toExpr(1, DType.int32)),
+      () => reinterpret('int64', toExpr(1, DType.float32)),
+      () => callIntrinsic('tir.exp', []),
+    ];
     for (const b of bad) {
       try {
         b();
@@ -101,8 +149,16 @@ describe('intrinsic table', () => {
 describe('intrinsic evaluators', () => {
   it('erf is accurate to float32 precision', () => {
     const known: Array<[number, number]> = [
-      [0, 0], [0.1, 0.1124629160182849], [0.5, 0.5204998778130465], [1, 0.8427007929497149], [1.5, 0.9661051464753108],
-      [2, 0.9953222650189527], [2.5, 0.999593047982555], [3, 0.9999779095030014], [4, 0.9999999845827421], [-0.7, -0.6778011938374184],
+      [0, 0],
+      [0.1, 0.1124629160182849],
+      [0.5, 0.5204998778130465],
+      [1, 0.8427007929497149],
+      [1.5, 0.9661051464753108],
+      [2, 0.9953222650189527],
+      [2.5, 0.999593047982555],
+      [3, 0.9999779095030014],
+      [4, 0.9999999845827421],
+      [-0.7, -0.6778011938374184],
     ];
     for (const [x, want] of known) expect(Math.abs(erfImpl(x) - want), `erf(${x})`).toBeLessThan(1e-12);
     // Dense sweep against a symmetric-difference check of the derivative 2/sqrt(pi) e^{-x^2}.
@@ -111,7 +167,10 @@ describe('intrinsic evaluators', () => {
       const d = (erfImpl(x + h) - erfImpl(x - h)) / (2 * h);
       expect(Math.abs(d - (2 / Math.sqrt(Math.PI)) * Math.exp(-x * x))).toBeLessThan(1e-6);
     }
-    expect(run1('float32', [0.5, -1], erf)).toEqual([Math.fround(0.5204998778130465), Math.fround(-0.8427007929497149)]);
+    expect(run1('float32', [0.5, -1], erf)).toEqual([
+      Math.fround(0.5204998778130465),
+      Math.fround(-0.8427007929497149),
+    ]);
   });
 
   it('round and nearbyint go half to even; floor-family basics', () => {
@@ -126,7 +185,9 @@ describe('intrinsic evaluators', () => {
   it('float math matches Math and rounds to float32', () => {
     const xs = [0.3, 1.7, 2.2];
     expect(run1('float32', xs, sqrt)).toEqual(xs.map((x) => Math.fround(Math.sqrt(Math.fround(x)))));
-    expect(run1('float32', xs, sigmoid)).toEqual(xs.map((x) => Math.fround(1 / (1 + Math.exp(-Math.fround(x))))));
+    expect(run1('float32', xs, sigmoid)).toEqual(
+      xs.map((x) => Math.fround(1 / (1 + Math.exp(-Math.fround(x))))),
+    );
     expect(run1('float32', [-1e4], sigmoid)).toEqual([0]);
     expect(run1('float32', [5.5, -5.5], (x) => fmod(x, 2))).toEqual([1.5, -1.5]);
     expect(run1('float32', [3, -3], (x) => copysign(x, -0))).toEqual([-3, -3]);
@@ -159,13 +220,25 @@ describe('intrinsic evaluators', () => {
     expect(run1('int32', x, (e) => shiftLeft(e, i32(1)))).toEqual([10, -2, -2, 24]);
     expect(run1('int32', [-8, 8], (e) => shiftRight(e, i32(1)))).toEqual([-4, 4]);
     expect(run1('uint8', [200, 3], (e) => shiftLeft(e, toExpr(1, DType.uint8)))).toEqual([144, 6]);
-    expect(run1('int64', [2 ** 40 + 3, -1], (e) => bitwiseAnd(e, toExpr(2 ** 40 + 1, DType.int64)))).toEqual([2 ** 40 + 1, 2 ** 40 + 1]);
+    expect(run1('int64', [2 ** 40 + 3, -1], (e) => bitwiseAnd(e, toExpr(2 ** 40 + 1, DType.int64)))).toEqual([
+      2 ** 40 + 1,
+      2 ** 40 + 1,
+    ]);
     expect(run1('int64', [-1, 1], (e) => popcount(e))).toEqual([64, 1]);
     expect(run1('int32', [-7, 7], abs)).toEqual([7, 7]);
   });
 
   it('reinterpret round-trips bit patterns', () => {
-    const t = (s: string): DataType => ({ float32: DType.float32, int32: DType.int32, uint32: DType.uint32, float16: DType.float16, int16: DType.int16, float64: DType.float64, int64: DType.int64 })[s]!;
+    const t = (s: string): DataType =>
+      ({
+        float32: DType.float32,
+        int32: DType.int32,
+        uint32: DType.uint32,
+        float16: DType.float16,
+        int16: DType.int16,
+        float64: DType.float64,
+        int64: DType.int64,
+      })[s]!;
     expect(reinterpretBits(1, t('float32'), t('int32'))).toBe(0x3f800000);
     expect(reinterpretBits(0x3f800000, t('int32'), t('float32'))).toBe(1);
     expect(reinterpretBits(-1, t('int32'), t('uint32'))).toBe(0xffffffff);

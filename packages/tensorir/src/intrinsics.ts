@@ -7,7 +7,18 @@
 // intrinsics builds its own table with `createIntrinsicTable(extra)` and hands it to the
 // interpreter, so no module-level registry is ever mutated.
 import type { DataType, ExprLike, PrimExpr } from '@kiln/ir-core';
-import { call, DType, dtype as parseDType, ErrorCodes, isFloat, isIntegral, KilnError, stringImm, toExpr, withLanes } from '@kiln/ir-core';
+import {
+  call,
+  DType,
+  ErrorCodes,
+  isFloat,
+  isIntegral,
+  KilnError,
+  dtype as parseDType,
+  stringImm,
+  toExpr,
+  withLanes,
+} from '@kiln/ir-core';
 import { roundHalfEven, roundToBFloat16, roundToFloat16, wrapInt } from './ndarray.js';
 
 /** How the interpreter treats a call. */
@@ -48,7 +59,8 @@ function sameAsArg0(name: string, pred: (t: DataType) => boolean, what: string) 
     const t = args[0].dtype;
     if (!pred(t)) throw dtypeError(name, `expects ${what} argument, got ${t.str}`);
     for (const a of args.slice(1)) {
-      if (a.dtype.str !== t.str) throw dtypeError(name, `arguments have different dtypes ${t.str} and ${a.dtype.str}`);
+      if (a.dtype.str !== t.str)
+        throw dtypeError(name, `arguments have different dtypes ${t.str} and ${a.dtype.str}`);
     }
     return t;
   };
@@ -176,7 +188,8 @@ export function reinterpretBits(v: number, from: DataType, to: DataType): number
     scratch.setUint32(4, scratch.getUint16(0, true) << 16, true);
     return scratch.getFloat32(4, true);
   }
-  if (bits === 64) return Number(to.code === 'int' ? scratch.getBigInt64(0, true) : scratch.getBigUint64(0, true));
+  if (bits === 64)
+    return Number(to.code === 'int' ? scratch.getBigInt64(0, true) : scratch.getBigUint64(0, true));
   if (bits === 32) return to.code === 'int' ? scratch.getInt32(0, true) : scratch.getUint32(0, true);
   if (bits === 16) return to.code === 'int' ? scratch.getInt16(0, true) : scratch.getUint16(0, true);
   return to.code === 'int' ? scratch.getInt8(0) : scratch.getUint8(0);
@@ -209,7 +222,11 @@ function floatBinary(short: string, doc: string, f: (x: number, y: number) => nu
   const name = `tir.${short}`;
   return def(name, 2, 'pure', doc, sameAsArg0(name, isFloat, 'float'), (a) => f(a[0], a[1]));
 }
-function intBinary(short: string, doc: string, f: (x: number, y: number, t: DataType) => number): IntrinsicDef {
+function intBinary(
+  short: string,
+  doc: string,
+  f: (x: number, y: number, t: DataType) => number,
+): IntrinsicDef {
   const name = `tir.${short}`;
   return def(name, 2, 'pure', doc, sameAsArg0(name, anyInt, 'integer'), (a, t) => f(a[0], a[1], t));
 }
@@ -249,7 +266,9 @@ const BUILTINS: readonly IntrinsicDef[] = [
   floatUnary('sinh', 'hyperbolic sine', Math.sinh),
   floatUnary('cosh', 'hyperbolic cosine', Math.cosh),
   floatUnary('tanh', 'hyperbolic tangent', Math.tanh),
-  floatUnary('sigmoid', '1 / (1 + e^-x), computed without overflow', (x) => (x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x)))),
+  floatUnary('sigmoid', '1 / (1 + e^-x), computed without overflow', (x) =>
+    x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x)),
+  ),
   floatUnary('erf', 'the error function', erfImpl),
   floatUnary('fabs', 'absolute value of a float', Math.abs),
   numericUnary('abs', 'absolute value (ints wrap: abs(INT_MIN) = INT_MIN)', (x) => Math.abs(x)),
@@ -261,13 +280,31 @@ const BUILTINS: readonly IntrinsicDef[] = [
   floatBinary('pow', 'x^y', (x, y) => x ** y),
   floatBinary('fmod', 'C fmod: remainder with the sign of x', (x, y) => x % y),
   floatBinary('atan2', 'atan(y / x) with quadrant', Math.atan2),
-  floatBinary('copysign', '|x| with the sign of y', (x, y) => Math.abs(x) * (y < 0 || Object.is(y, -0) ? -1 : 1)),
+  floatBinary(
+    'copysign',
+    '|x| with the sign of y',
+    (x, y) => Math.abs(x) * (y < 0 || Object.is(y, -0) ? -1 : 1),
+  ),
   floatBinary('hypot', 'sqrt(x^2 + y^2)', Math.hypot),
   floatPredicate('isnan', 'x is NaN', Number.isNaN),
   floatPredicate('isinf', 'x is +inf or -inf', (x) => x === Infinity || x === -Infinity),
   floatPredicate('isfinite', 'x is neither NaN nor infinite', Number.isFinite),
-  def('tir.popcount', 1, 'pure', 'number of set bits', sameAsArg0('tir.popcount', anyInt, 'an integer'), (a, t) => popcountImpl(a[0], t)),
-  def('tir.clz', 1, 'pure', 'number of leading zero bits', sameAsArg0('tir.clz', anyInt, 'an integer'), (a, t) => clzImpl(a[0], t)),
+  def(
+    'tir.popcount',
+    1,
+    'pure',
+    'number of set bits',
+    sameAsArg0('tir.popcount', anyInt, 'an integer'),
+    (a, t) => popcountImpl(a[0], t),
+  ),
+  def(
+    'tir.clz',
+    1,
+    'pure',
+    'number of leading zero bits',
+    sameAsArg0('tir.clz', anyInt, 'an integer'),
+    (a, t) => clzImpl(a[0], t),
+  ),
   intBinary('bitwise_and', 'a & b', (a, b, t) => bitwise('and', a, b, t)),
   intBinary('bitwise_or', 'a | b', (a, b, t) => bitwise('or', a, b, t)),
   intBinary('bitwise_xor', 'a ^ b', (a, b, t) => bitwise('xor', a, b, t)),
@@ -283,17 +320,35 @@ const BUILTINS: readonly IntrinsicDef[] = [
     'the bits of x read as the call dtype (same total width)',
     () => {
       // The target dtype is the call's own dtype; factories check widths.
-      throw dtypeError('tir.reinterpret', 'the result dtype must be given explicitly (use reinterpret(dtype, x))');
+      throw dtypeError(
+        'tir.reinterpret',
+        'the result dtype must be given explicitly (use reinterpret(dtype, x))',
+      );
     },
     (a, t, at) => reinterpretBits(a[0], at[0], t),
   ),
   def('tir.if_then_else', 3, 'lazy', 'cond ? t : f, evaluating only the taken branch', (args) => {
-    if (args[0].dtype.code !== 'bool') throw dtypeError('tir.if_then_else', `condition must be bool, got ${args[0].dtype.str}`);
-    if (args[1].dtype.str !== args[2].dtype.str) throw dtypeError('tir.if_then_else', `branches differ: ${args[1].dtype.str} vs ${args[2].dtype.str}`);
+    if (args[0].dtype.code !== 'bool')
+      throw dtypeError('tir.if_then_else', `condition must be bool, got ${args[0].dtype.str}`);
+    if (args[1].dtype.str !== args[2].dtype.str)
+      throw dtypeError('tir.if_then_else', `branches differ: ${args[1].dtype.str} vs ${args[2].dtype.str}`);
     return args[1].dtype;
   }),
-  def('tir.likely', 1, 'pure', 'a branch hint: the value of the bool argument', sameAsArg0('tir.likely', (t) => t.code === 'bool', 'a bool'), (a) => a[0]),
-  def('tir.thread_sync', [0, 1], 'effect', 'barrier for the given storage scope ("shared", "global", "warp")', () => DType.int32),
+  def(
+    'tir.likely',
+    1,
+    'pure',
+    'a branch hint: the value of the bool argument',
+    sameAsArg0('tir.likely', (t) => t.code === 'bool', 'a bool'),
+    (a) => a[0],
+  ),
+  def(
+    'tir.thread_sync',
+    [0, 1],
+    'effect',
+    'barrier for the given storage scope ("shared", "global", "warp")',
+    () => DType.int32,
+  ),
   def('tir.assume', 1, 'effect', 'tells the analyzer that the bool argument holds', () => DType.void),
 ];
 
@@ -328,7 +383,10 @@ export function canonicalIntrinsicName(name: string): string {
 }
 
 /** Look an intrinsic up by canonical or bare name; undefined when unknown. */
-export function lookupIntrinsic(name: string, table: IntrinsicTable = builtinIntrinsics): IntrinsicDef | undefined {
+export function lookupIntrinsic(
+  name: string,
+  table: IntrinsicTable = builtinIntrinsics,
+): IntrinsicDef | undefined {
   return table.get(name) ?? table.get(canonicalIntrinsicName(name));
 }
 
@@ -346,7 +404,11 @@ export function callIntrinsic(name: string, args: readonly ExprLike[]): PrimExpr
   const d = getIntrinsic(name);
   const n = args.length;
   const [lo, hi] = typeof d.arity === 'number' ? [d.arity, d.arity] : d.arity;
-  if (n < lo || n > hi) throw new KilnError(ErrorCodes.INVALID_ARGUMENT, `intrinsic '${d.name}' takes ${lo === hi ? lo : `${lo}..${hi}`} arguments, got ${n}`);
+  if (n < lo || n > hi)
+    throw new KilnError(
+      ErrorCodes.INVALID_ARGUMENT,
+      `intrinsic '${d.name}' takes ${lo === hi ? lo : `${lo}..${hi}`} arguments, got ${n}`,
+    );
   const exprs = unifyArgs(args);
   return call(d.resultType(exprs), d.name, exprs);
 }
@@ -417,7 +479,8 @@ export function reinterpret(dt: DataType | string, x: ExprLike): PrimExpr {
   const v = toExpr(x);
   const t = parseDType(dt);
   const w = (u: DataType): number => (u.code === 'bool' ? 8 : u.bits) * u.lanes;
-  if (w(t) !== w(v.dtype)) throw dtypeError('tir.reinterpret', `cannot reinterpret ${v.dtype.str} as ${t.str}: different widths`);
+  if (w(t) !== w(v.dtype))
+    throw dtypeError('tir.reinterpret', `cannot reinterpret ${v.dtype.str} as ${t.str}: different widths`);
   return call(t, 'tir.reinterpret', [v]);
 }
 

@@ -1,6 +1,7 @@
 // NDArray helpers: construction and storage kinds, seeded random data, allClose reports.
-import { describe, expect, it } from 'vitest';
+
 import { ErrorCodes, isKilnError } from '@kiln/ir-core';
+import { describe, expect, it } from 'vitest';
 import { allClose, getAt, ndarray, randomNDArray, seededRandom, toNumbers } from './ndarray.js';
 
 describe('NDArray', () => {

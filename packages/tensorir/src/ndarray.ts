@@ -9,12 +9,19 @@
 //   arithmetic is exact within ±2^53 only.
 // - int8/16/32, uint8/16/32 → the matching typed array; bool and uint1 → Uint8Array (0/1).
 import type { DataType } from '@kiln/ir-core';
-import { dtype as parseDType, ErrorCodes, KilnError } from '@kiln/ir-core';
+import { ErrorCodes, KilnError, dtype as parseDType } from '@kiln/ir-core';
 
 export type TypedArray =
-  | Float32Array | Float64Array
-  | Int8Array | Int16Array | Int32Array | BigInt64Array
-  | Uint8Array | Uint16Array | Uint32Array | BigUint64Array;
+  | Float32Array
+  | Float64Array
+  | Int8Array
+  | Int16Array
+  | Int32Array
+  | BigInt64Array
+  | Uint8Array
+  | Uint16Array
+  | Uint32Array
+  | BigUint64Array;
 
 export interface NDArray {
   readonly dtype: DataType;
@@ -36,16 +43,29 @@ export function shapeSize(shape: readonly number[]): number {
 
 /** A fresh zero-filled typed array of the storage kind for `t` (scalar element type). */
 export function allocTypedArray(t: DataType, length: number): TypedArray {
-  if (t.lanes !== 1) throw new KilnError(ErrorCodes.UNSUPPORTED, `NDArray of vector dtype ${t.str} is not supported`);
+  if (t.lanes !== 1)
+    throw new KilnError(ErrorCodes.UNSUPPORTED, `NDArray of vector dtype ${t.str} is not supported`);
   switch (t.code) {
     case 'float':
       return t.bits === 64 ? new Float64Array(length) : new Float32Array(length);
     case 'bfloat':
       return new Float32Array(length);
     case 'int':
-      return t.bits === 8 ? new Int8Array(length) : t.bits === 16 ? new Int16Array(length) : t.bits === 32 ? new Int32Array(length) : new BigInt64Array(length);
+      return t.bits === 8
+        ? new Int8Array(length)
+        : t.bits === 16
+          ? new Int16Array(length)
+          : t.bits === 32
+            ? new Int32Array(length)
+            : new BigInt64Array(length);
     case 'uint':
-      return t.bits <= 8 ? new Uint8Array(length) : t.bits === 16 ? new Uint16Array(length) : t.bits === 32 ? new Uint32Array(length) : new BigUint64Array(length);
+      return t.bits <= 8
+        ? new Uint8Array(length)
+        : t.bits === 16
+          ? new Uint16Array(length)
+          : t.bits === 32
+            ? new Uint32Array(length)
+            : new BigUint64Array(length);
     case 'bool':
       return new Uint8Array(length);
     default:
@@ -141,13 +161,17 @@ export type NDArrayInit = TypedArray | ArrayLike<number | bigint | boolean>;
 export function ndarray(dt: DataType | string, shape: readonly number[], data?: NDArrayInit): NDArray {
   const t = parseDType(dt);
   for (const d of shape) {
-    if (!Number.isInteger(d) || d < 0) throw new KilnError(ErrorCodes.INVALID_ARGUMENT, `invalid NDArray shape [${shape.join(', ')}]`);
+    if (!Number.isInteger(d) || d < 0)
+      throw new KilnError(ErrorCodes.INVALID_ARGUMENT, `invalid NDArray shape [${shape.join(', ')}]`);
   }
   const n = shapeSize(shape);
   const arr = allocTypedArray(t, n);
   if (data !== undefined) {
     if (data.length !== n) {
-      throw new KilnError(ErrorCodes.SHAPE_MISMATCH, `NDArray data has ${data.length} elements but shape [${shape.join(', ')}] needs ${n}`);
+      throw new KilnError(
+        ErrorCodes.SHAPE_MISMATCH,
+        `NDArray data has ${data.length} elements but shape [${shape.join(', ')}] needs ${n}`,
+      );
     }
     const big = isBigIntDType(t);
     for (let i = 0; i < n; i++) {
@@ -222,7 +246,12 @@ export interface RandomOptions {
  * bools random. Never all zeros (a zero-filled draw is patched) so tests cannot pass
  * vacuously.
  */
-export function randomNDArray(dt: DataType | string, shape: readonly number[], seed = 1, opts: RandomOptions = {}): NDArray {
+export function randomNDArray(
+  dt: DataType | string,
+  shape: readonly number[],
+  seed = 1,
+  opts: RandomOptions = {},
+): NDArray {
   const t = parseDType(dt);
   const rnd = seededRandom(seed);
   const n = shapeSize(shape);
@@ -270,8 +299,16 @@ function unravel(i: number, shape: readonly number[]): number[] {
  * Compare `actual` against `expected` elementwise: |a - e| <= atol + rtol * |e| (numpy's
  * rule). NaNs match NaNs, infinities must match exactly. Shapes must agree.
  */
-export function allClose(actual: NDArray, expected: NDArray | ArrayLike<number>, rtol = 1e-5, atol = 1e-6): AllCloseReport {
-  const exp: ArrayLike<number> = 'data' in expected && 'shape' in expected ? toNumbers(expected as NDArray) : (expected as ArrayLike<number>);
+export function allClose(
+  actual: NDArray,
+  expected: NDArray | ArrayLike<number>,
+  rtol = 1e-5,
+  atol = 1e-6,
+): AllCloseReport {
+  const exp: ArrayLike<number> =
+    'data' in expected && 'shape' in expected
+      ? toNumbers(expected as NDArray)
+      : (expected as ArrayLike<number>);
   if ('shape' in expected && (expected as NDArray).shape.join(',') !== actual.shape.join(',')) {
     const m = `shape mismatch: actual [${actual.shape.join(', ')}] vs expected [${(expected as NDArray).shape.join(', ')}]`;
     return { ok: false, maxAbsError: Infinity, maxRelError: Infinity, firstMismatch: 0, message: m };
@@ -304,7 +341,13 @@ export function allClose(actual: NDArray, expected: NDArray | ArrayLike<number>,
     if (bad && first < 0) first = i;
   }
   if (first < 0) {
-    return { ok: true, maxAbsError: maxAbs, maxRelError: maxRel, firstMismatch: -1, message: `ok (max abs ${maxAbs}, max rel ${maxRel})` };
+    return {
+      ok: true,
+      maxAbsError: maxAbs,
+      maxRelError: maxRel,
+      firstMismatch: -1,
+      message: `ok (max abs ${maxAbs}, max rel ${maxRel})`,
+    };
   }
   const idx = unravel(first, actual.shape);
   const a = Number(actual.data[first]);

@@ -1,11 +1,23 @@
 // Well-formedness checker tests: functions built by the DSL and by hand are accepted;
 // each kind of defect is reported.
-import { add, buffer, bufferLoad, DType, irModule, mul, primVar, toExpr } from '@kiln/ir-core';
+
 import * as core from '@kiln/ir-core';
+import { add, buffer, bufferLoad, DType, irModule, mul, primVar, toExpr } from '@kiln/ir-core';
 import { describe, expect, it } from 'vitest';
-import { allocate, block, blockRealize, bufferStore, forLoop, iterVar, letStmt, primFunc, seqStmt, declBuffer } from './stmt.js';
-import { wellFormed } from './well_formed.js';
+import {
+  allocate,
+  block,
+  blockRealize,
+  bufferStore,
+  declBuffer,
+  forLoop,
+  iterVar,
+  letStmt,
+  primFunc,
+  seqStmt,
+} from './stmt.js';
 import { compute, createPrimFunc, placeholder, reduceAxis, sum } from './te/index.js';
+import { wellFormed } from './well_formed.js';
 
 function matmul() {
   const A = placeholder([8, 8], 'float32', 'A');
@@ -16,7 +28,10 @@ function matmul() {
 }
 
 function expectProblem(problems: string[], pattern: RegExp): void {
-  expect(problems.some((p) => pattern.test(p)), `problems: ${JSON.stringify(problems)}`).toBe(true);
+  expect(
+    problems.some((p) => pattern.test(p)),
+    `problems: ${JSON.stringify(problems)}`,
+  ).toBe(true);
 }
 
 describe('wellFormed', () => {
@@ -28,7 +43,19 @@ describe('wellFormed', () => {
     const t = primVar('t', 'float32');
     const fn = primFunc(
       [X],
-      allocate(T, forLoop(i, 0, 4, letStmt(t, bufferLoad(X, [i]), seqStmt([bufferStore(T, t, [i]), bufferStore(X, bufferLoad(T, [i]), [add(i, 4)])])))),
+      allocate(
+        T,
+        forLoop(
+          i,
+          0,
+          4,
+          letStmt(
+            t,
+            bufferLoad(X, [i]),
+            seqStmt([bufferStore(T, t, [i]), bufferStore(X, bufferLoad(T, [i]), [add(i, 4)])]),
+          ),
+        ),
+      ),
     );
     expect(wellFormed(fn)).toEqual([]);
   });
@@ -42,7 +69,10 @@ describe('wellFormed', () => {
   it('reports a variable bound twice', () => {
     const X = buffer('X', 'float32', [4]);
     const i = primVar('i');
-    const fn = primFunc([X], seqStmt([forLoop(i, 0, 4, bufferStore(X, 1, [i])), forLoop(i, 0, 4, bufferStore(X, 2, [i]))]));
+    const fn = primFunc(
+      [X],
+      seqStmt([forLoop(i, 0, 4, bufferStore(X, 1, [i])), forLoop(i, 0, 4, bufferStore(X, 2, [i]))]),
+    );
     expectProblem(wellFormed(fn), /'i' is bound more than once/);
   });
 
@@ -51,7 +81,10 @@ describe('wellFormed', () => {
     const i = primVar('i');
     const vi = primVar('vi');
     const blk = block('B', bufferStore(X, 1, [i]), { iterVars: [iterVar(vi, [0, 4])] });
-    const fn = primFunc([X], blockRealize([], true, block('root', forLoop(i, 0, 4, blockRealize([i], true, blk)))));
+    const fn = primFunc(
+      [X],
+      blockRealize([], true, block('root', forLoop(i, 0, 4, blockRealize([i], true, blk)))),
+    );
     expectProblem(wellFormed(fn), /loop variable 'i' is used inside a block/);
   });
 
@@ -61,7 +94,10 @@ describe('wellFormed', () => {
     const j = primVar('j');
     const vi = primVar('vi');
     const blk = block('B', bufferStore(X, 1, [vi]), { iterVars: [iterVar(vi, [0, 4])] });
-    const fn = primFunc([X], blockRealize([], true, block('root', forLoop(i, 0, 4, blockRealize([j], true, blk)))));
+    const fn = primFunc(
+      [X],
+      blockRealize([], true, block('root', forLoop(i, 0, 4, blockRealize([j], true, blk)))),
+    );
     expectProblem(wellFormed(fn), /'j' is used but not bound/);
   });
 
@@ -78,14 +114,20 @@ describe('wellFormed', () => {
     expect(wellFormed(primFunc([X], bufferStore(flat, 1, [3])))).toEqual([]);
     expect(wellFormed(primFunc([X], declBuffer(flat, bufferStore(flat, 1, [3]))))).toEqual([]);
     const orphan = buffer('orphan', 'float32', [4]);
-    expectProblem(wellFormed(primFunc([X], declBuffer(orphan, bufferStore(orphan, 1, [0])))), /DeclBuffer 'orphan'/);
+    expectProblem(
+      wellFormed(primFunc([X], declBuffer(orphan, bufferStore(orphan, 1, [0])))),
+      /DeclBuffer 'orphan'/,
+    );
   });
 
   it('reports a store whose dtype does not match the buffer, and a wrong index count', () => {
     const X = buffer('X', 'float32', [4, 4]);
     const Y = buffer('Y', 'int32', [4]);
     const v = bufferLoad(Y, [0]);
-    const fn = primFunc([X, Y], seqStmt([bufferStore(X, toExpr(1, DType.float64), [0, 0]), bufferStore(Y, v, [0, 1])]));
+    const fn = primFunc(
+      [X, Y],
+      seqStmt([bufferStore(X, toExpr(1, DType.float64), [0, 0]), bufferStore(Y, v, [0, 1])]),
+    );
     const p = wellFormed(fn);
     expectProblem(p, /store of float64 into buffer 'X' of float32/);
     expectProblem(p, /buffer 'Y' has 1 dimensions but a store uses 2 indices/);
@@ -95,7 +137,14 @@ describe('wellFormed', () => {
     const X = buffer('X', 'float32', [4]);
     const b1 = block('same', bufferStore(X, 1, [0]), { init: bufferStore(X, 0, [0]) });
     const b2 = block('same', bufferStore(X, 2, [1]));
-    const fn = primFunc([X], blockRealize([], true, block('root', seqStmt([blockRealize([], true, b1), blockRealize([], true, b2)]))));
+    const fn = primFunc(
+      [X],
+      blockRealize(
+        [],
+        true,
+        block('root', seqStmt([blockRealize([], true, b1), blockRealize([], true, b2)])),
+      ),
+    );
     const p = wellFormed(fn);
     expectProblem(p, /block name 'same' is not unique/);
     expectProblem(p, /init but no reduce iter var/);
@@ -105,7 +154,10 @@ describe('wellFormed', () => {
     const X = buffer('X', 'float32', [4]);
     const n = primVar('n');
     const T = buffer('T', 'float32', [n]);
-    const fn = primFunc([X], blockRealize([], true, block('root', bufferStore(T, 1, [0]), { allocBuffers: [T] })));
+    const fn = primFunc(
+      [X],
+      blockRealize([], true, block('root', bufferStore(T, 1, [0]), { allocBuffers: [T] })),
+    );
     expectProblem(wellFormed(fn), /'n' is used but not bound/);
     const U = buffer('U', 'float32', [4]);
     const inner = blockRealize([], true, block('inner', bufferStore(U, 1, [0]), { allocBuffers: [U] }));
@@ -122,7 +174,9 @@ describe('wellFormed', () => {
   });
 
   it('is registered with the well-formed checker table', () => {
-    const table = core as unknown as { checkWellFormed?: (m: unknown) => Array<{ problems: readonly string[] }> };
+    const table = core as unknown as {
+      checkWellFormed?: (m: unknown) => Array<{ problems: readonly string[] }>;
+    };
     if (!table.checkWellFormed) return; // an ir-core without the table
     const X = buffer('X', 'float32', [4]);
     const bad = primFunc([X], bufferStore(X, 1, [primVar('ghost')]));

@@ -6,8 +6,8 @@
 // unique. Registered with ir-core's well-formed instrument for 'PrimFunc'.
 import type { Buffer, PrimExpr, Range, Var } from '@kiln/ir-core';
 import * as core from '@kiln/ir-core';
-import type { Block, BufferRegion, PrimFunc, Stmt } from './stmt.js';
 import { varsIn } from './analysis/vars.js';
+import type { Block, BufferRegion, PrimFunc, Stmt } from './stmt.js';
 
 class Checker {
   readonly problems: string[] = [];
@@ -64,7 +64,9 @@ class Checker {
         const d = this.scope.get(e);
         if (d === undefined) this.problem(`variable '${e.name}' is used but not bound`);
         else if (d >= 0 && d < this.blockDepth) {
-          this.problem(`loop variable '${e.name}' is used inside a block nested in its loop; use a block iter var bound to it`);
+          this.problem(
+            `loop variable '${e.name}' is used inside a block nested in its loop; use a block iter var bound to it`,
+          );
         }
         return;
       }
@@ -79,7 +81,8 @@ class Checker {
         for (const i of e.indices) this.expr(i);
         return;
       case 'Select':
-        if (e.cond.dtype.code !== 'bool') this.problem(`Select condition has dtype ${e.cond.dtype.str}, expected bool`);
+        if (e.cond.dtype.code !== 'bool')
+          this.problem(`Select condition has dtype ${e.cond.dtype.str}, expected bool`);
         this.expr(e.cond);
         this.expr(e.t);
         this.expr(e.f);
@@ -121,12 +124,18 @@ class Checker {
 
   private bufferUse(b: Buffer, indices: readonly PrimExpr[] | undefined, what: string): void {
     if (!this.buffers.has(b) && !this.scope.has(b.data)) {
-      this.problem(`buffer '${b.name}' is used (${what}) but not declared: not a parameter, alloc_buffer, Allocate or DeclBuffer, and its storage '${b.data.name}' is not bound`);
+      this.problem(
+        `buffer '${b.name}' is used (${what}) but not declared: not a parameter, alloc_buffer, Allocate or DeclBuffer, and its storage '${b.data.name}' is not bound`,
+      );
     }
     if (indices) {
-      if (indices.length !== b.shape.length) this.problem(`buffer '${b.name}' has ${b.shape.length} dimensions but a ${what} uses ${indices.length} indices`);
+      if (indices.length !== b.shape.length)
+        this.problem(
+          `buffer '${b.name}' has ${b.shape.length} dimensions but a ${what} uses ${indices.length} indices`,
+        );
       for (const i of indices) {
-        if (i.dtype.code !== 'int' && i.dtype.code !== 'uint') this.problem(`index of buffer '${b.name}' has dtype ${i.dtype.str}, expected an integer`);
+        if (i.dtype.code !== 'int' && i.dtype.code !== 'uint')
+          this.problem(`index of buffer '${b.name}' has dtype ${i.dtype.str}, expected an integer`);
       }
     }
   }
@@ -134,7 +143,9 @@ class Checker {
   private region(r: BufferRegion): void {
     this.bufferUse(r.buffer, undefined, 'region');
     if (r.region.length !== r.buffer.shape.length) {
-      this.problem(`region of buffer '${r.buffer.name}' has ${r.region.length} ranges for ${r.buffer.shape.length} dimensions`);
+      this.problem(
+        `region of buffer '${r.buffer.name}' has ${r.region.length} ranges for ${r.buffer.shape.length} dimensions`,
+      );
     }
     for (const x of r.region) this.range(x);
   }
@@ -156,7 +167,9 @@ class Checker {
         const okType = v.code === b.dtype.code && v.bits === b.dtype.bits;
         const okLanes = v.lanes === b.dtype.lanes * idxLanes || (v.lanes === b.dtype.lanes && idxLanes === 1);
         if (!okType || !okLanes) {
-          this.problem(`store of ${v.str} into buffer '${b.name}' of ${b.dtype.str}${idxLanes > 1 ? ` with ${idxLanes}-lane indices` : ''}`);
+          this.problem(
+            `store of ${v.str} into buffer '${b.name}' of ${b.dtype.str}${idxLanes > 1 ? ` with ${idxLanes}-lane indices` : ''}`,
+          );
         }
         this.expr(s.value);
         for (const i of s.indices) this.expr(i);
@@ -164,7 +177,8 @@ class Checker {
       }
       case 'LetStmt':
         this.expr(s.value);
-        if (s.value.dtype.str !== s.var.dtype.str) this.problem(`let '${s.var.name}' of ${s.var.dtype.str} bound to a ${s.value.dtype.str} value`);
+        if (s.value.dtype.str !== s.var.dtype.str)
+          this.problem(`let '${s.var.name}' of ${s.var.dtype.str} bound to a ${s.value.dtype.str} value`);
         this.bind(s.var);
         this.stmt(s.body);
         this.unbind(s.var);
@@ -172,7 +186,8 @@ class Checker {
       case 'For':
         this.expr(s.min);
         this.expr(s.extent);
-        if (s.extent.dtype.code !== 'int' && s.extent.dtype.code !== 'uint') this.problem(`loop '${s.loopVar.name}' has a non-integer extent`);
+        if (s.extent.dtype.code !== 'int' && s.extent.dtype.code !== 'uint')
+          this.problem(`loop '${s.loopVar.name}' has a non-integer extent`);
         this.bind(s.loopVar, this.blockDepth);
         this.stmt(s.body);
         this.unbind(s.loopVar);
@@ -201,7 +216,10 @@ class Checker {
         this.buffers.delete(s.buffer);
         return;
       case 'DeclBuffer':
-        if (!this.scope.has(s.buffer.data)) this.problem(`DeclBuffer '${s.buffer.name}' views storage '${s.buffer.data.name}' that is not bound`);
+        if (!this.scope.has(s.buffer.data))
+          this.problem(
+            `DeclBuffer '${s.buffer.name}' views storage '${s.buffer.data.name}' that is not bound`,
+          );
         this.bufferDecl(s.buffer, `declared buffer '${s.buffer.name}'`);
         this.buffers.add(s.buffer);
         this.stmt(s.body);
@@ -215,11 +233,16 @@ class Checker {
         for (const v of s.iterValues) this.expr(v);
         this.cond(s.predicate, `predicate of block '${s.block.name}'`);
         if (s.iterValues.length !== s.block.iterVars.length) {
-          this.problem(`block '${s.block.name}' has ${s.block.iterVars.length} iter vars but ${s.iterValues.length} bindings`);
+          this.problem(
+            `block '${s.block.name}' has ${s.block.iterVars.length} iter vars but ${s.iterValues.length} bindings`,
+          );
         }
         s.iterValues.forEach((v, i) => {
           const iv = s.block.iterVars[i];
-          if (iv && v.dtype.str !== iv.var.dtype.str) this.problem(`block '${s.block.name}' binds iter var '${iv.var.name}' (${iv.var.dtype.str}) to a ${v.dtype.str} value`);
+          if (iv && v.dtype.str !== iv.var.dtype.str)
+            this.problem(
+              `block '${s.block.name}' binds iter var '${iv.var.name}' (${iv.var.dtype.str}) to a ${v.dtype.str} value`,
+            );
         });
         this.block(s.block);
         return;
@@ -245,7 +268,8 @@ class Checker {
     for (const r of b.reads) this.region(r);
     for (const w of b.writes) this.region(w);
     if (b.init) {
-      if (!b.iterVars.some((iv) => iv.iterType === 'reduce')) this.problem(`block '${b.name}' has an init but no reduce iter var`);
+      if (!b.iterVars.some((iv) => iv.iterType === 'reduce'))
+        this.problem(`block '${b.name}' has an init but no reduce iter var`);
       this.stmt(b.init);
     }
     this.stmt(b.body);

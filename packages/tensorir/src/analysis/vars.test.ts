@@ -11,11 +11,17 @@ describe('freeVars', () => {
     const n = primVar('n');
     const vi = primVar('vi');
     const t = primVar('t');
-    const blk = block('B', bufferStore(X, 1, [add(vi, letExpr(t, n, t))]), { iterVars: [iterVar(vi, [0, n])] });
+    const blk = block('B', bufferStore(X, 1, [add(vi, letExpr(t, n, t))]), {
+      iterVars: [iterVar(vi, [0, n])],
+    });
     const s = forLoop(i, 0, n, blockRealize([i], true, blk));
     const free = freeVars(s, { skipHandles: true });
     expect(free).toEqual([n]);
-    expect(freeVars(s).map((v) => v.name).sort()).toEqual(['X', 'n']);
+    expect(
+      freeVars(s)
+        .map((v) => v.name)
+        .sort(),
+    ).toEqual(['X', 'n']);
   });
 
   it('treats PrimFunc params and their shape vars as bound', () => {
@@ -34,7 +40,10 @@ describe('varsIn / usesVar / collectBufferAccesses', () => {
     const B = buffer('B', 'float32', [4]);
     const i = primVar('i');
     const j = primVar('j');
-    const s = seqStmt([bufferStore(B, add(bufferLoad(A, [i]), bufferLoad(A, [j])), [i]), bufferStore(B, mul(bufferLoad(B, [j]), 2), [j])]);
+    const s = seqStmt([
+      bufferStore(B, add(bufferLoad(A, [i]), bufferLoad(A, [j])), [i]),
+      bufferStore(B, mul(bufferLoad(B, [j]), 2), [j]),
+    ]);
     expect(varsIn(s)).toContain(i);
     expect(usesVar(s, j)).toBe(true);
     expect(usesVar(s, primVar('k'))).toBe(false);

@@ -21,13 +21,15 @@
 //   no-op, so a thread loop whose body relies on a barrier between phases is NOT
 //   modelled faithfully (known gap).
 // - Allocated float storage starts as NaN, so reading uninitialized memory shows up.
-import type { Buffer, DataType, PrimExpr, Var } from '@kiln/ir-core';
-import { assertNever, elementOf, ErrorCodes, KilnError, postOrderVisit } from '@kiln/ir-core';
+import type { Buffer, PrimExpr, Var } from '@kiln/ir-core';
+import { assertNever, ErrorCodes, elementOf, KilnError, postOrderVisit } from '@kiln/ir-core';
 import type { IntrinsicTable } from '../intrinsics.js';
 import { builtinIntrinsics, lookupIntrinsic } from '../intrinsics.js';
-import type { NDArray, TypedArray } from '../ndarray.js';
-import { allocTypedArray, isBigIntDType, roundToBFloat16, roundToDType, roundToFloat16, wrapInt } from '../ndarray.js';
+import type { NDArray } from '../ndarray.js';
+import { allocTypedArray, isBigIntDType, roundToDType } from '../ndarray.js';
 import type { Block, BlockRealize, For, PrimFunc, Stmt } from '../stmt.js';
+import type { JitHost } from './jit.js';
+import { generateJs } from './jit.js';
 import type { Frame, SFn, Storage, XFn } from './semantics.js';
 import { binOp, castFn, compactStride, fastBinary, memOf, rounder, THREAD_REGS } from './semantics.js';
 
@@ -39,9 +41,22 @@ export const InterpreterErrorCodes = {
   BLOCK_BINDING: 'BLOCK_BINDING',
 } as const;
 
+/**
+ * How the body runs: `jit` (default) translates it to JavaScript source once; `closure`
+ * walks a tree of closures. Both have the same semantics; the tests cross-check them.
+ * The `KILN_INTERP_ENGINE` environment variable changes the default.
+ */
+export type InterpreterEngine = 'jit' | 'closure';
+
 export interface InterpretOptions {
   /** Intrinsics beyond the builtins (see createIntrinsicTable). */
   intrinsics?: IntrinsicTable;
+  engine?: InterpreterEngine;
+}
+
+function defaultEngine(): InterpreterEngine {
+  const env = typeof process !== 'undefined' ? process.env?.KILN_INTERP_ENGINE : undefined;
+  return env === 'closure' ? 'closure' : 'jit';
 }
 
 /** An argument: an NDArray for a buffer parameter, a number (or bigint) for a scalar one. */
@@ -53,20 +68,23 @@ export interface CompiledPrimFunc {
   run(args: readonly InterpretArg[]): void;
 }
 
-const cache = new WeakMap<PrimFunc, CompiledPrimFunc>();
+const jitCache = new WeakMap<PrimFunc, CompiledPrimFunc>();
+const closureCache = new WeakMap<PrimFunc, CompiledPrimFunc>();
 
 /** Execute `fn` on `args` (in parameter order); output buffers are written in place. */
 export function interpret(fn: PrimFunc, args: readonly InterpretArg[], opts: InterpretOptions = {}): void {
   compilePrimFunc(fn, opts).run(args);
 }
 
-/** Compile once, run many times (cached per function for the builtin intrinsics). */
+/** Compile once, run many times (cached per function and engine for the builtin intrinsics). */
 export function compilePrimFunc(fn: PrimFunc, opts: InterpretOptions = {}): CompiledPrimFunc {
+  const engine = opts.engine ?? defaultEngine();
+  const cache = engine === 'jit' ? jitCache : closureCache;
   if (!opts.intrinsics) {
     const hit = cache.get(fn);
     if (hit) return hit;
   }
-  const c = new Compiler(fn, opts.intrinsics ?? builtinIntrinsics).compile();
+  const c = new Compiler(fn, opts.intrinsics ?? builtinIntrinsics, engine).compile();
   if (!opts.intrinsics) cache.set(fn, c);
   return c;
 }
@@ -82,31 +100,37 @@ function isNDArray(x: InterpretArg): x is NDArray {
 
 // ---------------------------------------------------------------- the compiler
 
-class Compiler {
+class Compiler implements JitHost {
   private readonly slots = new Map<Var, number>();
   private nSlots = 0;
   private readonly storageSlots = new Map<Var, number>();
   private nStorage = 0;
   /** Vars (and data vars) bound at the current point of compilation. */
-  private readonly scope = new Set<Var>();
-  private readonly name: string;
+  readonly scope = new Set<Var>();
+  readonly name: string;
 
   /** Whether the function has thread-bound loops (then local/shared memory is per thread/block). */
-  private readonly hasThreads: boolean;
+  readonly hasThreads: boolean;
 
   constructor(
     private readonly fn: PrimFunc,
-    private readonly intrinsics: IntrinsicTable,
+    readonly intrinsics: IntrinsicTable,
+    private readonly engine: InterpreterEngine = 'jit',
   ) {
     this.name = fnName(fn);
     let threads = false;
     postOrderVisit(fn.body, (n) => {
-      if (n.kind === 'For' && (n as For).forKind === 'thread_binding' && THREAD_REGS[(n as For).threadTag ?? ''] !== undefined) threads = true;
+      if (
+        n.kind === 'For' &&
+        (n as For).forKind === 'thread_binding' &&
+        THREAD_REGS[(n as For).threadTag ?? ''] !== undefined
+      )
+        threads = true;
     });
     this.hasThreads = threads;
   }
 
-  private slot(v: Var): number {
+  slot(v: Var): number {
     let s = this.slots.get(v);
     if (s === undefined) {
       s = this.nSlots;
@@ -115,7 +139,7 @@ class Compiler {
     }
     return s;
   }
-  private storageSlot(v: Var): number {
+  storageSlot(v: Var): number {
     let s = this.storageSlots.get(v);
     if (s === undefined) {
       s = this.nStorage++;
@@ -123,7 +147,7 @@ class Compiler {
     }
     return s;
   }
-  private withBound<T>(vars: readonly Var[], body: () => T): T {
+  withBound<T>(vars: readonly Var[], body: () => T): T {
     const added = vars.filter((v) => !this.scope.has(v));
     for (const v of added) this.scope.add(v);
     try {
@@ -132,7 +156,7 @@ class Compiler {
       for (const v of added) this.scope.delete(v);
     }
   }
-  private err(code: string, msg: string): KilnError {
+  err(code: string, msg: string): KilnError {
     return new KilnError(code, `interpreting '${this.name}': ${msg}`);
   }
 
@@ -152,7 +176,10 @@ class Compiler {
         binders.push((f, args) => {
           const a = args[i];
           if (typeof a !== 'number' && typeof a !== 'bigint') {
-            throw this.err(ErrorCodes.INVALID_ARGUMENT, `argument ${i} ('${p.name}') must be a scalar ${p.dtype.str}, got an array`);
+            throw this.err(
+              ErrorCodes.INVALID_ARGUMENT,
+              `argument ${i} ('${p.name}') must be a scalar ${p.dtype.str}, got an array`,
+            );
           }
           f.v[s] = r(Number(a));
         });
@@ -163,12 +190,22 @@ class Compiler {
       this.scope.add(buf.data);
       binders.push((f, args) => {
         const a = args[i];
-        if (!isNDArray(a)) throw this.err(ErrorCodes.INVALID_ARGUMENT, `argument ${i} (buffer '${buf.name}') must be an NDArray`);
+        if (!isNDArray(a))
+          throw this.err(
+            ErrorCodes.INVALID_ARGUMENT,
+            `argument ${i} (buffer '${buf.name}') must be an NDArray`,
+          );
         if (a.dtype.str !== buf.dtype.str) {
-          throw this.err(ErrorCodes.DTYPE_MISMATCH, `argument ${i} (buffer '${buf.name}') has dtype ${a.dtype.str}, expected ${buf.dtype.str}`);
+          throw this.err(
+            ErrorCodes.DTYPE_MISMATCH,
+            `argument ${i} (buffer '${buf.name}') has dtype ${a.dtype.str}, expected ${buf.dtype.str}`,
+          );
         }
         if (a.shape.length !== buf.shape.length) {
-          throw this.err(ErrorCodes.SHAPE_MISMATCH, `argument ${i} (buffer '${buf.name}') has rank ${a.shape.length}, expected ${buf.shape.length}`);
+          throw this.err(
+            ErrorCodes.SHAPE_MISMATCH,
+            `argument ${i} (buffer '${buf.name}') has rank ${a.shape.length}, expected ${buf.shape.length}`,
+          );
         }
         f.s[ds] = { data: a.data, big: isBigIntDType(a.dtype), name: buf.name };
       });
@@ -181,8 +218,12 @@ class Compiler {
           f.v[s] = get(args[i] as NDArray);
         });
       };
-      buf.shape.forEach((e, d) => bindDim(e, (a) => a.shape[d]));
-      buf.strides.forEach((e, d) => bindDim(e, (a) => compactStride(a.shape, d)));
+      buf.shape.forEach((e, d) => {
+        bindDim(e, (a) => a.shape[d]);
+      });
+      buf.strides.forEach((e, d) => {
+        bindDim(e, (a) => compactStride(a.shape, d));
+      });
       bindDim(buf.elemOffset, () => 0);
     });
     // Pass 2: every dimension must equal its (now evaluable) expression.
@@ -194,7 +235,10 @@ class Compiler {
           const a = args[i] as NDArray;
           const want = ev(f);
           if (a.shape[d] !== want) {
-            throw this.err(ErrorCodes.SHAPE_MISMATCH, `argument ${i} (buffer '${p.name}'): dimension ${d} is ${a.shape[d]}, expected ${want} (shape [${a.shape.join(', ')}])`);
+            throw this.err(
+              ErrorCodes.SHAPE_MISMATCH,
+              `argument ${i} (buffer '${p.name}'): dimension ${d} is ${a.shape[d]}, expected ${want} (shape [${a.shape.join(', ')}])`,
+            );
           }
         });
       });
@@ -203,13 +247,16 @@ class Compiler {
         checks.push((f, args) => {
           const a = args[i] as NDArray;
           if (ev(f) !== compactStride(a.shape, d)) {
-            throw this.err(ErrorCodes.SHAPE_MISMATCH, `argument ${i} (buffer '${p.name}'): stride ${d} must be ${compactStride(a.shape, d)} (NDArrays are compact), got ${ev(f)}`);
+            throw this.err(
+              ErrorCodes.SHAPE_MISMATCH,
+              `argument ${i} (buffer '${p.name}'): stride ${d} must be ${compactStride(a.shape, d)} (NDArrays are compact), got ${ev(f)}`,
+            );
           }
         });
       });
     });
 
-    const body = this.stmt(fn.body);
+    const body = this.engine === 'jit' ? this.jitBody(fn.body) : this.stmt(fn.body);
     const nParams = fn.params.length;
     const nSlots = () => this.nSlots;
     const nStorage = () => this.nStorage;
@@ -219,7 +266,11 @@ class Compiler {
         if (args.length !== nParams) {
           throw this.err(ErrorCodes.INVALID_ARGUMENT, `expected ${nParams} arguments, got ${args.length}`);
         }
-        const f: Frame = { v: new Float64Array(nSlots()), s: new Array<Storage | undefined>(nStorage()), t: new Float64Array(6) };
+        const f: Frame = {
+          v: new Float64Array(nSlots()),
+          s: new Array<Storage | undefined>(nStorage()),
+          t: new Float64Array(6),
+        };
         for (const b of binders) b(f, args);
         for (const c of checks) c(f, args);
         body(f);
@@ -227,12 +278,28 @@ class Compiler {
     });
   }
 
+  /** The generated-JavaScript body, or the closure body where `new Function` is unavailable. */
+  private jitBody(body: Stmt): XFn {
+    let gen: XFn | undefined;
+    try {
+      gen = generateJs(this, body);
+    } catch (e) {
+      // Only a runtime that forbids eval (CSP) falls back; anything else is a real error.
+      if (!(e instanceof EvalError)) throw e;
+      gen = undefined;
+    }
+    return gen ?? this.stmt(body);
+  }
+
   private exprInParamScope(e: PrimExpr, what: string): SFn {
     try {
       return this.expr(e);
     } catch (err) {
       if (err instanceof KilnError && err.code === ErrorCodes.WELL_FORMED) {
-        throw this.err(ErrorCodes.INVALID_ARGUMENT, `cannot infer ${what} (${err.message}); pass the symbolic variable as a scalar parameter`);
+        throw this.err(
+          ErrorCodes.INVALID_ARGUMENT,
+          `cannot infer ${what} (${err.message}); pass the symbolic variable as a scalar parameter`,
+        );
       }
       throw err;
     }
@@ -242,12 +309,16 @@ class Compiler {
 
   /** A scalar expression (lanes must be 1). */
   private expr(e: PrimExpr): SFn {
-    if (e.dtype.lanes !== 1) throw this.err(ErrorCodes.INTERNAL, `internal error: scalar compile of vector ${e.kind} (${e.dtype.str})`);
+    if (e.dtype.lanes !== 1)
+      throw this.err(
+        ErrorCodes.INTERNAL,
+        `internal error: scalar compile of vector ${e.kind} (${e.dtype.str})`,
+      );
     return this.lane(e, 0);
   }
 
   /** Whether `e` has no variables, loads or calls, so it can be evaluated at compile time. */
-  private isConst(e: PrimExpr): boolean {
+  isConst(e: PrimExpr): boolean {
     const hit = this.constMemo.get(e);
     if (hit !== undefined) return hit;
     let r: boolean;
@@ -256,21 +327,51 @@ class Compiler {
       case 'FloatImm':
         r = true;
         break;
-      case 'Var': case 'BufferLoad': case 'Call': case 'Let': case 'StringImm':
+      case 'Var':
+      case 'BufferLoad':
+      case 'Call':
+      case 'Let':
+      case 'StringImm':
         r = false;
         break;
-      case 'Cast': r = this.isConst(e.value); break;
-      case 'Not': r = this.isConst(e.a); break;
-      case 'Broadcast': r = this.isConst(e.value); break;
-      case 'Ramp': r = this.isConst(e.base) && this.isConst(e.stride); break;
-      case 'Select': r = this.isConst(e.cond) && this.isConst(e.t) && this.isConst(e.f); break;
-      default: r = this.isConst(e.a) && this.isConst(e.b);
+      case 'Cast':
+        r = this.isConst(e.value);
+        break;
+      case 'Not':
+        r = this.isConst(e.a);
+        break;
+      case 'Broadcast':
+        r = this.isConst(e.value);
+        break;
+      case 'Ramp':
+        r = this.isConst(e.base) && this.isConst(e.stride);
+        break;
+      case 'Select':
+        r = this.isConst(e.cond) && this.isConst(e.t) && this.isConst(e.f);
+        break;
+      default:
+        r = this.isConst(e.a) && this.isConst(e.b);
     }
     this.constMemo.set(e, r);
     return r;
   }
   private readonly constMemo = new WeakMap<PrimExpr, boolean>();
   private static readonly EMPTY: Frame = { v: new Float64Array(0), s: [], t: new Float64Array(6) };
+
+  slotCount(): number {
+    return this.nSlots;
+  }
+  storageCount(): number {
+    return this.nStorage;
+  }
+  constLane(e: PrimExpr, l: number): number | undefined {
+    if (!this.isConst(e)) return undefined;
+    try {
+      return this.laneRaw(e, l)(Compiler.EMPTY);
+    } catch {
+      return undefined; // e.g. a constant division by zero: raise at run time, where it happens
+    }
+  }
 
   /** The compile-time value of a scalar expression, if it is constant. */
   private constValue(e: PrimExpr): number | undefined {
@@ -311,13 +412,28 @@ class Compiler {
       case 'StringImm':
         throw this.err(ErrorCodes.UNSUPPORTED, `string immediate "${e.value}" used as a value`);
       case 'Var': {
-        if (!this.scope.has(e)) throw new KilnError(ErrorCodes.WELL_FORMED, `variable '${e.name}' is used but not bound`);
-        if (e.dtype.code === 'handle') throw this.err(ErrorCodes.UNSUPPORTED, `handle variable '${e.name}' used as a value`);
+        if (!this.scope.has(e))
+          throw new KilnError(ErrorCodes.WELL_FORMED, `variable '${e.name}' is used but not bound`);
+        if (e.dtype.code === 'handle')
+          throw this.err(ErrorCodes.UNSUPPORTED, `handle variable '${e.name}' used as a value`);
         const s = this.slot(e) + li;
         return (f) => f.v[s];
       }
-      case 'Add': case 'Sub': case 'Mul': case 'Div': case 'Mod': case 'FloorDiv': case 'FloorMod':
-      case 'Min': case 'Max': case 'EQ': case 'NE': case 'LT': case 'LE': case 'GT': case 'GE': {
+      case 'Add':
+      case 'Sub':
+      case 'Mul':
+      case 'Div':
+      case 'Mod':
+      case 'FloorDiv':
+      case 'FloorMod':
+      case 'Min':
+      case 'Max':
+      case 'EQ':
+      case 'NE':
+      case 'LT':
+      case 'LE':
+      case 'GT':
+      case 'GE': {
         const a = this.lane(e.a, l);
         const b = this.lane(e.b, l);
         const fast = fastBinary(e.kind, e.a.dtype, a, b, this.constValue(e.b));
@@ -375,8 +491,15 @@ class Compiler {
       case 'Call':
         return this.call(e, l);
       case 'BufferLoad': {
-        if (e.buffer.dtype.lanes !== 1) throw this.err(ErrorCodes.UNSUPPORTED, `buffer '${e.buffer.name}' of vector dtype ${e.buffer.dtype.str}`);
-        const off = this.access(e.buffer, e.indices.map((ix) => this.lane(ix, ix.dtype.lanes === 1 ? 0 : l)));
+        if (e.buffer.dtype.lanes !== 1)
+          throw this.err(
+            ErrorCodes.UNSUPPORTED,
+            `buffer '${e.buffer.name}' of vector dtype ${e.buffer.dtype.str}`,
+          );
+        const off = this.access(
+          e.buffer,
+          e.indices.map((ix) => this.lane(ix, ix.dtype.lanes === 1 ? 0 : l)),
+        );
         const ds = this.storageSlot(e.buffer.data);
         const big = isBigIntDType(e.buffer.dtype);
         if (big) return (f) => Number(memOf(f.s[ds]!, f)[off(f)]);
@@ -402,7 +525,8 @@ class Compiler {
       return (f) => (c(f) !== 0 ? t(f) : g(f));
     }
     const ev = def.evaluate;
-    if (!ev) throw this.err(ErrorCodes.UNSUPPORTED, `intrinsic '${def.name}' has no interpreter implementation`);
+    if (!ev)
+      throw this.err(ErrorCodes.UNSUPPORTED, `intrinsic '${def.name}' has no interpreter implementation`);
     const t = elementOf(e.dtype);
     const argTypes = e.args.map((a) => elementOf(a.dtype));
     const args = e.args.map((a) => this.lane(a, a.dtype.lanes === 1 ? 0 : l));
@@ -425,7 +549,14 @@ class Compiler {
         return r(ev(buf, t, argTypes));
       };
     }
-    return (f) => r(ev(args.map((a) => a(f)), t, argTypes));
+    return (f) =>
+      r(
+        ev(
+          args.map((a) => a(f)),
+          t,
+          argTypes,
+        ),
+      );
   }
 
   /**
@@ -435,10 +566,16 @@ class Compiler {
   private access(buf: Buffer, indices: readonly SFn[]): SFn {
     const nd = buf.shape.length;
     if (indices.length !== nd) {
-      throw this.err(ErrorCodes.SHAPE_MISMATCH, `buffer '${buf.name}' has ${nd} dimensions but is accessed with ${indices.length} indices`);
+      throw this.err(
+        ErrorCodes.SHAPE_MISMATCH,
+        `buffer '${buf.name}' has ${nd} dimensions but is accessed with ${indices.length} indices`,
+      );
     }
     if (!this.scope.has(buf.data)) {
-      throw new KilnError(ErrorCodes.WELL_FORMED, `interpreting '${this.name}': buffer '${buf.name}' is used but its storage is not bound (not a parameter, not allocated)`);
+      throw new KilnError(
+        ErrorCodes.WELL_FORMED,
+        `interpreting '${this.name}': buffer '${buf.name}' is used but its storage is not bound (not a parameter, not allocated)`,
+      );
     }
     const ds = this.storageSlot(buf.data);
     const shape = buf.shape.map((s) => this.expr(s));
@@ -466,7 +603,11 @@ class Compiler {
     };
     const checkStorage = (f: Frame, off: number): number => {
       const st = f.s[ds];
-      if (st === undefined) throw this.err(ErrorCodes.INTERNAL, `internal error: storage of buffer '${name}' not bound at run time`);
+      if (st === undefined)
+        throw this.err(
+          ErrorCodes.INTERNAL,
+          `internal error: storage of buffer '${name}' not bound at run time`,
+        );
       if (off < 0 || off >= st.data.length) {
         const idx = indices.map((fn) => fn(f));
         throw new KilnError(
@@ -562,11 +703,19 @@ class Compiler {
     switch (s.kind) {
       case 'BufferStore': {
         const buf = s.buffer;
-        if (buf.dtype.lanes !== 1) throw this.err(ErrorCodes.UNSUPPORTED, `buffer '${buf.name}' of vector dtype ${buf.dtype.str}`);
+        if (buf.dtype.lanes !== 1)
+          throw this.err(ErrorCodes.UNSUPPORTED, `buffer '${buf.name}' of vector dtype ${buf.dtype.str}`);
         const L = s.value.dtype.lanes;
         const idxLanes = s.indices.reduce((m, i) => Math.max(m, i.dtype.lanes), 1);
-        if (s.value.dtype.code !== buf.dtype.code || s.value.dtype.bits !== buf.dtype.bits || (L !== idxLanes && L !== 1)) {
-          throw this.err(ErrorCodes.DTYPE_MISMATCH, `store of ${s.value.dtype.str} into buffer '${buf.name}' of ${buf.dtype.str} with ${idxLanes}-lane indices`);
+        if (
+          s.value.dtype.code !== buf.dtype.code ||
+          s.value.dtype.bits !== buf.dtype.bits ||
+          (L !== idxLanes && L !== 1)
+        ) {
+          throw this.err(
+            ErrorCodes.DTYPE_MISMATCH,
+            `store of ${s.value.dtype.str} into buffer '${buf.name}' of ${buf.dtype.str} with ${idxLanes}-lane indices`,
+          );
         }
         const ds = this.storageSlot(buf.data);
         const big = isBigIntDType(buf.dtype);
@@ -576,7 +725,12 @@ class Compiler {
         const offs: SFn[] = [];
         for (let l = 0; l < lanes; l++) {
           vals.push(this.lane(s.value, L === 1 ? 0 : l));
-          offs.push(this.access(buf, s.indices.map((ix) => this.lane(ix, ix.dtype.lanes === 1 ? 0 : l))));
+          offs.push(
+            this.access(
+              buf,
+              s.indices.map((ix) => this.lane(ix, ix.dtype.lanes === 1 ? 0 : l)),
+            ),
+          );
         }
         const write = big
           ? (f: Frame, off: number, v: number) => {
@@ -616,7 +770,8 @@ class Compiler {
       }
       case 'LetStmt': {
         if (s.var.dtype.code === 'handle') {
-          if (s.value.kind !== 'Var') throw this.err(ErrorCodes.UNSUPPORTED, `let of handle '${s.var.name}' to a non-variable`);
+          if (s.value.kind !== 'Var')
+            throw this.err(ErrorCodes.UNSUPPORTED, `let of handle '${s.var.name}' to a non-variable`);
           const from = this.storageSlot(s.value);
           const to = this.storageSlot(s.var);
           const body = this.withBound([s.var], () => this.stmt(s.body));
@@ -627,7 +782,9 @@ class Compiler {
         }
         const L = s.var.dtype.lanes;
         const base = this.slot(s.var);
-        const vals = Array.from({ length: L }, (_, l) => this.lane(s.value, s.value.dtype.lanes === 1 ? 0 : l));
+        const vals = Array.from({ length: L }, (_, l) =>
+          this.lane(s.value, s.value.dtype.lanes === 1 ? 0 : l),
+        );
         const body = this.withBound([s.var], () => this.stmt(s.body));
         if (L === 1) {
           const v0 = vals[0];
@@ -646,7 +803,8 @@ class Compiler {
         const ext = this.expr(s.extent);
         const sl = this.slot(s.loopVar);
         const body = this.withBound([s.loopVar], () => this.stmt(s.body));
-        const reg = s.forKind === 'thread_binding' && s.threadTag !== undefined ? THREAD_REGS[s.threadTag] : undefined;
+        const reg =
+          s.forKind === 'thread_binding' && s.threadTag !== undefined ? THREAD_REGS[s.threadTag] : undefined;
         if (reg !== undefined) {
           // Threads run one after another; the register says which thread is running.
           return (f) => {
@@ -719,7 +877,10 @@ class Compiler {
       }
       case 'DeclBuffer': {
         if (!this.scope.has(s.buffer.data)) {
-          throw new KilnError(ErrorCodes.WELL_FORMED, `interpreting '${this.name}': DeclBuffer '${s.buffer.name}' views storage '${s.buffer.data.name}' that is not bound`);
+          throw new KilnError(
+            ErrorCodes.WELL_FORMED,
+            `interpreting '${this.name}': DeclBuffer '${s.buffer.name}' views storage '${s.buffer.data.name}' that is not bound`,
+          );
         }
         return this.stmt(s.body);
       }
@@ -737,7 +898,8 @@ class Compiler {
 
   /** Fresh storage for `buf` (product of its shape; floats start as NaN). */
   private allocator(buf: Buffer): XFn {
-    if (buf.dtype.lanes !== 1) throw this.err(ErrorCodes.UNSUPPORTED, `allocation of vector dtype ${buf.dtype.str} ('${buf.name}')`);
+    if (buf.dtype.lanes !== 1)
+      throw this.err(ErrorCodes.UNSUPPORTED, `allocation of vector dtype ${buf.dtype.str} ('${buf.name}')`);
     const ds = this.storageSlot(buf.data);
     const shape = buf.shape.map((e) => this.expr(e));
     const strides = buf.strides.map((e) => this.expr(e));
@@ -745,7 +907,13 @@ class Compiler {
     const name = buf.name;
     const dt = buf.dtype;
     const sc = buf.scope;
-    const keyed = !this.hasThreads ? undefined : sc.startsWith('local') || sc.startsWith('wmma') || sc === 'warp' ? 'thread' : sc.startsWith('shared') ? 'block' : undefined;
+    const keyed = !this.hasThreads
+      ? undefined
+      : sc.startsWith('local') || sc.startsWith('wmma') || sc === 'warp'
+        ? 'thread'
+        : sc.startsWith('shared')
+          ? 'block'
+          : undefined;
     return (f) => {
       const dims = shape.map((s) => s(f));
       let n = dims.reduce((a, b) => a * b, 1);
@@ -754,25 +922,34 @@ class Compiler {
         for (let d = 0; d < dims.length; d++) n += (dims[d] - 1) * strides[d](f);
         if (dims.some((x) => x === 0)) n = 0;
       }
-      if (!Number.isInteger(n) || n < 0) throw this.err(ErrorCodes.SHAPE_MISMATCH, `allocation of '${name}' with invalid size ${n}`);
+      if (!Number.isInteger(n) || n < 0)
+        throw this.err(ErrorCodes.SHAPE_MISMATCH, `allocation of '${name}' with invalid size ${n}`);
       const data = allocTypedArray(dt, n);
       if (isF) (data as Float32Array).fill(NaN);
-      f.s[ds] = keyed ? { data, big: isBigIntDType(dt), name, parts: new Map(), perThread: keyed === 'thread' } : { data, big: isBigIntDType(dt), name };
+      f.s[ds] = keyed
+        ? { data, big: isBigIntDType(dt), name, parts: new Map(), perThread: keyed === 'thread' }
+        : { data, big: isBigIntDType(dt), name };
     };
   }
 
   private blockRealize(br: BlockRealize): XFn {
     const blk = br.block;
     const values = br.iterValues.map((v) => this.expr(v));
-    const pred = br.predicate.kind === 'IntImm' && br.predicate.value === 1 ? undefined : this.expr(br.predicate);
+    const pred =
+      br.predicate.kind === 'IntImm' && br.predicate.value === 1 ? undefined : this.expr(br.predicate);
     const slots = blk.iterVars.map((iv) => this.slot(iv.var));
     const doms = blk.iterVars.map((iv) => ({ min: this.expr(iv.dom.min), extent: this.expr(iv.dom.extent) }));
     const domVals = blk.iterVars.map((iv) => [this.constValue(iv.dom.min), this.constValue(iv.dom.extent)]);
-    const constDoms = domVals.every(([a, b]) => a !== undefined && b !== undefined) ? (domVals as number[][]) : undefined;
-    const body = this.blockBody(blk, blk.iterVars.map((iv) => iv.var));
+    const constDoms = domVals.every(([a, b]) => a !== undefined && b !== undefined)
+      ? (domVals as number[][])
+      : undefined;
+    const body = this.blockBody(
+      blk,
+      blk.iterVars.map((iv) => iv.var),
+    );
     const n = slots.length;
     const name = blk.name;
-    const bad = (f: Frame, k: number, v: number, lo: number, ext: number): never => {
+    const bad = (_f: Frame, k: number, v: number, lo: number, ext: number): never => {
       throw new KilnError(
         InterpreterErrorCodes.BLOCK_BINDING,
         `interpreting '${this.name}': block '${name}' binds iter var '${blk.iterVars[k].var.name}' to ${v}, outside its domain [${lo}, ${lo + ext})`,

@@ -2,7 +2,7 @@
 // JavaScript): storage, frames, per-operation rounding, integer division, casts, and
 // per-thread memory for thread-bound kernels.
 import type { DataType } from '@kiln/ir-core';
-import { elementOf, ErrorCodes, KilnError } from '@kiln/ir-core';
+import { ErrorCodes, elementOf, KilnError } from '@kiln/ir-core';
 import type { TypedArray } from '../ndarray.js';
 import { roundToBFloat16, roundToFloat16, wrapInt } from '../ndarray.js';
 
@@ -27,7 +27,12 @@ export interface Frame {
 }
 
 export const THREAD_REGS: Readonly<Record<string, number>> = {
-  'blockIdx.x': 0, 'blockIdx.y': 1, 'blockIdx.z': 2, 'threadIdx.x': 3, 'threadIdx.y': 4, 'threadIdx.z': 5,
+  'blockIdx.x': 0,
+  'blockIdx.y': 1,
+  'blockIdx.z': 2,
+  'threadIdx.x': 3,
+  'threadIdx.y': 4,
+  'threadIdx.z': 5,
 };
 
 /** The memory of `st` as seen by the current thread. */
@@ -136,20 +141,33 @@ export function binOp(kind: string, operand: DataType, result: DataType): BinOp 
  * Inlined closures for the hottest cases (index arithmetic in int64/int32, float32 and
  * float64 add/mul, comparisons), saving a call per node; undefined for the rest.
  */
-export function fastBinary(kind: string, operand: DataType, a: SFn, b: SFn, bConst: number | undefined): SFn | undefined {
+export function fastBinary(
+  kind: string,
+  operand: DataType,
+  a: SFn,
+  b: SFn,
+  bConst: number | undefined,
+): SFn | undefined {
   const e = elementOf(operand);
-  const exact = (e.code === 'int' || e.code === 'uint') && e.bits === 64 ? true : e.code === 'float' && e.bits === 64;
+  const exact =
+    (e.code === 'int' || e.code === 'uint') && e.bits === 64 ? true : e.code === 'float' && e.bits === 64;
   const f32 = e.code === 'float' && e.bits === 32;
   const i32 = e.code === 'int' && e.bits === 32;
   if (bConst !== undefined && (exact || i32)) {
     const c = bConst;
     switch (kind) {
-      case 'Add': return i32 ? (f) => (a(f) + c) | 0 : (f) => a(f) + c;
-      case 'Sub': return i32 ? (f) => (a(f) - c) | 0 : (f) => a(f) - c;
-      case 'Mul': return i32 ? (f) => Math.imul(a(f), c) : (f) => a(f) * c;
-      case 'LT': return (f) => (a(f) < c ? 1 : 0);
-      case 'GE': return (f) => (a(f) >= c ? 1 : 0);
-      default: break;
+      case 'Add':
+        return i32 ? (f) => (a(f) + c) | 0 : (f) => a(f) + c;
+      case 'Sub':
+        return i32 ? (f) => (a(f) - c) | 0 : (f) => a(f) - c;
+      case 'Mul':
+        return i32 ? (f) => Math.imul(a(f), c) : (f) => a(f) * c;
+      case 'LT':
+        return (f) => (a(f) < c ? 1 : 0);
+      case 'GE':
+        return (f) => (a(f) >= c ? 1 : 0);
+      default:
+        break;
     }
   }
   switch (kind) {

@@ -5,22 +5,33 @@
 // not define become scalar Var params after the tensor params.
 import type { Attrs, Buffer, BufferLoad, ExprLike, Node, PrimExpr, Range, Var } from '@kiln/ir-core';
 import {
+  add,
   bufferLoad,
-  buffer as makeBuffer,
   DType,
   ErrorCodes,
   isConstInt,
   KilnError,
+  buffer as makeBuffer,
   primVar,
   range,
   structuralEqual,
   substitute,
   toExpr,
-  add,
 } from '@kiln/ir-core';
-import type { BufferRegion, IterVar, PrimFunc, PrimFuncParam, Stmt } from '../stmt.js';
-import { block, blockRealize, bufferRegion, bufferStore, forLoop, ifThenElse, iterVar, letStmt, primFunc, seqStmt } from '../stmt.js';
 import { collectBufferAccesses, varsIn } from '../analysis/vars.js';
+import type { BufferRegion, IterVar, PrimFunc, PrimFuncParam, Stmt } from '../stmt.js';
+import {
+  block,
+  blockRealize,
+  bufferRegion,
+  bufferStore,
+  forLoop,
+  ifThenElse,
+  iterVar,
+  letStmt,
+  primFunc,
+  seqStmt,
+} from '../stmt.js';
 import type { ComputeOp, Operation, Tensor } from './tensor.js';
 import { reduceAxisDom } from './tensor.js';
 
@@ -40,11 +51,18 @@ function isTensor(x: Tensor | Var): x is Tensor {
  * (computes) in parameter order; scalar Vars may be listed too. Every placeholder the
  * outputs depend on must be in `args`.
  */
-export function createPrimFunc(args: ReadonlyArray<Tensor | Var>, opts: CreatePrimFuncOptions = {}): PrimFunc {
+export function createPrimFunc(
+  args: ReadonlyArray<Tensor | Var>,
+  opts: CreatePrimFuncOptions = {},
+): PrimFunc {
   const fname = opts.name ?? 'main';
   const argTensors = args.filter(isTensor);
   const argSet = new Set<Tensor>(argTensors);
-  if (argSet.size !== argTensors.length) throw new KilnError(ErrorCodes.DUPLICATE_NAME, `createPrimFunc '${fname}': a tensor is listed twice in the arguments`);
+  if (argSet.size !== argTensors.length)
+    throw new KilnError(
+      ErrorCodes.DUPLICATE_NAME,
+      `createPrimFunc '${fname}': a tensor is listed twice in the arguments`,
+    );
 
   // Topological order of the stages the arguments need.
   const order: Operation[] = [];
@@ -58,7 +76,10 @@ export function createPrimFunc(args: ReadonlyArray<Tensor | Var>, opts: CreatePr
   for (const t of argTensors) visit(t.op);
   for (const op of order) {
     if (op.kind === 'placeholder' && !argTensors.some((t) => t.op === op)) {
-      throw new KilnError(ErrorCodes.INVALID_ARGUMENT, `createPrimFunc '${fname}': placeholder '${op.name}' is used but not in the argument list`);
+      throw new KilnError(
+        ErrorCodes.INVALID_ARGUMENT,
+        `createPrimFunc '${fname}': placeholder '${op.name}' is used but not in the argument list`,
+      );
     }
   }
 
@@ -186,14 +207,20 @@ function buildStage(
   }
 
   const reads = readRegions(readExprs, new Set(outs));
-  const writes = outs.map((b) => bufferRegion(b, idx.map((i) => range(i, 1))));
+  const writes = outs.map((b) =>
+    bufferRegion(
+      b,
+      idx.map((i) => range(i, 1)),
+    ),
+  );
   const blk = block(name, body, { iterVars, reads, writes, init, annotations: op.attrs });
   let stmt: Stmt = blockRealize(
     loops.map((l) => l.v),
     true,
     blk,
   );
-  for (let i = loops.length - 1; i >= 0; i--) stmt = forLoop(loops[i].v, loops[i].dom.min, loops[i].dom.extent, stmt);
+  for (let i = loops.length - 1; i >= 0; i--)
+    stmt = forLoop(loops[i].v, loops[i].dom.min, loops[i].dom.extent, stmt);
   return stmt;
 }
 
@@ -213,7 +240,12 @@ function readRegions(exprs: readonly PrimExpr[], exclude: ReadonlySet<Buffer>): 
   }
   const out: BufferRegion[] = [];
   for (const [b, loads] of byBuffer) {
-    const region = b.shape.map((s, d) => dimRegion(loads.map((l) => l.indices[d]), s));
+    const region = b.shape.map((s, d) =>
+      dimRegion(
+        loads.map((l) => l.indices[d]),
+        s,
+      ),
+    );
     out.push(bufferRegion(b, region));
   }
   return out;
@@ -231,7 +263,11 @@ function dimRegion(indices: readonly PrimExpr[], extent: PrimExpr): Range {
   if (indices.every((i) => i === first || structuralEqual(i, first))) return range(first, 1);
   const parts = indices.map(splitConst);
   const base = parts[0][0];
-  const sameBase = parts.every(([b]) => (b === undefined && base === undefined) || (b !== undefined && base !== undefined && (b === base || structuralEqual(b, base))));
+  const sameBase = parts.every(
+    ([b]) =>
+      (b === undefined && base === undefined) ||
+      (b !== undefined && base !== undefined && (b === base || structuralEqual(b, base))),
+  );
   if (sameBase) {
     const lo = Math.min(...parts.map((p) => p[1]));
     const hi = Math.max(...parts.map((p) => p[1]));

@@ -1,7 +1,19 @@
 // The README example, run through the package entry point.
 import { mul } from '@kiln/ir-core';
 import { expect, it } from 'vitest';
-import { allClose, compute, createPrimFunc, getAt, interpret, ndarray, placeholder, randomNDArray, reduceAxis, sizeVar, sum } from '../index.js';
+import {
+  allClose,
+  compute,
+  createPrimFunc,
+  getAt,
+  interpret,
+  ndarray,
+  placeholder,
+  randomNDArray,
+  reduceAxis,
+  sizeVar,
+  sum,
+} from '../index.js';
 
 it('runs the README example', () => {
   const n = sizeVar('n');

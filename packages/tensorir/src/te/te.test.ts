@@ -1,8 +1,10 @@
 // DSL + interpreter tests: te stages → createPrimFunc → interpret, checked against
 // straightforward TypeScript references on seeded random inputs.
-import { add, cast, div, floordiv, ge, lt, and, mul, sub } from '@kiln/ir-core';
+
 import type { PrimExpr } from '@kiln/ir-core';
+import { add, and, cast, div, floordiv, ge, lt, mul, sub } from '@kiln/ir-core';
 import { describe, expect, it } from 'vitest';
+import type { NDArray, Tensor } from './index.js';
 import {
   allClose,
   argmax,
@@ -29,7 +31,6 @@ import {
   toNumbers,
   wellFormed,
 } from './index.js';
-import type { NDArray, Tensor } from './index.js';
 
 function expectClose(actual: NDArray, expected: ArrayLike<number>, rtol = 1e-5, atol = 1e-6): void {
   const r = allClose(actual, expected, rtol, atol);
@@ -58,13 +59,19 @@ describe('te elementwise', () => {
     const fn = createPrimFunc([A, B, D], { name: 'ew' });
     expect(wellFormed(fn)).toEqual([]);
     // C is an intermediate: an alloc_buffer of the root block.
-    expect(fn.body.kind === 'BlockRealize' && fn.body.block.name === 'root' && fn.body.block.allocBuffers.map((b) => b.name)).toEqual(['C']);
+    expect(
+      fn.body.kind === 'BlockRealize' &&
+        fn.body.block.name === 'root' &&
+        fn.body.block.allocBuffers.map((b) => b.name),
+    ).toEqual(['C']);
     const a = randomNDArray('float32', [4, 1, 5], 1);
     const b = randomNDArray('float32', [3, 1], 2);
     const d = ndarray('float32', [4, 3, 5]);
     interpret(fn, [a, b, d]);
     const ref: number[] = [];
-    forEachIndex([4, 3, 5], ([i, j, k]) => ref.push(Math.tanh(Math.fround(getAt(a, [i, 0, k]) * getAt(b, [j, 0]) + 1) - 0.5)));
+    forEachIndex([4, 3, 5], ([i, j, k]) =>
+      ref.push(Math.tanh(Math.fround(getAt(a, [i, 0, k]) * getAt(b, [j, 0]) + 1) - 0.5)),
+    );
     expectClose(d, ref);
   });
 
@@ -88,12 +95,16 @@ describe('te elementwise', () => {
 
   it('a cast chain float32 → int32 → int8 → float16 → float32', () => {
     const A = placeholder([50], 'float32', 'A');
-    const B = compute([50], (i) => cast('float32', cast('float16', cast('int8', cast('int32', A.at(i))))), 'B');
+    const B = compute(
+      [50],
+      (i) => cast('float32', cast('float16', cast('int8', cast('int32', A.at(i))))),
+      'B',
+    );
     const fn = createPrimFunc([A, B]);
     const a = randomNDArray('float32', [50], 5, { low: -300, high: 300 });
     const b = ndarray('float32', [50]);
     interpret(fn, [a, b]);
-    const ref = toNumbers(a).map((x) => ((Math.trunc(x) << 24) >> 24));
+    const ref = toNumbers(a).map((x) => (Math.trunc(x) << 24) >> 24);
     expect(toNumbers(b)).toEqual(ref);
   });
 
@@ -104,7 +115,12 @@ describe('te elementwise', () => {
     const a = ndarray('int32', [4], [1, 40000, -40000, 32768]);
     const b = ndarray('int32', [4]);
     interpret(fn, [a, b]);
-    expect(toNumbers(b)).toEqual([65543, (40000 * 65536 + 7) | 0, (-40000 * 65536 + 7) | 0, (32768 * 65536 + 7) | 0]);
+    expect(toNumbers(b)).toEqual([
+      65543,
+      (40000 * 65536 + 7) | 0,
+      (-40000 * 65536 + 7) | 0,
+      (32768 * 65536 + 7) | 0,
+    ]);
   });
 
   it('a symbolic var that only appears in the output shape becomes a scalar param', () => {
@@ -187,8 +203,17 @@ describe('te matmul', () => {
 });
 
 interface ConvParams {
-  n: number; c: number; h: number; w: number; k: number; r: number; s: number;
-  stride: number; pad: number; dil: number; groups: number;
+  n: number;
+  c: number;
+  h: number;
+  w: number;
+  k: number;
+  r: number;
+  s: number;
+  stride: number;
+  pad: number;
+  dil: number;
+  groups: number;
 }
 
 function conv2d(p: ConvParams): { fn: ReturnType<typeof createPrimFunc>; oh: number; ow: number } {
@@ -207,7 +232,12 @@ function conv2d(p: ConvParams): { fn: ReturnType<typeof createPrimFunc>; oh: num
     (nn, kk, y, x) =>
       sum(
         mul(
-          P.at(nn, add(mul(floordiv(kk, kg), cg), rc), add(mul(y, p.stride), mul(rr, p.dil)), add(mul(x, p.stride), mul(rs, p.dil))),
+          P.at(
+            nn,
+            add(mul(floordiv(kk, kg), cg), rc),
+            add(mul(y, p.stride), mul(rr, p.dil)),
+            add(mul(x, p.stride), mul(rs, p.dil)),
+          ),
           W.at(kk, rc, rr, rs),
         ),
         [rc, rr, rs],
@@ -240,7 +270,10 @@ function conv2dRef(p: ConvParams, x: NDArray, w: NDArray, oh: number, ow: number
 describe('te conv2d NCHW', () => {
   const cases: Array<[string, ConvParams]> = [
     ['plain 3x3', { n: 1, c: 3, h: 8, w: 8, k: 4, r: 3, s: 3, stride: 1, pad: 0, dil: 1, groups: 1 }],
-    ['padding + stride 2', { n: 2, c: 4, h: 9, w: 7, k: 6, r: 3, s: 3, stride: 2, pad: 1, dil: 1, groups: 1 }],
+    [
+      'padding + stride 2',
+      { n: 2, c: 4, h: 9, w: 7, k: 6, r: 3, s: 3, stride: 2, pad: 1, dil: 1, groups: 1 },
+    ],
     ['dilation 2', { n: 1, c: 2, h: 10, w: 10, k: 3, r: 3, s: 3, stride: 1, pad: 2, dil: 2, groups: 1 }],
     ['groups 2', { n: 1, c: 4, h: 6, w: 6, k: 6, r: 3, s: 3, stride: 1, pad: 1, dil: 1, groups: 2 }],
     ['depthwise', { n: 1, c: 4, h: 6, w: 5, k: 4, r: 3, s: 3, stride: 2, pad: 1, dil: 1, groups: 4 }],
@@ -264,7 +297,11 @@ describe('te pooling', () => {
     const P = pad(X, [0, 0, 1, 1], [0, 0, 1, 1], -3.4028234663852886e38, 'X_pad');
     const r = reduceAxis(3, 'r');
     const s = reduceAxis(3, 's');
-    const Y = compute([1, 2, 4, 4], (n, c, y, x) => reduceMax(P.at(n, c, add(mul(y, 2), r), add(mul(x, 2), s)), [r, s]), 'pool');
+    const Y = compute(
+      [1, 2, 4, 4],
+      (n, c, y, x) => reduceMax(P.at(n, c, add(mul(y, 2), r), add(mul(x, 2), s)), [r, s]),
+      'pool',
+    );
     const fn = createPrimFunc([X, Y]);
     expect(wellFormed(fn)).toEqual([]);
     const x = randomNDArray('float32', [1, 2, 7, 7], 50);
@@ -293,8 +330,16 @@ describe('te pooling', () => {
       const ix = sub(add(x, s), 1);
       return and(and(ge(iy, 0), lt(iy, 6)), and(ge(ix, 0), lt(ix, 5)));
     };
-    const S = compute([2, 6, 5], (c, y, x) => sum(X.at(c, sub(add(y, r), 1), sub(add(x, s), 1)), [r, s], { where: valid(y, x) }), 'pool_sum');
-    const N = compute([2, 6, 5], (c, y, x) => sum(constant(1, 'float32'), [r, s], { where: valid(y, x) }), 'pool_count');
+    const S = compute(
+      [2, 6, 5],
+      (c, y, x) => sum(X.at(c, sub(add(y, r), 1), sub(add(x, s), 1)), [r, s], { where: valid(y, x) }),
+      'pool_sum',
+    );
+    const N = compute(
+      [2, 6, 5],
+      (_c, y, x) => sum(constant(1, 'float32'), [r, s], { where: valid(y, x) }),
+      'pool_count',
+    );
     const Y = compute([2, 6, 5], (c, y, x) => div(S.at(c, y, x), N.at(c, y, x)), 'pool_avg');
     const fn = createPrimFunc([X, Y]);
     expect(wellFormed(fn)).toEqual([]);
@@ -354,7 +399,11 @@ describe('te normalisation', () => {
     const k = reduceAxis(N, 'k');
     const mean = compute([B], (i) => sum(div(X.at(i, k), N), k), 'mean');
     const k2 = reduceAxis(N, 'k');
-    const vr = compute([B], (i) => sum(div(mul(sub(X.at(i, k2), mean.at(i)), sub(X.at(i, k2), mean.at(i))), N), k2), 'var');
+    const vr = compute(
+      [B],
+      (i) => sum(div(mul(sub(X.at(i, k2), mean.at(i)), sub(X.at(i, k2), mean.at(i))), N), k2),
+      'var',
+    );
     const Y = compute(
       [B, N],
       (i, j) => add(mul(mul(sub(X.at(i, j), mean.at(i)), rsqrt(add(vr.at(i), 1e-5))), G.at(j)), Be.at(j)),
@@ -372,7 +421,8 @@ describe('te normalisation', () => {
       const row = Array.from({ length: N }, (_, j) => getAt(x, [i, j]));
       const m = row.reduce((a, b) => a + b, 0) / N;
       const v = row.reduce((a, b) => a + (b - m) * (b - m), 0) / N;
-      row.forEach((val, j) => ref.push(((val - m) / Math.sqrt(v + 1e-5)) * getAt(g, [j]) + getAt(be, [j])));
+      for (const [j, val] of row.entries())
+        ref.push(((val - m) / Math.sqrt(v + 1e-5)) * getAt(g, [j]) + getAt(be, [j]));
     }
     expectClose(y, ref, 1e-5, 1e-5);
   });
@@ -381,7 +431,10 @@ describe('te normalisation', () => {
 describe('te reductions', () => {
   it('sum, prod, min, max over several axes', () => {
     const X = placeholder([3, 4, 5], 'float32', 'X');
-    const mk = (): [ReturnType<typeof reduceAxis>, ReturnType<typeof reduceAxis>] => [reduceAxis(3, 'r0'), reduceAxis(5, 'r2')];
+    const mk = (): [ReturnType<typeof reduceAxis>, ReturnType<typeof reduceAxis>] => [
+      reduceAxis(3, 'r0'),
+      reduceAxis(5, 'r2'),
+    ];
     const [a0, a2] = mk();
     const S = compute([4], (j) => sum(X.at(a0, j, a2), [a0, a2]), 'S');
     const [b0, b2] = mk();
@@ -404,7 +457,7 @@ describe('te reductions', () => {
       refs[2].push(Math.min(...vals));
       refs[3].push(Math.max(...vals));
     }
-    outs.forEach((o, i) => expectClose(o, refs[i], 1e-5, 1e-6));
+    for (const [i, o] of outs.entries()) expectClose(o, refs[i], 1e-5, 1e-6);
   });
 
   it('a scalar (rank 0) output summing everything, with an init value', () => {
@@ -508,7 +561,10 @@ describe('createPrimFunc structure', () => {
     const a = randomNDArray('float32', [4], 3);
     const c = ndarray('float32', [4]);
     interpret(fn, [a, c]);
-    expectClose(c, toNumbers(a).map((v) => v * 2 + 1));
+    expectClose(
+      c,
+      toNumbers(a).map((v) => v * 2 + 1),
+    );
   });
 
   it('accepts tensors reused across functions', () => {

@@ -2,32 +2,31 @@
 // and commutative reducers. A te Tensor owns the Buffer it will be stored in, so an
 // element reference `A.at(i, j)` is an ordinary TIR BufferLoad; `createPrimFunc` turns
 // the stages into block-structured TIR.
-import type { Buffer, BufferLoad, DataType, ExprLike, PrimExpr, Range, Var } from '@kiln/ir-core';
+import type { Attrs, Buffer, BufferLoad, DataType, ExprLike, PrimExpr, Range, Var } from '@kiln/ir-core';
 import {
   add,
-  buffer as makeBuffer,
+  and as andExpr,
   bufferLoad,
   DType,
-  dtype as parseDType,
   ErrorCodes,
+  ge,
   isConstInt,
   isFloat,
   isPrimExpr,
   KilnError,
+  le,
+  lt,
+  buffer as makeBuffer,
   max as maxExpr,
   min as minExpr,
   mul,
+  dtype as parseDType,
   primVar,
   range,
   select,
   sub,
   toExpr,
-  ge,
-  le,
-  lt,
-  and as andExpr,
 } from '@kiln/ir-core';
-import type { Attrs } from '@kiln/ir-core';
 import { ifThenElseExpr } from '../intrinsics.js';
 
 // ---------------------------------------------------------------- tensors and operations
@@ -86,7 +85,13 @@ export function tensorOf(buf: Buffer): Tensor | undefined {
   return tensorOfBuffer.get(buf);
 }
 
-function makeTensor(name: string, shape: readonly PrimExpr[], dt: DataType, op: Operation, valueIndex: number): Tensor {
+function makeTensor(
+  name: string,
+  shape: readonly PrimExpr[],
+  dt: DataType,
+  op: Operation,
+  valueIndex: number,
+): Tensor {
   const buf = makeBuffer(name, dt, shape);
   const t: Tensor = Object.freeze({
     name,
@@ -98,13 +103,19 @@ function makeTensor(name: string, shape: readonly PrimExpr[], dt: DataType, op: 
     valueIndex,
     at(...indices: ExprLike[]): BufferLoad {
       if (indices.length !== shape.length) {
-        throw new KilnError(ErrorCodes.SHAPE_MISMATCH, `tensor '${name}' has ${shape.length} dimensions but is indexed with ${indices.length}`);
+        throw new KilnError(
+          ErrorCodes.SHAPE_MISMATCH,
+          `tensor '${name}' has ${shape.length} dimensions but is indexed with ${indices.length}`,
+        );
       }
       return bufferLoad(buf, indices.map(indexExpr));
     },
     atBroadcast(outIndices: readonly ExprLike[]): BufferLoad {
       if (outIndices.length < shape.length) {
-        throw new KilnError(ErrorCodes.SHAPE_MISMATCH, `cannot broadcast tensor '${name}' of rank ${shape.length} to rank ${outIndices.length}`);
+        throw new KilnError(
+          ErrorCodes.SHAPE_MISMATCH,
+          `cannot broadcast tensor '${name}' of rank ${shape.length} to rank ${outIndices.length}`,
+        );
       }
       const lead = outIndices.length - shape.length;
       return bufferLoad(
@@ -130,9 +141,13 @@ function shapeExprs(shape: readonly ExprLike[], what: string): PrimExpr[] {
   return shape.map((s, d) => {
     const e = typeof s === 'object' ? s : toExpr(s, DType.int64);
     if (e.dtype.code !== 'int' && e.dtype.code !== 'uint') {
-      throw new KilnError(ErrorCodes.DTYPE_MISMATCH, `dimension ${d} of ${what} must be an integer, got ${e.dtype.str}`);
+      throw new KilnError(
+        ErrorCodes.DTYPE_MISMATCH,
+        `dimension ${d} of ${what} must be an integer, got ${e.dtype.str}`,
+      );
     }
-    if (e.kind === 'IntImm' && e.value < 0) throw new KilnError(ErrorCodes.SHAPE_MISMATCH, `dimension ${d} of ${what} is negative (${e.value})`);
+    if (e.kind === 'IntImm' && e.value < 0)
+      throw new KilnError(ErrorCodes.SHAPE_MISMATCH, `dimension ${d} of ${what} is negative (${e.value})`);
     return e;
   });
 }
@@ -149,7 +164,11 @@ export function constant(value: number | boolean, dt: DataType | string): PrimEx
 }
 
 /** An input tensor of the given shape and dtype. */
-export function placeholder(shape: readonly ExprLike[], dt: DataType | string = DType.float32, name = 'placeholder'): Tensor {
+export function placeholder(
+  shape: readonly ExprLike[],
+  dt: DataType | string = DType.float32,
+  name = 'placeholder',
+): Tensor {
   const op: PlaceholderOp = Object.freeze({ kind: 'placeholder', name });
   return makeTensor(name, Object.freeze(shapeExprs(shape, `placeholder '${name}'`)), parseDType(dt), op, 0);
 }
@@ -164,7 +183,12 @@ export function reduceAxis(dom: readonly [ExprLike, ExprLike] | ExprLike, name =
   const [lo, hi] = Array.isArray(dom) ? (dom as readonly [ExprLike, ExprLike]) : [0, dom as ExprLike];
   const loE = typeof lo === 'object' ? lo : toExpr(lo, DType.int64);
   const hiE = typeof hi === 'object' ? hi : toExpr(hi, DType.int64);
-  const extent = loE.kind === 'IntImm' && loE.value === 0 ? hiE : loE.kind === 'IntImm' && hiE.kind === 'IntImm' ? toExpr(hiE.value - loE.value, DType.int64) : sub(hiE, loE);
+  const extent =
+    loE.kind === 'IntImm' && loE.value === 0
+      ? hiE
+      : loE.kind === 'IntImm' && hiE.kind === 'IntImm'
+        ? toExpr(hiE.value - loE.value, DType.int64)
+        : sub(hiE, loE);
   const v = primVar(name, DType.int64);
   reduceDomains.set(v, range(loE, extent));
   return v;
@@ -214,29 +238,67 @@ export function isReduceExpr(x: unknown): x is ReduceExpr | TupleReduceExpr {
   return typeof x === 'object' && x !== null && (x as { kind?: unknown }).kind === 'te.Reduce';
 }
 
-function makeReduce(reducer: CommReducer, sources: readonly PrimExpr[], axes: Var | readonly Var[], opts: ReduceOptions, tuple: boolean): ReduceBase & { tuple: boolean } {
+function makeReduce(
+  reducer: CommReducer,
+  sources: readonly PrimExpr[],
+  axes: Var | readonly Var[],
+  opts: ReduceOptions,
+  tuple: boolean,
+): ReduceBase & { tuple: boolean } {
   const ax = Array.isArray(axes) ? (axes as readonly Var[]) : [axes as Var];
   for (const a of ax) {
-    if (!reduceDomains.has(a)) throw new KilnError(ErrorCodes.INVALID_ARGUMENT, `'${a.name}' is not a reduction axis (make it with reduceAxis)`);
+    if (!reduceDomains.has(a))
+      throw new KilnError(
+        ErrorCodes.INVALID_ARGUMENT,
+        `'${a.name}' is not a reduction axis (make it with reduceAxis)`,
+      );
   }
-  const init = opts.init === undefined ? undefined : (Array.isArray(opts.init) ? (opts.init as readonly ExprLike[]) : [opts.init as ExprLike]).map((v, i) => toExpr(v, sources[i].dtype));
+  const init =
+    opts.init === undefined
+      ? undefined
+      : (Array.isArray(opts.init) ? (opts.init as readonly ExprLike[]) : [opts.init as ExprLike]).map(
+          (v, i) => toExpr(v, sources[i].dtype),
+        );
   if (init && init.length !== sources.length) {
-    throw new KilnError(ErrorCodes.INVALID_ARGUMENT, `reducer '${reducer.name}' has ${sources.length} values but ${init.length} init values`);
+    throw new KilnError(
+      ErrorCodes.INVALID_ARGUMENT,
+      `reducer '${reducer.name}' has ${sources.length} values but ${init.length} init values`,
+    );
   }
   let where: PrimExpr | undefined;
   if (opts.where !== undefined) {
     where = toExpr(opts.where);
-    if (where.dtype.code !== 'bool') throw new KilnError(ErrorCodes.DTYPE_MISMATCH, `reduction 'where' must be bool, got ${where.dtype.str}`);
+    if (where.dtype.code !== 'bool')
+      throw new KilnError(
+        ErrorCodes.DTYPE_MISMATCH,
+        `reduction 'where' must be bool, got ${where.dtype.str}`,
+      );
   }
-  return Object.freeze({ kind: 'te.Reduce', reducer, sources: Object.freeze([...sources]), axes: Object.freeze([...ax]), where, init, tuple });
+  return Object.freeze({
+    kind: 'te.Reduce',
+    reducer,
+    sources: Object.freeze([...sources]),
+    axes: Object.freeze([...ax]),
+    where,
+    init,
+    tuple,
+  });
 }
 
 export type Reducer = (source: ExprLike, axes: Var | readonly Var[], opts?: ReduceOptions) => ReduceExpr;
-export type TupleReducer = (sources: readonly ExprLike[], axes: Var | readonly Var[], opts?: ReduceOptions) => TupleReduceExpr;
+export type TupleReducer = (
+  sources: readonly ExprLike[],
+  axes: Var | readonly Var[],
+  opts?: ReduceOptions,
+) => TupleReduceExpr;
 
 function toSource(x: ExprLike): PrimExpr {
   if (typeof x === 'object') {
-    if (!isPrimExpr(x)) throw new KilnError(ErrorCodes.INVALID_ARGUMENT, 'a reduction source must be a scalar expression (reductions cannot nest)');
+    if (!isPrimExpr(x))
+      throw new KilnError(
+        ErrorCodes.INVALID_ARGUMENT,
+        'a reduction source must be a scalar expression (reductions cannot nest)',
+      );
     return x;
   }
   return toExpr(x);
@@ -270,13 +332,15 @@ export function tupleCommReducer(
     combine,
     identity: (ts: readonly DataType[]) => identity(ts).map((v, i) => toExpr(v, ts[i])),
   });
-  return (sources, axes, opts = {}) => makeReduce(r, sources.map(toSource), axes, opts, true) as TupleReduceExpr;
+  return (sources, axes, opts = {}) =>
+    makeReduce(r, sources.map(toSource), axes, opts, true) as TupleReduceExpr;
 }
 
 /** The lowest finite value of a dtype (TVM's min_value): the identity of max. */
 export function minValue(dt: DataType | string): PrimExpr {
   const t = parseDType(dt);
-  if (t.code === 'float') return toExpr(t.bits === 16 ? -65504 : t.bits === 32 ? -3.4028234663852886e38 : -Number.MAX_VALUE, t);
+  if (t.code === 'float')
+    return toExpr(t.bits === 16 ? -65504 : t.bits === 32 ? -3.4028234663852886e38 : -Number.MAX_VALUE, t);
   if (t.code === 'bfloat') return toExpr(-3.3895313892515355e38, t);
   if (t.code === 'bool') return toExpr(0, t);
   if (t.code === 'uint') return toExpr(0, t);
@@ -285,17 +349,34 @@ export function minValue(dt: DataType | string): PrimExpr {
 /** The largest finite value of a dtype (TVM's max_value): the identity of min. */
 export function maxValue(dt: DataType | string): PrimExpr {
   const t = parseDType(dt);
-  if (t.code === 'float') return toExpr(t.bits === 16 ? 65504 : t.bits === 32 ? 3.4028234663852886e38 : Number.MAX_VALUE, t);
+  if (t.code === 'float')
+    return toExpr(t.bits === 16 ? 65504 : t.bits === 32 ? 3.4028234663852886e38 : Number.MAX_VALUE, t);
   if (t.code === 'bfloat') return toExpr(3.3895313892515355e38, t);
   if (t.code === 'bool') return toExpr(1, t);
   if (t.code === 'uint') return toExpr(t.bits >= 53 ? Number.MAX_SAFE_INTEGER : 2 ** t.bits - 1, t);
   return toExpr(t.bits >= 53 ? Number.MAX_SAFE_INTEGER : 2 ** (t.bits - 1) - 1, t);
 }
 
-export const sum: Reducer = commReducer((a, b) => add(a, b), () => 0, 'sum');
-export const prod: Reducer = commReducer((a, b) => mul(a, b), () => 1, 'prod');
-export const reduceMax: Reducer = commReducer((a, b) => maxExpr(a, b), (t) => minValue(t), 'max');
-export const reduceMin: Reducer = commReducer((a, b) => minExpr(a, b), (t) => maxValue(t), 'min');
+export const sum: Reducer = commReducer(
+  (a, b) => add(a, b),
+  () => 0,
+  'sum',
+);
+export const prod: Reducer = commReducer(
+  (a, b) => mul(a, b),
+  () => 1,
+  'prod',
+);
+export const reduceMax: Reducer = commReducer(
+  (a, b) => maxExpr(a, b),
+  (t) => minValue(t),
+  'max',
+);
+export const reduceMin: Reducer = commReducer(
+  (a, b) => minExpr(a, b),
+  (t) => maxValue(t),
+  'min',
+);
 
 /**
  * (index, value) reducers: keep the accumulator on ties, so the first occurrence along
@@ -349,7 +430,14 @@ type ComputeMulti = TupleReduceExpr | readonly ExprLike[];
 function paramNames(fn: (...args: Var[]) => unknown, n: number): string[] {
   const src = Function.prototype.toString.call(fn);
   const m = /^\s*(?:async\s*)?(?:function\b[^(]*)?\(?([^)=]*?)\)?\s*(?:=>|\{)/.exec(src);
-  const names = m ? m[1].split(',').map((s) => s.trim().replace(/[:=].*$/, '').trim()) : [];
+  const names = m
+    ? m[1].split(',').map((s) =>
+        s
+          .trim()
+          .replace(/[:=].*$/, '')
+          .trim(),
+      )
+    : [];
   const ok = names.length === n && names.every((s) => /^[A-Za-z_$][\w$]*$/.test(s));
   return Array.from({ length: n }, (_, i) => (ok ? names[i] : `i${i}`));
 }
@@ -359,8 +447,18 @@ function paramNames(fn: (...args: Var[]) => unknown, n: number): string[] {
  * a reduction (`sum(...)`, `reduceMax(...)`), an array of expressions (several outputs
  * of one shape) or a tuple reduction (`argmax(...)`, several outputs).
  */
-export function compute(shape: readonly ExprLike[], fcompute: (...indices: Var[]) => ComputeMulti, name?: string, opts?: ComputeOptions): Tensor[];
-export function compute(shape: readonly ExprLike[], fcompute: (...indices: Var[]) => ComputeValue, name?: string, opts?: ComputeOptions): Tensor;
+export function compute(
+  shape: readonly ExprLike[],
+  fcompute: (...indices: Var[]) => ComputeMulti,
+  name?: string,
+  opts?: ComputeOptions,
+): Tensor[];
+export function compute(
+  shape: readonly ExprLike[],
+  fcompute: (...indices: Var[]) => ComputeValue,
+  name?: string,
+  opts?: ComputeOptions,
+): Tensor;
 export function compute(
   shape: readonly ExprLike[],
   fcompute: (...indices: Var[]) => ComputeValue | ComputeMulti,
@@ -369,7 +467,11 @@ export function compute(
 ): Tensor | Tensor[] {
   const shp = Object.freeze(shapeExprs(shape, `compute '${name}'`));
   const names = opts.axisNames ?? paramNames(fcompute, shp.length);
-  if (names.length !== shp.length) throw new KilnError(ErrorCodes.INVALID_ARGUMENT, `compute '${name}': ${names.length} axis names for ${shp.length} dimensions`);
+  if (names.length !== shp.length)
+    throw new KilnError(
+      ErrorCodes.INVALID_ARGUMENT,
+      `compute '${name}': ${names.length} axis names for ${shp.length} dimensions`,
+    );
   const axis = Object.freeze(names.map((n) => primVar(n, DType.int64)));
   const out = fcompute(...axis);
 
@@ -380,10 +482,15 @@ export function compute(
     multi = out.tuple;
   } else if (Array.isArray(out)) {
     const vals = (out as readonly ExprLike[]).map((v) => {
-      if (isReduceExpr(v)) throw new KilnError(ErrorCodes.INVALID_ARGUMENT, `compute '${name}': combine several reductions with a tuple reducer, not an array`);
+      if (isReduceExpr(v))
+        throw new KilnError(
+          ErrorCodes.INVALID_ARGUMENT,
+          `compute '${name}': combine several reductions with a tuple reducer, not an array`,
+        );
       return toSource(v);
     });
-    if (vals.length === 0) throw new KilnError(ErrorCodes.INVALID_ARGUMENT, `compute '${name}' returned no values`);
+    if (vals.length === 0)
+      throw new KilnError(ErrorCodes.INVALID_ARGUMENT, `compute '${name}' returned no values`);
     body = Object.freeze({ kind: 'values', values: Object.freeze(vals) });
     multi = true;
   } else {
@@ -403,14 +510,23 @@ export function compute(
     outputs,
     attrs: Object.freeze({ ...(opts.attrs ?? {}) }),
   };
-  values.forEach((v, i) => outputs.push(makeTensor(values.length === 1 ? name : `${name}_v${i}`, shp, v.dtype, op, i)));
+  for (const [i, v] of values.entries()) {
+    outputs.push(makeTensor(values.length === 1 ? name : `${name}_v${i}`, shp, v.dtype, op, i));
+  }
   Object.freeze(outputs);
   Object.freeze(op);
   return multi ? [...outputs] : outputs[0];
 }
 
 function findInputs(body: ComputeBody): Tensor[] {
-  const exprs: PrimExpr[] = body.kind === 'values' ? [...body.values] : [...body.reduce.sources, ...(body.reduce.where ? [body.reduce.where] : []), ...(body.reduce.init ?? [])];
+  const exprs: PrimExpr[] =
+    body.kind === 'values'
+      ? [...body.values]
+      : [
+          ...body.reduce.sources,
+          ...(body.reduce.where ? [body.reduce.where] : []),
+          ...(body.reduce.init ?? []),
+        ];
   const found = new Set<Tensor>();
   const seen = new Set<object>();
   const walk = (e: object): void => {
@@ -476,7 +592,16 @@ export function broadcastCompute(
 ): Tensor {
   const shape = broadcastShapes(...inputs.map((t) => t.shape));
   const names = opts.axisNames ?? shape.map((_, i) => `ax${i}`);
-  return compute(shape, (...idx: Var[]) => fn(inputs.map((t) => t.atBroadcast(idx)), idx), name, { ...opts, axisNames: names });
+  return compute(
+    shape,
+    (...idx: Var[]) =>
+      fn(
+        inputs.map((t) => t.atBroadcast(idx)),
+        idx,
+      ),
+    name,
+    { ...opts, axisNames: names },
+  );
 }
 
 /** Constant padding (`pad_value` outside), as topi.nn.pad; reads use if_then_else so nothing out of bounds is touched. */
