@@ -1,6 +1,17 @@
 import { add, buffer, bufferLoad, eq, isKilnError, lt, mul } from '@kiln/ir-core';
 import { describe, expect, it } from 'vitest';
-import { allocate, block, blockRealize, bufferStore, forLoop, ifThenElse, iterVar, loopVar, primFunc, seqStmt } from '../stmt.js';
+import {
+  allocate,
+  block,
+  blockRealize,
+  bufferStore,
+  forLoop,
+  ifThenElse,
+  iterVar,
+  loopVar,
+  primFunc,
+  seqStmt,
+} from '../stmt.js';
 import { convertBlocksToLoops } from './convert_blocks_to_loops.js';
 import { expectIREqual } from './test_util.js';
 
@@ -9,15 +20,30 @@ describe('tir.ConvertBlocksToLoops', () => {
     const A = buffer('A', 'float32', [10]);
     const B = buffer('B', 'float32', [10]);
     const [io, ii, vi] = [loopVar('io'), loopVar('ii'), loopVar('vi')];
-    const blk = block('B', bufferStore(B, mul(bufferLoad(A, [vi]), 2), [vi]), { iterVars: [iterVar(vi, [0, 10])] });
+    const blk = block('B', bufferStore(B, mul(bufferLoad(A, [vi]), 2), [vi]), {
+      iterVars: [iterVar(vi, [0, 10])],
+    });
     const pred = lt(add(mul(io, 4), ii), 10);
-    const before = primFunc([A, B], forLoop(io, 0, 3, forLoop(ii, 0, 4, blockRealize([add(mul(io, 4), ii)], pred, blk))));
+    const before = primFunc(
+      [A, B],
+      forLoop(io, 0, 3, forLoop(ii, 0, 4, blockRealize([add(mul(io, 4), ii)], pred, blk))),
+    );
 
     const [io2, ii2] = [loopVar('io'), loopVar('ii')];
     const v = add(mul(io2, 4), ii2);
     const expected = primFunc(
       [A, B],
-      forLoop(io2, 0, 3, forLoop(ii2, 0, 4, ifThenElse(lt(add(mul(io2, 4), ii2), 10), bufferStore(B, mul(bufferLoad(A, [v]), 2), [v])))),
+      forLoop(
+        io2,
+        0,
+        3,
+        forLoop(
+          ii2,
+          0,
+          4,
+          ifThenElse(lt(add(mul(io2, 4), ii2), 10), bufferStore(B, mul(bufferLoad(A, [v]), 2), [v])),
+        ),
+      ),
     );
     expectIREqual(convertBlocksToLoops(before), expected);
   });
@@ -46,11 +72,31 @@ describe('tir.ConvertBlocksToLoops', () => {
       iterVars: [iterVar(vi, [0, 4]), iterVar(vk, [0, 3], 'reduce')],
       init: bufferStore(S, 0, [vi]),
     });
-    const before = primFunc([A, S], blockRealize([], true, block('root', forLoop(i, 0, 4, forLoop(k, 0, 3, blockRealize([i, k], true, inner))))));
+    const before = primFunc(
+      [A, S],
+      blockRealize(
+        [],
+        true,
+        block('root', forLoop(i, 0, 4, forLoop(k, 0, 3, blockRealize([i, k], true, inner)))),
+      ),
+    );
     const [i2, k2] = [loopVar('i'), loopVar('k')];
     const expected = primFunc(
       [A, S],
-      forLoop(i2, 0, 4, forLoop(k2, 0, 3, seqStmt([ifThenElse(eq(k2, 0), bufferStore(S, 0, [i2])), bufferStore(S, add(bufferLoad(S, [i2]), bufferLoad(A, [i2, k2])), [i2])]))),
+      forLoop(
+        i2,
+        0,
+        4,
+        forLoop(
+          k2,
+          0,
+          3,
+          seqStmt([
+            ifThenElse(eq(k2, 0), bufferStore(S, 0, [i2])),
+            bufferStore(S, add(bufferLoad(S, [i2]), bufferLoad(A, [i2, k2])), [i2]),
+          ]),
+        ),
+      ),
     );
     expectIREqual(convertBlocksToLoops(before), expected);
   });

@@ -21,7 +21,9 @@ function isTrue(e: PrimExpr): boolean {
 function convertRealize(r: BlockRealize): Stmt {
   const blk = lowerBlockInit(r.block);
   const map = new Map<Var, PrimExpr>();
-  blk.iterVars.forEach((iv, i) => map.set(iv.var, r.iterValues[i]));
+  blk.iterVars.forEach((iv, i) => {
+    map.set(iv.var, r.iterValues[i]);
+  });
   let body = convert(substitute(blk.body, map as ReadonlyMap<Node, Node>));
   for (let i = blk.allocBuffers.length - 1; i >= 0; i--) body = allocate(blk.allocBuffers[i], body, blk.span);
   if (!isTrue(r.predicate)) {
@@ -37,7 +39,10 @@ function convert(s: Stmt): Stmt {
     case 'Block':
       // A bare Block (no realize) is only legal as a root with no iteration variables.
       if (s.iterVars.length > 0) {
-        throw new KilnError(ErrorCodes.WELL_FORMED, `block '${s.name}' has iteration variables but no BlockRealize binding them`);
+        throw new KilnError(
+          ErrorCodes.WELL_FORMED,
+          `block '${s.name}' has iteration variables but no BlockRealize binding them`,
+        );
       }
       return convertRealize(blockRealize([], boolImm(true), s));
     default:

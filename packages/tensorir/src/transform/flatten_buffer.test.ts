@@ -9,14 +9,23 @@ describe('tir.FlattenBuffer', () => {
     const A = buffer('A', 'float32', [4, 5]);
     const B = buffer('B', 'float32', [4, 5]);
     const [i, j] = [loopVar('i'), loopVar('j')];
-    const before = primFunc([A, B], forLoop(i, 0, 4, forLoop(j, 0, 5, bufferStore(B, bufferLoad(A, [i, j]), [i, j]))));
+    const before = primFunc(
+      [A, B],
+      forLoop(i, 0, 4, forLoop(j, 0, 5, bufferStore(B, bufferLoad(A, [i, j]), [i, j]))),
+    );
     const after = flattenBuffer(before);
 
     const Af = buffer('A', 'float32', [20], { data: A.data });
     const Bf = buffer('B', 'float32', [20], { data: B.data });
     const [i2, j2] = [loopVar('i'), loopVar('j')];
     const idx = add(mul(i2, 5), j2);
-    const expected = primFunc([A, B], declBuffer(Af, declBuffer(Bf, forLoop(i2, 0, 4, forLoop(j2, 0, 5, bufferStore(Bf, bufferLoad(Af, [idx]), [idx]))))));
+    const expected = primFunc(
+      [A, B],
+      declBuffer(
+        Af,
+        declBuffer(Bf, forLoop(i2, 0, 4, forLoop(j2, 0, 5, bufferStore(Bf, bufferLoad(Af, [idx]), [idx])))),
+      ),
+    );
     expectIREqual(after, expected);
     // The flat views alias the params' storage.
     const d1 = after.body.kind === 'DeclBuffer' ? after.body.buffer : undefined;
@@ -28,10 +37,18 @@ describe('tir.FlattenBuffer', () => {
     const off = primVar('off');
     const X = buffer('X', 'float32', [3, 4], { strides: [s0, 2], elemOffset: off });
     const [i, j] = [loopVar('i'), loopVar('j')];
-    const after = flattenBuffer(primFunc([X, s0, off], forLoop(i, 0, 3, forLoop(j, 0, 4, bufferStore(X, 1, [i, j])))));
+    const after = flattenBuffer(
+      primFunc([X, s0, off], forLoop(i, 0, 3, forLoop(j, 0, 4, bufferStore(X, 1, [i, j])))),
+    );
     const Xf = buffer('X', 'float32', [flatExtent(X)], { data: X.data });
     const [i2, j2] = [loopVar('i'), loopVar('j')];
-    const expected = primFunc([X, s0, off], declBuffer(Xf, forLoop(i2, 0, 3, forLoop(j2, 0, 4, bufferStore(Xf, 1, [add(add(mul(i2, s0), mul(j2, 2)), off)])))));
+    const expected = primFunc(
+      [X, s0, off],
+      declBuffer(
+        Xf,
+        forLoop(i2, 0, 3, forLoop(j2, 0, 4, bufferStore(Xf, 1, [add(add(mul(i2, s0), mul(j2, 2)), off)]))),
+      ),
+    );
     expectIREqual(after, expected);
     // extent: off + 1 + 2*s0 + 3*2
     expectIREqual(flatExtent(X), add(off, add(add(1, mul(2, s0)), 6)));
@@ -52,7 +69,10 @@ describe('tir.FlattenBuffer', () => {
     const [i, j] = [loopVar('i'), loopVar('j')];
     const before = primFunc(
       [A, S],
-      allocate(T, forLoop(i, 0, 2, forLoop(j, 0, 3, bufferStore(S, add(bufferLoad(S, []), bufferLoad(T, [i, j])), [])))),
+      allocate(
+        T,
+        forLoop(i, 0, 2, forLoop(j, 0, 3, bufferStore(S, add(bufferLoad(S, []), bufferLoad(T, [i, j])), []))),
+      ),
     );
     const after = flattenBuffer(before);
     const Tf = buffer('T', 'float32', [6], { data: T.data, scope: 'local' });
@@ -60,10 +80,28 @@ describe('tir.FlattenBuffer', () => {
     const [i2, j2] = [loopVar('i'), loopVar('j')];
     const expected = primFunc(
       [A, S],
-      declBuffer(Sf, allocate(Tf, forLoop(i2, 0, 2, forLoop(j2, 0, 3, bufferStore(Sf, add(bufferLoad(Sf, [0]), bufferLoad(Tf, [add(mul(i2, 3), j2)])), [0]))))),
+      declBuffer(
+        Sf,
+        allocate(
+          Tf,
+          forLoop(
+            i2,
+            0,
+            2,
+            forLoop(
+              j2,
+              0,
+              3,
+              bufferStore(Sf, add(bufferLoad(Sf, [0]), bufferLoad(Tf, [add(mul(i2, 3), j2)])), [0]),
+            ),
+          ),
+        ),
+      ),
     );
     expectIREqual(after, expected);
-    expect(after.body.kind === 'DeclBuffer' && after.body.body.kind === 'Allocate' && after.body.body.buffer.data).toBe(T.data);
+    expect(
+      after.body.kind === 'DeclBuffer' && after.body.body.kind === 'Allocate' && after.body.body.buffer.data,
+    ).toBe(T.data);
   });
 
   it('keeps Ramp indices Ramps (vector accesses of N-d buffers)', () => {
@@ -72,7 +110,10 @@ describe('tir.FlattenBuffer', () => {
     const after = flattenBuffer(primFunc([A], forLoop(i, 0, 4, bufferStore(A, 0, [i, ramp(0, 1, 8)]))));
     const Af = buffer('A', 'float32', [32], { data: A.data });
     const i2 = loopVar('i');
-    expectIREqual(after, primFunc([A], declBuffer(Af, forLoop(i2, 0, 4, bufferStore(Af, 0, [ramp(mul(i2, 8), 1, 8)])))));
+    expectIREqual(
+      after,
+      primFunc([A], declBuffer(Af, forLoop(i2, 0, 4, bufferStore(Af, 0, [ramp(mul(i2, 8), 1, 8)])))),
+    );
   });
 
   it('returns the same function when every buffer is already flat, and is idempotent', () => {

@@ -39,7 +39,10 @@ export function flatExtent(b: Buffer): PrimExpr {
 /** The 1-D index of `indices` into `b` (elem_offset included). */
 export function linearIndex(b: Buffer, indices: readonly PrimExpr[]): PrimExpr {
   if (indices.length !== b.shape.length) {
-    throw new KilnError(ErrorCodes.WELL_FORMED, `buffer '${b.name}' has ${b.shape.length} dimensions but is accessed with ${indices.length} indices`);
+    throw new KilnError(
+      ErrorCodes.WELL_FORMED,
+      `buffer '${b.name}' has ${b.shape.length} dimensions but is accessed with ${indices.length} indices`,
+    );
   }
   let idx: PrimExpr;
   if (indices.length === 0) idx = intImm(0, DType.int64);
@@ -49,7 +52,10 @@ export function linearIndex(b: Buffer, indices: readonly PrimExpr[]): PrimExpr {
     for (let k = 1; k < indices.length; k++) idx = addFold(mulFold(idx, b.shape[k]), indices[k]);
   } else {
     if (b.strides.length !== b.shape.length) {
-      throw new KilnError(ErrorCodes.WELL_FORMED, `buffer '${b.name}' has ${b.shape.length} dimensions but ${b.strides.length} strides`);
+      throw new KilnError(
+        ErrorCodes.WELL_FORMED,
+        `buffer '${b.name}' has ${b.shape.length} dimensions but ${b.strides.length} strides`,
+      );
     }
     idx = mulFold(indices[0], b.strides[0]);
     for (let k = 1; k < indices.length; k++) idx = addFold(idx, mulFold(indices[k], b.strides[k]));
@@ -75,7 +81,8 @@ class Flattener extends Mutator {
       case 'BufferLoad': {
         const l = n as BufferLoad;
         const idx = l.indices.map((i) => this.visit(i));
-        if (isFlatBuffer(l.buffer)) return idx.every((x, i) => x === l.indices[i]) ? l : bufferLoad(l.buffer, idx, l.span);
+        if (isFlatBuffer(l.buffer))
+          return idx.every((x, i) => x === l.indices[i]) ? l : bufferLoad(l.buffer, idx, l.span);
         return bufferLoad(this.flatOf(l.buffer), [linearIndex(l.buffer, idx)], l.span);
       }
       case 'BufferStore': {
@@ -83,7 +90,9 @@ class Flattener extends Mutator {
         const idx = st.indices.map((i) => this.visit(i));
         const v = this.visit(st.value);
         if (isFlatBuffer(st.buffer)) {
-          return v === st.value && idx.every((x, i) => x === st.indices[i]) ? st : bufferStore(st.buffer, v, idx, st.span);
+          return v === st.value && idx.every((x, i) => x === st.indices[i])
+            ? st
+            : bufferStore(st.buffer, v, idx, st.span);
         }
         return bufferStore(this.flatOf(st.buffer), v, [linearIndex(st.buffer, idx)], st.span);
       }
@@ -97,7 +106,10 @@ class Flattener extends Mutator {
       }
       case 'Block':
       case 'BlockRealize':
-        throw new KilnError(ErrorCodes.PASS_REQUIREMENT, `tir.FlattenBuffer needs block-free TIR, found a ${n.kind} (run tir.ConvertBlocksToLoops first)`);
+        throw new KilnError(
+          ErrorCodes.PASS_REQUIREMENT,
+          `tir.FlattenBuffer needs block-free TIR, found a ${n.kind} (run tir.ConvertBlocksToLoops first)`,
+        );
       default:
         return this.defaultVisit(n);
     }

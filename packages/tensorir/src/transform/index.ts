@@ -58,7 +58,13 @@ export { flatExtent, flattenBuffer, isFlatBuffer, linearIndex } from './flatten_
 export type { LaunchExtent } from './inject_thread_bindings.js';
 export { injectThreadBindings, LAUNCH_ATTR, THREAD_BINDING, THREAD_TAGS } from './inject_thread_bindings.js';
 export { initCondition, lowerBlockInit, lowerInitBlock } from './lower_init_block.js';
-export { CODEGEN_INTRINSICS, ELEMENTWISE_INTRINSICS, INTRINSIC_LOWERINGS, isTargetIntrinsic, lowerIntrinsics } from './lower_intrinsics.js';
+export {
+  CODEGEN_INTRINSICS,
+  ELEMENTWISE_INTRINSICS,
+  INTRINSIC_LOWERINGS,
+  isTargetIntrinsic,
+  lowerIntrinsics,
+} from './lower_intrinsics.js';
 export { removeNoOp } from './remove_no_op.js';
 export type { ArithAnalyzer, SimplifyOptions } from './simplify.js';
 export { constantFold, createConstantFoldAnalyzer, simplify } from './simplify.js';
@@ -124,7 +130,11 @@ export const UnrollLoop = definePass<z.output<typeof unrollSchema>, z.input<type
 });
 
 const vectorizeSchema = z.object({ maxLanes: z.number().int().min(1).default(64) });
-export const VectorizeLoop = definePass<z.output<typeof vectorizeSchema>, z.input<typeof vectorizeSchema>, PrimFunc>({
+export const VectorizeLoop = definePass<
+  z.output<typeof vectorizeSchema>,
+  z.input<typeof vectorizeSchema>,
+  PrimFunc
+>({
   name: 'tir.VectorizeLoop',
   kind: 'prim_func',
   options: vectorizeSchema,
@@ -138,7 +148,11 @@ export const InjectThreadBindings = definePass<Record<string, never>, Record<str
 });
 
 const storageSchema = z.object({ scopes: z.array(z.string()).default(['local', 'shared', 'global']) });
-export const StorageRewrite = definePass<z.output<typeof storageSchema>, z.input<typeof storageSchema>, PrimFunc>({
+export const StorageRewrite = definePass<
+  z.output<typeof storageSchema>,
+  z.input<typeof storageSchema>,
+  PrimFunc
+>({
   name: 'tir.StorageRewrite',
   kind: 'prim_func',
   options: storageSchema,
@@ -156,7 +170,10 @@ export const VerifyLowered = definePass<Record<string, never>, Record<string, ne
   transform: (fn, name) => {
     const problems = verifyLowered(fn);
     if (problems.length > 0) {
-      throw new KilnError(LOWERED_CONTRACT, `PrimFunc '${name}' is not in lowered form: ${problems[0]}`, { notes: problems.slice(1), details: { function: name } });
+      throw new KilnError(LOWERED_CONTRACT, `PrimFunc '${name}' is not in lowered form: ${problems[0]}`, {
+        notes: problems.slice(1),
+        details: { function: name },
+      });
     }
     return fn;
   },
@@ -205,7 +222,10 @@ export function lowerPrimFunc(fn: PrimFunc, options: LowerOptions = {}): PrimFun
   f = removeNoOp(f);
   if (options.verify ?? true) {
     const problems = verifyLowered(f);
-    if (problems.length > 0) throw new KilnError(LOWERED_CONTRACT, `lowered PrimFunc is not in lowered form: ${problems[0]}`, { notes: problems.slice(1) });
+    if (problems.length > 0)
+      throw new KilnError(LOWERED_CONTRACT, `lowered PrimFunc is not in lowered form: ${problems[0]}`, {
+        notes: problems.slice(1),
+      });
   }
   return f;
 }
@@ -214,4 +234,3 @@ export function lowerPrimFunc(fn: PrimFunc, options: LowerOptions = {}): PrimFun
 export function lowerModule(mod: IRModule, options: LowerOptions = {}): IRModule {
   return mapFunctions(mod, (f) => lowerPrimFunc(f as PrimFunc, options), 'PrimFunc');
 }
-

@@ -18,7 +18,14 @@ import type { For, PrimFunc, Stmt } from '../stmt.js';
 import { forLoop, primFunc } from '../stmt.js';
 import { mapStmtChildren } from './util.js';
 
-export const THREAD_TAGS: readonly string[] = ['blockIdx.x', 'blockIdx.y', 'blockIdx.z', 'threadIdx.x', 'threadIdx.y', 'threadIdx.z'];
+export const THREAD_TAGS: readonly string[] = [
+  'blockIdx.x',
+  'blockIdx.y',
+  'blockIdx.z',
+  'threadIdx.x',
+  'threadIdx.y',
+  'threadIdx.z',
+];
 export const LAUNCH_ATTR = 'kiln.launch';
 /** Error code for inconsistent thread bindings. */
 export const THREAD_BINDING = 'THREAD_BINDING';
@@ -28,7 +35,11 @@ export const THREAD_BINDING = 'THREAD_BINDING';
  * the call's arguments: `{ param: i }` (scalar param i), `{ shape: [i, d] }` (dim d of
  * buffer param i), `{ op: 'Add' | 'Sub' | 'Mul' | 'FloorDiv' | 'FloorMod' | 'Min' | 'Max', args: [x, y] }`.
  */
-export type LaunchExtent = number | { readonly param: number } | { readonly shape: readonly [number, number] } | { readonly op: string; readonly args: readonly LaunchExtent[] };
+export type LaunchExtent =
+  | number
+  | { readonly param: number }
+  | { readonly shape: readonly [number, number] }
+  | { readonly op: string; readonly args: readonly LaunchExtent[] };
 
 const ENCODABLE_OPS = new Set(['Add', 'Sub', 'Mul', 'FloorDiv', 'FloorMod', 'Min', 'Max']);
 
@@ -47,9 +58,13 @@ function encodeExtent(e: PrimExpr, fn: PrimFunc, tag: string): LaunchExtent {
     const b = e as { a: PrimExpr; b: PrimExpr };
     return { op: e.kind, args: [encodeExtent(b.a, fn, tag), encodeExtent(b.b, fn, tag)] };
   }
-  throw new KilnError(THREAD_BINDING, `launch extent of '${tag}' must be computable from the kernel's parameters`, {
-    details: { tag },
-  });
+  throw new KilnError(
+    THREAD_BINDING,
+    `launch extent of '${tag}' must be computable from the kernel's parameters`,
+    {
+      details: { tag },
+    },
+  );
 }
 
 function threadExtentsOf(fn: PrimFunc): Map<string, PrimExpr> {
@@ -57,10 +72,23 @@ function threadExtentsOf(fn: PrimFunc): Map<string, PrimExpr> {
   const walk = (s: Stmt, bound: ReadonlySet<string>, underLoop: boolean): void => {
     if (s.kind === 'For' && s.forKind === 'thread_binding' && !s.threadTag?.startsWith('vthread')) {
       const tag = s.threadTag ?? '';
-      if (!THREAD_TAGS.includes(tag)) throw new KilnError(THREAD_BINDING, `unknown thread tag '${tag}' on loop '${s.loopVar.name}'`, { span: s.span, details: { tag } });
-      if (bound.has(tag)) throw new KilnError(THREAD_BINDING, `thread tag '${tag}' is bound by loop '${s.loopVar.name}' inside another '${tag}' loop`, { span: s.span, details: { tag } });
+      if (!THREAD_TAGS.includes(tag))
+        throw new KilnError(THREAD_BINDING, `unknown thread tag '${tag}' on loop '${s.loopVar.name}'`, {
+          span: s.span,
+          details: { tag },
+        });
+      if (bound.has(tag))
+        throw new KilnError(
+          THREAD_BINDING,
+          `thread tag '${tag}' is bound by loop '${s.loopVar.name}' inside another '${tag}' loop`,
+          { span: s.span, details: { tag } },
+        );
       if (underLoop && tag.startsWith('blockIdx')) {
-        throw new KilnError(THREAD_BINDING, `'${tag}' loop '${s.loopVar.name}' is nested inside a non-thread loop`, { span: s.span, details: { tag } });
+        throw new KilnError(
+          THREAD_BINDING,
+          `'${tag}' loop '${s.loopVar.name}' is nested inside a non-thread loop`,
+          { span: s.span, details: { tag } },
+        );
       }
       const prev = extents.get(tag);
       if (prev === undefined) extents.set(tag, s.extent);
@@ -95,7 +123,12 @@ function stmtChildren(s: Stmt): Stmt[] {
 function normalize(s: Stmt): Stmt {
   const t = mapStmtChildren(s, normalize);
   if (t.kind !== 'For' || t.forKind !== 'thread_binding') return t;
-  if (t.threadTag?.startsWith('vthread')) return forLoop(t.loopVar, t.min, t.extent, t.body, { kind: 'serial', annotations: t.annotations, span: t.span });
+  if (t.threadTag?.startsWith('vthread'))
+    return forLoop(t.loopVar, t.min, t.extent, t.body, {
+      kind: 'serial',
+      annotations: t.annotations,
+      span: t.span,
+    });
   if (t.min.kind === 'IntImm' && t.min.value === 0) return t;
   return shiftToZero(t);
 }
@@ -103,7 +136,12 @@ function normalize(s: Stmt): Stmt {
 function shiftToZero(f: For): For {
   const v = f.loopVar;
   const body = substitute(f.body, new Map<Node, Node>([[v, add(v, f.min)]]));
-  return forLoop(v, intImm(0, v.dtype), f.extent, body, { kind: 'thread_binding', threadTag: f.threadTag, annotations: f.annotations, span: f.span });
+  return forLoop(v, intImm(0, v.dtype), f.extent, body, {
+    kind: 'thread_binding',
+    threadTag: f.threadTag,
+    annotations: f.annotations,
+    span: f.span,
+  });
 }
 
 export function injectThreadBindings(fn: PrimFunc): PrimFunc {
@@ -119,4 +157,3 @@ export function injectThreadBindings(fn: PrimFunc): PrimFunc {
   if (body === fn.body && structuralEqual(attrs, fn.attrs)) return fn;
   return primFunc(fn.params, body, { attrs, retType: fn.retType, span: fn.span });
 }
-

@@ -1,6 +1,16 @@
 import { add, and, buffer, bufferLoad, eq, mul } from '@kiln/ir-core';
 import { describe, expect, it } from 'vitest';
-import { block, blockRealize, bufferStore, forLoop, ifThenElse, iterVar, loopVar, primFunc, seqStmt } from '../stmt.js';
+import {
+  block,
+  blockRealize,
+  bufferStore,
+  forLoop,
+  ifThenElse,
+  iterVar,
+  loopVar,
+  primFunc,
+  seqStmt,
+} from '../stmt.js';
 import { lowerInitBlock } from './lower_init_block.js';
 import { expectIREqual } from './test_util.js';
 
@@ -10,7 +20,11 @@ function matmul(withInit: boolean) {
   const C = buffer('C', 'float32', [4, 5]);
   const [i, j, k] = [loopVar('i'), loopVar('j'), loopVar('k')];
   const [vi, vj, vk] = [loopVar('vi'), loopVar('vj'), loopVar('vk')];
-  const update = bufferStore(C, add(bufferLoad(C, [vi, vj]), mul(bufferLoad(A, [vi, vk]), bufferLoad(B, [vk, vj]))), [vi, vj]);
+  const update = bufferStore(
+    C,
+    add(bufferLoad(C, [vi, vj]), mul(bufferLoad(A, [vi, vk]), bufferLoad(B, [vk, vj]))),
+    [vi, vj],
+  );
   const init = bufferStore(C, 0, [vi, vj]);
   const ivs = [iterVar(vi, [0, 4]), iterVar(vj, [0, 5]), iterVar(vk, [0, 3], 'reduce')];
   const blk = withInit
@@ -43,7 +57,14 @@ describe('tir.LowerInitBlock', () => {
     const ivs = [iterVar(r0, [2, 3], 'reduce'), iterVar(r1, [1, 4], 'reduce')];
     const before = block('R', upd, { iterVars: ivs, init });
     const after = lowerInitBlock(primFunc([X], blockRealize([2, 1], true, before)));
-    const expected = primFunc([X], blockRealize([2, 1], true, block('R', seqStmt([ifThenElse(and(eq(r0, 2), eq(r1, 1)), init), upd]), { iterVars: ivs })));
+    const expected = primFunc(
+      [X],
+      blockRealize(
+        [2, 1],
+        true,
+        block('R', seqStmt([ifThenElse(and(eq(r0, 2), eq(r1, 1)), init), upd]), { iterVars: ivs }),
+      ),
+    );
     expectIREqual(after, expected);
   });
 
@@ -52,6 +73,9 @@ describe('tir.LowerInitBlock', () => {
     const init = bufferStore(X, 0, [0]);
     const upd = bufferStore(X, add(bufferLoad(X, [0]), 1), [0]);
     const fn = primFunc([X], blockRealize([], true, block('S', upd, { init })));
-    expectIREqual(lowerInitBlock(fn), primFunc([X], blockRealize([], true, block('S', seqStmt([init, upd])))));
+    expectIREqual(
+      lowerInitBlock(fn),
+      primFunc([X], blockRealize([], true, block('S', seqStmt([init, upd])))),
+    );
   });
 });

@@ -8,7 +8,15 @@ function unary(op: string, build: (x: ReturnType<typeof bufferLoad>) => Paramete
   const A = buffer('A', 'float32', [8]);
   const B = buffer('B', 'float32', [8]);
   const i = loopVar('i');
-  return primFunc([A, B], forLoop(i, 0, 8, bufferStore(B, op ? call('float32', op, [bufferLoad(A, [i])]) : build(bufferLoad(A, [i])), [i])));
+  return primFunc(
+    [A, B],
+    forLoop(
+      i,
+      0,
+      8,
+      bufferStore(B, op ? call('float32', op, [bufferLoad(A, [i])]) : build(bufferLoad(A, [i])), [i]),
+    ),
+  );
 }
 function expectedOf(build: (x: ReturnType<typeof bufferLoad>) => Parameters<typeof bufferStore>[1]) {
   return unary('', build);
@@ -16,7 +24,10 @@ function expectedOf(build: (x: ReturnType<typeof bufferLoad>) => Parameters<type
 
 describe('tir.LowerIntrinsics', () => {
   it('rsqrt → 1 / sqrt', () => {
-    expectIREqual(lowerIntrinsics(unary('tir.rsqrt', () => 0)), expectedOf((x) => div(1, call('float32', 'tir.sqrt', [x]))));
+    expectIREqual(
+      lowerIntrinsics(unary('tir.rsqrt', () => 0)),
+      expectedOf((x) => div(1, call('float32', 'tir.sqrt', [x]))),
+    );
   });
   it('sigmoid → 1 / (1 + exp(-x)), also under its bare name', () => {
     const exp = expectedOf((x) => div(1, add(1, call('float32', 'tir.exp', [sub(0, x)]))));
@@ -24,16 +35,47 @@ describe('tir.LowerIntrinsics', () => {
     expectIREqual(lowerIntrinsics(unary('sigmoid', () => 0)), exp);
   });
   it('log10 / exp10 / hypot are rewritten; nested calls lowered inside out', () => {
-    expectIREqual(lowerIntrinsics(unary('tir.log10', () => 0)), expectedOf((x) => mul(call('float32', 'tir.log', [x]), 1 / Math.LN10)));
+    expectIREqual(
+      lowerIntrinsics(unary('tir.log10', () => 0)),
+      expectedOf((x) => mul(call('float32', 'tir.log', [x]), 1 / Math.LN10)),
+    );
     const A = buffer('A', 'float32', [8]);
     const i = loopVar('i');
-    const nested = primFunc([A], forLoop(i, 0, 8, bufferStore(A, call('float32', 'tir.rsqrt', [call('float32', 'tir.exp10', [bufferLoad(A, [i])])]), [i])));
+    const nested = primFunc(
+      [A],
+      forLoop(
+        i,
+        0,
+        8,
+        bufferStore(A, call('float32', 'tir.rsqrt', [call('float32', 'tir.exp10', [bufferLoad(A, [i])])]), [
+          i,
+        ]),
+      ),
+    );
     const j = loopVar('i');
-    const exp = primFunc([A], forLoop(j, 0, 8, bufferStore(A, div(1, call('float32', 'tir.sqrt', [call('float32', 'tir.exp', [mul(bufferLoad(A, [j]), Math.LN10)])])), [j])));
+    const exp = primFunc(
+      [A],
+      forLoop(
+        j,
+        0,
+        8,
+        bufferStore(
+          A,
+          div(
+            1,
+            call('float32', 'tir.sqrt', [call('float32', 'tir.exp', [mul(bufferLoad(A, [j]), Math.LN10)])]),
+          ),
+          [j],
+        ),
+      ),
+    );
     expectIREqual(lowerIntrinsics(nested), exp);
   });
   it('canonicalises bare names of codegen intrinsics', () => {
-    expectIREqual(lowerIntrinsics(unary('exp', () => 0)), unary('tir.exp', () => 0));
+    expectIREqual(
+      lowerIntrinsics(unary('exp', () => 0)),
+      unary('tir.exp', () => 0),
+    );
   });
   it('leaves codegen intrinsics and target-specific calls alone (identity)', () => {
     const fn = unary('tir.exp', () => 0);
@@ -50,7 +92,9 @@ describe('tir.LowerIntrinsics', () => {
     const fn = primFunc([A, n], seqStmt([evaluate(call('void', 'tir.assume', [add(n, 0).a])), st]));
     const out = lowerIntrinsics(fn);
     expect(out.body.kind).toBe('SeqStmt');
-    expect(out.body.kind === 'SeqStmt' && out.body.seq[0].kind === 'Evaluate' && out.body.seq[0].value.kind).toBe('IntImm');
+    expect(
+      out.body.kind === 'SeqStmt' && out.body.seq[0].kind === 'Evaluate' && out.body.seq[0].value.kind,
+    ).toBe('IntImm');
   });
   it('is idempotent', () => {
     const once = lowerIntrinsics(unary('tir.sigmoid', () => 0));

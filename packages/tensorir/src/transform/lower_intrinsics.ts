@@ -42,7 +42,9 @@ export const CODEGEN_INTRINSICS: ReadonlySet<string> = new Set(
 
 /** Intrinsics without side effects or laziness: safe to apply lane-wise (vectorize). */
 export const ELEMENTWISE_INTRINSICS: ReadonlySet<string> = new Set(
-  [...CODEGEN_INTRINSICS].filter((n) => builtinIntrinsics.get(n)?.evalKind === 'pure' && n !== 'tir.reinterpret'),
+  [...CODEGEN_INTRINSICS].filter(
+    (n) => builtinIntrinsics.get(n)?.evalKind === 'pure' && n !== 'tir.reinterpret',
+  ),
 );
 
 /** A non-`tir` namespaced op (`cuda.shfl`, `llvm.x86.…`) is target-specific and passes through. */
@@ -59,21 +61,33 @@ function lowerCall(n: Node): Node | undefined {
   if (low !== undefined) {
     const arity = builtinIntrinsics.get(name)?.arity;
     if (typeof arity === 'number' && c.args.length !== arity) {
-      throw new KilnError(ErrorCodes.WELL_FORMED, `intrinsic '${name}' takes ${arity} argument(s), got ${c.args.length}`);
+      throw new KilnError(
+        ErrorCodes.WELL_FORMED,
+        `intrinsic '${name}' takes ${arity} argument(s), got ${c.args.length}`,
+      );
     }
-    if (!isFloat(c.dtype)) throw new KilnError(ErrorCodes.DTYPE_MISMATCH, `intrinsic '${name}' needs float operands, got ${c.dtype.str}`);
+    if (!isFloat(c.dtype))
+      throw new KilnError(
+        ErrorCodes.DTYPE_MISMATCH,
+        `intrinsic '${name}' needs float operands, got ${c.dtype.str}`,
+      );
     return low(c.args, c);
   }
   if (!CODEGEN_INTRINSICS.has(name)) {
-    throw new KilnError(ErrorCodes.UNSUPPORTED, `intrinsic '${c.op}' is neither lowered by tir.LowerIntrinsics nor implemented by code generators`, {
-      details: { intrinsic: c.op },
-    });
+    throw new KilnError(
+      ErrorCodes.UNSUPPORTED,
+      `intrinsic '${c.op}' is neither lowered by tir.LowerIntrinsics nor implemented by code generators`,
+      {
+        details: { intrinsic: c.op },
+      },
+    );
   }
   return name === c.op ? undefined : call(c.dtype, name, c.args, c.span);
 }
 
 function dropAssume(s: Stmt): Stmt {
-  if (s.kind === 'Evaluate' && s.value.kind === 'Call' && canonicalIntrinsicName(s.value.op) === 'tir.assume') return noOp();
+  if (s.kind === 'Evaluate' && s.value.kind === 'Call' && canonicalIntrinsicName(s.value.op) === 'tir.assume')
+    return noOp();
   return mapStmtChildren(s, dropAssume);
 }
 

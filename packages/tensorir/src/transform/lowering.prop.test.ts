@@ -47,7 +47,16 @@ interface Ctx {
 /** An in-bounds index for a buffer of SIZE elements (o < 8, v < L <= 8, k < 4). */
 function index(g: Gen, c: Ctx): PrimExpr {
   const base = add(mul(c.o, c.L), c.v);
-  const forms: PrimExpr[] = [base, add(base, 1), add(base, 8), sub(71, base), c.v, mul(c.v, 2), c.o, add(c.o, 0)];
+  const forms: PrimExpr[] = [
+    base,
+    add(base, 1),
+    add(base, 8),
+    sub(71, base),
+    c.v,
+    mul(c.v, 2),
+    c.o,
+    add(c.o, 0),
+  ];
   if (c.k) forms.push(add(base, c.k), add(mul(c.v, 4), c.k), c.k);
   return g.pick(forms);
 }
@@ -68,7 +77,11 @@ function value(g: Gen, c: Ctx, depth: number): PrimExpr {
     case 2:
       return max(value(g, c, depth - 1), value(g, c, depth - 1));
     case 3:
-      return select(gt(value(g, c, depth - 1), floatImm(0, 'float32')), value(g, c, depth - 1), value(g, c, depth - 1));
+      return select(
+        gt(value(g, c, depth - 1), floatImm(0, 'float32')),
+        value(g, c, depth - 1),
+        value(g, c, depth - 1),
+      );
     case 4:
       return call('float32', g.pick(['tir.sigmoid', 'tir.tanh', 'tir.fabs']), [value(g, c, depth - 1)]);
     default:
@@ -80,7 +93,8 @@ function store(g: Gen, c: Ctx): Stmt {
   const target = c.safe ? c.bufs[2] : c.T && g.chance(0.25) ? c.T : g.pick(c.bufs.slice(1));
   const idx = c.safe ? c.outIndex : target === c.T ? g.pick([c.v, 0] as PrimExpr[]) : index(g, c);
   let s: Stmt = bufferStore(target, value(g, c, 2), [idx]);
-  if (g.chance(0.2)) s = ifThenElse(lt(g.pick(c.safe ? [c.o] : ([c.v, c.o, add(c.v, c.o)] as PrimExpr[])), 1 + g.int(6)), s);
+  if (g.chance(0.2))
+    s = ifThenElse(lt(g.pick(c.safe ? [c.o] : ([c.v, c.o, add(c.v, c.o)] as PrimExpr[])), 1 + g.int(6)), s);
   return s;
 }
 
@@ -96,20 +110,38 @@ function program(seed: number): PrimFunc {
   const T = useT ? buffer('T', 'float32', [8], { scope: 'local' }) : undefined;
   const safe = g.chance(0.5);
   const base = add(mul(o, L), v);
-  const c: Ctx = { o, v, L, bufs: [A, B, C], T: safe ? undefined : T, safe, outIndex: g.pick([base, sub(71, base), add(base, 8)]) };
+  const c: Ctx = {
+    o,
+    v,
+    L,
+    bufs: [A, B, C],
+    T: safe ? undefined : T,
+    safe,
+    outIndex: g.pick([base, sub(71, base), add(base, 8)]),
+  };
   const kinds: ForKind[] = ['serial', 'vectorized', 'vectorized', 'unrolled', 'parallel'];
   let inner: Stmt;
   if (g.chance(0.3)) {
     const k = loopVar('k');
     const ck = { ...c, k };
     const body = seqStmt(Array.from({ length: 1 + g.int(2) }, () => store(g, ck)));
-    inner = seqStmt([store(g, c), forLoop(k, 0, 1 + g.int(4), body, { kind: g.pick(['serial', 'unrolled'] as ForKind[]) })]);
+    inner = seqStmt([
+      store(g, c),
+      forLoop(k, 0, 1 + g.int(4), body, { kind: g.pick(['serial', 'unrolled'] as ForKind[]) }),
+    ]);
   } else {
     inner = seqStmt(Array.from({ length: 1 + g.int(3) }, () => store(g, c)));
   }
   let body: Stmt = forLoop(v, 0, L, inner, { kind: g.pick(kinds) });
-  if (T) body = allocate(T, seqStmt([forLoop(loopVar('t'), 0, 8, bufferStore(T, floatImm(0.5, 'float32'), [0])), body]));
-  return primFunc([A, B, C], forLoop(o, 0, O, body, { kind: g.pick(['serial', 'parallel', 'unrolled'] as ForKind[]) }));
+  if (T)
+    body = allocate(
+      T,
+      seqStmt([forLoop(loopVar('t'), 0, 8, bufferStore(T, floatImm(0.5, 'float32'), [0])), body]),
+    );
+  return primFunc(
+    [A, B, C],
+    forLoop(o, 0, O, body, { kind: g.pick(['serial', 'parallel', 'unrolled'] as ForKind[]) }),
+  );
 }
 
 function run(fn: PrimFunc, args: readonly NDArray[]): NDArray[] {
@@ -123,7 +155,11 @@ describe('lowering never changes results (random loop programs)', () => {
     let vectorized = 0;
     for (let seed = 1; seed <= 300; seed++) {
       const fn = program(seed);
-      const args = [randomNDArray('float32', [SIZE], seed), randomNDArray('float32', [SIZE], seed + 1000), randomNDArray('float32', [SIZE], seed + 2000)];
+      const args = [
+        randomNDArray('float32', [SIZE], seed),
+        randomNDArray('float32', [SIZE], seed + 1000),
+        randomNDArray('float32', [SIZE], seed + 2000),
+      ];
       const ref = run(fn, args);
       const low = lowerPrimFunc(fn, { unroll: { maxExtent: 2 } });
       expect(verifyLowered(low), `seed ${seed}`).toEqual([]);
@@ -132,7 +168,14 @@ describe('lowering never changes results (random loop programs)', () => {
         const rep = allClose(x, ref[i], 1e-5, 1e-6);
         expect(rep.ok, `seed ${seed}, arg ${i}: ${rep.message}`).toBe(true);
       });
-      if (JSON.stringify(low, (_k, val: unknown) => (typeof val === 'object' && val !== null && (val as { kind?: string }).kind === 'Ramp' ? 'RAMP' : val)).includes('RAMP')) vectorized++;
+      if (
+        JSON.stringify(low, (_k, val: unknown) =>
+          typeof val === 'object' && val !== null && (val as { kind?: string }).kind === 'Ramp'
+            ? 'RAMP'
+            : val,
+        ).includes('RAMP')
+      )
+        vectorized++;
     }
     // The generator must exercise the vector path, not only the fallback.
     expect(vectorized).toBeGreaterThan(20);

@@ -2,22 +2,22 @@
 // Each program is built with the te DSL (plus a few hand-made loop schedules below),
 // run through the reference interpreter before and after each pass on seeded random
 // inputs, and compared.
-import type { PrimExpr } from '@kiln/ir-core';
-import { add, buffer, bufferLoad, call, div, floordiv, lt, mul, sub } from '@kiln/ir-core';
+import type { Node, PrimExpr } from '@kiln/ir-core';
+import { add, buffer, bufferLoad, call, div, floordiv, lt, mul, sub, substitute } from '@kiln/ir-core';
 import { describe, expect, it } from 'vitest';
+import { interpret } from '../interpreter/index.js';
+import { exp } from '../intrinsics.js';
 import type { NDArray } from '../ndarray.js';
 import { allClose, cloneNDArray, ndarray, randomNDArray } from '../ndarray.js';
-import { interpret } from '../interpreter/index.js';
 import type { ForKind, PrimFunc, Stmt } from '../stmt.js';
 import { allocate, bufferStore, forLoop, ifThenElse, loopVar, primFunc, seqStmt } from '../stmt.js';
-import { exp } from '../intrinsics.js';
-import { compute, pad, placeholder, reduceAxis, reduceMax, sizeVar, sum } from '../te/tensor.js';
 import { createPrimFunc } from '../te/create_prim_func.js';
+import { compute, pad, placeholder, reduceAxis, reduceMax, sizeVar, sum } from '../te/tensor.js';
 import { wellFormed } from '../well_formed.js';
 import { convertBlocksToLoops } from './convert_blocks_to_loops.js';
 import { flattenBuffer } from './flatten_buffer.js';
-import { injectThreadBindings, LAUNCH_ATTR } from './inject_thread_bindings.js';
 import { lowerPrimFunc } from './index.js';
+import { injectThreadBindings, LAUNCH_ATTR } from './inject_thread_bindings.js';
 import { lowerInitBlock } from './lower_init_block.js';
 import { lowerIntrinsics } from './lower_intrinsics.js';
 import { removeNoOp } from './remove_no_op.js';
@@ -27,8 +27,6 @@ import { unrollLoop } from './unroll_loop.js';
 import { mapStmtChildren, withBody } from './util.js';
 import { vectorizeLoop } from './vectorize_loop.js';
 import { verifyLowered } from './verify_lowered.js';
-import { substitute } from '@kiln/ir-core';
-import type { Node } from '@kiln/ir-core';
 
 // ------------------------------------------------------------ tiny test-only schedules
 
@@ -104,11 +102,15 @@ function checkLowering(fn: PrimFunc, argSets: Args[], tol: { rtol?: number; atol
   for (const [name, pass] of STEPS) {
     cur = pass(cur);
     expect(wellFormed(cur), `${name}: well-formed`).toEqual([]);
-    argSets.forEach((a, k) => expectSameResults(run(cur, a), refs[k], `after ${name}`, tol.rtol, tol.atol));
+    argSets.forEach((a, k) => {
+      expectSameResults(run(cur, a), refs[k], `after ${name}`, tol.rtol, tol.atol);
+    });
   }
   expect(verifyLowered(cur)).toEqual([]);
   const lowered = lowerPrimFunc(fn, { unroll: { maxExtent: 4 } });
-  argSets.forEach((a, k) => expectSameResults(run(lowered, a), refs[k], 'lowerPrimFunc', tol.rtol, tol.atol));
+  argSets.forEach((a, k) => {
+    expectSameResults(run(lowered, a), refs[k], 'lowerPrimFunc', tol.rtol, tol.atol);
+  });
   return lowered;
 }
 
@@ -169,7 +171,12 @@ describe('lowering keeps results: matmul', () => {
   });
 
   it('GPU-style bindings: i → blockIdx.x, j → threadIdx.x', () => {
-    const fn = annotate(annotate(matmul(4, 3, 8), 'i', 'thread_binding', 'blockIdx.x'), 'j', 'thread_binding', 'threadIdx.x');
+    const fn = annotate(
+      annotate(matmul(4, 3, 8), 'i', 'thread_binding', 'blockIdx.x'),
+      'j',
+      'thread_binding',
+      'threadIdx.x',
+    );
     const low = checkLowering(fn, [args(4, 3, 8, 5)]);
     expect(low.attrs[LAUNCH_ATTR]).toEqual({ 'blockIdx.x': 4, 'threadIdx.x': 8 });
   });
@@ -191,7 +198,11 @@ describe('lowering keeps results: conv2d', () => {
     );
     const base = createPrimFunc([X, W, Y], { name: 'conv2d' });
     const fn = annotate(base, 'rs', 'unrolled');
-    const args = (seed: number): Args => [randomNDArray('float32', [n, c, h, w], seed), randomNDArray('float32', [kk, c, r, s], seed + 7), ndarray('float32', [n, kk, h, w])];
+    const args = (seed: number): Args => [
+      randomNDArray('float32', [n, c, h, w], seed),
+      randomNDArray('float32', [kk, c, r, s], seed + 7),
+      ndarray('float32', [n, kk, h, w]),
+    ];
     const low = checkLowering(fn, [args(1), args(2)], { rtol: 1e-4, atol: 1e-5 });
     expect(countKinds(low)['For:unrolled']).toBeUndefined();
     expect(verifyLowered(low)).toEqual([]);
@@ -208,7 +219,10 @@ describe('lowering keeps results: softmax', () => {
     const S = compute([5], (i) => sum(E.at(i, k2), k2), 'T_sum');
     const Y = compute([5, 12], (i, j) => div(E.at(i, j), S.at(i)), 'T_softmax');
     const fn = createPrimFunc([X, Y], { name: 'softmax' });
-    const args = (seed: number): Args => [randomNDArray('float32', [5, 12], seed, { low: -20, high: 20 }), ndarray('float32', [5, 12])];
+    const args = (seed: number): Args => [
+      randomNDArray('float32', [5, 12], seed, { low: -20, high: 20 }),
+      ndarray('float32', [5, 12]),
+    ];
     const low = checkLowering(fn, [args(1), args(9)]);
     // T_max (stages 0-1) and T_sum (stages 2-3) have disjoint lifetimes: one allocation.
     expect(countKinds(low).Allocate).toBe(2);
@@ -222,15 +236,27 @@ describe('lowering keeps results: symbolic shapes', () => {
   const B = placeholder([n], 'float32', 'B');
   const C = compute([n], (i) => add(mul(A.at(i), B.at(i)), call('float32', 'tir.sigmoid', [A.at(i)])), 'C');
   const base = createPrimFunc([A, B, C], { name: 'ew' });
-  const argsOf = (len: number, seed: number): Args => [randomNDArray('float32', [len], seed), randomNDArray('float32', [len], seed + 1), ndarray('float32', [len])];
-  const loopName = (base.body.kind === 'BlockRealize' && base.body.block.body.kind === 'For' && base.body.block.body.loopVar.name) || 'i';
+  const argsOf = (len: number, seed: number): Args => [
+    randomNDArray('float32', [len], seed),
+    randomNDArray('float32', [len], seed + 1),
+    ndarray('float32', [len]),
+  ];
+  const loopName =
+    (base.body.kind === 'BlockRealize' &&
+      base.body.block.body.kind === 'For' &&
+      base.body.block.body.loopVar.name) ||
+    'i';
 
   it('elementwise with sigmoid, unscheduled', () => {
     checkLowering(base, [argsOf(1, 1), argsOf(7, 2), argsOf(33, 3)]);
   });
 
   it('split by 8 with a guarded tail, inner vectorized → serial fallback, outer parallel', () => {
-    const fn = annotate(annotate(split(base, loopName, 8), `${loopName}_i`, 'vectorized'), `${loopName}_o`, 'parallel');
+    const fn = annotate(
+      annotate(split(base, loopName, 8), `${loopName}_i`, 'vectorized'),
+      `${loopName}_o`,
+      'parallel',
+    );
     const low = checkLowering(fn, [argsOf(5, 4), argsOf(16, 5), argsOf(19, 6)]);
     expect(countKinds(low)['For:parallel']).toBe(1);
   });
@@ -239,11 +265,21 @@ describe('lowering keeps results: symbolic shapes', () => {
 describe('lowering keeps results: vectorize and unroll', () => {
   const elementwise = (N: number): PrimFunc => {
     const A = placeholder([N], 'float32', 'A');
-    const B = compute([N], (i) => add(mul(A.at(i), 3), call('float32', 'tir.rsqrt', [add(mul(A.at(i), A.at(i)), 1)])), 'B');
+    const B = compute(
+      [N],
+      (i) => add(mul(A.at(i), 3), call('float32', 'tir.rsqrt', [add(mul(A.at(i), A.at(i)), 1)])),
+      'B',
+    );
     return createPrimFunc([A, B], { name: 'ew' });
   };
-  const loopOf = (fn: PrimFunc): string => (fn.body.kind === 'BlockRealize' && fn.body.block.body.kind === 'For' ? fn.body.block.body.loopVar.name : 'i');
-  const args = (N: number, seed: number): Args => [randomNDArray('float32', [N], seed), ndarray('float32', [N])];
+  const loopOf = (fn: PrimFunc): string =>
+    fn.body.kind === 'BlockRealize' && fn.body.block.body.kind === 'For'
+      ? fn.body.block.body.loopVar.name
+      : 'i';
+  const args = (N: number, seed: number): Args => [
+    randomNDArray('float32', [N], seed),
+    ndarray('float32', [N]),
+  ];
 
   it('constant extent divided by the vector width: vector code', () => {
     const base = elementwise(24);
@@ -275,7 +311,6 @@ describe('lowering keeps results: vectorize and unroll', () => {
   });
 });
 
-
 describe('lowering keeps results: a GPU-style kernel with shared memory', () => {
   it('blockIdx/threadIdx loops, a shared staging buffer, a reversed read', () => {
     const A = buffer('A', 'float32', [4, 16]);
@@ -285,10 +320,25 @@ describe('lowering keeps results: a GPU-style kernel with shared memory', () => 
     const th = (tag: string) => ({ kind: 'thread_binding' as const, threadTag: tag });
     const fn = primFunc(
       [A, B],
-      forLoop(bx, 0, 4, allocate(S, seqStmt([
-        forLoop(tx, 0, 16, bufferStore(S, mul(bufferLoad(A, [bx, tx]), 2), [tx]), th('threadIdx.x')),
-        forLoop(tx2, 0, 16, bufferStore(B, add(bufferLoad(S, [sub(15, tx2)]), 1), [bx, tx2]), th('threadIdx.x')),
-      ])), th('blockIdx.x')),
+      forLoop(
+        bx,
+        0,
+        4,
+        allocate(
+          S,
+          seqStmt([
+            forLoop(tx, 0, 16, bufferStore(S, mul(bufferLoad(A, [bx, tx]), 2), [tx]), th('threadIdx.x')),
+            forLoop(
+              tx2,
+              0,
+              16,
+              bufferStore(B, add(bufferLoad(S, [sub(15, tx2)]), 1), [bx, tx2]),
+              th('threadIdx.x'),
+            ),
+          ]),
+        ),
+        th('blockIdx.x'),
+      ),
     );
     const low = checkLowering(fn, [[randomNDArray('float32', [4, 16], 3), ndarray('float32', [4, 16])]]);
     expect(low.attrs[LAUNCH_ATTR]).toEqual({ 'blockIdx.x': 4, 'threadIdx.x': 16 });

@@ -1,5 +1,16 @@
-import { buffer, bufferLoad, call, createPassContext, getFunction, irModule, isKilnError, mul, parsePipeline, wellFormedInstrument } from '@kiln/ir-core';
 import type { Pass } from '@kiln/ir-core';
+import {
+  buffer,
+  bufferLoad,
+  call,
+  createPassContext,
+  getFunction,
+  irModule,
+  isKilnError,
+  mul,
+  parsePipeline,
+  wellFormedInstrument,
+} from '@kiln/ir-core';
 import { describe, expect, it } from 'vitest';
 import type { PrimFunc } from '../stmt.js';
 import { block, blockRealize, bufferStore, forLoop, iterVar, loopVar, primFunc } from '../stmt.js';
@@ -29,15 +40,38 @@ function scaled(): PrimFunc {
   const A = buffer('A', 'float32', [4, 8]);
   const B = buffer('B', 'float32', [4, 8]);
   const [i, j, vi, vj] = [loopVar('i'), loopVar('j'), loopVar('vi'), loopVar('vj')];
-  const blk = block('B', bufferStore(B, mul(call('float32', 'tir.rsqrt', [bufferLoad(A, [vi, vj])]), 2), [vi, vj]), {
-    iterVars: [iterVar(vi, [0, 4]), iterVar(vj, [0, 8])],
-  });
-  return primFunc([A, B], blockRealize([], true, block('root', forLoop(i, 0, 4, forLoop(j, 0, 8, blockRealize([i, j], true, blk), { kind: 'vectorized' })))));
+  const blk = block(
+    'B',
+    bufferStore(B, mul(call('float32', 'tir.rsqrt', [bufferLoad(A, [vi, vj])]), 2), [vi, vj]),
+    {
+      iterVars: [iterVar(vi, [0, 4]), iterVar(vj, [0, 8])],
+    },
+  );
+  return primFunc(
+    [A, B],
+    blockRealize(
+      [],
+      true,
+      block(
+        'root',
+        forLoop(i, 0, 4, forLoop(j, 0, 8, blockRealize([i, j], true, blk), { kind: 'vectorized' })),
+      ),
+    ),
+  );
 }
 
 const ALL: readonly Pass[] = [
-  LowerInitBlock, ConvertBlocksToLoops, FlattenBuffer, LowerIntrinsics, Simplify, InjectThreadBindings,
-  VectorizeLoop, StorageRewrite, UnrollLoop, RemoveNoOp, VerifyLowered,
+  LowerInitBlock,
+  ConvertBlocksToLoops,
+  FlattenBuffer,
+  LowerIntrinsics,
+  Simplify,
+  InjectThreadBindings,
+  VectorizeLoop,
+  StorageRewrite,
+  UnrollLoop,
+  RemoveNoOp,
+  VerifyLowered,
 ] as readonly Pass[];
 
 describe('tir lowering passes', () => {
@@ -47,9 +81,18 @@ describe('tir lowering passes', () => {
       expect(p.name.startsWith('tir.')).toBe(true);
     }
     expect(lowerForCodegen.passes?.map((p) => p.name)).toEqual([
-      'tir.LowerInitBlock', 'tir.ConvertBlocksToLoops', 'tir.FlattenBuffer', 'tir.LowerIntrinsics', 'tir.Simplify',
-      'tir.InjectThreadBindings', 'tir.VectorizeLoop', 'tir.StorageRewrite', 'tir.UnrollLoop', 'tir.Simplify',
-      'tir.RemoveNoOp', 'tir.VerifyLowered',
+      'tir.LowerInitBlock',
+      'tir.ConvertBlocksToLoops',
+      'tir.FlattenBuffer',
+      'tir.LowerIntrinsics',
+      'tir.Simplify',
+      'tir.InjectThreadBindings',
+      'tir.VectorizeLoop',
+      'tir.StorageRewrite',
+      'tir.UnrollLoop',
+      'tir.Simplify',
+      'tir.RemoveNoOp',
+      'tir.VerifyLowered',
     ]);
   });
 
@@ -79,7 +122,9 @@ describe('tir lowering passes', () => {
     } catch (e) {
       expect(isKilnError(e)).toBe(true);
     }
-    const registry = { getPass: (n: string): Pass => ALL.find((p) => p.name === n) ?? expect.fail(`no pass ${n}`) };
+    const registry = {
+      getPass: (n: string): Pass => ALL.find((p) => p.name === n) ?? expect.fail(`no pass ${n}`),
+    };
     const p = parsePipeline('tir.ConvertBlocksToLoops,tir.VectorizeLoop(maxLanes=4)', registry);
     expect(p.toString()).toBe('tir.ConvertBlocksToLoops,tir.VectorizeLoop(maxLanes=4)');
     const out = getFunction(p.run(irModule({ main: scaled() })), 'main') as PrimFunc;

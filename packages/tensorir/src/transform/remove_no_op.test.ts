@@ -1,6 +1,17 @@
 import { add, boolImm, buffer, bufferLoad, call, lt, not, primVar } from '@kiln/ir-core';
 import { describe, expect, it } from 'vitest';
-import { allocate, bufferStore, evaluate, forLoop, ifThenElse, letStmt, loopVar, primFunc, seqStmt, whileLoop } from '../stmt.js';
+import {
+  allocate,
+  bufferStore,
+  evaluate,
+  forLoop,
+  ifThenElse,
+  letStmt,
+  loopVar,
+  primFunc,
+  seqStmt,
+  whileLoop,
+} from '../stmt.js';
 import { removeNoOp } from './remove_no_op.js';
 import { expectIREqual } from './test_util.js';
 
@@ -30,8 +41,18 @@ describe('tir.RemoveNoOp', () => {
 
   it('keeps the taken branch of a constant if and flips an if with an empty then', () => {
     const c = lt(n, 4);
-    const before = primFunc([A, n], seqStmt([ifThenElse(boolImm(true), store(1), store(2)), ifThenElse(c, evaluate(0), store(3)), ifThenElse(c, store(4), evaluate(0))]));
-    const expected = primFunc([A, n], seqStmt([store(1), ifThenElse(not(c), store(3)), ifThenElse(c, store(4))]));
+    const before = primFunc(
+      [A, n],
+      seqStmt([
+        ifThenElse(boolImm(true), store(1), store(2)),
+        ifThenElse(c, evaluate(0), store(3)),
+        ifThenElse(c, store(4), evaluate(0)),
+      ]),
+    );
+    const expected = primFunc(
+      [A, n],
+      seqStmt([store(1), ifThenElse(not(c), store(3)), ifThenElse(c, store(4))]),
+    );
     expectIREqual(removeNoOp(before), expected);
   });
 
@@ -51,7 +72,9 @@ describe('tir.RemoveNoOp', () => {
     const i = loopVar('i');
     const fn = primFunc([A, n], forLoop(i, 0, n, bufferStore(A, add(bufferLoad(A, [i]), 1), [i])));
     expect(removeNoOp(fn)).toBe(fn);
-    const once = removeNoOp(primFunc([A, n], seqStmt([evaluate(0), ifThenElse(lt(n, 2), evaluate(0), store(1))])));
+    const once = removeNoOp(
+      primFunc([A, n], seqStmt([evaluate(0), ifThenElse(lt(n, 2), evaluate(0), store(1))])),
+    );
     expect(removeNoOp(once)).toBe(once);
   });
 });

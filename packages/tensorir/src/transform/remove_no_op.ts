@@ -58,7 +58,13 @@ function remove(s: Stmt): Stmt {
       return isNoOp(s) ? (s.value.kind === 'IntImm' && s.value.value === 0 ? s : noOp()) : s;
     case 'BufferStore': {
       const v = s.value;
-      if (v.kind === 'BufferLoad' && v.buffer === s.buffer && v.indices.length === s.indices.length && v.indices.every((x, i) => structuralEqual(x, s.indices[i]))) return noOp();
+      if (
+        v.kind === 'BufferLoad' &&
+        v.buffer === s.buffer &&
+        v.indices.length === s.indices.length &&
+        v.indices.every((x, i) => structuralEqual(x, s.indices[i]))
+      )
+        return noOp();
       return s;
     }
     case 'Block':

@@ -1,4 +1,18 @@
-import { add, and, buffer, bufferLoad, floordiv, floormod, ge, intImm, le, lt, mul, primVar, sub } from '@kiln/ir-core';
+import {
+  add,
+  and,
+  buffer,
+  bufferLoad,
+  floordiv,
+  floormod,
+  ge,
+  intImm,
+  le,
+  lt,
+  mul,
+  primVar,
+  sub,
+} from '@kiln/ir-core';
 import { describe, expect, it } from 'vitest';
 import { bufferStore, forLoop, ifThenElse, loopVar, primFunc } from '../stmt.js';
 import { constantFold, createConstantFoldAnalyzer, simplify } from './simplify.js';
@@ -17,7 +31,9 @@ describe('tir.Simplify', () => {
     expect(st?.kind).toBe('BufferStore');
     // Some canonical form of io*4 + ii; check by value instead of shape.
     const [io2, ii2] = [loopVar('io'), loopVar('ii')];
-    const a = simplify(primFunc([A], forLoop(io2, 0, 8, forLoop(ii2, 0, 4, bufferStore(A, 1, [add(mul(io2, 4), ii2)])))));
+    const a = simplify(
+      primFunc([A], forLoop(io2, 0, 8, forLoop(ii2, 0, 4, bufferStore(A, 1, [add(mul(io2, 4), ii2)])))),
+    );
     expectIREqual(out, a);
   });
 
@@ -25,7 +41,10 @@ describe('tir.Simplify', () => {
     const n = primVar('n');
     const A = buffer('A', 'float32', [n]);
     const [i, j] = [loopVar('i'), loopVar('j')];
-    const before = primFunc([A, n], forLoop(i, 0, 8, ifThenElse(lt(i, 10), forLoop(j, 0, n, ifThenElse(lt(j, n), bufferStore(A, 1, [j]))))));
+    const before = primFunc(
+      [A, n],
+      forLoop(i, 0, 8, ifThenElse(lt(i, 10), forLoop(j, 0, n, ifThenElse(lt(j, n), bufferStore(A, 1, [j]))))),
+    );
     const [i2, j2] = [loopVar('i'), loopVar('j')];
     const expected = primFunc([A, n], forLoop(i2, 0, 8, forLoop(j2, 0, n, bufferStore(A, 1, [j2]))));
     expectIREqual(simplify(before), expected);
@@ -37,9 +56,15 @@ describe('tir.Simplify', () => {
     const n = primVar('n');
     const A = buffer('A', 'float32', [n]);
     const i = loopVar('i');
-    const before = primFunc([A, n], forLoop(i, 0, n, ifThenElse(ge(i, 2), ifThenElse(ge(i, 1), bufferStore(A, 1, [i])))));
+    const before = primFunc(
+      [A, n],
+      forLoop(i, 0, n, ifThenElse(ge(i, 2), ifThenElse(ge(i, 1), bufferStore(A, 1, [i])))),
+    );
     const i2 = loopVar('i');
-    expectIREqual(simplify(before), primFunc([A, n], forLoop(i2, 0, n, ifThenElse(le(2, i2), bufferStore(A, 1, [i2])))));
+    expectIREqual(
+      simplify(before),
+      primFunc([A, n], forLoop(i2, 0, n, ifThenElse(le(2, i2), bufferStore(A, 1, [i2])))),
+    );
   });
 
   it('replaces a loop of extent 1 by its body', () => {
@@ -56,7 +81,22 @@ describe('tir.Simplify', () => {
     const fn = primFunc([A], forLoop(i, 0, 8, bufferStore(A, add(bufferLoad(A, [i]), 1), [i])));
     expect(simplify(fn)).toBe(fn);
     const [io, ii] = [loopVar('io'), loopVar('ii')];
-    const once = simplify(primFunc([A], forLoop(io, 0, 2, forLoop(ii, 0, 4, ifThenElse(and(lt(add(mul(io, 4), ii), 8), lt(ii, 4)), bufferStore(A, 1, [add(mul(io, 4), ii)]))))));
+    const once = simplify(
+      primFunc(
+        [A],
+        forLoop(
+          io,
+          0,
+          2,
+          forLoop(
+            ii,
+            0,
+            4,
+            ifThenElse(and(lt(add(mul(io, 4), ii), 8), lt(ii, 4)), bufferStore(A, 1, [add(mul(io, 4), ii)])),
+          ),
+        ),
+      ),
+    );
     expect(simplify(once)).toBe(once);
   });
 
@@ -65,7 +105,10 @@ describe('tir.Simplify', () => {
     expectIREqual(constantFold(add(mul(x, 1), mul(intImm(3), intImm(4)))), add(x, 12));
     const A = buffer('A', 'float32', [8]);
     const i = loopVar('i');
-    const out = simplify(primFunc([A], forLoop(i, 0, 8, ifThenElse(lt(intImm(2), intImm(3)), bufferStore(A, 1, [add(i, 0)])))), { analyzer: createConstantFoldAnalyzer });
+    const out = simplify(
+      primFunc([A], forLoop(i, 0, 8, ifThenElse(lt(intImm(2), intImm(3)), bufferStore(A, 1, [add(i, 0)])))),
+      { analyzer: createConstantFoldAnalyzer },
+    );
     const i2 = loopVar('i');
     expectIREqual(out, primFunc([A], forLoop(i2, 0, 8, bufferStore(A, 1, [i2]))));
   });

@@ -12,7 +12,14 @@ import type { Node, PrimExpr, Range, Var } from '@kiln/ir-core';
 import { Analyzer, boolImm, intImm, isIntegral, mapChildren, not, range, substitute } from '@kiln/ir-core';
 import type { PrimFunc, Stmt } from '../stmt.js';
 import { ifThenElse } from '../stmt.js';
-import { mapStmtChildren, mapStmtExprs, noOp, rebuildBuffer, replaceBuffersAndVars, withBody } from './util.js';
+import {
+  mapStmtChildren,
+  mapStmtExprs,
+  noOp,
+  rebuildBuffer,
+  replaceBuffersAndVars,
+  withBody,
+} from './util.js';
 
 /** What tir.Simplify needs from an arithmetic analyzer (ir-core's Analyzer fits). */
 export interface ArithAnalyzer {
@@ -63,23 +70,40 @@ function foldNode(e: PrimExpr): PrimExpr {
         const y = b.value;
         const int = (v: number): PrimExpr => (Number.isSafeInteger(v) ? intImm(v, e.dtype) : e);
         switch (e.kind) {
-          case 'Add': return int(x + y);
-          case 'Sub': return int(x - y);
-          case 'Mul': return int(x * y);
-          case 'Div': return y === 0 ? e : int(tdiv(x, y));
-          case 'Mod': return y === 0 ? e : int(x - tdiv(x, y) * y);
-          case 'FloorDiv': return y === 0 ? e : int(fdiv(x, y));
-          case 'FloorMod': return y === 0 ? e : int(x - fdiv(x, y) * y);
-          case 'Min': return int(Math.min(x, y));
-          case 'Max': return int(Math.max(x, y));
-          case 'EQ': return boolImm(x === y);
-          case 'NE': return boolImm(x !== y);
-          case 'LT': return boolImm(x < y);
-          case 'LE': return boolImm(x <= y);
-          case 'GT': return boolImm(x > y);
-          case 'GE': return boolImm(x >= y);
-          case 'And': return boolImm(x !== 0 && y !== 0);
-          case 'Or': return boolImm(x !== 0 || y !== 0);
+          case 'Add':
+            return int(x + y);
+          case 'Sub':
+            return int(x - y);
+          case 'Mul':
+            return int(x * y);
+          case 'Div':
+            return y === 0 ? e : int(tdiv(x, y));
+          case 'Mod':
+            return y === 0 ? e : int(x - tdiv(x, y) * y);
+          case 'FloorDiv':
+            return y === 0 ? e : int(fdiv(x, y));
+          case 'FloorMod':
+            return y === 0 ? e : int(x - fdiv(x, y) * y);
+          case 'Min':
+            return int(Math.min(x, y));
+          case 'Max':
+            return int(Math.max(x, y));
+          case 'EQ':
+            return boolImm(x === y);
+          case 'NE':
+            return boolImm(x !== y);
+          case 'LT':
+            return boolImm(x < y);
+          case 'LE':
+            return boolImm(x <= y);
+          case 'GT':
+            return boolImm(x > y);
+          case 'GE':
+            return boolImm(x >= y);
+          case 'And':
+            return boolImm(x !== 0 && y !== 0);
+          case 'Or':
+            return boolImm(x !== 0 || y !== 0);
         }
       }
       if (!isIntegral(e.dtype)) return e;
@@ -105,7 +129,13 @@ function foldNode(e: PrimExpr): PrimExpr {
     case 'Select':
       return e.cond.kind === 'IntImm' ? (e.cond.value !== 0 ? e.t : e.f) : e;
     case 'Cast':
-      if (e.value.kind === 'IntImm' && isIntegral(e.dtype) && e.dtype.lanes === 1 && e.dtype.code !== 'bool' && e.dtype.bits >= 32) {
+      if (
+        e.value.kind === 'IntImm' &&
+        isIntegral(e.dtype) &&
+        e.dtype.lanes === 1 &&
+        e.dtype.code !== 'bool' &&
+        e.dtype.bits >= 32
+      ) {
         return intImm(e.value.value, e.dtype);
       }
       return e;
@@ -120,7 +150,9 @@ export function constantFold(e: PrimExpr): PrimExpr {
   const rec = (n: Node): Node => {
     const hit = memo.get(n);
     if (hit) return hit;
-    const kids = mapChildren(n, (c, f) => (f.type === 'binder' || f.type === 'binder[]' || c.kind === 'Buffer' ? c : rec(c)));
+    const kids = mapChildren(n, (c, f) =>
+      f.type === 'binder' || f.type === 'binder[]' || c.kind === 'Buffer' ? c : rec(c),
+    );
     const out = kids.kind === 'Buffer' || kids.kind === 'Range' ? kids : foldNode(kids as PrimExpr);
     memo.set(n, out);
     return out;
@@ -167,7 +199,14 @@ class StmtSimplifier {
       }
       case 'IfThenElse': {
         const cond = this.expr(s.cond);
-        const taken = cond.kind === 'IntImm' ? cond.value !== 0 : this.az.canProve(cond) ? true : this.az.canProve(not(cond)) ? false : undefined;
+        const taken =
+          cond.kind === 'IntImm'
+            ? cond.value !== 0
+            : this.az.canProve(cond)
+              ? true
+              : this.az.canProve(not(cond))
+                ? false
+                : undefined;
         if (taken === true) return this.stmt(s.then);
         if (taken === false) return s.else ? this.stmt(s.else) : noOp();
         const then = this.az.withConstraint(cond, () => this.stmt(s.then));

@@ -10,9 +10,15 @@ const A = buffer('A', 'float32', [16]);
 type Size = number | ReturnType<typeof primVar>;
 function body(T1: ReturnType<typeof buffer>, T2: ReturnType<typeof buffer>) {
   const [i, j] = [loopVar('i'), loopVar('j')];
-  const s1 = seqStmt([forLoop(i, 0, 4, bufferStore(T1, bufferLoad(A, [i]), [i])), forLoop(j, 0, 4, bufferStore(A, bufferLoad(T1, [j]), [j]))]);
+  const s1 = seqStmt([
+    forLoop(i, 0, 4, bufferStore(T1, bufferLoad(A, [i]), [i])),
+    forLoop(j, 0, 4, bufferStore(A, bufferLoad(T1, [j]), [j])),
+  ]);
   const [k, l] = [loopVar('k'), loopVar('l')];
-  const s2 = seqStmt([forLoop(k, 0, 8, bufferStore(T2, k, [k])), forLoop(l, 0, 8, bufferStore(A, bufferLoad(T2, [l]), [l]))]);
+  const s2 = seqStmt([
+    forLoop(k, 0, 8, bufferStore(T2, k, [k])),
+    forLoop(l, 0, 8, bufferStore(A, bufferLoad(T2, [l]), [l])),
+  ]);
   return seqStmt([s1, s2]);
 }
 /** T1 then T2: disjoint lifetimes. */
@@ -31,7 +37,9 @@ describe('tir.StorageRewrite', () => {
     const allocs: string[] = [];
     let cur = out.body;
     while (cur.kind === 'Allocate' || cur.kind === 'DeclBuffer') {
-      allocs.push(`${cur.kind}:${cur.buffer.name}:${cur.buffer.shape[0].kind === 'IntImm' ? cur.buffer.shape[0].value : '?'}`);
+      allocs.push(
+        `${cur.kind}:${cur.buffer.name}:${cur.buffer.shape[0].kind === 'IntImm' ? cur.buffer.shape[0].value : '?'}`,
+      );
       if (cur.kind === 'Allocate') expect(cur.buffer.data).toBe(T1.data);
       if (cur.kind === 'DeclBuffer') expect(cur.buffer.data).toBe(T1.data);
       cur = cur.body;
@@ -63,11 +71,20 @@ describe('tir.StorageRewrite', () => {
     const T1 = buffer('T1', 'float32', [4], { scope: 'local' });
     const T2 = buffer('T2', 'float32', [4], { scope: 'local' });
     const i = loopVar('i');
-    const ov = primFunc([A], allocate(T1, allocate(T2, seqStmt([
-      forLoop(i, 0, 4, bufferStore(T1, 1, [i])),
-      bufferStore(T2, bufferLoad(T1, [0]), [0]),
-      bufferStore(A, add(bufferLoad(T1, [1]), bufferLoad(T2, [0])), [0]),
-    ]))));
+    const ov = primFunc(
+      [A],
+      allocate(
+        T1,
+        allocate(
+          T2,
+          seqStmt([
+            forLoop(i, 0, 4, bufferStore(T1, 1, [i])),
+            bufferStore(T2, bufferLoad(T1, [0]), [0]),
+            bufferStore(A, add(bufferLoad(T1, [1]), bufferLoad(T2, [0])), [0]),
+          ]),
+        ),
+      ),
+    );
     expect(storageRewrite(ov)).toBe(ov);
   });
 
@@ -85,7 +102,13 @@ describe('tir.StorageRewrite in GPU kernels', () => {
       const T1 = buffer('T1', 'float32', [4], { scope });
       const T2 = buffer('T2', 'float32', [8], { scope });
       const tx = loopVar('tx');
-      return primFunc([A], forLoop(tx, 0, 4, allocate(T1, allocate(T2, body(T1, T2))), { kind: 'thread_binding', threadTag: 'threadIdx.x' }));
+      return primFunc(
+        [A],
+        forLoop(tx, 0, 4, allocate(T1, allocate(T2, body(T1, T2))), {
+          kind: 'thread_binding',
+          threadTag: 'threadIdx.x',
+        }),
+      );
     };
     const shared = mk('shared');
     expect(storageRewrite(shared)).toBe(shared);

@@ -108,7 +108,9 @@ class Rewriter {
     if (dropped.size === 0) return undefined;
     let inner = replaceBuffersAndVars(body, bufMap, new Map<Var, PrimExpr>());
     for (let i = views.length - 1; i >= 0; i--) inner = declBuffer(views[i], inner);
-    const kept = wrappers.filter((w) => !dropped.has(w.buffer)).map((w) => ({ ...w, buffer: bufMap.get(w.buffer) ?? w.buffer }));
+    const kept = wrappers
+      .filter((w) => !dropped.has(w.buffer))
+      .map((w) => ({ ...w, buffer: bufMap.get(w.buffer) ?? w.buffer }));
     return rewrap(kept, inner);
   }
 }
@@ -128,4 +130,3 @@ export function storageRewrite(fn: PrimFunc, options: StorageRewriteOptions = {}
   if (gpu) scopes = new Set([...scopes].filter((s) => s === 'local'));
   return withBody(fn, new Rewriter(scopes).visit(fn.body));
 }
-

@@ -5,12 +5,16 @@ import { expect } from 'vitest';
 
 /** A compact, deterministic text form of any IR node for failure messages. */
 export function show(n: unknown, indent = ''): string {
-  if (!isNode(n)) return JSON.stringify(n, (_k, v: unknown) => (typeof v === 'object' && v !== null && 'str' in v ? (v as { str: string }).str : v));
+  if (!isNode(n))
+    return JSON.stringify(n, (_k, v: unknown) =>
+      typeof v === 'object' && v !== null && 'str' in v ? (v as { str: string }).str : v,
+    );
   const info = nodeKindInfo(n.kind);
   const r = n as unknown as Record<string, unknown>;
   if (n.kind === 'Var') return `${r.name as string}`;
   if (n.kind === 'IntImm' || n.kind === 'FloatImm') return String(r.value);
-  if (n.kind === 'Buffer') return `${r.name as string}@${(r.data as { name: string }).name}[${(r.shape as Node[]).map((s) => show(s)).join(',')}]`;
+  if (n.kind === 'Buffer')
+    return `${r.name as string}@${(r.data as { name: string }).name}[${(r.shape as Node[]).map((s) => show(s)).join(',')}]`;
   const parts = info.fields
     .filter((f) => f.type !== 'ignore' && f.name !== 'dtype' && r[f.name] !== undefined)
     .map((f) => {
@@ -18,7 +22,10 @@ export function show(n: unknown, indent = ''): string {
       if (Array.isArray(v)) return `${f.name}=[${v.map((x) => show(x, `${indent}  `)).join(', ')}]`;
       return `${f.name}=${show(v, `${indent}  `)}`;
     });
-  const stmt = /^(For|SeqStmt|IfThenElse|Allocate|DeclBuffer|LetStmt|BufferStore|Evaluate|PrimFunc|AttrStmt|While|Block|BlockRealize)$/.test(n.kind);
+  const stmt =
+    /^(For|SeqStmt|IfThenElse|Allocate|DeclBuffer|LetStmt|BufferStore|Evaluate|PrimFunc|AttrStmt|While|Block|BlockRealize)$/.test(
+      n.kind,
+    );
   return stmt ? `\n${indent}${n.kind}(${parts.join(' ')})` : `${n.kind}(${parts.join(' ')})`;
 }
 

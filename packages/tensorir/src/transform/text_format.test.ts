@@ -62,7 +62,10 @@ prim_func(A: float32[4, 3], B: float32[3, 8], C: float32[4, 8]) {
 
 describe('lowering passes, Before/Expected in text', () => {
   it('tir.LowerInitBlock', () => {
-    check(lowerInitBlock, MATMUL_BLOCKS, `
+    check(
+      lowerInitBlock,
+      MATMUL_BLOCKS,
+      `
 prim_func(A: float32[4, 3], B: float32[3, 8], C: float32[4, 8]) {
   block root() {
     for i in 0 +: 4 {
@@ -80,7 +83,8 @@ prim_func(A: float32[4, 3], B: float32[3, 8], C: float32[4, 8]) {
       }
     }
   }
-}`);
+}`,
+    );
   });
 
   it('tir.ConvertBlocksToLoops', () => {
@@ -88,7 +92,10 @@ prim_func(A: float32[4, 3], B: float32[3, 8], C: float32[4, 8]) {
   });
 
   it('tir.FlattenBuffer (row-major)', () => {
-    check(flattenBuffer, MATMUL_LOOPS, `
+    check(
+      flattenBuffer,
+      MATMUL_LOOPS,
+      `
 prim_func(A: float32[4, 3], B: float32[3, 8], C: float32[4, 8]) {
   decl_buffer A_1: float32[12] data=A.data
   decl_buffer B_1: float32[24] data=B.data
@@ -103,18 +110,22 @@ prim_func(A: float32[4, 3], B: float32[3, 8], C: float32[4, 8]) {
       }
     }
   }
-}`);
+}`,
+    );
   });
 
   it('tir.FlattenBuffer (explicit strides, elem_offset, symbolic rows) then tir.Simplify', () => {
-    check((f) => simplify(flattenBuffer(f)), `
+    check(
+      (f) => simplify(flattenBuffer(f)),
+      `
 prim_func[n](X: float32[n, 4] strides=[8, 1] elem_offset=2, n: int64) {
   for i in 0 +: n {
     for j in 0 +: 4 {
       X[i, j] = X[i, j] * 2.0
     }
   }
-}`, `
+}`,
+      `
 prim_func[n](X: float32[n, 4] strides=[8, 1] elem_offset=2, n: int64) {
   decl_buffer X_1: float32[n * 8 - 2] data=X.data
   for i in 0 +: n {
@@ -122,11 +133,14 @@ prim_func[n](X: float32[n, 4] strides=[8, 1] elem_offset=2, n: int64) {
       X_1[i * 8 + j + 2] = X_1[i * 8 + j + 2] * 2.0
     }
   }
-}`);
+}`,
+    );
   });
 
   it('tir.VectorizeLoop: vector code where lanes form, serial where they do not', () => {
-    check(vectorizeLoop, `
+    check(
+      vectorizeLoop,
+      `
 prim_func(A: float32[64], C: float32[64], S: float32[1]) {
   for io in 0 +: 16 {
     for v in 0 +: 4 vectorized {
@@ -136,7 +150,8 @@ prim_func(A: float32[64], C: float32[64], S: float32[1]) {
   for w in 0 +: 8 vectorized {
     S[0] = S[0] + A[w]
   }
-}`, `
+}`,
+      `
 prim_func(A: float32[64], C: float32[64], S: float32[1]) {
   for io in 0 +: 16 {
     C[ramp(io * 4, 1, 4)] = A[ramp(io * 4, 1, 4)] * broadcast(2.0, 4) + broadcast(1.0, 4)
@@ -144,28 +159,35 @@ prim_func(A: float32[64], C: float32[64], S: float32[1]) {
   for w in 0 +: 8 {
     S[0] = S[0] + A[w]
   }
-}`);
+}`,
+    );
   });
 
   it('tir.UnrollLoop', () => {
-    check(unrollLoop, `
+    check(
+      unrollLoop,
+      `
 prim_func(A: float32[64]) {
   for a in 0 +: 2 unrolled {
     for b in 0 +: 2 unrolled {
       A[a * 4 + b] = A[a * 4 + b] + 1.0
     }
   }
-}`, `
+}`,
+      `
 prim_func(A: float32[64]) {
   A[0] = A[0] + 1.0
   A[1] = A[1] + 1.0
   A[4] = A[4] + 1.0
   A[5] = A[5] + 1.0
-}`);
+}`,
+    );
   });
 
   it('tir.StorageRewrite', () => {
-    check(storageRewrite, `
+    check(
+      storageRewrite,
+      `
 prim_func(A: float32[16]) {
   alloc T1: float32[4] scope="local"
   alloc T2: float32[8] scope="local"
@@ -177,7 +199,8 @@ prim_func(A: float32[16]) {
     T2[j] = A[j]
   }
   A[1] = T2[7]
-}`, `
+}`,
+      `
 prim_func(A: float32[16]) {
   alloc T1: float32[8] scope="local"
   decl_buffer T2: float32[8] scope="local" data=T1.data
@@ -189,11 +212,14 @@ prim_func(A: float32[16]) {
     T2[j] = A[j]
   }
   A[1] = T2[7]
-}`);
+}`,
+    );
   });
 
   it('tir.InjectThreadBindings', () => {
-    check(injectThreadBindings, `
+    check(
+      injectThreadBindings,
+      `
 prim_func[n](X: float32[n]) {
   for bx in 0 +: floordiv(n + 63, 64) thread_binding "blockIdx.x" {
     for tx in 1 +: 64 thread_binding "threadIdx.x" {
@@ -202,7 +228,8 @@ prim_func[n](X: float32[n]) {
       }
     }
   }
-}`, `
+}`,
+      `
 prim_func[n](X: float32[n]) attrs {kiln.launch: {blockIdx.x: {op: "FloorDiv", args: [{op: "Add", args: [{shape: [0, 0]}, 63]}, 64]}, threadIdx.x: 64}} {
   for bx in 0 +: floordiv(n + 63, 64) thread_binding "blockIdx.x" {
     for tx in 0 +: 64 thread_binding "threadIdx.x" {
@@ -211,11 +238,14 @@ prim_func[n](X: float32[n]) attrs {kiln.launch: {blockIdx.x: {op: "FloorDiv", ar
       }
     }
   }
-}`);
+}`,
+    );
   });
 
   it('tir.RemoveNoOp', () => {
-    check(removeNoOp, `
+    check(
+      removeNoOp,
+      `
 prim_func[n](A: float32[8], n: int64) {
   evaluate(0)
   for i in 0 +: 0 {
@@ -230,25 +260,31 @@ prim_func[n](A: float32[8], n: int64) {
     A[0] = 2.0
   }
   A[1] = A[1]
-}`, `
+}`,
+      `
 prim_func[n](A: float32[8], n: int64) {
   if !(n < 4) {
     A[0] = 2.0
   }
-}`);
+}`,
+    );
   });
 
   it('tir.LowerIntrinsics', () => {
-    check(lowerIntrinsics, `
+    check(
+      lowerIntrinsics,
+      `
 prim_func(A: float32[8], B: float32[8]) {
   for i in 0 +: 8 {
     B[i] = call(float32, "tir.sigmoid", A[i]) + call(float32, "tir.rsqrt", A[i]) + call(float32, "exp", A[i])
   }
-}`, `
+}`,
+      `
 prim_func(A: float32[8], B: float32[8]) {
   for i in 0 +: 8 {
     B[i] = 1.0 / (1.0 + call(float32, "tir.exp", 0.0 - A[i])) + 1.0 / call(float32, "tir.sqrt", A[i]) + call(float32, "tir.exp", A[i])
   }
-}`);
+}`,
+    );
   });
 });

@@ -39,14 +39,18 @@ function foldStmt(s: Stmt): Stmt {
 function visit(s: Stmt, maxExtent: number): Stmt {
   const t = mapStmtChildren(s, (c) => visit(c, maxExtent));
   if (t.kind !== 'For' || t.extent.kind !== 'IntImm') return t;
-  if (t.forKind === 'unrolled' || (t.forKind === 'serial' && t.extent.value <= maxExtent)) return unroll(t, t.extent.value);
+  if (t.forKind === 'unrolled' || (t.forKind === 'serial' && t.extent.value <= maxExtent))
+    return unroll(t, t.extent.value);
   return t;
 }
 
 export function unrollLoop(fn: PrimFunc, options: UnrollOptions = {}): PrimFunc {
   const maxExtent = options.maxExtent ?? 0;
   if (!Number.isInteger(maxExtent) || maxExtent < 0) {
-    throw new KilnError(ErrorCodes.INVALID_ARGUMENT, `tir.UnrollLoop: maxExtent must be a non-negative integer, got ${maxExtent}`);
+    throw new KilnError(
+      ErrorCodes.INVALID_ARGUMENT,
+      `tir.UnrollLoop: maxExtent must be a non-negative integer, got ${maxExtent}`,
+    );
   }
   return withBody(fn, visit(fn.body, maxExtent));
 }

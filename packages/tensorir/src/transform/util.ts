@@ -6,11 +6,11 @@ import {
   add,
   binary,
   broadcast,
-  buffer as makeBuffer,
   collect,
   DType,
   intImm,
   isConstInt,
+  buffer as makeBuffer,
   mapChildren,
   mul,
   primVar,
@@ -26,7 +26,8 @@ import { evaluate, isStmt, primFunc, seqStmt } from '../stmt.js';
  */
 export function mapStmtChildren<T extends Stmt>(s: T, f: (c: Stmt) => Stmt): T {
   const out = mapChildren(s, (c) => (isStmt(c) ? f(c) : c));
-  if (out !== s && out.kind === 'SeqStmt' && out.seq.some((c) => c.kind === 'SeqStmt')) return seqStmt(out.seq, out.span) as T;
+  if (out !== s && out.kind === 'SeqStmt' && out.seq.some((c) => c.kind === 'SeqStmt'))
+    return seqStmt(out.seq, out.span) as T;
   return out;
 }
 
@@ -37,7 +38,14 @@ export function mapStmtChildren<T extends Stmt>(s: T, f: (c: Stmt) => Stmt): T {
 export function mapStmtExprs<T extends Stmt>(s: T, f: (e: PrimExpr) => PrimExpr): T {
   return mapChildren(s, (c, field) => {
     if (field.type === 'binder' || field.type === 'binder[]') return c;
-    if (isStmt(c) || c.kind === 'Buffer' || c.kind === 'IterVar' || c.kind === 'BufferRegion' || c.kind === 'Block') return c;
+    if (
+      isStmt(c) ||
+      c.kind === 'Buffer' ||
+      c.kind === 'IterVar' ||
+      c.kind === 'BufferRegion' ||
+      c.kind === 'Block'
+    )
+      return c;
     return f(c as PrimExpr);
   });
 }
@@ -78,28 +86,39 @@ export function constInt(e: PrimExpr): number | undefined {
 
 /** `a + b`, folding integer constants, zeros, and Ramp ± scalar / Ramp + Ramp. */
 export function addFold(a: PrimExpr, b: PrimExpr): PrimExpr {
-  if (a.kind === 'IntImm' && b.kind === 'IntImm' && a.dtype === b.dtype) return intImm(a.value + b.value, a.dtype);
+  if (a.kind === 'IntImm' && b.kind === 'IntImm' && a.dtype === b.dtype)
+    return intImm(a.value + b.value, a.dtype);
   if (isConstInt(b, 0) && b.dtype.bits <= a.dtype.bits) return a;
   if (isConstInt(a, 0) && a.dtype.bits <= b.dtype.bits) return b;
-  if (a.kind === 'Ramp' && b.kind === 'Ramp' && a.lanes === b.lanes) return ramp(addFold(a.base, b.base), addFold(a.stride, b.stride), a.lanes);
+  if (a.kind === 'Ramp' && b.kind === 'Ramp' && a.lanes === b.lanes)
+    return ramp(addFold(a.base, b.base), addFold(a.stride, b.stride), a.lanes);
   if (a.kind === 'Ramp' && b.dtype.lanes === 1) return ramp(addFold(a.base, b), a.stride, a.lanes);
   if (b.kind === 'Ramp' && a.dtype.lanes === 1) return ramp(addFold(a, b.base), b.stride, b.lanes);
-  if (a.kind === 'Ramp' && b.kind === 'Broadcast' && a.lanes === b.lanes) return ramp(addFold(a.base, b.value), a.stride, a.lanes);
-  if (b.kind === 'Ramp' && a.kind === 'Broadcast' && a.lanes === b.lanes) return ramp(addFold(a.value, b.base), b.stride, b.lanes);
-  if (a.kind === 'Broadcast' && b.kind === 'Broadcast' && a.lanes === b.lanes) return broadcast(addFold(a.value, b.value), a.lanes);
+  if (a.kind === 'Ramp' && b.kind === 'Broadcast' && a.lanes === b.lanes)
+    return ramp(addFold(a.base, b.value), a.stride, a.lanes);
+  if (b.kind === 'Ramp' && a.kind === 'Broadcast' && a.lanes === b.lanes)
+    return ramp(addFold(a.value, b.base), b.stride, b.lanes);
+  if (a.kind === 'Broadcast' && b.kind === 'Broadcast' && a.lanes === b.lanes)
+    return broadcast(addFold(a.value, b.value), a.lanes);
   return add(a, b);
 }
 
 /** `a * b`, folding integer constants, ones, zeros, and Ramp * scalar. */
 export function mulFold(a: PrimExpr, b: PrimExpr): PrimExpr {
-  if (a.kind === 'IntImm' && b.kind === 'IntImm' && a.dtype === b.dtype) return intImm(a.value * b.value, a.dtype);
+  if (a.kind === 'IntImm' && b.kind === 'IntImm' && a.dtype === b.dtype)
+    return intImm(a.value * b.value, a.dtype);
   if (isConstInt(b, 1) && b.dtype.bits <= a.dtype.bits) return a;
   if (isConstInt(a, 1) && a.dtype.bits <= b.dtype.bits) return b;
-  if (a.kind === 'Ramp' && b.dtype.lanes === 1) return ramp(mulFold(a.base, b), mulFold(a.stride, b), a.lanes);
-  if (b.kind === 'Ramp' && a.dtype.lanes === 1) return ramp(mulFold(a, b.base), mulFold(a, b.stride), b.lanes);
-  if (a.kind === 'Ramp' && b.kind === 'Broadcast' && a.lanes === b.lanes) return ramp(mulFold(a.base, b.value), mulFold(a.stride, b.value), a.lanes);
-  if (b.kind === 'Ramp' && a.kind === 'Broadcast' && a.lanes === b.lanes) return ramp(mulFold(a.value, b.base), mulFold(a.value, b.stride), b.lanes);
-  if (a.kind === 'Broadcast' && b.kind === 'Broadcast' && a.lanes === b.lanes) return broadcast(mulFold(a.value, b.value), a.lanes);
+  if (a.kind === 'Ramp' && b.dtype.lanes === 1)
+    return ramp(mulFold(a.base, b), mulFold(a.stride, b), a.lanes);
+  if (b.kind === 'Ramp' && a.dtype.lanes === 1)
+    return ramp(mulFold(a, b.base), mulFold(a, b.stride), b.lanes);
+  if (a.kind === 'Ramp' && b.kind === 'Broadcast' && a.lanes === b.lanes)
+    return ramp(mulFold(a.base, b.value), mulFold(a.stride, b.value), a.lanes);
+  if (b.kind === 'Ramp' && a.kind === 'Broadcast' && a.lanes === b.lanes)
+    return ramp(mulFold(a.value, b.base), mulFold(a.value, b.stride), b.lanes);
+  if (a.kind === 'Broadcast' && b.kind === 'Broadcast' && a.lanes === b.lanes)
+    return broadcast(mulFold(a.value, b.value), a.lanes);
   return mul(a, b);
 }
 
@@ -114,7 +133,8 @@ export function productOf(xs: readonly PrimExpr[]): PrimExpr {
 export function foldConstBinary(e: PrimExpr): PrimExpr {
   if (e.kind === 'Add') return addFold(e.a, e.b);
   if (e.kind === 'Mul') return mulFold(e.a, e.b);
-  if (e.kind === 'Sub' && e.a.kind === 'IntImm' && e.b.kind === 'IntImm' && e.a.dtype === e.b.dtype) return intImm(e.a.value - e.b.value, e.a.dtype);
+  if (e.kind === 'Sub' && e.a.kind === 'IntImm' && e.b.kind === 'IntImm' && e.a.dtype === e.b.dtype)
+    return intImm(e.a.value - e.b.value, e.a.dtype);
   if (e.kind === 'Sub' && isConstInt(e.b, 0) && e.b.dtype.bits <= e.a.dtype.bits) return e.a;
   return e;
 }
@@ -131,7 +151,13 @@ export { binary };
 /** A copy of `b` with some fields replaced (a new buffer object: a new identity). */
 export function rebuildBuffer(
   b: Buffer,
-  patch: { data?: Var; shape?: readonly PrimExpr[]; strides?: readonly PrimExpr[]; elemOffset?: PrimExpr; name?: string },
+  patch: {
+    data?: Var;
+    shape?: readonly PrimExpr[];
+    strides?: readonly PrimExpr[];
+    elemOffset?: PrimExpr;
+    name?: string;
+  },
 ): Buffer {
   return makeBuffer(patch.name ?? b.name, b.dtype, patch.shape ?? b.shape, {
     data: patch.data ?? b.data,
@@ -152,7 +178,11 @@ export function buffersIn(n: Node): Buffer[] {
  * Replace buffers (by object) everywhere in `s`, including binder positions (Allocate,
  * DeclBuffer), then substitute scalar vars. Identity when nothing maps.
  */
-export function replaceBuffersAndVars(s: Stmt, bufMap: ReadonlyMap<Buffer, Buffer>, varMap: ReadonlyMap<Var, PrimExpr>): Stmt {
+export function replaceBuffersAndVars(
+  s: Stmt,
+  bufMap: ReadonlyMap<Buffer, Buffer>,
+  varMap: ReadonlyMap<Var, PrimExpr>,
+): Stmt {
   let out = s;
   if (bufMap.size > 0) {
     out = rebindBuffers(out, bufMap);
@@ -180,11 +210,16 @@ function rebindBuffers(s: Stmt, bufMap: ReadonlyMap<Buffer, Buffer>): Stmt {
 export function freshenBinders(s: Stmt): Stmt {
   const varMap = new Map<Var, PrimExpr>();
   const dataMap = new Map<Var, Var>();
-  const binders: Stmt[] = collect(s, (n): n is Stmt => n.kind === 'For' || n.kind === 'LetStmt' || n.kind === 'Allocate') as Stmt[];
+  const binders: Stmt[] = collect(
+    s,
+    (n): n is Stmt => n.kind === 'For' || n.kind === 'LetStmt' || n.kind === 'Allocate',
+  ) as Stmt[];
   for (const b of binders) {
-    if (b.kind === 'For' && !varMap.has(b.loopVar)) varMap.set(b.loopVar, primVar(b.loopVar.name, b.loopVar.dtype));
+    if (b.kind === 'For' && !varMap.has(b.loopVar))
+      varMap.set(b.loopVar, primVar(b.loopVar.name, b.loopVar.dtype));
     if (b.kind === 'LetStmt' && !varMap.has(b.var)) varMap.set(b.var, primVar(b.var.name, b.var.dtype));
-    if (b.kind === 'Allocate' && !dataMap.has(b.buffer.data)) dataMap.set(b.buffer.data, primVar(b.buffer.data.name, b.buffer.data.dtype));
+    if (b.kind === 'Allocate' && !dataMap.has(b.buffer.data))
+      dataMap.set(b.buffer.data, primVar(b.buffer.data.name, b.buffer.data.dtype));
   }
   if (varMap.size === 0 && dataMap.size === 0) return s;
   const bufMap = new Map<Buffer, Buffer>();
@@ -194,8 +229,10 @@ export function freshenBinders(s: Stmt): Stmt {
   }
   const rec = (x: Stmt): Stmt => {
     let y = mapStmtChildren(x, rec);
-    if (y.kind === 'For' && varMap.has(y.loopVar)) y = Object.freeze({ ...y, loopVar: varMap.get(y.loopVar) as Var });
-    else if (y.kind === 'LetStmt' && varMap.has(y.var)) y = Object.freeze({ ...y, var: varMap.get(y.var) as Var });
+    if (y.kind === 'For' && varMap.has(y.loopVar))
+      y = Object.freeze({ ...y, loopVar: varMap.get(y.loopVar) as Var });
+    else if (y.kind === 'LetStmt' && varMap.has(y.var))
+      y = Object.freeze({ ...y, var: varMap.get(y.var) as Var });
     return y;
   };
   return replaceBuffersAndVars(rec(s), bufMap, varMap);

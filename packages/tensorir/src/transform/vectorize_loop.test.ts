@@ -1,4 +1,21 @@
-import { add, broadcast, buffer, bufferLoad, call, floatImm, floordiv, gt, intImm, isKilnError, lt, mul, primVar, ramp, select, sub } from '@kiln/ir-core';
+import {
+  add,
+  broadcast,
+  buffer,
+  bufferLoad,
+  call,
+  floatImm,
+  floordiv,
+  gt,
+  intImm,
+  isKilnError,
+  lt,
+  mul,
+  primVar,
+  ramp,
+  select,
+  sub,
+} from '@kiln/ir-core';
 import { describe, expect, it } from 'vitest';
 import type { For, PrimFunc } from '../stmt.js';
 import { allocate, bufferStore, forLoop, ifThenElse, letStmt, loopVar, primFunc, seqStmt } from '../stmt.js';
@@ -20,59 +37,136 @@ describe('tir.VectorizeLoop', () => {
   it('turns a contiguous elementwise loop into Ramp loads/stores', () => {
     const [io, v] = [loopVar('io'), loopVar('v')];
     const idx = add(mul(io, 4), v);
-    const before = primFunc([A, B, C], forLoop(io, 0, 16, forLoop(v, 0, 4, bufferStore(C, add(bufferLoad(A, [idx]), mul(bufferLoad(B, [idx]), 2)), [idx]), { kind: 'vectorized' })));
+    const before = primFunc(
+      [A, B, C],
+      forLoop(
+        io,
+        0,
+        16,
+        forLoop(v, 0, 4, bufferStore(C, add(bufferLoad(A, [idx]), mul(bufferLoad(B, [idx]), 2)), [idx]), {
+          kind: 'vectorized',
+        }),
+      ),
+    );
     const io2 = loopVar('io');
     const r = ramp(mul(io2, 4), 1, 4);
-    const expected = primFunc([A, B, C], forLoop(io2, 0, 16, bufferStore(C, add(bufferLoad(A, [r]), mul(bufferLoad(B, [r]), broadcast(floatImm(2, 'float32'), 4))), [r])));
+    const expected = primFunc(
+      [A, B, C],
+      forLoop(
+        io2,
+        0,
+        16,
+        bufferStore(
+          C,
+          add(bufferLoad(A, [r]), mul(bufferLoad(B, [r]), broadcast(floatImm(2, 'float32'), 4))),
+          [r],
+        ),
+      ),
+    );
     expectIREqual(vectorizeLoop(before), expected);
   });
 
   it('broadcasts loop-invariant values and keeps strided Ramp loads', () => {
     const s = primVar('s', 'float32');
     const v = loopVar('v');
-    const before = primFunc([A, C, s], forLoop(v, 0, 8, bufferStore(C, mul(bufferLoad(A, [mul(v, 2)]), s), [v]), { kind: 'vectorized' }));
-    const expected = primFunc([A, C, s], bufferStore(C, mul(bufferLoad(A, [ramp(0, 2, 8)]), broadcast(s, 8)), [ramp(0, 1, 8)]));
+    const before = primFunc(
+      [A, C, s],
+      forLoop(v, 0, 8, bufferStore(C, mul(bufferLoad(A, [mul(v, 2)]), s), [v]), { kind: 'vectorized' }),
+    );
+    const expected = primFunc(
+      [A, C, s],
+      bufferStore(C, mul(bufferLoad(A, [ramp(0, 2, 8)]), broadcast(s, 8)), [ramp(0, 1, 8)]),
+    );
     expectIREqual(vectorizeLoop(before), expected);
   });
 
   it('vectorizes selects, casts, comparisons and elementwise intrinsics', () => {
     const v = loopVar('v');
     const x = bufferLoad(A, [v]);
-    const before = primFunc([A, C], forLoop(v, 0, 4, bufferStore(C, select(gt(x, 0), call('float32', 'tir.exp', [x]), 0), [v]), { kind: 'vectorized' }));
+    const before = primFunc(
+      [A, C],
+      forLoop(v, 0, 4, bufferStore(C, select(gt(x, 0), call('float32', 'tir.exp', [x]), 0), [v]), {
+        kind: 'vectorized',
+      }),
+    );
     const out = vectorizeLoop(before);
     const st = out.body;
     expect(st.kind).toBe('BufferStore');
     expect(st.kind === 'BufferStore' && st.value.dtype.str).toBe('float32x4');
     const xv = bufferLoad(A, [ramp(0, 1, 4)]);
-    expectIREqual(out, primFunc([A, C], bufferStore(C, select(gt(xv, broadcast(floatImm(0, 'float32'), 4)), call('float32x4', 'tir.exp', [xv]), broadcast(floatImm(0, 'float32'), 4)), [ramp(0, 1, 4)])));
+    expectIREqual(
+      out,
+      primFunc(
+        [A, C],
+        bufferStore(
+          C,
+          select(
+            gt(xv, broadcast(floatImm(0, 'float32'), 4)),
+            call('float32x4', 'tir.exp', [xv]),
+            broadcast(floatImm(0, 'float32'), 4),
+          ),
+          [ramp(0, 1, 4)],
+        ),
+      ),
+    );
   });
 
   it('keeps an inner serial loop when lanes stay independent (row reduction per lane)', () => {
     const M = buffer('M', 'float32', [4, 16]);
     const S = buffer('S', 'float32', [4]);
     const [v, k] = [loopVar('v'), loopVar('k')];
-    const before = primFunc([M, S], forLoop(v, 0, 4, forLoop(k, 0, 16, bufferStore(S, add(bufferLoad(S, [v]), bufferLoad(M, [v, k])), [v])), { kind: 'vectorized' }));
+    const before = primFunc(
+      [M, S],
+      forLoop(
+        v,
+        0,
+        4,
+        forLoop(k, 0, 16, bufferStore(S, add(bufferLoad(S, [v]), bufferLoad(M, [v, k])), [v])),
+        { kind: 'vectorized' },
+      ),
+    );
     const k2 = loopVar('k');
     const r = ramp(0, 1, 4);
-    expectIREqual(vectorizeLoop(before), primFunc([M, S], forLoop(k2, 0, 16, bufferStore(S, add(bufferLoad(S, [r]), bufferLoad(M, [r, k2])), [r]))));
+    expectIREqual(
+      vectorizeLoop(before),
+      primFunc(
+        [M, S],
+        forLoop(k2, 0, 16, bufferStore(S, add(bufferLoad(S, [r]), bufferLoad(M, [r, k2])), [r])),
+      ),
+    );
   });
 
   it('falls back to serial for a reduction across lanes', () => {
     const S = buffer('S', 'float32', [1]);
     const v = loopVar('v');
-    expectSerialFallback(primFunc([A, S], forLoop(v, 0, 8, bufferStore(S, add(bufferLoad(S, [0]), bufferLoad(A, [v])), [0]), { kind: 'vectorized' })));
+    expectSerialFallback(
+      primFunc(
+        [A, S],
+        forLoop(v, 0, 8, bufferStore(S, add(bufferLoad(S, [0]), bufferLoad(A, [v])), [0]), {
+          kind: 'vectorized',
+        }),
+      ),
+    );
   });
 
   it('falls back for a loop-carried dependence between lanes', () => {
     const v = loopVar('v');
-    expectSerialFallback(primFunc([A], forLoop(v, 0, 8, bufferStore(A, add(bufferLoad(A, [v]), 1), [add(v, 1)]), { kind: 'vectorized' })));
+    expectSerialFallback(
+      primFunc(
+        [A],
+        forLoop(v, 0, 8, bufferStore(A, add(bufferLoad(A, [v]), 1), [add(v, 1)]), { kind: 'vectorized' }),
+      ),
+    );
   });
 
   it('falls back for an if on the loop var (tail of a non-dividing split)', () => {
     const n = primVar('n');
     const [io, v] = [loopVar('io'), loopVar('v')];
     const idx = add(mul(io, 4), v);
-    const fn = primFunc([A, n], forLoop(v, 0, 4, ifThenElse(lt(idx, n), bufferStore(A, 1, [idx])), { kind: 'vectorized' }));
+    const fn = primFunc(
+      [A, n],
+      forLoop(v, 0, 4, ifThenElse(lt(idx, n), bufferStore(A, 1, [idx])), { kind: 'vectorized' }),
+    );
     expectSerialFallback(fn);
   });
 
@@ -80,26 +174,48 @@ describe('tir.VectorizeLoop', () => {
     const n = primVar('n');
     const v = loopVar('v');
     expectSerialFallback(primFunc([A, n], forLoop(v, 0, n, bufferStore(A, 1, [v]), { kind: 'vectorized' })));
-    expectSerialFallback(primFunc([A, C], forLoop(v, 0, 4, bufferStore(C, bufferLoad(A, [floordiv(v, 2)]), [v]), { kind: 'vectorized' })));
+    expectSerialFallback(
+      primFunc(
+        [A, C],
+        forLoop(v, 0, 4, bufferStore(C, bufferLoad(A, [floordiv(v, 2)]), [v]), { kind: 'vectorized' }),
+      ),
+    );
     const T = buffer('T', 'float32', [4], { scope: 'local' });
-    expectSerialFallback(primFunc([A], forLoop(v, 0, 4, allocate(T, bufferStore(A, 1, [v])), { kind: 'vectorized' })));
+    expectSerialFallback(
+      primFunc([A], forLoop(v, 0, 4, allocate(T, bufferStore(A, 1, [v])), { kind: 'vectorized' })),
+    );
     const k = loopVar('k');
-    expectSerialFallback(primFunc([A], forLoop(v, 0, 4, forLoop(k, 0, v, bufferStore(A, 1, [v])), { kind: 'vectorized' })));
+    expectSerialFallback(
+      primFunc([A], forLoop(v, 0, 4, forLoop(k, 0, v, bufferStore(A, 1, [v])), { kind: 'vectorized' })),
+    );
   });
 
   it('falls back when a written index depends on an inner loop var (lanes could collide)', () => {
     const [v, k] = [loopVar('v'), loopVar('k')];
-    expectSerialFallback(primFunc([A], forLoop(v, 0, 4, forLoop(k, 0, 8, bufferStore(A, 1, [add(mul(v, 4), k)])), { kind: 'vectorized' })));
+    expectSerialFallback(
+      primFunc(
+        [A],
+        forLoop(v, 0, 4, forLoop(k, 0, 8, bufferStore(A, 1, [add(mul(v, 4), k)])), { kind: 'vectorized' }),
+      ),
+    );
   });
 
   it('inlines Ramp-valued lets and turns extent-1 loops into their body', () => {
     const [v, t, w] = [loopVar('v'), loopVar('t'), loopVar('w')];
-    const before = primFunc([A, C], seqStmt([
-      forLoop(v, 0, 4, letStmt(t, add(v, 8), bufferStore(C, bufferLoad(A, [t]), [t])), { kind: 'vectorized' }),
-      forLoop(w, 5, 1, bufferStore(C, 0, [w]), { kind: 'vectorized' }),
-    ]));
+    const before = primFunc(
+      [A, C],
+      seqStmt([
+        forLoop(v, 0, 4, letStmt(t, add(v, 8), bufferStore(C, bufferLoad(A, [t]), [t])), {
+          kind: 'vectorized',
+        }),
+        forLoop(w, 5, 1, bufferStore(C, 0, [w]), { kind: 'vectorized' }),
+      ]),
+    );
     const r = ramp(8, 1, 4);
-    expectIREqual(vectorizeLoop(before), primFunc([A, C], seqStmt([bufferStore(C, bufferLoad(A, [r]), [r]), bufferStore(C, 0, [intImm(5)])])));
+    expectIREqual(
+      vectorizeLoop(before),
+      primFunc([A, C], seqStmt([bufferStore(C, bufferLoad(A, [r]), [r]), bufferStore(C, 0, [intImm(5)])])),
+    );
   });
 
   it('respects maxLanes, returns the same function without vectorized loops, and is idempotent', () => {
@@ -123,12 +239,24 @@ describe('tir.VectorizeLoop', () => {
 describe('tir.VectorizeLoop: reversed and offset accesses', () => {
   it('forms a negative-stride Ramp for a reversed store', () => {
     const v = loopVar('v');
-    const before = primFunc([A, C], forLoop(v, 0, 4, bufferStore(C, bufferLoad(A, [v]), [sub(7, v)]), { kind: 'vectorized' }));
-    expectIREqual(vectorizeLoop(before), primFunc([A, C], bufferStore(C, bufferLoad(A, [ramp(0, 1, 4)]), [ramp(7, -1, 4)])));
+    const before = primFunc(
+      [A, C],
+      forLoop(v, 0, 4, bufferStore(C, bufferLoad(A, [v]), [sub(7, v)]), { kind: 'vectorized' }),
+    );
+    expectIREqual(
+      vectorizeLoop(before),
+      primFunc([A, C], bufferStore(C, bufferLoad(A, [ramp(0, 1, 4)]), [ramp(7, -1, 4)])),
+    );
   });
   it('handles a loop with a nonzero min', () => {
     const v = loopVar('v');
-    const before = primFunc([A, C], forLoop(v, 4, 4, bufferStore(C, bufferLoad(A, [v]), [v]), { kind: 'vectorized' }));
-    expectIREqual(vectorizeLoop(before), primFunc([A, C], bufferStore(C, bufferLoad(A, [ramp(4, 1, 4)]), [ramp(4, 1, 4)])));
+    const before = primFunc(
+      [A, C],
+      forLoop(v, 4, 4, bufferStore(C, bufferLoad(A, [v]), [v]), { kind: 'vectorized' }),
+    );
+    expectIREqual(
+      vectorizeLoop(before),
+      primFunc([A, C], bufferStore(C, bufferLoad(A, [ramp(4, 1, 4)]), [ramp(4, 1, 4)])),
+    );
   });
 });

@@ -14,10 +14,10 @@
 // Establishes: no `vectorized` loop remains; every vector load/store index is a Ramp
 //              (at most one per access), every other vector value is built from Ramp,
 //              Broadcast, vector loads and elementwise ops.
-import type { Buffer, Node, PrimExpr, Var } from '@kiln/ir-core';
+import type { BinaryKind, Buffer, Node, PrimExpr, Var } from '@kiln/ir-core';
 import {
-  binary,
   BINARY_KINDS,
+  binary,
   bufferLoad,
   call,
   cast,
@@ -33,10 +33,9 @@ import {
   substitute,
   withLanes,
 } from '@kiln/ir-core';
-import type { BinaryKind } from '@kiln/ir-core';
+import { canonicalIntrinsicName } from '../intrinsics.js';
 import type { For, PrimFunc, Stmt } from '../stmt.js';
 import { attrStmt, bufferStore, forLoop, ifThenElse, letStmt, seqStmt } from '../stmt.js';
-import { canonicalIntrinsicName } from '../intrinsics.js';
 import { ELEMENTWISE_INTRINSICS } from './lower_intrinsics.js';
 import { addFold, foldConstBinary, mapStmtChildren, mulFold, toLanes, usesAny, withBody } from './util.js';
 
@@ -79,7 +78,10 @@ class LoopVectorizer {
     // Vars that vary inside one lane's execution: inner loop vars, and lets built on them.
     const inner = new Set<Node>();
     for (const n of collect(body, (x) => x.kind === 'For')) inner.add((n as For).loopVar);
-    const lets = collect(body, (x) => x.kind === 'LetStmt' || x.kind === 'Let') as unknown as Array<{ var: Var; value: PrimExpr }>;
+    const lets = collect(body, (x) => x.kind === 'LetStmt' || x.kind === 'Let') as unknown as Array<{
+      var: Var;
+      value: PrimExpr;
+    }>;
     for (let changed = true; changed; ) {
       changed = false;
       for (const l of lets) {
@@ -89,7 +91,11 @@ class LoopVectorizer {
         }
       }
     }
-    const accesses = collect(body, (x) => x.kind === 'BufferLoad' || x.kind === 'BufferStore') as Array<{ kind: string; buffer: Buffer; indices: readonly PrimExpr[] }>;
+    const accesses = collect(body, (x) => x.kind === 'BufferLoad' || x.kind === 'BufferStore') as Array<{
+      kind: string;
+      buffer: Buffer;
+      indices: readonly PrimExpr[];
+    }>;
     const written = new Map<Var, { buffer: Buffer; indices: readonly PrimExpr[] }>();
     for (const a of accesses) {
       if (a.kind !== 'BufferStore') continue;
@@ -227,7 +233,14 @@ class LoopVectorizer {
         if (s.forKind !== 'serial' && s.forKind !== 'unrolled') return undefined;
         if (this.isVarying(s.min) || this.isVarying(s.extent)) return undefined;
         const b = this.stmt(s.body);
-        return b && forLoop(s.loopVar, s.min, s.extent, b, { kind: s.forKind, annotations: s.annotations, span: s.span });
+        return (
+          b &&
+          forLoop(s.loopVar, s.min, s.extent, b, {
+            kind: s.forKind,
+            annotations: s.annotations,
+            span: s.span,
+          })
+        );
       }
       case 'AttrStmt': {
         if (this.isVarying(s.value)) return undefined;
@@ -251,25 +264,41 @@ function isVectorValued(n: Node): boolean {
   return t !== undefined && t.lanes > 1;
 }
 
-function sameAccess(a: { buffer: Buffer; indices: readonly PrimExpr[] }, b: { buffer: Buffer; indices: readonly PrimExpr[] }): boolean {
-  return a.buffer === b.buffer && a.indices.length === b.indices.length && a.indices.every((x, i) => structuralEqual(x, b.indices[i]));
+function sameAccess(
+  a: { buffer: Buffer; indices: readonly PrimExpr[] },
+  b: { buffer: Buffer; indices: readonly PrimExpr[] },
+): boolean {
+  return (
+    a.buffer === b.buffer &&
+    a.indices.length === b.indices.length &&
+    a.indices.every((x, i) => structuralEqual(x, b.indices[i]))
+  );
 }
 
 /** A lane-wise binary op, keeping Ramp form where affine arithmetic allows. */
 function vectorBinary(kind: BinaryKind, a: PrimExpr, b: PrimExpr, lanes: number): PrimExpr {
   if (kind === 'Add') return addFold(a, b);
   if (kind === 'Mul' && (a.dtype.lanes === 1 || b.dtype.lanes === 1)) return mulFold(a, b);
-  if (kind === 'Sub' && a.kind === 'Ramp' && b.dtype.lanes === 1) return ramp(binary('Sub', a.base, b), a.stride, lanes);
+  if (kind === 'Sub' && a.kind === 'Ramp' && b.dtype.lanes === 1)
+    return ramp(binary('Sub', a.base, b), a.stride, lanes);
   if (kind === 'Sub' && a.dtype.lanes === 1 && b.kind === 'Ramp') {
-    const negStride = b.stride.kind === 'IntImm' ? intImm(-b.stride.value, b.stride.dtype) : binary('Sub', intImm(0, b.stride.dtype), b.stride);
+    const negStride =
+      b.stride.kind === 'IntImm'
+        ? intImm(-b.stride.value, b.stride.dtype)
+        : binary('Sub', intImm(0, b.stride.dtype), b.stride);
     return ramp(foldConstBinary(binary('Sub', a, b.base)), negStride, lanes);
   }
-  if (kind === 'Sub' && a.kind === 'Ramp' && b.kind === 'Ramp') return ramp(binary('Sub', a.base, b.base), binary('Sub', a.stride, b.stride), lanes);
+  if (kind === 'Sub' && a.kind === 'Ramp' && b.kind === 'Ramp')
+    return ramp(binary('Sub', a.base, b.base), binary('Sub', a.stride, b.stride), lanes);
   return binary(kind, toLanes(a, lanes), toLanes(b, lanes));
 }
 
 function serial(f: For, body: Stmt): For {
-  return forLoop(f.loopVar, f.min, f.extent, body, { kind: 'serial', annotations: f.annotations, span: f.span });
+  return forLoop(f.loopVar, f.min, f.extent, body, {
+    kind: 'serial',
+    annotations: f.annotations,
+    span: f.span,
+  });
 }
 
 function visit(s: Stmt, maxLanes: number): Stmt {
@@ -284,6 +313,10 @@ function visit(s: Stmt, maxLanes: number): Stmt {
 
 export function vectorizeLoop(fn: PrimFunc, options: VectorizeOptions = {}): PrimFunc {
   const maxLanes = options.maxLanes ?? 64;
-  if (!Number.isInteger(maxLanes) || maxLanes < 1) throw new KilnError(ErrorCodes.INVALID_ARGUMENT, `tir.VectorizeLoop: maxLanes must be a positive integer, got ${maxLanes}`);
+  if (!Number.isInteger(maxLanes) || maxLanes < 1)
+    throw new KilnError(
+      ErrorCodes.INVALID_ARGUMENT,
+      `tir.VectorizeLoop: maxLanes must be a positive integer, got ${maxLanes}`,
+    );
   return withBody(fn, visit(fn.body, maxLanes));
 }

@@ -20,10 +20,13 @@ export function verifyLowered(fn: PrimFunc): string[] {
   for (const p of fn.params) bind(p.kind === 'Buffer' ? p.data : p, 'param');
 
   const checkAccess = (kind: string, b: Buffer, indices: readonly Node[], live: ReadonlySet<Var>): void => {
-    if (!isFlatBuffer(b) || indices.length !== 1) problems.push(`${kind} of '${b.name}' is not on a flat 1-D buffer`);
+    if (!isFlatBuffer(b) || indices.length !== 1)
+      problems.push(`${kind} of '${b.name}' is not on a flat 1-D buffer`);
     const idx = indices[0] as { kind: string; dtype: { lanes: number } } | undefined;
-    if (idx && idx.dtype.lanes > 1 && idx.kind !== 'Ramp') problems.push(`vector ${kind} of '${b.name}' has a non-Ramp index (${idx.kind})`);
-    if (!live.has(b.data)) problems.push(`${kind} of '${b.name}' uses storage that is neither a param nor allocated in scope`);
+    if (idx && idx.dtype.lanes > 1 && idx.kind !== 'Ramp')
+      problems.push(`vector ${kind} of '${b.name}' has a non-Ramp index (${idx.kind})`);
+    if (!live.has(b.data))
+      problems.push(`${kind} of '${b.name}' uses storage that is neither a param nor allocated in scope`);
   };
 
   const exprs = (n: Node, live: ReadonlySet<Var>): void => {
@@ -33,7 +36,8 @@ export function verifyLowered(fn: PrimFunc): string[] {
         checkAccess('load', l.buffer, l.indices, live);
       } else if (x.kind === 'Call') {
         const op = (x as unknown as { op: string }).op;
-        if (!CODEGEN_INTRINSICS.has(op) && !isTargetIntrinsic(op)) problems.push(`intrinsic '${op}' is not one code generators implement`);
+        if (!CODEGEN_INTRINSICS.has(op) && !isTargetIntrinsic(op))
+          problems.push(`intrinsic '${op}' is not one code generators implement`);
       }
     });
   };
@@ -67,7 +71,7 @@ export function verifyLowered(fn: PrimFunc): string[] {
       case 'BufferStore':
         checkAccess('store', s.buffer, s.indices, live);
         exprs(s.value, live);
-        s.indices.forEach((i) => exprs(i, live));
+        for (const i of s.indices) exprs(i, live);
         break;
       case 'IfThenElse':
       case 'While':
@@ -84,7 +88,8 @@ export function verifyLowered(fn: PrimFunc): string[] {
   };
   const params = new Set<Var>(fn.params.map((p) => (p.kind === 'Buffer' ? p.data : p)));
   walk(fn.body, params);
-  if (threadLoops > 0 && fn.attrs[LAUNCH_ATTR] === undefined) problems.push(`thread-bound loops but no '${LAUNCH_ATTR}' attribute (run tir.InjectThreadBindings)`);
+  if (threadLoops > 0 && fn.attrs[LAUNCH_ATTR] === undefined)
+    problems.push(`thread-bound loops but no '${LAUNCH_ATTR}' attribute (run tir.InjectThreadBindings)`);
   return problems;
 }
 
