@@ -360,6 +360,9 @@ export class BlockBuilder {
     let n: Expr;
     try {
       n = this.normalize(e);
+      // The body of a scope is a leaf: a call in a branch gets its own binding, so passes
+      // that rewrite bindings (LegalizeOps, ...) see it.
+      if (!isLeaf(n)) n = this.emit(n, 'br');
     } catch (err) {
       this.scratch.pop();
       throw err;

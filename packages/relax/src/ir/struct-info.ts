@@ -2,7 +2,7 @@
 // (tensor rank/dtype/symbolic shape, tuples, shapes, scalars, functions). Includes the
 // base-of relation, least common ancestor (for If), erasure of symbolic variables that
 // go out of scope, broadcasting of symbolic shapes, and a compact text form for errors.
-import type { DataType, ExprLike, PrimExpr, Span, Var as PrimVar } from '@kiln/ir-core';
+import type { DataType, ExprLike, Node, PrimExpr, Span, Var as PrimVar } from '@kiln/ir-core';
 import { DType, dtype as parseDType, ErrorCodes, freezeNode, KilnError, postOrderVisit, toExpr } from '@kiln/ir-core';
 import { constDim, provablyEqual, provablyNotEqual } from '../arith.js';
 import type {
@@ -321,10 +321,11 @@ export function structInfoLCA(a: StructInfo, b: StructInfo): StructInfo {
 }
 
 /** The symbolic (PrimExpr) variables a StructInfo mentions. */
-export function symbolicVarsOf(s: StructInfo | PrimExpr): PrimVar[] {
+export function symbolicVarsOf(s: Node): PrimVar[] {
   const out: PrimVar[] = [];
   postOrderVisit(s, (n) => {
-    if (n.kind === 'Var') out.push(n as PrimVar);
+    // Buffer data vars (handles) are not shape variables.
+    if (n.kind === 'Var' && (n as PrimVar).dtype.code !== 'handle') out.push(n as PrimVar);
   });
   return out;
 }
