@@ -1,4 +1,5 @@
-import { add, buffer, bufferLoad, isKilnError, mul, primVar } from '@kiln/ir-core';
+import type { Let } from '@kiln/ir-core';
+import { add, buffer, bufferLoad, collect, isKilnError, letExpr, mul, primVar } from '@kiln/ir-core';
 import { describe, expect, it } from 'vitest';
 import { allocate, bufferStore, forLoop, loopVar, primFunc, seqStmt } from '../stmt.js';
 import { expectIREqual } from './test_util.js';
@@ -42,6 +43,22 @@ describe('tir.UnrollLoop', () => {
       );
     };
     expectIREqual(out, primFunc([A], seqStmt([copy(0), copy(1), copy(2)])));
+  });
+
+  it('renames let-expression binders in each copy too', () => {
+    const i = loopVar('i');
+    const t = primVar('t');
+    const out = unrollLoop(
+      primFunc(
+        [A],
+        forLoop(i, 0, 2, bufferStore(A, letExpr(t, bufferLoad(A, [i]), mul(t, t)), [i]), {
+          kind: 'unrolled',
+        }),
+      ),
+    );
+    const lets = collect(out, (n): n is Let => n.kind === 'Let');
+    expect(lets.length).toBe(2);
+    expect(lets[0].var).not.toBe(lets[1].var);
   });
 
   it('unrolls small serial loops only under maxExtent; leaves symbolic unrolled loops', () => {

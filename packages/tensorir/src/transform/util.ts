@@ -1,7 +1,7 @@
 // Shared helpers for the lowering passes: statement-level traversal that preserves
 // identity, small constant folding for indices built by the passes themselves, free-variable
 // queries, no-op detection and binder freshening (for code duplication).
-import type { Buffer, Node, PrimExpr, Var } from '@kiln/ir-core';
+import type { Buffer, Let, Node, PrimExpr, Var } from '@kiln/ir-core';
 import {
   add,
   binary,
@@ -15,6 +15,7 @@ import {
   mul,
   primVar,
   ramp,
+  rewriteNode,
   substitute,
 } from '@kiln/ir-core';
 import type { PrimFunc, Stmt } from '../stmt.js';
@@ -214,6 +215,9 @@ export function freshenBinders(s: Stmt): Stmt {
     s,
     (n): n is Stmt => n.kind === 'For' || n.kind === 'LetStmt' || n.kind === 'Allocate',
   ) as Stmt[];
+  for (const l of collect(s, (n): n is Let => n.kind === 'Let')) {
+    if (!varMap.has(l.var)) varMap.set(l.var, primVar(l.var.name, l.var.dtype));
+  }
   for (const b of binders) {
     if (b.kind === 'For' && !varMap.has(b.loopVar))
       varMap.set(b.loopVar, primVar(b.loopVar.name, b.loopVar.dtype));
@@ -235,5 +239,11 @@ export function freshenBinders(s: Stmt): Stmt {
       y = Object.freeze({ ...y, var: varMap.get(y.var) as Var });
     return y;
   };
-  return replaceBuffersAndVars(rec(s), bufMap, varMap);
+  // Let expressions bind too: rename their binder, the uses follow through substitution.
+  const renameLets = (n: Node): Node | undefined =>
+    n.kind === 'Let' && varMap.has((n as Let).var)
+      ? Object.freeze({ ...(n as Let), var: varMap.get((n as Let).var) as Var })
+      : undefined;
+  const renamed = rewriteNode(rec(s), [renameLets], { fixpoint: false });
+  return replaceBuffersAndVars(renamed, bufMap, varMap);
 }

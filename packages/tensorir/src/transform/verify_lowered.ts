@@ -52,6 +52,9 @@ export function verifyLowered(fn: PrimFunc): string[] {
       case 'For':
         bind(s.loopVar, 'loop var');
         if (s.forKind === 'vectorized') problems.push(`loop '${s.loopVar.name}' is still 'vectorized'`);
+        if (s.forKind === 'unrolled' && s.extent.kind === 'IntImm') {
+          problems.push(`loop '${s.loopVar.name}' is 'unrolled' with a constant extent (run tir.UnrollLoop)`);
+        }
         if (s.forKind === 'thread_binding') threadLoops++;
         exprs(s.min, live);
         exprs(s.extent, live);
