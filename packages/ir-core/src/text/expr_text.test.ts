@@ -125,6 +125,33 @@ describe('PrimExpr text', () => {
     expect(printExpr(parseExpr(text, { x, y }))).toBe(text);
   });
 
+  it('gives unsuffixed literals the dtype of the other operand', () => {
+    const h = primVar('h', 'float16');
+    expect(structuralEqual(parseExpr('i + 1', { i }), add(i, intImm(1, 'int32')))).toBe(true);
+    expect(
+      structuralEqual(
+        parseExpr('select(i < -2, 0, i)', { i }),
+        select(lt(i, intImm(-2, 'int32')), intImm(0, 'int32'), i),
+      ),
+    ).toBe(true);
+    expect(
+      structuralEqual(
+        parseExpr('h * 2 + 0.5', { h }),
+        add(mul(h, floatImm(2, 'float16')), floatImm(0.5, 'float16')),
+      ),
+    ).toBe(true);
+    expect(
+      structuralEqual(
+        parseExpr('let t: int32 = 4 in t', {}),
+        letExpr(primVar('t', 'int32'), intImm(4, 'int32'), primVar('t')),
+        { mapFreeVars: true },
+      ),
+    ).toBe(false);
+    // A suffixed literal keeps its dtype, so a mismatch is still an error.
+    expect(() => parseExpr('i + 1i64', { i })).toThrow(/different dtypes/);
+    expect(() => parseExpr('i + 1.5', { i })).toThrow(/different dtypes/);
+  });
+
   it('auto-declares int64 variables', () => {
     const e = parseExpr('n * 4 + floordiv(m, 2)', undefined, { autoDeclare: true });
     expect(e.dtype).toBe(DType.int64);

@@ -74,6 +74,8 @@ export class TextParser {
   private readonly tokens: Token[];
   private pos = 0;
   private readonly frames: Frame[];
+  /** Literals written without a dtype suffix (see `coerce`). */
+  private readonly bare = new WeakSet<PrimExpr>();
 
   constructor(text: string, options: TextParserOptions = {}) {
     this.source = options.source;
@@ -279,7 +281,8 @@ export class TextParser {
     const name = this.expectIdent('a variable name');
     const ann = this.accept(':') ? this.parseDType() : undefined;
     this.expect('=');
-    const value = this.parseBinary(1);
+    const value0 = this.parseBinary(1);
+    const value = ann === undefined ? value0 : this.coerce(value0, ann);
     this.expect('in');
     const v = freezeNode<Var>({ kind: 'Var', name, dtype: ann ?? value.dtype, span: this.spanOf(nameTok) });
     const body = this.withScope(() => {
@@ -340,7 +343,27 @@ export class TextParser {
       }
     }
     const value = negate ? -t.num! : t.num!;
-    return this.immediate(dt, value, t.kind === 'float', t);
+    const e = this.immediate(dt, value, t.kind === 'float', t);
+    if (t.suffix === undefined) this.bare.add(e);
+    return e;
+  }
+
+  /**
+   * A literal written without a dtype suffix (`1`, `-2`, `0.5`) takes the scalar dtype
+   * its context needs (`tx + 1` with an int32 `tx`, `A[i] = 0` for a float buffer), so
+   * hand-written text need not spell `1i32`. Any other expression is returned as is.
+   * Printed text always carries suffixes, so round trips never depend on this.
+   */
+  coerce(e: PrimExpr, dt: DataType): PrimExpr {
+    if (e.dtype === dt || dt.lanes !== 1 || !this.bare.has(e)) return e;
+    const value = (e as { value: number }).value;
+    let out: PrimExpr;
+    if (isFloat(dt)) out = freezeNode<PrimExpr>({ kind: 'FloatImm', dtype: dt, value, span: e.span });
+    else if ((dt.code === 'int' || dt.code === 'uint') && e.kind === 'IntImm') {
+      out = freezeNode<PrimExpr>({ kind: 'IntImm', dtype: dt, value, span: e.span });
+    } else return e;
+    this.bare.add(out);
+    return out;
   }
 
   private immediate(dt: DataType, value: number, written: boolean, t: Token): PrimExpr {
@@ -354,7 +377,9 @@ export class TextParser {
   }
 
   /** Build a binary node, checking dtypes as the factories would (without inserting casts). */
-  private binary(kind: PrimExpr['kind'], a: PrimExpr, b: PrimExpr, t: Token): PrimExpr {
+  private binary(kind: PrimExpr['kind'], a0: PrimExpr, b0: PrimExpr, t: Token): PrimExpr {
+    const a = this.coerce(a0, b0.dtype);
+    const b = this.coerce(b0, a.dtype);
     if (a.dtype !== b.dtype)
       this.fail(`operands of '${t.text}' have different dtypes: ${a.dtype.str} and ${b.dtype.str}`, t);
     let dt = a.dtype;
@@ -428,6 +453,8 @@ export class TextParser {
       case 'select': {
         const a = this.args();
         this.arity(name, a, 3, t);
+        a[1] = this.coerce(a[1], a[2].dtype);
+        a[2] = this.coerce(a[2], a[1].dtype);
         if (a[0].dtype.code !== 'bool') this.fail(`select condition must be bool, got ${a[0].dtype.str}`, t);
         if (a[1].dtype !== a[2].dtype)
           this.fail(`select branches have different dtypes: ${a[1].dtype.str} and ${a[2].dtype.str}`, t);
@@ -462,7 +489,7 @@ export class TextParser {
         this.expect('(');
         const base = this.parseExpr();
         this.expect(',');
-        const stride = this.parseExpr();
+        const stride = this.coerce(this.parseExpr(), base.dtype);
         this.expect(',');
         const lanes = this.expectInt('a lane count');
         this.expect(')');

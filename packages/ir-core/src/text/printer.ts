@@ -166,6 +166,19 @@ export class TextPrinter {
     return level < need ? `(${s})` : s;
   }
 
+  /**
+   * `e` in a place where the parser gives unsuffixed literals the dtype `dt` (an operand
+   * next to one of `dt`, a store into a `dt` buffer, ...). A default-dtype literal whose
+   * dtype is not `dt` spells its suffix out (`1i64`), so it reads back unchanged.
+   */
+  exprAs(e: PrimExpr, dt: DataType, need: number = Prec.let): string {
+    if (e.dtype !== dt && (e.kind === 'IntImm' || e.kind === 'FloatImm')) {
+      if (e.dtype === DType.int64 && e.kind === 'IntImm') return `${formatInt(e.value)}i64`;
+      if (e.dtype === DType.float32 && e.kind === 'FloatImm') return `${formatFloat(e.value)}f32`;
+    }
+    return this.expr(e, need);
+  }
+
   /** The immediate `value` of dtype `t` as a literal. */
   imm(t: DataType, value: number, isFloatImm: boolean): string {
     if (t === DType.bool) return value ? 'True' : 'False';
@@ -199,8 +212,12 @@ export class TextPrinter {
       case 'And':
       case 'Or': {
         const [op, level] = INFIX[e.kind]!;
-        if (level === Prec.cmp)
-          return [`${this.expr(e.a, level + 1)} ${op} ${this.expr(e.b, level + 1)}`, level];
+        if (level === Prec.cmp) {
+          return [
+            `${this.exprAs(e.a, e.b.dtype, level + 1)} ${op} ${this.exprAs(e.b, e.a.dtype, level + 1)}`,
+            level,
+          ];
+        }
         // Walk the left spine of same-level operators iteratively: a sum of thousands of
         // terms must not exhaust the stack. Operands still print (and get names) left to right.
         const spine: Binary[] = [];
@@ -209,20 +226,28 @@ export class TextPrinter {
           spine.push(cur as Binary);
           cur = (cur as Binary).a;
         }
-        let text = this.expr(cur, level);
-        for (let i = spine.length - 1; i >= 0; i--)
-          text += ` ${INFIX[spine[i].kind]![0]} ${this.expr(spine[i].b, level + 1)}`;
+        let text = this.exprAs(cur, spine[spine.length - 1].b.dtype, level);
+        for (let i = spine.length - 1; i >= 0; i--) {
+          const x = spine[i];
+          text += ` ${INFIX[x.kind]![0]} ${this.exprAs(x.b, x.a.dtype, level + 1)}`;
+        }
         return [text, level];
       }
       case 'FloorDiv':
       case 'FloorMod':
       case 'Min':
       case 'Max':
-        return [`${FUNCTION_FORM[e.kind]}(${this.expr(e.a)}, ${this.expr(e.b)})`, Prec.atom];
+        return [
+          `${FUNCTION_FORM[e.kind]}(${this.exprAs(e.a, e.b.dtype)}, ${this.exprAs(e.b, e.a.dtype)})`,
+          Prec.atom,
+        ];
       case 'Not':
         return [`!${this.expr(e.a, Prec.unary)}`, Prec.unary];
       case 'Select':
-        return [`select(${this.expr(e.cond)}, ${this.expr(e.t)}, ${this.expr(e.f)})`, Prec.atom];
+        return [
+          `select(${this.expr(e.cond)}, ${this.exprAs(e.t, e.f.dtype)}, ${this.exprAs(e.f, e.t.dtype)})`,
+          Prec.atom,
+        ];
       case 'Cast':
         return [`cast(${e.dtype.str}, ${this.expr(e.value)})`, Prec.atom];
       case 'Call': {
@@ -239,13 +264,13 @@ export class TextPrinter {
         return [`call(${e.dtype.str}, ${quoteString(e.op)}${args.map((a) => `, ${a}`).join('')})`, Prec.atom];
       }
       case 'Let': {
-        const value = this.expr(e.value, Prec.or);
+        const value = this.exprAs(e.value, e.var.dtype, Prec.or);
         const name = this.name(e.var);
         const ann = e.var.dtype === e.value.dtype ? '' : `: ${e.var.dtype.str}`;
         return [`let ${name}${ann} = ${value} in ${this.expr(e.body, Prec.let)}`, Prec.let];
       }
       case 'Ramp':
-        return [`ramp(${this.expr(e.base)}, ${this.expr(e.stride)}, ${e.lanes})`, Prec.atom];
+        return [`ramp(${this.expr(e.base)}, ${this.exprAs(e.stride, e.base.dtype)}, ${e.lanes})`, Prec.atom];
       case 'Broadcast':
         return [`broadcast(${this.expr(e.value)}, ${e.lanes})`, Prec.atom];
       case 'BufferLoad':

@@ -47,7 +47,7 @@ defineNodeTextPrinter(['BufferRegion'], (n: Node, p) => {
 defineNodeTextPrinter(['IterVar'], (n: Node, p) => {
   const iv = n as IterVar;
   const t = new TirPrinter(p);
-  p.write(`${t.varDecl(iv.var)} = ${iv.iterType}(${t.range(iv.dom)})`);
+  p.write(`${t.varDecl(iv.var)} = ${iv.iterType}(${t.range(iv.dom, iv.var.dtype)})`);
 });
 
 export type { ParseStmtOptions } from './parser.js';

@@ -164,8 +164,9 @@ export class TirParser {
     const t = ps.peek();
     const buf = ps.resolveBuffer(ps.expectIdent('a buffer name'), t);
     const ranges = ps.list('[', ']', () => {
-      const min = ps.parseExpr();
-      const extent = ps.accept('+:') ? ps.parseExpr() : intImm(1, min.dtype);
+      const min0 = ps.parseExpr();
+      const extent = ps.accept('+:') ? ps.coerce(ps.parseExpr(), min0.dtype) : intImm(1, min0.dtype);
+      const min = ps.coerce(min0, extent.dtype);
       return freezeNode<Range>({ kind: 'Range', min, extent });
     });
     return bufferRegion(buf, ranges, ps.spanOf(t));
@@ -217,7 +218,8 @@ export class TirParser {
           const name = ps.expectIdent('a variable name');
           const ann = ps.accept(':') ? ps.parseDType() : undefined;
           ps.expect('=');
-          const value = ps.parseExpr();
+          const value0 = ps.parseExpr();
+          const value = ann === undefined ? value0 : ps.coerce(value0, ann);
           const v = this.declareVar(name, ann ?? value.dtype, vt);
           return letStmt(v, value, this.scopedBody(), span);
         });
@@ -274,7 +276,7 @@ export class TirParser {
       const buf = ps.resolveBuffer(t.text, t);
       const indices = ps.list('[', ']', () => ps.parseExpr());
       ps.expect('=');
-      const value = ps.parseExpr();
+      const value = ps.coerce(ps.parseExpr(), buf.dtype);
       return bufferStore(buf, value, indices, span);
     }
     return ps.failExpected('a statement');
@@ -287,9 +289,9 @@ export class TirParser {
     const name = ps.expectIdent('a loop variable name');
     const dt = ps.accept(':') ? ps.parseDType() : DType.int64;
     ps.expect('in');
-    const min = ps.parseExpr();
+    const min = ps.coerce(ps.parseExpr(), dt);
     ps.expect('+:');
-    const extent = ps.parseExpr();
+    const extent = ps.coerce(ps.parseExpr(), dt);
     let kind: ForKind = 'serial';
     const kt = ps.peek();
     if (kt.kind === 'ident' && (FOR_KINDS as readonly string[]).includes(kt.text))
@@ -331,10 +333,10 @@ export class TirParser {
       if (!(ITER_TYPES as readonly string[]).includes(kind))
         ps.failExpected(`an iteration kind (${ITER_TYPES.join(', ')})`, kt);
       ps.expect('(');
-      const min = ps.parseExpr();
+      const min = ps.coerce(ps.parseExpr(), dt);
       ps.expect('+:');
-      const extent = ps.parseExpr();
-      const value = ps.accept(',') ? ps.parseExpr() : undefined;
+      const extent = ps.coerce(ps.parseExpr(), dt);
+      const value = ps.accept(',') ? ps.coerce(ps.parseExpr(), dt) : undefined;
       if (realize && value === undefined) ps.failExpected(`',' and the value bound to '${vn}'`);
       if (!realize && value !== undefined) ps.fail(`a bare_block's iteration variables have no values`, vt);
       ps.expect(')');

@@ -125,8 +125,13 @@ export class TirPrinter {
     return s;
   }
 
-  range(r: Range): string {
-    return `${this.p.expr(r.min, Prec.or)} +: ${this.p.expr(r.extent, Prec.or)}`;
+  /**
+   * `min +: extent`. Unsuffixed literals read back in the dtype of `dt` (a loop or
+   * iteration variable's) or else of the other bound, so mismatches spell theirs out.
+   */
+  range(r: Range, dt?: DataType): string {
+    const p = this.p;
+    return `${p.exprAs(r.min, dt ?? r.extent.dtype, Prec.or)} +: ${p.exprAs(r.extent, dt ?? r.min.dtype, Prec.or)}`;
   }
   private regionItem(r: Range): string {
     if (r.extent.kind === 'IntImm' && r.extent.value === 1 && r.extent.dtype === r.min.dtype)
@@ -173,7 +178,7 @@ export class TirPrinter {
     const p = this.p;
     switch (s.kind) {
       case 'LetStmt': {
-        const value = p.expr(s.value);
+        const value = p.exprAs(s.value, s.var.dtype);
         return `let ${this.binderName(s.var, s.value.dtype)} = ${value}`;
       }
       case 'Allocate':
@@ -203,7 +208,9 @@ export class TirPrinter {
     }
     switch (s.kind) {
       case 'BufferStore':
-        p.line(`${p.name(s.buffer)}[${s.indices.map((i) => p.expr(i)).join(', ')}] = ${p.expr(s.value)}`);
+        p.line(
+          `${p.name(s.buffer)}[${s.indices.map((i) => p.expr(i)).join(', ')}] = ${p.exprAs(s.value, s.buffer.dtype)}`,
+        );
         return;
       case 'Evaluate':
         p.line(`evaluate(${p.expr(s.value)})`);
@@ -254,8 +261,8 @@ export class TirPrinter {
 
   private forLoop(s: For): void {
     const p = this.p;
-    const min = p.expr(s.min, Prec.or);
-    const extent = p.expr(s.extent, Prec.or);
+    const min = p.exprAs(s.min, s.loopVar.dtype, Prec.or);
+    const extent = p.exprAs(s.extent, s.loopVar.dtype, Prec.or);
     let head = `for ${this.binderName(s.loopVar, DType.int64)} in ${min} +: ${extent}`;
     if (s.forKind !== 'serial') head += ` ${s.forKind}`;
     if (s.threadTag !== undefined) head += ` ${p.string(s.threadTag)}`;
@@ -267,8 +274,8 @@ export class TirPrinter {
 
   private iterVar(iv: IterVar, value: PrimExpr | undefined): string {
     const p = this.p;
-    const dom = this.range(iv.dom);
-    const v = value === undefined ? '' : `, ${p.expr(value)}`;
+    const dom = this.range(iv.dom, iv.var.dtype);
+    const v = value === undefined ? '' : `, ${p.exprAs(value, iv.var.dtype)}`;
     return `${this.binderName(iv.var, DType.int64)} = ${iv.iterType}(${dom}${v})`;
   }
 

@@ -184,9 +184,11 @@ function build(p: Plan, seed: number): PrimFunc {
         ramp(index(s, 1), 2, 2),
       ]);
     }
+    // Sometimes a default-dtype literal of the wrong dtype: must not be read back coerced.
+    const v = r.int(8) === 0 ? r.pick([intImm(3), floatImm(0.5)]) : value(s, b.dtype);
     return bufferStore(
       b,
-      value(s, b.dtype),
+      v,
       b.shape.map(() => index(s)),
     );
   };
@@ -220,11 +222,19 @@ function build(p: Plan, seed: number): PrimFunc {
         const kind = r.pick<ForKind>(['serial', 'parallel', 'vectorized', 'unrolled', 'thread_binding']);
         const ext = t === DType.int64 ? index(s, 1) : intImm(r.int(64) + 1, t);
         const inner = t === DType.int64 ? { ...s, ints: [...s.ints, v] } : s;
-        return forLoop(v, t === DType.int64 ? intImm(r.int(3)) : intImm(0, t), ext, stmt(pl.body, inner), {
-          kind,
-          threadTag: kind === 'thread_binding' ? r.pick(['threadIdx.x', 'blockIdx.y', 'vthread']) : undefined,
-          annotations: r.int(4) === 0 ? { pragma_auto_unroll_max_step: 16, 'software pipeline': [0, 1] } : {},
-        });
+        return forLoop(
+          v,
+          t === DType.int64 ? intImm(r.int(3)) : r.int(4) === 0 ? intImm(0) : intImm(0, t),
+          ext,
+          stmt(pl.body, inner),
+          {
+            kind,
+            threadTag:
+              kind === 'thread_binding' ? r.pick(['threadIdx.x', 'blockIdx.y', 'vthread']) : undefined,
+            annotations:
+              r.int(4) === 0 ? { pragma_auto_unroll_max_step: 16, 'software pipeline': [0, 1] } : {},
+          },
+        );
       }
       case 'while':
         return whileLoop(cond(s), stmt(pl.body, s));

@@ -2,10 +2,12 @@ import {
   add,
   buffer,
   bufferLoad,
+  cast,
   DType,
   floatImm,
   intImm,
   isKilnError,
+  mul,
   parseFunction,
   primVar,
   printFunction,
@@ -144,6 +146,59 @@ describe('TIR text: layout of scoped statements', () => {
   });
 });
 
+describe('TIR text: hand-written text', () => {
+  it('lets unsuffixed literals take the dtype their context needs', () => {
+    const A = buffer('A', 'float32', [8]);
+    const i = primVar('i', 'int32');
+    const v = primVar('v', 'int32');
+    const x = primVar('x', 'int32');
+    const expected = primFunc(
+      [A],
+      forLoop(
+        i,
+        intImm(0, 'int32'),
+        intImm(8, 'int32'),
+        blockRealize(
+          [i],
+          true,
+          block(
+            'b',
+            letStmt(x, intImm(-1, 'int32'), bufferStore(A, floatImm(0), [cast('int64', add(mul(v, 2), x))])),
+            {
+              iterVars: [iterVar(v, [intImm(0, 'int32'), intImm(8, 'int32')])],
+              reads: [bufferRegion(A, [range(intImm(0), intImm(8))])],
+            },
+          ),
+        ),
+      ),
+    );
+    const text = `
+      # hand-written: no dtype suffixes on the literals
+      prim_func(A: float32[8]) {
+        for i: int32 in 0 +: 8 {
+          block b(v: int32 = spatial(0 +: 8, i)) {
+            reads(A[0 +: 8])
+            let x: int32 = -1
+            A[cast(int64, v * 2 + x)] = 0
+          }
+        }
+      }`;
+    expect(structuralEqual(parsePrimFunc(text), expected, { mapFreeVars: true })).toBe(true);
+    expect(printPrimFunc(expected)).toContain('for i: int32 in 0i32 +: 8i32 {');
+  });
+});
+
+describe('TIR text: literals whose dtype differs from their context', () => {
+  it('spell out their suffix so they are not read back coerced', () => {
+    const A = buffer('A', 'float32', [8]);
+    const i = primVar('i', 'int32');
+    const fn = primFunc([A], forLoop(i, intImm(0), intImm(8, 'int32'), bufferStore(A, intImm(3), [0])));
+    const text = roundTrip(fn);
+    expect(text).toContain('for i: int32 in 0i64 +: 8i32 {');
+    expect(text).toContain('A[0] = 3i64');
+  });
+});
+
 describe('TIR text: parse errors', () => {
   const cases: Array<[string, string, number, number]> = [
     ['missing +:', 'prim_func(A: float32[8]) {\n  for i in 0 : 8 {\n  }\n}', 2, 14],
@@ -155,7 +210,7 @@ describe('TIR text: parse errors', () => {
     ['not a statement', 'prim_func() {\n  3 + 4\n}', 2, 3],
     ['unclosed body', 'prim_func() {\n  for i in 0 +: 4 {\n  }\n', 4, 1],
     ['bad dtype', 'prim_func(A: flaot32[8]) {\n}', 1, 14],
-    ['mismatched operand dtypes', 'prim_func(A: float32[8]) {\n  A[0] = A[0] + 1\n}', 2, 15],
+    ['mismatched operand dtypes', 'prim_func(A: float32[8]) {\n  A[0] = A[0] + 1i32\n}', 2, 15],
     ['param redeclared with another dtype', 'prim_func[n: int32](A: float32[n], n: int64) {\n}', 1, 36],
     ['unknown storage var', 'prim_func(A: float32[8] data=Q.data) {\n}', 1, 30],
   ];
