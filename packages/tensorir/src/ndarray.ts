@@ -119,7 +119,7 @@ export function roundToDType(x: number, t: DataType): number {
     case 'bfloat':
       return roundToBFloat16(x);
     case 'bool':
-      return x !== 0 && !Number.isNaN(x) ? 1 : 0;
+      return x !== 0 ? 1 : 0; // like C: NaN converts to true
     case 'int':
     case 'uint':
       return wrapInt(x, t);

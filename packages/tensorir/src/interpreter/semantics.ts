@@ -70,7 +70,7 @@ export function rounder(t: DataType): (x: number) => number {
     case 'bfloat':
       return roundToBFloat16;
     case 'bool':
-      return (x) => (x !== 0 && !Number.isNaN(x) ? 1 : 0);
+      return (x) => (x !== 0 ? 1 : 0); // like C: NaN converts to true
     case 'int':
     case 'uint':
       if (e.bits === 32) return e.code === 'int' ? (x) => x | 0 : (x) => x >>> 0;

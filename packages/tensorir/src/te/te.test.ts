@@ -2,7 +2,7 @@
 // straightforward TypeScript references on seeded random inputs.
 
 import type { PrimExpr } from '@kiln/ir-core';
-import { add, and, cast, div, floordiv, ge, lt, mul, sub } from '@kiln/ir-core';
+import { add, and, cast, div, floordiv, floormod, ge, lt, mul, sub } from '@kiln/ir-core';
 import { describe, expect, it } from 'vitest';
 import type { NDArray, Tensor } from './index.js';
 import {
@@ -574,5 +574,37 @@ describe('createPrimFunc structure', () => {
     const f2 = createPrimFunc([A, B], { name: 'again' });
     expect(f1).not.toBe(f2);
     expect(f2.attrs.global_symbol).toBe('again');
+  });
+});
+
+describe('interpreter engines agree bit for bit', () => {
+  it('on conv2d, pooling, softmax and argmax', () => {
+    const X = placeholder([2, 3, 6, 6], 'float32', 'X');
+    const W = placeholder([4, 3, 3, 3], 'float32', 'W');
+    const P = pad(X, [0, 0, 1, 1], [0, 0, 1, 1], 0, 'X_pad');
+    const rc = reduceAxis(3, 'rc');
+    const rr = reduceAxis(3, 'rr');
+    const rs = reduceAxis(3, 'rs');
+    const Y = compute(
+      [2, 4, 6, 6],
+      (n, k, y, x) => sum(mul(P.at(n, rc, add(y, rr), add(x, rs)), W.at(k, rc, rr, rs)), [rc, rr, rs]),
+      'conv',
+    );
+    const kk = reduceAxis(36, 'kk');
+    const flat = compute([2, 4, 36], (n, k, j) => Y.at(n, k, floordiv(j, 6), floormod(j, 6)), 'flat');
+    const M = compute([2, 4], (n, k) => reduceMax(flat.at(n, k, kk), kk), 'mx');
+    const E = compute([2, 4, 36], (n, k, j) => exp(sub(flat.at(n, k, j), M.at(n, k))), 'e');
+    const k2 = reduceAxis(36, 'k2');
+    const [ai] = compute([2, 4], (n, k) => argmax(E.at(n, k, k2), k2), 'am');
+    const fn = createPrimFunc([X, W, E, ai]);
+    const x = randomNDArray('float32', [2, 3, 6, 6], 7);
+    const w = randomNDArray('float32', [4, 3, 3, 3], 8);
+    const outs = (['jit', 'closure'] as const).map((engine) => {
+      const e = ndarray('float32', [2, 4, 36]);
+      const a = ndarray('int64', [2, 4]);
+      interpret(fn, [x, w, e, a], { engine });
+      return [toNumbers(e), toNumbers(a)];
+    });
+    expect(outs[0]).toEqual(outs[1]);
   });
 });
