@@ -125,7 +125,6 @@ const UNARY_MATH: Record<string, string> = {
   trunc: 'trunc',
   round: 'roundeven',
   nearbyint: 'nearbyint',
-  'tir.nearbyint': 'nearbyint',
 };
 /** Math functions with no LLVM intrinsic: libm calls (f32 name, f64 name). */
 const LIBM: Record<string, [string, string]> = {
@@ -488,8 +487,7 @@ class FunctionCodegen {
         return this.fb.emit(ty, `fdiv ${ty} ${c(1)}, ${d.ref}`);
       }
       case 'pow':
-      case 'copysign':
-      case 'tir.copysign': {
+      case 'copysign': {
         const name = op === 'pow' ? 'pow' : 'copysign';
         return this.intrinsicCall(name, args(), ty);
       }
@@ -537,11 +535,11 @@ class FunctionCodegen {
         const inf = ft.lanes > 1 ? this.splatConst(sc, ft.lanes, floatConstant(Infinity, sc)) : floatConstant(Infinity, sc);
         return this.fb.emit(ty, `fcmp ${op === 'isinf' ? 'oeq' : 'olt'} ${a.type} ${fabs.ref}, ${inf}`);
       }
-      case 'tir.likely':
+      case 'likely':
         return this.expr(e.args[0]);
-      case 'tir.if_then_else':
+      case 'if_then_else':
         return this.ifThenElseExpr(e.args[0], e.args[1], e.args[2], ty);
-      case 'tir.reinterpret': {
+      case 'reinterpret': {
         const [a] = args();
         return this.fb.emit(ty, `bitcast ${a.type} ${a.ref} to ${ty}`);
       }
@@ -808,7 +806,7 @@ class FunctionCodegen {
         return;
       case 'Evaluate':
         if (s.value.kind === 'IntImm') return;
-        if (s.value.kind === 'Call' && (s.value.op === 'tir.thread_sync' || s.value.op === 'tir.tvm_storage_sync')) return;
+        if (s.value.kind === 'Call' && canonicalIntrinsicName(s.value.op) === 'tir.thread_sync') return;
         this.expr(s.value);
         return;
       case 'Allocate':

@@ -1,0 +1,45 @@
+// The bundled example (README's `npm start`): the digits CNN compiles, runs from an
+// artifact file, matches PyTorch's logits and classifies the samples as PyTorch does.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createRuntime, Tensor, writeArtifactFile } from '@kiln/runtime';
+import { describe, expect, it } from 'vitest';
+import { compileModule } from './compile.js';
+import { loadModel } from './models.js';
+import { readNpy } from './npy.js';
+
+const ex = join(import.meta.dirname, '..', '..', '..', 'examples', 'digits');
+
+describe('the digits example', () => {
+  it('compiles, runs at batch 8 and 1 from one artifact, and matches PyTorch', async () => {
+    const mod = await loadModel(join(ex, 'digits_model.mjs'));
+    const res = compileModule(mod);
+    const dir = mkdtempSync(join(tmpdir(), 'kiln-digits-'));
+    try {
+      const file = join(dir, 'digits.kiln');
+      writeArtifactFile(file, res.artifact);
+      const exe = createRuntime().load(file);
+      const batch = readNpy(join(ex, 'samples', 'batch8.npy'));
+      const ref = readNpy(join(ex, 'samples', 'batch8_logits.npy'));
+      const refLogits = new Float32Array(ref.data.buffer);
+      const logits = (exe.call('main', Tensor.fromTypedArray(batch.data, batch.shape, 'float32')) as Tensor).toTypedArray() as Float32Array;
+      expect(logits.length).toBe(80);
+      // outputs of order 1, so the comparison means something
+      expect(Math.max(...Array.from(refLogits).map(Math.abs))).toBeGreaterThan(1);
+      for (let i = 0; i < 80; i++) expect(Math.abs(logits[i] - refLogits[i])).toBeLessThan(1e-3);
+      const one = (exe.call('main', Tensor.fromTypedArray(batch.data.slice(64 * 4 * 3, 64 * 4 * 4), [1, 1, 8, 8], 'float32')) as Tensor).toTypedArray();
+      for (let c = 0; c < 10; c++) expect(Math.abs(one[c] - refLogits[30 + c])).toBeLessThan(1e-3);
+      const { labels } = JSON.parse(readFileSync(join(ex, 'samples', 'labels.json'), 'utf8')) as { labels: number[] };
+      const preds = labels.map((_, b) => {
+        let best = 0;
+        for (let c = 1; c < 10; c++) if (logits[b * 10 + c] > logits[b * 10 + best]) best = c;
+        return best;
+      });
+      expect(preds.filter((p, b) => p === labels[b]).length).toBeGreaterThanOrEqual(7);
+      exe.dispose();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
