@@ -3,8 +3,10 @@
 // checking over speed: every buffer access is bounds-checked, block bindings are checked
 // against their domains, argument shapes against the symbolic parameter shapes.
 //
-// The function is compiled once into JS closures (one per node), then run. Values are JS
-// numbers; vectors are split into lanes at compile time, so every closure is scalar.
+// The function is compiled once, then run: by default into JavaScript source (jit.ts),
+// or into a tree of closures (this file; `engine: 'closure'`). Argument binding and
+// checking is shared. Values are JS numbers; vectors are split into lanes at compile
+// time, so all arithmetic is scalar.
 //
 // Semantics (documented here because tests rely on them):
 // - float32 results are rounded with Math.fround after every operation; float16/bfloat16
@@ -17,9 +19,12 @@
 //   (as TVM specifies) so an out-of-bounds load in the untaken branch is an error —
 //   use `tir.if_then_else` (lazy) for padding.
 // - Block init runs when every reduce iter var equals its domain min (TVM semantics).
-// - Thread-bound and parallel loops run sequentially, in order. `tir.thread_sync` is a
-//   no-op, so a thread loop whose body relies on a barrier between phases is NOT
-//   modelled faithfully (known gap).
+// - Thread-bound and parallel loops run sequentially, in order. In a kernel with
+//   thread-bound loops, `local` memory is private to each (block, thread) and `shared`
+//   memory to each block, even when allocated outside the thread loops, so sibling
+//   thread loops behave as phases separated by barriers. `tir.thread_sync` is a no-op:
+//   a single thread loop whose body relies on a barrier between its own statements is
+//   NOT modelled faithfully, and a missing barrier is not detected (known gaps).
 // - Allocated float storage starts as NaN, so reading uninitialized memory shows up.
 import type { Buffer, PrimExpr, Var } from '@kiln/ir-core';
 import { assertNever, ErrorCodes, elementOf, KilnError, postOrderVisit } from '@kiln/ir-core';

@@ -608,3 +608,27 @@ describe('interpreter engines agree bit for bit', () => {
     expect(outs[0]).toEqual(outs[1]);
   });
 });
+
+describe('te shapes', () => {
+  it('constant shape arithmetic is folded', () => {
+    const X = placeholder([1, 2, 5, 5], 'float32', 'X');
+    const P = pad(X, [0, 0, 1, 1], [0, 0, 1, 1], 0, 'X_pad');
+    expect(P.shape.map((s) => (s.kind === 'IntImm' ? s.value : -1))).toEqual([1, 2, 7, 7]);
+    const n = sizeVar('n');
+    const k = reduceAxis([2, add(n, 2)], 'k');
+    const A = placeholder([add(n, 2)], 'float32', 'A');
+    const S = compute([1], () => sum(A.at(k), k), 'S');
+    const fn = createPrimFunc([A, S]);
+    // n only appears inside `n + 2`, which the caller's shape cannot bind: a scalar param.
+    expect(fn.params.map((p) => p.name)).toEqual(['A', 'S', 'n']);
+    expect(wellFormed(fn)).toEqual([]);
+    const a = randomNDArray('float32', [6], 3);
+    const s = ndarray('float32', [1]);
+    interpret(fn, [a, s, 4]);
+    expectClose(s, [
+      toNumbers(a)
+        .slice(2)
+        .reduce((p, q) => p + q, 0),
+    ]);
+  });
+});

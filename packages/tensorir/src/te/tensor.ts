@@ -24,6 +24,7 @@ import {
   primVar,
   range,
   select,
+  simplify,
   sub,
   toExpr,
 } from '@kiln/ir-core';
@@ -137,9 +138,19 @@ function indexExpr(x: ExprLike): PrimExpr {
   return e;
 }
 
+/** Fold constant shape arithmetic (`32 + 1 + 1` → 34) with ir-core's simplifier. */
+function simplifyDim(e: PrimExpr): PrimExpr {
+  if (e.kind === 'IntImm' || e.kind === 'Var') return e;
+  try {
+    return simplify(e);
+  } catch {
+    return e; // the simplifier is an optimisation here, never a requirement
+  }
+}
+
 function shapeExprs(shape: readonly ExprLike[], what: string): PrimExpr[] {
   return shape.map((s, d) => {
-    const e = typeof s === 'object' ? s : toExpr(s, DType.int64);
+    const e = typeof s === 'object' ? simplifyDim(s) : toExpr(s, DType.int64);
     if (e.dtype.code !== 'int' && e.dtype.code !== 'uint') {
       throw new KilnError(
         ErrorCodes.DTYPE_MISMATCH,
@@ -188,7 +199,7 @@ export function reduceAxis(dom: readonly [ExprLike, ExprLike] | ExprLike, name =
       ? hiE
       : loE.kind === 'IntImm' && hiE.kind === 'IntImm'
         ? toExpr(hiE.value - loE.value, DType.int64)
-        : sub(hiE, loE);
+        : simplifyDim(sub(hiE, loE));
   const v = primVar(name, DType.int64);
   reduceDomains.set(v, range(loE, extent));
   return v;
