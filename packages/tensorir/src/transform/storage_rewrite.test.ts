@@ -116,3 +116,26 @@ describe('tir.StorageRewrite in GPU kernels', () => {
     expect(storageRewrite(local)).not.toBe(local);
   });
 });
+
+describe('tir.StorageRewrite on sibling allocations', () => {
+  it('merges seq[Allocate(T1, s1), Allocate(T2, s2)] into one allocation', () => {
+    const T1 = buffer('T1', 'float32', [4], { scope: 'local' });
+    const T2 = buffer('T2', 'float32', [8], { scope: 'local' });
+    const U = buffer('U', 'int32', [8], { scope: 'local' });
+    const [i, j, k] = [loopVar('i'), loopVar('j'), loopVar('k')];
+    const s1 = (t: typeof T1) => forLoop(i, 0, 4, bufferStore(t, bufferLoad(A, [i]), [i]));
+    const s2 = (t: typeof T2) => forLoop(j, 0, 8, bufferStore(A, add(bufferLoad(t, [j]), 1), [j]));
+    const su = forLoop(k, 0, 8, bufferStore(U, k, [k]));
+    const before = primFunc([A], seqStmt([allocate(T1, s1(T1)), allocate(U, su), allocate(T2, s2(T2))]));
+    const out = storageRewrite(before);
+    expect(verifyLowered(out)).toEqual([]);
+    const D = primVar('D', 'handle');
+    const T1x = buffer('T1', 'float32', [8], { scope: 'local', data: D });
+    const T2v = buffer('T2', 'float32', [8], { scope: 'local', data: D });
+    expectIREqual(
+      out,
+      primFunc([A], allocate(T1x, seqStmt([s1(T1x), allocate(U, su), declBuffer(T2v, s2(T2v))]))),
+    );
+    expect(storageRewrite(out)).toBe(out);
+  });
+});

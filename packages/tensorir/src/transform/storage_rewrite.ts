@@ -1,10 +1,12 @@
 // tir.StorageRewrite
-// Does:        lets temporaries whose lifetimes do not overlap share storage. For a chain
-//              of Allocates around a sequence, each allocated buffer's live range is the
-//              span of sequence items that touch it; buffers of the same scope and dtype
-//              with disjoint live ranges are packed greedily into one Allocate (of the
-//              largest size; `max(...)` for symbolic sizes). The other members become
-//              DeclBuffer views on the survivor's `data` var.
+// Does:        lets temporaries whose lifetimes do not overlap share storage. (1) For a
+//              chain of Allocates around a sequence, each allocated buffer's live range is
+//              the span of sequence items that touch it; buffers of the same scope and
+//              dtype with disjoint live ranges are packed greedily into one Allocate (of
+//              the largest size; `max(...)` for symbolic sizes). (2) Sibling Allocates in
+//              a sequence (each scoped to its own item) share one Allocate around the
+//              sequence. The other members become DeclBuffer views on the survivor's
+//              `data` var. Allocations are never moved out of loops.
 //              In a GPU kernel (any thread_binding loop) only `local` buffers are shared:
 //              threads do not leave one sequence item together, so a `shared`/`global`
 //              buffer reused by a later item could be overwritten by a fast thread while
@@ -13,8 +15,8 @@
 // Establishes: fewer (never more) Allocates; every access still names a declared buffer.
 import type { Buffer, PrimExpr, Var } from '@kiln/ir-core';
 import { collect, max as maxExpr } from '@kiln/ir-core';
-import type { For, PrimFunc, Stmt } from '../stmt.js';
-import { allocate, declBuffer } from '../stmt.js';
+import type { Allocate, For, PrimFunc, SeqStmt, Stmt } from '../stmt.js';
+import { allocate, declBuffer, seqStmt } from '../stmt.js';
 import { isFlatBuffer } from './flatten_buffer.js';
 import { mapStmtChildren, rebuildBuffer, replaceBuffersAndVars, usesVar, withBody } from './util.js';
 
@@ -44,6 +46,10 @@ class Rewriter {
   constructor(private readonly scopes: ReadonlySet<string>) {}
 
   visit(s: Stmt): Stmt {
+    if (s.kind === 'SeqStmt') {
+      const t = mapStmtChildren(s, (c) => this.visit(c));
+      return (t.kind === 'SeqStmt' && this.shareSiblings(t)) || t;
+    }
     if (s.kind !== 'Allocate') return mapStmtChildren(s, (c) => this.visit(c));
     const wrappers: Wrapper[] = [];
     let cur: Stmt = s;
@@ -56,6 +62,47 @@ class Rewriter {
     if (merged) return merged;
     if (inner === cur) return s;
     return rewrap(wrappers, inner);
+  }
+
+  /**
+   * Sibling allocations `seq[Allocate(T1, s1), ..., Allocate(T2, s2)]` never live at the
+   * same time: the first becomes one Allocate around the sequence, the others views.
+   */
+  private shareSiblings(seq: SeqStmt): Stmt | undefined {
+    const groups = new Map<string, number[]>();
+    seq.seq.forEach((st, i) => {
+      if (st.kind !== 'Allocate') return;
+      const b = st.buffer;
+      if (!isFlatBuffer(b) || !this.scopes.has(b.scope)) return;
+      if (collect(st.body, (n) => n.kind === 'Buffer' && n !== b && (n as Buffer).data === b.data).length > 0)
+        return;
+      const key = `${b.scope}/${b.dtype.str}`;
+      groups.set(key, [...(groups.get(key) ?? []), i]);
+    });
+    const items = [...seq.seq];
+    const reps: Buffer[] = [];
+    for (const idxs of groups.values()) {
+      if (idxs.length < 2) continue;
+      const allocs = idxs.map((i) => items[i] as Allocate);
+      const rep = allocs[0].buffer;
+      const size = allocs.map((a) => sizeOf(a.buffer)).reduce(maxSize);
+      const repNew = size === sizeOf(rep) ? rep : rebuildBuffer(rep, { shape: [size] });
+      const none = new Map<Var, PrimExpr>();
+      idxs.forEach((i, n) => {
+        const a = allocs[n];
+        if (n === 0) {
+          items[i] = repNew === rep ? a.body : replaceBuffersAndVars(a.body, new Map([[rep, repNew]]), none);
+          return;
+        }
+        const view = rebuildBuffer(a.buffer, { data: rep.data });
+        items[i] = declBuffer(view, replaceBuffersAndVars(a.body, new Map([[a.buffer, view]]), none), a.span);
+      });
+      reps.push(repNew);
+    }
+    if (reps.length === 0) return undefined;
+    let out = seqStmt(items, seq.span);
+    for (let i = reps.length - 1; i >= 0; i--) out = allocate(reps[i], out);
+    return out;
   }
 
   private share(wrappers: readonly Wrapper[], seq: readonly Stmt[], body: Stmt): Stmt | undefined {
