@@ -3,13 +3,13 @@
 // All shape reasoning in this package goes through these few functions.
 import type { PrimExpr } from '@kiln/ir-core';
 import {
+  provablyEqual as arithProvablyEqual,
   binary,
   canonicalDifference,
   DType,
-  provablyEqual as arithProvablyEqual,
-  simplify,
   intImm,
   isConstInt,
+  simplify,
   structuralEqual,
   toExpr,
 } from '@kiln/ir-core';

@@ -1,5 +1,14 @@
 import type { Node } from '@kiln/ir-core';
-import { checkWellFormed, createPassContext, createRegistry, definePlugin, isKilnError, primVar, structuralEqual, wellFormedInstrument } from '@kiln/ir-core';
+import {
+  checkWellFormed,
+  createPassContext,
+  createRegistry,
+  definePlugin,
+  isKilnError,
+  primVar,
+  structuralEqual,
+  wellFormedInstrument,
+} from '@kiln/ir-core';
 import type { NDArray } from '@kiln/tensorir';
 import { allClose, ndarray, randomNDArray } from '@kiln/tensorir';
 import { describe, expect, it } from 'vitest';
@@ -29,7 +38,8 @@ import { createLegalizeOps, LegalizeOps, legalizeModule } from './transform/lega
 import { wellFormed } from './well-formed.js';
 
 const n = primVar('n');
-const fn = (mod: ReturnType<BlockBuilder['getModule']>, name = 'main') => mod.funcs[mod.globals.indexOf(name)] as RelaxFunction;
+const fn = (mod: ReturnType<BlockBuilder['getModule']>, name = 'main') =>
+  mod.funcs[mod.globals.indexOf(name)] as RelaxFunction;
 const tensorResult = (v: ReturnType<typeof evaluateRelax>): NDArray => {
   if (!isNDArray(v)) throw new Error('not a tensor');
   return v;
@@ -69,8 +79,12 @@ describe('BlockBuilder', () => {
     for (const batch of [1, 5]) {
       const x = randomNDArray('float32', [batch, 4], 10 + batch);
       const ref = fromFn('float32', [batch, 3], ([i, j]) => {
-        const hid = Array.from({ length: 8 }, (_, k) => Math.max(0, at(b1, [k]) + [0, 1, 2, 3].reduce((s, t) => s + at(x, [i, t]) * at(w1, [k, t]), 0)));
-        const logits = [0, 1, 2].map((o) => at(b2, [o]) + hid.reduce((s, hv, k) => s + hv * at(w2, [o, k]), 0));
+        const hid = Array.from({ length: 8 }, (_, k) =>
+          Math.max(0, at(b1, [k]) + [0, 1, 2, 3].reduce((s, t) => s + at(x, [i, t]) * at(w1, [k, t]), 0)),
+        );
+        const logits = [0, 1, 2].map(
+          (o) => at(b2, [o]) + hid.reduce((s, hv, k) => s + hv * at(w2, [o, k]), 0),
+        );
         const mx = Math.max(...logits);
         const e = logits.map((l) => Math.exp(l - mx));
         return e[j] / e.reduce((a, b) => a + b, 0);
@@ -94,7 +108,9 @@ describe('BlockBuilder', () => {
         const p = bb.emit(op.maxPool2d(r, [2, 2], { strides: [2] }));
         const g = bb.emit(op.adaptiveAvgPool2d(p, [2, 2]));
         const f = bb.emit(op.flatten(g, 1));
-        return bb.emitOutput(op.matmul(f, op.permuteDims(constant(fcW.data as Float32Array, fcW.shape, 'float32'))));
+        return bb.emitOutput(
+          op.matmul(f, op.permuteDims(constant(fcW.data as Float32Array, fcW.shape, 'float32'))),
+        );
       }),
     );
     const mod = bb.getModule();
@@ -106,14 +122,22 @@ describe('BlockBuilder', () => {
     // reference
     const conv = fromFn('float32', [2, 4, 8, 8], ([b, o, i, j]) => {
       let s = 0;
-      for (let ky = 0; ky < 3; ky++) for (let kx = 0; kx < 3; kx++) {
-        const y = i + ky - 1;
-        const z = j + kx - 1;
-        if (y >= 0 && y < 8 && z >= 0 && z < 8) s += at(xin, [b, 0, y, z]) * at(w, [o, 0, ky, kx]);
-      }
+      for (let ky = 0; ky < 3; ky++)
+        for (let kx = 0; kx < 3; kx++) {
+          const y = i + ky - 1;
+          const z = j + kx - 1;
+          if (y >= 0 && y < 8 && z >= 0 && z < 8) s += at(xin, [b, 0, y, z]) * at(w, [o, 0, ky, kx]);
+        }
       return Math.max(s, 0);
     });
-    const pool = fromFn('float32', [2, 4, 4, 4], ([b, c, i, j]) => Math.max(at(conv, [b, c, 2 * i, 2 * j]), at(conv, [b, c, 2 * i + 1, 2 * j]), at(conv, [b, c, 2 * i, 2 * j + 1]), at(conv, [b, c, 2 * i + 1, 2 * j + 1])));
+    const pool = fromFn('float32', [2, 4, 4, 4], ([b, c, i, j]) =>
+      Math.max(
+        at(conv, [b, c, 2 * i, 2 * j]),
+        at(conv, [b, c, 2 * i + 1, 2 * j]),
+        at(conv, [b, c, 2 * i, 2 * j + 1]),
+        at(conv, [b, c, 2 * i + 1, 2 * j + 1]),
+      ),
+    );
     const gap = fromFn('float32', [2, 4, 2, 2], ([b, c, i, j]) => {
       let s = 0;
       for (let y = 0; y < 2; y++) for (let z = 0; z < 2; z++) s += at(pool, [b, c, 2 * i + y, 2 * j + z]);
@@ -154,7 +178,9 @@ describe('BlockBuilder', () => {
     expect(sinfoToString(main.retStructInfo)).toBe('R.Tensor("float32", ndim=2)');
     expect(wellFormed(bb.getModule())).toEqual([]);
     const bad = new BlockBuilder();
-    expect(() => bad.function('f', [x], () => bad.matchCast(x, tensorSInfo([m], 'float32')))).toThrow(expect.objectContaining({ code: 'SHAPE_MISMATCH' }));
+    expect(() => bad.function('f', [x], () => bad.matchCast(x, tensorSInfo([m], 'float32')))).toThrow(
+      expect.objectContaining({ code: 'SHAPE_MISMATCH' }),
+    );
   });
 
   it('calls of module functions substitute symbolic shapes', () => {
@@ -171,7 +197,9 @@ describe('BlockBuilder', () => {
     });
     expect(wellFormed(bb.getModule())).toEqual([]);
     const bad = relaxVar('bad', tensorSInfo([m, 5], 'float32'));
-    expect(() => bb.function('g', [bad], () => bb.emit(call(double, [bad])))).toThrow(expect.objectContaining({ code: 'SHAPE_MISMATCH' }));
+    expect(() => bb.function('g', [bad], () => bb.emit(call(double, [bad])))).toThrow(
+      expect.objectContaining({ code: 'SHAPE_MISMATCH' }),
+    );
     const legal = legalizeModule(bb.getModule());
     const out = tensorResult(evaluateRelax(legal, 'main', [rand('float32', [3, 4], 1)]));
     expect(out.shape).toEqual([6, 4]);
@@ -195,19 +223,27 @@ describe('BlockBuilder', () => {
     const x = relaxVar('x', tensorSInfo([2], 'float32'));
     const bb = new BlockBuilder();
     expect(() => bb.emit(op.exp(x))).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
-    expect(() => bb.function('f', [x], () => bb.dataflow(() => bb.emitFuncOutput(x)))).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
-    expect(() => bb.function('f', [x], () => undefined)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
-    expect(() => bb.function('f', [x], () => bb.emit(call('relax.nope', [x])))).toThrow(expect.objectContaining({ code: 'UNKNOWN_NAME' }));
+    expect(() => bb.function('f', [x], () => bb.dataflow(() => bb.emitFuncOutput(x)))).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT' }),
+    );
+    expect(() => bb.function('f', [x], () => undefined)).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT' }),
+    );
+    expect(() => bb.function('f', [x], () => bb.emit(call('relax.nope', [x])))).toThrow(
+      expect.objectContaining({ code: 'UNKNOWN_NAME' }),
+    );
   });
 
   it('deduplicates identical kernels', () => {
     const x = relaxVar('x', tensorSInfo([n, 4], 'float32'));
     const bb = new BlockBuilder();
-    bb.function('main', [x], () => bb.dataflow(() => {
-      const a = bb.emit(op.exp(x));
-      const b = bb.emit(op.exp(a));
-      return bb.emitOutput(op.exp(b));
-    }));
+    bb.function('main', [x], () =>
+      bb.dataflow(() => {
+        const a = bb.emit(op.exp(x));
+        const b = bb.emit(op.exp(a));
+        return bb.emitOutput(op.exp(b));
+      }),
+    );
     const legal = legalizeModule(bb.getModule());
     expect(legal.globals).toEqual(['exp', 'main']);
   });
@@ -230,7 +266,15 @@ describe('operator registry and plugins', () => {
 
   it('lists built-in ops and accepts plugin ops through the ir-core plugin registry', () => {
     const ops = createOpRegistry().listOps();
-    expect(ops).toEqual(expect.arrayContaining(['relax.add', 'relax.matmul', 'relax.nn.conv2d', 'relax.call_tir', 'relax.nn.attention']));
+    expect(ops).toEqual(
+      expect.arrayContaining([
+        'relax.add',
+        'relax.matmul',
+        'relax.nn.conv2d',
+        'relax.call_tir',
+        'relax.nn.attention',
+      ]),
+    );
     expect(ops.length).toBeGreaterThan(120);
     const reg = createRegistry();
     reg.use(definePlugin({ name: 'myplugin', version: '1.0.0', ops: [scaleOp] }));
@@ -241,15 +285,22 @@ describe('operator registry and plugins', () => {
     const x = relaxVar('x', tensorSInfo([n, 2], 'float32'));
     const bb = new BlockBuilder(undefined, { ops: registry });
     bb.function('main', [x], () => bb.emit(call('myplugin.scale', [x], { attrs: { factor: 3 } })));
-    expect(() => bb.function('bad', [x], () => bb.emit(call('myplugin.scale', [x], { attrs: { factor: 'x' } })))).toThrow(
-      expect.objectContaining({ code: 'INVALID_ARGUMENT' }),
-    );
+    expect(() =>
+      bb.function('bad', [x], () => bb.emit(call('myplugin.scale', [x], { attrs: { factor: 'x' } }))),
+    ).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
     // the plugin op legalizes into a built-in op, which legalizes in the next round
     const legal = createLegalizeOps(registry).run(bb.getModule());
     const xv = rand('float32', [3, 2], 4);
     const out = tensorResult(evaluateRelax(legal, 'main', [xv]));
-    expect(allClose(out, Array.from(xv.data as Float32Array, (v) => v * 3)).ok).toBe(true);
-    expect(() => createOpRegistry().register(scaleOp).register(scaleOp)).toThrow(expect.objectContaining({ code: 'DUPLICATE_NAME' }));
+    expect(
+      allClose(
+        out,
+        Array.from(xv.data as Float32Array, (v) => v * 3),
+      ).ok,
+    ).toBe(true);
+    expect(() => createOpRegistry().register(scaleOp).register(scaleOp)).toThrow(
+      expect.objectContaining({ code: 'DUPLICATE_NAME' }),
+    );
   });
 
   it('LegalizeOps is a pass: options, skipOps, well-formed instrument', () => {
@@ -274,10 +325,18 @@ describe('well-formedness', () => {
     const gv = relaxVar('gv', tensorSInfo([n, 4], 'float32'));
     const e = withStructInfo(op.exp(x), tensorSInfo([n, 4], 'float32'));
     // A DataflowVar used after its block.
-    const leak = relaxFunction([x], withStructInfo(seqExpr([dataflowBlock([varBinding(lv, e)])], lv), lv.structInfo), lv.structInfo);
+    const leak = relaxFunction(
+      [x],
+      withStructInfo(seqExpr([dataflowBlock([varBinding(lv, e)])], lv), lv.structInfo),
+      lv.structInfo,
+    );
     expect(wellFormed(leak).join('\n')).toContain("'lv' is used outside its scope");
     // A DataflowVar bound outside a dataflow block.
-    const outside = relaxFunction([x], withStructInfo(seqExpr([bindingBlock([varBinding(lv, e)])], x), x.structInfo), x.structInfo);
+    const outside = relaxFunction(
+      [x],
+      withStructInfo(seqExpr([bindingBlock([varBinding(lv, e)])], x), x.structInfo),
+      x.structInfo,
+    );
     expect(wellFormed(outside).join('\n')).toContain('bound outside a dataflow block');
     // Use before definition, undefined symbolic var, unnormalized call, nested call.
     const m = primVar('m');
@@ -293,11 +352,21 @@ describe('well-formedness', () => {
     expect(probs).toContain('not in A-normal form');
     // A symbolic variable nobody defines.
     const z = relaxVar('z', tensorSInfo([m, 4], 'float32'));
-    const undef = relaxFunction([x], withStructInfo(seqExpr([bindingBlock([varBinding(z, e)])], x), x.structInfo), x.structInfo);
-    expect(wellFormed(undef).join('\n')).toContain("symbolic variable 'm' used in the StructInfo of 'z' is not defined");
+    const undef = relaxFunction(
+      [x],
+      withStructInfo(seqExpr([bindingBlock([varBinding(z, e)])], x), x.structInfo),
+      x.structInfo,
+    );
+    expect(wellFormed(undef).join('\n')).toContain(
+      "symbolic variable 'm' used in the StructInfo of 'z' is not defined",
+    );
     // A binding whose var claims a shape the value does not have.
     const wrong = relaxVar('w', tensorSInfo([n, 5], 'float32'));
-    const mis = relaxFunction([x], withStructInfo(seqExpr([bindingBlock([varBinding(wrong, e)])], wrong), wrong.structInfo), wrong.structInfo);
+    const mis = relaxFunction(
+      [x],
+      withStructInfo(seqExpr([bindingBlock([varBinding(wrong, e)])], wrong), wrong.structInfo),
+      wrong.structInfo,
+    );
     expect(wellFormed(mis).join('\n')).toContain('not a base of');
   });
 
@@ -314,8 +383,10 @@ describe('well-formedness', () => {
 
 // ir-core helpers used above without widening the import list at the top.
 import * as IRCore from '@kiln/ir-core';
+
 function require_ir_core() {
   return IRCore;
 }
+
 export type { Expr, Node };
 export { isKilnError, primSInfo, shapeSInfo, structuralEqual };

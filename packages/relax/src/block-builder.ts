@@ -44,7 +44,7 @@ import type {
   StructInfo,
   Var,
 } from './ir/nodes.js';
-import { isLeaf } from './ir/nodes.js';
+import { isLeaf, isRelaxExpr } from './ir/nodes.js';
 import {
   eraseToWellDefined,
   isBaseOf,
@@ -114,7 +114,8 @@ export class BlockBuilder {
    */
   addFunc(fn: Node, nameHint: string): GlobalVar {
     for (const [name, f] of moduleEntries(this.mod)) {
-      if (f.kind === fn.kind && structuralEqual(f, fn, { mapFreeVars: true })) return this.globalVarFor(name, f);
+      if (f.kind === fn.kind && structuralEqual(f, fn, { mapFreeVars: true }))
+        return this.globalVarFor(name, f);
     }
     const name = freshGlobalName(this.mod, nameHint.replace(/[^A-Za-z0-9_]/g, '_'));
     this.mod = withFunction(this.mod, name, fn);
@@ -134,8 +135,17 @@ export class BlockBuilder {
    * Build a Relax function: `body` receives the params, emits bindings, and either calls
    * `emitFuncOutput` or returns the output expression. Returns the function's GlobalVar.
    */
-  function(name: string, params: readonly Var[], body: (...params: Var[]) => Expr | undefined | void, opts: FunctionBuildOptions = {}): GlobalVar {
-    if (this.frame) throw new KilnError(ErrorCodes.INVALID_ARGUMENT, `cannot build function '${name}' inside function '${this.frame.name}'`);
+  function(
+    name: string,
+    params: readonly Var[],
+    body: (...params: Var[]) => unknown,
+    opts: FunctionBuildOptions = {},
+  ): GlobalVar {
+    if (this.frame)
+      throw new KilnError(
+        ErrorCodes.INVALID_ARGUMENT,
+        `cannot build function '${name}' inside function '${this.frame.name}'`,
+      );
     const symVars = new Set<PrimVar>();
     for (const p of params) for (const v of symbolicVarsOf(p.structInfo)) symVars.add(v);
     const frame: FunctionFrame = { name, params, blocks: [], symVars, names: new Map() };
@@ -144,7 +154,11 @@ export class BlockBuilder {
     try {
       const ret = body(...params);
       if (frame.output === undefined) {
-        if (ret === undefined) throw new KilnError(ErrorCodes.INVALID_ARGUMENT, `function '${name}' has no output (call emitFuncOutput or return it)`);
+        if (!isRelaxExpr(ret))
+          throw new KilnError(
+            ErrorCodes.INVALID_ARGUMENT,
+            `function '${name}' has no output (call emitFuncOutput or return it)`,
+          );
         this.emitFuncOutput(ret);
       }
       const fn = this.finishFunction(frame, opts);
@@ -161,7 +175,11 @@ export class BlockBuilder {
     const paramSyms = new Set<PrimVar>();
     for (const p of frame.params) for (const v of symbolicVarsOf(p.structInfo)) paramSyms.add(v);
     const params = new Set<Node>(frame.params);
-    const ret = eraseToWellDefined(out.structInfo ?? objectSInfo(), (v) => paramSyms.has(v), (v) => params.has(v));
+    const ret = eraseToWellDefined(
+      out.structInfo ?? objectSInfo(),
+      (v) => paramSyms.has(v),
+      (v) => params.has(v),
+    );
     const body = withStructInfo(seqExpr(frame.blocks, out), ret);
     const attrs: Record<string, Attrs[string]> = { ...(opts.attrs ?? {}) };
     if (!opts.private && attrs.global_symbol === undefined) attrs.global_symbol = frame.name;
@@ -184,8 +202,13 @@ export class BlockBuilder {
   /** Set the function's output. Not allowed inside a dataflow block. */
   emitFuncOutput(expr: Expr): Expr {
     const f = this.requireFrame('emitFuncOutput');
-    if (f.output !== undefined) throw new KilnError(ErrorCodes.INVALID_ARGUMENT, `function '${f.name}' already has an output`);
-    if (f.current?.dataflow) throw new KilnError(ErrorCodes.INVALID_ARGUMENT, 'emitFuncOutput cannot be called inside a dataflow block');
+    if (f.output !== undefined)
+      throw new KilnError(ErrorCodes.INVALID_ARGUMENT, `function '${f.name}' already has an output`);
+    if (f.current?.dataflow)
+      throw new KilnError(
+        ErrorCodes.INVALID_ARGUMENT,
+        'emitFuncOutput cannot be called inside a dataflow block',
+      );
     let out = this.normalize(expr);
     if (!isLeaf(out)) out = this.emit(out, 'gv');
     f.output = out;
@@ -207,7 +230,8 @@ export class BlockBuilder {
   /** Inside a dataflow block: bind to a Var that is visible after the block. */
   emitOutput(expr: Expr, nameHint = ''): Var {
     const blk = this.currentBlock('emitOutput');
-    if (!blk.dataflow) throw new KilnError(ErrorCodes.INVALID_ARGUMENT, 'emitOutput is only valid inside a dataflow block');
+    if (!blk.dataflow)
+      throw new KilnError(ErrorCodes.INVALID_ARGUMENT, 'emitOutput is only valid inside a dataflow block');
     const value = this.normalize(expr);
     const v = relaxVar(this.freshName(nameHint || 'gv'), value.structInfo ?? objectSInfo());
     blk.bindings.push(varBinding(v, value));
@@ -222,7 +246,10 @@ export class BlockBuilder {
     const leaf = isLeaf(value) ? value : this.emit(value);
     const from = leaf.structInfo ?? objectSInfo();
     if (!mayBeBaseOf(sinfo, from)) {
-      throw new KilnError(ErrorCodes.SHAPE_MISMATCH, `match_cast: a value of ${sinfoToString(from)} can never match ${sinfoToString(sinfo)}`);
+      throw new KilnError(
+        ErrorCodes.SHAPE_MISMATCH,
+        `match_cast: a value of ${sinfoToString(from)} can never match ${sinfoToString(sinfo)}`,
+      );
     }
     const blk = this.currentBlock('matchCast');
     const name = this.freshName(nameHint || (blk.dataflow ? 'lv' : 'gv'));
@@ -253,7 +280,8 @@ export class BlockBuilder {
   }
 
   private requireFrame(what: string): FunctionFrame {
-    if (!this.frame) throw new KilnError(ErrorCodes.INVALID_ARGUMENT, `${what} must be called inside bb.function(...)`);
+    if (!this.frame)
+      throw new KilnError(ErrorCodes.INVALID_ARGUMENT, `${what} must be called inside bb.function(...)`);
     return this.frame;
   }
   private currentBlock(what: string): BlockFrame {
@@ -299,7 +327,9 @@ export class BlockBuilder {
       case 'relax.GlobalVar': {
         if (expr.structInfo) return expr;
         const f = getFunction(this.mod, expr.name);
-        return f && f.kind === 'relax.Function' ? withStructInfo(expr, (f as RelaxFunction).structInfo!) : expr;
+        return f && f.kind === 'relax.Function'
+          ? withStructInfo(expr, (f as RelaxFunction).structInfo!)
+          : expr;
       }
       case 'relax.Tuple': {
         const fields = expr.fields.map((f) => this.normalizeArg(f));
@@ -313,11 +343,17 @@ export class BlockBuilder {
         let s: StructInfo = objectSInfo();
         if (ts.kind === 'relax.TupleStructInfo') {
           if (expr.index >= ts.fields.length) {
-            throw new KilnError(ErrorCodes.INVALID_ARGUMENT, `tuple index ${expr.index} out of range for ${sinfoToString(ts)}`);
+            throw new KilnError(
+              ErrorCodes.INVALID_ARGUMENT,
+              `tuple index ${expr.index} out of range for ${sinfoToString(ts)}`,
+            );
           }
           s = ts.fields[expr.index];
         } else if (ts.kind !== 'relax.ObjectStructInfo') {
-          throw new KilnError(ErrorCodes.INVALID_ARGUMENT, `TupleGetItem on a non-tuple value of ${sinfoToString(ts)}`);
+          throw new KilnError(
+            ErrorCodes.INVALID_ARGUMENT,
+            `TupleGetItem on a non-tuple value of ${sinfoToString(ts)}`,
+          );
         }
         const base = t === expr.tuple ? expr : tupleGetItem(t, expr.index, expr.span);
         return withStructInfo(base, s);
@@ -328,12 +364,18 @@ export class BlockBuilder {
         const cond = this.normalizeArg(expr.cond);
         const cs = cond.structInfo;
         if (cs && cs.kind === 'relax.TensorStructInfo' && cs.ndim > 0) {
-          throw new KilnError(ErrorCodes.SHAPE_MISMATCH, `If condition must be a scalar, got ${sinfoToString(cs)}`);
+          throw new KilnError(
+            ErrorCodes.SHAPE_MISMATCH,
+            `If condition must be a scalar, got ${sinfoToString(cs)}`,
+          );
         }
         const t = this.normalizeBranch(expr.trueBranch);
         const f = this.normalizeBranch(expr.falseBranch);
         const s = structInfoLCA(t.structInfo ?? objectSInfo(), f.structInfo ?? objectSInfo());
-        const base = cond === expr.cond && t === expr.trueBranch && f === expr.falseBranch ? expr : ifExpr(cond, t, f, expr.span);
+        const base =
+          cond === expr.cond && t === expr.trueBranch && f === expr.falseBranch
+            ? expr
+            : ifExpr(cond, t, f, expr.span);
         return withStructInfo(base, s);
       }
       case 'relax.SeqExpr':
@@ -341,7 +383,11 @@ export class BlockBuilder {
       case 'relax.Function': {
         const body = this.normalizeBranch(expr.body);
         if (body === expr.body && expr.structInfo) return expr;
-        return relaxFunction(expr.params, body, expr.retStructInfo, { attrs: expr.attrs, isPure: expr.isPure, span: expr.span });
+        return relaxFunction(expr.params, body, expr.retStructInfo, {
+          attrs: expr.attrs,
+          isPure: expr.isPure,
+          span: expr.span,
+        });
       }
     }
   }
@@ -379,10 +425,14 @@ export class BlockBuilder {
         const v = this.normalize(bd.value);
         if (v === bd.value) return bd;
         changed = true;
-        return bd.kind === 'relax.VarBinding' ? varBinding(bd.var, v, bd.span) : matchCastNode(bd.var, v, bd.structInfo, bd.span);
+        return bd.kind === 'relax.VarBinding'
+          ? varBinding(bd.var, v, bd.span)
+          : matchCastNode(bd.var, v, bd.structInfo, bd.span);
       });
       if (bindings.every((x, i) => x === b.bindings[i])) return b;
-      return b.kind === 'relax.DataflowBlock' ? dataflowBlock(bindings, b.span) : bindingBlock(bindings, b.span);
+      return b.kind === 'relax.DataflowBlock'
+        ? dataflowBlock(bindings, b.span)
+        : bindingBlock(bindings, b.span);
     });
     const body = this.normalize(e.body);
     if (!changed && body === e.body && e.structInfo) return e;
@@ -393,7 +443,9 @@ export class BlockBuilder {
     const args = c.args.map((a) => this.normalizeArg(a));
     const op = c.op.kind === 'relax.GlobalVar' ? (this.normalize(c.op) as GlobalVar) : c.op;
     const same = op === c.op && args.every((a, i) => a === c.args[i]);
-    const base: Call = same ? c : Object.freeze({ ...c, op, args: Object.freeze(args), structInfo: undefined });
+    const base: Call = same
+      ? c
+      : Object.freeze({ ...c, op, args: Object.freeze(args), structInfo: undefined });
     if (same && c.structInfo) return c;
     let s: StructInfo;
     switch (op.kind) {
@@ -405,14 +457,18 @@ export class BlockBuilder {
         if (!fs) {
           // A PrimFunc called directly (not via call_tir) or an unknown global: nothing is known.
           const f = getFunction(this.mod, op.name);
-          if (!f) throw new KilnError(ErrorCodes.UNKNOWN_NAME, `call of unknown global function '${op.name}'`);
+          if (!f)
+            throw new KilnError(ErrorCodes.UNKNOWN_NAME, `call of unknown global function '${op.name}'`);
           s = objectSInfo();
         } else s = this.inferFuncCall(op.name, fs as FuncStructInfo, args);
         break;
       }
       default: {
         const fs = op.structInfo;
-        s = fs && fs.kind === 'relax.FuncStructInfo' ? this.inferFuncCall(op.kind === 'relax.ExternFunc' ? op.globalSymbol : op.name, fs, args) : objectSInfo();
+        s =
+          fs && fs.kind === 'relax.FuncStructInfo'
+            ? this.inferFuncCall(op.kind === 'relax.ExternFunc' ? op.globalSymbol : op.name, fs, args)
+            : objectSInfo();
       }
     }
     return withStructInfo(base, s);
@@ -427,10 +483,15 @@ export class BlockBuilder {
     if (fs.kind !== 'relax.FuncStructInfo') return objectSInfo();
     if (fs.opaque) return fs.ret;
     if (fs.params.length !== args.length) {
-      throw new KilnError(ErrorCodes.INVALID_ARGUMENT, `call of '${name}' with ${args.length} arguments; it takes ${fs.params.length}`);
+      throw new KilnError(
+        ErrorCodes.INVALID_ARGUMENT,
+        `call of '${name}' with ${args.length} arguments; it takes ${fs.params.length}`,
+      );
     }
     const bind = new Map<Node, PrimExpr>();
-    fs.params.forEach((p, i) => matchSymbolic(p, args[i].structInfo ?? objectSInfo(), bind, name, i));
+    fs.params.forEach((p, i) => {
+      matchSymbolic(p, args[i].structInfo ?? objectSInfo(), bind, name, i);
+    });
     const bound = new Set<PrimVar>();
     for (const k of bind.keys()) bound.add(k as PrimVar);
     const ret = substitute(fs.ret, bind as Map<Node, Node>);
@@ -439,15 +500,27 @@ export class BlockBuilder {
 }
 
 /** Bind the callee's symbolic vars (bare Var dims) from the actual argument StructInfo; check what is fixed. */
-function matchSymbolic(param: StructInfo, arg: StructInfo, bind: Map<Node, PrimExpr>, callee: string, index: number): void {
+function matchSymbolic(
+  param: StructInfo,
+  arg: StructInfo,
+  bind: Map<Node, PrimExpr>,
+  callee: string,
+  index: number,
+): void {
   if (param.kind === 'relax.TensorStructInfo' && arg.kind === 'relax.TensorStructInfo') {
     const ps = tensorShape(param);
     const as = tensorShape(arg);
     if (param.dtype && arg.dtype && param.dtype !== arg.dtype) {
-      throw new KilnError(ErrorCodes.DTYPE_MISMATCH, `argument ${index} of '${callee}' has dtype ${arg.dtype.str}, expected ${param.dtype.str}`);
+      throw new KilnError(
+        ErrorCodes.DTYPE_MISMATCH,
+        `argument ${index} of '${callee}' has dtype ${arg.dtype.str}, expected ${param.dtype.str}`,
+      );
     }
     if (param.ndim >= 0 && arg.ndim >= 0 && param.ndim !== arg.ndim) {
-      throw new KilnError(ErrorCodes.SHAPE_MISMATCH, `argument ${index} of '${callee}' has rank ${arg.ndim}, expected ${param.ndim}`);
+      throw new KilnError(
+        ErrorCodes.SHAPE_MISMATCH,
+        `argument ${index} of '${callee}' has rank ${arg.ndim}, expected ${param.ndim}`,
+      );
     }
     if (!ps || !as) return;
     ps.forEach((d, i) => {
@@ -457,7 +530,10 @@ function matchSymbolic(param: StructInfo, arg: StructInfo, bind: Map<Node, PrimE
       }
       const want = substitute(d, bind as Map<Node, Node>);
       if (provablyNotEqual(want, as[i])) {
-        throw new KilnError(ErrorCodes.SHAPE_MISMATCH, `argument ${index} of '${callee}' has shape ${shapeToString(as)}, expected ${shapeToString(ps)}`);
+        throw new KilnError(
+          ErrorCodes.SHAPE_MISMATCH,
+          `argument ${index} of '${callee}' has shape ${shapeToString(as)}, expected ${shapeToString(ps)}`,
+        );
       }
     });
     return;
@@ -471,10 +547,16 @@ function matchSymbolic(param: StructInfo, arg: StructInfo, bind: Map<Node, PrimE
   if (param.kind === 'relax.ShapeStructInfo' && arg.kind === 'relax.ShapeStructInfo') {
     const ps = param.ndim >= 0 && param.values.length === param.ndim ? param.values : undefined;
     const as = arg.ndim >= 0 && arg.values.length === arg.ndim ? arg.values : undefined;
-    if (ps && as && ps.length === as.length) ps.forEach((d, i) => d.kind === 'Var' && !bind.has(d) && bind.set(d, as[i]));
+    if (ps && as && ps.length === as.length)
+      ps.forEach((d, i) => {
+        if (d.kind === 'Var' && !bind.has(d)) bind.set(d, as[i]);
+      });
     return;
   }
   if (!mayBeBaseOf(param, arg) && !isBaseOf(param, arg)) {
-    throw new KilnError(ErrorCodes.INVALID_ARGUMENT, `argument ${index} of '${callee}' is ${sinfoToString(arg)}, expected ${sinfoToString(param)}`);
+    throw new KilnError(
+      ErrorCodes.INVALID_ARGUMENT,
+      `argument ${index} of '${callee}' is ${sinfoToString(arg)}, expected ${sinfoToString(param)}`,
+    );
   }
 }

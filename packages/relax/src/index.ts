@@ -1,9 +1,7 @@
 // @kiln/relax: the graph IR with first-class symbolic shapes (StructInfo), the
 // BlockBuilder and normalizer, the operator registry with StructInfo inference and
 // legalization to TensorIR, well-formedness, and graph passes.
-export * from './ir/nodes.js';
-export * from './ir/expr.js';
-export * from './ir/struct-info.js';
+
 export {
   constDim,
   dimAdd,
@@ -17,14 +15,16 @@ export {
   simplifyDim,
 } from './arith.js';
 export * from './block-builder.js';
-export * from './op/registry.js';
-export { BUILTIN_OPS, createOpRegistry, listOps } from './op/builtin.js';
+export * from './eval.js';
+export * from './ir/expr.js';
+export * from './ir/nodes.js';
+export * from './ir/struct-info.js';
+export { emitTE, placeholderFor } from './legalize/te-call.js';
+export type { OpSource } from './op/builtin.js';
+export { BUILTIN_LEGALIZATIONS, BUILTIN_OPS, createOpRegistry, listOps } from './op/builtin.js';
 export * as op from './op/index.js';
+export * from './op/registry.js';
+export type { LegalizeFn, LegalizeOptions } from './transform/legalize-ops.js';
+export { createLegalizeOps, LegalizeOps, legalizeModule } from './transform/legalize-ops.js';
 export * from './vm/index.js';
 export * from './well-formed.js';
-export * from './eval.js';
-export { createLegalizeOps, LegalizeOps, legalizeModule } from './transform/legalize-ops.js';
-export type { LegalizeFn, LegalizeOptions } from './transform/legalize-ops.js';
-export { emitTE, placeholderFor } from './legalize/te-call.js';
-export { BUILTIN_LEGALIZATIONS } from './op/builtin.js';
-export type { OpSource } from './op/builtin.js';

@@ -38,7 +38,9 @@ class Checker {
     this.expr(fn.body, false);
     const bs = fn.body.structInfo;
     if (bs && !isBaseOf(fn.retStructInfo, bs)) {
-      this.report(`function body has ${sinfoToString(bs)}, not derived from the return StructInfo ${sinfoToString(fn.retStructInfo)}`);
+      this.report(
+        `function body has ${sinfoToString(bs)}, not derived from the return StructInfo ${sinfoToString(fn.retStructInfo)}`,
+      );
     }
     this.visible.clear();
     for (const v of savedVisible) this.visible.add(v);
@@ -56,7 +58,12 @@ class Checker {
     for (const v of symbolicVarsOf(s)) {
       if (!this.sym.has(v)) this.report(`symbolic variable '${v.name}' used in ${where} is not defined`);
     }
-    if (s.kind === 'relax.TensorStructInfo' && s.shape && s.shape.kind !== 'relax.ShapeExpr' && !this.visible.has(s.shape)) {
+    if (
+      s.kind === 'relax.TensorStructInfo' &&
+      s.shape &&
+      s.shape.kind !== 'relax.ShapeExpr' &&
+      !this.visible.has(s.shape)
+    ) {
       this.report(`shape variable '${s.shape.name}' used in ${where} is not in scope`);
     }
   }
@@ -75,18 +82,24 @@ class Checker {
     const local: AnyVar[] = [];
     const dataflow = b.kind === 'relax.DataflowBlock';
     for (const bd of b.bindings) {
-      if (dataflow && bd.value.kind === 'relax.If') this.report(`dataflow block binds '${bd.var.name}' to an If (control flow is not allowed in dataflow blocks)`);
+      if (dataflow && bd.value.kind === 'relax.If')
+        this.report(
+          `dataflow block binds '${bd.var.name}' to an If (control flow is not allowed in dataflow blocks)`,
+        );
       this.expr(bd.value, dataflow);
       if (bd.kind === 'relax.MatchCast') {
         for (const v of symbolicVarsOf(bd.structInfo)) this.sym.add(v);
         this.structInfo(bd.structInfo, `match_cast of '${bd.var.name}'`);
       }
-      if (bd.var.kind === 'relax.DataflowVar' && !dataflow) this.report(`DataflowVar '${bd.var.name}' is bound outside a dataflow block`);
+      if (bd.var.kind === 'relax.DataflowVar' && !dataflow)
+        this.report(`DataflowVar '${bd.var.name}' is bound outside a dataflow block`);
       this.define(bd.var);
       this.structInfo(bd.var.structInfo, `the StructInfo of '${bd.var.name}'`);
       const vs = bd.value.structInfo;
       if (bd.kind === 'relax.VarBinding' && vs && !isBaseOf(bd.var.structInfo, vs)) {
-        this.report(`'${bd.var.name}' has ${sinfoToString(bd.var.structInfo)}, which is not a base of its value's ${sinfoToString(vs)}`);
+        this.report(
+          `'${bd.var.name}' has ${sinfoToString(bd.var.structInfo)}, which is not a base of its value's ${sinfoToString(vs)}`,
+        );
       }
       if (bd.var.kind === 'relax.DataflowVar') local.push(bd.var);
     }
@@ -132,25 +145,33 @@ class Checker {
       case 'relax.Call': {
         if (e.op.kind === 'relax.Var' || e.op.kind === 'relax.DataflowVar') this.use(e.op);
         if (e.op.kind === 'relax.GlobalVar') this.global(e.op.name, 'relax.Function');
-        if (e.op.kind === 'relax.Op' && (e.op.name === 'relax.call_tir')) {
+        if (e.op.kind === 'relax.Op' && e.op.name === 'relax.call_tir') {
           const callee = e.args[0];
           if (callee?.kind !== 'relax.GlobalVar') this.report('call_tir callee is not a GlobalVar');
           else this.global(callee.name, 'PrimFunc');
         }
-        for (const a of e.args) this.arg(a, `argument of ${e.op.kind === 'relax.Op' ? e.op.name : 'a call'}`, inDataflow);
+        for (const a of e.args)
+          this.arg(a, `argument of ${e.op.kind === 'relax.Op' ? e.op.name : 'a call'}`, inDataflow);
         for (const s of e.sinfoArgs) this.structInfo(s, 'a call StructInfo argument');
         this.needSInfo(e);
-        if (e.structInfo) this.structInfo(e.structInfo, `the StructInfo of a call of ${e.op.kind === 'relax.Op' ? e.op.name : 'a function'}`);
+        if (e.structInfo)
+          this.structInfo(
+            e.structInfo,
+            `the StructInfo of a call of ${e.op.kind === 'relax.Op' ? e.op.name : 'a function'}`,
+          );
         return;
       }
       case 'relax.GlobalVar':
         this.global(e.name);
         return;
       case 'relax.ShapeExpr':
-        for (const v of symbolicVarsOf(e)) if (!this.sym.has(v)) this.report(`symbolic variable '${v.name}' used in a shape is not defined`);
+        for (const v of symbolicVarsOf(e))
+          if (!this.sym.has(v)) this.report(`symbolic variable '${v.name}' used in a shape is not defined`);
         return;
       case 'relax.PrimValue':
-        for (const v of symbolicVarsOf(e.value)) if (!this.sym.has(v)) this.report(`symbolic variable '${v.name}' used in a PrimValue is not defined`);
+        for (const v of symbolicVarsOf(e.value))
+          if (!this.sym.has(v))
+            this.report(`symbolic variable '${v.name}' used in a PrimValue is not defined`);
         return;
       default:
         return;
@@ -179,7 +200,8 @@ export function wellFormedFunction(fn: RelaxFunction, name = 'function', mod?: I
   const c = new Checker(name, mod);
   c.function(fn);
   const gs = fn.attrs.global_symbol;
-  if (mod && gs !== undefined && gs !== name) c.problems.push(`global_symbol '${String(gs)}' differs from the global name '${name}'`);
+  if (mod && gs !== undefined && gs !== name)
+    c.problems.push(`global_symbol '${String(gs)}' differs from the global name '${name}'`);
   return c.problems;
 }
 

@@ -3,7 +3,7 @@
 // at construction; calls, tuples of unnormalized fields, Ifs and SeqExprs get it from
 // the normalizer (BlockBuilder).
 import type { Attrs, DataType, ExprLike, PrimExpr, Span } from '@kiln/ir-core';
-import { DType, dtype as parseDType, ErrorCodes, freezeNode, KilnError, toExpr } from '@kiln/ir-core';
+import { DType, ErrorCodes, freezeNode, KilnError, dtype as parseDType, toExpr } from '@kiln/ir-core';
 import type {
   AnyVar,
   Binding,
@@ -33,7 +33,6 @@ import type {
 } from './nodes.js';
 import { funcSInfo, makeShapeExpr, objectSInfo, primSInfo, tensorSInfo, tupleSInfo } from './struct-info.js';
 
-
 export function relaxVar(name: string, structInfo: StructInfo, span?: Span): Var {
   return freezeNode({ kind: 'relax.Var', name, structInfo, span });
 }
@@ -45,13 +44,29 @@ export function dataflowVar(name: string, structInfo: StructInfo, span?: Span): 
 export function typedArrayFor(dt: DataType, length: number): TypedArray {
   switch (dt.code) {
     case 'float':
-      return dt.bits === 64 ? new Float64Array(length) : dt.bits === 32 ? new Float32Array(length) : new Uint16Array(length);
+      return dt.bits === 64
+        ? new Float64Array(length)
+        : dt.bits === 32
+          ? new Float32Array(length)
+          : new Uint16Array(length);
     case 'bfloat':
       return new Uint16Array(length);
     case 'int':
-      return dt.bits === 8 ? new Int8Array(length) : dt.bits === 16 ? new Int16Array(length) : dt.bits === 32 ? new Int32Array(length) : new BigInt64Array(length);
+      return dt.bits === 8
+        ? new Int8Array(length)
+        : dt.bits === 16
+          ? new Int16Array(length)
+          : dt.bits === 32
+            ? new Int32Array(length)
+            : new BigInt64Array(length);
     case 'uint':
-      return dt.bits <= 8 ? new Uint8Array(length) : dt.bits === 16 ? new Uint16Array(length) : dt.bits === 32 ? new Uint32Array(length) : new BigUint64Array(length);
+      return dt.bits <= 8
+        ? new Uint8Array(length)
+        : dt.bits === 16
+          ? new Uint16Array(length)
+          : dt.bits === 32
+            ? new Uint32Array(length)
+            : new BigUint64Array(length);
     case 'bool':
       return new Uint8Array(length);
     default:
@@ -63,7 +78,12 @@ export function typedArrayFor(dt: DataType, length: number): TypedArray {
  * A tensor constant. `data` is a TypedArray (used as is) or numbers (converted to the
  * storage of `dt`); its length must be the product of `shape`.
  */
-export function constant(data: TypedArray | readonly number[], shape: readonly number[], dt: DataType | string = DType.float32, span?: Span): Constant {
+export function constant(
+  data: TypedArray | readonly number[],
+  shape: readonly number[],
+  dt: DataType | string = DType.float32,
+  span?: Span,
+): Constant {
   const t = parseDType(dt);
   const size = shape.reduce((a, b) => a * b, 1);
   let arr: TypedArray;
@@ -76,7 +96,10 @@ export function constant(data: TypedArray | readonly number[], shape: readonly n
     } else for (let i = 0; i < nums.length; i++) (arr as Float32Array)[i] = nums[i];
   }
   if (arr.length !== size) {
-    throw new KilnError(ErrorCodes.SHAPE_MISMATCH, `constant of shape [${shape.join(', ')}] needs ${size} elements, got ${arr.length}`);
+    throw new KilnError(
+      ErrorCodes.SHAPE_MISMATCH,
+      `constant of shape [${shape.join(', ')}] needs ${size} elements, got ${arr.length}`,
+    );
   }
   return freezeNode({
     kind: 'relax.Constant',
@@ -102,7 +125,8 @@ export function tuple(fields: readonly Expr[], span?: Span): Tuple {
   });
 }
 export function tupleGetItem(t: Expr, index: number, span?: Span): TupleGetItem {
-  if (!Number.isInteger(index) || index < 0) throw new KilnError(ErrorCodes.INVALID_ARGUMENT, `tuple index ${index} is not a non-negative integer`);
+  if (!Number.isInteger(index) || index < 0)
+    throw new KilnError(ErrorCodes.INVALID_ARGUMENT, `tuple index ${index} is not a non-negative integer`);
   return freezeNode({ kind: 'relax.TupleGetItem', tuple: t, index, structInfo: undefined, span });
 }
 export function shapeExpr(values: readonly ExprLike[], span?: Span): ShapeExpr {
@@ -176,7 +200,13 @@ export function dataflowBlock(bindings: readonly Binding[], span?: Span): Datafl
   return freezeNode({ kind: 'relax.DataflowBlock', bindings: Object.freeze([...bindings]), span });
 }
 export function seqExpr(blocks: readonly Block[], body: Expr, span?: Span): SeqExpr {
-  return freezeNode({ kind: 'relax.SeqExpr', blocks: Object.freeze([...blocks]), body, structInfo: body.structInfo, span });
+  return freezeNode({
+    kind: 'relax.SeqExpr',
+    blocks: Object.freeze([...blocks]),
+    body,
+    structInfo: body.structInfo,
+    span,
+  });
 }
 
 export interface FunctionOptions {
@@ -185,7 +215,12 @@ export interface FunctionOptions {
   span?: Span;
 }
 /** A Relax function; its StructInfo is derived from the params and `retStructInfo`. */
-export function relaxFunction(params: readonly Var[], body: Expr, retStructInfo: StructInfo, opts: FunctionOptions = {}): RelaxFunction {
+export function relaxFunction(
+  params: readonly Var[],
+  body: Expr,
+  retStructInfo: StructInfo,
+  opts: FunctionOptions = {},
+): RelaxFunction {
   const isPure = opts.isPure ?? true;
   return freezeNode({
     kind: 'relax.Function',
@@ -207,7 +242,10 @@ export function relaxFunction(params: readonly Var[], body: Expr, retStructInfo:
 export function withStructInfo<T extends Expr>(e: T, sinfo: StructInfo): T {
   if (e.structInfo === sinfo) return e;
   if (e.kind === 'relax.Var' || e.kind === 'relax.DataflowVar') {
-    throw new KilnError(ErrorCodes.INTERNAL, `internal error: cannot change the StructInfo of variable '${e.name}'`);
+    throw new KilnError(
+      ErrorCodes.INTERNAL,
+      `internal error: cannot change the StructInfo of variable '${e.name}'`,
+    );
   }
   return Object.freeze({ ...e, structInfo: sinfo }) as unknown as T;
 }

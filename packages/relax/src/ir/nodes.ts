@@ -244,7 +244,10 @@ export type RelaxKind = RelaxNode['kind'];
 
 /** Field tables typed against the node interfaces, so a renamed field fails to compile. */
 type FieldTable<T> = { [K in Exclude<keyof T, 'kind' | 'span'>]-?: import('@kiln/ir-core').FieldType };
-const info = <T>(fields: FieldTable<T>, isVar = false) => ({ fields: fields as Record<string, import('@kiln/ir-core').FieldType>, isVar });
+const info = <T>(fields: FieldTable<T>, isVar = false) => ({
+  fields: fields as Record<string, import('@kiln/ir-core').FieldType>,
+  isVar,
+});
 
 defineNodeKinds('relax', {
   'relax.ObjectStructInfo': info<ObjectStructInfo>({}),
@@ -252,7 +255,12 @@ defineNodeKinds('relax', {
   'relax.ShapeStructInfo': info<ShapeStructInfo>({ values: 'node[]', ndim: 'value' }),
   'relax.TensorStructInfo': info<TensorStructInfo>({ shape: 'node?', dtype: 'value', ndim: 'value' }),
   'relax.TupleStructInfo': info<TupleStructInfo>({ fields: 'node[]' }),
-  'relax.FuncStructInfo': info<FuncStructInfo>({ params: 'node[]', ret: 'node', opaque: 'value', pure: 'value' }),
+  'relax.FuncStructInfo': info<FuncStructInfo>({
+    params: 'node[]',
+    ret: 'node',
+    opaque: 'value',
+    pure: 'value',
+  }),
 
   'relax.Var': info<Var>({ name: 'ignore', structInfo: 'node' }, true),
   'relax.DataflowVar': info<DataflowVar>({ name: 'ignore', structInfo: 'node' }, true),
@@ -265,7 +273,13 @@ defineNodeKinds('relax', {
   'relax.Op': info<Op>({ name: 'value', structInfo: 'node?' }),
   'relax.GlobalVar': info<GlobalVar>({ name: 'value', structInfo: 'node?' }),
   'relax.ExternFunc': info<ExternFunc>({ globalSymbol: 'value', structInfo: 'node?' }),
-  'relax.Call': info<Call>({ op: 'node', args: 'node[]', attrs: 'value', sinfoArgs: 'node[]', structInfo: 'node?' }),
+  'relax.Call': info<Call>({
+    op: 'node',
+    args: 'node[]',
+    attrs: 'value',
+    sinfoArgs: 'node[]',
+    structInfo: 'node?',
+  }),
   'relax.If': info<If>({ cond: 'node', trueBranch: 'node', falseBranch: 'node', structInfo: 'node?' }),
   'relax.SeqExpr': info<SeqExpr>({ blocks: 'node[]', body: 'node', structInfo: 'node?' }),
   'relax.Function': info<RelaxFunction>({

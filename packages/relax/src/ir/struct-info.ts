@@ -2,8 +2,16 @@
 // (tensor rank/dtype/symbolic shape, tuples, shapes, scalars, functions). Includes the
 // base-of relation, least common ancestor (for If), erasure of symbolic variables that
 // go out of scope, broadcasting of symbolic shapes, and a compact text form for errors.
-import type { DataType, ExprLike, Node, PrimExpr, Span, Var as PrimVar } from '@kiln/ir-core';
-import { DType, dtype as parseDType, ErrorCodes, freezeNode, KilnError, postOrderVisit, toExpr } from '@kiln/ir-core';
+import type { DataType, ExprLike, Node, PrimExpr, Var as PrimVar, Span } from '@kiln/ir-core';
+import {
+  DType,
+  ErrorCodes,
+  freezeNode,
+  KilnError,
+  dtype as parseDType,
+  postOrderVisit,
+  toExpr,
+} from '@kiln/ir-core';
 import { constDim, provablyEqual, provablyNotEqual } from '../arith.js';
 import type {
   DataflowVar,
@@ -26,7 +34,12 @@ export function objectSInfo(): ObjectStructInfo {
 }
 export function primSInfo(dt: DataType | string, value?: ExprLike, span?: Span): PrimStructInfo {
   const t = parseDType(dt);
-  return freezeNode({ kind: 'relax.PrimStructInfo', dtype: t, value: value === undefined ? undefined : toExpr(value, t), span });
+  return freezeNode({
+    kind: 'relax.PrimStructInfo',
+    dtype: t,
+    value: value === undefined ? undefined : toExpr(value, t),
+    span,
+  });
 }
 /** A shape: its values (`[n, 768]`), or only its rank (a number, -1 = unknown). */
 export function shapeSInfo(valuesOrNdim: readonly ExprLike[] | number = -1, span?: Span): ShapeStructInfo {
@@ -66,12 +79,18 @@ export function tensorSInfo(
     else {
       const vs = s.structInfo;
       if (vs.kind !== 'relax.ShapeStructInfo') {
-        throw new KilnError(ErrorCodes.INVALID_ARGUMENT, `tensor shape variable '${s.name}' does not hold a shape`);
+        throw new KilnError(
+          ErrorCodes.INVALID_ARGUMENT,
+          `tensor shape variable '${s.name}' does not hold a shape`,
+        );
       }
       ndim = vs.ndim;
     }
     if (opts.ndim !== undefined && opts.ndim !== -1 && opts.ndim !== ndim) {
-      throw new KilnError(ErrorCodes.SHAPE_MISMATCH, `tensor shape has rank ${ndim} but ndim ${opts.ndim} was given`);
+      throw new KilnError(
+        ErrorCodes.SHAPE_MISMATCH,
+        `tensor shape has rank ${ndim} but ndim ${opts.ndim} was given`,
+      );
     }
   }
   return freezeNode({
@@ -85,7 +104,11 @@ export function tensorSInfo(
 export function tupleSInfo(fields: readonly StructInfo[], span?: Span): TupleStructInfo {
   return freezeNode({ kind: 'relax.TupleStructInfo', fields: Object.freeze([...fields]), span });
 }
-export function funcSInfo(params: readonly StructInfo[], ret: StructInfo, opts: { pure?: boolean; span?: Span } = {}): FuncStructInfo {
+export function funcSInfo(
+  params: readonly StructInfo[],
+  ret: StructInfo,
+  opts: { pure?: boolean; span?: Span } = {},
+): FuncStructInfo {
   return freezeNode({
     kind: 'relax.FuncStructInfo',
     params: Object.freeze([...params]),
@@ -97,7 +120,13 @@ export function funcSInfo(params: readonly StructInfo[], ret: StructInfo, opts: 
 }
 /** A function whose parameters are unknown (extern / packed functions). */
 export function opaqueFuncSInfo(ret: StructInfo = OBJECT, opts: { pure?: boolean } = {}): FuncStructInfo {
-  return freezeNode({ kind: 'relax.FuncStructInfo', params: Object.freeze([]), ret, opaque: true, pure: opts.pure ?? false });
+  return freezeNode({
+    kind: 'relax.FuncStructInfo',
+    params: Object.freeze([]),
+    ret,
+    opaque: true,
+    pure: opts.pure ?? false,
+  });
 }
 
 // ---------------------------------------------------------------- accessors
@@ -169,7 +198,8 @@ export function primToString(e: PrimExpr): string {
     case 'Select':
       return `T.Select(${primToString(e.cond)}, ${primToString(e.t)}, ${primToString(e.f)})`;
     default:
-      if ('a' in e && 'b' in e) return `(${primToString(e.a)} ${BIN_SYM[e.kind] ?? e.kind} ${primToString(e.b)})`;
+      if ('a' in e && 'b' in e)
+        return `(${primToString(e.a)} ${BIN_SYM[e.kind] ?? e.kind} ${primToString(e.b)})`;
       return e.kind;
   }
 }
@@ -221,7 +251,9 @@ export function isBaseOf(base: StructInfo, derived: StructInfo): boolean {
   switch (base.kind) {
     case 'relax.PrimStructInfo':
       if (derived.kind !== base.kind || derived.dtype !== base.dtype) return false;
-      return base.value === undefined || (derived.value !== undefined && provablyEqual(base.value, derived.value));
+      return (
+        base.value === undefined || (derived.value !== undefined && provablyEqual(base.value, derived.value))
+      );
     case 'relax.ShapeStructInfo': {
       if (derived.kind !== base.kind) return false;
       if (base.ndim !== -1 && base.ndim !== derived.ndim) return false;
@@ -278,7 +310,9 @@ export function mayBeBaseOf(base: StructInfo, derived: StructInfo): boolean {
     }
     case 'relax.TupleStructInfo': {
       const d = derived as TupleStructInfo;
-      return d.fields.length === base.fields.length && base.fields.every((f, i) => mayBeBaseOf(f, d.fields[i]));
+      return (
+        d.fields.length === base.fields.length && base.fields.every((f, i) => mayBeBaseOf(f, d.fields[i]))
+      );
     }
     case 'relax.PrimStructInfo':
       return (derived as PrimStructInfo).dtype === base.dtype;
@@ -350,7 +384,8 @@ export function eraseToWellDefined(
       return s.values.every(ok) ? s : shapeSInfo(s.ndim);
     case 'relax.TensorStructInfo': {
       if (!s.shape) return s;
-      if (s.shape.kind !== 'relax.ShapeExpr') return isVarDefined(s.shape) ? s : tensorSInfo(undefined, s.dtype, { ndim: s.ndim });
+      if (s.shape.kind !== 'relax.ShapeExpr')
+        return isVarDefined(s.shape) ? s : tensorSInfo(undefined, s.dtype, { ndim: s.ndim });
       return s.shape.values.every(ok) ? s : tensorSInfo(undefined, s.dtype, { ndim: s.ndim });
     }
     case 'relax.TupleStructInfo': {
@@ -369,7 +404,10 @@ export function eraseToWellDefined(
  * pair of symbolic dims cannot be related (then only the rank is known). Provably
  * different dims (neither 1) are a SHAPE_MISMATCH naming `op` and the operand shapes.
  */
-export function broadcastShapes(op: string, shapes: readonly (readonly PrimExpr[])[]): PrimExpr[] | undefined {
+export function broadcastShapes(
+  op: string,
+  shapes: readonly (readonly PrimExpr[])[],
+): PrimExpr[] | undefined {
   const ndim = Math.max(0, ...shapes.map((s) => s.length));
   const out: PrimExpr[] = [];
   let unknown = false;

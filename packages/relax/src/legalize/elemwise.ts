@@ -13,7 +13,12 @@ const c = (v: number, t: DataType): PrimExpr => P.toExpr(v, t);
 
 /** Scalar formula of each unary op. */
 export const UNARY_FORMULAS: Record<UnaryOpName, (x: PrimExpr) => PrimExpr> = {
-  'relax.abs': (x) => (isF(x.dtype) ? T.fabs(x) : x.dtype.code === 'uint' ? x : P.select(P.lt(x, c(0, x.dtype)), P.sub(c(0, x.dtype), x), x)),
+  'relax.abs': (x) =>
+    isF(x.dtype)
+      ? T.fabs(x)
+      : x.dtype.code === 'uint'
+        ? x
+        : P.select(P.lt(x, c(0, x.dtype)), P.sub(c(0, x.dtype), x), x),
   'relax.negative': (x) => P.sub(c(0, x.dtype), x),
   'relax.exp': T.exp,
   'relax.log': T.log,
@@ -37,7 +42,12 @@ export const UNARY_FORMULAS: Record<UnaryOpName, (x: PrimExpr) => PrimExpr> = {
   // Ties to even, as ONNX Round and torch.round.
   'relax.round': (x) => (isF(x.dtype) ? T.nearbyint(x) : x),
   'relax.trunc': (x) => (isF(x.dtype) ? T.trunc(x) : x),
-  'relax.sign': (x) => P.select(P.gt(x, c(0, x.dtype)), c(1, x.dtype), P.select(P.lt(x, c(0, x.dtype)), c(-1, x.dtype), c(0, x.dtype))),
+  'relax.sign': (x) =>
+    P.select(
+      P.gt(x, c(0, x.dtype)),
+      c(1, x.dtype),
+      P.select(P.lt(x, c(0, x.dtype)), c(-1, x.dtype), c(0, x.dtype)),
+    ),
   'relax.square': (x) => P.mul(x, x),
   'relax.reciprocal': (x) => P.div(c(1, x.dtype), x),
   'relax.logical_not': (x) => P.not(x),
@@ -46,9 +56,13 @@ export const UNARY_FORMULAS: Record<UnaryOpName, (x: PrimExpr) => PrimExpr> = {
   'relax.isinf': T.isinf,
   'relax.isfinite': T.isfinite,
   'relax.nn.relu': (x) => P.max(x, c(0, x.dtype)),
-  'relax.nn.gelu': (x) => P.mul(P.mul(x, c(0.5, x.dtype)), P.add(c(1, x.dtype), T.erf(P.mul(x, c(Math.SQRT1_2, x.dtype))))),
+  'relax.nn.gelu': (x) =>
+    P.mul(P.mul(x, c(0.5, x.dtype)), P.add(c(1, x.dtype), T.erf(P.mul(x, c(Math.SQRT1_2, x.dtype))))),
   'relax.nn.gelu_tanh': (x) => {
-    const inner = P.mul(c(Math.sqrt(2 / Math.PI), x.dtype), P.add(x, P.mul(c(0.044715, x.dtype), P.mul(x, P.mul(x, x)))));
+    const inner = P.mul(
+      c(Math.sqrt(2 / Math.PI), x.dtype),
+      P.add(x, P.mul(c(0.044715, x.dtype), P.mul(x, P.mul(x, x)))),
+    );
     return P.mul(P.mul(x, c(0.5, x.dtype)), P.add(c(1, x.dtype), T.tanh(inner)));
   },
   'relax.nn.silu': (x) => P.mul(x, T.sigmoid(x)),
@@ -73,7 +87,8 @@ export const BINARY_FORMULAS: Record<BinaryOpName, (a: PrimExpr, b: PrimExpr) =>
   'relax.multiply': P.mul,
   'relax.divide': P.div,
   'relax.floor_divide': (a, b) => (isF(a.dtype) ? T.floor(P.div(a, b)) : P.floordiv(a, b)),
-  'relax.power': (a, b) => (isF(a.dtype) ? T.pow(a, b) : P.cast(a.dtype, T.pow(P.cast(DType.float64, a), P.cast(DType.float64, b)))),
+  'relax.power': (a, b) =>
+    isF(a.dtype) ? T.pow(a, b) : P.cast(a.dtype, T.pow(P.cast(DType.float64, a), P.cast(DType.float64, b))),
   'relax.maximum': P.max,
   'relax.minimum': P.min,
   'relax.mod': (a, b) => (isF(a.dtype) ? T.fmod(a, b) : P.truncmod(a, b)),
@@ -101,12 +116,19 @@ export function mapTensor(x: Tensor, f: (v: PrimExpr, idx: PrimExpr[]) => ExprLi
 
 export const ELEMWISE_LEGALIZE: LegalizeTable = {};
 for (const [name, f] of Object.entries(UNARY_FORMULAS)) {
-  ELEMWISE_LEGALIZE[name] = (call, bb) => emitTE(bb, call, shortName(name), (x) => mapTensor(x, (v) => f(v), `T_${shortName(name)}`));
+  ELEMWISE_LEGALIZE[name] = (call, bb) =>
+    emitTE(bb, call, shortName(name), (x) => mapTensor(x, (v) => f(v), `T_${shortName(name)}`));
 }
 for (const [name, f] of Object.entries(BINARY_FORMULAS)) {
-  ELEMWISE_LEGALIZE[name] = (call, bb) => emitTE(bb, call, shortName(name), (a, b) => T.broadcastCompute([a, b], ([x, y]) => f(x, y), `T_${shortName(name)}`));
+  ELEMWISE_LEGALIZE[name] = (call, bb) =>
+    emitTE(bb, call, shortName(name), (a, b) =>
+      T.broadcastCompute([a, b], ([x, y]) => f(x, y), `T_${shortName(name)}`),
+    );
 }
-ELEMWISE_LEGALIZE['relax.where'] = (call, bb) => emitTE(bb, call, 'where', (cnd, a, b) => T.broadcastCompute([cnd, a, b], ([k, x, y]) => P.select(k, x, y), 'T_where'));
+ELEMWISE_LEGALIZE['relax.where'] = (call, bb) =>
+  emitTE(bb, call, 'where', (cnd, a, b) =>
+    T.broadcastCompute([cnd, a, b], ([k, x, y]) => P.select(k, x, y), 'T_where'),
+  );
 ELEMWISE_LEGALIZE['relax.astype'] = (call, bb, ctx) => {
   const dt = parseDType((ctx.attrs as { dtype: string }).dtype);
   return emitTE(bb, call, 'astype', (x) => mapTensor(x, (v) => castValue(v, dt), 'T_cast'));
@@ -128,9 +150,12 @@ ELEMWISE_LEGALIZE['relax.clip'] = (call, bb, ctx) => {
 };
 ELEMWISE_LEGALIZE['relax.nn.leaky_relu'] = (call, bb, ctx) => {
   const { alpha } = ctx.attrs as { alpha: number };
-  return emitTE(bb, call, 'leaky_relu', (x) => mapTensor(x, (v) => P.select(P.gt(v, c(0, v.dtype)), v, P.mul(v, c(alpha, v.dtype))), 'T_leaky_relu'));
+  return emitTE(bb, call, 'leaky_relu', (x) =>
+    mapTensor(x, (v) => P.select(P.gt(v, c(0, v.dtype)), v, P.mul(v, c(alpha, v.dtype))), 'T_leaky_relu'),
+  );
 };
-ELEMWISE_LEGALIZE['relax.nn.dropout'] = (call, bb) => emitTE(bb, call, 'dropout', (x) => mapTensor(x, (v) => v, 'T_identity'));
+ELEMWISE_LEGALIZE['relax.nn.dropout'] = (call, bb) =>
+  emitTE(bb, call, 'dropout', (x) => mapTensor(x, (v) => v, 'T_identity'));
 
 /** Cast with the semantics of astype: float→int truncates, anything→bool is `!= 0`. */
 export function castValue(v: PrimExpr, dt: DataType): PrimExpr {

@@ -46,13 +46,18 @@ export const LINALG_LEGALIZE: LegalizeTable = {
         shape,
         (...o) => {
           const k = T.reduceAxis(w.shape[1], 'k');
-          return T.sum(P.mul(cast(x.at(...o.slice(0, -1), k), dtype), cast(w.at(o[o.length - 1], k), dtype)), k);
+          return T.sum(
+            P.mul(cast(x.at(...o.slice(0, -1), k), dtype), cast(w.at(o[o.length - 1], k), dtype)),
+            k,
+          );
         },
         bias ? 'T_linear_mm' : 'T_linear',
         { axisNames: shape.map((_, i) => `i${i}`) },
       );
       if (!bias) return mm;
-      return T.compute(shape, (...o) => P.add(mm.at(...o), cast(bias.atBroadcast(o), dtype)), 'T_linear', { axisNames: shape.map((_, i) => `i${i}`) });
+      return T.compute(shape, (...o) => P.add(mm.at(...o), cast(bias.atBroadcast(o), dtype)), 'T_linear', {
+        axisNames: shape.map((_, i) => `i${i}`),
+      });
     });
   },
   'relax.einsum': (call, bb, ctx) => {
@@ -61,22 +66,33 @@ export const LINALG_LEGALIZE: LegalizeTable = {
     return emitTE(bb, call, 'einsum', (...ins) => {
       const spec = parseEinsum(subscripts, ins.length);
       const sizes = new Map<string, PrimExpr>();
-      ins.forEach((t, i) => [...spec.inputs[i]].forEach((ch, j) => {
-        if (!sizes.has(ch) || isConstInt(sizes.get(ch)!, 1)) sizes.set(ch, t.shape[j]);
-      }));
+      ins.forEach((t, i) => {
+        [...spec.inputs[i]].forEach((ch, j) => {
+          if (!sizes.has(ch) || isConstInt(sizes.get(ch)!, 1)) sizes.set(ch, t.shape[j]);
+        });
+      });
       const reduced = [...sizes.keys()].filter((ch) => !spec.output.includes(ch));
       return T.compute(
         shape,
         (...o) => {
           const env = new Map<string, PrimVar>();
-          [...spec.output].forEach((ch, i) => env.set(ch, o[i]));
+          [...spec.output].forEach((ch, i) => {
+            env.set(ch, o[i]);
+          });
           const raxes = reduced.map((ch) => {
             const r = T.reduceAxis(sizes.get(ch)!, ch);
             env.set(ch, r);
             return r;
           });
           const prod = ins
-            .map((t, i) => cast(t.at(...[...spec.inputs[i]].map((ch, j) => (isConstInt(t.shape[j], 1) ? zero() : env.get(ch)!))), dtype))
+            .map((t, i) =>
+              cast(
+                t.at(
+                  ...[...spec.inputs[i]].map((ch, j) => (isConstInt(t.shape[j], 1) ? zero() : env.get(ch)!)),
+                ),
+                dtype,
+              ),
+            )
             .reduce((acc, v) => P.mul(acc, v));
           return raxes.length ? T.sum(prod, raxes) : prod;
         },

@@ -65,10 +65,17 @@ function convLegalize(nsp: number): LegalizeTable[string] {
           const ks = w.shape.slice(2).map((k, i) => T.reduceAxis(k, `r${i}`));
           const g = a.groups === 1 ? i64(0) : P.floordiv(oc, ocPerGroup);
           const cin = a.groups === 1 ? ic : P.add(P.mul(g, icPerGroup), ic);
-          const pos = sp.map((o, i) => P.sub(P.add(P.mul(o, i64(strides[i])), P.mul(ks[i], i64(dil[i]))), i64(before[i])));
-          const conds = pos.flatMap((p, i) => (before[i] === 0 && a.padding.every((v) => v === 0) ? [] : inBounds(p, x.shape[2 + i])));
+          const pos = sp.map((o, i) =>
+            P.sub(P.add(P.mul(o, i64(strides[i])), P.mul(ks[i], i64(dil[i]))), i64(before[i])),
+          );
+          const conds = pos.flatMap((p, i) =>
+            before[i] === 0 && a.padding.every((v) => v === 0) ? [] : inBounds(p, x.shape[2 + i]),
+          );
           const xv = cast(x.at(nn, cin, ...pos), dtype);
-          const val = P.mul(conds.length ? T.ifThenElseExpr(all(conds), xv, f(0, dtype)) : xv, cast(w.at(oc, ic, ...ks), dtype));
+          const val = P.mul(
+            conds.length ? T.ifThenElseExpr(all(conds), xv, f(0, dtype)) : xv,
+            cast(w.at(oc, ic, ...ks), dtype),
+          );
           return T.sum(val, [ic, ...ks]);
         },
         'T_conv',
@@ -127,34 +134,55 @@ function poolLegalize(nsp: number, kind: 'max' | 'avg'): LegalizeTable[string] {
       const dt = x.dtype;
       const window = (sp: PrimVar[]) => {
         const rs = k.map((kk, i) => T.reduceAxis(kk, `r${i}`));
-        const pos = sp.map((o, i) => P.sub(P.add(P.mul(o, i64(strides[i])), P.mul(rs[i], i64(dil[i]))), i64(before[i])));
+        const pos = sp.map((o, i) =>
+          P.sub(P.add(P.mul(o, i64(strides[i])), P.mul(rs[i], i64(dil[i]))), i64(before[i])),
+        );
         return { rs, pos, valid: all(pos.flatMap((p, i) => inBounds(p, x.shape[2 + i]))) };
       };
       if (kind === 'max') {
-        return T.compute(shape, (nn, c, ...sp) => {
-          const { rs, pos, valid } = window(sp);
-          return T.reduceMax(T.ifThenElseExpr(valid, x.at(nn, c, ...pos), T.minValue(dt)), rs);
-        }, 'T_pool_max', { axisNames: names(shape.length) });
+        return T.compute(
+          shape,
+          (nn, c, ...sp) => {
+            const { rs, pos, valid } = window(sp);
+            return T.reduceMax(T.ifThenElseExpr(valid, x.at(nn, c, ...pos), T.minValue(dt)), rs);
+          },
+          'T_pool_max',
+          { axisNames: names(shape.length) },
+        );
       }
-      const s = T.compute(shape, (nn, c, ...sp) => {
-        const { rs, pos, valid } = window(sp);
-        return T.sum(T.ifThenElseExpr(valid, x.at(nn, c, ...pos), f(0, dt)), rs);
-      }, 'T_pool_sum', { axisNames: names(shape.length) });
+      const s = T.compute(
+        shape,
+        (nn, c, ...sp) => {
+          const { rs, pos, valid } = window(sp);
+          return T.sum(T.ifThenElseExpr(valid, x.at(nn, c, ...pos), f(0, dt)), rs);
+        },
+        'T_pool_sum',
+        { axisNames: names(shape.length) },
+      );
       // Divisor: the window's elements inside the input (or inside the padded input with
       // countIncludePad), counted exactly — windows at the edge and in ceil mode differ.
-      const cnt = T.compute(shape, (_nn, _c, ...sp) => {
-        const { rs, pos } = window(sp);
-        const lim = pos.flatMap((p, i) =>
-          a.countIncludePad ? [P.ge(p, i64(-before[i])), P.lt(p, P.add(x.shape[2 + i], i64(after[i])))] : inBounds(p, x.shape[2 + i]),
-        );
-        return T.sum(P.select(all(lim), f(1, dt), f(0, dt)), rs);
-      }, 'T_pool_count', { axisNames: names(shape.length) });
-      return T.compute(shape, (...o) => P.div(s.at(...o), P.max(cnt.at(...o), f(1, dt))), 'T_pool_avg', { axisNames: names(shape.length) });
+      const cnt = T.compute(
+        shape,
+        (_nn, _c, ...sp) => {
+          const { rs, pos } = window(sp);
+          const lim = pos.flatMap((p, i) =>
+            a.countIncludePad
+              ? [P.ge(p, i64(-before[i])), P.lt(p, P.add(x.shape[2 + i], i64(after[i])))]
+              : inBounds(p, x.shape[2 + i]),
+          );
+          return T.sum(P.select(all(lim), f(1, dt), f(0, dt)), rs);
+        },
+        'T_pool_count',
+        { axisNames: names(shape.length) },
+      );
+      return T.compute(shape, (...o) => P.div(s.at(...o), P.max(cnt.at(...o), f(1, dt))), 'T_pool_avg', {
+        axisNames: names(shape.length),
+      });
     });
   };
 }
 
-function adaptiveLegalize(nsp: number, kind: 'max' | 'avg'): LegalizeTable[string] {
+function adaptiveLegalize(_nsp: number, kind: 'max' | 'avg'): LegalizeTable[string] {
   return (call, bb, ctx) => {
     void (ctx.attrs as AdaptivePoolAttrs);
     const { shape } = outTensorInfo(call, ctx.op);
@@ -166,18 +194,28 @@ function adaptiveLegalize(nsp: number, kind: 'max' | 'avg'): LegalizeTable[strin
         hi: P.floordiv(P.add(P.mul(P.add(o, i64(1)), d), P.sub(n, i64(1))), n),
       });
       const stage = (name: string, body: (v: PrimExpr, valid: PrimExpr, rs: PrimVar[]) => T.ReduceExpr) =>
-        T.compute(shape, (nn, c, ...sp) => {
-          const rs = sp.map((_, i) => T.reduceAxis(x.shape[2 + i], `r${i}`));
-          const valid = all(sp.flatMap((o, i) => {
-            const b = bounds(o, x.shape[2 + i], shape[2 + i]);
-            return [P.ge(rs[i], b.lo), P.lt(rs[i], b.hi)];
-          }));
-          return body(x.at(nn, c, ...rs), valid, rs);
-        }, name, { axisNames: names(shape.length) });
-      if (kind === 'max') return stage('T_adaptive_max', (v, valid, rs) => T.reduceMax(v, rs, { where: valid }));
+        T.compute(
+          shape,
+          (nn, c, ...sp) => {
+            const rs = sp.map((_, i) => T.reduceAxis(x.shape[2 + i], `r${i}`));
+            const valid = all(
+              sp.flatMap((o, i) => {
+                const b = bounds(o, x.shape[2 + i], shape[2 + i]);
+                return [P.ge(rs[i], b.lo), P.lt(rs[i], b.hi)];
+              }),
+            );
+            return body(x.at(nn, c, ...rs), valid, rs);
+          },
+          name,
+          { axisNames: names(shape.length) },
+        );
+      if (kind === 'max')
+        return stage('T_adaptive_max', (v, valid, rs) => T.reduceMax(v, rs, { where: valid }));
       const s = stage('T_adaptive_sum', (v, valid, rs) => T.sum(v, rs, { where: valid }));
       const cnt = stage('T_adaptive_count', (_v, valid, rs) => T.sum(f(1, dt), rs, { where: valid }));
-      return T.compute(shape, (...o) => P.div(s.at(...o), cnt.at(...o)), 'T_adaptive_avg', { axisNames: names(shape.length) });
+      return T.compute(shape, (...o) => P.div(s.at(...o), cnt.at(...o)), 'T_adaptive_avg', {
+        axisNames: names(shape.length),
+      });
     });
   };
 }
@@ -199,7 +237,12 @@ export function softmaxStages(x: Tensor, axis: number, log: boolean): Tensor {
   const mx = reduceStage(x, ax, true, T.reduceMax, 'T_softmax_max');
   const ex = mapShape(x.shape, (o) => T.exp(P.sub(x.at(...o), mx.at(...keptIndex(o, ax)))), 'T_softmax_exp');
   const sm = reduceStage(ex, ax, true, T.sum, 'T_softmax_sum');
-  if (log) return mapShape(x.shape, (o) => P.sub(P.sub(x.at(...o), mx.at(...keptIndex(o, ax))), T.log(sm.at(...keptIndex(o, ax)))), 'T_log_softmax');
+  if (log)
+    return mapShape(
+      x.shape,
+      (o) => P.sub(P.sub(x.at(...o), mx.at(...keptIndex(o, ax))), T.log(sm.at(...keptIndex(o, ax)))),
+      'T_log_softmax',
+    );
   return mapShape(x.shape, (o) => P.div(ex.at(...o), sm.at(...keptIndex(o, ax))), 'T_softmax');
 }
 
@@ -232,26 +275,39 @@ export const NN_LEGALIZE: LegalizeTable = {
     return emitTE(bb, call, 'batch_norm', (x, gamma, beta, mean, variance) => {
       const ax = a.axis < 0 ? a.axis + x.ndim : a.axis;
       const dt = x.dtype;
-      return mapShape(x.shape, (o) => {
-        const c = o[ax];
-        let v: PrimExpr = P.div(P.sub(x.at(...o), mean.at(c)), T.sqrt(P.add(variance.at(c), f(a.epsilon, dt))));
-        if (a.scale) v = P.mul(v, gamma.at(c));
-        if (a.center) v = P.add(v, beta.at(c));
-        return v;
-      }, 'T_batch_norm');
+      return mapShape(
+        x.shape,
+        (o) => {
+          const c = o[ax];
+          let v: PrimExpr = P.div(
+            P.sub(x.at(...o), mean.at(c)),
+            T.sqrt(P.add(variance.at(c), f(a.epsilon, dt))),
+          );
+          if (a.scale) v = P.mul(v, gamma.at(c));
+          if (a.center) v = P.add(v, beta.at(c));
+          return v;
+        },
+        'T_batch_norm',
+      );
     });
   },
   'relax.nn.layer_norm': (call, bb, ctx) => {
     const a = ctx.attrs as LayerNormAttrs;
     return emitTE(bb, call, 'layer_norm', (x, gamma, beta) => {
       const axes = normAxesOf(a.axes, x.ndim);
-      return normalize(x, axes, a.epsilon, (o, v) => {
-        const pi = axes.map((ax) => o[ax]);
-        let r = v;
-        if (a.scale) r = P.mul(r, gamma.at(...pi));
-        if (a.center) r = P.add(r, beta.at(...pi));
-        return r;
-      }, 'T_layer_norm');
+      return normalize(
+        x,
+        axes,
+        a.epsilon,
+        (o, v) => {
+          const pi = axes.map((ax) => o[ax]);
+          let r = v;
+          if (a.scale) r = P.mul(r, gamma.at(...pi));
+          if (a.center) r = P.add(r, beta.at(...pi));
+          return r;
+        },
+        'T_layer_norm',
+      );
     });
   },
   'relax.nn.group_norm': (call, bb, ctx) => {
@@ -269,29 +325,38 @@ export const NN_LEGALIZE: LegalizeTable = {
       const load = (nIdx: PrimExpr, g: PrimExpr, rc: PrimExpr, rs: PrimVar[]) => {
         const idx: PrimExpr[] = [];
         let k = 0;
-        for (let i = 0; i < x.ndim; i++) idx.push(i === 0 ? nIdx : i === cax ? P.add(P.mul(g, cpg), rc) : rs[k++]);
+        for (let i = 0; i < x.ndim; i++)
+          idx.push(i === 0 ? nIdx : i === cax ? P.add(P.mul(g, cpg), rc) : rs[k++]);
         return x.at(...idx);
       };
       const stat = (name: string, val: (v: PrimExpr, nIdx: PrimExpr, g: PrimExpr) => PrimExpr) =>
-        T.compute(statShape, (nIdx, g) => {
-          const rc = T.reduceAxis(cpg, 'rc');
-          const rs = others.map((i) => T.reduceAxis(x.shape[i], `r${i}`));
-          return T.sum(val(load(nIdx, g, rc, rs), nIdx, g), [rc, ...rs]);
-        }, name);
+        T.compute(
+          statShape,
+          (nIdx, g) => {
+            const rc = T.reduceAxis(cpg, 'rc');
+            const rs = others.map((i) => T.reduceAxis(x.shape[i], `r${i}`));
+            return T.sum(val(load(nIdx, g, rc, rs), nIdx, g), [rc, ...rs]);
+          },
+          name,
+        );
       const sum = stat('T_gn_sum', (v) => v);
       const mean = mapShape(statShape, (o) => P.div(sum.at(...o), cnt), 'T_gn_mean');
       const sq = stat('T_gn_sqsum', (v, nIdx, g) => {
         const d = P.sub(v, mean.at(nIdx, g));
         return P.mul(d, d);
       });
-      return mapShape(x.shape, (o) => {
-        const g = P.floordiv(o[cax], cpg);
-        const inv = T.rsqrt(P.add(P.div(sq.at(o[0], g), cnt), f(a.epsilon, dt)));
-        let r: PrimExpr = P.mul(P.sub(x.at(...o), mean.at(o[0], g)), inv);
-        if (a.scale) r = P.mul(r, gamma.at(o[cax]));
-        if (a.center) r = P.add(r, beta.at(o[cax]));
-        return r;
-      }, 'T_group_norm');
+      return mapShape(
+        x.shape,
+        (o) => {
+          const g = P.floordiv(o[cax], cpg);
+          const inv = T.rsqrt(P.add(P.div(sq.at(o[0], g), cnt), f(a.epsilon, dt)));
+          let r: PrimExpr = P.mul(P.sub(x.at(...o), mean.at(o[0], g)), inv);
+          if (a.scale) r = P.mul(r, gamma.at(o[cax]));
+          if (a.center) r = P.add(r, beta.at(o[cax]));
+          return r;
+        },
+        'T_group_norm',
+      );
     });
   },
   'relax.nn.rms_norm': (call, bb, ctx) => {
@@ -299,8 +364,21 @@ export const NN_LEGALIZE: LegalizeTable = {
     return emitTE(bb, call, 'rms_norm', (x, w) => {
       const axes = normAxesOf(a.axes, x.ndim);
       const dt = x.dtype;
-      const ms = meanStage(mapShape(x.shape, (o) => P.mul(x.at(...o), x.at(...o)), 'T_rms_sq'), axes, true, 'T_rms_mean');
-      return mapShape(x.shape, (o) => P.mul(P.mul(x.at(...o), T.rsqrt(P.add(ms.at(...keptIndex(o, axes)), f(a.epsilon, dt)))), w.at(...axes.map((ax) => o[ax]))), 'T_rms_norm');
+      const ms = meanStage(
+        mapShape(x.shape, (o) => P.mul(x.at(...o), x.at(...o)), 'T_rms_sq'),
+        axes,
+        true,
+        'T_rms_mean',
+      );
+      return mapShape(
+        x.shape,
+        (o) =>
+          P.mul(
+            P.mul(x.at(...o), T.rsqrt(P.add(ms.at(...keptIndex(o, axes)), f(a.epsilon, dt)))),
+            w.at(...axes.map((ax) => o[ax])),
+          ),
+        'T_rms_norm',
+      );
     });
   },
   'relax.nn.attention': (call, bb, ctx) => {
@@ -312,31 +390,50 @@ export const NN_LEGALIZE: LegalizeTable = {
       const Tk = k.shape[1];
       const scale = a.scale ?? undefined;
       const scoreShape = [B, H, S, Tk];
-      const scores = T.compute(scoreShape, (b, h, s, t) => {
-        const d = T.reduceAxis(D, 'd');
-        return T.sum(P.mul(q.at(b, s, h, d), k.at(b, t, h, d)), d);
-      }, 'T_attn_qk', { axisNames: ['b', 'h', 's', 't'] });
+      const scores = T.compute(
+        scoreShape,
+        (b, h, s, t) => {
+          const d = T.reduceAxis(D, 'd');
+          return T.sum(P.mul(q.at(b, s, h, d), k.at(b, t, h, d)), d);
+        },
+        'T_attn_qk',
+        { axisNames: ['b', 'h', 's', 't'] },
+      );
       const scaleE = scale !== undefined ? f(scale, dt) : T.rsqrt(P.cast(dt, D));
-      const masked = T.compute(scoreShape, (b, h, s, t) => {
-        let val: PrimExpr = P.mul(scores.at(b, h, s, t), scaleE);
-        if (bias) val = P.add(val, bias.atBroadcast([b, h, s, t]));
-        if (a.causalMask) {
-          const limit = a.causalMask === 'TopLeft' ? s : P.add(s, P.sub(Tk, S));
-          val = P.select(P.le(t, limit), val, T.minValue(dt));
-        }
-        return val;
-      }, 'T_attn_masked', { axisNames: ['b', 'h', 's', 't'] });
+      const masked = T.compute(
+        scoreShape,
+        (b, h, s, t) => {
+          let val: PrimExpr = P.mul(scores.at(b, h, s, t), scaleE);
+          if (bias) val = P.add(val, bias.atBroadcast([b, h, s, t]));
+          if (a.causalMask) {
+            const limit = a.causalMask === 'TopLeft' ? s : P.add(s, P.sub(Tk, S));
+            val = P.select(P.le(t, limit), val, T.minValue(dt));
+          }
+          return val;
+        },
+        'T_attn_masked',
+        { axisNames: ['b', 'h', 's', 't'] },
+      );
       const p = softmaxStages(masked, 3, false);
-      return T.compute(shape, (b, s, h, dv) => {
-        const t = T.reduceAxis(Tk, 't');
-        return T.sum(P.mul(p.at(b, h, s, t), v.at(b, t, h, dv)), t);
-      }, 'T_attention', { axisNames: ['b', 's', 'h', 'dv'] });
+      return T.compute(
+        shape,
+        (b, s, h, dv) => {
+          const t = T.reduceAxis(Tk, 't');
+          return T.sum(P.mul(p.at(b, h, s, t), v.at(b, t, h, dv)), t);
+        },
+        'T_attention',
+        { axisNames: ['b', 's', 'h', 'dv'] },
+      );
     });
   },
   'relax.image.resize2d': (call, bb, ctx) => {
     const a = ctx.attrs as Resize2dAttrs;
     const { shape, dtype } = outTensorInfo(call, ctx.op);
-    if (a.method === 'cubic') throw new KilnError(ErrorCodes.UNSUPPORTED, 'relax.image.resize2d: cubic interpolation has no legalization yet');
+    if (a.method === 'cubic')
+      throw new KilnError(
+        ErrorCodes.UNSUPPORTED,
+        'relax.image.resize2d: cubic interpolation has no legalization yet',
+      );
     return emitTE(bb, call, 'resize2d', (x) => {
       const ft = DType.float32;
       // Source coordinate of output index `o` along an axis of input size `inS`, output size `outS`.
@@ -346,65 +443,95 @@ export const NN_LEGALIZE: LegalizeTable = {
         const outs = P.cast(ft, outS);
         switch (a.coordinateTransformationMode) {
           case 'align_corners':
-            return P.select(P.gt(outS, i64(1)), P.div(P.mul(of, P.sub(ins, f(1, ft))), P.sub(outs, f(1, ft))), f(0, ft));
+            return P.select(
+              P.gt(outS, i64(1)),
+              P.div(P.mul(of, P.sub(ins, f(1, ft))), P.sub(outs, f(1, ft))),
+              f(0, ft),
+            );
           case 'asymmetric':
             return P.div(P.mul(of, ins), outs);
           case 'pytorch_half_pixel':
-            return P.select(P.gt(outS, i64(1)), P.sub(P.div(P.mul(P.add(of, f(0.5, ft)), ins), outs), f(0.5, ft)), f(0, ft));
+            return P.select(
+              P.gt(outS, i64(1)),
+              P.sub(P.div(P.mul(P.add(of, f(0.5, ft)), ins), outs), f(0.5, ft)),
+              f(0, ft),
+            );
           default:
             return P.sub(P.div(P.mul(P.add(of, f(0.5, ft)), ins), outs), f(0.5, ft));
         }
       };
       const clampI = (i: PrimExpr, n: PrimExpr) => P.max(P.min(i, P.sub(n, i64(1))), i64(0));
       const [, , H, W] = x.shape;
-      return T.compute(shape, (nn, c, oy, ox) => {
-        const sy = src(oy, H, shape[2]);
-        const sx = src(ox, W, shape[3]);
-        if (a.method === 'nearest_neighbor') {
-          const pick = (s: PrimExpr): PrimExpr => {
-            switch (a.roundingMethod) {
-              case 'floor':
-                return T.floor(s);
-              case 'ceil':
-                return T.ceil(s);
-              case 'round_prefer_ceil':
-                return T.floor(P.add(s, f(0.5, ft)));
-              case 'round_prefer_floor':
-                return T.ceil(P.sub(s, f(0.5, ft)));
-              default:
-                return T.round(s);
-            }
-          };
-          const iy = clampI(P.cast(DType.int64, pick(sy)), H);
-          const ix = clampI(P.cast(DType.int64, pick(sx)), W);
-          return cast(x.at(nn, c, iy, ix), dtype);
-        }
-        const y0f = T.floor(sy);
-        const x0f = T.floor(sx);
-        const wy = P.sub(sy, y0f);
-        const wx = P.sub(sx, x0f);
-        const y0 = P.cast(DType.int64, y0f);
-        const x0 = P.cast(DType.int64, x0f);
-        const ld = (yy: PrimExpr, xx: PrimExpr) => P.cast(ft, x.at(nn, c, clampI(yy, H), clampI(xx, W)));
-        const top = P.add(P.mul(ld(y0, x0), P.sub(f(1, ft), wx)), P.mul(ld(y0, P.add(x0, i64(1))), wx));
-        const bot = P.add(P.mul(ld(P.add(y0, i64(1)), x0), P.sub(f(1, ft), wx)), P.mul(ld(P.add(y0, i64(1)), P.add(x0, i64(1))), wx));
-        return cast(P.add(P.mul(top, P.sub(f(1, ft), wy)), P.mul(bot, wy)), dtype);
-      }, 'T_resize2d', { axisNames: ['n', 'c', 'y', 'x'] });
+      return T.compute(
+        shape,
+        (nn, c, oy, ox) => {
+          const sy = src(oy, H, shape[2]);
+          const sx = src(ox, W, shape[3]);
+          if (a.method === 'nearest_neighbor') {
+            const pick = (s: PrimExpr): PrimExpr => {
+              switch (a.roundingMethod) {
+                case 'floor':
+                  return T.floor(s);
+                case 'ceil':
+                  return T.ceil(s);
+                case 'round_prefer_ceil':
+                  return T.floor(P.add(s, f(0.5, ft)));
+                case 'round_prefer_floor':
+                  return T.ceil(P.sub(s, f(0.5, ft)));
+                default:
+                  return T.round(s);
+              }
+            };
+            const iy = clampI(P.cast(DType.int64, pick(sy)), H);
+            const ix = clampI(P.cast(DType.int64, pick(sx)), W);
+            return cast(x.at(nn, c, iy, ix), dtype);
+          }
+          const y0f = T.floor(sy);
+          const x0f = T.floor(sx);
+          const wy = P.sub(sy, y0f);
+          const wx = P.sub(sx, x0f);
+          const y0 = P.cast(DType.int64, y0f);
+          const x0 = P.cast(DType.int64, x0f);
+          const ld = (yy: PrimExpr, xx: PrimExpr) => P.cast(ft, x.at(nn, c, clampI(yy, H), clampI(xx, W)));
+          const top = P.add(P.mul(ld(y0, x0), P.sub(f(1, ft), wx)), P.mul(ld(y0, P.add(x0, i64(1))), wx));
+          const bot = P.add(
+            P.mul(ld(P.add(y0, i64(1)), x0), P.sub(f(1, ft), wx)),
+            P.mul(ld(P.add(y0, i64(1)), P.add(x0, i64(1))), wx),
+          );
+          return cast(P.add(P.mul(top, P.sub(f(1, ft), wy)), P.mul(bot, wy)), dtype);
+        },
+        'T_resize2d',
+        { axisNames: ['n', 'c', 'y', 'x'] },
+      );
     });
   },
 };
 
 /** (x - mean) / sqrt(var + eps) over `axes`, then `post` (scale/shift). */
-function normalize(x: Tensor, axes: readonly number[], eps: number, post: (o: PrimVar[], v: PrimExpr) => PrimExpr, name: string): Tensor {
+function normalize(
+  x: Tensor,
+  axes: readonly number[],
+  eps: number,
+  post: (o: PrimVar[], v: PrimExpr) => PrimExpr,
+  name: string,
+): Tensor {
   const dt = x.dtype;
   const mean = meanStage(x, axes, true, `${name}_mean`);
-  const sq = mapShape(x.shape, (o) => {
-    const d = P.sub(x.at(...o), mean.at(...keptIndex(o, axes)));
-    return P.mul(d, d);
-  }, `${name}_sq`);
+  const sq = mapShape(
+    x.shape,
+    (o) => {
+      const d = P.sub(x.at(...o), mean.at(...keptIndex(o, axes)));
+      return P.mul(d, d);
+    },
+    `${name}_sq`,
+  );
   const variance = meanStage(sq, axes, true, `${name}_var`);
-  return mapShape(x.shape, (o) => {
-    const k = keptIndex(o, axes);
-    return post(o, P.mul(P.sub(x.at(...o), mean.at(...k)), T.rsqrt(P.add(variance.at(...k), f(eps, dt)))));
-  }, name);
+  return mapShape(
+    x.shape,
+    (o) => {
+      const k = keptIndex(o, axes);
+      return post(o, P.mul(P.sub(x.at(...o), mean.at(...k)), T.rsqrt(P.add(variance.at(...k), f(eps, dt)))));
+    },
+    name,
+  );
 }

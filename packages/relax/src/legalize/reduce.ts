@@ -77,12 +77,19 @@ export function varianceStage(x: Tensor, axes: readonly number[], keepdims: bool
 }
 
 export const REDUCE_LEGALIZE: LegalizeTable = {};
-const simple: Record<string, Reducer> = { 'relax.sum': T.sum, 'relax.max': T.reduceMax, 'relax.min': T.reduceMin, 'relax.prod': T.prod };
+const simple: Record<string, Reducer> = {
+  'relax.sum': T.sum,
+  'relax.max': T.reduceMax,
+  'relax.min': T.reduceMin,
+  'relax.prod': T.prod,
+};
 for (const [name, reducer] of Object.entries(simple)) {
   const short = name.slice(6);
   REDUCE_LEGALIZE[name] = (call, bb, ctx) => {
     const { axis, keepdims } = ctx.attrs as ReduceAttrs;
-    return emitTE(bb, call, short, (x) => reduceStage(x, axesOf(axis, x.ndim), keepdims, reducer, `T_${short}`));
+    return emitTE(bb, call, short, (x) =>
+      reduceStage(x, axesOf(axis, x.ndim), keepdims, reducer, `T_${short}`),
+    );
   };
 }
 REDUCE_LEGALIZE['relax.mean'] = (call, bb, ctx) => {
@@ -95,7 +102,9 @@ REDUCE_LEGALIZE['relax.variance'] = (call, bb, ctx) => {
 };
 REDUCE_LEGALIZE['relax.std'] = (call, bb, ctx) => {
   const { axis, keepdims } = ctx.attrs as ReduceAttrs;
-  return emitTE(bb, call, 'std', (x) => mapT(varianceStage(x, axesOf(axis, x.ndim), keepdims), (v) => T.sqrt(v), 'T_std'));
+  return emitTE(bb, call, 'std', (x) =>
+    mapT(varianceStage(x, axesOf(axis, x.ndim), keepdims), (v) => T.sqrt(v), 'T_std'),
+  );
 };
 
 /** Unravel a flat index over `shape` (row-major). */
@@ -118,26 +127,37 @@ for (const name of ['relax.argmax', 'relax.argmin'] as const) {
       if (axis === null) {
         const total = dimProduct(x.shape);
         const outShape = keepdims ? x.shape.map(() => P.toExpr(1, DType.int64)) : [];
-        const [idx] = T.compute(outShape, () => {
-          const k = T.reduceAxis(total, 'k');
-          return tr(x.at(...unravelIndex(k, x.shape)), k);
-        }, `T_${short}`);
+        const [idx] = T.compute(
+          outShape,
+          () => {
+            const k = T.reduceAxis(total, 'k');
+            return tr(x.at(...unravelIndex(k, x.shape)), k);
+          },
+          `T_${short}`,
+        );
         return idx;
       }
       const a = axis < 0 ? axis + x.ndim : axis;
-      const outShape = x.shape.filter((_, i) => i !== a || keepdims).map((d, i) => (keepdims && i === a ? P.toExpr(1, DType.int64) : d));
-      const [idx] = T.compute(outShape, (...o) => {
-        const k = T.reduceAxis(x.shape[a], 'k');
-        const ix: PrimExpr[] = [];
-        let j = 0;
-        for (let i = 0; i < x.ndim; i++) {
-          if (i === a) {
-            ix.push(k);
-            if (keepdims) j++;
-          } else ix.push(o[j++]);
-        }
-        return tr(x.at(...ix), k);
-      }, `T_${short}`, { axisNames: outShape.map((_, i) => `i${i}`) });
+      const outShape = x.shape
+        .filter((_, i) => i !== a || keepdims)
+        .map((d, i) => (keepdims && i === a ? P.toExpr(1, DType.int64) : d));
+      const [idx] = T.compute(
+        outShape,
+        (...o) => {
+          const k = T.reduceAxis(x.shape[a], 'k');
+          const ix: PrimExpr[] = [];
+          let j = 0;
+          for (let i = 0; i < x.ndim; i++) {
+            if (i === a) {
+              ix.push(k);
+              if (keepdims) j++;
+            } else ix.push(o[j++]);
+          }
+          return tr(x.at(...ix), k);
+        },
+        `T_${short}`,
+        { axisNames: outShape.map((_, i) => `i${i}`) },
+      );
       return idx;
     });
   };
@@ -155,12 +175,17 @@ for (const name of ['relax.cumsum', 'relax.cumprod'] as const) {
       const a = flat ? 0 : axis < 0 ? axis + x.ndim : axis;
       const load = (idx: PrimExpr[]) => (flat ? x.at(...unravelIndex(idx[0], x.shape)) : x.at(...idx));
       // O(n²) scan as a masked reduction: simple and exact for a reference kernel.
-      return T.compute(shape, (...o) => {
-        const k = T.reduceAxis(shape[a], 'k');
-        const idx = o.map((v, i) => (i === a ? k : v));
-        const cond = exclusive ? P.lt(k, o[a]) : P.le(k, o[a]);
-        return reducer(P.cast(dt, load(idx)), k, { where: cond });
-      }, `T_${short}`, { axisNames: shape.map((_, i) => `i${i}`) });
+      return T.compute(
+        shape,
+        (...o) => {
+          const k = T.reduceAxis(shape[a], 'k');
+          const idx = o.map((v, i) => (i === a ? k : v));
+          const cond = exclusive ? P.lt(k, o[a]) : P.le(k, o[a]);
+          return reducer(P.cast(dt, load(idx)), k, { where: cond });
+        },
+        `T_${short}`,
+        { axisNames: shape.map((_, i) => `i${i}`) },
+      );
     });
   };
 }

@@ -9,20 +9,26 @@ import { ErrorCodes, KilnError } from '@kiln/ir-core';
 import type { PrimFunc, Tensor } from '@kiln/tensorir';
 import { createPrimFunc, placeholder } from '@kiln/tensorir';
 import type { BlockBuilder } from '../block-builder.js';
-import type { Call, Expr, StructInfo, TensorStructInfo } from '../ir/nodes.js';
-import { sinfoToString, tensorShape, tensorSInfo, tupleSInfo } from '../ir/struct-info.js';
 import { tupleGetItem } from '../ir/expr.js';
+import type { Call, Expr, StructInfo } from '../ir/nodes.js';
+import { sinfoToString, tensorShape, tensorSInfo, tupleSInfo } from '../ir/struct-info.js';
 import { callTIR } from '../op/core.js';
 
 /** A tensor argument's te placeholder (symbolic shape required). */
 export function placeholderFor(e: Expr, name: string, what: string): Tensor {
   const s = e.structInfo;
-  if (!s || s.kind !== 'relax.TensorStructInfo') {
-    throw new KilnError(ErrorCodes.UNSUPPORTED, `${what}: cannot legalize, argument '${name}' is not a tensor`);
+  if (s?.kind !== 'relax.TensorStructInfo') {
+    throw new KilnError(
+      ErrorCodes.UNSUPPORTED,
+      `${what}: cannot legalize, argument '${name}' is not a tensor`,
+    );
   }
   const shape = tensorShape(s);
   if (!shape || !s.dtype) {
-    throw new KilnError(ErrorCodes.UNSUPPORTED, `${what}: cannot legalize an argument of unknown shape or dtype (${sinfoToString(s)})`);
+    throw new KilnError(
+      ErrorCodes.UNSUPPORTED,
+      `${what}: cannot legalize an argument of unknown shape or dtype (${sinfoToString(s)})`,
+    );
   }
   return placeholder(shape, s.dtype, name);
 }
@@ -30,8 +36,11 @@ export function placeholderFor(e: Expr, name: string, what: string): Tensor {
 /** The known shape/dtype of a call result tensor (legalization needs both). */
 export function outTensorInfo(c: Call, what: string): { shape: readonly PrimExpr[]; dtype: DataType } {
   const s = c.structInfo;
-  if (!s || s.kind !== 'relax.TensorStructInfo' || !s.dtype || !tensorShape(s)) {
-    throw new KilnError(ErrorCodes.UNSUPPORTED, `${what}: cannot legalize, the result's shape or dtype is unknown (${s ? sinfoToString(s) : 'not normalized'})`);
+  if (s?.kind !== 'relax.TensorStructInfo' || !s.dtype || !tensorShape(s)) {
+    throw new KilnError(
+      ErrorCodes.UNSUPPORTED,
+      `${what}: cannot legalize, the result's shape or dtype is unknown (${s ? sinfoToString(s) : 'not normalized'})`,
+    );
   }
   return { shape: tensorShape(s)!, dtype: s.dtype };
 }
@@ -58,7 +67,8 @@ export function emitTE(
 ): Call {
   const what = call.op.kind === 'relax.Op' ? call.op.name : nameHint;
   const args = opts.tensorArgs ?? flattenTensorArgs(bb, call.args);
-  const names = opts.names ?? args.map((_, i) => String.fromCharCode(97 + (i % 26)) + (i >= 26 ? String(i) : ''));
+  const names =
+    opts.names ?? args.map((_, i) => String.fromCharCode(97 + (i % 26)) + (i >= 26 ? String(i) : ''));
   const inputs = args.map((a, i) => placeholderFor(a, names[i], what));
   const out = build(...inputs);
   const outs = Array.isArray(out) ? (out as readonly Tensor[]) : [out as Tensor];
@@ -79,7 +89,12 @@ export function flattenTensorArgs(bb: BlockBuilder, args: readonly Expr[]): Expr
     else if (s?.kind === 'relax.TensorStructInfo') out.push(a);
     else if (s?.kind === 'relax.TupleStructInfo') {
       // A tuple-valued variable: take its fields out first (call_tir wants tensors).
-      out.push(...flattenTensorArgs(bb, s.fields.map((_, i) => bb.emit(tupleGetItem(a, i)))));
+      out.push(
+        ...flattenTensorArgs(
+          bb,
+          s.fields.map((_, i) => bb.emit(tupleGetItem(a, i))),
+        ),
+      );
     }
   }
   return out;

@@ -1,5 +1,7 @@
 // The built-in operator set and `createOpRegistry()`, which returns a fresh registry
 // (one per compiler instance) preloaded with them and their legalizations.
+
+import { ErrorCodes, KilnError } from '@kiln/ir-core';
 import type { LegalizeTable } from '../legalize/common.js';
 import { ELEMWISE_LEGALIZE } from '../legalize/elemwise.js';
 import { LINALG_LEGALIZE } from '../legalize/linalg.js';
@@ -16,7 +18,6 @@ import { NN_OPS } from './nn.js';
 import { REDUCE_OPS } from './reduce.js';
 import type { OpDef } from './registry.js';
 import { OpRegistry } from './registry.js';
-import { ErrorCodes, KilnError } from '@kiln/ir-core';
 
 /** Every built-in operator definition. */
 export const BUILTIN_OPS: readonly OpDef<unknown>[] = [
@@ -55,12 +56,18 @@ function isOpDef(x: { readonly name: string }): x is OpDef<unknown> {
 export function createOpRegistry(extra: OpSource = []): OpRegistry {
   const r = new OpRegistry();
   for (const d of BUILTIN_OPS) {
-    const l = BUILTIN_LEGALIZATIONS[d.name];
+    const l: LegalizeTable[string] | undefined = BUILTIN_LEGALIZATIONS[d.name];
     r.register(l && !d.legalize ? Object.freeze({ ...d, legalize: l }) : d);
   }
-  const list = Array.isArray(extra) ? (extra as readonly OpDef<unknown>[]) : (extra as { ops(): readonly { readonly name: string }[] }).ops();
+  const list = Array.isArray(extra)
+    ? (extra as readonly OpDef<unknown>[])
+    : (extra as { ops(): readonly { readonly name: string }[] }).ops();
   for (const d of list) {
-    if (!isOpDef(d)) throw new KilnError(ErrorCodes.INVALID_ARGUMENT, `plugin op '${d.name}' is not a Relax operator definition (use defineOp)`);
+    if (!isOpDef(d))
+      throw new KilnError(
+        ErrorCodes.INVALID_ARGUMENT,
+        `plugin op '${d.name}' is not a Relax operator definition (use defineOp)`,
+      );
     r.register(d);
   }
   return r;

@@ -9,16 +9,21 @@ import type { OpContext, OpDef } from './registry.js';
 import { defineOp } from './registry.js';
 
 function dpsOutput(c: Call, ctx: OpContext<unknown>): StructInfo {
-  if (c.sinfoArgs.length !== 1) ctx.fail(ErrorCodes.INVALID_ARGUMENT, `needs exactly one output StructInfo, got ${c.sinfoArgs.length}`);
+  if (c.sinfoArgs.length !== 1)
+    ctx.fail(ErrorCodes.INVALID_ARGUMENT, `needs exactly one output StructInfo, got ${c.sinfoArgs.length}`);
   const out = c.sinfoArgs[0];
   const outs = out.kind === 'relax.TupleStructInfo' ? out.fields : [out];
   for (const o of outs) {
     if (o.kind !== 'relax.TensorStructInfo' || !tensorShape(o) || !o.dtype) {
-      ctx.fail(ErrorCodes.INVALID_ARGUMENT, 'outputs must be tensors with known shape and dtype (they are allocated by the caller)');
+      ctx.fail(
+        ErrorCodes.INVALID_ARGUMENT,
+        'outputs must be tensors with known shape and dtype (they are allocated by the caller)',
+      );
     }
   }
   const args = ctx.arg(1);
-  if (args.kind !== 'relax.TupleStructInfo') ctx.fail(ErrorCodes.INVALID_ARGUMENT, 'argument 1 must be a tuple of the kernel arguments');
+  if (args.kind !== 'relax.TupleStructInfo')
+    ctx.fail(ErrorCodes.INVALID_ARGUMENT, 'argument 1 must be a tuple of the kernel arguments');
   return out;
 }
 
@@ -29,12 +34,15 @@ export const callTIROp = defineOp({
   pattern: 'opaque',
   inferStructInfo(c, ctx) {
     const callee = c.args[0];
-    if (callee.kind !== 'relax.GlobalVar') return ctx.fail(ErrorCodes.INVALID_ARGUMENT, 'argument 0 must be the GlobalVar of a PrimFunc');
+    if (callee.kind !== 'relax.GlobalVar')
+      return ctx.fail(ErrorCodes.INVALID_ARGUMENT, 'argument 0 must be the GlobalVar of a PrimFunc');
     if (ctx.module) {
       const f = getFunction(ctx.module, callee.name);
-      if (f && f.kind !== 'PrimFunc') ctx.fail(ErrorCodes.INVALID_ARGUMENT, `'${callee.name}' is a ${f.kind}, not a PrimFunc`);
+      if (f && f.kind !== 'PrimFunc')
+        ctx.fail(ErrorCodes.INVALID_ARGUMENT, `'${callee.name}' is a ${f.kind}, not a PrimFunc`);
     }
-    if (c.args.length === 3 && ctx.arg(2).kind !== 'relax.ShapeStructInfo') ctx.fail(ErrorCodes.INVALID_ARGUMENT, 'tir_vars must be a shape');
+    if (c.args.length === 3 && ctx.arg(2).kind !== 'relax.ShapeStructInfo')
+      ctx.fail(ErrorCodes.INVALID_ARGUMENT, 'tir_vars must be a shape');
     return dpsOutput(c, ctx);
   },
 });
@@ -64,16 +72,29 @@ export const shapeOfOp = defineOp({
   },
 });
 
-export const CORE_OPS: readonly OpDef<unknown>[] = [callTIROp, callDPSPackedOp, shapeOfOp] as readonly OpDef<unknown>[];
+export const CORE_OPS: readonly OpDef<unknown>[] = [
+  callTIROp,
+  callDPSPackedOp,
+  shapeOfOp,
+] as readonly OpDef<unknown>[];
 
 /** `call_tir(gv, args, outSInfo)`; several outputs are given as an array (a tuple result). */
-export function callTIR(gv: GlobalVar, args: readonly Expr[], out: StructInfo | readonly StructInfo[], tirVars?: readonly ExprLike[]): Call {
+export function callTIR(
+  gv: GlobalVar,
+  args: readonly Expr[],
+  out: StructInfo | readonly StructInfo[],
+  tirVars?: readonly ExprLike[],
+): Call {
   const outSInfo = Array.isArray(out) ? tupleSInfo(out as readonly StructInfo[]) : (out as StructInfo);
   const a: Expr[] = [gv, tuple(args)];
   if (tirVars && tirVars.length > 0) a.push(shapeExpr(tirVars));
   return call('relax.call_tir', a, { sinfoArgs: [outSInfo] });
 }
-export function callDPSPacked(fn: ExternFunc, args: readonly Expr[], out: StructInfo | readonly StructInfo[]): Call {
+export function callDPSPacked(
+  fn: ExternFunc,
+  args: readonly Expr[],
+  out: StructInfo | readonly StructInfo[],
+): Call {
   const outSInfo = Array.isArray(out) ? tupleSInfo(out as readonly StructInfo[]) : (out as StructInfo);
   return call('relax.call_dps_packed', [fn, tuple(args)], { sinfoArgs: [outSInfo] });
 }

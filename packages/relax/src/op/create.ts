@@ -1,6 +1,6 @@
 // Tensor creation: full / zeros / ones (from a shape), their `_like` forms, and arange.
 import type { ExprLike, PrimExpr } from '@kiln/ir-core';
-import { DType, dtype as parseDType, ErrorCodes, isConstInt, toExpr } from '@kiln/ir-core';
+import { DType, ErrorCodes, isConstInt, dtype as parseDType, toExpr } from '@kiln/ir-core';
 import { constDim, dimAdd, dimFloorDiv, dimSub } from '../arith.js';
 import { call, primValue, shapeExpr } from '../ir/expr.js';
 import type { Call, Expr } from '../ir/nodes.js';
@@ -52,7 +52,8 @@ const likeDef = (name: 'relax.zeros_like' | 'relax.ones_like' | 'relax.full_like
     pattern: 'elemwise',
     inferStructInfo(_c, ctx) {
       const x = ctx.tensor(0);
-      if (nargs === 2 && ctx.tensor(1).ndim > 0) ctx.fail(ErrorCodes.SHAPE_MISMATCH, 'fill value must be a 0-d tensor');
+      if (nargs === 2 && ctx.tensor(1).ndim > 0)
+        ctx.fail(ErrorCodes.SHAPE_MISMATCH, 'fill value must be a 0-d tensor');
       return result(x.shape, ctx.attrs.dtype ? parseDType(ctx.attrs.dtype) : x.dtype, x.ndim);
     },
   });
@@ -67,7 +68,8 @@ export const arangeOp = defineOp<{ dtype: string }>({
     const dt = parseDType(ctx.attrs.dtype);
     const vals: (PrimExpr | undefined)[] = [0, 1, 2].map((i) => {
       const s = ctx.arg(i);
-      if (s.kind !== 'relax.PrimStructInfo') ctx.fail(ErrorCodes.INVALID_ARGUMENT, `argument ${i} must be a scalar value`);
+      if (s.kind !== 'relax.PrimStructInfo')
+        ctx.fail(ErrorCodes.INVALID_ARGUMENT, `argument ${i} must be a scalar value`);
       return s.kind === 'relax.PrimStructInfo' ? s.value : undefined;
     });
     const [start, end, step] = vals;
@@ -75,7 +77,8 @@ export const arangeOp = defineOp<{ dtype: string }>({
     const num = (e: PrimExpr) => (e.kind === 'IntImm' || e.kind === 'FloatImm' ? e.value : undefined);
     const [a, b, s] = [num(start), num(end), num(step)];
     if (s === 0) ctx.fail(ErrorCodes.INVALID_ARGUMENT, 'step is 0');
-    if (a !== undefined && b !== undefined && s !== undefined) return result([toExpr(Math.max(0, Math.ceil((b - a) / s)), DType.int64)], dt);
+    if (a !== undefined && b !== undefined && s !== undefined)
+      return result([toExpr(Math.max(0, Math.ceil((b - a) / s)), DType.int64)], dt);
     if (isConstInt(step) && step.value > 0 && start.dtype.code === 'int' && end.dtype.code === 'int') {
       const len = dimSub(end, start);
       const n = step.value === 1 ? len : dimFloorDiv(dimAdd(len, step.value - 1), step.value);
@@ -96,7 +99,8 @@ export const CREATE_OPS: readonly OpDef<unknown>[] = [
 ] as readonly OpDef<unknown>[];
 
 type ShapeLike = Expr | readonly ExprLike[];
-const toShape = (s: ShapeLike): Expr => (Array.isArray(s) ? shapeExpr(s as readonly ExprLike[]) : (s as Expr));
+const toShape = (s: ShapeLike): Expr =>
+  Array.isArray(s) ? shapeExpr(s as readonly ExprLike[]) : (s as Expr);
 
 export function full(shape: ShapeLike, fillValue: Expr, dtype: string | null = null): Call {
   return call('relax.full', [toShape(shape), fillValue], { attrs: { dtype } });
@@ -117,6 +121,7 @@ export function fullLike(x: Expr, fillValue: Expr, dtype: string | null = null):
   return call('relax.full_like', [x, fillValue], { attrs: { dtype } });
 }
 export function arange(start: ExprLike, end: ExprLike, step: ExprLike = 1, dtype = 'int64'): Call {
-  const pv = (v: ExprLike) => primValue(typeof v === 'number' && Number.isInteger(v) ? toExpr(v, DType.int64) : v);
+  const pv = (v: ExprLike) =>
+    primValue(typeof v === 'number' && Number.isInteger(v) ? toExpr(v, DType.int64) : v);
   return call('relax.arange', [pv(start), pv(end), pv(step)], { attrs: { dtype } });
 }

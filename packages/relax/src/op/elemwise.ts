@@ -1,7 +1,7 @@
 // Elementwise operators: unary math and activations, broadcasting binary arithmetic and
 // comparisons, where, astype (cast) and clip.
 import type { DataType } from '@kiln/ir-core';
-import { DType, dtype as parseDType, ErrorCodes } from '@kiln/ir-core';
+import { DType, ErrorCodes, dtype as parseDType } from '@kiln/ir-core';
 import { call } from '../ir/expr.js';
 import type { Call, Expr, StructInfo } from '../ir/nodes.js';
 import { broadcastShapes } from '../ir/struct-info.js';
@@ -114,9 +114,16 @@ export const BINARY_OPS = {
 export type BinaryOpName = keyof typeof BINARY_OPS;
 
 /** Broadcast result of tensors: known dims, or rank only when a pair of dims cannot be related. */
-export function broadcastResult(ctx: OpContext<unknown>, ts: readonly TensorArg[], dt: DataType | undefined): StructInfo {
+export function broadcastResult(
+  ctx: OpContext<unknown>,
+  ts: readonly TensorArg[],
+  dt: DataType | undefined,
+): StructInfo {
   if (ts.every((t) => t.shape)) {
-    const s = broadcastShapes(ctx.op, ts.map((t) => t.shape!));
+    const s = broadcastShapes(
+      ctx.op,
+      ts.map((t) => t.shape!),
+    );
     return result(s, dt, Math.max(...ts.map((t) => t.ndim)));
   }
   const ndim = ts.some((t) => t.ndim < 0) ? -1 : Math.max(...ts.map((t) => t.ndim));
@@ -133,8 +140,10 @@ function binaryDef(name: BinaryOpName): OpDef {
       const a = ctx.tensor(0);
       const b = ctx.tensor(1);
       const dt = unifyDType(ctx, [a, b]);
-      if (dt && kind === 'logical' && dt.code !== 'bool') ctx.fail(ErrorCodes.DTYPE_MISMATCH, `needs bool operands, got ${dt.str}`);
-      if (dt && kind === 'bitwise' && isFloatDType(dt)) ctx.fail(ErrorCodes.DTYPE_MISMATCH, `needs integer operands, got ${dt.str}`);
+      if (dt && kind === 'logical' && dt.code !== 'bool')
+        ctx.fail(ErrorCodes.DTYPE_MISMATCH, `needs bool operands, got ${dt.str}`);
+      if (dt && kind === 'bitwise' && isFloatDType(dt))
+        ctx.fail(ErrorCodes.DTYPE_MISMATCH, `needs integer operands, got ${dt.str}`);
       return broadcastResult(ctx, [a, b], kind === 'compare' ? DType.bool : dt);
     },
   });
@@ -150,7 +159,8 @@ export const whereOp = defineOp({
     const cond = ctx.tensor(0);
     const x = ctx.tensor(1);
     const y = ctx.tensor(2);
-    if (cond.dtype && cond.dtype.code !== 'bool') ctx.fail(ErrorCodes.DTYPE_MISMATCH, `condition must be bool, got ${cond.dtype.str}`);
+    if (cond.dtype && cond.dtype.code !== 'bool')
+      ctx.fail(ErrorCodes.DTYPE_MISMATCH, `condition must be bool, got ${cond.dtype.str}`);
     return broadcastResult(ctx, [cond, x, y], unifyDType(ctx, [x, y]));
   },
 });
@@ -168,7 +178,10 @@ export const astypeOp = defineOp<z.output<typeof astypeAttrs>>({
 });
 
 // null = unbounded on that side (ONNX Clip with a missing min or max).
-const clipAttrs = z.object({ min: z.number().nullable().default(null), max: z.number().nullable().default(null) });
+const clipAttrs = z.object({
+  min: z.number().nullable().default(null),
+  max: z.number().nullable().default(null),
+});
 export const clipOp = defineOp<z.output<typeof clipAttrs>>({
   name: 'relax.clip',
   attrs: clipAttrs,
@@ -177,7 +190,8 @@ export const clipOp = defineOp<z.output<typeof clipAttrs>>({
   inferStructInfo(_c, ctx) {
     const x = ctx.tensor(0);
     const { min, max } = ctx.attrs;
-    if (min !== null && max !== null && min > max) ctx.fail(ErrorCodes.INVALID_ARGUMENT, `min ${ctx.attrs.min} > max ${ctx.attrs.max}`);
+    if (min !== null && max !== null && min > max)
+      ctx.fail(ErrorCodes.INVALID_ARGUMENT, `min ${ctx.attrs.min} > max ${ctx.attrs.max}`);
     return result(x.shape, x.dtype, x.ndim);
   },
 });
@@ -206,8 +220,14 @@ export const ELEMWISE_OPS: readonly OpDef<unknown>[] = [
 
 // ---------------------------------------------------------------- constructors
 
-const u = (name: UnaryOpName) => (x: Expr): Call => call(name, [x]);
-const b = (name: BinaryOpName) => (x: Expr, y: Expr): Call => call(name, [x, y]);
+const u =
+  (name: UnaryOpName) =>
+  (x: Expr): Call =>
+    call(name, [x]);
+const b =
+  (name: BinaryOpName) =>
+  (x: Expr, y: Expr): Call =>
+    call(name, [x, y]);
 
 export const abs = u('relax.abs');
 export const negative = u('relax.negative');

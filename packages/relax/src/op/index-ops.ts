@@ -1,7 +1,7 @@
 // Indexing operators: take, gather_elements, gather_nd, scatter_elements, one_hot, and
 // the sorting family (sort, argsort, topk).
 import type { PrimExpr } from '@kiln/ir-core';
-import { dtype as parseDType, ErrorCodes } from '@kiln/ir-core';
+import { ErrorCodes, dtype as parseDType } from '@kiln/ir-core';
 import { constDim, dim, provablyNotEqual } from '../arith.js';
 import { call } from '../ir/expr.js';
 import type { Call, Expr } from '../ir/nodes.js';
@@ -13,7 +13,8 @@ import { argShapeText, defineOp } from './registry.js';
 type Ctx = OpContext<unknown>;
 
 function checkIndices(ctx: Ctx, t: TensorArg, i: number): void {
-  if (t.dtype && t.dtype.code !== 'int' && t.dtype.code !== 'uint') ctx.fail(ErrorCodes.DTYPE_MISMATCH, `indices (argument ${i}) must be integers, got ${t.dtype.str}`);
+  if (t.dtype && t.dtype.code !== 'int' && t.dtype.code !== 'uint')
+    ctx.fail(ErrorCodes.DTYPE_MISMATCH, `indices (argument ${i}) must be integers, got ${t.dtype.str}`);
 }
 
 const axisAttrs = z.object({ axis: z.number().int().default(0) });
@@ -45,7 +46,11 @@ export const gatherElementsOp = defineOp<z.output<typeof axisAttrs>>({
     const x = ctx.tensor(0);
     const idx = ctx.tensor(1);
     checkIndices(ctx as Ctx, idx, 1);
-    if (x.ndim >= 0 && idx.ndim >= 0 && x.ndim !== idx.ndim) ctx.fail(ErrorCodes.SHAPE_MISMATCH, `data ${argShapeText(x)} and indices ${argShapeText(idx)} must have the same rank`);
+    if (x.ndim >= 0 && idx.ndim >= 0 && x.ndim !== idx.ndim)
+      ctx.fail(
+        ErrorCodes.SHAPE_MISMATCH,
+        `data ${argShapeText(x)} and indices ${argShapeText(idx)} must have the same rank`,
+      );
     if (x.ndim >= 0) normAxis(ctx as Ctx, ctx.attrs.axis, x.ndim);
     return result(idx.shape, x.dtype, idx.ndim);
   },
@@ -67,13 +72,25 @@ export const gatherNdOp = defineOp<z.output<typeof gatherNdAttrs>>({
     if (idx.shape.length < 1) ctx.fail(ErrorCodes.SHAPE_MISMATCH, 'indices must have rank >= 1');
     const m = constDim(idx.shape[idx.shape.length - 1]);
     if (m === undefined) return result(undefined, x.dtype, -1);
-    if (b + m > x.shape.length) ctx.fail(ErrorCodes.SHAPE_MISMATCH, `index depth ${m} + batchDims ${b} exceeds data rank ${x.shape.length}`);
-    for (let i = 0; i < b; i++) if (provablyNotEqual(x.shape[i], idx.shape[i])) ctx.fail(ErrorCodes.SHAPE_MISMATCH, `batch dim ${i} differs: ${argShapeText(x)} vs ${argShapeText(idx)}`);
+    if (b + m > x.shape.length)
+      ctx.fail(
+        ErrorCodes.SHAPE_MISMATCH,
+        `index depth ${m} + batchDims ${b} exceeds data rank ${x.shape.length}`,
+      );
+    for (let i = 0; i < b; i++)
+      if (provablyNotEqual(x.shape[i], idx.shape[i]))
+        ctx.fail(
+          ErrorCodes.SHAPE_MISMATCH,
+          `batch dim ${i} differs: ${argShapeText(x)} vs ${argShapeText(idx)}`,
+        );
     return result([...idx.shape.slice(0, -1), ...x.shape.slice(b + m)], x.dtype);
   },
 });
 
-const scatterAttrs = z.object({ axis: z.number().int().default(0), reduction: z.enum(['update', 'add', 'mul', 'min', 'max']).default('update') });
+const scatterAttrs = z.object({
+  axis: z.number().int().default(0),
+  reduction: z.enum(['update', 'add', 'mul', 'min', 'max']).default('update'),
+});
 /** `scatter_elements(data, indices, updates, axis, reduction)` (ONNX ScatterElements). */
 export const scatterElementsOp = defineOp<z.output<typeof scatterAttrs>>({
   name: 'relax.scatter_elements',
@@ -85,9 +102,13 @@ export const scatterElementsOp = defineOp<z.output<typeof scatterAttrs>>({
     const idx = ctx.tensor(1);
     const upd = ctx.tensor(2);
     checkIndices(ctx as Ctx, idx, 1);
-    if (x.dtype && upd.dtype && x.dtype !== upd.dtype) ctx.fail(ErrorCodes.DTYPE_MISMATCH, `updates dtype ${upd.dtype.str} differs from data ${x.dtype.str}`);
+    if (x.dtype && upd.dtype && x.dtype !== upd.dtype)
+      ctx.fail(ErrorCodes.DTYPE_MISMATCH, `updates dtype ${upd.dtype.str} differs from data ${x.dtype.str}`);
     if (idx.shape && upd.shape && idx.shape.some((d, i) => provablyNotEqual(d, upd.shape![i]))) {
-      ctx.fail(ErrorCodes.SHAPE_MISMATCH, `indices ${argShapeText(idx)} and updates ${argShapeText(upd)} must have the same shape`);
+      ctx.fail(
+        ErrorCodes.SHAPE_MISMATCH,
+        `indices ${argShapeText(idx)} and updates ${argShapeText(upd)} must have the same shape`,
+      );
     }
     if (x.ndim >= 0) normAxis(ctx as Ctx, ctx.attrs.axis, x.ndim);
     return result(x.shape, x.dtype, x.ndim);
@@ -165,7 +186,8 @@ export const topkOp = defineOp<z.output<typeof topkAttrs>>({
       const a = normAxis(ctx as Ctx, ctx.attrs.axis, x.ndim);
       if (x.shape) {
         const cd = constDim(x.shape[a]);
-        if (cd !== undefined && cd < ctx.attrs.k) ctx.fail(ErrorCodes.SHAPE_MISMATCH, `k=${ctx.attrs.k} exceeds dim ${a} of ${argShapeText(x)}`);
+        if (cd !== undefined && cd < ctx.attrs.k)
+          ctx.fail(ErrorCodes.SHAPE_MISMATCH, `k=${ctx.attrs.k} exceeds dim ${a} of ${argShapeText(x)}`);
         shape = x.shape.map((d, i) => (i === a ? dim(ctx.attrs.k) : d));
       }
     }
@@ -198,12 +220,28 @@ export function gatherElements(x: Expr, indices: Expr, axis = 0): Call {
 export function gatherNd(x: Expr, indices: Expr, batchDims = 0): Call {
   return call('relax.gather_nd', [x, indices], { attrs: { batchDims } });
 }
-export function scatterElements(x: Expr, indices: Expr, updates: Expr, axis = 0, reduction: 'update' | 'add' | 'mul' | 'min' | 'max' = 'update'): Call {
+export function scatterElements(
+  x: Expr,
+  indices: Expr,
+  updates: Expr,
+  axis = 0,
+  reduction: 'update' | 'add' | 'mul' | 'min' | 'max' = 'update',
+): Call {
   return call('relax.scatter_elements', [x, indices, updates], { attrs: { axis, reduction } });
 }
-export function oneHot(indices: Expr, depth: number, opts: { axis?: number; onValue?: number; offValue?: number; dtype?: string } = {}): Call {
+export function oneHot(
+  indices: Expr,
+  depth: number,
+  opts: { axis?: number; onValue?: number; offValue?: number; dtype?: string } = {},
+): Call {
   return call('relax.one_hot', [indices], {
-    attrs: { depth, axis: opts.axis ?? -1, onValue: opts.onValue ?? 1, offValue: opts.offValue ?? 0, dtype: opts.dtype ?? 'float32' },
+    attrs: {
+      depth,
+      axis: opts.axis ?? -1,
+      onValue: opts.onValue ?? 1,
+      offValue: opts.offValue ?? 0,
+      dtype: opts.dtype ?? 'float32',
+    },
   });
 }
 export function sort(x: Expr, axis = -1, descending = false): Call {
@@ -212,8 +250,18 @@ export function sort(x: Expr, axis = -1, descending = false): Call {
 export function argsort(x: Expr, axis = -1, descending = false, dtype = 'int64'): Call {
   return call('relax.argsort', [x], { attrs: { axis, descending, dtype } });
 }
-export function topk(x: Expr, k: number, opts: { axis?: number; retType?: 'both' | 'values' | 'indices'; largest?: boolean; dtype?: string } = {}): Call {
+export function topk(
+  x: Expr,
+  k: number,
+  opts: { axis?: number; retType?: 'both' | 'values' | 'indices'; largest?: boolean; dtype?: string } = {},
+): Call {
   return call('relax.topk', [x], {
-    attrs: { k, axis: opts.axis ?? -1, retType: opts.retType ?? 'both', largest: opts.largest ?? true, dtype: opts.dtype ?? 'int64' },
+    attrs: {
+      k,
+      axis: opts.axis ?? -1,
+      retType: opts.retType ?? 'both',
+      largest: opts.largest ?? true,
+      dtype: opts.dtype ?? 'int64',
+    },
   });
 }

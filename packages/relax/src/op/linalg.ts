@@ -1,7 +1,7 @@
 // Linear algebra: matmul (batched, broadcasting, NumPy 1-D promotion), linear
 // (x · Wᵀ + b, the ONNX Gemm / torch Linear form) and einsum.
 import type { DataType, PrimExpr } from '@kiln/ir-core';
-import { dtype as parseDType, ErrorCodes } from '@kiln/ir-core';
+import { ErrorCodes, dtype as parseDType } from '@kiln/ir-core';
 import { dim, provablyEqual, provablyNotEqual } from '../arith.js';
 import { call, tuple } from '../ir/expr.js';
 import type { Call, Expr } from '../ir/nodes.js';
@@ -13,9 +13,18 @@ import { argShapeText, defineOp } from './registry.js';
 const matmulAttrs = z.object({ outDtype: zDType.nullable().default(null) });
 export type MatmulAttrs = z.output<typeof matmulAttrs>;
 
-function checkReduceDim(ctx: OpContext<unknown>, a: TensorArg, b: TensorArg, ka: PrimExpr, kb: PrimExpr): void {
+function checkReduceDim(
+  ctx: OpContext<unknown>,
+  a: TensorArg,
+  b: TensorArg,
+  ka: PrimExpr,
+  kb: PrimExpr,
+): void {
   if (provablyNotEqual(ka, kb)) {
-    ctx.fail(ErrorCodes.SHAPE_MISMATCH, `reduction dims differ: ${shapeToString([ka])} vs ${shapeToString([kb])} (shapes ${argShapeText(a)} and ${argShapeText(b)})`);
+    ctx.fail(
+      ErrorCodes.SHAPE_MISMATCH,
+      `reduction dims differ: ${shapeToString([ka])} vs ${shapeToString([kb])} (shapes ${argShapeText(a)} and ${argShapeText(b)})`,
+    );
   }
 }
 
@@ -33,7 +42,11 @@ export const matmulOp = defineOp<MatmulAttrs>({
     const a = ctx.tensor(0);
     const b = ctx.tensor(1);
     const dt = outDType(ctx, [a, b]);
-    if (a.ndim === 0 || b.ndim === 0) ctx.fail(ErrorCodes.SHAPE_MISMATCH, `operands must have rank >= 1, got ${argShapeText(a)} and ${argShapeText(b)}`);
+    if (a.ndim === 0 || b.ndim === 0)
+      ctx.fail(
+        ErrorCodes.SHAPE_MISMATCH,
+        `operands must have rank >= 1, got ${argShapeText(a)} and ${argShapeText(b)}`,
+      );
     if (!a.shape || !b.shape) {
       if (a.ndim < 0 || b.ndim < 0) return result(undefined, dt, -1);
       const nd = Math.max(a.ndim, b.ndim, 2) - (a.ndim === 1 ? 1 : 0) - (b.ndim === 1 ? 1 : 0);
@@ -64,7 +77,8 @@ export const linearOp = defineOp<MatmulAttrs>({
     const ts = [x, w];
     if (c.args.length === 3) ts.push(ctx.tensor(2));
     const dt = outDType(ctx, ts);
-    if (w.ndim >= 0 && w.ndim !== 2) ctx.fail(ErrorCodes.SHAPE_MISMATCH, `weight must be 2-D [out, in], got ${argShapeText(w)}`);
+    if (w.ndim >= 0 && w.ndim !== 2)
+      ctx.fail(ErrorCodes.SHAPE_MISMATCH, `weight must be 2-D [out, in], got ${argShapeText(w)}`);
     if (x.ndim === 0) ctx.fail(ErrorCodes.SHAPE_MISMATCH, 'input must have rank >= 1');
     if (!x.shape || !w.shape) return result(undefined, dt, x.ndim);
     checkReduceDim(ctx as OpContext<unknown>, x, w, x.shape[x.ndim - 1], w.shape[1]);
@@ -84,12 +98,16 @@ export function parseEinsum(subscripts: string, nInputs: number): { inputs: stri
   const [lhs, rhs] = s.split('->');
   const inputs = lhs.split(',');
   if (inputs.length !== nInputs) throw new Error(`subscripts name ${inputs.length} operands, got ${nInputs}`);
-  for (const t of [...inputs, rhs ?? '']) if (!/^[A-Za-z]*$/.test(t)) throw new Error(`bad subscript term '${t}'`);
+  for (const t of [...inputs, rhs ?? ''])
+    if (!/^[A-Za-z]*$/.test(t)) throw new Error(`bad subscript term '${t}'`);
   let output = rhs;
   if (output === undefined) {
     const counts = new Map<string, number>();
     for (const t of inputs) for (const ch of t) counts.set(ch, (counts.get(ch) ?? 0) + 1);
-    output = [...counts.keys()].filter((k) => counts.get(k) === 1).sort().join('');
+    output = [...counts.keys()]
+      .filter((k) => counts.get(k) === 1)
+      .sort()
+      .join('');
   }
   return { inputs, output };
 }
@@ -104,21 +122,27 @@ export const einsumOp = defineOp<EinsumAttrs>({
   pattern: 'out_elemwise_fusable',
   inferStructInfo(_c, ctx) {
     const ts = ctx.arg(0);
-    if (ts.kind !== 'relax.TupleStructInfo') return ctx.fail(ErrorCodes.INVALID_ARGUMENT, 'operands must be a tuple of tensors');
+    if (ts.kind !== 'relax.TupleStructInfo')
+      return ctx.fail(ErrorCodes.INVALID_ARGUMENT, 'operands must be a tuple of tensors');
     const tensors = ts.fields.map((f, i) => {
-      if (f.kind !== 'relax.TensorStructInfo') ctx.fail(ErrorCodes.INVALID_ARGUMENT, `operand ${i} is not a tensor`);
+      if (f.kind !== 'relax.TensorStructInfo')
+        ctx.fail(ErrorCodes.INVALID_ARGUMENT, `operand ${i} is not a tensor`);
       return f;
     });
     let spec: { inputs: string[]; output: string };
     try {
       spec = parseEinsum(ctx.attrs.subscripts, tensors.length);
     } catch (e) {
-      return ctx.fail(ErrorCodes.INVALID_ARGUMENT, `subscripts '${ctx.attrs.subscripts}': ${(e as Error).message}`);
+      return ctx.fail(
+        ErrorCodes.INVALID_ARGUMENT,
+        `subscripts '${ctx.attrs.subscripts}': ${(e as Error).message}`,
+      );
     }
     let dt: DataType | undefined;
     for (const t of tensors) {
       if (t.kind !== 'relax.TensorStructInfo') continue;
-      if (dt && t.dtype && t.dtype !== dt) ctx.fail(ErrorCodes.DTYPE_MISMATCH, 'operands have different dtypes');
+      if (dt && t.dtype && t.dtype !== dt)
+        ctx.fail(ErrorCodes.DTYPE_MISMATCH, 'operands have different dtypes');
       dt = dt ?? t.dtype;
     }
     const sizes = new Map<string, PrimExpr>();
@@ -126,7 +150,8 @@ export const einsumOp = defineOp<EinsumAttrs>({
     tensors.forEach((t, i) => {
       if (t.kind !== 'relax.TensorStructInfo') return;
       const term = spec.inputs[i];
-      if (t.ndim >= 0 && t.ndim !== term.length) ctx.fail(ErrorCodes.SHAPE_MISMATCH, `operand ${i} has rank ${t.ndim} but subscript '${term}'`);
+      if (t.ndim >= 0 && t.ndim !== term.length)
+        ctx.fail(ErrorCodes.SHAPE_MISMATCH, `operand ${i} has rank ${t.ndim} but subscript '${term}'`);
       const shape = t.shape && t.shape.kind === 'relax.ShapeExpr' ? t.shape.values : undefined;
       if (!shape) {
         known = false;
@@ -136,17 +161,29 @@ export const einsumOp = defineOp<EinsumAttrs>({
         const prev = sizes.get(ch);
         if (prev === undefined || provablyEqual(prev, 1)) sizes.set(ch, shape[j]);
         else if (!provablyEqual(shape[j], 1) && provablyNotEqual(prev, shape[j])) {
-          ctx.fail(ErrorCodes.SHAPE_MISMATCH, `index '${ch}' has sizes ${shapeToString([prev])} and ${shapeToString([shape[j]])}`);
+          ctx.fail(
+            ErrorCodes.SHAPE_MISMATCH,
+            `index '${ch}' has sizes ${shapeToString([prev])} and ${shapeToString([shape[j]])}`,
+          );
         }
       });
     });
-    for (const ch of spec.output) if (!spec.inputs.some((t) => t.includes(ch))) ctx.fail(ErrorCodes.INVALID_ARGUMENT, `output index '${ch}' appears in no operand`);
+    for (const ch of spec.output)
+      if (!spec.inputs.some((t) => t.includes(ch)))
+        ctx.fail(ErrorCodes.INVALID_ARGUMENT, `output index '${ch}' appears in no operand`);
     if (!known) return result(undefined, dt, spec.output.length);
-    return result([...spec.output].map((ch) => sizes.get(ch)!), dt);
+    return result(
+      [...spec.output].map((ch) => sizes.get(ch)!),
+      dt,
+    );
   },
 });
 
-export const LINALG_OPS: readonly OpDef<unknown>[] = [matmulOp, linearOp, einsumOp] as readonly OpDef<unknown>[];
+export const LINALG_OPS: readonly OpDef<unknown>[] = [
+  matmulOp,
+  linearOp,
+  einsumOp,
+] as readonly OpDef<unknown>[];
 
 export function matmul(a: Expr, b: Expr, outDtype: string | null = null): Call {
   return call('relax.matmul', [a, b], { attrs: { outDtype } });

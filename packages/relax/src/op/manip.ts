@@ -1,7 +1,7 @@
 // Shape manipulation and data movement: reshape, permute_dims, expand_dims, squeeze,
 // flatten, concat, split, strided_slice, broadcast_to, tile, repeat, pad, triu/tril.
 import type { PrimExpr } from '@kiln/ir-core';
-import { ErrorCodes, intImm, isConstInt } from '@kiln/ir-core';
+import { ErrorCodes, isConstInt } from '@kiln/ir-core';
 import {
   constDim,
   dim,
@@ -11,12 +11,11 @@ import {
   dimMul,
   dimProduct,
   dimSub,
-  provablyEqual,
   provablyNotEqual,
   simplifyDim,
 } from '../arith.js';
 import { call, shapeExpr, tuple } from '../ir/expr.js';
-import type { Call, Expr, StructInfo } from '../ir/nodes.js';
+import type { Call, Expr } from '../ir/nodes.js';
 import { shapeToString, tensorSInfo, tupleSInfo } from '../ir/struct-info.js';
 import { normAxes, normAxis, result, shapeArg, unifyDType, z, zInts } from './common.js';
 import type { OpContext, OpDef } from './registry.js';
@@ -34,13 +33,15 @@ export const reshapeOp = defineOp({
     const s = shapeArg(ctx, 1);
     const target = c.args[1];
     if (!s.values) {
-      if (target.kind === 'relax.Var' || target.kind === 'relax.DataflowVar') return tensorSInfo(target, x.dtype);
+      if (target.kind === 'relax.Var' || target.kind === 'relax.DataflowVar')
+        return tensorSInfo(target, x.dtype);
       return result(undefined, x.dtype, s.ndim);
     }
     const vals = [...s.values];
     const neg = vals.map((v, i) => (isConstInt(v) && v.value === -1 ? i : -1)).filter((i) => i >= 0);
     if (neg.length > 1) ctx.fail(ErrorCodes.INVALID_ARGUMENT, 'at most one dim may be -1');
-    for (const v of vals) if (isConstInt(v) && v.value < -1) ctx.fail(ErrorCodes.INVALID_ARGUMENT, `invalid dim ${v.value}`);
+    for (const v of vals)
+      if (isConstInt(v) && v.value < -1) ctx.fail(ErrorCodes.INVALID_ARGUMENT, `invalid dim ${v.value}`);
     if (!x.shape) {
       if (neg.length) return result(undefined, x.dtype, vals.length);
       return result(vals, x.dtype);
@@ -55,7 +56,10 @@ export const reshapeOp = defineOp({
       }
       vals[neg[0]] = dimFloorDiv(inSize, others);
     } else if (provablyNotEqual(inSize, dimProduct(vals))) {
-      ctx.fail(ErrorCodes.SHAPE_MISMATCH, `cannot reshape ${argShapeText(x)} (${shapeToString([simplifyDim(inSize)])} elements) to ${shapeToString(vals)}`);
+      ctx.fail(
+        ErrorCodes.SHAPE_MISMATCH,
+        `cannot reshape ${argShapeText(x)} (${shapeToString([simplifyDim(inSize)])} elements) to ${shapeToString(vals)}`,
+      );
     }
     return result(vals, x.dtype);
   },
@@ -70,10 +74,13 @@ export const permuteDimsOp = defineOp<z.output<typeof permuteAttrs>>({
   inferStructInfo(_c, ctx) {
     const x = ctx.tensor(0);
     const { axes } = ctx.attrs;
-    if (axes && x.ndim >= 0 && axes.length !== x.ndim) ctx.fail(ErrorCodes.INVALID_ARGUMENT, `axes [${axes.join(', ')}] do not match rank ${x.ndim}`);
+    if (axes && x.ndim >= 0 && axes.length !== x.ndim)
+      ctx.fail(ErrorCodes.INVALID_ARGUMENT, `axes [${axes.join(', ')}] do not match rank ${x.ndim}`);
     const ndim = axes ? axes.length : x.ndim;
     if (ndim < 0) return result(undefined, x.dtype, -1);
-    const perm = axes ? normAxes(ctx as Ctx, axes, ndim) : Array.from({ length: ndim }, (_, i) => ndim - 1 - i);
+    const perm = axes
+      ? normAxes(ctx as Ctx, axes, ndim)
+      : Array.from({ length: ndim }, (_, i) => ndim - 1 - i);
     return result(x.shape ? perm.map((p) => x.shape![p]) : undefined, x.dtype, ndim);
   },
 });
@@ -110,13 +117,17 @@ export const squeezeOp = defineOp<z.output<typeof squeezeAttrs>>({
       if (!x.shape) return result(undefined, x.dtype, -1);
       // A symbolic dim might be 1 at runtime: then the result rank is unknown.
       if (x.shape.some((d) => constDim(d) === undefined)) return result(undefined, x.dtype, -1);
-      return result(x.shape.filter((d) => constDim(d) !== 1), x.dtype);
+      return result(
+        x.shape.filter((d) => constDim(d) !== 1),
+        x.dtype,
+      );
     }
     if (x.ndim < 0) return result(undefined, x.dtype, -1);
     const axes = normAxes(ctx as Ctx, axis, x.ndim);
     if (!x.shape) return result(undefined, x.dtype, x.ndim - axes.length);
     for (const a of axes) {
-      if (provablyNotEqual(x.shape[a], 1)) ctx.fail(ErrorCodes.SHAPE_MISMATCH, `dim ${a} of ${argShapeText(x)} is not 1`);
+      if (provablyNotEqual(x.shape[a], 1))
+        ctx.fail(ErrorCodes.SHAPE_MISMATCH, `dim ${a} of ${argShapeText(x)} is not 1`);
     }
     return result(
       x.shape.filter((_, i) => !axes.includes(i)),
@@ -125,7 +136,10 @@ export const squeezeOp = defineOp<z.output<typeof squeezeAttrs>>({
   },
 });
 
-const flattenAttrs = z.object({ startDim: z.number().int().default(0), endDim: z.number().int().default(-1) });
+const flattenAttrs = z.object({
+  startDim: z.number().int().default(0),
+  endDim: z.number().int().default(-1),
+});
 /** torch-style flatten of dims [startDim, endDim] into one (default: to 1-D). */
 export const flattenOp = defineOp<z.output<typeof flattenAttrs>>({
   name: 'relax.flatten',
@@ -141,7 +155,10 @@ export const flattenOp = defineOp<z.output<typeof flattenAttrs>>({
     if (s > e) ctx.fail(ErrorCodes.INVALID_ARGUMENT, `startDim ${s} > endDim ${e}`);
     const ndim = x.ndim - (e - s);
     if (!x.shape) return result(undefined, x.dtype, ndim);
-    return result([...x.shape.slice(0, s), dimProduct(x.shape.slice(s, e + 1)), ...x.shape.slice(e + 1)], x.dtype);
+    return result(
+      [...x.shape.slice(0, s), dimProduct(x.shape.slice(s, e + 1)), ...x.shape.slice(e + 1)],
+      x.dtype,
+    );
   },
 });
 
@@ -154,15 +171,21 @@ export const concatOp = defineOp<z.output<typeof axisAttrs>>({
   pattern: 'injective',
   inferStructInfo(_c, ctx) {
     const ts = ctx.arg(0);
-    if (ts.kind !== 'relax.TupleStructInfo' || ts.fields.length === 0) return ctx.fail(ErrorCodes.INVALID_ARGUMENT, 'needs a non-empty tuple of tensors');
+    if (ts.kind !== 'relax.TupleStructInfo' || ts.fields.length === 0)
+      return ctx.fail(ErrorCodes.INVALID_ARGUMENT, 'needs a non-empty tuple of tensors');
     const parts = ts.fields.map((f, i) => {
-      if (f.kind !== 'relax.TensorStructInfo') return ctx.fail(ErrorCodes.INVALID_ARGUMENT, `field ${i} is not a tensor`);
+      if (f.kind !== 'relax.TensorStructInfo')
+        return ctx.fail(ErrorCodes.INVALID_ARGUMENT, `field ${i} is not a tensor`);
       const sh = f.shape && f.shape.kind === 'relax.ShapeExpr' ? f.shape.values : undefined;
       return { sinfo: f, shape: sh, dtype: f.dtype, ndim: f.ndim };
     });
     const dt = unifyDType(ctx as Ctx, parts);
     const ndims = parts.map((p) => p.ndim).filter((n) => n >= 0);
-    if (new Set(ndims).size > 1) ctx.fail(ErrorCodes.SHAPE_MISMATCH, `operands have different ranks: ${parts.map(argShapeText).join(', ')}`);
+    if (new Set(ndims).size > 1)
+      ctx.fail(
+        ErrorCodes.SHAPE_MISMATCH,
+        `operands have different ranks: ${parts.map(argShapeText).join(', ')}`,
+      );
     const ndim = ndims.length ? ndims[0] : -1;
     if (ndim < 0) return result(undefined, dt, -1);
     if (ndim === 0) ctx.fail(ErrorCodes.SHAPE_MISMATCH, 'cannot concatenate scalars');
@@ -172,14 +195,18 @@ export const concatOp = defineOp<z.output<typeof axisAttrs>>({
     for (const p of parts.slice(1)) {
       p.shape!.forEach((d, i) => {
         if (i === axis) out[i] = dimAdd(out[i], d);
-        else if (provablyNotEqual(out[i], d)) ctx.fail(ErrorCodes.SHAPE_MISMATCH, `dim ${i} differs: ${parts.map(argShapeText).join(', ')}`);
+        else if (provablyNotEqual(out[i], d))
+          ctx.fail(ErrorCodes.SHAPE_MISMATCH, `dim ${i} differs: ${parts.map(argShapeText).join(', ')}`);
       });
     }
     return result(out, dt);
   },
 });
 
-const splitAttrs = z.object({ indicesOrSections: z.union([z.number().int().positive(), zInts]), axis: z.number().int().default(0) });
+const splitAttrs = z.object({
+  indicesOrSections: z.union([z.number().int().positive(), zInts]),
+  axis: z.number().int().default(0),
+});
 /** `split(x, n | [i1, i2, ...], axis)` → tuple: n equal parts, or cut at the indices. */
 export const splitOp = defineOp<z.output<typeof splitAttrs>>({
   name: 'relax.split',
@@ -197,7 +224,11 @@ export const splitOp = defineOp<z.output<typeof splitAttrs>>({
     const sizes: PrimExpr[] = [];
     if (typeof ios === 'number') {
       const cd = constDim(d);
-      if (cd !== undefined && cd % ios !== 0) ctx.fail(ErrorCodes.SHAPE_MISMATCH, `dim ${axis} of ${argShapeText(x)} is not divisible into ${ios} sections`);
+      if (cd !== undefined && cd % ios !== 0)
+        ctx.fail(
+          ErrorCodes.SHAPE_MISMATCH,
+          `dim ${axis} of ${argShapeText(x)} is not divisible into ${ios} sections`,
+        );
       for (let i = 0; i < ios; i++) sizes.push(dimFloorDiv(d, ios));
     } else {
       let prev: PrimExpr = dim(0);
@@ -206,7 +237,14 @@ export const splitOp = defineOp<z.output<typeof splitAttrs>>({
         prev = i;
       }
     }
-    return tupleSInfo(sizes.map((sz) => result(x.shape!.map((v, i) => (i === axis ? sz : v)), x.dtype)));
+    return tupleSInfo(
+      sizes.map((sz) =>
+        result(
+          x.shape!.map((v, i) => (i === axis ? sz : v)),
+          x.dtype,
+        ),
+      ),
+    );
   },
 });
 
@@ -233,7 +271,12 @@ export function sliceLength(begin: PrimExpr, end: PrimExpr, stride: number): Pri
   return s === 1 ? len : dimFloorDiv(dimAdd(len, s - 1), s);
 }
 
-const sliceAttrs = z.object({ axes: zInts, begin: zInts, end: zInts, strides: zInts.nullable().default(null) });
+const sliceAttrs = z.object({
+  axes: zInts,
+  begin: zInts,
+  end: zInts,
+  strides: zInts.nullable().default(null),
+});
 export type StridedSliceAttrs = z.output<typeof sliceAttrs>;
 /** numpy-style slice along `axes` with static bounds (negative = from the end; clamped). */
 export const stridedSliceOp = defineOp<StridedSliceAttrs>({
@@ -244,7 +287,11 @@ export const stridedSliceOp = defineOp<StridedSliceAttrs>({
   inferStructInfo(_c, ctx) {
     const x = ctx.tensor(0);
     const { axes, begin, end, strides } = ctx.attrs;
-    if (begin.length !== axes.length || end.length !== axes.length || (strides && strides.length !== axes.length)) {
+    if (
+      begin.length !== axes.length ||
+      end.length !== axes.length ||
+      (strides && strides.length !== axes.length)
+    ) {
       ctx.fail(ErrorCodes.INVALID_ARGUMENT, 'axes, begin, end and strides must have the same length');
     }
     if (strides?.some((s) => s === 0)) ctx.fail(ErrorCodes.INVALID_ARGUMENT, 'stride 0');
@@ -254,7 +301,8 @@ export const stridedSliceOp = defineOp<StridedSliceAttrs>({
     const out = [...x.shape];
     ax.forEach((a, i) => {
       const st = strides ? strides[i] : 1;
-      if (st < 0 && constDim(x.shape![a]) === undefined) ctx.fail(ErrorCodes.UNSUPPORTED, 'negative strides need a static dim');
+      if (st < 0 && constDim(x.shape![a]) === undefined)
+        ctx.fail(ErrorCodes.UNSUPPORTED, 'negative strides need a static dim');
       out[a] = sliceLength(sliceBound(begin[i], x.shape![a], st), sliceBound(end[i], x.shape![a], st), st);
     });
     return result(out, x.dtype);
@@ -274,12 +322,19 @@ export const broadcastToOp = defineOp({
       if (t.kind === 'relax.Var' || t.kind === 'relax.DataflowVar') return tensorSInfo(t, x.dtype);
       return result(undefined, x.dtype, s.ndim);
     }
-    if (x.ndim > s.values.length) ctx.fail(ErrorCodes.SHAPE_MISMATCH, `cannot broadcast ${argShapeText(x)} to lower rank ${shapeToString(s.values)}`);
+    if (x.ndim > s.values.length)
+      ctx.fail(
+        ErrorCodes.SHAPE_MISMATCH,
+        `cannot broadcast ${argShapeText(x)} to lower rank ${shapeToString(s.values)}`,
+      );
     if (x.shape) {
       const off = s.values.length - x.shape.length;
       x.shape.forEach((d, i) => {
         if (constDim(d) !== 1 && provablyNotEqual(d, s.values![i + off])) {
-          ctx.fail(ErrorCodes.SHAPE_MISMATCH, `cannot broadcast ${argShapeText(x)} to ${shapeToString(s.values!)}`);
+          ctx.fail(
+            ErrorCodes.SHAPE_MISMATCH,
+            `cannot broadcast ${argShapeText(x)} to ${shapeToString(s.values!)}`,
+          );
         }
       });
     }
@@ -309,7 +364,10 @@ export const tileOp = defineOp<z.output<typeof tileAttrs>>({
   },
 });
 
-const repeatAttrs = z.object({ repeats: z.number().int().nonnegative(), axis: z.number().int().nullable().default(null) });
+const repeatAttrs = z.object({
+  repeats: z.number().int().nonnegative(),
+  axis: z.number().int().nullable().default(null),
+});
 /** numpy `repeat`: each element repeated along `axis` (flattened first when axis is null). */
 export const repeatOp = defineOp<z.output<typeof repeatAttrs>>({
   name: 'relax.repeat',
@@ -319,10 +377,15 @@ export const repeatOp = defineOp<z.output<typeof repeatAttrs>>({
   inferStructInfo(_c, ctx) {
     const x = ctx.tensor(0);
     const { repeats, axis } = ctx.attrs;
-    if (axis === null) return result(x.shape ? [dimMul(dimProduct(x.shape), repeats)] : undefined, x.dtype, 1);
+    if (axis === null)
+      return result(x.shape ? [dimMul(dimProduct(x.shape), repeats)] : undefined, x.dtype, 1);
     if (x.ndim < 0) return result(undefined, x.dtype, -1);
     const a = normAxis(ctx as Ctx, axis, x.ndim);
-    return result(x.shape ? x.shape.map((d, i) => (i === a ? dimMul(d, repeats) : d)) : undefined, x.dtype, x.ndim);
+    return result(
+      x.shape ? x.shape.map((d, i) => (i === a ? dimMul(d, repeats) : d)) : undefined,
+      x.dtype,
+      x.ndim,
+    );
   },
 });
 
@@ -341,7 +404,8 @@ export const padOp = defineOp<PadAttrs>({
   inferStructInfo(_c, ctx) {
     const x = ctx.tensor(0);
     const pw = ctx.attrs.padWidth;
-    if (x.ndim >= 0 && pw.length !== 2 * x.ndim) ctx.fail(ErrorCodes.INVALID_ARGUMENT, `padWidth needs ${2 * x.ndim} values, got ${pw.length}`);
+    if (x.ndim >= 0 && pw.length !== 2 * x.ndim)
+      ctx.fail(ErrorCodes.INVALID_ARGUMENT, `padWidth needs ${2 * x.ndim} values, got ${pw.length}`);
     if (pw.some((p) => p < 0)) ctx.fail(ErrorCodes.INVALID_ARGUMENT, 'negative padding');
     if (!x.shape) return result(undefined, x.dtype, x.ndim);
     return result(
@@ -360,7 +424,8 @@ function triDef(name: 'relax.triu' | 'relax.tril'): OpDef<z.output<typeof triAtt
     pattern: 'injective',
     inferStructInfo(_c, ctx) {
       const x = ctx.tensor(0);
-      if (x.ndim >= 0 && x.ndim < 2) ctx.fail(ErrorCodes.SHAPE_MISMATCH, `needs rank >= 2, got ${argShapeText(x)}`);
+      if (x.ndim >= 0 && x.ndim < 2)
+        ctx.fail(ErrorCodes.SHAPE_MISMATCH, `needs rank >= 2, got ${argShapeText(x)}`);
       return result(x.shape, x.dtype, x.ndim);
     },
   });
@@ -386,7 +451,8 @@ export const MANIP_OPS: readonly OpDef<unknown>[] = [
 // ---------------------------------------------------------------- constructors
 
 type ShapeLike = Expr | readonly (PrimExpr | number)[];
-const toShape = (s: ShapeLike): Expr => (Array.isArray(s) ? shapeExpr(s as readonly (PrimExpr | number)[]) : (s as Expr));
+const toShape = (s: ShapeLike): Expr =>
+  Array.isArray(s) ? shapeExpr(s as readonly (PrimExpr | number)[]) : (s as Expr);
 
 export function reshape(x: Expr, shape: ShapeLike): Call {
   return call('relax.reshape', [x, toShape(shape)]);
@@ -399,7 +465,9 @@ export function expandDims(x: Expr, axis: number | readonly number[]): Call {
   return call('relax.expand_dims', [x], { attrs: { axis: typeof axis === 'number' ? [axis] : [...axis] } });
 }
 export function squeeze(x: Expr, axis: number | readonly number[] | null = null): Call {
-  return call('relax.squeeze', [x], { attrs: { axis: axis === null ? null : typeof axis === 'number' ? [axis] : [...axis] } });
+  return call('relax.squeeze', [x], {
+    attrs: { axis: axis === null ? null : typeof axis === 'number' ? [axis] : [...axis] },
+  });
 }
 export function flatten(x: Expr, startDim = 0, endDim = -1): Call {
   return call('relax.flatten', [x], { attrs: { startDim, endDim } });
@@ -408,10 +476,23 @@ export function concat(xs: readonly Expr[], axis = 0): Call {
   return call('relax.concat', [tuple(xs)], { attrs: { axis } });
 }
 export function split(x: Expr, indicesOrSections: number | readonly number[], axis = 0): Call {
-  return call('relax.split', [x], { attrs: { indicesOrSections: typeof indicesOrSections === 'number' ? indicesOrSections : [...indicesOrSections], axis } });
+  return call('relax.split', [x], {
+    attrs: {
+      indicesOrSections: typeof indicesOrSections === 'number' ? indicesOrSections : [...indicesOrSections],
+      axis,
+    },
+  });
 }
-export function stridedSlice(x: Expr, axes: readonly number[], begin: readonly number[], end: readonly number[], strides?: readonly number[]): Call {
-  return call('relax.strided_slice', [x], { attrs: { axes: [...axes], begin: [...begin], end: [...end], strides: strides ? [...strides] : null } });
+export function stridedSlice(
+  x: Expr,
+  axes: readonly number[],
+  begin: readonly number[],
+  end: readonly number[],
+  strides?: readonly number[],
+): Call {
+  return call('relax.strided_slice', [x], {
+    attrs: { axes: [...axes], begin: [...begin], end: [...end], strides: strides ? [...strides] : null },
+  });
 }
 export function broadcastTo(x: Expr, shape: ShapeLike): Call {
   return call('relax.broadcast_to', [x, toShape(shape)]);
@@ -422,7 +503,12 @@ export function tile(x: Expr, repeats: readonly number[]): Call {
 export function repeat(x: Expr, repeats: number, axis: number | null = null): Call {
   return call('relax.repeat', [x], { attrs: { repeats, axis } });
 }
-export function pad(x: Expr, padWidth: readonly number[], padValue = 0, mode: PadAttrs['mode'] = 'constant'): Call {
+export function pad(
+  x: Expr,
+  padWidth: readonly number[],
+  padValue = 0,
+  mode: PadAttrs['mode'] = 'constant',
+): Call {
   return call('relax.nn.pad', [x], { attrs: { padWidth: [...padWidth], padValue, mode } });
 }
 export function triu(x: Expr, k = 0): Call {

@@ -16,49 +16,117 @@ const close = (a: NDArray, b: NDArray, rtol = 1e-4, atol = 1e-5) => {
 
 describe('nn inference', () => {
   it('conv output shapes (padding, strides, dilation, groups, symbolic)', () => {
-    expect(infer([f32([n, 3, 32, 32]), f32([16, 3, 3, 3])], (x, w) => op.conv2d(x, w, { padding: [1] }))).toBe('R.Tensor((n, 16, 32, 32), "float32")');
-    expect(infer([f32([1, 4, h, 9]), f32([8, 2, 3, 3])], (x, w) => op.conv2d(x, w, { strides: [2], groups: 2 }))).toBe(
-      'R.Tensor((1, 8, (h - 3) // 2 + 1, 4), "float32")'.replace('(h - 3) // 2 + 1', infer([f32([1, 4, h, 9]), f32([8, 2, 3, 3])], (x, w) => op.conv2d(x, w, { strides: [2], groups: 2 })).match(/8, (.*), 4\)/)![1]),
+    expect(
+      infer([f32([n, 3, 32, 32]), f32([16, 3, 3, 3])], (x, w) => op.conv2d(x, w, { padding: [1] })),
+    ).toBe('R.Tensor((n, 16, 32, 32), "float32")');
+    expect(
+      infer([f32([1, 4, h, 9]), f32([8, 2, 3, 3])], (x, w) => op.conv2d(x, w, { strides: [2], groups: 2 })),
+    ).toBe(
+      'R.Tensor((1, 8, (h - 3) // 2 + 1, 4), "float32")'.replace(
+        '(h - 3) // 2 + 1',
+        infer([f32([1, 4, h, 9]), f32([8, 2, 3, 3])], (x, w) =>
+          op.conv2d(x, w, { strides: [2], groups: 2 }),
+        ).match(/8, (.*), 4\)/)![1],
+      ),
     );
-    expect(infer([f32([1, 2, 10]), f32([4, 2, 3])], (x, w) => op.conv1d(x, w, { dilation: [2], padding: [1, 0] }))).toBe('R.Tensor((1, 4, 7), "float32")');
-    expect(infer([f32([1, 2, 4, 4, 4]), f32([3, 2, 2, 2, 2])], (x, w) => op.conv3d(x, w))).toBe('R.Tensor((1, 3, 3, 3, 3), "float32")');
-    expect(infer([f32([1, 4, 5, 5]), f32([4, 3, 3, 3])], (x, w) => op.conv2dTranspose(x, w, { strides: [2], padding: [1], outputPadding: [1] }))).toBe(
-      'R.Tensor((1, 3, 10, 10), "float32")',
+    expect(
+      infer([f32([1, 2, 10]), f32([4, 2, 3])], (x, w) => op.conv1d(x, w, { dilation: [2], padding: [1, 0] })),
+    ).toBe('R.Tensor((1, 4, 7), "float32")');
+    expect(infer([f32([1, 2, 4, 4, 4]), f32([3, 2, 2, 2, 2])], (x, w) => op.conv3d(x, w))).toBe(
+      'R.Tensor((1, 3, 3, 3, 3), "float32")',
     );
+    expect(
+      infer([f32([1, 4, 5, 5]), f32([4, 3, 3, 3])], (x, w) =>
+        op.conv2dTranspose(x, w, { strides: [2], padding: [1], outputPadding: [1] }),
+      ),
+    ).toBe('R.Tensor((1, 3, 10, 10), "float32")');
   });
   it('conv errors', () => {
-    expect(inferError([f32([1, 3, 8, 8]), f32([4, 2, 3, 3])], (x, w) => op.conv2d(x, w))).toBe('SHAPE_MISMATCH');
+    expect(inferError([f32([1, 3, 8, 8]), f32([4, 2, 3, 3])], (x, w) => op.conv2d(x, w))).toBe(
+      'SHAPE_MISMATCH',
+    );
     expect(inferError([f32([1, 3, 8]), f32([4, 3, 3, 3])], (x, w) => op.conv2d(x, w))).toBe('SHAPE_MISMATCH');
-    expect(inferError([f32([1, 3, 2, 2]), f32([4, 3, 3, 3])], (x, w) => op.conv2d(x, w))).toBe('SHAPE_MISMATCH');
-    expect(inferError([f32([1, 4, 8, 8]), f32([3, 2, 3, 3])], (x, w) => op.conv2d(x, w, { groups: 2 }))).toBe('SHAPE_MISMATCH');
-    expect(inferError([f32([1, 3, 8, 8]), f32([4, 3, 3, 3])], (x, w) => op.conv2d(x, w, { padding: [1, 1, 1] }))).toBe('INVALID_ARGUMENT');
+    expect(inferError([f32([1, 3, 2, 2]), f32([4, 3, 3, 3])], (x, w) => op.conv2d(x, w))).toBe(
+      'SHAPE_MISMATCH',
+    );
+    expect(inferError([f32([1, 4, 8, 8]), f32([3, 2, 3, 3])], (x, w) => op.conv2d(x, w, { groups: 2 }))).toBe(
+      'SHAPE_MISMATCH',
+    );
+    expect(
+      inferError([f32([1, 3, 8, 8]), f32([4, 3, 3, 3])], (x, w) => op.conv2d(x, w, { padding: [1, 1, 1] })),
+    ).toBe('INVALID_ARGUMENT');
   });
   it('pooling', () => {
-    expect(infer([f32([n, 3, 8, 8])], (x) => op.maxPool2d(x, [2, 2], { strides: [2] }))).toBe('R.Tensor((n, 3, 4, 4), "float32")');
-    expect(infer([f32([1, 3, 7, 7])], (x) => op.avgPool2d(x, [2], { strides: [2], ceilMode: true }))).toBe('R.Tensor((1, 3, 4, 4), "float32")');
-    expect(infer([f32([n, 3, h, 8])], (x) => op.globalAvgPool2d(x))).toBe('R.Tensor((n, 3, 1, 1), "float32")');
-    expect(infer([f32([n, 3, h, 8])], (x) => op.adaptiveAvgPool2d(x))).toBe('R.Tensor((n, 3, h, 8), "float32")');
+    expect(infer([f32([n, 3, 8, 8])], (x) => op.maxPool2d(x, [2, 2], { strides: [2] }))).toBe(
+      'R.Tensor((n, 3, 4, 4), "float32")',
+    );
+    expect(infer([f32([1, 3, 7, 7])], (x) => op.avgPool2d(x, [2], { strides: [2], ceilMode: true }))).toBe(
+      'R.Tensor((1, 3, 4, 4), "float32")',
+    );
+    expect(infer([f32([n, 3, h, 8])], (x) => op.globalAvgPool2d(x))).toBe(
+      'R.Tensor((n, 3, 1, 1), "float32")',
+    );
+    expect(infer([f32([n, 3, h, 8])], (x) => op.adaptiveAvgPool2d(x))).toBe(
+      'R.Tensor((n, 3, h, 8), "float32")',
+    );
     expect(inferError([f32([1, 3, 8])], (x) => op.maxPool2d(x, [2]))).toBe('SHAPE_MISMATCH');
   });
   it('norms, softmax, attention, resize', () => {
-    expect(infer([f32([n, 8]), f32([8]), f32([8])], (x, g, b) => op.layerNorm(x, g, b))).toBe('R.Tensor((n, 8), "float32")');
-    expect(inferError([f32([n, 8]), f32([7]), f32([8])], (x, g, b) => op.layerNorm(x, g, b))).toBe('SHAPE_MISMATCH');
-    expect(infer([f32([2, 4, 3]), f32([4]), f32([4]), f32([4]), f32([4])], (x, g, b, m, v) => op.batchNorm(x, g, b, m, v))).toBe('R.Tensor((2, 4, 3), "float32")');
-    expect(inferError([f32([2, 4, 3]), f32([3]), f32([4]), f32([4]), f32([4])], (x, g, b, m, v) => op.batchNorm(x, g, b, m, v))).toBe('SHAPE_MISMATCH');
-    expect(inferError([f32([2, 6, 3]), f32([6]), f32([6])], (x, g, b) => op.groupNorm(x, g, b, 4))).toBe('SHAPE_MISMATCH');
+    expect(infer([f32([n, 8]), f32([8]), f32([8])], (x, g, b) => op.layerNorm(x, g, b))).toBe(
+      'R.Tensor((n, 8), "float32")',
+    );
+    expect(inferError([f32([n, 8]), f32([7]), f32([8])], (x, g, b) => op.layerNorm(x, g, b))).toBe(
+      'SHAPE_MISMATCH',
+    );
+    expect(
+      infer([f32([2, 4, 3]), f32([4]), f32([4]), f32([4]), f32([4])], (x, g, b, m, v) =>
+        op.batchNorm(x, g, b, m, v),
+      ),
+    ).toBe('R.Tensor((2, 4, 3), "float32")');
+    expect(
+      inferError([f32([2, 4, 3]), f32([3]), f32([4]), f32([4]), f32([4])], (x, g, b, m, v) =>
+        op.batchNorm(x, g, b, m, v),
+      ),
+    ).toBe('SHAPE_MISMATCH');
+    expect(inferError([f32([2, 6, 3]), f32([6]), f32([6])], (x, g, b) => op.groupNorm(x, g, b, 4))).toBe(
+      'SHAPE_MISMATCH',
+    );
     expect(infer([f32([n, 6])], (x) => op.softmax(x))).toBe('R.Tensor((n, 6), "float32")');
     expect(inferError([tensorSInfo([3], 'int32')], (x) => op.softmax(x))).toBe('DTYPE_MISMATCH');
     expect(inferError([f32([3])], (x) => op.softmax(x, 1))).toBe('INVALID_ARGUMENT');
-    expect(infer([f32([2, n, 4, 8]), f32([2, 10, 4, 8]), f32([2, 10, 4, 16])], (q, k, v) => op.attention(q, k, v))).toBe('R.Tensor((2, n, 4, 16), "float32")');
-    expect(inferError([f32([2, 5, 4, 8]), f32([2, 10, 4, 8]), f32([2, 9, 4, 16])], (q, k, v) => op.attention(q, k, v))).toBe('SHAPE_MISMATCH');
-    expect(infer([f32([1, 3, h, 4])], (x) => op.resize2d(x, [n, 8]))).toBe('R.Tensor((1, 3, n, 8), "float32")');
+    expect(
+      infer([f32([2, n, 4, 8]), f32([2, 10, 4, 8]), f32([2, 10, 4, 16])], (q, k, v) => op.attention(q, k, v)),
+    ).toBe('R.Tensor((2, n, 4, 16), "float32")');
+    expect(
+      inferError([f32([2, 5, 4, 8]), f32([2, 10, 4, 8]), f32([2, 9, 4, 16])], (q, k, v) =>
+        op.attention(q, k, v),
+      ),
+    ).toBe('SHAPE_MISMATCH');
+    expect(infer([f32([1, 3, h, 4])], (x) => op.resize2d(x, [n, 8]))).toBe(
+      'R.Tensor((1, 3, n, 8), "float32")',
+    );
   });
 });
 
 /** N-d grouped convolution reference (NC..., OI...). */
-function convRef(x: NDArray, w: NDArray, strides: number[], pads: number[], dil: number[], groups: number): NDArray {
+function convRef(
+  x: NDArray,
+  w: NDArray,
+  strides: number[],
+  pads: number[],
+  dil: number[],
+  groups: number,
+): NDArray {
   const sp = x.shape.length - 2;
-  const out = [x.shape[0], w.shape[0], ...Array.from({ length: sp }, (_, i) => Math.floor((x.shape[2 + i] + 2 * pads[i] - dil[i] * (w.shape[2 + i] - 1) - 1) / strides[i]) + 1)];
+  const out = [
+    x.shape[0],
+    w.shape[0],
+    ...Array.from(
+      { length: sp },
+      (_, i) =>
+        Math.floor((x.shape[2 + i] + 2 * pads[i] - dil[i] * (w.shape[2 + i] - 1) - 1) / strides[i]) + 1,
+    ),
+  ];
   const icg = w.shape[1];
   const ocg = w.shape[0] / groups;
   const ks = w.shape.slice(2);
@@ -81,21 +149,34 @@ describe('nn legalization', () => {
   it('conv2d with padding, stride, dilation, groups', () => {
     const x = rand('float32', [2, 4, 7, 6], 1);
     const w = rand('float32', [6, 2, 3, 2], 2);
-    const got = tensorOut(runOp((a, b) => op.conv2d(a, b, { strides: [2, 1], padding: [1], dilation: [1, 2], groups: 2 }), [x, w]));
+    const got = tensorOut(
+      runOp(
+        (a, b) => op.conv2d(a, b, { strides: [2, 1], padding: [1], dilation: [1, 2], groups: 2 }),
+        [x, w],
+      ),
+    );
     close(got, convRef(x, w, [2, 1], [1, 1], [1, 2], 2));
   });
   it('conv1d and conv3d', () => {
     const x1 = rand('float32', [1, 3, 9], 3);
     const w1 = rand('float32', [2, 3, 3], 4);
-    close(tensorOut(runOp((a, b) => op.conv1d(a, b, { padding: [2], dilation: [2] }), [x1, w1])), convRef(x1, w1, [1], [2], [2], 1));
+    close(
+      tensorOut(runOp((a, b) => op.conv1d(a, b, { padding: [2], dilation: [2] }), [x1, w1])),
+      convRef(x1, w1, [1], [2], [2], 1),
+    );
     const x3 = rand('float32', [1, 2, 4, 4, 3], 5);
     const w3 = rand('float32', [2, 2, 2, 2, 2], 6);
-    close(tensorOut(runOp((a, b) => op.conv3d(a, b, { padding: [1] }), [x3, w3])), convRef(x3, w3, [1, 1, 1], [1, 1, 1], [1, 1, 1], 1));
+    close(
+      tensorOut(runOp((a, b) => op.conv3d(a, b, { padding: [1] }), [x3, w3])),
+      convRef(x3, w3, [1, 1, 1], [1, 1, 1], [1, 1, 1], 1),
+    );
   });
   it('conv2d with a symbolic batch', () => {
     const x = rand('float32', [3, 2, 5, 5], 7);
     const w = rand('float32', [4, 2, 3, 3], 8);
-    const got = tensorOut(runOp((a, b) => op.conv2d(a, b, { padding: [1] }), [x, w], [tensorSInfo([n, 2, 5, 5], 'float32')]));
+    const got = tensorOut(
+      runOp((a, b) => op.conv2d(a, b, { padding: [1] }), [x, w], [tensorSInfo([n, 2, 5, 5], 'float32')]),
+    );
     close(got, convRef(x, w, [1, 1], [1, 1], [1, 1], 1));
   });
   it('conv2d_transpose (stride, padding, output padding, groups)', () => {
@@ -107,7 +188,9 @@ describe('nn legalization', () => {
     const groups = 2;
     const ocg = 3;
     const icg = 2;
-    const outS = [0, 1].map((i) => (x.shape[2 + i] - 1) * s[i] - 2 * p[i] + (w.shape[2 + i] - 1) + op_[i] + 1);
+    const outS = [0, 1].map(
+      (i) => (x.shape[2 + i] - 1) * s[i] - 2 * p[i] + (w.shape[2 + i] - 1) + op_[i] + 1,
+    );
     const ref = fromFn('float32', [1, ocg * groups, ...outS], ([nn, oc, oy, ox]) => {
       const g = Math.floor(oc / ocg);
       let acc = 0;
@@ -124,10 +207,23 @@ describe('nn legalization', () => {
           }
       return acc;
     });
-    const got = tensorOut(runOp((a, b) => op.conv2dTranspose(a, b, { strides: s, padding: p, outputPadding: op_, groups }), [x, w]));
+    const got = tensorOut(
+      runOp(
+        (a, b) => op.conv2dTranspose(a, b, { strides: s, padding: p, outputPadding: op_, groups }),
+        [x, w],
+      ),
+    );
     close(got, ref);
   });
-  function poolRef(x: NDArray, k: number[], s: number[], p: number[], kind: 'max' | 'avg', ceil = false, includePad = false): NDArray {
+  function poolRef(
+    x: NDArray,
+    k: number[],
+    s: number[],
+    p: number[],
+    kind: 'max' | 'avg',
+    ceil = false,
+    includePad = false,
+  ): NDArray {
     const sp = x.shape.length - 2;
     const outS = Array.from({ length: sp }, (_, i) => {
       const span = x.shape[2 + i] + 2 * p[i] - k[i];
@@ -155,11 +251,25 @@ describe('nn legalization', () => {
   }
   it('max / avg pooling incl. padding, ceil mode, count_include_pad', () => {
     const x = rand('float32', [1, 2, 7, 6], 11);
-    close(tensorOut(runOp((a) => op.maxPool2d(a, [3, 3], { strides: [2], padding: [1] }), [x])), poolRef(x, [3, 3], [2, 2], [1, 1], 'max'));
-    close(tensorOut(runOp((a) => op.avgPool2d(a, [2, 2], { strides: [2], ceilMode: true }), [x])), poolRef(x, [2, 2], [2, 2], [0, 0], 'avg', true));
-    close(tensorOut(runOp((a) => op.avgPool2d(a, [3, 3], { strides: [2], padding: [1], countIncludePad: true }), [x])), poolRef(x, [3, 3], [2, 2], [1, 1], 'avg', false, true));
+    close(
+      tensorOut(runOp((a) => op.maxPool2d(a, [3, 3], { strides: [2], padding: [1] }), [x])),
+      poolRef(x, [3, 3], [2, 2], [1, 1], 'max'),
+    );
+    close(
+      tensorOut(runOp((a) => op.avgPool2d(a, [2, 2], { strides: [2], ceilMode: true }), [x])),
+      poolRef(x, [2, 2], [2, 2], [0, 0], 'avg', true),
+    );
+    close(
+      tensorOut(
+        runOp((a) => op.avgPool2d(a, [3, 3], { strides: [2], padding: [1], countIncludePad: true }), [x]),
+      ),
+      poolRef(x, [3, 3], [2, 2], [1, 1], 'avg', false, true),
+    );
     const x1 = rand('float32', [2, 3, 9], 12);
-    close(tensorOut(runOp((a) => op.maxPool1d(a, [3], { strides: [2] }), [x1])), poolRef(x1, [3], [2], [0], 'max'));
+    close(
+      tensorOut(runOp((a) => op.maxPool1d(a, [3], { strides: [2] }), [x1])),
+      poolRef(x1, [3], [2], [0], 'max'),
+    );
   });
   it('adaptive and global pooling', () => {
     const x = rand('float32', [1, 2, 7, 5], 13);
@@ -192,9 +302,16 @@ describe('nn legalization', () => {
       return Math.exp(at(x, [i, j]) - mx) / s;
     });
     close(tensorOut(runOp((a) => op.softmax(a), [x])), sm);
-    close(tensorOut(runOp((a) => op.logSoftmax(a, 1), [x])), fromFn('float32', [3, 5], (i) => Math.log(at(sm, i))));
+    close(
+      tensorOut(runOp((a) => op.logSoftmax(a, 1), [x])),
+      fromFn('float32', [3, 5], (i) => Math.log(at(sm, i))),
+    );
     const sm0 = tensorOut(runOp((a) => op.softmax(a, 0), [x]));
-    expect(Array.from({ length: 5 }, (_, j) => at(sm0, [0, j]) + at(sm0, [1, j]) + at(sm0, [2, j])).every((v) => Math.abs(v - 1) < 1e-5)).toBe(true);
+    expect(
+      Array.from({ length: 5 }, (_, j) => at(sm0, [0, j]) + at(sm0, [1, j]) + at(sm0, [2, j])).every(
+        (v) => Math.abs(v - 1) < 1e-5,
+      ),
+    ).toBe(true);
   });
   const meanVar = (vals: number[]) => {
     const m = vals.reduce((a, b) => a + b, 0) / vals.length;
@@ -218,7 +335,12 @@ describe('nn legalization', () => {
     const bc = rand('float32', [3], 19);
     const mean = rand('float32', [3], 20);
     const vr = rand('float32', [3], 21, 0.5, 2);
-    const bn = fromFn('float32', [2, 3, 4], ([i, c, k]) => ((at(x, [i, c, k]) - at(mean, [c])) / Math.sqrt(at(vr, [c]) + 1e-5)) * at(gc, [c]) + at(bc, [c]));
+    const bn = fromFn(
+      'float32',
+      [2, 3, 4],
+      ([i, c, k]) =>
+        ((at(x, [i, c, k]) - at(mean, [c])) / Math.sqrt(at(vr, [c]) + 1e-5)) * at(gc, [c]) + at(bc, [c]),
+    );
     close(tensorOut(runOp((a, c, d, e, f) => op.batchNorm(a, c, d, e, f), [x, gc, bc, mean, vr])), bn);
     const xg = rand('float32', [2, 4, 3], 22, -2, 2);
     const g4 = rand('float32', [4], 23);
@@ -226,13 +348,20 @@ describe('nn legalization', () => {
     const gn = fromFn('float32', [2, 4, 3], ([i, c, k]) => {
       const grp = Math.floor(c / 2);
       const vals: number[] = [];
-      for (let cc = grp * 2; cc < grp * 2 + 2; cc++) for (let t = 0; t < 3; t++) vals.push(at(xg, [i, cc, t]));
+      for (let cc = grp * 2; cc < grp * 2 + 2; cc++)
+        for (let t = 0; t < 3; t++) vals.push(at(xg, [i, cc, t]));
       const [m, v] = meanVar(vals);
       return ((at(xg, [i, c, k]) - m) / Math.sqrt(v + 1e-5)) * at(g4, [c]) + at(b4, [c]);
     });
     close(tensorOut(runOp((a, c, d) => op.groupNorm(a, c, d, 2), [xg, g4, b4])), gn);
   });
-  function attnRef(q: NDArray, k: NDArray, v: NDArray, causal: 'TopLeft' | 'BottomRight' | null, bias?: NDArray): NDArray {
+  function attnRef(
+    q: NDArray,
+    k: NDArray,
+    v: NDArray,
+    causal: 'TopLeft' | 'BottomRight' | null,
+    bias?: NDArray,
+  ): NDArray {
     const [B, S, H, D] = q.shape;
     const T_ = k.shape[1];
     const Dv = v.shape[3];
@@ -257,19 +386,33 @@ describe('nn legalization', () => {
     const k = rand('float32', [1, 5, 2, 4], 26);
     const v = rand('float32', [1, 5, 2, 3], 27);
     close(tensorOut(runOp((a, b, c) => op.attention(a, b, c), [q, k, v])), attnRef(q, k, v, null));
-    close(tensorOut(runOp((a, b, c) => op.attention(a, b, c, { causalMask: 'BottomRight' }), [q, k, v])), attnRef(q, k, v, 'BottomRight'));
+    close(
+      tensorOut(runOp((a, b, c) => op.attention(a, b, c, { causalMask: 'BottomRight' }), [q, k, v])),
+      attnRef(q, k, v, 'BottomRight'),
+    );
     const qs = rand('float32', [1, 4, 2, 4], 28);
     const ks = rand('float32', [1, 4, 2, 4], 29);
     const vs = rand('float32', [1, 4, 2, 3], 30);
     const bias = rand('float32', [1, 2, 4, 4], 31);
-    close(tensorOut(runOp((a, b, c, d) => op.attention(a, b, c, { causalMask: 'TopLeft', bias: d }), [qs, ks, vs, bias])), attnRef(qs, ks, vs, 'TopLeft', bias));
+    close(
+      tensorOut(
+        runOp((a, b, c, d) => op.attention(a, b, c, { causalMask: 'TopLeft', bias: d }), [qs, ks, vs, bias]),
+      ),
+      attnRef(qs, ks, vs, 'TopLeft', bias),
+    );
   });
   it('resize2d nearest and linear', () => {
     const x = rand('float32', [1, 2, 3, 4], 32);
     const lin = (mode: 'half_pixel' | 'align_corners' | 'asymmetric', oh: number, ow: number) =>
       fromFn('float32', [1, 2, oh, ow], ([nn, c, oy, ox]) => {
         const src = (o: number, i: number, out: number) =>
-          mode === 'align_corners' ? (out > 1 ? (o * (i - 1)) / (out - 1) : 0) : mode === 'asymmetric' ? (o * i) / out : ((o + 0.5) * i) / out - 0.5;
+          mode === 'align_corners'
+            ? out > 1
+              ? (o * (i - 1)) / (out - 1)
+              : 0
+            : mode === 'asymmetric'
+              ? (o * i) / out
+              : ((o + 0.5) * i) / out - 0.5;
         const sy = src(oy, 3, oh);
         const sx = src(ox, 4, ow);
         const y0 = Math.floor(sy);
@@ -278,12 +421,33 @@ describe('nn legalization', () => {
         const ld = (y: number, z: number) => at(x, [nn, c, cl(y, 3), cl(z, 4)]);
         const wy = sy - y0;
         const wx = sx - x0;
-        return (ld(y0, x0) * (1 - wx) + ld(y0, x0 + 1) * wx) * (1 - wy) + (ld(y0 + 1, x0) * (1 - wx) + ld(y0 + 1, x0 + 1) * wx) * wy;
+        return (
+          (ld(y0, x0) * (1 - wx) + ld(y0, x0 + 1) * wx) * (1 - wy) +
+          (ld(y0 + 1, x0) * (1 - wx) + ld(y0 + 1, x0 + 1) * wx) * wy
+        );
       });
     for (const mode of ['half_pixel', 'align_corners', 'asymmetric'] as const) {
-      close(tensorOut(runOp((a) => op.resize2d(a, [5, 7], { coordinateTransformationMode: mode }), [x])), lin(mode, 5, 7));
+      close(
+        tensorOut(runOp((a) => op.resize2d(a, [5, 7], { coordinateTransformationMode: mode }), [x])),
+        lin(mode, 5, 7),
+      );
     }
-    const near = fromFn('float32', [1, 2, 6, 8], ([nn, c, oy, ox]) => at(x, [nn, c, Math.floor((oy * 3) / 6), Math.floor((ox * 4) / 8)]));
-    close(tensorOut(runOp((a) => op.resize2d(a, [6, 8], { method: 'nearest_neighbor', coordinateTransformationMode: 'asymmetric', roundingMethod: 'floor' }), [x])), near);
+    const near = fromFn('float32', [1, 2, 6, 8], ([nn, c, oy, ox]) =>
+      at(x, [nn, c, Math.floor((oy * 3) / 6), Math.floor((ox * 4) / 8)]),
+    );
+    close(
+      tensorOut(
+        runOp(
+          (a) =>
+            op.resize2d(a, [6, 8], {
+              method: 'nearest_neighbor',
+              coordinateTransformationMode: 'asymmetric',
+              roundingMethod: 'floor',
+            }),
+          [x],
+        ),
+      ),
+      near,
+    );
   });
 });

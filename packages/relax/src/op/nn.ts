@@ -3,7 +3,7 @@
 // softmax / log_softmax, scaled dot-product attention and image.resize2d. Layouts are
 // channel-first (NCW / NCHW / NCDHW, weights OIW / OIHW / OIDHW, transpose IOHW).
 import type { DataType, PrimExpr } from '@kiln/ir-core';
-import { dtype as parseDType, ErrorCodes } from '@kiln/ir-core';
+import { ErrorCodes, dtype as parseDType } from '@kiln/ir-core';
 import { constDim, dim, dimAdd, dimFloorDiv, dimMul, dimSub, provablyNotEqual } from '../arith.js';
 import { call, shapeExpr } from '../ir/expr.js';
 import type { Call, Expr } from '../ir/nodes.js';
@@ -17,11 +17,16 @@ type Ctx = OpContext<unknown>;
 /** Expand a per-spatial-dim attr given as 1 value or `n` values. */
 export function expandSpatial(ctx: Ctx, name: string, v: readonly number[], n: number): number[] {
   if (v.length === 1) return Array(n).fill(v[0]);
-  if (v.length !== n) ctx.fail(ErrorCodes.INVALID_ARGUMENT, `${name} needs 1 or ${n} values, got ${v.length}`);
+  if (v.length !== n)
+    ctx.fail(ErrorCodes.INVALID_ARGUMENT, `${name} needs 1 or ${n} values, got ${v.length}`);
   return [...v];
 }
 /** Padding as [before..., after...] from 1, n or 2n values. */
-export function expandPadding(ctx: Ctx, v: readonly number[], n: number): { before: number[]; after: number[] } {
+export function expandPadding(
+  ctx: Ctx,
+  v: readonly number[],
+  n: number,
+): { before: number[]; after: number[] } {
   if (v.length === 1) return { before: Array(n).fill(v[0]), after: Array(n).fill(v[0]) };
   if (v.length === n) return { before: [...v], after: [...v] };
   if (v.length === 2 * n) return { before: v.slice(0, n), after: v.slice(n) };
@@ -29,7 +34,14 @@ export function expandPadding(ctx: Ctx, v: readonly number[], n: number): { befo
 }
 
 /** floor((d + pads - dilation*(k-1) - 1) / stride) + 1, or ceil with `ceil`. */
-export function windowOut(d: PrimExpr, k: PrimExpr, stride: number, padTotal: number, dilation: number, ceil = false): PrimExpr {
+export function windowOut(
+  d: PrimExpr,
+  k: PrimExpr,
+  stride: number,
+  padTotal: number,
+  dilation: number,
+  ceil = false,
+): PrimExpr {
   const eff = dimAdd(dimMul(k, dilation), 1 - dilation); // dilation*(k-1) + 1
   const span = dimSub(dimAdd(d, padTotal), eff);
   const num = ceil ? dimAdd(span, stride - 1) : span;
@@ -52,11 +64,16 @@ export interface ConvGeometry {
   readonly padBefore: number[];
   readonly padAfter: number[];
 }
-export function convGeometry(ctx: Ctx, attrs: { strides: number[]; padding: number[]; dilation: number[] }, spatial: number): ConvGeometry {
+export function convGeometry(
+  ctx: Ctx,
+  attrs: { strides: number[]; padding: number[]; dilation: number[] },
+  spatial: number,
+): ConvGeometry {
   const strides = expandSpatial(ctx, 'strides', attrs.strides, spatial);
   const dilation = expandSpatial(ctx, 'dilation', attrs.dilation, spatial);
   const { before, after } = expandPadding(ctx, attrs.padding, spatial);
-  if (strides.some((s) => s <= 0) || dilation.some((s) => s <= 0)) ctx.fail(ErrorCodes.INVALID_ARGUMENT, 'strides and dilation must be positive');
+  if (strides.some((s) => s <= 0) || dilation.some((s) => s <= 0))
+    ctx.fail(ErrorCodes.INVALID_ARGUMENT, 'strides and dilation must be positive');
   if ([...before, ...after].some((p) => p < 0)) ctx.fail(ErrorCodes.INVALID_ARGUMENT, 'negative padding');
   return { spatial, strides, dilation, padBefore: before, padAfter: after };
 }
@@ -77,21 +94,37 @@ function convDef(name: string, spatial: number): OpDef<ConvAttrs> {
       const w = ctx.tensor(1);
       const dt = outDT(ctx, [x, w]);
       const nd = spatial + 2;
-      if (x.ndim >= 0 && x.ndim !== nd) ctx.fail(ErrorCodes.SHAPE_MISMATCH, `data must have rank ${nd}, got ${argShapeText(x)}`);
-      if (w.ndim >= 0 && w.ndim !== nd) ctx.fail(ErrorCodes.SHAPE_MISMATCH, `weight must have rank ${nd}, got ${argShapeText(w)}`);
+      if (x.ndim >= 0 && x.ndim !== nd)
+        ctx.fail(ErrorCodes.SHAPE_MISMATCH, `data must have rank ${nd}, got ${argShapeText(x)}`);
+      if (w.ndim >= 0 && w.ndim !== nd)
+        ctx.fail(ErrorCodes.SHAPE_MISMATCH, `weight must have rank ${nd}, got ${argShapeText(w)}`);
       const g = convGeometry(ctx as Ctx, ctx.attrs, spatial);
       const groups = ctx.attrs.groups;
       if (!x.shape || !w.shape) return result(undefined, dt, nd);
       if (provablyNotEqual(dimMul(w.shape[1], groups), x.shape[1])) {
-        ctx.fail(ErrorCodes.SHAPE_MISMATCH, `input channels ${shapeToString([x.shape[1]])} != weight ${argShapeText(w)} in-channels × groups ${groups} (data ${argShapeText(x)})`);
+        ctx.fail(
+          ErrorCodes.SHAPE_MISMATCH,
+          `input channels ${shapeToString([x.shape[1]])} != weight ${argShapeText(w)} in-channels × groups ${groups} (data ${argShapeText(x)})`,
+        );
       }
       const oc = constDim(w.shape[0]);
-      if (oc !== undefined && oc % groups !== 0) ctx.fail(ErrorCodes.SHAPE_MISMATCH, `output channels ${oc} not divisible by groups ${groups}`);
+      if (oc !== undefined && oc % groups !== 0)
+        ctx.fail(ErrorCodes.SHAPE_MISMATCH, `output channels ${oc} not divisible by groups ${groups}`);
       const out: PrimExpr[] = [x.shape[0], w.shape[0]];
       for (let i = 0; i < spatial; i++) {
-        const o = windowOut(x.shape[2 + i], w.shape[2 + i], g.strides[i], g.padBefore[i] + g.padAfter[i], g.dilation[i]);
+        const o = windowOut(
+          x.shape[2 + i],
+          w.shape[2 + i],
+          g.strides[i],
+          g.padBefore[i] + g.padAfter[i],
+          g.dilation[i],
+        );
         const co = constDim(o);
-        if (co !== undefined && co <= 0) ctx.fail(ErrorCodes.SHAPE_MISMATCH, `kernel ${argShapeText(w)} larger than padded input ${argShapeText(x)}`);
+        if (co !== undefined && co <= 0)
+          ctx.fail(
+            ErrorCodes.SHAPE_MISMATCH,
+            `kernel ${argShapeText(w)} larger than padded input ${argShapeText(x)}`,
+          );
         out.push(o);
       }
       return result(out, dt);
@@ -112,16 +145,22 @@ function convTransposeDef(name: string, spatial: number): OpDef<ConvTransposeAtt
       const w = ctx.tensor(1);
       const dt = outDT(ctx, [x, w]);
       const nd = spatial + 2;
-      if (x.ndim >= 0 && x.ndim !== nd) ctx.fail(ErrorCodes.SHAPE_MISMATCH, `data must have rank ${nd}, got ${argShapeText(x)}`);
-      if (w.ndim >= 0 && w.ndim !== nd) ctx.fail(ErrorCodes.SHAPE_MISMATCH, `weight must have rank ${nd}, got ${argShapeText(w)}`);
+      if (x.ndim >= 0 && x.ndim !== nd)
+        ctx.fail(ErrorCodes.SHAPE_MISMATCH, `data must have rank ${nd}, got ${argShapeText(x)}`);
+      if (w.ndim >= 0 && w.ndim !== nd)
+        ctx.fail(ErrorCodes.SHAPE_MISMATCH, `weight must have rank ${nd}, got ${argShapeText(w)}`);
       const g = convGeometry(ctx as Ctx, ctx.attrs, spatial);
       const op = expandSpatial(ctx as Ctx, 'outputPadding', ctx.attrs.outputPadding, spatial);
       op.forEach((p, i) => {
-        if (p < 0 || (p >= g.strides[i] && p >= g.dilation[i])) ctx.fail(ErrorCodes.INVALID_ARGUMENT, `outputPadding ${p} must be smaller than stride or dilation`);
+        if (p < 0 || (p >= g.strides[i] && p >= g.dilation[i]))
+          ctx.fail(ErrorCodes.INVALID_ARGUMENT, `outputPadding ${p} must be smaller than stride or dilation`);
       });
       if (!x.shape || !w.shape) return result(undefined, dt, nd);
       if (provablyNotEqual(w.shape[0], x.shape[1])) {
-        ctx.fail(ErrorCodes.SHAPE_MISMATCH, `input channels ${shapeToString([x.shape[1]])} != weight ${argShapeText(w)} dim 0`);
+        ctx.fail(
+          ErrorCodes.SHAPE_MISMATCH,
+          `input channels ${shapeToString([x.shape[1]])} != weight ${argShapeText(w)} dim 0`,
+        );
       }
       const out: PrimExpr[] = [x.shape[0], dimMul(w.shape[1], ctx.attrs.groups)];
       for (let i = 0; i < spatial; i++) {
@@ -153,7 +192,8 @@ function poolDef(name: string, spatial: number): OpDef<PoolAttrs> {
     inferStructInfo(_c, ctx) {
       const x = ctx.tensor(0);
       const nd = spatial + 2;
-      if (x.ndim >= 0 && x.ndim !== nd) ctx.fail(ErrorCodes.SHAPE_MISMATCH, `data must have rank ${nd}, got ${argShapeText(x)}`);
+      if (x.ndim >= 0 && x.ndim !== nd)
+        ctx.fail(ErrorCodes.SHAPE_MISMATCH, `data must have rank ${nd}, got ${argShapeText(x)}`);
       const g = convGeometry(ctx as Ctx, ctx.attrs, spatial);
       const k = expandSpatial(ctx as Ctx, 'poolSize', ctx.attrs.poolSize, spatial);
       if (!x.shape) return result(undefined, x.dtype, nd);
@@ -168,7 +208,8 @@ export function poolOut(d: PrimExpr, k: number, g: ConvGeometry, i: number, ceil
   const o = windowOut(d, dim(k), g.strides[i], g.padBefore[i] + g.padAfter[i], g.dilation[i], ceil);
   const cd = constDim(d);
   const co = constDim(o);
-  if (ceil && cd !== undefined && co !== undefined && (co - 1) * g.strides[i] >= cd + g.padBefore[i]) return dim(co - 1);
+  if (ceil && cd !== undefined && co !== undefined && (co - 1) * g.strides[i] >= cd + g.padBefore[i])
+    return dim(co - 1);
   return o;
 }
 
@@ -183,11 +224,17 @@ function adaptiveDef(name: string, spatial: number): OpDef<AdaptivePoolAttrs> {
     inferStructInfo(_c, ctx) {
       const x = ctx.tensor(0);
       const nd = spatial + 2;
-      if (x.ndim >= 0 && x.ndim !== nd) ctx.fail(ErrorCodes.SHAPE_MISMATCH, `data must have rank ${nd}, got ${argShapeText(x)}`);
-      const os = ctx.attrs.outputSize ? expandSpatial(ctx as Ctx, 'outputSize', ctx.attrs.outputSize, spatial) : undefined;
+      if (x.ndim >= 0 && x.ndim !== nd)
+        ctx.fail(ErrorCodes.SHAPE_MISMATCH, `data must have rank ${nd}, got ${argShapeText(x)}`);
+      const os = ctx.attrs.outputSize
+        ? expandSpatial(ctx as Ctx, 'outputSize', ctx.attrs.outputSize, spatial)
+        : undefined;
       if (os?.some((v) => v <= 0)) ctx.fail(ErrorCodes.INVALID_ARGUMENT, 'outputSize must be positive');
       if (!x.shape) return result(undefined, x.dtype, nd);
-      return result([x.shape[0], x.shape[1], ...x.shape.slice(2).map((d, i) => (os ? dim(os[i]) : d))], x.dtype);
+      return result(
+        [x.shape[0], x.shape[1], ...x.shape.slice(2).map((d, i) => (os ? dim(os[i]) : d))],
+        x.dtype,
+      );
     },
   });
 }
@@ -197,11 +244,19 @@ function adaptiveDef(name: string, spatial: number): OpDef<AdaptivePoolAttrs> {
 function checkParam(ctx: Ctx, t: TensorArg, want: readonly PrimExpr[] | undefined, what: string): void {
   if (!t.shape || !want) return;
   if (t.shape.length !== want.length || t.shape.some((d, i) => provablyNotEqual(d, want[i]))) {
-    ctx.fail(ErrorCodes.SHAPE_MISMATCH, `${what} has shape ${argShapeText(t)}, expected ${shapeToString(want)}`);
+    ctx.fail(
+      ErrorCodes.SHAPE_MISMATCH,
+      `${what} has shape ${argShapeText(t)}, expected ${shapeToString(want)}`,
+    );
   }
 }
 
-const bnAttrs = z.object({ axis: z.number().int().default(1), epsilon: z.number().default(1e-5), center: z.boolean().default(true), scale: z.boolean().default(true) });
+const bnAttrs = z.object({
+  axis: z.number().int().default(1),
+  epsilon: z.number().default(1e-5),
+  center: z.boolean().default(true),
+  scale: z.boolean().default(true),
+});
 export type BatchNormAttrs = z.output<typeof bnAttrs>;
 /** Inference-mode batch norm: `batch_norm(x, gamma, beta, movingMean, movingVar)` → normalized x. */
 export const batchNormOp = defineOp<BatchNormAttrs>({
@@ -216,13 +271,20 @@ export const batchNormOp = defineOp<BatchNormAttrs>({
     if (x.ndim >= 0) {
       const a = normAxis(ctx as Ctx, ctx.attrs.axis, x.ndim);
       const c = x.shape ? [x.shape[a]] : undefined;
-      ['gamma', 'beta', 'moving_mean', 'moving_var'].forEach((n, i) => checkParam(ctx as Ctx, ts[i + 1], c, n));
+      ['gamma', 'beta', 'moving_mean', 'moving_var'].forEach((n, i) => {
+        checkParam(ctx as Ctx, ts[i + 1], c, n);
+      });
     }
     return result(x.shape, dt, x.ndim);
   },
 });
 
-const lnAttrs = z.object({ axes: zInts.default([-1]), epsilon: z.number().default(1e-5), center: z.boolean().default(true), scale: z.boolean().default(true) });
+const lnAttrs = z.object({
+  axes: zInts.default([-1]),
+  epsilon: z.number().default(1e-5),
+  center: z.boolean().default(true),
+  scale: z.boolean().default(true),
+});
 export type LayerNormAttrs = z.output<typeof lnAttrs>;
 /** `layer_norm(x, gamma, beta)` over `axes`; gamma/beta have the normalized dims' shape. */
 export const layerNormOp = defineOp<LayerNormAttrs>({
@@ -266,7 +328,11 @@ export const groupNormOp = defineOp<GroupNormAttrs>({
       const a = normAxis(ctx as Ctx, ctx.attrs.channelAxis, x.ndim);
       if (x.shape) {
         const c = constDim(x.shape[a]);
-        if (c !== undefined && c % ctx.attrs.numGroups !== 0) ctx.fail(ErrorCodes.SHAPE_MISMATCH, `channels ${c} not divisible by numGroups ${ctx.attrs.numGroups}`);
+        if (c !== undefined && c % ctx.attrs.numGroups !== 0)
+          ctx.fail(
+            ErrorCodes.SHAPE_MISMATCH,
+            `channels ${c} not divisible by numGroups ${ctx.attrs.numGroups}`,
+          );
         checkParam(ctx as Ctx, ts[1], [x.shape[a]], 'gamma');
         checkParam(ctx as Ctx, ts[2], [x.shape[a]], 'beta');
       }
@@ -305,14 +371,18 @@ function softmaxDef(name: string): OpDef<SoftmaxAttrs> {
     pattern: 'opaque',
     inferStructInfo(_c, ctx) {
       const x = ctx.tensor(0);
-      if (x.dtype && x.dtype.code !== 'float' && x.dtype.code !== 'bfloat') ctx.fail(ErrorCodes.DTYPE_MISMATCH, `needs a float tensor, got ${x.dtype.str}`);
+      if (x.dtype && x.dtype.code !== 'float' && x.dtype.code !== 'bfloat')
+        ctx.fail(ErrorCodes.DTYPE_MISMATCH, `needs a float tensor, got ${x.dtype.str}`);
       if (x.ndim >= 0) normAxis(ctx as Ctx, ctx.attrs.axis, x.ndim);
       return result(x.shape, x.dtype, x.ndim);
     },
   });
 }
 
-const attnAttrs = z.object({ scale: z.number().nullable().default(null), causalMask: z.enum(['TopLeft', 'BottomRight']).nullable().default(null) });
+const attnAttrs = z.object({
+  scale: z.number().nullable().default(null),
+  causalMask: z.enum(['TopLeft', 'BottomRight']).nullable().default(null),
+});
 export type AttentionAttrs = z.output<typeof attnAttrs>;
 /**
  * Scaled dot-product attention, TVM layout: q [B, S, H, D], k [B, T, H, D], v [B, T, H, Dv],
@@ -332,11 +402,19 @@ export const attentionOp = defineOp<AttentionAttrs>({
       [k, 'key'],
       [v, 'value'],
     ] as const) {
-      if (t.ndim >= 0 && t.ndim !== 4) ctx.fail(ErrorCodes.SHAPE_MISMATCH, `${n} must be 4-D [batch, seq, heads, dim], got ${argShapeText(t)}`);
+      if (t.ndim >= 0 && t.ndim !== 4)
+        ctx.fail(
+          ErrorCodes.SHAPE_MISMATCH,
+          `${n} must be 4-D [batch, seq, heads, dim], got ${argShapeText(t)}`,
+        );
     }
     if (!q.shape || !k.shape || !v.shape) return result(undefined, dt, 4);
     const same = (a: PrimExpr, b: PrimExpr, what: string) => {
-      if (provablyNotEqual(a, b)) ctx.fail(ErrorCodes.SHAPE_MISMATCH, `${what} differ: query ${argShapeText(q)}, key ${argShapeText(k)}, value ${argShapeText(v)}`);
+      if (provablyNotEqual(a, b))
+        ctx.fail(
+          ErrorCodes.SHAPE_MISMATCH,
+          `${what} differ: query ${argShapeText(q)}, key ${argShapeText(k)}, value ${argShapeText(v)}`,
+        );
     };
     same(q.shape[0], k.shape[0], 'batch sizes');
     same(k.shape[0], v.shape[0], 'batch sizes');
@@ -350,8 +428,12 @@ export const attentionOp = defineOp<AttentionAttrs>({
 
 const resizeAttrs = z.object({
   method: z.enum(['nearest_neighbor', 'linear', 'cubic']).default('linear'),
-  coordinateTransformationMode: z.enum(['half_pixel', 'align_corners', 'asymmetric', 'pytorch_half_pixel']).default('half_pixel'),
-  roundingMethod: z.enum(['round', 'floor', 'ceil', 'round_prefer_floor', 'round_prefer_ceil']).default('round'),
+  coordinateTransformationMode: z
+    .enum(['half_pixel', 'align_corners', 'asymmetric', 'pytorch_half_pixel'])
+    .default('half_pixel'),
+  roundingMethod: z
+    .enum(['round', 'floor', 'ceil', 'round_prefer_floor', 'round_prefer_ceil'])
+    .default('round'),
   cubicAlpha: z.number().default(-0.75),
   cubicExclude: z.boolean().default(false),
   extrapolationValue: z.number().default(0),
@@ -368,8 +450,10 @@ export const resize2dOp = defineOp<Resize2dAttrs>({
     const x = ctx.tensor(0);
     const s = shapeArg(ctx as Ctx, 1);
     const dt = ctx.attrs.outDtype ? parseDType(ctx.attrs.outDtype) : x.dtype;
-    if (x.ndim >= 0 && x.ndim !== 4) ctx.fail(ErrorCodes.SHAPE_MISMATCH, `data must be 4-D NCHW, got ${argShapeText(x)}`);
-    if (s.ndim >= 0 && s.ndim !== 2) ctx.fail(ErrorCodes.INVALID_ARGUMENT, `size must have 2 values, got ${s.ndim}`);
+    if (x.ndim >= 0 && x.ndim !== 4)
+      ctx.fail(ErrorCodes.SHAPE_MISMATCH, `data must be 4-D NCHW, got ${argShapeText(x)}`);
+    if (s.ndim >= 0 && s.ndim !== 2)
+      ctx.fail(ErrorCodes.INVALID_ARGUMENT, `size must have 2 values, got ${s.ndim}`);
     if (!x.shape || !s.values) return result(undefined, dt, 4);
     return result([x.shape[0], x.shape[1], s.values[0], s.values[1]], dt);
   },
@@ -433,13 +517,28 @@ function convAttrsOf(o: ConvOptions) {
     outDtype: o.outDtype ?? null,
   };
 }
-export const conv1d = (x: Expr, w: Expr, o: ConvOptions = {}): Call => call('relax.nn.conv1d', [x, w], { attrs: convAttrsOf(o) });
-export const conv2d = (x: Expr, w: Expr, o: ConvOptions = {}): Call => call('relax.nn.conv2d', [x, w], { attrs: convAttrsOf(o) });
-export const conv3d = (x: Expr, w: Expr, o: ConvOptions = {}): Call => call('relax.nn.conv3d', [x, w], { attrs: convAttrsOf(o) });
-export const conv1dTranspose = (x: Expr, w: Expr, o: ConvOptions & { outputPadding?: readonly number[] } = {}): Call =>
-  call('relax.nn.conv1d_transpose', [x, w], { attrs: { ...convAttrsOf(o), outputPadding: [...(o.outputPadding ?? [0])] } });
-export const conv2dTranspose = (x: Expr, w: Expr, o: ConvOptions & { outputPadding?: readonly number[] } = {}): Call =>
-  call('relax.nn.conv2d_transpose', [x, w], { attrs: { ...convAttrsOf(o), outputPadding: [...(o.outputPadding ?? [0])] } });
+export const conv1d = (x: Expr, w: Expr, o: ConvOptions = {}): Call =>
+  call('relax.nn.conv1d', [x, w], { attrs: convAttrsOf(o) });
+export const conv2d = (x: Expr, w: Expr, o: ConvOptions = {}): Call =>
+  call('relax.nn.conv2d', [x, w], { attrs: convAttrsOf(o) });
+export const conv3d = (x: Expr, w: Expr, o: ConvOptions = {}): Call =>
+  call('relax.nn.conv3d', [x, w], { attrs: convAttrsOf(o) });
+export const conv1dTranspose = (
+  x: Expr,
+  w: Expr,
+  o: ConvOptions & { outputPadding?: readonly number[] } = {},
+): Call =>
+  call('relax.nn.conv1d_transpose', [x, w], {
+    attrs: { ...convAttrsOf(o), outputPadding: [...(o.outputPadding ?? [0])] },
+  });
+export const conv2dTranspose = (
+  x: Expr,
+  w: Expr,
+  o: ConvOptions & { outputPadding?: readonly number[] } = {},
+): Call =>
+  call('relax.nn.conv2d_transpose', [x, w], {
+    attrs: { ...convAttrsOf(o), outputPadding: [...(o.outputPadding ?? [0])] },
+  });
 
 export interface PoolOptions {
   strides?: readonly number[];
@@ -467,8 +566,10 @@ export const maxPool3d = pool('relax.nn.max_pool3d');
 export const avgPool1d = pool('relax.nn.avg_pool1d');
 export const avgPool2d = pool('relax.nn.avg_pool2d');
 export const avgPool3d = pool('relax.nn.avg_pool3d');
-const adaptive = (name: string) => (x: Expr, outputSize: readonly number[] | null = null): Call =>
-  call(name, [x], { attrs: { outputSize: outputSize ? [...outputSize] : null } });
+const adaptive =
+  (name: string) =>
+  (x: Expr, outputSize: readonly number[] | null = null): Call =>
+    call(name, [x], { attrs: { outputSize: outputSize ? [...outputSize] : null } });
 export const adaptiveAvgPool1d = adaptive('relax.nn.adaptive_avg_pool1d');
 export const adaptiveAvgPool2d = adaptive('relax.nn.adaptive_avg_pool2d');
 export const adaptiveAvgPool3d = adaptive('relax.nn.adaptive_avg_pool3d');
@@ -477,30 +578,73 @@ export const adaptiveMaxPool2d = adaptive('relax.nn.adaptive_max_pool2d');
 export const globalAvgPool2d = (x: Expr): Call => adaptiveAvgPool2d(x, [1, 1]);
 export const globalMaxPool2d = (x: Expr): Call => adaptiveMaxPool2d(x, [1, 1]);
 
-export function batchNorm(x: Expr, gamma: Expr, beta: Expr, mean: Expr, variance: Expr, o: Partial<BatchNormAttrs> = {}): Call {
+export function batchNorm(
+  x: Expr,
+  gamma: Expr,
+  beta: Expr,
+  mean: Expr,
+  variance: Expr,
+  o: Partial<BatchNormAttrs> = {},
+): Call {
   return call('relax.nn.batch_norm', [x, gamma, beta, mean, variance], {
-    attrs: { axis: o.axis ?? 1, epsilon: o.epsilon ?? 1e-5, center: o.center ?? true, scale: o.scale ?? true },
+    attrs: {
+      axis: o.axis ?? 1,
+      epsilon: o.epsilon ?? 1e-5,
+      center: o.center ?? true,
+      scale: o.scale ?? true,
+    },
   });
 }
 export function layerNorm(x: Expr, gamma: Expr, beta: Expr, o: Partial<LayerNormAttrs> = {}): Call {
   return call('relax.nn.layer_norm', [x, gamma, beta], {
-    attrs: { axes: [...(o.axes ?? [-1])], epsilon: o.epsilon ?? 1e-5, center: o.center ?? true, scale: o.scale ?? true },
+    attrs: {
+      axes: [...(o.axes ?? [-1])],
+      epsilon: o.epsilon ?? 1e-5,
+      center: o.center ?? true,
+      scale: o.scale ?? true,
+    },
   });
 }
-export function groupNorm(x: Expr, gamma: Expr, beta: Expr, numGroups: number, o: Partial<Omit<GroupNormAttrs, 'numGroups'>> = {}): Call {
+export function groupNorm(
+  x: Expr,
+  gamma: Expr,
+  beta: Expr,
+  numGroups: number,
+  o: Partial<Omit<GroupNormAttrs, 'numGroups'>> = {},
+): Call {
   return call('relax.nn.group_norm', [x, gamma, beta], {
-    attrs: { numGroups, channelAxis: o.channelAxis ?? 1, epsilon: o.epsilon ?? 1e-5, center: o.center ?? true, scale: o.scale ?? true },
+    attrs: {
+      numGroups,
+      channelAxis: o.channelAxis ?? 1,
+      epsilon: o.epsilon ?? 1e-5,
+      center: o.center ?? true,
+      scale: o.scale ?? true,
+    },
   });
 }
 export function rmsNorm(x: Expr, weight: Expr, o: Partial<RmsNormAttrs> = {}): Call {
-  return call('relax.nn.rms_norm', [x, weight], { attrs: { axes: [...(o.axes ?? [-1])], epsilon: o.epsilon ?? 1e-5 } });
+  return call('relax.nn.rms_norm', [x, weight], {
+    attrs: { axes: [...(o.axes ?? [-1])], epsilon: o.epsilon ?? 1e-5 },
+  });
 }
 export const softmax = (x: Expr, axis = -1): Call => call('relax.nn.softmax', [x], { attrs: { axis } });
-export const logSoftmax = (x: Expr, axis = -1): Call => call('relax.nn.log_softmax', [x], { attrs: { axis } });
-export function attention(q: Expr, k: Expr, v: Expr, o: { bias?: Expr; scale?: number | null; causalMask?: 'TopLeft' | 'BottomRight' | null } = {}): Call {
-  return call('relax.nn.attention', o.bias ? [q, k, v, o.bias] : [q, k, v], { attrs: { scale: o.scale ?? null, causalMask: o.causalMask ?? null } });
+export const logSoftmax = (x: Expr, axis = -1): Call =>
+  call('relax.nn.log_softmax', [x], { attrs: { axis } });
+export function attention(
+  q: Expr,
+  k: Expr,
+  v: Expr,
+  o: { bias?: Expr; scale?: number | null; causalMask?: 'TopLeft' | 'BottomRight' | null } = {},
+): Call {
+  return call('relax.nn.attention', o.bias ? [q, k, v, o.bias] : [q, k, v], {
+    attrs: { scale: o.scale ?? null, causalMask: o.causalMask ?? null },
+  });
 }
-export function resize2d(x: Expr, size: Expr | readonly (PrimExpr | number)[], o: Partial<Resize2dAttrs> = {}): Call {
+export function resize2d(
+  x: Expr,
+  size: Expr | readonly (PrimExpr | number)[],
+  o: Partial<Resize2dAttrs> = {},
+): Call {
   const s = Array.isArray(size) ? shapeExpr(size as readonly (PrimExpr | number)[]) : (size as Expr);
   return call('relax.image.resize2d', [x, s], {
     attrs: {

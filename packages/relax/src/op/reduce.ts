@@ -1,7 +1,7 @@
 // Reductions over axes (sum, mean, max, min, prod, variance, std), index reductions
 // (argmax, argmin) and scans (cumsum, cumprod).
 import type { PrimExpr } from '@kiln/ir-core';
-import { DType, dtype as parseDType, ErrorCodes } from '@kiln/ir-core';
+import { DType, ErrorCodes, dtype as parseDType } from '@kiln/ir-core';
 import { dim, dimProduct } from '../arith.js';
 import { call } from '../ir/expr.js';
 import type { Call, Expr } from '../ir/nodes.js';
@@ -9,7 +9,10 @@ import { normAxes, normAxis, result, z, zDType } from './common.js';
 import type { OpContext, OpDef, TensorArg } from './registry.js';
 import { defineOp } from './registry.js';
 
-export const reduceAttrs = z.object({ axis: z.array(z.number().int()).nullable().default(null), keepdims: z.boolean().default(false) });
+export const reduceAttrs = z.object({
+  axis: z.array(z.number().int()).nullable().default(null),
+  keepdims: z.boolean().default(false),
+});
 export type ReduceAttrs = z.output<typeof reduceAttrs>;
 
 /** The reduced axes (all when `axis` is null), normalized. */
@@ -19,7 +22,11 @@ export function reducedAxes(ctx: OpContext<unknown>, axis: readonly number[] | n
 }
 
 /** Output dims of a reduction over `axes`. */
-export function reduceShape(shape: readonly PrimExpr[], axes: readonly number[], keepdims: boolean): PrimExpr[] {
+export function reduceShape(
+  shape: readonly PrimExpr[],
+  axes: readonly number[],
+  keepdims: boolean,
+): PrimExpr[] {
   const out: PrimExpr[] = [];
   shape.forEach((d, i) => {
     if (!axes.includes(i)) out.push(d);
@@ -36,7 +43,15 @@ function inferReduce(x: TensorArg, ctx: OpContext<ReduceAttrs>, outDType = x.dty
   return result(x.shape ? reduceShape(x.shape, axes, keepdims) : undefined, outDType, ndim);
 }
 
-export const REDUCE_NAMES = ['relax.sum', 'relax.mean', 'relax.max', 'relax.min', 'relax.prod', 'relax.variance', 'relax.std'] as const;
+export const REDUCE_NAMES = [
+  'relax.sum',
+  'relax.mean',
+  'relax.max',
+  'relax.min',
+  'relax.prod',
+  'relax.variance',
+  'relax.std',
+] as const;
 export type ReduceOpName = (typeof REDUCE_NAMES)[number];
 
 function reduceDef(name: ReduceOpName): OpDef<ReduceAttrs> {
@@ -47,7 +62,12 @@ function reduceDef(name: ReduceOpName): OpDef<ReduceAttrs> {
     pattern: 'comm_reduce',
     inferStructInfo(_c, ctx) {
       const x = ctx.tensor(0);
-      if ((name === 'relax.mean' || name === 'relax.variance' || name === 'relax.std') && x.dtype && x.dtype.code !== 'float' && x.dtype.code !== 'bfloat') {
+      if (
+        (name === 'relax.mean' || name === 'relax.variance' || name === 'relax.std') &&
+        x.dtype &&
+        x.dtype.code !== 'float' &&
+        x.dtype.code !== 'bfloat'
+      ) {
         ctx.fail(ErrorCodes.DTYPE_MISMATCH, `needs a float tensor, got ${x.dtype.str}`);
       }
       return inferReduce(x, ctx);
@@ -55,7 +75,10 @@ function reduceDef(name: ReduceOpName): OpDef<ReduceAttrs> {
   });
 }
 
-const argAttrs = z.object({ axis: z.number().int().nullable().default(null), keepdims: z.boolean().default(false) });
+const argAttrs = z.object({
+  axis: z.number().int().nullable().default(null),
+  keepdims: z.boolean().default(false),
+});
 export type ArgReduceAttrs = z.output<typeof argAttrs>;
 function argDef(name: 'relax.argmax' | 'relax.argmin'): OpDef<ArgReduceAttrs> {
   return defineOp<ArgReduceAttrs>({
@@ -67,14 +90,21 @@ function argDef(name: 'relax.argmax' | 'relax.argmin'): OpDef<ArgReduceAttrs> {
       const x = ctx.tensor(0);
       const { axis, keepdims } = ctx.attrs;
       if (x.ndim < 0) return result(undefined, DType.int64, -1);
-      const axes = axis === null ? Array.from({ length: x.ndim }, (_, i) => i) : [normAxis(ctx as OpContext<unknown>, axis, x.ndim)];
+      const axes =
+        axis === null
+          ? Array.from({ length: x.ndim }, (_, i) => i)
+          : [normAxis(ctx as OpContext<unknown>, axis, x.ndim)];
       const ndim = keepdims ? x.ndim : x.ndim - axes.length;
       return result(x.shape ? reduceShape(x.shape, axes, keepdims) : undefined, DType.int64, ndim);
     },
   });
 }
 
-const scanAttrs = z.object({ axis: z.number().int().nullable().default(null), dtype: zDType.nullable().default(null), exclusive: z.boolean().default(false) });
+const scanAttrs = z.object({
+  axis: z.number().int().nullable().default(null),
+  dtype: zDType.nullable().default(null),
+  exclusive: z.boolean().default(false),
+});
 export type ScanAttrs = z.output<typeof scanAttrs>;
 function scanDef(name: 'relax.cumsum' | 'relax.cumprod'): OpDef<ScanAttrs> {
   return defineOp<ScanAttrs>({
@@ -112,7 +142,12 @@ export interface ReduceOptions {
 }
 function r(name: ReduceOpName) {
   return (x: Expr, opts: ReduceOptions = {}): Call => {
-    const axis = opts.axis === undefined || opts.axis === null ? null : typeof opts.axis === 'number' ? [opts.axis] : [...opts.axis];
+    const axis =
+      opts.axis === undefined || opts.axis === null
+        ? null
+        : typeof opts.axis === 'number'
+          ? [opts.axis]
+          : [...opts.axis];
     return call(name, [x], { attrs: { axis, keepdims: opts.keepdims ?? false } });
   };
 }
@@ -129,9 +164,19 @@ export function argmax(x: Expr, opts: { axis?: number | null; keepdims?: boolean
 export function argmin(x: Expr, opts: { axis?: number | null; keepdims?: boolean } = {}): Call {
   return call('relax.argmin', [x], { attrs: { axis: opts.axis ?? null, keepdims: opts.keepdims ?? false } });
 }
-export function cumsum(x: Expr, opts: { axis?: number | null; dtype?: string | null; exclusive?: boolean } = {}): Call {
-  return call('relax.cumsum', [x], { attrs: { axis: opts.axis ?? null, dtype: opts.dtype ?? null, exclusive: opts.exclusive ?? false } });
+export function cumsum(
+  x: Expr,
+  opts: { axis?: number | null; dtype?: string | null; exclusive?: boolean } = {},
+): Call {
+  return call('relax.cumsum', [x], {
+    attrs: { axis: opts.axis ?? null, dtype: opts.dtype ?? null, exclusive: opts.exclusive ?? false },
+  });
 }
-export function cumprod(x: Expr, opts: { axis?: number | null; dtype?: string | null; exclusive?: boolean } = {}): Call {
-  return call('relax.cumprod', [x], { attrs: { axis: opts.axis ?? null, dtype: opts.dtype ?? null, exclusive: opts.exclusive ?? false } });
+export function cumprod(
+  x: Expr,
+  opts: { axis?: number | null; dtype?: string | null; exclusive?: boolean } = {},
+): Call {
+  return call('relax.cumprod', [x], {
+    attrs: { axis: opts.axis ?? null, dtype: opts.dtype ?? null, exclusive: opts.exclusive ?? false },
+  });
 }

@@ -10,7 +10,13 @@ import type { Call, Expr, StructInfo, TensorStructInfo } from '../ir/nodes.js';
 import { shapeToString, sinfoToString, tensorShape } from '../ir/struct-info.js';
 
 /** How an operator fuses (TVM's OpPatternKind), consumed by FuseOps. */
-export type OpPattern = 'elemwise' | 'broadcast' | 'injective' | 'comm_reduce' | 'out_elemwise_fusable' | 'opaque';
+export type OpPattern =
+  | 'elemwise'
+  | 'broadcast'
+  | 'injective'
+  | 'comm_reduce'
+  | 'out_elemwise_fusable'
+  | 'opaque';
 
 /** A tensor argument's StructInfo, unpacked. */
 export interface TensorArg {
@@ -59,7 +65,10 @@ export type AnyOpDef = OpDef<unknown>;
 /** Declare an operator. Identity at runtime; it fixes the attrs type for the callbacks. */
 export function defineOp<A = Record<string, never>>(def: OpDef<A>): OpDef<A> {
   if (!/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$/.test(def.name)) {
-    throw new KilnError(ErrorCodes.INVALID_ARGUMENT, `operator name '${def.name}' must be namespaced, like 'relax.add'`);
+    throw new KilnError(
+      ErrorCodes.INVALID_ARGUMENT,
+      `operator name '${def.name}' must be namespaced, like 'relax.add'`,
+    );
   }
   return Object.freeze({ ...def });
 }
@@ -81,7 +90,8 @@ export class OpRegistry {
   /** The definition of `name`, or UNKNOWN_NAME. */
   get(name: string): AnyOpDef {
     const d = this.ops.get(name);
-    if (!d) throw new KilnError(ErrorCodes.UNKNOWN_NAME, `unknown operator '${name}'`, { details: { op: name } });
+    if (!d)
+      throw new KilnError(ErrorCodes.UNKNOWN_NAME, `unknown operator '${name}'`, { details: { op: name } });
     return d;
   }
   tryGet(name: string): AnyOpDef | undefined {
@@ -106,9 +116,13 @@ export function parseAttrs<A>(def: OpDef<A>, call: Call): A {
   if (r.success) return r.data;
   const issue = r.error.issues[0];
   const field = issue?.path.join('.') || '(attrs)';
-  throw new KilnError(ErrorCodes.INVALID_ARGUMENT, `${def.name}: invalid attribute '${field}': ${issue?.message ?? 'invalid'}`, {
-    details: { op: def.name, field },
-  });
+  throw new KilnError(
+    ErrorCodes.INVALID_ARGUMENT,
+    `${def.name}: invalid attribute '${field}': ${issue?.message ?? 'invalid'}`,
+    {
+      details: { op: def.name, field },
+    },
+  );
 }
 
 function checkArity(def: AnyOpDef, call: Call): void {
@@ -118,7 +132,9 @@ function checkArity(def: AnyOpDef, call: Call): void {
   const [lo, hi] = typeof spec === 'number' ? [spec, spec] : spec;
   if (n < lo || n > hi) {
     const want = lo === hi ? `${lo}` : `${lo} to ${hi}`;
-    throw new KilnError(ErrorCodes.INVALID_ARGUMENT, `${def.name} takes ${want} argument(s), got ${n}`, { details: { op: def.name } });
+    throw new KilnError(ErrorCodes.INVALID_ARGUMENT, `${def.name} takes ${want} argument(s), got ${n}`, {
+      details: { op: def.name },
+    });
   }
 }
 
@@ -129,9 +145,16 @@ export function makeOpContext<A>(def: OpDef<A>, call: Call, module?: IRModule): 
   const name = def.name;
   const arg = (i: number): StructInfo => {
     const a = call.args[i];
-    if (a === undefined) throw new KilnError(ErrorCodes.INVALID_ARGUMENT, `${name}: missing argument ${i}`, { details: { op: name } });
+    if (a === undefined)
+      throw new KilnError(ErrorCodes.INVALID_ARGUMENT, `${name}: missing argument ${i}`, {
+        details: { op: name },
+      });
     if (!a.structInfo) {
-      throw new KilnError(ErrorCodes.INVALID_ARGUMENT, `${name}: argument ${i} has no StructInfo (not normalized)`, { details: { op: name } });
+      throw new KilnError(
+        ErrorCodes.INVALID_ARGUMENT,
+        `${name}: argument ${i} has no StructInfo (not normalized)`,
+        { details: { op: name } },
+      );
     }
     return a.structInfo;
   };
@@ -144,9 +167,13 @@ export function makeOpContext<A>(def: OpDef<A>, call: Call, module?: IRModule): 
     tensor(i: number): TensorArg {
       const s = arg(i);
       if (s.kind !== 'relax.TensorStructInfo') {
-        throw new KilnError(ErrorCodes.INVALID_ARGUMENT, `${name}: argument ${i} must be a tensor, got ${sinfoToString(s)}`, {
-          details: { op: name, arg: i },
-        });
+        throw new KilnError(
+          ErrorCodes.INVALID_ARGUMENT,
+          `${name}: argument ${i} must be a tensor, got ${sinfoToString(s)}`,
+          {
+            details: { op: name, arg: i },
+          },
+        );
       }
       return { sinfo: s, shape: tensorShape(s), dtype: s.dtype, ndim: s.ndim };
     },
@@ -158,7 +185,8 @@ export function makeOpContext<A>(def: OpDef<A>, call: Call, module?: IRModule): 
 
 /** Run an op's StructInfo inference for a call whose arguments are normalized. */
 export function inferCallStructInfo(registry: OpRegistry, call: Call, module?: IRModule): StructInfo {
-  if (call.op.kind !== 'relax.Op') throw new KilnError(ErrorCodes.INTERNAL, 'internal error: inferCallStructInfo on a non-op call');
+  if (call.op.kind !== 'relax.Op')
+    throw new KilnError(ErrorCodes.INTERNAL, 'internal error: inferCallStructInfo on a non-op call');
   const def = registry.get(call.op.name);
   return def.inferStructInfo(call, makeOpContext(def, call, module));
 }

@@ -1,6 +1,7 @@
 // Test helpers (not part of the public API): build a one-op function, legalize it, run it
 // through the reference evaluator, plus small NumPy-like reference routines in TS.
-import type { IRModule, PrimExpr } from '@kiln/ir-core';
+import type { IRModule } from '@kiln/ir-core';
+import { isKilnError, postOrderVisit } from '@kiln/ir-core';
 import type { NDArray } from '@kiln/tensorir';
 import { getFlat, ndarray, randomNDArray } from '@kiln/tensorir';
 import { BlockBuilder } from '../block-builder.js';
@@ -9,9 +10,7 @@ import { evaluateRelax, isNDArray } from '../eval.js';
 import { relaxVar } from '../ir/expr.js';
 import type { Call, Expr, RelaxFunction, StructInfo, Var } from '../ir/nodes.js';
 import { sinfoToString, tensorSInfo } from '../ir/struct-info.js';
-import { isKilnError } from '@kiln/ir-core';
 import { legalizeModule } from '../transform/legalize-ops.js';
-import { postOrderVisit } from '@kiln/ir-core';
 
 export interface OpRun {
   readonly mod: IRModule;
@@ -25,7 +24,11 @@ export interface OpRun {
  * remains, and evaluate it on `inputs`. `sinfo` overrides a param's StructInfo (for
  * symbolic shapes); by default params take the inputs' static shapes.
  */
-export function runOp(build: (...ps: Var[]) => Expr, inputs: readonly NDArray[], sinfo: readonly (StructInfo | undefined)[] = []): OpRun {
+export function runOp(
+  build: (...ps: Var[]) => Expr,
+  inputs: readonly NDArray[],
+  sinfo: readonly (StructInfo | undefined)[] = [],
+): OpRun {
   const params = inputs.map((a, i) => relaxVar(`p${i}`, sinfo[i] ?? tensorSInfo(a.shape, a.dtype)));
   const bb = new BlockBuilder();
   bb.function('main', params, (...ps) => bb.emit(build(...ps)));
@@ -35,7 +38,8 @@ export function runOp(build: (...ps: Var[]) => Expr, inputs: readonly NDArray[],
   postOrderVisit(main, (n) => {
     if (n.kind === 'relax.Call') {
       const c = n as Call;
-      if (c.op.kind === 'relax.Op' && c.op.name !== 'relax.call_tir' && c.op.name !== 'relax.shape_of') throw new Error(`not legalized: ${c.op.name}`);
+      if (c.op.kind === 'relax.Op' && c.op.name !== 'relax.call_tir' && c.op.name !== 'relax.shape_of')
+        throw new Error(`not legalized: ${c.op.name}`);
     }
   });
   return { mod, out: evaluateRelax(mod, 'main', inputs), before };
@@ -128,4 +132,3 @@ export function inferError(sinfos: readonly StructInfo[], build: (...ps: Expr[])
   }
   return 'no error';
 }
-

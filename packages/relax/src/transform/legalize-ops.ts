@@ -49,7 +49,11 @@ class Legalizer {
   function(fn: RelaxFunction): RelaxFunction {
     const body = this.expr(fn.body);
     if (body === fn.body) return fn;
-    return relaxFunction(fn.params, body, fn.retStructInfo, { attrs: fn.attrs, isPure: fn.isPure, span: fn.span });
+    return relaxFunction(fn.params, body, fn.retStructInfo, {
+      attrs: fn.attrs,
+      isPure: fn.isPure,
+      span: fn.span,
+    });
   }
 
   /** Rewrite nested scopes (SeqExprs in If branches and function bodies). */
@@ -99,17 +103,25 @@ class Legalizer {
         const out = this.bb.normalize(l.fn(value, this.bb, ctx));
         if (out !== value) {
           this.changed = true;
-          return b.kind === 'relax.VarBinding' ? varBinding(b.var, out, b.span) : matchCast(b.var, out, b.structInfo, b.span);
+          return b.kind === 'relax.VarBinding'
+            ? varBinding(b.var, out, b.span)
+            : matchCast(b.var, out, b.structInfo, b.span);
         }
       }
     }
     if (value === b.value) return b;
-    return b.kind === 'relax.VarBinding' ? varBinding(b.var, value, b.span) : matchCast(b.var, value, b.structInfo, b.span);
+    return b.kind === 'relax.VarBinding'
+      ? varBinding(b.var, value, b.span)
+      : matchCast(b.var, value, b.structInfo, b.span);
   }
 }
 
 /** Legalize `mod` with `ops` (default: the built-in registry). */
-export function legalizeModule(mod: IRModule, ops: OpRegistry = createOpRegistry(), opts: LegalizeOptions = {}): IRModule {
+export function legalizeModule(
+  mod: IRModule,
+  ops: OpRegistry = createOpRegistry(),
+  opts: LegalizeOptions = {},
+): IRModule {
   let cur = mod;
   const rounds = opts.maxRounds ?? 8;
   for (let round = 0; round < rounds; round++) {
@@ -123,7 +135,10 @@ export function legalizeModule(mod: IRModule, ops: OpRegistry = createOpRegistry
     if (!lg.changed) return cur;
     cur = bb.getModule();
   }
-  throw new KilnError(ErrorCodes.PASS_FAILED, `relax.LegalizeOps did not reach a fixpoint in ${rounds} rounds`);
+  throw new KilnError(
+    ErrorCodes.PASS_FAILED,
+    `relax.LegalizeOps did not reach a fixpoint in ${rounds} rounds`,
+  );
 }
 
 const legalizeOptions = z.object({ skipOps: z.array(z.string()).default([]) });
