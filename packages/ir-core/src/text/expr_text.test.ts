@@ -157,6 +157,17 @@ describe('PrimExpr text', () => {
     expect(e.dtype).toBe(DType.int64);
   });
 
+  it('shows the offending line with a caret', () => {
+    try {
+      parseExpr('x +\n  (y * )', { x, y }, { source: 'e.txt' });
+      expect.unreachable();
+    } catch (err) {
+      expect(isKilnError(err) && err.format()).toBe(
+        "e.txt:2:8: error[PARSE_ERROR]: expected an expression but found ')'\n  note:   (y * )\n  note:        ^",
+      );
+    }
+  });
+
   it('reports parse errors with line and column', () => {
     const cases: Array<[string, number, number]> = [
       ['x + ', 1, 5],

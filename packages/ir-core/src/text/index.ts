@@ -17,7 +17,7 @@ export {
   reservedWords,
 } from './format.js';
 export type { Token, TokenKind } from './lexer.js';
-export { describeToken, isDottedIdent, isPlainIdent, quoteString, tokenize } from './lexer.js';
+export { describeToken, isDottedIdent, isPlainIdent, pointAt, quoteString, tokenize } from './lexer.js';
 export { formatGlobal, parseModule, printModule, printNode } from './module_text.js';
 export { NameAllocator, RESERVED_NAMES, sanitizeName } from './names.js';
 export type { ParseExprOptions, ScopeInit, TextParserOptions } from './parser.js';

@@ -80,7 +80,7 @@ export function tokenize(text: string, source?: string): Token[] {
   let lineStart = 0;
   const fail = (msg: string, at: number): never => {
     const span: Span = { source, line, column: at - lineStart + 1 };
-    throw new KilnError(ErrorCodes.PARSE_ERROR, msg, { span });
+    throw new KilnError(ErrorCodes.PARSE_ERROR, msg, { span, notes: pointAt(text, span.line, span.column) });
   };
   while (i < text.length) {
     const c = text[i];
@@ -207,6 +207,15 @@ export function tokenize(text: string, source?: string): Token[] {
   }
   out.push({ kind: 'eof', text: '', line, column: i - lineStart + 1, offset: i });
   return out;
+}
+
+/** Notes showing the source line of a position with a caret under its column. */
+export function pointAt(text: string, line: number, column: number): string[] {
+  const src = text.split('\n')[line - 1];
+  if (src === undefined) return [];
+  // Tabs keep their width so the caret lines up under the offending character.
+  const pad = src.slice(0, column - 1).replace(/[^\t]/g, ' ');
+  return [src.replace(/\r$/, ''), `${pad}^`];
 }
 
 /** How a token is named in "expected X but found Y" messages. */

@@ -11,7 +11,7 @@ import type { Attrs, AttrValue } from '../module.js';
 import type { Node } from '../node.js';
 import { freezeNode } from '../node.js';
 import type { Token } from './lexer.js';
-import { describeToken, tokenize } from './lexer.js';
+import { describeToken, pointAt, tokenize } from './lexer.js';
 
 /** Names visible to a parse: a map, a record, or a list of named nodes (`Var`, `Buffer`, ...). */
 export type ScopeInit =
@@ -77,7 +77,10 @@ export class TextParser {
   /** Literals written without a dtype suffix (see `coerce`). */
   private readonly bare = new WeakSet<PrimExpr>();
 
-  constructor(text: string, options: TextParserOptions = {}) {
+  constructor(
+    private readonly text: string,
+    options: TextParserOptions = {},
+  ) {
     this.source = options.source;
     this.autoDeclare = options.autoDeclare ?? false;
     this.tokens = tokenize(text, options.source);
@@ -144,7 +147,10 @@ export class TextParser {
   }
   /** A PARSE_ERROR at `t` (the next token by default). */
   error(message: string, t: Token = this.peek()): KilnError {
-    return new KilnError(ErrorCodes.PARSE_ERROR, message, { span: this.spanOf(t) });
+    return new KilnError(ErrorCodes.PARSE_ERROR, message, {
+      span: this.spanOf(t),
+      notes: pointAt(this.text, t.line, t.column),
+    });
   }
   fail(message: string, t: Token = this.peek()): never {
     throw this.error(message, t);

@@ -234,7 +234,11 @@ describe('TIR text: parse errors', () => {
     } catch (e) {
       expect(isKilnError(e) && e.message).toBe("expected '+:' but found ':'");
       expect(isKilnError(e) && e.format()).toBe(
-        "<input>:2:14: error[PARSE_ERROR]: expected '+:' but found ':'",
+        [
+          "<input>:2:14: error[PARSE_ERROR]: expected '+:' but found ':'",
+          '  note:   for i in 0 : 8 {}',
+          `  note: ${' '.repeat(13)}^`,
+        ].join('\n'),
       );
     }
   });
