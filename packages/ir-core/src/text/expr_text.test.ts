@@ -157,6 +157,12 @@ describe('PrimExpr text', () => {
     expect(e.dtype).toBe(DType.int64);
   });
 
+  it('suggests a close name for an unknown one', () => {
+    expect(() => parseExpr('x + yy', { x, y })).toThrow("unknown variable 'yy' (did you mean 'y'?)");
+    expect(() => parseExpr('B[0]', { A })).toThrow("unknown buffer 'B' (did you mean 'A'?)");
+    expect(() => parseExpr('zzz', { x, y })).toThrow("unknown variable 'zzz'");
+  });
+
   it('shows the offending line with a caret', () => {
     try {
       parseExpr('x +\n  (y * )', { x, y }, { source: 'e.txt' });

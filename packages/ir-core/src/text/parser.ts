@@ -209,7 +209,7 @@ export class TextParser {
     const hit = this.lookup(name);
     if (isVarNode(hit)) return hit;
     if (hit !== undefined) this.fail(`'${name}' is a ${hit.kind}, not a scalar variable`, t);
-    if (!this.autoDeclare) this.fail(`unknown variable '${name}'`, t);
+    if (!this.autoDeclare) this.fail(`unknown variable '${name}'${this.suggest(name, 'Var')}`, t);
     const v = freezeNode<Var>({ kind: 'Var', name, dtype: DType.int64, span: this.spanOf(t) });
     for (let i = this.frames.length - 1; i >= 0; i--) {
       if (this.frames[i].catchesAuto || i === 0) {
@@ -221,9 +221,26 @@ export class TextParser {
   }
   resolveBuffer(name: string, t: Token): Buffer {
     const hit = this.lookup(name);
-    if (hit === undefined) this.fail(`unknown buffer '${name}'`, t);
+    if (hit === undefined) this.fail(`unknown buffer '${name}'${this.suggest(name, 'Buffer')}`, t);
     if (hit!.kind !== 'Buffer') this.fail(`'${name}' is a ${hit!.kind}, not a buffer`, t);
     return hit as Buffer;
+  }
+
+  /** ` (did you mean 'x'?)` for the closest visible name of that kind, or ''. */
+  private suggest(name: string, kind: string): string {
+    let best: string | undefined;
+    let bestD = Math.max(1, Math.floor(name.length / 3)) + 1;
+    for (const f of this.frames) {
+      for (const [k, n] of f.names) {
+        if (n.kind !== kind) continue;
+        const d = editDistance(name, k);
+        if (d < bestD) {
+          best = k;
+          bestD = d;
+        }
+      }
+    }
+    return best === undefined ? '' : ` (did you mean '${best}'?)`;
   }
 
   // ------------------------------------------------------------ leaves
@@ -572,4 +589,17 @@ export function parseExpr(text: string, scope?: ScopeInit, options: ParseExprOpt
   const e = p.parseExpr();
   p.expectEnd();
   return e;
+}
+
+/** Levenshtein distance (names are short). */
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = cur;
+  }
+  return prev[b.length];
 }
