@@ -56,8 +56,8 @@ function isOpDef(x: { readonly name: string }): x is OpDef<unknown> {
 export function createOpRegistry(extra: OpSource = []): OpRegistry {
   const r = new OpRegistry();
   for (const d of BUILTIN_OPS) {
-    const l: LegalizeTable[string] | undefined = BUILTIN_LEGALIZATIONS[d.name];
-    r.register(l && !d.legalize ? Object.freeze({ ...d, legalize: l }) : d);
+    const l = Object.hasOwn(BUILTIN_LEGALIZATIONS, d.name) ? BUILTIN_LEGALIZATIONS[d.name] : undefined;
+    r.register(l !== undefined && d.legalize === undefined ? Object.freeze({ ...d, legalize: l }) : d);
   }
   const list = Array.isArray(extra)
     ? (extra as readonly OpDef<unknown>[])

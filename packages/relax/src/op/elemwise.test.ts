@@ -232,7 +232,7 @@ describe('elementwise legalization (TIR interpreter vs TS reference)', () => {
     const wRef = fromFn('float32', [2, 3], ([i, j]) => (at(c, [i, j]) ? at(x, [i, j]) : at(y, [j])));
     expect(allClose(w, wRef).ok).toBe(true);
     const cast = tensorOut(runOp((a) => op.astype(a, 'int32'), [x]));
-    expect(Array.from(cast.data)).toEqual(Array.from(x.data).map((v) => Math.trunc(v)));
+    expect(Array.from(cast.data, Number)).toEqual(Array.from(x.data as Float32Array, (v) => Math.trunc(v)));
     const cl = tensorOut(runOp((a) => op.clip(a, -1, 0.5), [x]));
     expect(
       allClose(
