@@ -264,6 +264,58 @@ for (const engine of ['jit', 'closure'] as const) {
       });
     });
 
+    describe('interpreter: barriers', () => {
+      it('threads of one loop advance together from barrier to barrier', () => {
+        // Out[b, t] = sum_k A[b, k, (t + k) % 4]: each thread stages one element of row k in
+        // shared memory, waits, reads a neighbour's element, waits again before the next k.
+        const A = buffer('A', 'float32', [2, 3, 4]);
+        const Out = buffer('Out', 'float32', [2, 4]);
+        const sh = buffer('sh', 'float32', [4], { scope: 'shared' });
+        const acc = buffer('acc', 'float32', [1], { scope: 'local' });
+        const bx = primVar('bx');
+        const tx = primVar('tx');
+        const ko = primVar('ko');
+        const body = allocate(
+          acc,
+          seqStmt([
+            bufferStore(acc, 0, [0]),
+            forLoop(
+              ko,
+              0,
+              3,
+              seqStmt([
+                bufferStore(sh, bufferLoad(A, [bx, ko, tx]), [tx]),
+                evaluate(threadSync('shared')),
+                bufferStore(acc, add(bufferLoad(acc, [0]), bufferLoad(sh, [floormod(add(tx, ko), 4)])), [0]),
+                evaluate(threadSync('shared')),
+              ]),
+            ),
+            bufferStore(Out, bufferLoad(acc, [0]), [bx, tx]),
+          ]),
+        );
+        const kernel = forLoop(
+          bx,
+          0,
+          2,
+          allocate(sh, forLoop(tx, 0, 4, body, { kind: 'thread_binding', threadTag: 'threadIdx.x' })),
+          { kind: 'thread_binding', threadTag: 'blockIdx.x' },
+        );
+        const fn = primFunc([A, Out], kernel);
+        expect(wellFormed(fn)).toEqual([]);
+        const a = randomNDArray('float32', [2, 3, 4], 21);
+        const out = ndarray('float32', [2, 4]);
+        run(fn, [a, out]);
+        const ref: number[] = [];
+        for (let b = 0; b < 2; b++)
+          for (let t = 0; t < 4; t++) {
+            let sum = 0;
+            for (let k = 0; k < 3; k++) sum = Math.fround(sum + getAt(a, [b, k, (t + k) % 4]));
+            ref.push(sum);
+          }
+        expect(toNumbers(out)).toEqual(ref);
+      });
+    });
+
     describe('interpreter: block semantics', () => {
       it('init runs when every reduce iter var is at its domain min (not at zero)', () => {
         const A = buffer('A', 'float32', [10]);

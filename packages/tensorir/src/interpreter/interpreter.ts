@@ -19,12 +19,13 @@
 //   (as TVM specifies) so an out-of-bounds load in the untaken branch is an error —
 //   use `tir.if_then_else` (lazy) for padding.
 // - Block init runs when every reduce iter var equals its domain min (TVM semantics).
-// - Thread-bound and parallel loops run sequentially, in order. In a kernel with
-//   thread-bound loops, `local` memory is private to each (block, thread) and `shared`
-//   memory to each block, even when allocated outside the thread loops, so sibling
-//   thread loops behave as phases separated by barriers. `tir.thread_sync` is a no-op:
-//   a single thread loop whose body relies on a barrier between its own statements is
-//   NOT modelled faithfully, and a missing barrier is not detected (known gaps).
+// - Parallel and blockIdx loops run sequentially, in order. threadIdx loops too, unless
+//   their body has a `tir.thread_sync`: then every thread runs as a coroutine with its
+//   own variables and all threads of the block advance from barrier to barrier together
+//   (barriers under a Block are not supported). In a kernel with thread-bound loops,
+//   `local` memory is private to each (block, thread) and `shared` memory to each block,
+//   even when allocated outside the thread loops, so sibling thread loops behave as
+//   phases. A missing barrier is not detected: sequential execution hides the race.
 // - Allocated float storage starts as NaN, so reading uninitialized memory shows up.
 import type { Buffer, PrimExpr, Var } from '@kiln/ir-core';
 import { assertNever, ErrorCodes, elementOf, KilnError, postOrderVisit } from '@kiln/ir-core';
@@ -104,6 +105,11 @@ function isNDArray(x: InterpretArg): x is NDArray {
 }
 
 // ---------------------------------------------------------------- the compiler
+
+/** A loop bound to threadIdx.x/y/z: the threads a barrier synchronises. */
+function isThreadIdxLoop(s: Stmt): s is For {
+  return s.kind === 'For' && s.forKind === 'thread_binding' && (s.threadTag ?? '').startsWith('threadIdx.');
+}
 
 class Compiler implements JitHost {
   private readonly slots = new Map<Var, number>();
@@ -704,7 +710,7 @@ class Compiler implements JitHost {
 
   // ---------------------------------------------------------------- statements
 
-  private stmt(s: Stmt): XFn {
+  stmt(s: Stmt): XFn {
     switch (s.kind) {
       case 'BufferStore': {
         const buf = s.buffer;
@@ -804,6 +810,7 @@ class Compiler implements JitHost {
         };
       }
       case 'For': {
+        if (isThreadIdxLoop(s) && this.hasSync(s.body)) return this.simtLoop(s);
         const mn = this.expr(s.min);
         const ext = this.expr(s.extent);
         const sl = this.slot(s.loopVar);
@@ -898,6 +905,166 @@ class Compiler implements JitHost {
         return this.blockRealize(s);
       default:
         return assertNever(s, 'Stmt kind');
+    }
+  }
+
+  // ---------------------------------------------------------------- barriers
+
+  private readonly syncMemo = new WeakMap<Stmt, boolean>();
+
+  closureStmt(s: Stmt): XFn {
+    return this.stmt(s);
+  }
+
+  /** Whether `s` contains a `tir.thread_sync` (a barrier). */
+  hasSync(s: Stmt): boolean {
+    const hit = this.syncMemo.get(s);
+    if (hit !== undefined) return hit;
+    let found = false;
+    postOrderVisit(s, (n) => {
+      if (
+        n.kind === 'Call' &&
+        lookupIntrinsic((n as Extract<PrimExpr, { kind: 'Call' }>).op, this.intrinsics)?.name ===
+          'tir.thread_sync'
+      ) {
+        found = true;
+      }
+    });
+    this.syncMemo.set(s, found);
+    return found;
+  }
+
+  /**
+   * A thread loop (and the thread loops directly nested in it) whose body has barriers:
+   * every thread runs as a generator with its own copy of the variables, and all threads
+   * advance from one barrier to the next together, as on a GPU.
+   */
+  private simtLoop(outer: For): XFn {
+    const chain: For[] = [outer];
+    for (;;) {
+      const b = chain[chain.length - 1].body;
+      if (b.kind === 'For' && isThreadIdxLoop(b)) chain.push(b);
+      else break;
+    }
+    const mins: SFn[] = [];
+    const exts: SFn[] = [];
+    const slots: number[] = [];
+    const regs: number[] = [];
+    const build = (k: number): ((f: Frame) => Generator<void, void, void>) => {
+      if (k === chain.length) return this.gen(chain[k - 1].body);
+      const l = chain[k];
+      mins.push(this.expr(l.min));
+      exts.push(this.expr(l.extent));
+      slots.push(this.slot(l.loopVar));
+      regs.push(THREAD_REGS[l.threadTag ?? '']);
+      return this.withBound([l.loopVar], () => build(k + 1));
+    };
+    const body = build(0);
+    return (f) => {
+      const threads: Array<Generator<void, void, void>> = [];
+      const spawn = (k: number, parent: Frame): void => {
+        if (k === chain.length) {
+          threads.push(body(parent));
+          return;
+        }
+        const m = mins[k](parent);
+        const e = exts[k](parent);
+        for (let i = 0; i < e; i++) {
+          const t: Frame = { v: parent.v.slice(), s: parent.s.slice(), t: parent.t.slice() };
+          t.v[slots[k]] = m + i;
+          t.t[regs[k]] = i;
+          spawn(k + 1, t);
+        }
+      };
+      spawn(0, f);
+      let live = threads;
+      while (live.length > 0) {
+        const next: Array<Generator<void, void, void>> = [];
+        for (const g of live) if (!g.next().done) next.push(g);
+        live = next;
+      }
+    };
+  }
+
+  /** A statement as a generator that yields at every barrier (sync-free parts run as closures). */
+  private gen(s: Stmt): (f: Frame) => Generator<void, void, void> {
+    if (!this.hasSync(s)) {
+      const x = this.stmt(s);
+      return function* (f) {
+        x(f);
+      };
+    }
+    switch (s.kind) {
+      case 'Evaluate':
+        return function* () {
+          yield;
+        };
+      case 'SeqStmt': {
+        const parts = s.seq.map((x) => this.gen(x));
+        return function* (f) {
+          for (const p of parts) yield* p(f);
+        };
+      }
+      case 'For': {
+        const mn = this.expr(s.min);
+        const ext = this.expr(s.extent);
+        const sl = this.slot(s.loopVar);
+        const body = this.withBound([s.loopVar], () => this.gen(s.body));
+        const reg = s.forKind === 'thread_binding' ? THREAD_REGS[s.threadTag ?? ''] : undefined;
+        return function* (f) {
+          const m = mn(f);
+          const end = m + ext(f);
+          for (let i = m; i < end; i++) {
+            f.v[sl] = i;
+            if (reg !== undefined) f.t[reg] = i - m;
+            yield* body(f);
+          }
+        };
+      }
+      case 'While': {
+        const c = this.expr(s.cond);
+        const body = this.gen(s.body);
+        return function* (f) {
+          while (c(f) !== 0) yield* body(f);
+        };
+      }
+      case 'IfThenElse': {
+        const c = this.expr(s.cond);
+        const t = this.gen(s.then);
+        const e = s.else ? this.gen(s.else) : undefined;
+        return function* (f) {
+          if (c(f) !== 0) yield* t(f);
+          else if (e) yield* e(f);
+        };
+      }
+      case 'LetStmt': {
+        if (s.var.dtype.code === 'handle' || s.var.dtype.lanes !== 1) {
+          throw this.err(
+            ErrorCodes.UNSUPPORTED,
+            `let '${s.var.name}' of ${s.var.dtype.str} around a barrier`,
+          );
+        }
+        const v = this.expr(s.value);
+        const sl = this.slot(s.var);
+        const body = this.withBound([s.var], () => this.gen(s.body));
+        return function* (f) {
+          f.v[sl] = v(f);
+          yield* body(f);
+        };
+      }
+      case 'Allocate': {
+        const alloc = this.allocator(s.buffer);
+        const body = this.withBound([s.buffer.data], () => this.gen(s.body));
+        return function* (f) {
+          alloc(f);
+          yield* body(f);
+        };
+      }
+      case 'DeclBuffer':
+      case 'AttrStmt':
+        return this.gen(s.body);
+      default:
+        throw this.err(ErrorCodes.UNSUPPORTED, `a thread barrier inside a ${s.kind}`);
     }
   }
 

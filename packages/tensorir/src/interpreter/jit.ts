@@ -29,6 +29,10 @@ export interface JitHost {
   isConst(e: PrimExpr): boolean;
   /** Lane `l` of a constant expression, or undefined when it cannot be folded. */
   constLane(e: PrimExpr, l: number): number | undefined;
+  /** Whether a statement contains a thread barrier. */
+  hasSync(s: Stmt): boolean;
+  /** The closure engine's compilation of a statement (used for loops with barriers). */
+  closureStmt(s: Stmt): XFn;
 }
 
 interface AccessInfo {
@@ -441,6 +445,26 @@ class JsGen {
         return;
       }
       case 'For': {
+        if (
+          s.forKind === 'thread_binding' &&
+          (s.threadTag ?? '').startsWith('threadIdx.') &&
+          this.h.hasSync(s.body)
+        ) {
+          // Barriers need every thread as a coroutine: hand the loop to the closure engine,
+          // spilling the variables and storage in scope to the frame it reads.
+          const run = this.k(this.h.closureStmt(s));
+          for (const v of this.h.scope) {
+            if (v.dtype.code === 'handle') {
+              const ds = this.h.storageSlot(v);
+              this.emit(`S[${ds}] = s${ds};`);
+            } else {
+              const base = this.h.slot(v);
+              for (let l = 0; l < v.dtype.lanes; l++) this.emit(`V[${base + l}] = v${base + l};`);
+            }
+          }
+          this.emit(`${run}({ v: V, s: S, t: T });`);
+          return;
+        }
         const n = this.nLoop++;
         const mn = this.scalar(s.min);
         const ext = this.scalar(s.extent);
