@@ -990,6 +990,7 @@ class Compiler implements JitHost {
   private gen(s: Stmt): (f: Frame) => Generator<void, void, void> {
     if (!this.hasSync(s)) {
       const x = this.stmt(s);
+      // biome-ignore lint/correctness/useYield: a part without barriers runs to completion in one step
       return function* (f) {
         x(f);
       };
