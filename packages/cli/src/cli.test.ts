@@ -144,3 +144,22 @@ console.log(JSON.stringify(Array.from(y.toTypedArray())));\n`,
     expect(r.errLines.join('\n')).toContain('error[SHAPE_MISMATCH]');
   });
 });
+
+describe('docs/examples/custom_pipeline.mjs', () => {
+  it('runs and prints relu(x @ W + b)', () => {
+    const script = join(import.meta.dirname, '..', '..', '..', 'docs', 'examples', 'custom_pipeline.mjs');
+    const out = execFileSync(process.execPath, [script], { encoding: 'utf8' });
+    // x = [[1,2,3,4],[-1,-2,-3,-4]]; W rows: e0+e1.. see the script; checked against a hand computation
+    const first = out.split('\n')[0].split(' ').map(Number);
+    const x = [
+      [1, 2, 3, 4],
+      [-1, -2, -3, -4],
+    ];
+    const W = [1, 0, 0, 1, 0, 1, 1, 0, -1, 0, 0, -1, 0.5, 0.5, 0.5, 0.5];
+    const b = [0, 0.1, 0.2, 0.3];
+    const want = x.flatMap((row) => [0, 1, 2, 3].map((j) => Math.max(0, row.reduce((s, v, k) => s + v * W[k * 4 + j], 0) + b[j])));
+    expect(first.length).toBe(8);
+    first.forEach((v, i) => expect(v).toBeCloseTo(want[i], 2));
+    expect(out).toContain('relax.LegalizeOps');
+  });
+});
