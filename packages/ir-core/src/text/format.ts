@@ -6,7 +6,7 @@ import type { Node } from '../node.js';
 import type { TextParser, TextParserOptions } from './parser.js';
 import { TextParser as Parser } from './parser.js';
 import type { TextPrinterOptions } from './printer.js';
-import { TextPrinter } from './printer.js';
+import { printGuarded, TextPrinter } from './printer.js';
 
 export interface FunctionTextFormat<F extends Node = Node> {
   /** The node kind (`PrimFunc`, `relax.Function`). */
@@ -83,7 +83,7 @@ export function printFunctionInto(fn: Node, printer: TextPrinter): void {
 /** The text of one function of any registered kind. */
 export function printFunction(fn: Node): string {
   const p = createPrinter();
-  printFunctionInto(fn, p);
+  printGuarded(() => printFunctionInto(fn, p));
   return p.toString();
 }
 
@@ -139,7 +139,9 @@ export function parseFunctionFrom(parser: TextParser): Node {
 /** Parse the text of one function of any registered kind. */
 export function parseFunction(text: string, options: TextParserOptions = {}): Node {
   const p = new Parser(text, options);
-  const fn = parseFunctionFrom(p);
-  p.expectEnd();
-  return fn;
+  return p.guarded(() => {
+    const fn = parseFunctionFrom(p);
+    p.expectEnd();
+    return fn;
+  });
 }

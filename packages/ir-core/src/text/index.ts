@@ -23,4 +23,4 @@ export { NameAllocator, RESERVED_NAMES, sanitizeName } from './names.js';
 export type { ParseExprOptions, ScopeInit, TextParserOptions } from './parser.js';
 export { parseExpr, TextParser } from './parser.js';
 export type { TextPrinterOptions } from './printer.js';
-export { formatFloat, formatInt, immSuffix, Prec, printExpr, TextPrinter } from './printer.js';
+export { formatFloat, formatInt, immSuffix, Prec, printExpr, printGuarded, TextPrinter } from './printer.js';

@@ -10,9 +10,13 @@ import { createPrinter, parseFunctionFrom, printFunctionInto, printNodeWith } fr
 import { isDottedIdent, quoteString } from './lexer.js';
 import type { TextParserOptions } from './parser.js';
 import { TextParser } from './parser.js';
-import { Prec } from './printer.js';
+import { Prec, printGuarded } from './printer.js';
 
 export function printModule(mod: IRModule): string {
+  return printGuarded(() => printModuleText(mod));
+}
+
+function printModuleText(mod: IRModule): string {
   const parts: string[] = [];
   if (Object.keys(mod.attrs).length > 0) parts.push(`attrs = ${createPrinter().attrs(mod.attrs)}`);
   mod.globals.forEach((name, i) => {
@@ -31,6 +35,10 @@ export function printModule(mod: IRModule): string {
  */
 export function printNode(n: Node): string {
   if (n.kind === 'IRModule') return printModule(n as IRModule);
+  return printGuarded(() => printNodeText(n));
+}
+
+function printNodeText(n: Node): string {
   const p = createPrinter();
   if (isPrimExpr(n)) return p.expr(n);
   if (n.kind === 'Range') {
@@ -49,6 +57,10 @@ export function formatGlobal(name: string): string {
 /** Parse a module printed by printModule (or written by hand in the same syntax). */
 export function parseModule(text: string, options: TextParserOptions = {}): IRModule {
   const p = new TextParser(text, options);
+  return p.guarded(() => parseModuleText(p));
+}
+
+function parseModuleText(p: TextParser): IRModule {
   p.globals = scanGlobals(p);
   let attrs: Attrs = {};
   const entries: Array<[string, Node]> = [];

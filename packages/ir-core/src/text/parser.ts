@@ -158,6 +158,20 @@ export class TextParser {
   failExpected(what: string, t: Token = this.peek()): never {
     throw this.error(`expected ${what} but found ${describeToken(t)}`, t);
   }
+  /**
+   * Run a whole parse: input nested so deeply that the stack overflows (thousands of
+   * parentheses) becomes a PARSE_ERROR at the token reached, not a RangeError.
+   */
+  guarded<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (e) {
+      if (e instanceof RangeError && /call stack/i.test(e.message))
+        throw this.error('input is nested too deeply to parse');
+      throw e;
+    }
+  }
+
   /** Fail unless the whole input was consumed. */
   expectEnd(): void {
     if (!this.atEnd()) this.failExpected('end of input');
@@ -586,9 +600,11 @@ export interface ParseExprOptions {
  */
 export function parseExpr(text: string, scope?: ScopeInit, options: ParseExprOptions = {}): PrimExpr {
   const p = new TextParser(text, { scope, source: options.source, autoDeclare: options.autoDeclare });
-  const e = p.parseExpr();
-  p.expectEnd();
-  return e;
+  return p.guarded(() => {
+    const e = p.parseExpr();
+    p.expectEnd();
+    return e;
+  });
 }
 
 /** Levenshtein distance (names are short). */

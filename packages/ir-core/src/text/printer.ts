@@ -3,7 +3,7 @@
 // strings and attribute dictionaries in the forms that TextParser reads back.
 import type { DataType } from '../dtype.js';
 import { DType } from '../dtype.js';
-import { assertNever } from '../errors.js';
+import { assertNever, ErrorCodes, KilnError } from '../errors.js';
 import type { Binary, Buffer, PrimExpr, Var } from '../expr.js';
 import type { Attrs, AttrValue } from '../module.js';
 import { isDottedIdent, quoteString } from './lexer.js';
@@ -292,5 +292,16 @@ export class TextPrinter {
 
 /** Print a standalone PrimExpr (free variables by their names, deduplicated). */
 export function printExpr(e: PrimExpr, printer: TextPrinter = new TextPrinter()): string {
-  return printer.expr(e);
+  return printGuarded(() => printer.expr(e));
+}
+
+/** Run a whole print: IR nested too deeply for the stack becomes a KilnError, not a RangeError. */
+export function printGuarded<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof RangeError && /call stack/i.test(e.message))
+      throw new KilnError(ErrorCodes.UNSUPPORTED, 'IR is nested too deeply to print', { cause: e });
+    throw e;
+  }
 }

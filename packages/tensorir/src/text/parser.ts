@@ -386,10 +386,12 @@ export class TirParser {
 /** Parse the text of a PrimFunc (`prim_func(...) { ... }`). */
 export function parsePrimFunc(text: string, options: TextParserOptions = {}): PrimFunc {
   const ps = new TextParser(text, options);
-  const start = ps.expect('prim_func');
-  const fn = ps.withScope(() => new TirParser(ps).func(start), { catchesAutoDeclared: true });
-  ps.expectEnd();
-  return fn;
+  return ps.guarded(() => {
+    const start = ps.expect('prim_func');
+    const fn = ps.withScope(() => new TirParser(ps).func(start), { catchesAutoDeclared: true });
+    ps.expectEnd();
+    return fn;
+  });
 }
 
 export interface ParseStmtOptions {
@@ -402,7 +404,9 @@ export interface ParseStmtOptions {
 export function parseStmt(text: string, scope?: ScopeInit, options: ParseStmtOptions = {}): Stmt {
   const ps = new TextParser(text, { scope, source: options.source, autoDeclare: options.autoDeclare });
   const tp = new TirParser(ps);
-  const s = tp.seq(tp.stmtList());
-  ps.expectEnd();
-  return s;
+  return ps.guarded(() => {
+    const s = tp.seq(tp.stmtList());
+    ps.expectEnd();
+    return s;
+  });
 }

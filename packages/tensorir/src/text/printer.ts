@@ -1,7 +1,15 @@
 // TIR text printer: PrimFuncs and statements in Kiln's TensorIR syntax (see syntax.md
 // beside this file). Built on ir-core's TextPrinter, which owns names and PrimExprs.
 import type { Buffer, DataType, Node, PrimExpr, Range, TextPrinter, Var } from '@kiln/ir-core';
-import { assertNever, createPrinter, DType, isPlainIdent, nodeKindInfo, Prec } from '@kiln/ir-core';
+import {
+  assertNever,
+  createPrinter,
+  DType,
+  isPlainIdent,
+  nodeKindInfo,
+  Prec,
+  printGuarded,
+} from '@kiln/ir-core';
 import type { Block, BlockRealize, BufferRegion, For, IterVar, PrimFunc, Stmt } from '../stmt.js';
 
 /** Words of the TIR syntax; the name allocator never hands them out. */
@@ -313,13 +321,13 @@ export function createTirPrinter(): TirPrinter {
 export function printPrimFunc(fn: PrimFunc): string {
   const t = createTirPrinter();
   t.p.write('prim_func');
-  t.func(fn);
+  printGuarded(() => t.func(fn));
   return t.p.toString();
 }
 
 /** The text of a statement (for messages and tests); free names print as they are. */
 export function printStmt(s: Stmt): string {
   const t = createTirPrinter();
-  t.stmts(s);
+  printGuarded(() => t.stmts(s));
   return t.p.toString();
 }

@@ -199,6 +199,27 @@ describe('TIR text: literals whose dtype differs from their context', () => {
   });
 });
 
+describe('TIR text: absurd nesting', () => {
+  it('is a KilnError, never a RangeError', () => {
+    const deep = `prim_func() {\n${'for i in 0 +: 2 {\n'.repeat(20000)}${'}\n'.repeat(20000)}}`;
+    try {
+      parsePrimFunc(deep);
+      expect.unreachable();
+    } catch (e) {
+      expect(isKilnError(e, 'PARSE_ERROR'), String(e)).toBe(true);
+    }
+    const A = buffer('A', 'float32', [2]);
+    let s: Stmt = bufferStore(A, 0, [0]);
+    for (let k = 0; k < 20000; k++) s = forLoop(primVar('i'), 0, 2, s);
+    try {
+      printPrimFunc(primFunc([A], s));
+      expect.unreachable();
+    } catch (e) {
+      expect(isKilnError(e, 'UNSUPPORTED'), String(e)).toBe(true);
+    }
+  });
+});
+
 describe('TIR text: parse errors', () => {
   const cases: Array<[string, string, number, number]> = [
     ['missing +:', 'prim_func(A: float32[8]) {\n  for i in 0 : 8 {\n  }\n}', 2, 14],
