@@ -14,10 +14,13 @@
 //     `shared`, `local`, ...) says where. Storage may be shared by a DeclBuffer view of
 //     another buffer (same dtype, same scope) after tir.StorageRewrite.
 //  4. Loops are For with kind
-//       serial | parallel | unrolled (only with a non-constant extent: an unroll hint)
+//       serial | parallel
+//       | vectorized (only if legal: scalar code whose iterations are provably
+//         independent, `lanesIndependent`; a hint - codegen may vectorize it its own way
+//         or run it serially. Loops VectorizeLoop could turn into lanes are gone.)
+//       | unrolled (only with a non-constant extent: an unroll hint)
 //       | thread_binding (min 0, threadTag in blockIdx.[xyz] / threadIdx.[xyz]; every loop
-//       of a tag has the same extent; blockIdx loops are not inside other loops).
-//     No `vectorized` loop remains: vectorization is explicit.
+//         of a tag has the same extent; blockIdx loops are not inside other loops).
 //  5. Vector values are built from Ramp / Broadcast, vector loads/stores and lane-wise ops.
 //     A vector load/store index is always a Ramp (contiguous or strided, never a gather);
 //     a vector store's Ramp stride is a nonzero constant.
@@ -73,7 +76,7 @@ export { storageRewrite } from './storage_rewrite.js';
 export type { UnrollOptions } from './unroll_loop.js';
 export { unrollLoop } from './unroll_loop.js';
 export type { VectorizeOptions } from './vectorize_loop.js';
-export { vectorizeLoop } from './vectorize_loop.js';
+export { lanesIndependent, vectorizeLoop } from './vectorize_loop.js';
 export { verifyLowered } from './verify_lowered.js';
 
 /** Module property established by tir.ConvertBlocksToLoops. */

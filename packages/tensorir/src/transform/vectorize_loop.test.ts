@@ -20,17 +20,23 @@ import { describe, expect, it } from 'vitest';
 import type { For, PrimFunc } from '../stmt.js';
 import { allocate, bufferStore, forLoop, ifThenElse, letStmt, loopVar, primFunc, seqStmt } from '../stmt.js';
 import { expectIREqual } from './test_util.js';
-import { vectorizeLoop } from './vectorize_loop.js';
+import { lanesIndependent, vectorizeLoop } from './vectorize_loop.js';
 
 const A = buffer('A', 'float32', [64]);
 const B = buffer('B', 'float32', [64]);
 const C = buffer('C', 'float32', [64]);
 
-/** Expect the vectorize fallback: the same loop, now serial. */
+/** Expect the vectorize fallback for an illegal loop: the same loop, now serial. */
 function expectSerialFallback(fn: PrimFunc): void {
   const out = vectorizeLoop(fn);
   const f = fn.body as For;
   expectIREqual(out, primFunc(fn.params, forLoop(f.loopVar, f.min, f.extent, f.body, { kind: 'serial' })));
+}
+
+/** Expect a legal loop whose lanes cannot be formed to stay as it is: a `vectorized` hint. */
+function expectHintKept(fn: PrimFunc): void {
+  expect(vectorizeLoop(fn)).toBe(fn);
+  expect(lanesIndependent(fn.body as For)).toBe(true);
 }
 
 describe('tir.VectorizeLoop', () => {
@@ -159,34 +165,57 @@ describe('tir.VectorizeLoop', () => {
     );
   });
 
-  it('falls back for an if on the loop var (tail of a non-dividing split)', () => {
+  it('keeps a legal loop with an if on the loop var as a vectorized hint (tail of a non-dividing split)', () => {
     const n = primVar('n');
     const [io, v] = [loopVar('io'), loopVar('v')];
     const idx = add(mul(io, 4), v);
-    const fn = primFunc(
-      [A, n],
-      forLoop(v, 0, 4, ifThenElse(lt(idx, n), bufferStore(A, 1, [idx])), { kind: 'vectorized' }),
+    expectHintKept(
+      primFunc(
+        [A, n],
+        forLoop(v, 0, 4, ifThenElse(lt(idx, n), bufferStore(A, 1, [idx])), { kind: 'vectorized' }),
+      ),
     );
-    expectSerialFallback(fn);
   });
 
-  it('falls back for a non-constant extent, a gather index, an allocation, and an inner loop bound on the var', () => {
+  it('keeps the hint for a non-constant extent, a gather index, an allocation, an inner loop bound on the var', () => {
     const n = primVar('n');
     const v = loopVar('v');
-    expectSerialFallback(primFunc([A, n], forLoop(v, 0, n, bufferStore(A, 1, [v]), { kind: 'vectorized' })));
-    expectSerialFallback(
+    expectHintKept(primFunc([A, n], forLoop(v, 0, n, bufferStore(A, 1, [v]), { kind: 'vectorized' })));
+    expectHintKept(
       primFunc(
         [A, C],
         forLoop(v, 0, 4, bufferStore(C, bufferLoad(A, [floordiv(v, 2)]), [v]), { kind: 'vectorized' }),
       ),
     );
     const T = buffer('T', 'float32', [4], { scope: 'local' });
-    expectSerialFallback(
+    expectHintKept(
       primFunc([A], forLoop(v, 0, 4, allocate(T, bufferStore(A, 1, [v])), { kind: 'vectorized' })),
     );
     const k = loopVar('k');
-    expectSerialFallback(
+    expectHintKept(
       primFunc([A], forLoop(v, 0, 4, forLoop(k, 0, v, bufferStore(A, 1, [v])), { kind: 'vectorized' })),
+    );
+  });
+
+  it('turns illegal loops serial even where lanes could never form anyway', () => {
+    const n = primVar('n');
+    const v = loopVar('v');
+    const S = buffer('S', 'float32', [1]);
+    // non-constant extent, and a reduction into S[0]
+    expectSerialFallback(
+      primFunc(
+        [A, S, n],
+        forLoop(v, 0, n, bufferStore(S, add(bufferLoad(S, [0]), bufferLoad(A, [v])), [0]), {
+          kind: 'vectorized',
+        }),
+      ),
+    );
+    // a scatter: two lanes may write one location
+    expectSerialFallback(
+      primFunc(
+        [A, C],
+        forLoop(v, 0, 4, bufferStore(C, bufferLoad(A, [v]), [floordiv(v, 2)]), { kind: 'vectorized' }),
+      ),
     );
   });
 
@@ -221,7 +250,7 @@ describe('tir.VectorizeLoop', () => {
   it('respects maxLanes, returns the same function without vectorized loops, and is idempotent', () => {
     const v = loopVar('v');
     const wide = primFunc([A], forLoop(v, 0, 64, bufferStore(A, 1, [v]), { kind: 'vectorized' }));
-    expect(vectorizeLoop(wide, { maxLanes: 16 }).body.kind).toBe('For');
+    expect(vectorizeLoop(wide, { maxLanes: 16 })).toBe(wide);
     expect(vectorizeLoop(wide).body.kind).toBe('BufferStore');
     const plain = primFunc([A], forLoop(v, 0, 64, bufferStore(A, 1, [v])));
     expect(vectorizeLoop(plain)).toBe(plain);

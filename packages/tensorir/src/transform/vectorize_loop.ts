@@ -7,11 +7,14 @@
 //              Whenever lanes cannot be formed - non-constant extent, an `if` or loop
 //              bound depending on the loop var, a store whose index is not a stride≠0
 //              Ramp (a reduction across lanes), a location touched by two lanes, a
-//              non-affine (gather) index, an allocation, an unknown call - the loop
-//              becomes a scalar `serial` loop instead. The result never changes.
+//              non-affine (gather) index, an allocation, an unknown call - the loop stays
+//              scalar: it keeps the `vectorized` kind only as a hint when its iterations
+//              are provably independent (codegen may vectorize it its own way, e.g. LLVM
+//              with a masked tail), and becomes `serial` otherwise. The result never changes.
 // Requires:    no Block / BlockRealize. Usually runs after FlattenBuffer (but handles
 //              multi-dimensional buffers too).
-// Establishes: no `vectorized` loop remains; every vector load/store index is a Ramp
+// Establishes: every remaining `vectorized` loop is scalar code with provably independent
+//              iterations (lanesIndependent); every vector load/store index is a Ramp
 //              (at most one per access), every other vector value is built from Ramp,
 //              Broadcast, vector loads and elementwise ops.
 import type { BinaryKind, Buffer, Node, PrimExpr, Var } from '@kiln/ir-core';
@@ -34,7 +37,7 @@ import {
   withLanes,
 } from '@kiln/ir-core';
 import { canonicalIntrinsicName } from '../intrinsics.js';
-import type { For, PrimFunc, Stmt } from '../stmt.js';
+import type { BufferStore, For, PrimFunc, Stmt } from '../stmt.js';
 import { attrStmt, bufferStore, forLoop, ifThenElse, letStmt, seqStmt } from '../stmt.js';
 import { ELEMENTWISE_INTRINSICS } from './lower_intrinsics.js';
 import { addFold, foldConstBinary, mapStmtChildren, mulFold, toLanes, usesAny, withBody } from './util.js';
@@ -71,7 +74,7 @@ class LoopVectorizer {
    * any other index expression, and written indices depend on nothing bound inside
    * the body (so two lanes - in any iterations of inner loops - never collide).
    */
-  private independentLanes(): boolean {
+  independentLanes(): boolean {
     const body = this.loop.body;
     // Already-vector code inside: leave it to codegen as is, do not nest lanes.
     if (collect(body, isVectorValued).length > 0) return false;
@@ -107,6 +110,14 @@ class LoopVectorizer {
     for (const a of accesses) {
       const w = written.get(a.buffer.data);
       if (w && !sameAccess(w, a)) return false;
+    }
+    return true;
+  }
+
+  /** Does every store write one location per lane (a stride≠0 Ramp once vectorized)? */
+  storesInjective(): boolean {
+    for (const st of collect(this.loop.body, (x) => x.kind === 'BufferStore') as BufferStore[]) {
+      if (!this.indices(st.indices, true)) return false;
     }
     return true;
   }
@@ -301,14 +312,28 @@ function serial(f: For, body: Stmt): For {
   });
 }
 
+/**
+ * Are the iterations of `loop` independent - no location written by one iteration is
+ * touched by another - so that codegen may vectorize it in any form? Conservative.
+ */
+export function lanesIndependent(loop: For): boolean {
+  const lv = new LoopVectorizer(loop, 2);
+  return lv.independentLanes() && lv.storesInjective();
+}
+
+/** A loop whose lanes could not be formed: a `vectorized` hint if provably legal, else serial. */
+function fallback(f: For): For {
+  return lanesIndependent(f) ? f : serial(f, f.body);
+}
+
 function visit(s: Stmt, maxLanes: number): Stmt {
   const t = mapStmtChildren(s, (c) => visit(c, maxLanes));
   if (t.kind !== 'For' || t.forKind !== 'vectorized') return t;
   const L = t.extent.kind === 'IntImm' ? t.extent.value : undefined;
-  if (L === undefined || L < 1 || L > maxLanes) return serial(t, t.body);
   if (L === 1) return substitute(t.body, new Map<Node, Node>([[t.loopVar, t.min]]));
+  if (L === undefined || L < 1 || L > maxLanes) return fallback(t);
   const v = new LoopVectorizer(t, L).run();
-  return v ?? serial(t, t.body);
+  return v ?? fallback(t);
 }
 
 export function vectorizeLoop(fn: PrimFunc, options: VectorizeOptions = {}): PrimFunc {

@@ -8,6 +8,7 @@ import { isStmt } from '../stmt.js';
 import { isFlatBuffer } from './flatten_buffer.js';
 import { LAUNCH_ATTR } from './inject_thread_bindings.js';
 import { CODEGEN_INTRINSICS, isTargetIntrinsic } from './lower_intrinsics.js';
+import { lanesIndependent } from './vectorize_loop.js';
 
 export function verifyLowered(fn: PrimFunc): string[] {
   const problems: string[] = [];
@@ -51,7 +52,11 @@ export function verifyLowered(fn: PrimFunc): string[] {
         return;
       case 'For':
         bind(s.loopVar, 'loop var');
-        if (s.forKind === 'vectorized') problems.push(`loop '${s.loopVar.name}' is still 'vectorized'`);
+        if (s.forKind === 'vectorized' && !lanesIndependent(s)) {
+          problems.push(
+            `'vectorized' loop '${s.loopVar.name}' does not have provably independent iterations`,
+          );
+        }
         if (s.forKind === 'unrolled' && s.extent.kind === 'IntImm') {
           problems.push(`loop '${s.loopVar.name}' is 'unrolled' with a constant extent (run tir.UnrollLoop)`);
         }
