@@ -1,11 +1,12 @@
 // Buffer access regions of blocks: deriving a block's reads/writes from its body, and
 // the block-level facts the legality checks ask about (reduction or not, who writes what).
-import type { Buffer, Node, PrimExpr, Range } from '@kiln/ir-core';
-import { freezeNode, intImm, postOrderVisit, range } from '@kiln/ir-core';
-import type { Block, BlockRealize, BufferRegion, BufferStore, PrimFunc, Stmt } from '@kiln/tensorir';
+import type { Buffer, Node, PrimExpr, Range, Var } from '@kiln/ir-core';
+import { freezeNode, intImm, postOrderVisit, range, substitute } from '@kiln/ir-core';
+import type { Block, BlockRealize, BufferRegion, BufferStore, For, PrimFunc, Stmt } from '@kiln/tensorir';
 import { bufferRegion } from '@kiln/tensorir';
-import { exprKey, fromLin, linearize, linSub, simplifyIndex } from './arith.js';
-import { allBlocks } from './tree.js';
+import type { Interval } from './arith.js';
+import { exprKey, fromLin, linearize, linSub, simplifyIndex, usesAnyVar } from './arith.js';
+import { allBlocks, stmtChildren } from './tree.js';
 
 function collectAccesses(n: Node, loads: Map<Buffer, PrimExpr[][]>, stores: Map<Buffer, PrimExpr[][]>): void {
   postOrderVisit(n, (x) => {
@@ -45,16 +46,117 @@ export function hullRegion(buf: Buffer, accesses: readonly (readonly PrimExpr[])
  * Rebuild a block's reads/writes from its body and init. Entries for buffers the block
  * still touches keep their position; new buffers are appended in order of appearance.
  */
+/** Sweep the inner loop variables of a region: per dimension, `outer + [lo, hi]` or the whole buffer. */
+export function sweepRegion(rg: BufferRegion, ranges: ReadonlyMap<Var, Interval>): BufferRegion {
+  const inner = new Set(ranges.keys());
+  const region = rg.region.map((r, d): Range => {
+    const min = simplifyIndex(r.min);
+    const whole = range(intImm(0, rg.buffer.shape[d].dtype), rg.buffer.shape[d]);
+    if (r.extent.kind !== 'IntImm') return whole;
+    const lin = linearize(min);
+    let lo = lin.c;
+    let span = 0;
+    const outer = new Map<string, { atom: PrimExpr; coeff: number }>();
+    for (const [k, t] of lin.terms) {
+      if (t.atom.kind === 'Var' && inner.has(t.atom)) {
+        const iv = ranges.get(t.atom)!;
+        lo += t.coeff > 0 ? t.coeff * iv[0] : t.coeff * iv[1];
+        span += Math.abs(t.coeff) * (iv[1] - iv[0]);
+      } else if (usesAnyVar(t.atom, inner)) return whole;
+      else outer.set(k, { ...t });
+    }
+    return range(fromLin({ terms: outer, c: lo }, min.dtype), intImm(span + r.extent.value, min.dtype));
+  });
+  return bufferRegion(rg.buffer, region);
+}
+
+/** Union of regions of one buffer: equal ones merge, constant-offset ones hull, else the whole buffer. */
+function unionRegions(buf: Buffer, rs: readonly BufferRegion[]): BufferRegion {
+  const region = buf.shape.map((extent, d) => {
+    const first = rs[0].region[d];
+    if (rs.every((r) => exprKey(r.region[d].min) === exprKey(first.min) && exprKey(r.region[d].extent) === exprKey(first.extent))) return first;
+    const base = linearize(simplifyIndex(first.min));
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (const r of rs) {
+      const e = r.region[d].extent;
+      const diff = linSub(linearize(simplifyIndex(r.region[d].min)), base);
+      if (diff.terms.size !== 0 || e.kind !== 'IntImm') return range(intImm(0, extent.dtype), extent);
+      lo = Math.min(lo, diff.c);
+      hi = Math.max(hi, diff.c + e.value - 1);
+    }
+    return range(fromLin({ terms: base.terms, c: base.c + lo }, first.min.dtype), intImm(hi - lo + 1, first.min.dtype));
+  });
+  return bufferRegion(buf, region);
+}
+
+/**
+ * Regions of a block that wraps other blocks (root, blockize's outer block): each nested
+ * block's regions in terms of the loops around it, swept over those loops.
+ */
+function wrapperRegions(blk: Block): { reads: BufferRegion[]; writes: BufferRegion[] } {
+  const reads = new Map<Buffer, BufferRegion[]>();
+  const writes = new Map<Buffer, BufferRegion[]>();
+  const add = (m: Map<Buffer, BufferRegion[]>, r: BufferRegion): void => {
+    if (!m.has(r.buffer)) m.set(r.buffer, []);
+    m.get(r.buffer)!.push(r);
+  };
+  const walk = (s: Stmt, loops: readonly For[]): void => {
+    if (s.kind === 'For') {
+      walk(s.body, [...loops, s]);
+      return;
+    }
+    const ranges = new Map<Var, Interval>();
+    for (const l of loops) {
+      if (l.min.kind === 'IntImm' && l.extent.kind === 'IntImm') ranges.set(l.loopVar, [l.min.value, l.min.value + l.extent.value - 1]);
+    }
+    const whole = (rg: BufferRegion): BufferRegion => {
+      // Loops with symbolic ranges cannot be swept: fall back to the whole buffer there.
+      const symbolic = loops.filter((l) => !ranges.has(l.loopVar)).map((l) => l.loopVar);
+      return rg.region.some((r) => usesAnyVar(r.min, new Set(symbolic))) ? bufferRegion(rg.buffer) : sweepRegion(rg, ranges);
+    };
+    if (s.kind === 'BlockRealize') {
+      const bind = new Map<Node, Node>(s.block.iterVars.map((iv, i) => [iv.var, s.iterValues[i]]));
+      for (const r of s.block.reads) add(reads, whole(substitute(r, bind)));
+      for (const w of s.block.writes) add(writes, whole(substitute(w, bind)));
+      return;
+    }
+    if (s.kind === 'BufferStore') {
+      add(writes, whole(bufferRegion(s.buffer, s.indices.map((i) => range(i, intImm(1, i.dtype))))));
+      postOrderVisit(s.value, (x) => {
+        if (x.kind === 'BufferLoad') {
+          const l = x as unknown as { buffer: Buffer; indices: readonly PrimExpr[] };
+          add(reads, whole(bufferRegion(l.buffer, l.indices.map((i) => range(i, intImm(1, i.dtype))))));
+        }
+      });
+      return;
+    }
+    for (const c of stmtChildren(s)) walk(c, loops);
+  };
+  walk(blk.body, []);
+  const allocated = new Set(blk.allocBuffers);
+  const fold = (m: Map<Buffer, BufferRegion[]>): BufferRegion[] => [...m].filter(([b]) => !allocated.has(b)).map(([b, rs]) => unionRegions(b, rs));
+  const w = fold(writes);
+  const written = new Set(w.map((x) => x.buffer));
+  return { reads: fold(reads).filter((r) => !written.has(r.buffer)), writes: w };
+}
+
 export function updateRegions(blk: Block): Block {
+  if (isWrapper(blk)) {
+    const { reads, writes } = wrapperRegions(blk);
+    const order = (old: readonly BufferRegion[], fresh: BufferRegion[]): BufferRegion[] => {
+      const pos = (b: Buffer): number => {
+        const i = old.findIndex((r) => r.buffer === b);
+        return i < 0 ? old.length : i;
+      };
+      return [...fresh].sort((a, b) => pos(a.buffer) - pos(b.buffer));
+    };
+    return freezeNode({ ...blk, reads: Object.freeze(order(blk.reads, reads)), writes: Object.freeze(order(blk.writes, writes)) });
+  }
   const loads = new Map<Buffer, PrimExpr[][]>();
   const stores = new Map<Buffer, PrimExpr[][]>();
   if (blk.init) collectAccesses(blk.init, new Map(), stores);
   collectAccesses(blk.body, loads, stores);
-  // Nested blocks (after blockize) declare their own regions; use them for their buffers.
-  for (const inner of allBlocks(blk.body)) {
-    for (const r of inner.block.reads) if (!loads.has(r.buffer)) loads.set(r.buffer, []);
-    for (const r of inner.block.writes) if (!stores.has(r.buffer)) stores.set(r.buffer, []);
-  }
   const build = (old: readonly BufferRegion[], acc: Map<Buffer, PrimExpr[][]>): BufferRegion[] => {
     const out: BufferRegion[] = [];
     const done = new Set<Buffer>();

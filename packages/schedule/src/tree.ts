@@ -234,3 +234,15 @@ export function directBlocks(s: Stmt): BlockRealize[] {
   if (s.kind === 'BlockRealize') return [s];
   return new TreeIndex(s).childBlocks(s);
 }
+
+/**
+ * Refuse primitives that restructure data flow inside a block other than the root one
+ * (the outer block of blockize): its regions and reduction semantics would need the
+ * change to be made before blockize.
+ */
+export function requireRootScope(prim: string, idx: TreeIndex, r: BlockRealize, fail: (msg: string) => never): void {
+  const scope = idx.scopeBlock(r);
+  const outer = scope ? idx.scopeBlock(scope) : undefined;
+  if (outer !== undefined) fail(`block '${r.block.name}' is nested in block '${scope!.name}'; apply ${prim} before blockize`);
+  if (allBlocks(r.block.body).length > 0) fail(`block '${r.block.name}' contains other blocks`);
+}

@@ -2,14 +2,20 @@
 // the part of the inner block's bindings owned by outer loops; tensorize matches such a
 // nest against a tensor intrinsic's description and swaps in its implementation.
 import type { Buffer, Node, PrimExpr, Range, Var } from '@kiln/ir-core';
-import { add, DType, freezeNode, intImm, isConstInt, Mutator, mul, nodeKindInfo, primVar, range, structuralEqual, substitute } from '@kiln/ir-core';
+import { add, and, boolImm, DType, freezeNode, intImm, isConstInt, Mutator, mul, nodeKindInfo, primVar, range, structuralEqual, substitute } from '@kiln/ir-core';
 import type { Block, BlockRealize, BufferRegion, For, IterVar, PrimFunc, Stmt } from '@kiln/tensorir';
 import { block, blockRealize, bufferRegion } from '@kiln/tensorir';
 import type { Interval, Lin } from '../arith.js';
 import { bounds, fromLin, linearize, linEqual, linSub, simplifyIndex, usesAnyVar } from '../arith.js';
 import { fail, ScheduleErrorCodes as C } from '../errors.js';
 import type { TensorIntrin } from '../intrin.js';
-import { replaceStmt, transformStmt, TreeIndex, uniqueBlockName, withBody } from '../tree.js';
+import { replaceStmt, transformStmt, TreeIndex, uniqueBlockName, usedVars as usedVarsIn, withBody } from '../tree.js';
+import { sweepRegion } from '../regions.js';
+
+function conjunctsOf(p: PrimExpr): PrimExpr[] {
+  if (p.kind === 'And') return [...conjunctsOf(p.a), ...conjunctsOf(p.b)];
+  return isConstInt(p, 1) ? [] : [p];
+}
 
 /** The loops from `top` down to the single block realize they hold, or undefined if not a perfect nest. */
 export function perfectNest(top: Stmt): { loops: For[]; realize: BlockRealize } | undefined {
@@ -29,30 +35,6 @@ function constRanges(prim: string, loops: readonly For[]): Map<Var, Interval> {
     m.set(l.loopVar, [l.min.value, l.min.value + l.extent.value - 1]);
   }
   return m;
-}
-
-/** Sweep the inner loop variables of a region: per dimension, `outer + [lo, hi]` or the whole buffer. */
-function sweepRegion(rg: BufferRegion, ranges: ReadonlyMap<Var, Interval>): BufferRegion {
-  const inner = new Set(ranges.keys());
-  const region = rg.region.map((r, d): Range => {
-    const min = simplifyIndex(r.min);
-    const whole = range(intImm(0, rg.buffer.shape[d].dtype), rg.buffer.shape[d]);
-    if (r.extent.kind !== 'IntImm') return whole;
-    const lin = linearize(min);
-    let lo = lin.c;
-    let span = 0;
-    const outer = new Map<string, { atom: PrimExpr; coeff: number }>();
-    for (const [k, t] of lin.terms) {
-      if (t.atom.kind === 'Var' && inner.has(t.atom)) {
-        const iv = ranges.get(t.atom)!;
-        lo += t.coeff > 0 ? t.coeff * iv[0] : t.coeff * iv[1];
-        span += Math.abs(t.coeff) * (iv[1] - iv[0]);
-      } else if (usesAnyVar(t.atom, inner)) return whole;
-      else outer.set(k, { ...t });
-    }
-    return range(fromLin({ terms: outer, c: lo }, min.dtype), intImm(span + r.extent.value, min.dtype));
-  });
-  return bufferRegion(rg.buffer, region);
 }
 
 /** Wrap the perfect nest under `loop` into a new outer block; returns its name. */
@@ -108,7 +90,18 @@ export function blockize(fn: PrimFunc, loop: For): { fn: PrimFunc; block: string
     outerVals.push(fromLin({ terms: q, c: lin.c / k }, dt));
     innerVals.push(simplifyIndex(add(mul(vo, intImm(k, dt)), innerPart)));
   });
-  const innerRealize = freezeNode({ ...r, iterValues: Object.freeze(innerVals) });
+  // Predicate conjuncts over outer loops guard the whole outer block; mixed ones cannot be split.
+  let innerPred: PrimExpr | undefined;
+  let outerPred: PrimExpr | undefined;
+  const outerLoopVars = (e: PrimExpr): boolean => [...usedVarsIn(e)].some((v) => !innerVars.has(v));
+  for (const c of conjunctsOf(r.predicate)) {
+    const inn = usesAnyVar(c, innerVars);
+    const out = outerLoopVars(c);
+    if (inn && out) fail(C.SCHEDULE_ERROR, prim, `the predicate of block '${blk.name}' couples loops inside and outside '${loop.loopVar.name}'`);
+    if (out) outerPred = outerPred === undefined ? c : and(outerPred, c);
+    else innerPred = innerPred === undefined ? c : and(innerPred, c);
+  }
+  const innerRealize = freezeNode({ ...r, iterValues: Object.freeze(innerVals), predicate: innerPred ?? boolImm(true) });
   const innerNest = replaceStmt(loop, r, innerRealize);
   // Regions of the outer block: the inner block's regions with the inner loops swept.
   const bind = new Map<Node, Node>(blk.iterVars.map((iv, i) => [iv.var, innerVals[i]]));
@@ -119,7 +112,7 @@ export function blockize(fn: PrimFunc, loop: For): { fn: PrimFunc; block: string
     reads: sweep(blk.reads),
     writes: sweep(blk.writes),
   });
-  const outerRealize = blockRealize(outerVals, true, outer);
+  const outerRealize = blockRealize(outerVals, outerPred ?? true, outer);
   return { fn: withBody(fn, replaceStmt(fn.body, loop, outerRealize)), block: name };
 }
 

@@ -7,7 +7,7 @@ import type { Block, BlockRealize, PrimFunc, Stmt } from '@kiln/tensorir';
 import { block, blockRealize, bufferLoad, bufferRegion, bufferStore, forLoop, iterVar, seqStmt } from '@kiln/tensorir';
 import { fail, ScheduleErrorCodes as C } from '../errors.js';
 import { paramBuffers, readers, writers } from '../regions.js';
-import { replaceBuffers, replaceStmt, TreeIndex, uniqueBlockName, withBody } from '../tree.js';
+import { replaceBuffers, replaceStmt, requireRootScope, TreeIndex, uniqueBlockName, withBody } from '../tree.js';
 
 function scopeTag(scope: string): string {
   return scope.replace(/[^A-Za-z0-9_]/g, '_');
@@ -68,6 +68,7 @@ export function cacheRead(fn: PrimFunc, r: BlockRealize, readIndex: number, scop
   const region = blk.reads[readIndex];
   if (!region) fail(C.SCHEDULE_ERROR, prim, `block '${blk.name}' has no read buffer #${readIndex} (it reads ${blk.reads.length})`);
   const src = region.buffer;
+  requireRootScope(prim, new TreeIndex(fn.body), r, (m) => fail(C.SCHEDULE_ERROR, prim, m));
   if (blk.writes.some((w) => w.buffer === src)) fail(C.SCHEDULE_ERROR, prim, `block '${blk.name}' also writes '${src.name}'; a read cache would go stale`);
   const idx = new TreeIndex(fn.body);
   const place = placementOf(prim, idx, r);
@@ -98,6 +99,7 @@ export function cacheWrite(fn: PrimFunc, r: BlockRealize, writeIndex: number, sc
   if (!region) fail(C.SCHEDULE_ERROR, prim, `block '${blk.name}' has no write buffer #${writeIndex} (it writes ${blk.writes.length})`);
   const dst = region.buffer;
   const idx = new TreeIndex(fn.body);
+  requireRootScope(prim, idx, r, (m) => fail(C.SCHEDULE_ERROR, prim, m));
   const place = placementOf(prim, idx, r);
   const others = writers(place.scope.body, dst).filter((w) => w !== r);
   if (others.length > 0) fail(C.SCHEDULE_ERROR, prim, `'${dst.name}' is also written by block '${others[0].block.name}'; block '${blk.name}' is not its only writer`);

@@ -10,7 +10,7 @@ import type { Interval, Lin } from '../arith.js';
 import { bounds, fromLin, linearize, simplifyIndex, usesAnyVar } from '../arith.js';
 import { fail, ScheduleErrorCodes as C } from '../errors.js';
 import { isReductionBlock, isWrapper, paramBuffers, readers, singleStore, updateRegions, writers } from '../regions.js';
-import { allBlocks, loadedBuffers, usedVars as usedVarsOf, transformStmt, TreeIndex, withBody } from '../tree.js';
+import { allBlocks, loadedBuffers, requireRootScope, usedVars as usedVarsOf, transformStmt, TreeIndex, withBody } from '../tree.js';
 
 /** One dimension of a region needed (provided) per iteration: `outer + [lo, hi]`, or unknown. */
 interface Piece {
@@ -143,6 +143,7 @@ function bodyItems(s: Stmt): Stmt[] {
 }
 
 function commonChecks(prim: string, idx: TreeIndex, r: BlockRealize, loop: For): Block {
+  requireRootScope(prim, idx, r, (m) => fail(C.SCHEDULE_LOCATION, prim, m));
   const scope = idx.scopeBlock(r);
   if (!scope || idx.scopeBlock(loop) !== scope) {
     fail(C.SCHEDULE_LOCATION, prim, `block '${r.block.name}' and loop '${loop.loopVar.name}' are not in the same scope`);
@@ -165,7 +166,7 @@ export function computeAt(fn: PrimFunc, r: BlockRealize, loop: For): PrimFunc {
     if (params.has(b)) fail(C.SCHEDULE_OUTPUT_BLOCK, prim, `block '${name}' writes function output '${b.name}'; it must compute all of it`);
     const other = writers(scope.body, b).filter((w) => w !== r);
     if (other.length > 0) fail(C.SCHEDULE_ERROR, prim, `'${b.name}' is also written by block '${other[0].block.name}'`);
-    for (const c of readers(scope.body, b)) if (c !== r) consumers.add(c);
+    for (const c of idx.childBlocks(scope)) if (c !== r && c.block.reads.some((x) => x.buffer === b)) consumers.add(c);
   }
   if (consumers.size === 0) fail(C.SCHEDULE_LOCATION, prim, `block '${name}' has no consumer under loop '${lname}'`);
   for (const c of consumers) {
@@ -235,7 +236,7 @@ export function reverseComputeAt(fn: PrimFunc, r: BlockRealize, loop: For): Prim
   const produced: { buf: Buffer; producers: BlockRealize[] }[] = [];
   const endOfLoop = Math.max(...allBlocks(loop).map((b) => idx.pos(b)), idx.pos(loop));
   for (const b of ins) {
-    const ws = writers(scope.body, b).filter((w) => w !== r);
+    const ws = idx.childBlocks(scope).filter((w) => w !== r && w.block.writes.some((x) => x.buffer === b));
     const inside = ws.filter((w) => idx.isAncestor(loop, w));
     for (const w of ws) {
       if (!inside.includes(w) && idx.pos(w) > idx.pos(loop)) {
@@ -342,6 +343,7 @@ function injectiveStore(prim: string, blk: Block, what: string): { buf: Buffer; 
 export function computeInline(fn: PrimFunc, r: BlockRealize): PrimFunc {
   const prim = 'computeInline';
   const name = r.block.name;
+  requireRootScope(prim, new TreeIndex(fn.body), r, (m) => fail(C.SCHEDULE_NOT_INJECTIVE, prim, m));
   const { buf, value, vars } = injectiveStore(prim, r.block, 'block');
   if (paramBuffers(fn).has(buf)) fail(C.SCHEDULE_OUTPUT_BLOCK, prim, `block '${name}' writes function output '${buf.name}'`);
   if (loadedBuffers(value).has(buf)) fail(C.SCHEDULE_NOT_INJECTIVE, prim, `block '${name}' reads the buffer it writes`);
@@ -358,6 +360,7 @@ export function reverseComputeInline(fn: PrimFunc, r: BlockRealize): PrimFunc {
   const prim = 'reverseComputeInline';
   const name = r.block.name;
   const idx = new TreeIndex(fn.body);
+  requireRootScope(prim, idx, r, (m) => fail(C.SCHEDULE_NOT_INJECTIVE, prim, m));
   const cons = injectiveStore(prim, r.block, 'block');
   const params = paramBuffers(fn);
   const cands = [...loadedBuffers(cons.value)].filter((b) => !params.has(b) && writers(fn.body, b).some((w) => w !== r));

@@ -2,12 +2,13 @@
 // in front of a loop; rfactor turns one reduction loop into a spatial dimension of a new
 // intermediate buffer, so that loop can run in parallel, followed by a write-back block.
 import type { Buffer, Node, PrimExpr, Var } from '@kiln/ir-core';
-import { binary, buffer, bufferLoad, freezeNode, isConstInt, primVar, range, structuralEqual, substitute } from '@kiln/ir-core';
+import { binary, buffer, bufferLoad, evaluate, freezeNode, isConstInt, primVar, range, structuralEqual, substitute } from '@kiln/ir-core';
 import type { Block, BlockRealize, BufferStore, For, PrimFunc, Stmt } from '@kiln/tensorir';
 import { block, blockRealize, bufferStore, forLoop, iterVar, seqStmt } from '@kiln/tensorir';
 import { fail, ScheduleErrorCodes as C } from '../errors.js';
 import { isWrapper, updateRegions } from '../regions.js';
-import { allBlocks, transformStmt, TreeIndex, uniqueBlockName, usedVars, withBody } from '../tree.js';
+import { linearize } from '../arith.js';
+import { allBlocks, requireRootScope, transformStmt, TreeIndex, uniqueBlockName, usedVars, withBody } from '../tree.js';
 import { addPredicate } from './loops.js';
 
 function conjuncts(p: PrimExpr): PrimExpr[] {
@@ -42,6 +43,7 @@ export function decomposeReduction(fn: PrimFunc, r: BlockRealize, loop: For): { 
   const blk = r.block;
   if (!blk.init) fail(C.SCHEDULE_NOT_REDUCTION, prim, `block '${blk.name}' has no init`);
   const idx = new TreeIndex(fn.body);
+  requireRootScope(prim, idx, r, (m) => fail(C.SCHEDULE_ERROR, prim, m));
   const loops = idx.loopsAbove(r);
   const at = loops.indexOf(loop);
   if (at < 0) fail(C.SCHEDULE_ERROR, prim, `loop '${loop.loopVar.name}' is not a loop of block '${blk.name}'`);
@@ -53,6 +55,12 @@ export function decomposeReduction(fn: PrimFunc, r: BlockRealize, loop: For): { 
     if (redVars.has(l.loopVar)) {
       fail(C.SCHEDULE_ERROR, prim, `loop '${l.loopVar.name}' above '${loop.loopVar.name}' iterates over the reduction of block '${blk.name}'`);
     }
+  }
+  // The loops from the split point down must visit each iteration point of the block once:
+  // a repeat (a loop feeding no iteration variable, or the repeat half of a fused loop)
+  // would accumulate on top of the hoisted init.
+  if (!visitsOnce(r, loops.slice(0, at), loops.slice(at))) {
+    fail(C.SCHEDULE_ERROR, prim, `the loops from '${loop.loopVar.name}' down repeat iterations of block '${blk.name}'; its init cannot move above them`);
   }
   const spatialIdx = blk.iterVars.map((iv, i) => (iv.iterType === 'spatial' ? i : -1)).filter((i) => i >= 0);
   const spVars = new Set<Var>();
@@ -80,6 +88,54 @@ export function decomposeReduction(fn: PrimFunc, r: BlockRealize, loop: For): { 
     return seqStmt([nest, l2]);
   });
   return { fn: withBody(fn, body!), block: name };
+}
+
+/** Enumeration budget for the injectivity check of decomposeReduction. */
+const MAX_POINTS = 1 << 16;
+
+/**
+ * Do the `inner` loops map injectively onto the block's iteration points (outer loops held
+ * at their minimum)? Exact by enumeration for small constant nests; otherwise only the
+ * plain case (every loop used, bindings affine in the loops) is accepted.
+ */
+function visitsOnce(r: BlockRealize, outer: readonly For[], inner: readonly For[]): boolean {
+  const exts = inner.map((l) => (l.min.kind === 'IntImm' && l.extent.kind === 'IntImm' ? l.extent.value : undefined));
+  const total = exts.reduce<number | undefined>((p, e) => (p === undefined || e === undefined ? undefined : p * e), 1);
+  const env = new Map<Var, number>();
+  for (const l of outer) {
+    if (l.min.kind !== 'IntImm') return false;
+    env.set(l.loopVar, l.min.value);
+  }
+  if (total !== undefined && total <= MAX_POINTS) {
+    const seen = new Set<string>();
+    const idx = new Array<number>(inner.length).fill(0);
+    for (let n = 0; n < total; n++) {
+      let rem = n;
+      for (let k = inner.length - 1; k >= 0; k--) {
+        idx[k] = rem % exts[k]!;
+        rem = Math.floor(rem / exts[k]!);
+        env.set(inner[k].loopVar, (inner[k].min as { value: number }).value + idx[k]);
+      }
+      try {
+        if (evaluate(r.predicate, env) === 0) continue;
+        const key = r.iterValues.map((v) => evaluate(v, env)).join(',');
+        if (seen.has(key)) return false;
+        seen.add(key);
+      } catch {
+        return false;
+      }
+    }
+    return true;
+  }
+  const used = new Set<Var>();
+  for (const v of r.iterValues) {
+    const lin = linearize(v);
+    for (const t of lin.terms.values()) {
+      if (t.atom.kind !== 'Var' && inner.some((l) => usedVars(t.atom).has(l.loopVar))) return false;
+      if (t.atom.kind === 'Var') used.add(t.atom);
+    }
+  }
+  return inner.every((l) => used.has(l.loopVar));
 }
 
 interface ReductionPattern {
@@ -114,6 +170,7 @@ export function rfactor(fn: PrimFunc, loop: For, factorAxis: number): { fn: Prim
   const pat = matchReduction(prim, blk);
   const out = pat.store.buffer;
   const idx = new TreeIndex(fn.body);
+  requireRootScope(prim, idx, r, (m) => fail(C.SCHEDULE_ERROR, prim, m));
   const loops = idx.loopsAbove(r);
   const redVars = new Set<Var>();
   const spVars = new Set<Var>();
@@ -165,12 +222,19 @@ export function rfactor(fn: PrimFunc, loop: For, factorAxis: number): { fn: Prim
   });
   const rfIdx = insert(pat.store.indices.map((e) => substitute(e, rfMap)), vrf as PrimExpr);
   const rfName = uniqueBlockName(fn.body, `${blk.name}_rf`);
+  // Factoring the only reduction loop leaves nothing to reduce: each element is init ⊕ value.
+  const stillReduces = rfIvs.some((iv) => iv.iterType === 'reduce');
   const rfBlock = updateRegions(
-    block(rfName, bufferStore(rfBuf, binary(pat.combiner, bufferLoad(rfBuf, rfIdx), substitute(pat.rhs, rfMap)), rfIdx), {
-      iterVars: rfIvs,
-      init: bufferStore(rfBuf, substitute(pat.initValue, rfMap), rfIdx),
-      annotations: blk.annotations,
-    }),
+    stillReduces
+      ? block(rfName, bufferStore(rfBuf, binary(pat.combiner, bufferLoad(rfBuf, rfIdx), substitute(pat.rhs, rfMap)), rfIdx), {
+          iterVars: rfIvs,
+          init: bufferStore(rfBuf, substitute(pat.initValue, rfMap), rfIdx),
+          annotations: blk.annotations,
+        })
+      : block(rfName, bufferStore(rfBuf, binary(pat.combiner, substitute(pat.initValue, rfMap), substitute(pat.rhs, rfMap)), rfIdx), {
+          iterVars: rfIvs,
+          annotations: blk.annotations,
+        }),
   );
   const rfRealize = blockRealize(rfVals, r.predicate, rfBlock);
 
