@@ -29,6 +29,7 @@ import {
   sum,
   tanh,
   toNumbers,
+  tupleCommReducer,
   wellFormed,
 } from './index.js';
 
@@ -630,5 +631,40 @@ describe('te shapes', () => {
         .slice(2)
         .reduce((p, q) => p + q, 0),
     ]);
+  });
+});
+
+describe('te composition', () => {
+  it('an output that feeds another output, and a custom tuple reducer (sum and sum of squares)', () => {
+    const X = placeholder([3, 8], 'float32', 'X');
+    const k = reduceAxis(8, 'k');
+    const moments = tupleCommReducer(
+      (acc, v) => [add(acc[0], v[0]), add(acc[1], v[1])],
+      () => [0, 0],
+      'moments',
+    );
+    const [S, Q] = compute([3], (i) => moments([X.at(i, k), mul(X.at(i, k), X.at(i, k))], k), 'T_moments');
+    const V = compute([3], (i) => sub(div(Q.at(i), 8), mul(div(S.at(i), 8), div(S.at(i), 8))), 'T_var');
+    const fn = createPrimFunc([X, S, V]);
+    expect(wellFormed(fn)).toEqual([]);
+    const x = randomNDArray('float32', [3, 8], 5);
+    const s = ndarray('float32', [3]);
+    const v = ndarray('float32', [3]);
+    interpret(fn, [x, s, v]);
+    const refS: number[] = [];
+    const refV: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const row = Array.from({ length: 8 }, (_, j) => getAt(x, [i, j]));
+      const m = row.reduce((a, b) => a + b, 0) / 8;
+      refS.push(m * 8);
+      refV.push(row.reduce((a, b) => a + b * b, 0) / 8 - m * m);
+    }
+    expectClose(s, refS, 1e-5, 1e-6);
+    expectClose(v, refV, 1e-4, 1e-6);
+  });
+
+  it('refuses a tensor listed twice', () => {
+    const A = placeholder([2], 'float32', 'A');
+    expect(() => createPrimFunc([A, A])).toThrow(/listed twice/);
   });
 });
