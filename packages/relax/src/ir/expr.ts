@@ -31,6 +31,8 @@ import type {
   Var,
   VarBinding,
 } from './nodes.js';
+// Side effect: the node kinds must be declared before any node is built.
+import './nodes.js';
 import { funcSInfo, makeShapeExpr, objectSInfo, primSInfo, tensorSInfo, tupleSInfo } from './struct-info.js';
 
 export function relaxVar(name: string, structInfo: StructInfo, span?: Span): Var {
@@ -89,6 +91,12 @@ export function constant(
   let arr: TypedArray;
   if (ArrayBuffer.isView(data)) arr = data as TypedArray;
   else {
+    if (data.length !== size) {
+      throw new KilnError(
+        ErrorCodes.SHAPE_MISMATCH,
+        `constant of shape [${shape.join(', ')}] needs ${size} elements, got ${data.length}`,
+      );
+    }
     arr = typedArrayFor(t, size);
     const nums = data as readonly number[];
     if (arr instanceof BigInt64Array || arr instanceof BigUint64Array) {

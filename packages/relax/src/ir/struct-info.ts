@@ -13,6 +13,8 @@ import {
   toExpr,
 } from '@kiln/ir-core';
 import { constDim, provablyEqual, provablyNotEqual } from '../arith.js';
+// Side effect: the node kinds must be declared before any node is built.
+import './nodes.js';
 import type {
   DataflowVar,
   FuncStructInfo,
@@ -223,7 +225,7 @@ export function sinfoToString(s: StructInfo): string {
       if (s.shape && s.shape.kind !== 'relax.ShapeExpr') parts.push(s.shape.name);
       else if (dims) parts.push(shapeToString(dims));
       if (s.dtype) parts.push(`"${s.dtype.str}"`);
-      if (!dims && s.ndim >= 0) parts.push(`ndim=${s.ndim}`);
+      if (!dims && !s.shape && s.ndim >= 0) parts.push(`ndim=${s.ndim}`);
       return `R.Tensor(${parts.join(', ')})`;
     }
     case 'relax.TupleStructInfo':
