@@ -18,7 +18,7 @@ import {
   substitute,
   toExpr,
 } from '@kiln/ir-core';
-import { collectBufferAccesses, varsIn } from '../analysis/vars.js';
+import { collectBufferAccesses, freeVars } from '../analysis/vars.js';
 import type { BufferRegion, IterVar, PrimFunc, PrimFuncParam, Stmt } from '../stmt.js';
 import {
   block,
@@ -112,8 +112,9 @@ export function createPrimFunc(
   }
   const extraParams: Var[] = [];
   const need = (e: Node): void => {
-    for (const v of varsIn(e)) {
-      if (v.dtype.code === 'handle' || defined.has(v) || stageVars.has(v)) continue;
+    // Free vars only: a `letExpr` binder inside a body is not a parameter.
+    for (const v of freeVars(e, { skipHandles: true })) {
+      if (defined.has(v) || stageVars.has(v)) continue;
       defined.add(v);
       extraParams.push(v);
     }

@@ -2,7 +2,7 @@
 // straightforward TypeScript references on seeded random inputs.
 
 import type { PrimExpr } from '@kiln/ir-core';
-import { add, and, cast, div, floordiv, floormod, ge, lt, mul, sub } from '@kiln/ir-core';
+import { add, and, cast, div, floordiv, floormod, ge, letExpr, lt, mul, sub } from '@kiln/ir-core';
 import { describe, expect, it } from 'vitest';
 import type { NDArray, Tensor } from './index.js';
 import {
@@ -666,5 +666,23 @@ describe('te composition', () => {
   it('refuses a tensor listed twice', () => {
     const A = placeholder([2], 'float32', 'A');
     expect(() => createPrimFunc([A, A])).toThrow(/listed twice/);
+  });
+});
+
+describe('te let expressions', () => {
+  it('a let-bound var inside a body is not a parameter', () => {
+    const A = placeholder([4], 'float32', 'A');
+    const t = sizeVar('t', 'float32');
+    const B = compute([4], (i) => letExpr(t, mul(A.at(i), 2), add(t, t)), 'B');
+    const fn = createPrimFunc([A, B]);
+    expect(fn.params.length).toBe(2);
+    expect(wellFormed(fn)).toEqual([]);
+    const a = randomNDArray('float32', [4], 9);
+    const b = ndarray('float32', [4]);
+    interpret(fn, [a, b]);
+    expectClose(
+      b,
+      toNumbers(a).map((v) => 4 * v),
+    );
   });
 });
