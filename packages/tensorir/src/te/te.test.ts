@@ -686,3 +686,46 @@ describe('te let expressions', () => {
     );
   });
 });
+
+describe('te dtypes', () => {
+  it('float16 matmul accumulating in float32, result cast back to float16', () => {
+    const A = placeholder([4, 16], 'float16', 'A');
+    const B = placeholder([16, 3], 'float16', 'B');
+    const k = reduceAxis(16, 'k');
+    const acc = compute(
+      [4, 3],
+      (i, j) => sum(mul(cast('float32', A.at(i, k)), cast('float32', B.at(k, j))), k),
+      'acc',
+    );
+    const C = compute([4, 3], (i, j) => cast('float16', acc.at(i, j)), 'C');
+    const fn = createPrimFunc([A, B, C]);
+    const a = randomNDArray('float16', [4, 16], 1);
+    const b = randomNDArray('float16', [16, 3], 2);
+    const c = ndarray('float16', [4, 3]);
+    interpret(fn, [a, b, c]);
+    const ref: number[] = [];
+    for (let i = 0; i < 4; i++)
+      for (let j = 0; j < 3; j++) {
+        let s = 0;
+        for (let r = 0; r < 16; r++) s += getAt(a, [i, r]) * getAt(b, [r, j]);
+        ref.push(s);
+      }
+    // float16 has an 11-bit significand: half an ulp is ~2.4e-4 relative.
+    expectClose(c, ref, 1e-3, 1e-3);
+    expect(toNumbers(c).every((v) => ndarray('float16', [1], [v]).data[0] === v)).toBe(true);
+  });
+
+  it('bool outputs from comparisons, and a select', () => {
+    const A = placeholder([6], 'int32', 'A');
+    const M = compute([6], (i) => lt(A.at(i), 0), 'M');
+    const R = compute([6], (i) => cast('int32', M.at(i)), 'R');
+    const fn = createPrimFunc([A, M, R]);
+    expect(M.dtype.str).toBe('bool');
+    const a = ndarray('int32', [6], [-3, 0, 5, -1, 2, -7]);
+    const m = ndarray('bool', [6]);
+    const r = ndarray('int32', [6]);
+    interpret(fn, [a, m, r]);
+    expect(toNumbers(m)).toEqual([1, 0, 0, 1, 0, 1]);
+    expect(toNumbers(r)).toEqual([1, 0, 0, 1, 0, 1]);
+  });
+});
