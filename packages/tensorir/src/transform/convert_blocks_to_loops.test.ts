@@ -13,7 +13,9 @@ import {
   seqStmt,
 } from '../stmt.js';
 import { convertBlocksToLoops } from './convert_blocks_to_loops.js';
+import { flattenBuffer } from './flatten_buffer.js';
 import { expectIREqual } from './test_util.js';
+import { verifyLowered } from './verify_lowered.js';
 
 describe('tir.ConvertBlocksToLoops', () => {
   it('substitutes iter vars by their bindings and keeps the predicate as an if', () => {
@@ -118,5 +120,23 @@ describe('tir.ConvertBlocksToLoops', () => {
     } catch (e) {
       expect(isKilnError(e, 'WELL_FORMED')).toBe(true);
     }
+  });
+});
+
+describe('tir.ConvertBlocksToLoops binder uniqueness', () => {
+  it('renames a loop var bound twice', () => {
+    const A = buffer('A', 'float32', [4]);
+    const i = loopVar('i');
+    const loop = forLoop(i, 0, 4, bufferStore(A, 1, [i]));
+    const out = convertBlocksToLoops(primFunc([A], seqStmt([loop, loop])));
+    expect(verifyLowered(flattenBuffer(out))).toEqual([]);
+    const [a, b] = [loopVar('i'), loopVar('i')];
+    expectIREqual(
+      out,
+      primFunc(
+        [A],
+        seqStmt([forLoop(a, 0, 4, bufferStore(A, 1, [a])), forLoop(b, 0, 4, bufferStore(A, 1, [b]))]),
+      ),
+    );
   });
 });

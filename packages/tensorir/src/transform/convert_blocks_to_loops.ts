@@ -6,13 +6,15 @@
 //              A leftover `init` is lowered as tir.LowerInitBlock does. Reads/writes
 //              regions and block annotations are dropped (they served scheduling only).
 // Requires:    nothing (runs LowerInitBlock's rewrite on blocks that still have init).
-// Establishes: no Block, BlockRealize or IterVar remains.
+// Establishes: no Block, BlockRealize or IterVar remains; every Var is bound at most
+//              once (a loop var / let var / allocation bound twice, e.g. by a schedule
+//              that copied a statement, is renamed in its second binding).
 import type { Node, PrimExpr, Var } from '@kiln/ir-core';
 import { boolImm, ErrorCodes, KilnError, substitute } from '@kiln/ir-core';
 import type { BlockRealize, PrimFunc, Stmt } from '../stmt.js';
 import { allocate, blockRealize, ifThenElse } from '../stmt.js';
 import { lowerBlockInit } from './lower_init_block.js';
-import { mapStmtChildren, withBody } from './util.js';
+import { mapStmtChildren, uniquifyBinders, withBody } from './util.js';
 
 function isTrue(e: PrimExpr): boolean {
   return e.kind === 'IntImm' && e.value !== 0;
@@ -51,5 +53,6 @@ function convert(s: Stmt): Stmt {
 }
 
 export function convertBlocksToLoops(fn: PrimFunc): PrimFunc {
-  return withBody(fn, convert(fn.body));
+  const seen = new Set<Node>(fn.params.map((p) => (p.kind === 'Buffer' ? p.data : p)));
+  return withBody(fn, uniquifyBinders(convert(fn.body), seen));
 }

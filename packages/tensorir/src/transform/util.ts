@@ -247,3 +247,28 @@ export function freshenBinders(s: Stmt): Stmt {
   const renamed = rewriteNode(rec(s), [renameLets], { fixpoint: false });
   return replaceBuffersAndVars(renamed, bufMap, varMap);
 }
+
+/**
+ * Rename binders that are bound a second time (a loop var, let var or allocation reused
+ * by two statements), so that every Var is bound at most once. `seen` holds the binders
+ * already in scope or used (the params); identity when nothing repeats.
+ */
+export function uniquifyBinders(s: Stmt, seen: Set<Node>): Stmt {
+  const binderOf = (x: Stmt): Node | undefined =>
+    x.kind === 'For'
+      ? x.loopVar
+      : x.kind === 'LetStmt'
+        ? x.var
+        : x.kind === 'Allocate'
+          ? x.buffer.data
+          : undefined;
+  const rec = (x: Stmt): Stmt => {
+    let y = x;
+    const b = binderOf(y);
+    if (b !== undefined && seen.has(b)) y = freshenBinders(y);
+    const nb = binderOf(y);
+    if (nb !== undefined) seen.add(nb);
+    return mapStmtChildren(y, rec);
+  };
+  return rec(s);
+}
