@@ -296,7 +296,14 @@ class Compiler implements JitHost {
       gen = generateJs(this, body);
     } catch (e) {
       // Only a runtime that forbids eval (CSP) falls back; anything else is a real error.
-      if (!(e instanceof EvalError)) throw e;
+      if (e instanceof KilnError) throw e;
+      if (!(e instanceof EvalError)) {
+        throw new KilnError(
+          ErrorCodes.INTERNAL,
+          `internal error: interpreting '${this.name}': code generation failed: ${String(e)}`,
+          { cause: e },
+        );
+      }
       gen = undefined;
     }
     return gen ?? this.stmt(body);

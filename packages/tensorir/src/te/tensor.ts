@@ -7,6 +7,7 @@ import {
   add,
   and as andExpr,
   bufferLoad,
+  cast as castExpr,
   DType,
   ErrorCodes,
   ge,
@@ -135,7 +136,7 @@ function indexExpr(x: ExprLike): PrimExpr {
   if (e.dtype.code !== 'int' && e.dtype.code !== 'uint') {
     throw new KilnError(ErrorCodes.DTYPE_MISMATCH, `tensor index must be an integer, got ${e.dtype.str}`);
   }
-  return e;
+  return e.dtype === DType.int64 || e.dtype.lanes !== 1 ? e : castExpr(DType.int64, e);
 }
 
 /** Fold constant shape arithmetic (`32 + 1 + 1` → 34) with ir-core's simplifier. */
