@@ -78,11 +78,6 @@ export function usesVar(n: Node, v: Node): boolean {
   return usesAny(n, new Set([v]));
 }
 
-/** Integer constant of an expression, if it is one. */
-export function constInt(e: PrimExpr): number | undefined {
-  return e.kind === 'IntImm' ? e.value : undefined;
-}
-
 // ------------------------------------------------ folding arithmetic (scalar and Ramp)
 
 /** `a + b`, folding integer constants, zeros, and Ramp ± scalar / Ramp + Ramp. */
@@ -144,8 +139,6 @@ export function foldConstBinary(e: PrimExpr): PrimExpr {
 export function toLanes(e: PrimExpr, lanes: number): PrimExpr {
   return e.dtype.lanes === lanes ? e : broadcast(e, lanes);
 }
-
-export { binary };
 
 // ------------------------------------------------ buffers and binders
 
