@@ -12,6 +12,7 @@ import type { ConstIntBound } from './bound.js';
 import { computeConstIntBound, EVERYTHING, intersectBound } from './bound.js';
 import type { IntervalSet } from './int-set.js';
 import { evalIntSet, intervalSet } from './int-set.js';
+import type { Poly, Term } from './poly.js';
 import { fromPoly, polyAddScaled, toPoly } from './poly.js';
 import { negate, Simplifier } from './simplify.js';
 import { compareExpr, floorMod, isIndexType } from './util.js';
@@ -33,9 +34,9 @@ interface VarInfo {
 }
 
 /** How deep the symbolic prover may nest (it simplifies, which may call it again). */
-const MAX_PROOF_DEPTH = 2;
-/** Rounds of substituting symbolic variable ranges into a bound. */
-const MAX_SYMBOLIC_ROUNDS = 3;
+const MAX_PROOF_DEPTH = 1;
+/** Rounds of substituting symbolic variable ranges into a bound (one per link of a chain). */
+const MAX_SYMBOLIC_ROUNDS = 16;
 
 export class Analyzer {
   private readonly vars = new Map<Var, VarInfo>();
@@ -91,7 +92,11 @@ export class Analyzer {
    * with an expression tighten that variable's range, and `cond` itself counts as proven.
    */
   withConstraint<T>(cond: PrimExpr, fn: () => T): T {
-    const c = this.simplify(cond);
+    return this.withSimplifiedConstraint(this.simplify(cond), fn);
+  }
+
+  /** `withConstraint` for a condition that is already simplified (the simplifier's own use). */
+  withSimplifiedConstraint<T>(c: PrimExpr, fn: () => T): T {
     const bindings = new Map<Var, VarInfo>();
     for (const part of conjuncts(c))
       for (const { v, kind, rhs } of varComparisons(part)) {
@@ -220,28 +225,67 @@ export class Analyzer {
    * nothing symbolic applies.
    */
   symbolicBound(e: PrimExpr): ConstIntBound | undefined {
-    if (this.proofDepth >= MAX_PROOF_DEPTH) return undefined;
-    const dom = new Map<Var, IntervalSet>();
-    for (const [v, info] of this.vars) if (info.set) dom.set(v, info.set);
-    if (dom.size === 0) return undefined;
+    if (this.proofDepth >= MAX_PROOF_DEPTH || !isIndexType(e.dtype)) return undefined;
+    const p0 = toPoly(e);
+    if (!p0.exact) return undefined;
+    const ranged = (x: PrimExpr): boolean =>
+      collect(x, (n) => this.vars.get(n as Var)?.set !== undefined).length > 0;
+    if (!ranged(e)) return undefined;
+    // Linear occurrences of a symbolically ranged variable are replaced by the end of its
+    // range that bounds the term (by the coefficient's sign), a few rounds deep so that
+    // chains (j < i < n) resolve; everything else is left to the constant bound, which
+    // still sees each variable's constant range, so the sum of the parts stays sound.
     this.proofDepth++;
     try {
-      let lo: PrimExpr | undefined = e;
-      let hi: PrimExpr | undefined = e;
-      for (let round = 0; round < MAX_SYMBOLIC_ROUNDS; round++) {
-        const touches = (x?: PrimExpr): boolean =>
-          x !== undefined && collect(x, (n) => dom.has(n as Var)).length > 0;
-        if (!touches(lo) && !touches(hi)) break;
-        lo = lo && touches(lo) ? evalIntSet(lo, dom, this).min : lo;
-        hi = hi && touches(hi) ? evalIntSet(hi, dom, this).max : hi;
-      }
-      return {
-        min: lo === undefined ? -Infinity : this.constIntBound(lo).min,
-        max: hi === undefined ? Infinity : this.constIntBound(hi).max,
+      const side = (upper: boolean): number => {
+        let p = p0;
+        for (let round = 0; round < MAX_SYMBOLIC_ROUNDS; round++) {
+          let next: Poly = { terms: [], constant: p.constant, exact: true };
+          let changed = false;
+          for (const t of p.terms) {
+            const set = this.linearSymbolic(t);
+            const end = set && (t.coef > 0 === upper ? set.max : set.min);
+            if (end === undefined) {
+              next = polyAddScaled(next, { terms: [t], constant: 0, exact: true }, 1);
+              continue;
+            }
+            if (!isIndexType(end.dtype) || end.dtype !== e.dtype) return upper ? Infinity : -Infinity;
+            next = polyAddScaled(next, toPoly(end), t.coef);
+            changed = true;
+          }
+          if (!changed) break;
+          const x = fromPoly(next, e.dtype);
+          if (x === undefined) return upper ? Infinity : -Infinity;
+          p = toPoly(this.simplify(x));
+        }
+        const x = fromPoly(p, e.dtype);
+        if (x === undefined) return upper ? Infinity : -Infinity;
+        const b = this.constIntBound(x);
+        const v = upper ? b.max : b.min;
+        if (Number.isFinite(v)) return v;
+        // non-linear uses (min, division, ...) of ranged variables: interval arithmetic
+        const dom = new Map<Var, IntervalSet>();
+        for (const [w, info] of this.vars) if (info.set) dom.set(w, info.set);
+        let y: PrimExpr | undefined = x;
+        for (let round = 0; round < MAX_SYMBOLIC_ROUNDS && y !== undefined; round++) {
+          if (collect(y, (n) => dom.has(n as Var)).length === 0) break;
+          const set = evalIntSet(y, dom, this);
+          y = upper ? set.max : set.min;
+        }
+        if (y === undefined) return v;
+        const yb = this.constIntBound(y);
+        return upper ? Math.min(v, yb.max) : Math.max(v, yb.min);
       };
+      return { min: side(false), max: side(true) };
     } finally {
       this.proofDepth--;
     }
+  }
+
+  /** The symbolic set of a term `k*v` whose variable has a symbolic range. */
+  private linearSymbolic(t: Term): IntervalSet | undefined {
+    if (t.atoms.length !== 1 || t.atoms[0].kind !== 'Var') return undefined;
+    return this.vars.get(t.atoms[0])?.set;
   }
 
   /** Is `cond` one of the facts of an enclosing `withConstraint` (true), or its negation (false)? */

@@ -36,6 +36,7 @@ const both = (f: Lift, x?: PrimExpr, y?: PrimExpr): PrimExpr | undefined => (x &
  */
 export function evalIntSet(e: PrimExpr, dom: ReadonlyMap<Var, IntervalSet>, an: Analyzer): IntervalSet {
   const simp = (s: IntervalSet): IntervalSet => {
+    if (s.min !== undefined && s.min === s.max) return pointSet(an.simplify(s.min));
     const lo = s.min && an.simplify(s.min);
     const hi = s.max && an.simplify(s.max);
     return lo !== undefined && hi !== undefined && lo !== hi && an.canProveEqual(lo, hi)

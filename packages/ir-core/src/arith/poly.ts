@@ -132,6 +132,13 @@ export function toPoly(e: PrimExpr): Poly {
   return p;
 }
 
+function isSorted(p: Poly): boolean {
+  for (let i = 1; i < p.terms.length; i++) {
+    if (compareMonomial(p.terms[i - 1].atoms, p.terms[i].atoms) >= 0) return false;
+  }
+  return true;
+}
+
 export function isConstPoly(p: Poly): boolean {
   return p.terms.length === 0;
 }
@@ -168,5 +175,7 @@ export function fromPoly(p: Poly, t: DataType): PrimExpr | undefined {
   if (acc === undefined) return intImm(c, t);
   if (c > 0) acc = add(acc, intImm(c, t));
   else if (c < 0) acc = sub(acc, intImm(-c, t));
+  // the tree reads back as `p`: remember it, so parents do not re-parse it
+  if (isSorted(p)) polyCache.set(acc, p);
   return acc;
 }

@@ -288,3 +288,37 @@ describe('fused-index division', () => {
     expectSame(simplify(floordiv(add(mul(x, 4), 3), 8)), floordiv(x, 2));
   });
 });
+
+describe('scaling', () => {
+  // Generous limits: these guard against quadratic-per-level or exponential blowups.
+  it('handles long sums, deep conditions and symbolic range chains quickly', () => {
+    const vs = Array.from({ length: 300 }, (_, q) => primVar(`v${q}`));
+    const an = new Analyzer();
+    for (const v of vs) an.bind(v, range(0, 8));
+    let sum: PrimExpr = intImm(0);
+    for (const v of vs) sum = add(sum, mul(v, 3));
+    let cond: PrimExpr = lt(vs[0], 4);
+    for (let q = 1; q < 30; q++) cond = and(cond, lt(vs[q], add(vs[q - 1], 3)));
+    let sel: PrimExpr = vs[0];
+    for (let q = 1; q < 30; q++) sel = select(lt(vs[q], 4), add(sel, 1), sub(sel, vs[q]));
+    // a DAG with exponentially many paths
+    let dag: PrimExpr = vs[0];
+    for (let q = 0; q < 40; q++) dag = add(dag, dag);
+    const t0 = performance.now();
+    const s = an.simplify(sum);
+    an.simplify(cond);
+    an.simplify(sel);
+    expectSame(an.simplify(dag), mul(vs[0], 2 ** 40));
+    expect(an.constIntBound(s)).toEqual({ min: 0, max: 300 * 21 });
+    const chain = new Analyzer();
+    chain.bind(vs[0], range(0, n));
+    for (let q = 1; q < 10; q++) chain.bind(vs[q], range(0, vs[q - 1]));
+    expectSame(chain.simplify(lt(add(vs[9], 9), n)), boolImm(true));
+    let mm: PrimExpr = vs[9];
+    for (let q = 0; q < 9; q++) mm = min(mm, add(vs[q], 1));
+    expectSame(chain.simplify(lt(mm, n)), boolImm(true));
+    expectSame(chain.simplify(lt(add(mm, 9), n)), boolImm(true));
+    expect(chain.simplify(lt(add(mm, 10), n)).kind).toBe('LT');
+    expect(performance.now() - t0).toBeLessThan(5000);
+  });
+});

@@ -41,6 +41,7 @@ const isFalse = (e: PrimExpr): boolean => e.kind === 'IntImm' && e.value === 0;
 
 export class Simplifier {
   private memo = new Map<PrimExpr, PrimExpr>();
+  private polyMemo = new Map<PrimExpr, Poly>();
 
   constructor(private readonly an: Analyzer) {}
 
@@ -146,27 +147,42 @@ export class Simplifier {
 
   // ------------------------------------------------------------ Add / Sub / Mul
 
+  /**
+   * The polynomial of an integer expression. A whole Add/Sub/Mul tree is read in one go,
+   * simplifying only its atoms, so a long sum is not rebuilt once per level.
+   */
+  private polyOf(e: PrimExpr): Poly {
+    const hit = this.polyMemo.get(e);
+    if (hit !== undefined) return hit;
+    let p: Poly;
+    if ((e.kind === 'Add' || e.kind === 'Sub' || e.kind === 'Mul') && isIndexType(e.dtype)) {
+      const pa = this.polyOf(e.a);
+      const pb = this.polyOf(e.b);
+      if (e.kind !== 'Mul') p = polyAddScaled(pa, pb, e.kind === 'Add' ? 1 : -1);
+      else {
+        // merge div/mod pairs before distributing, where they are still single terms
+        const na = this.normalize(pa);
+        const nb = this.normalize(pb);
+        p = polyMul(na, nb) ?? productAtom(na, nb, e.dtype);
+      }
+    } else {
+      p = toPoly(this.simplify(e));
+    }
+    this.polyMemo.set(e, p);
+    return p;
+  }
+
   private arith(e: Binary<'Add' | 'Sub' | 'Mul'>): PrimExpr {
+    if (isIndexType(e.dtype)) {
+      const p = this.polyOf(e);
+      const r = p.exact ? fromPoly(this.normalize(p), e.dtype) : undefined;
+      if (r !== undefined) return r;
+    }
     const a = this.simplify(e.a);
     const b = this.simplify(e.b);
     const folded = this.fold(e.kind, e.dtype, a, b);
     if (folded) return folded;
-    if (isIndexType(e.dtype)) {
-      const pa = toPoly(a);
-      const pb = toPoly(b);
-      const p =
-        e.kind === 'Add'
-          ? polyAddScaled(pa, pb, 1)
-          : e.kind === 'Sub'
-            ? polyAddScaled(pa, pb, -1)
-            : polyMul(pa, pb);
-      if (p === undefined) {
-        // a product too large to expand stays a product, with its factors in canonical order
-        const [x, y] = compareExpr(a, b) <= 0 ? [a, b] : [b, a];
-        return x === e.a && y === e.b ? e : mul(x, y);
-      }
-      return fromPoly(this.normalize(p), e.dtype) ?? this.rebuild(e, a, b);
-    }
+    if (isIndexType(e.dtype)) return this.rebuild(e, a, b);
     const one = (x: PrimExpr): boolean => (x.kind === 'IntImm' || x.kind === 'FloatImm') && x.value === 1;
     const zero = (x: PrimExpr): boolean => x.kind === 'IntImm' && x.value === 0;
     if (e.kind === 'Mul') {
@@ -285,45 +301,47 @@ export class Simplifier {
     const q: Poly = { terms: qTerms, constant: floorDiv(pa.constant, c), exact: true };
     let r: Poly = { terms: rTerms, constant: floorMod(pa.constant, c), exact: true };
 
-    // floordiv(floordiv(x, c2) + k, c) == floordiv(x + k*c2, c*c2)
-    if (isDiv && r.terms.length === 1 && r.terms[0].coef === 1 && r.terms[0].atoms.length === 1) {
-      const inner = r.terms[0].atoms[0];
-      const c2 =
-        inner.kind === 'FloorDiv' || (inner.kind === 'Div' && this.bound(inner.a).min >= 0)
-          ? asConstInt((inner as Binary).b)
-          : undefined;
-      if (c2 !== undefined && c2 > 0 && Number.isSafeInteger(c * c2)) {
-        const x = fromPoly(polyAddScaled(toPoly((inner as Binary).a), constPoly(r.constant * c2), 1), t);
-        const inner2 = x && this.divModByConst(true, true, x, c * c2, t);
-        if (inner2) return fromPoly(this.normalize(polyAddScaled(q, toPoly(inner2), 1)), t);
-      }
-    }
-    // floormod(floormod(x, c2), c) == floormod(x, c) when c divides c2
-    if (!isDiv) {
-      let replaced = false;
-      let r2 = constPoly(r.constant);
-      for (const x of r.terms) {
-        const at = x.atoms[0];
-        const c2 =
-          x.atoms.length === 1 && (at.kind === 'FloorMod' || (at.kind === 'Mod' && this.bound(at.a).min >= 0))
-            ? asConstInt((at as Binary).b)
-            : undefined;
-        if (c2 !== undefined && c2 > 0 && c2 % c === 0) {
-          r2 = polyAddScaled(r2, toPoly((at as Binary).a), x.coef);
-          replaced = true;
-        } else r2 = polyAddScaled(r2, termPoly(x), 1);
-      }
-      if (replaced) {
-        const x = fromPoly(r2, t);
-        if (x !== undefined) return this.divModByConst(false, true, x, c, t);
-      }
-    }
     // divide out a common factor: floordiv(g*y, g*c') == floordiv(y, c'), floormod == g*floormod(y, c')
     let g = c;
     for (const x of r.terms) g = gcd(g, x.coef);
     g = gcd(g, r.constant);
     const c2 = c / g;
     if (g > 1) r = polyScaleDown(r, g);
+
+    // floordiv(floordiv(x, ci) + k, c2) == floordiv(x + k*ci, c2*ci)
+    if (isDiv && r.terms.length === 1 && r.terms[0].coef === 1 && r.terms[0].atoms.length === 1) {
+      const inner = r.terms[0].atoms[0];
+      const ci =
+        inner.kind === 'FloorDiv' || (inner.kind === 'Div' && this.bound(inner.a).min >= 0)
+          ? asConstInt((inner as Binary).b)
+          : undefined;
+      if (ci !== undefined && ci > 0 && Number.isSafeInteger(c2 * ci)) {
+        const x = fromPoly(polyAddScaled(toPoly((inner as Binary).a), constPoly(r.constant * ci), 1), t);
+        const inner2 = x && this.divModByConst(true, true, x, c2 * ci, t);
+        if (inner2) return fromPoly(this.normalize(polyAddScaled(q, toPoly(inner2), 1)), t);
+      }
+    }
+    // floormod(floormod(x, ci), c2) == floormod(x, c2) when c2 divides ci
+    if (!isDiv) {
+      let replaced = false;
+      let r2 = constPoly(r.constant);
+      for (const x of r.terms) {
+        const at = x.atoms[0];
+        const ci =
+          x.atoms.length === 1 && (at.kind === 'FloorMod' || (at.kind === 'Mod' && this.bound(at.a).min >= 0))
+            ? asConstInt((at as Binary).b)
+            : undefined;
+        if (ci !== undefined && ci > 0 && ci % c2 === 0) {
+          r2 = polyAddScaled(r2, toPoly((at as Binary).a), x.coef);
+          replaced = true;
+        } else r2 = polyAddScaled(r2, termPoly(x), 1);
+      }
+      if (replaced) {
+        const x = fromPoly(r2, t);
+        const m = x && this.divModByConst(false, true, x, c2, t);
+        if (m) return fromPoly(polyScale(toPoly(m), g), t);
+      }
+    }
 
     const rExpr = fromPoly(r, t);
     if (rExpr === undefined) return undefined;
@@ -494,12 +512,15 @@ export class Simplifier {
     if (x.kind === 'IntImm' || x.kind === 'FloatImm' || (constraintNesting.get(this.an) ?? 0) > 0) return x;
     const nodes = collect(x, () => true);
     if (nodes.length > MAX_CONSTRAINED_SIZE) return x;
+    // the condition can only help if it mentions a variable of x
+    const vars = new Set(nodes.filter((n) => n.kind === 'Var'));
+    if (collect(cond, (n) => vars.has(n)).length === 0) return x;
     // Under the condition a divisor may simplify to something that is zero where the
     // condition fails; an eagerly evaluated arm (Select, vector And) would then fault.
     if (nodes.some((n) => isDivision(n) && !isNonZeroConst((n as Binary).b))) return x;
     constraintNesting.set(this.an, 1);
     try {
-      const r = this.an.withConstraint(cond, () => this.an.simplify(x));
+      const r = this.an.withSimplifiedConstraint(cond, () => this.an.simplify(x));
       return r !== x && structuralEqual(r, x) ? x : r;
     } finally {
       constraintNesting.delete(this.an);
@@ -552,7 +573,9 @@ export class Simplifier {
       return this.simplify(substitute(e.body, new Map([[e.var, value]])));
     }
     const outer = this.memo;
+    const outerPoly = this.polyMemo;
     this.memo = new Map();
+    this.polyMemo = new Map();
     let body: PrimExpr;
     try {
       body = isIndexType(e.var.dtype)
@@ -560,6 +583,7 @@ export class Simplifier {
         : this.simplify(e.body);
     } finally {
       this.memo = outer;
+      this.polyMemo = outerPoly;
     }
     if (!usesVar(body, e.var)) return body;
     return value === e.value && body === e.body ? e : letExpr(e.var, value, body, e.span);
@@ -567,6 +591,15 @@ export class Simplifier {
 }
 
 // ---------------------------------------------------------------- free helpers
+
+/** A product too large to expand: one atom, its two factors in canonical order. */
+function productAtom(a: Poly, b: Poly, t: DataType): Poly {
+  const x = fromPoly(a, t);
+  const y = fromPoly(b, t);
+  if (x === undefined || y === undefined) return { terms: [], constant: 0, exact: false };
+  const [p, q] = compareExpr(x, y) <= 0 ? [x, y] : [y, x];
+  return atomPoly(mul(p, q));
+}
 
 function termPoly(t: Term): Poly {
   return { terms: [t], constant: 0, exact: true };
