@@ -65,13 +65,25 @@ const PUNCT = [
   '$',
 ];
 
-const IDENT_START = /[A-Za-z_]/;
-const IDENT_PART = /[A-Za-z0-9_]/;
-const DIGIT = /[0-9]/;
+// Character classes by code (the lexer's hot loop; regex tests per character are slow).
+function isIdentStart(c: number): boolean {
+  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95;
+}
+function isDigit(c: number): boolean {
+  return c >= 48 && c <= 57;
+}
+function isIdentPart(c: number): boolean {
+  return isIdentStart(c) || isDigit(c);
+}
+// Punctuation candidates by first character, longest first.
+const PUNCT_BY_CHAR = new Map<string, string[]>();
+for (const q of PUNCT) {
+  const list = PUNCT_BY_CHAR.get(q[0]) ?? [];
+  list.push(q);
+  PUNCT_BY_CHAR.set(q[0], list);
+}
+const FLOAT_WORD_RE = /^(inf|nan)((?:f|bf)\d+(?:x\d+)?)?$/;
 const SUFFIX_RE = /^(?:i|u|f|bf)\d+(?:x\d+)?/;
-
-/** Words the lexer turns into float literals; a printer must not use them as names. */
-export const FLOAT_WORDS: ReadonlySet<string> = new Set(['inf', 'nan']);
 
 export function tokenize(text: string, source?: string): Token[] {
   const out: Token[] = [];
@@ -100,38 +112,35 @@ export function tokenize(text: string, source?: string): Token[] {
     }
     const start = i;
     const col = i - lineStart + 1;
-    const tok = (kind: TokenKind, extra: Partial<Token> = {}): void => {
-      out.push({ kind, text: text.slice(start, i), line, column: col, offset: start, ...extra });
+    const tok = (kind: TokenKind, num?: number, suffix?: string, str?: string): void => {
+      out.push({ kind, text: text.slice(start, i), num, str, suffix, line, column: col, offset: start });
     };
-    if (IDENT_START.test(c)) {
+    const code = text.charCodeAt(i);
+    if (isIdentStart(code)) {
       i++;
-      while (i < text.length && IDENT_PART.test(text[i])) i++;
+      while (i < text.length && isIdentPart(text.charCodeAt(i))) i++;
       // A dot continues the name only when a name part follows (`a.b`, not `a.` or `a.0`).
-      while (text[i] === '.' && i + 1 < text.length && IDENT_START.test(text[i + 1])) {
+      while (text[i] === '.' && i + 1 < text.length && isIdentStart(text.charCodeAt(i + 1))) {
         i += 2;
-        while (i < text.length && IDENT_PART.test(text[i])) i++;
+        while (i < text.length && isIdentPart(text.charCodeAt(i))) i++;
       }
-      const word = text.slice(start, i);
-      const fw = /^(inf|nan)((?:f|bf)\d+(?:x\d+)?)?$/.exec(word);
-      if (fw) {
-        tok('float', { num: fw[1] === 'inf' ? Infinity : NaN, suffix: fw[2] });
-      } else {
-        tok('ident');
-      }
+      const fw = c === 'i' || c === 'n' ? FLOAT_WORD_RE.exec(text.slice(start, i)) : null;
+      if (fw) tok('float', fw[1] === 'inf' ? Infinity : NaN, fw[2]);
+      else tok('ident');
       continue;
     }
-    if (DIGIT.test(c)) {
-      while (i < text.length && DIGIT.test(text[i])) i++;
+    if (isDigit(code)) {
+      while (i < text.length && isDigit(text.charCodeAt(i))) i++;
       let isFloat = false;
-      if (text[i] === '.' && DIGIT.test(text[i + 1] ?? '')) {
+      if (text[i] === '.' && isDigit(text.charCodeAt(i + 1))) {
         isFloat = true;
         i++;
-        while (i < text.length && DIGIT.test(text[i])) i++;
+        while (i < text.length && isDigit(text.charCodeAt(i))) i++;
       }
       if ((text[i] === 'e' || text[i] === 'E') && /[0-9]|[+-][0-9]/.test(text.slice(i + 1, i + 3))) {
         isFloat = true;
         i += text[i + 1] === '+' || text[i + 1] === '-' ? 2 : 1;
-        while (i < text.length && DIGIT.test(text[i])) i++;
+        while (i < text.length && isDigit(text.charCodeAt(i))) i++;
       }
       const numText = text.slice(start, i);
       let suffix: string | undefined;
@@ -140,9 +149,9 @@ export function tokenize(text: string, source?: string): Token[] {
         suffix = sm[0];
         i += suffix.length;
       }
-      if (i < text.length && IDENT_PART.test(text[i]))
+      if (i < text.length && isIdentPart(text.charCodeAt(i)))
         fail(`malformed number '${text.slice(start, i + 1)}'`, start);
-      tok(isFloat ? 'float' : 'int', { num: Number(numText), suffix });
+      tok(isFloat ? 'float' : 'int', Number(numText), suffix);
       continue;
     }
     if (c === '"' || c === "'") {
@@ -197,10 +206,10 @@ export function tokenize(text: string, source?: string): Token[] {
             fail(`unknown escape '\\${e ?? ''}' in string literal`, i - 2);
         }
       }
-      tok('string', { str: s });
+      tok('string', undefined, undefined, s);
       continue;
     }
-    const p = PUNCT.find((q) => text.startsWith(q, i));
+    const p = PUNCT_BY_CHAR.get(c)?.find((q) => text.startsWith(q, i));
     if (p === undefined) fail(`unexpected character '${c}'`, i);
     i += p!.length;
     tok('punct');

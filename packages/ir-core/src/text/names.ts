@@ -43,6 +43,7 @@ export function sanitizeName(name: string, fallback = 'v'): string {
 export class NameAllocator {
   private readonly byObject = new Map<object, string>();
   private readonly used = new Set<string>();
+  private readonly nextSuffix = new Map<string, number>();
   private readonly reserved: ReadonlySet<string>;
 
   constructor(reserved: Iterable<string> = []) {
@@ -56,7 +57,10 @@ export class NameAllocator {
     let base = sanitizeName(hint);
     if (this.reserved.has(base)) base = `${base}_`;
     let cand = base;
-    for (let k = 1; this.used.has(cand) || this.reserved.has(cand); k++) cand = `${base}_${k}`;
+    // Resume numbering where this base left off: thousands of `i`s stay linear.
+    let k = this.nextSuffix.get(base) ?? 1;
+    while (this.used.has(cand) || this.reserved.has(cand)) cand = `${base}_${k++}`;
+    this.nextSuffix.set(base, k);
     this.used.add(cand);
     this.byObject.set(obj, cand);
     return cand;
