@@ -50,7 +50,7 @@ import { injectThreadBindings } from './inject_thread_bindings.js';
 import { lowerInitBlock } from './lower_init_block.js';
 import { lowerIntrinsics } from './lower_intrinsics.js';
 import { removeNoOp } from './remove_no_op.js';
-import { simplify } from './simplify.js';
+import { simplifyPrimFunc } from './simplify.js';
 import { storageRewrite } from './storage_rewrite.js';
 import { unrollLoop } from './unroll_loop.js';
 import { vectorizeLoop } from './vectorize_loop.js';
@@ -70,7 +70,7 @@ export {
 } from './lower_intrinsics.js';
 export { removeNoOp } from './remove_no_op.js';
 export type { ArithAnalyzer, SimplifyOptions } from './simplify.js';
-export { constantFold, createConstantFoldAnalyzer, simplify } from './simplify.js';
+export { constantFold, createConstantFoldAnalyzer, simplifyPrimFunc } from './simplify.js';
 export type { StorageRewriteOptions } from './storage_rewrite.js';
 export { storageRewrite } from './storage_rewrite.js';
 export type { UnrollOptions } from './unroll_loop.js';
@@ -121,7 +121,7 @@ export const RemoveNoOp = definePass<Record<string, never>, Record<string, never
 export const Simplify = definePass<Record<string, never>, Record<string, never>, PrimFunc>({
   name: 'tir.Simplify',
   kind: 'prim_func',
-  transform: (fn) => simplify(fn),
+  transform: (fn) => simplifyPrimFunc(fn),
 });
 
 const unrollSchema = z.object({ maxExtent: z.number().int().min(0).default(0) });
@@ -216,12 +216,12 @@ export function lowerPrimFunc(fn: PrimFunc, options: LowerOptions = {}): PrimFun
   f = convertBlocksToLoops(f);
   f = flattenBuffer(f);
   f = lowerIntrinsics(f);
-  f = simplify(f);
+  f = simplifyPrimFunc(f);
   f = injectThreadBindings(f);
   f = vectorizeLoop(f, options.vectorize);
   f = storageRewrite(f, options.storage);
   f = unrollLoop(f, options.unroll);
-  f = simplify(f);
+  f = simplifyPrimFunc(f);
   f = removeNoOp(f);
   if (options.verify ?? true) {
     const problems = verifyLowered(f);

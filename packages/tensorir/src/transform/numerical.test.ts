@@ -21,7 +21,7 @@ import { injectThreadBindings, LAUNCH_ATTR } from './inject_thread_bindings.js';
 import { lowerInitBlock } from './lower_init_block.js';
 import { lowerIntrinsics } from './lower_intrinsics.js';
 import { removeNoOp } from './remove_no_op.js';
-import { simplify } from './simplify.js';
+import { simplifyPrimFunc } from './simplify.js';
 import { storageRewrite } from './storage_rewrite.js';
 import { unrollLoop } from './unroll_loop.js';
 import { mapStmtChildren, withBody } from './util.js';
@@ -86,12 +86,12 @@ const STEPS: ReadonlyArray<[string, (f: PrimFunc) => PrimFunc]> = [
   ['ConvertBlocksToLoops', convertBlocksToLoops],
   ['FlattenBuffer', flattenBuffer],
   ['LowerIntrinsics', lowerIntrinsics],
-  ['Simplify', (f) => simplify(f)],
+  ['Simplify', (f) => simplifyPrimFunc(f)],
   ['InjectThreadBindings', injectThreadBindings],
   ['VectorizeLoop', (f) => vectorizeLoop(f)],
   ['StorageRewrite', (f) => storageRewrite(f)],
   ['UnrollLoop', (f) => unrollLoop(f, { maxExtent: 4 })],
-  ['Simplify', (f) => simplify(f)],
+  ['Simplify', (f) => simplifyPrimFunc(f)],
   ['RemoveNoOp', removeNoOp],
 ];
 

@@ -15,7 +15,7 @@ import {
 } from '@kiln/ir-core';
 import { describe, expect, it } from 'vitest';
 import { bufferStore, forLoop, ifThenElse, loopVar, primFunc } from '../stmt.js';
-import { constantFold, createConstantFoldAnalyzer, simplify } from './simplify.js';
+import { constantFold, createConstantFoldAnalyzer, simplifyPrimFunc } from './simplify.js';
 import { expectIREqual } from './test_util.js';
 
 describe('tir.Simplify', () => {
@@ -26,12 +26,12 @@ describe('tir.Simplify', () => {
     const fused = add(mul(io, 4), ii);
     const idx = add(mul(floordiv(fused, 4), 4), floormod(fused, 4));
     const before = primFunc([A], forLoop(io, 0, 8, forLoop(ii, 0, 4, bufferStore(A, 1, [idx]))));
-    const out = simplify(before);
+    const out = simplifyPrimFunc(before);
     const st = out.body.kind === 'For' && out.body.body.kind === 'For' ? out.body.body.body : undefined;
     expect(st?.kind).toBe('BufferStore');
     // Some canonical form of io*4 + ii; check by value instead of shape.
     const [io2, ii2] = [loopVar('io'), loopVar('ii')];
-    const a = simplify(
+    const a = simplifyPrimFunc(
       primFunc([A], forLoop(io2, 0, 8, forLoop(ii2, 0, 4, bufferStore(A, 1, [add(mul(io2, 4), ii2)])))),
     );
     expectIREqual(out, a);
@@ -47,9 +47,9 @@ describe('tir.Simplify', () => {
     );
     const [i2, j2] = [loopVar('i'), loopVar('j')];
     const expected = primFunc([A, n], forLoop(i2, 0, 8, forLoop(j2, 0, n, bufferStore(A, 1, [j2]))));
-    expectIREqual(simplify(before), expected);
+    expectIREqual(simplifyPrimFunc(before), expected);
     const keep = primFunc([A, n], forLoop(i, 0, 8, ifThenElse(lt(i, n), bufferStore(A, 1, [i]))));
-    expect(simplify(keep)).toBe(keep);
+    expect(simplifyPrimFunc(keep)).toBe(keep);
   });
 
   it('uses the condition of an if inside its branches', () => {
@@ -62,7 +62,7 @@ describe('tir.Simplify', () => {
     );
     const i2 = loopVar('i');
     expectIREqual(
-      simplify(before),
+      simplifyPrimFunc(before),
       primFunc([A, n], forLoop(i2, 0, n, ifThenElse(le(2, i2), bufferStore(A, 1, [i2])))),
     );
   });
@@ -72,16 +72,16 @@ describe('tir.Simplify', () => {
     const [i, j] = [loopVar('i'), loopVar('j')];
     const before = primFunc([A], forLoop(i, 0, 8, forLoop(j, 3, 1, bufferStore(A, 1, [sub(add(i, j), 3)]))));
     const i2 = loopVar('i');
-    expectIREqual(simplify(before), primFunc([A], forLoop(i2, 0, 8, bufferStore(A, 1, [i2]))));
+    expectIREqual(simplifyPrimFunc(before), primFunc([A], forLoop(i2, 0, 8, bufferStore(A, 1, [i2]))));
   });
 
   it('returns the same function when already simple, and is idempotent', () => {
     const A = buffer('A', 'float32', [8]);
     const i = loopVar('i');
     const fn = primFunc([A], forLoop(i, 0, 8, bufferStore(A, add(bufferLoad(A, [i]), 1), [i])));
-    expect(simplify(fn)).toBe(fn);
+    expect(simplifyPrimFunc(fn)).toBe(fn);
     const [io, ii] = [loopVar('io'), loopVar('ii')];
-    const once = simplify(
+    const once = simplifyPrimFunc(
       primFunc(
         [A],
         forLoop(
@@ -97,7 +97,7 @@ describe('tir.Simplify', () => {
         ),
       ),
     );
-    expect(simplify(once)).toBe(once);
+    expect(simplifyPrimFunc(once)).toBe(once);
   });
 
   it('has a constant-folding fallback analyzer', () => {
@@ -105,7 +105,7 @@ describe('tir.Simplify', () => {
     expectIREqual(constantFold(add(mul(x, 1), mul(intImm(3), intImm(4)))), add(x, 12));
     const A = buffer('A', 'float32', [8]);
     const i = loopVar('i');
-    const out = simplify(
+    const out = simplifyPrimFunc(
       primFunc([A], forLoop(i, 0, 8, ifThenElse(lt(intImm(2), intImm(3)), bufferStore(A, 1, [add(i, 0)])))),
       { analyzer: createConstantFoldAnalyzer },
     );

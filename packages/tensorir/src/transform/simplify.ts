@@ -238,7 +238,7 @@ class StmtSimplifier {
   }
 }
 
-export function simplify(fn: PrimFunc, options: SimplifyOptions = {}): PrimFunc {
+export function simplifyPrimFunc(fn: PrimFunc, options: SimplifyOptions = {}): PrimFunc {
   const make = options.analyzer ?? ((): ArithAnalyzer => new Analyzer());
   return withBody(fn, new StmtSimplifier(make()).stmt(fn.body));
 }

@@ -11,7 +11,7 @@ import { injectThreadBindings } from './inject_thread_bindings.js';
 import { lowerInitBlock } from './lower_init_block.js';
 import { lowerIntrinsics } from './lower_intrinsics.js';
 import { removeNoOp } from './remove_no_op.js';
-import { simplify } from './simplify.js';
+import { simplifyPrimFunc } from './simplify.js';
 import { storageRewrite } from './storage_rewrite.js';
 import { expectIREqual } from './test_util.js';
 import { unrollLoop } from './unroll_loop.js';
@@ -116,7 +116,7 @@ prim_func(A: float32[4, 3], B: float32[3, 8], C: float32[4, 8]) {
 
   it('tir.FlattenBuffer (explicit strides, elem_offset, symbolic rows) then tir.Simplify', () => {
     check(
-      (f) => simplify(flattenBuffer(f)),
+      (f) => simplifyPrimFunc(flattenBuffer(f)),
       `
 prim_func[n](X: float32[n, 4] strides=[8, 1] elem_offset=2, n: int64) {
   for i in 0 +: n {
