@@ -269,8 +269,9 @@ export class Analyzer {
         let y: PrimExpr | undefined = x;
         for (let round = 0; round < MAX_SYMBOLIC_ROUNDS && y !== undefined; round++) {
           if (collect(y, (n) => dom.has(n as Var)).length === 0) break;
-          const set = evalIntSet(y, dom, this);
-          y = upper ? set.max : set.min;
+          const set = evalIntSet(y, dom, this, { simplifyBounds: false });
+          const end = upper ? set.max : set.min;
+          y = end && this.simplify(end);
         }
         if (y === undefined) return v;
         const yb = this.constIntBound(y);

@@ -34,8 +34,16 @@ const both = (f: Lift, x?: PrimExpr, y?: PrimExpr): PrimExpr | undefined => (x &
  * The interval of `e` when each variable in `dom` ranges over its set (other variables
  * are fixed symbols). Uses `an` to simplify bounds and to prove signs of multipliers.
  */
-export function evalIntSet(e: PrimExpr, dom: ReadonlyMap<Var, IntervalSet>, an: Analyzer): IntervalSet {
+export function evalIntSet(
+  e: PrimExpr,
+  dom: ReadonlyMap<Var, IntervalSet>,
+  an: Analyzer,
+  options: { simplifyBounds?: boolean } = {},
+): IntervalSet {
+  // A caller that simplifies the final bound itself skips the per-node simplification.
+  const simplifyBounds = options.simplifyBounds ?? true;
   const simp = (s: IntervalSet): IntervalSet => {
+    if (!simplifyBounds) return s.min !== undefined && s.min === s.max ? pointSet(s.min) : s;
     if (s.min !== undefined && s.min === s.max) return pointSet(an.simplify(s.min));
     const lo = s.min && an.simplify(s.min);
     const hi = s.max && an.simplify(s.max);
@@ -133,7 +141,7 @@ export function evalIntSet(e: PrimExpr, dom: ReadonlyMap<Var, IntervalSet>, an: 
         const v = rec(x.value);
         const inner = new Map(dom);
         inner.set(x.var, v);
-        return evalIntSet(x.body, inner, an);
+        return evalIntSet(x.body, inner, an, options);
       }
       default:
         return viaConstBound(x);

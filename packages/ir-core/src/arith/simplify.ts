@@ -512,9 +512,11 @@ export class Simplifier {
     if (x.kind === 'IntImm' || x.kind === 'FloatImm' || (constraintNesting.get(this.an) ?? 0) > 0) return x;
     const nodes = collect(x, () => true);
     if (nodes.length > MAX_CONSTRAINED_SIZE) return x;
-    // the condition can only help if it mentions a variable of x
+    // only the conjuncts that mention a variable of x can help
     const vars = new Set(nodes.filter((n) => n.kind === 'Var'));
-    if (collect(cond, (n) => vars.has(n)).length === 0) return x;
+    const parts = conjunctsOf(cond).filter((c) => collect(c, (n) => vars.has(n)).length > 0);
+    if (parts.length === 0) return x;
+    cond = parts.reduce((p, q) => binary('And', p, q));
     // Under the condition a divisor may simplify to something that is zero where the
     // condition fails; an eagerly evaluated arm (Select, vector And) would then fault.
     if (nodes.some((n) => isDivision(n) && !isNonZeroConst((n as Binary).b))) return x;
@@ -688,6 +690,10 @@ export function canonicalCompare(kind: CompareKind, p: Poly, t: DataType): PrimE
   const r = fromPoly(rhs, t);
   if (l === undefined || r === undefined) internalError('canonicalCompare on an inexact polynomial');
   return binary(k, l, r);
+}
+
+function conjunctsOf(c: PrimExpr): PrimExpr[] {
+  return c.kind === 'And' ? [...conjunctsOf(c.a), ...conjunctsOf(c.b)] : [c];
 }
 
 function isNonZeroConst(e: PrimExpr): boolean {
