@@ -647,6 +647,3 @@ export function pad(
     { axisNames: shape.map((_, i) => `i${i}`) },
   );
 }
-
-/** Whether a dtype is a float type (re-exported for DSL users writing dtype-generic stages). */
-export const isFloatDType = isFloat;
