@@ -32,7 +32,7 @@ import {
   truncmod,
 } from '../expr.js';
 import { structuralEqual } from '../structural.js';
-import { parseExpr } from './parser.js';
+import { parseExpr, TextParser } from './parser.js';
 import { printExpr } from './printer.js';
 
 function roundTrip(e: Parameters<typeof printExpr>[0], scope: Parameters<typeof parseExpr>[1]) {
@@ -150,6 +150,16 @@ describe('PrimExpr text', () => {
     // A suffixed literal keeps its dtype, so a mismatch is still an error.
     expect(() => parseExpr('i + 1i64', { i })).toThrow(/different dtypes/);
     expect(() => parseExpr('i + 1.5', { i })).toThrow(/different dtypes/);
+  });
+
+  it('lets a parser read ahead and come back', () => {
+    const p = new TextParser('a + b, c');
+    const m = p.mark();
+    expect(p.next().text).toBe('a');
+    p.next();
+    expect(p.peek().text).toBe('b');
+    p.reset(m);
+    expect(p.peek().text).toBe('a');
   });
 
   it('auto-declares int64 variables', () => {

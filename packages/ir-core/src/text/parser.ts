@@ -105,6 +105,14 @@ export class TextParser {
     if (t.kind !== 'eof') this.pos++;
     return t;
   }
+  /** The cursor position, for `reset` (speculative parses, reading ahead). */
+  mark(): number {
+    return this.pos;
+  }
+  /** Move the cursor back (or forward) to a position from `mark`. */
+  reset(mark: number): void {
+    this.pos = Math.max(0, Math.min(mark, this.tokens.length - 1));
+  }
   atEnd(): boolean {
     return this.peek().kind === 'eof';
   }
