@@ -4,7 +4,7 @@
 // annotations that differ from the derived ones) print, parse back structurally equal
 // and print identically. fast-check picks the shape of the function; the leaves are
 // chosen from what is in scope at each point.
-import type { PrimExpr } from '@kiln/ir-core';
+import type { Attrs, PrimExpr } from '@kiln/ir-core';
 import { add, irModule, mul, parseModule, primVar, printModule, structuralEqual } from '@kiln/ir-core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -125,7 +125,7 @@ function value(p: Pick, s: Scope, depth: number): Expr {
     case 0:
     case 1: {
       const args = Array.from({ length: 1 + p.int(2) }, () => leaf(p, s));
-      const attrs = p.int(2) === 0 ? {} : { axis: [p.int(3)], keepdims: p.int(2) === 0, name: 'x', scale: 0.5 };
+      const attrs: Attrs = p.int(2) === 0 ? {} : { axis: [p.int(3)], keepdims: p.int(2) === 0, name: 'x', scale: 0.5 };
       const c = call(p.of(OPS), args, { attrs });
       return p.int(4) === 0 ? c : withStructInfo(c, sinfo(p));
     }
