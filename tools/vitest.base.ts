@@ -14,7 +14,7 @@ const kilnAliases = [
   { find: /^@kiln\/([a-z-]+)$/, replacement: join(root, 'packages/$1/src/index.ts') },
 ];
 
-export function kilnVitest(extra: { testTimeout?: number } = {}) {
+export function kilnVitest(extra: { testTimeout?: number; setupFiles?: string[] } = {}) {
   const reportDir = process.env.KILN_TEST_REPORT_DIR;
   const reporters: Array<string | [string, Record<string, unknown>]> = ['default'];
   if (reportDir) reporters.push(['json', { outputFile: `${reportDir}/${basename(process.cwd())}.json` }]);
@@ -25,6 +25,7 @@ export function kilnVitest(extra: { testTimeout?: number } = {}) {
       testTimeout: extra.testTimeout ?? 60_000,
       hookTimeout: 120_000,
       passWithNoTests: true,
+      setupFiles: extra.setupFiles ?? [],
       reporters,
     },
   });

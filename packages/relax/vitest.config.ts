@@ -1,2 +1,2 @@
 import { kilnVitest } from '../../tools/vitest.base.js';
-export default kilnVitest();
+export default kilnVitest({ setupFiles: ['./vitest.setup.ts'] });

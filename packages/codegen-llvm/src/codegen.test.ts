@@ -76,6 +76,21 @@ describe.runIf(hostOk)('codegen-llvm on lowered TIR', () => {
     }
   });
 
+  it('joins the thread pool when a library is unloaded (load/run/unload repeatedly)', () => {
+    const n = 4096;
+    const A = buffer('A', 'float32', [n]);
+    const i = loopVar('i');
+    const fn = primFunc([A], forLoop(i, 0, n, bufferStore(A, add(bufferLoad(A, [i]), 1.0), [i]), { kind: 'parallel' }));
+    const lib = buildCPU([{ symbol: 'inc', fn }], target);
+    const a = new Float32Array(n);
+    for (let round = 0; round < 6; round++) {
+      const { kernels, close } = loadLibrary(lib);
+      kernels.inc(a);
+      close(); // a worker left running in unmapped code would crash the process here
+    }
+    expect(a.every((v) => v === 6)).toBe(true);
+  });
+
   it('runs a matmul over 2-d buffers with a stack accumulator', () => {
     const M = 13;
     const N = 9;

@@ -1,6 +1,7 @@
 // The small C runtime linked into every CPU kernel library: a persistent thread pool for
 // parallel loops (static partition, spin-then-sleep workers, nested parallelism runs
-// inline) and 64-byte aligned allocation for temporaries too large for the stack.
+// inline; workers are joined when the library is unloaded) and 64-byte aligned
+// allocation for temporaries too large for the stack.
 // It is C source kept here as a string so the package ships it without extra files.
 
 export const CPU_RUNTIME_C = String.raw`
@@ -15,6 +16,8 @@ typedef void (*kiln_task_fn)(int64_t begin, int64_t end, void *closure);
 
 static int g_nthreads = 0;           /* total threads including the caller */
 static int g_started = 0;
+static pthread_t *g_threads = 0;
+static _Atomic int g_shutdown = 0;
 static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t g_cv = PTHREAD_COND_INITIALIZER;
 static pthread_mutex_t g_call_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -58,6 +61,7 @@ static void *worker(void *arg) {
       }
     }
     seen = gen;
+    if (atomic_load_explicit(&g_shutdown, memory_order_acquire)) break;
     run_part(id);
     atomic_fetch_sub_explicit(&g_remaining, 1, memory_order_release);
   }
@@ -88,16 +92,33 @@ int kiln_get_num_threads(void) {
 static void ensure_pool(void) {
   if (g_started) return;
   if (g_nthreads == 0) g_nthreads = default_threads();
+  g_threads = (pthread_t *)calloc((size_t)g_nthreads, sizeof(pthread_t));
   for (int i = 1; i < g_nthreads; i++) {
-    pthread_t t;
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setstacksize(&attr, 8u << 20);
-    pthread_create(&t, &attr, worker, (void *)(intptr_t)i);
+    pthread_create(&g_threads[i], &attr, worker, (void *)(intptr_t)i);
     pthread_attr_destroy(&attr);
-    pthread_detach(t);
   }
   g_started = 1;
+}
+
+/* Stop and join the workers. Runs when the library is unloaded (dlclose), so no worker
+   is left executing code that is about to be unmapped. */
+__attribute__((destructor)) void kiln_shutdown(void) {
+  if (!g_started) return;
+  pthread_mutex_lock(&g_call_mu);
+  atomic_store_explicit(&g_shutdown, 1, memory_order_release);
+  pthread_mutex_lock(&g_mu);
+  atomic_fetch_add_explicit(&g_generation, 1, memory_order_release);
+  pthread_cond_broadcast(&g_cv);
+  pthread_mutex_unlock(&g_mu);
+  for (int i = 1; i < g_nthreads; i++) pthread_join(g_threads[i], 0);
+  free(g_threads);
+  g_threads = 0;
+  g_started = 0;
+  atomic_store_explicit(&g_shutdown, 0, memory_order_release);
+  pthread_mutex_unlock(&g_call_mu);
 }
 
 void kiln_parallel_for(kiln_task_fn fn, void *closure, int64_t n) {

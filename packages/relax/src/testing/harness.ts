@@ -11,6 +11,8 @@ import { relaxVar } from '../ir/expr.js';
 import type { Call, Expr, RelaxFunction, StructInfo, Var } from '../ir/nodes.js';
 import { sinfoToString, tensorSInfo } from '../ir/struct-info.js';
 import { legalizeModule } from '../transform/legalize-ops.js';
+import { expect } from 'vitest';
+import { recordNativeCase } from './native.js';
 
 export interface OpRun {
   readonly mod: IRModule;
@@ -42,7 +44,10 @@ export function runOp(
         throw new Error(`not legalized: ${c.op.name}`);
     }
   });
-  return { mod, out: evaluateRelax(mod, 'main', inputs), before };
+  const out = evaluateRelax(mod, 'main', inputs);
+  // The same kernels are checked on the native CPU backend after the file's tests (native.ts).
+  recordNativeCase({ label: expect.getState().currentTestName ?? 'op test', mod, inputs, out });
+  return { mod, out, before };
 }
 
 export function tensorOut(r: OpRun): NDArray {
