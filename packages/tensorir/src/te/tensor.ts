@@ -12,7 +12,6 @@ import {
   ErrorCodes,
   ge,
   isConstInt,
-  isFloat,
   isPrimExpr,
   KilnError,
   le,
