@@ -390,3 +390,20 @@ function require_ir_core() {
 
 export type { Expr, Node };
 export { isKilnError, primSInfo, shapeSInfo, structuralEqual };
+
+describe('errors carry the call location', () => {
+  it('a shape error of a call with a span reports that span', () => {
+    const a = relaxVar('a', tensorSInfo([2], 'float32'));
+    const b = relaxVar('b', tensorSInfo([3], 'float32'));
+    const bb = new BlockBuilder();
+    const c = call('relax.add', [a, b], { span: { source: 'model.onnx', line: 3, column: 7 } });
+    try {
+      bb.function('f', [a, b], () => bb.emit(c));
+      expect.unreachable();
+    } catch (e) {
+      expect(isKilnError(e, 'SHAPE_MISMATCH')).toBe(true);
+      expect((e as IRCore.KilnError).span?.line).toBe(3);
+      expect((e as IRCore.KilnError).format()).toContain('model.onnx:3:7');
+    }
+  });
+});

@@ -188,7 +188,15 @@ export function inferCallStructInfo(registry: OpRegistry, call: Call, module?: I
   if (call.op.kind !== 'relax.Op')
     throw new KilnError(ErrorCodes.INTERNAL, 'internal error: inferCallStructInfo on a non-op call');
   const def = registry.get(call.op.name);
-  return def.inferStructInfo(call, makeOpContext(def, call, module));
+  try {
+    return def.inferStructInfo(call, makeOpContext(def, call, module));
+  } catch (e) {
+    // Point the error at the offending call when it has a source location.
+    if (e instanceof KilnError && !e.span && call.span) {
+      throw new KilnError(e.code, e.message, { span: call.span, notes: e.notes, details: e.details, cause: e });
+    }
+    throw e;
+  }
 }
 
 /** Text of a tensor argument's shape for messages. */
