@@ -1,8 +1,11 @@
 // The reference evaluator of scalar PrimExpr: the ground truth the simplifier, the bound
 // analysis and other packages' tests are checked against. Integers are exact JS numbers
 // (no wraparound), floats are rounded to their dtype after every operation.
+
+import { elementOf } from '../dtype.js';
 import { ErrorCodes, KilnError } from '../errors.js';
 import type { PrimExpr, Var } from '../expr.js';
+import { binary, call, cast, not, select, toExpr } from '../expr.js';
 import { applyBinary, castValue } from './util.js';
 
 export type EvalEnv = ReadonlyMap<Var, number>;
@@ -150,4 +153,55 @@ function erf(x: number): number {
   for (let n = 60; n >= 1; n--) f = ax + n / 2 / f;
   const erfc = Math.exp(-ax * ax) / Math.sqrt(Math.PI) / f;
   return x > 0 ? 1 - erfc : erfc - 1;
+}
+
+/**
+ * Lane `lane` of a vector expression as a scalar expression: Ramp(b, s) gives b + s*lane,
+ * Broadcast(v) gives v, everything else is rebuilt lane-wise.
+ */
+export function extractLane(e: PrimExpr, lane: number): PrimExpr {
+  if (e.dtype.lanes === 1) return e;
+  const x = (y: PrimExpr): PrimExpr => extractLane(y, lane);
+  switch (e.kind) {
+    case 'Ramp':
+      return binary('Add', e.base, binary('Mul', e.stride, toExpr(lane, e.stride.dtype)));
+    case 'Broadcast':
+      return e.value;
+    case 'Not':
+      return not(x(e.a));
+    case 'Select':
+      return select(x(e.cond), x(e.t), x(e.f));
+    case 'Cast':
+      return cast(elementOf(e.dtype), x(e.value));
+    case 'Call':
+      return call(elementOf(e.dtype), e.op, e.args.map(x));
+    case 'Add':
+    case 'Sub':
+    case 'Mul':
+    case 'Div':
+    case 'Mod':
+    case 'FloorDiv':
+    case 'FloorMod':
+    case 'Min':
+    case 'Max':
+    case 'EQ':
+    case 'NE':
+    case 'LT':
+    case 'LE':
+    case 'GT':
+    case 'GE':
+    case 'And':
+    case 'Or':
+      return binary(e.kind, x(e.a), x(e.b));
+    default:
+      throw new KilnError(
+        ErrorCodes.UNSUPPORTED,
+        `extractLane: cannot split a vector '${e.kind}' into lanes`,
+      );
+  }
+}
+
+/** Evaluate every lane of a (vector or scalar) expression. */
+export function evaluateLanes(e: PrimExpr, env: EvalEnv = new Map()): number[] {
+  return Array.from({ length: e.dtype.lanes }, (_, k) => evaluate(extractLane(e, k), env));
 }

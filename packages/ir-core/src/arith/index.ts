@@ -6,7 +6,7 @@ export { Analyzer, canonicalDifference, constIntBound, provablyEqual, simplify }
 export type { ConstIntBound } from './bound.js';
 export { dtypeBound, intersectBound, unionBound } from './bound.js';
 export type { EvalEnv } from './evaluate.js';
-export { evaluate } from './evaluate.js';
+export { evaluate, evaluateLanes, extractLane } from './evaluate.js';
 export type { IntervalSet } from './int-set.js';
 export { EVERYTHING_SET, intervalSet, isSinglePoint, pointSet } from './int-set.js';
 export type { LinearEquation } from './linear.js';

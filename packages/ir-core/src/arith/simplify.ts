@@ -4,10 +4,23 @@
 // Contract: never changes a value (except that it may turn an original division-by-zero
 // into a value), preserves dtypes, and returns the same object when nothing changes.
 import type { DataType } from '../dtype.js';
-import { isFloat } from '../dtype.js';
+import { elementOf, isFloat } from '../dtype.js';
 import { internalError, isKilnError } from '../errors.js';
 import type { Binary, BinaryKind, Cast, Let, Not, PrimExpr, Select, Var } from '../expr.js';
-import { binary, boolImm, cast, floatImm, intImm, isPrimExpr, letExpr, mul, not, select } from '../expr.js';
+import {
+  binary,
+  boolImm,
+  broadcast,
+  cast,
+  floatImm,
+  intImm,
+  isPrimExpr,
+  letExpr,
+  mul,
+  not,
+  ramp,
+  select,
+} from '../expr.js';
 import { mapChildren } from '../node.js';
 import { structuralEqual } from '../structural.js';
 import { collect, substitute } from '../visitor.js';
@@ -25,6 +38,7 @@ import {
   floorMod,
   gcd,
   isIndexType,
+  isIntImm,
 } from './util.js';
 
 type CompareKind = 'EQ' | 'NE' | 'LT' | 'LE' | 'GT' | 'GE';
@@ -57,6 +71,7 @@ export class Simplifier {
   }
 
   private visit(e: PrimExpr): PrimExpr {
+    if ('b' in e && e.a.dtype.lanes > 1) return this.vectorBinary(e);
     switch (e.kind) {
       case 'IntImm':
       case 'FloatImm':
@@ -98,8 +113,11 @@ export class Simplifier {
         return this.cast(e);
       case 'Let':
         return this.let(e);
+      case 'Ramp': {
+        const r = mapChildren(e, (c) => (isPrimExpr(c) ? this.simplify(c) : c));
+        return isIntImm(r.stride, 0) ? broadcast(r.base, r.lanes) : r;
+      }
       case 'Call':
-      case 'Ramp':
       case 'Broadcast':
       case 'BufferLoad':
         return mapChildren(e, (c) => (isPrimExpr(c) ? this.simplify(c) : c));
@@ -143,6 +161,62 @@ export class Simplifier {
   /** `a - b` in canonical form (integer operands), or undefined if not exact. */
   private difference(a: PrimExpr, b: PrimExpr): PrimExpr | undefined {
     return fromPoly(polyAddScaled(toPoly(a), toPoly(b), -1), a.dtype);
+  }
+
+  // ------------------------------------------------------------ vectors
+
+  /**
+   * Lane-wise operations on Broadcast and Ramp operands become one scalar operation, and
+   * index ramps that stay inside one period of a division become Broadcast/Ramp again
+   * (what tells codegen that a vectorized access is contiguous).
+   */
+  private vectorBinary(e: Binary): PrimExpr {
+    const a = this.simplify(e.a);
+    const b = this.simplify(e.b);
+    const lanes = a.dtype.lanes;
+    const scalar = (k: BinaryKind, x: PrimExpr, y: PrimExpr): PrimExpr => this.simplify(binary(k, x, y));
+    const mkRamp = (base: PrimExpr, stride: PrimExpr): PrimExpr =>
+      isIntImm(stride, 0) ? broadcast(base, lanes) : ramp(base, stride, lanes);
+    if (a.kind === 'Broadcast' && b.kind === 'Broadcast')
+      return broadcast(scalar(e.kind, a.value, b.value), lanes);
+    if (!isIndexType(elementOf(a.dtype))) return this.rebuild(e, a, b);
+    const zero = intImm(0, elementOf(a.dtype));
+    switch (e.kind) {
+      case 'Add':
+      case 'Sub': {
+        const sign = e.kind === 'Add' ? 1 : -1;
+        const k = e.kind;
+        if (a.kind === 'Ramp' && b.kind === 'Broadcast') return mkRamp(scalar(k, a.base, b.value), a.stride);
+        if (a.kind === 'Broadcast' && b.kind === 'Ramp')
+          return mkRamp(scalar(k, a.value, b.base), sign > 0 ? b.stride : scalar('Sub', zero, b.stride));
+        if (a.kind === 'Ramp' && b.kind === 'Ramp')
+          return mkRamp(scalar(k, a.base, b.base), scalar(k, a.stride, b.stride));
+        break;
+      }
+      case 'Mul':
+        if (a.kind === 'Ramp' && b.kind === 'Broadcast')
+          return mkRamp(scalar('Mul', a.base, b.value), scalar('Mul', a.stride, b.value));
+        if (a.kind === 'Broadcast' && b.kind === 'Ramp')
+          return mkRamp(scalar('Mul', a.value, b.base), scalar('Mul', a.value, b.stride));
+        break;
+      case 'FloorDiv':
+      case 'FloorMod': {
+        if (a.kind !== 'Ramp' || b.kind !== 'Broadcast') break;
+        const c = asConstInt(b.value);
+        const s = asConstInt(a.stride);
+        if (c === undefined || c <= 0 || s === undefined || s < 0) break;
+        const div = e.kind === 'FloorDiv';
+        const q = scalar('FloorDiv', a.base, b.value);
+        const r = scalar('FloorMod', a.base, b.value);
+        if (s % c === 0) return div ? mkRamp(q, intImm(s / c, zero.dtype)) : broadcast(r, lanes);
+        // all lanes in the same period of c
+        if (this.bound(r).max + s * (lanes - 1) < c) return div ? broadcast(q, lanes) : mkRamp(r, a.stride);
+        break;
+      }
+      default:
+        break;
+    }
+    return this.rebuild(e, a, b);
   }
 
   // ------------------------------------------------------------ Add / Sub / Mul
