@@ -1,0 +1,386 @@
+// fromOnnx: ONNX ModelProto → Relax IRModule with one function `main`. Graph inputs
+// become parameters (symbolic `dim_param` dims become shape variables, one per distinct
+// name), initializers become constants, nodes are converted in order by the converter
+// chosen for (op type, model opset). Before converting anything the whole model
+// (subgraphs included) is checked, so every unsupported op is reported in one error.
+import { readFileSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
+import type { IRModule, PrimExpr } from '@kiln/ir-core';
+import { DType, ErrorCodes, intImm, isKilnError, KilnError, primVar } from '@kiln/ir-core';
+import type { Expr, OpRegistry, Var } from '@kiln/relax';
+import { BlockBuilder, createOpRegistry, relaxVar, tensorSInfo, tuple } from '@kiln/relax';
+import type { NodeContext, OnnxValue } from './context.js';
+import { exprOf, exprValue, hostValue } from './context.js';
+import { OnnxErrorCodes } from './errors.js';
+import type { HostTensor } from './host.js';
+import { DEFAULT_CONVERTERS, MAX_OPSET } from './ops/index.js';
+import type { AttrValue, GraphProto, ModelProto, NodeProto } from './proto.js';
+import { attrValue, decodeModel, kilnDType, tensorFromProto, toNum } from './proto.js';
+import type { ConverterDef, ConverterTable } from './registry.js';
+import { normDomain } from './registry.js';
+
+export interface FromOnnxOptions {
+  /** Override input shapes: numbers are static dims, strings symbolic dims (shared by name). */
+  shapes?: Readonly<Record<string, readonly (number | string)[]>>;
+  /** Override the default-domain opset the model declares. */
+  opset?: number;
+  /** Folder of external data files (default: the model file's folder). */
+  externalDataDir?: string;
+  /**
+   * Graph inputs fixed to values at compile time (they are then not parameters of
+   * `main`). Useful when an input determines a shape, which Kiln needs statically.
+   */
+  bindInputs?: Readonly<Record<string, HostTensor>>;
+  /** Name used in messages when `src` is bytes. */
+  fileName?: string;
+  /** Operator registry for StructInfo inference (default: the built-in operators). */
+  ops?: OpRegistry;
+  /** Converter table (default: the built-in converters); plugins may extend a copy. */
+  converters?: ConverterTable;
+  /** Name of the function to build (default `main`). */
+  functionName?: string;
+}
+
+/** One entry of an ONNX_UNSUPPORTED_OP error's `details.ops`. */
+export interface UnsupportedOp {
+  readonly op: string;
+  readonly domain: string;
+  readonly opset: number;
+  readonly reason: string;
+  readonly nodes: readonly string[];
+}
+
+class Scope {
+  private readonly values = new Map<string, OnnxValue>();
+  constructor(readonly parent?: Scope) {}
+  get(name: string): OnnxValue | undefined {
+    return this.values.get(name) ?? this.parent?.get(name);
+  }
+  set(name: string, v: OnnxValue): void {
+    this.values.set(name, v);
+  }
+}
+
+/** A safe Relax variable name for an ONNX value name. */
+export function sanitizeName(n: string): string {
+  const s = n.replace(/[^A-Za-z0-9_]/g, '_');
+  return /^[A-Za-z_]/.test(s) ? s : `v_${s}`;
+}
+
+const BAD_OPSET_DOMAINS = new Set(['ai.onnx.ml', 'ai.onnx.training', 'ai.onnx.preview.training']);
+
+class Importer {
+  readonly bb: BlockBuilder;
+  readonly opsets = new Map<string, number>();
+  private readonly symVars = new Map<string, PrimExpr>();
+  private nodeCount = 0;
+
+  constructor(
+    readonly model: ModelProto,
+    readonly file: string,
+    readonly opts: FromOnnxOptions,
+    readonly baseDir: string | undefined,
+    readonly converters: ConverterTable,
+  ) {
+    this.bb = new BlockBuilder(undefined, { ops: opts.ops ?? createOpRegistry() });
+    for (const o of model.opsetImport ?? []) this.opsets.set(normDomain(o.domain), toNum(o.version as number));
+    if (opts.opset !== undefined) this.opsets.set('', opts.opset);
+    if (!this.opsets.has('')) this.opsets.set('', MAX_OPSET);
+    const v = this.opsets.get('')!;
+    if (v > MAX_OPSET) {
+      throw new KilnError(OnnxErrorCodes.ONNX_OPSET, `${file}: opset ${v} is newer than the newest this importer knows (${MAX_OPSET})`, { details: { file, opset: v } });
+    }
+  }
+
+  opsetOf(domain: string): number | undefined {
+    return this.opsets.get(normDomain(domain));
+  }
+
+  /** Every unsupported op of `g` and its subgraphs. */
+  checkSupported(g: GraphProto, out: Map<string, UnsupportedOp & { nodes: string[] }>): void {
+    for (const n of g.node ?? []) {
+      const op = n.opType ?? '';
+      const domain = normDomain(n.domain);
+      const opset = this.opsetOf(domain);
+      let reason: string | undefined;
+      let conv: ConverterDef | undefined;
+      if (opset === undefined) reason = `domain '${domain}' is not imported by the model`;
+      else {
+        conv = this.converters.lookup(domain, op, opset);
+        if (!conv) {
+          if (BAD_OPSET_DOMAINS.has(domain)) reason = `domain '${domain}' is not supported`;
+          else if (this.converters.has(domain, op)) reason = `no converter for this opset`;
+          else if (op === 'Loop' || op === 'Scan') reason = 'loop subgraphs are not supported (only If is)';
+          else reason = 'no converter';
+        } else {
+          const missing = (conv.requires ?? []).filter((r) => !this.bb.ops.has(r));
+          if (missing.length) reason = `Relax has no ${missing.join(', ')}`;
+        }
+      }
+      if (reason) {
+        const key = `${domain}::${op}::${opset}`;
+        const e = out.get(key) ?? { op, domain, opset: opset ?? 0, reason, nodes: [] };
+        e.nodes.push(n.name || `#${this.nodeCount}`);
+        out.set(key, e);
+      }
+      this.nodeCount++;
+      for (const a of n.attribute ?? []) {
+        if (a.g) this.checkSupported(a.g, out);
+        for (const sg of a.graphs ?? []) this.checkSupported(sg, out);
+      }
+    }
+  }
+
+  private symDim(name: string): PrimExpr {
+    let v = this.symVars.get(name);
+    if (!v) {
+      v = primVar(sanitizeName(name), DType.int64);
+      this.symVars.set(name, v);
+    }
+    return v;
+  }
+
+  private inputParam(vi: { name?: string | null; type?: unknown }, index: number): Var {
+    const name = vi.name ?? `input${index}`;
+    const ty = vi.type as { tensorType?: { elemType?: number; shape?: { dim?: { dimValue?: unknown; dimParam?: string | null }[] } | null } | null } | undefined;
+    const tt = ty?.tensorType;
+    if (!tt) throw new KilnError(OnnxErrorCodes.ONNX_INVALID, `${this.file}: graph input '${name}' is not a tensor (sequence, map and optional inputs are not supported)`, { details: { input: name } });
+    const dt = kilnDType(tt.elemType ?? 0, `graph input '${name}'`);
+    const override = this.opts.shapes?.[name];
+    let dimsOut: PrimExpr[] | undefined;
+    if (override) dimsOut = override.map((d, i) => (typeof d === 'number' ? dimConst(d) : d ? this.symDim(d) : this.symDim(`${name}_dim${i}`)));
+    else if (tt.shape) {
+      dimsOut = (tt.shape.dim ?? []).map((d, i) => {
+        if (d.dimParam) return this.symDim(d.dimParam);
+        // Unset fields live on the protobufjs prototype: only an own dimValue is a real dim.
+        if (Object.hasOwn(d, 'dimValue') && toNum(d.dimValue as number) >= 0) return dimConst(toNum(d.dimValue as number));
+        return this.symDim(`${name}_dim${i}`);
+      });
+    }
+    return relaxVar(sanitizeName(name), dimsOut ? tensorSInfo(dimsOut, dt) : tensorSInfo(undefined, dt));
+  }
+
+  build(): IRModule {
+    const g = this.model.graph;
+    if (!g) throw new KilnError(OnnxErrorCodes.ONNX_INVALID, `${this.file}: the model has no graph`, { details: { file: this.file } });
+    const unsupported = new Map<string, UnsupportedOp & { nodes: string[] }>();
+    this.checkSupported(g, unsupported);
+    if (unsupported.size > 0) {
+      const list = [...unsupported.values()].sort((a, b) => a.op.localeCompare(b.op));
+      const text = list.map((u) => `${u.domain ? `${u.domain}.` : ''}${u.op} (opset ${u.opset}${u.reason === 'no converter' ? '' : `: ${u.reason}`})`).join(', ');
+      throw new KilnError(OnnxErrorCodes.ONNX_UNSUPPORTED_OP, `${this.file}: ${list.length} unsupported operator${list.length > 1 ? 's' : ''}: ${text}`, {
+        details: { file: this.file, ops: list },
+      });
+    }
+    const scope = new Scope();
+    const inits = new Set<string>();
+    for (const t of g.initializer ?? []) {
+      inits.add(t.name ?? '');
+      scope.set(t.name ?? '', hostValue(tensorFromProto(t, this.baseDir)));
+    }
+    const params: Var[] = [];
+    (g.input ?? []).forEach((vi, i) => {
+      const name = vi.name ?? '';
+      if (inits.has(name)) return; // an input with an initializer is a constant with a default
+      const bound = this.opts.bindInputs?.[name];
+      if (bound) {
+        scope.set(name, hostValue(bound));
+        return;
+      }
+      const p = this.inputParam(vi, i);
+      params.push(p);
+      scope.set(name, exprValue(p));
+    });
+    const outputNames = (g.output ?? []).map((o) => o.name ?? '');
+    const fname = this.opts.functionName ?? 'main';
+    this.bb.function(
+      fname,
+      params,
+      () => {
+        this.convertGraph(g, scope);
+        const outs = outputNames.map((n) => {
+          const v = scope.get(n);
+          if (!v) throw new KilnError(OnnxErrorCodes.ONNX_INVALID, `${this.file}: graph output '${n}' is not produced by any node`, { details: { output: n } });
+          return this.bb.normalize(exprOf(this.rootContext(`graph output '${n}'`), v));
+        });
+        return outs.length === 1 ? outs[0] : tuple(outs);
+      },
+      { attrs: { output_names: outputNames, input_names: params.map((p) => p.name) } },
+    );
+    return this.bb.getModule();
+  }
+
+  private rootContext(where: string): NodeContext {
+    const fail = (code: string, message: string): never => {
+      throw new KilnError(code, `${this.file}: ${where}: ${message}`, { details: { file: this.file } });
+    };
+    return { fail, unsupported: (m: string) => fail(OnnxErrorCodes.ONNX_UNSUPPORTED_OP, m) } as unknown as NodeContext;
+  }
+
+  convertGraph(g: GraphProto, scope: Scope): OnnxValue[] {
+    for (const n of g.node ?? []) this.convertNode(n, scope);
+    return (g.output ?? []).map((o) => {
+      const v = scope.get(o.name ?? '');
+      if (!v) throw new KilnError(OnnxErrorCodes.ONNX_INVALID, `${this.file}: subgraph output '${o.name}' is not produced`, { details: { output: o.name } });
+      return v;
+    });
+  }
+
+  private convertNode(n: NodeProto, scope: Scope): void {
+    const op = n.opType ?? '';
+    const domain = normDomain(n.domain);
+    const opset = this.opsetOf(domain)!;
+    const conv = this.converters.lookup(domain, op, opset)!;
+    const where = `${op} '${n.name || (n.output ?? [])[0] || '?'}'`;
+    const inputs = (n.input ?? []).map((name) => {
+      if (!name) return undefined;
+      const v = scope.get(name);
+      if (!v) {
+        throw new KilnError(OnnxErrorCodes.ONNX_INVALID, `${this.file}: ${where}: input '${name}' is not a graph input, an initializer or the output of an earlier node`, {
+          details: { node: n.name ?? '', op, input: name },
+        });
+      }
+      return v;
+    });
+    const attrs = new Map<string, AttrValue | undefined>();
+    for (const a of n.attribute ?? []) attrs.set(a.name ?? '', attrValue(a, this.baseDir));
+    const fail = (code: string, message: string): never => {
+      throw new KilnError(code, `${this.file}: ${where} (opset ${opset}): ${message}`, { details: { node: n.name ?? '', op, opset, file: this.file } });
+    };
+    const num = (name: string): number | undefined => {
+      const v = attrs.get(name);
+      if (v === undefined) return undefined;
+      if (typeof v !== 'number') fail(OnnxErrorCodes.ONNX_INVALID, `attribute '${name}' must be a number`);
+      return v as number;
+    };
+    const list = <T>(name: string, check: (x: unknown) => boolean): T[] | undefined => {
+      const v = attrs.get(name);
+      if (v === undefined) return undefined;
+      if (!Array.isArray(v) || !v.every(check)) fail(OnnxErrorCodes.ONNX_INVALID, `attribute '${name}' has the wrong type`);
+      return v as T[];
+    };
+    const ctx: NodeContext = {
+      node: n,
+      opType: op,
+      opset,
+      bb: this.bb,
+      where,
+      numInputs: inputs.length,
+      numOutputs: (n.output ?? []).length,
+      input: (i) => inputs[i],
+      req: (i) => {
+        const v = inputs[i];
+        if (!v) return fail(OnnxErrorCodes.ONNX_INVALID, `input ${i} is required`);
+        return v;
+      },
+      hasAttr: (name) => attrs.has(name),
+      attr: (name) => attrs.get(name),
+      int: (name, def) => num(name) ?? def,
+      float: (name, def) => num(name) ?? def,
+      str: (name, def) => {
+        const v = attrs.get(name);
+        if (v === undefined) return def;
+        if (typeof v !== 'string') fail(OnnxErrorCodes.ONNX_INVALID, `attribute '${name}' must be a string`);
+        return v as string;
+      },
+      ints: (name) => list<number>(name, (x) => typeof x === 'number'),
+      floats: (name) => list<number>(name, (x) => typeof x === 'number'),
+      strs: (name) => list<string>(name, (x) => typeof x === 'string'),
+      tensorAttr: (name) => {
+        const v = attrs.get(name);
+        if (v === undefined) return undefined;
+        if (typeof v !== 'object' || Array.isArray(v) || !('data' in v)) fail(OnnxErrorCodes.ONNX_INVALID, `attribute '${name}' must be a tensor`);
+        return v as HostTensor;
+      },
+      graph: (name) => {
+        const v = attrs.get(name);
+        if (v === undefined) return undefined;
+        if (typeof v !== 'object' || Array.isArray(v) || !('node' in v || 'output' in v)) fail(OnnxErrorCodes.ONNX_INVALID, `attribute '${name}' must be a graph`);
+        return v as GraphProto;
+      },
+      wantsOutput: (i) => !!(n.output ?? [])[i],
+      subgraph: (sg) => {
+        const inner = new Scope(scope);
+        for (const t of sg.initializer ?? []) inner.set(t.name ?? '', hostValue(tensorFromProto(t, this.baseDir)));
+        return this.convertGraph(sg, inner);
+      },
+      fail,
+      unsupported: (m) => fail(OnnxErrorCodes.ONNX_UNSUPPORTED_OP, m),
+    };
+    let res: ReturnType<ConverterDef['convert']>;
+    try {
+      res = conv.convert(ctx);
+    } catch (e) {
+      if (isKilnError(e) && (e.details?.node !== undefined || e.message.startsWith(this.file))) throw e;
+      const code = isKilnError(e) ? e.code : ErrorCodes.INTERNAL;
+      throw new KilnError(code, `${this.file}: ${where} (opset ${opset}): ${(e as Error).message}`, { cause: e, details: { node: n.name ?? '', op, opset, file: this.file } });
+    }
+    const outs: readonly (OnnxValue | undefined)[] = Array.isArray(res) ? (res as readonly (OnnxValue | undefined)[]) : [res as OnnxValue | undefined];
+    (n.output ?? []).forEach((name, i) => {
+      if (!name) return;
+      const v = outs[i];
+      if (!v) {
+        // Optional outputs a converter does not produce are an error only when used; defer it.
+        scope.set(name, { kind: 'expr', expr: missingOutput(this.file, where, i) });
+        return;
+      }
+      scope.set(name, v);
+    });
+  }
+}
+
+/** A placeholder that fails when a converter's unproduced optional output is used. */
+function missingOutput(file: string, where: string, i: number): Expr {
+  return new Proxy({} as Expr, {
+    get(_t, p) {
+      if (p === 'then') return undefined;
+      throw new KilnError(OnnxErrorCodes.ONNX_UNSUPPORTED_OP, `${file}: ${where}: output ${i} is not supported`, { details: { output: i } });
+    },
+  });
+}
+
+function dimConst(d: number): PrimExpr {
+  return intImm(d, DType.int64);
+}
+
+/**
+ * Import an ONNX model (file path or bytes) as a Relax IRModule with a function `main`
+ * (attrs: `output_names`, `input_names`).
+ */
+export function fromOnnx(src: Uint8Array | string, opts: FromOnnxOptions = {}): IRModule {
+  let bytes: Uint8Array;
+  let file: string;
+  let baseDir = opts.externalDataDir;
+  if (typeof src === 'string') {
+    file = opts.fileName ?? basename(src);
+    try {
+      bytes = readFileSync(src);
+    } catch (e) {
+      throw new KilnError(OnnxErrorCodes.ONNX_PARSE, `${src}: cannot read the model file (${(e as Error).message})`, { cause: e, details: { file: src } });
+    }
+    baseDir ??= dirname(src);
+  } else {
+    bytes = src;
+    file = opts.fileName ?? '<bytes>';
+  }
+  const model = decodeModel(bytes, file);
+  if (!model.graph) throw new KilnError(OnnxErrorCodes.ONNX_PARSE, `${file}: not an ONNX model (no graph)`, { details: { file } });
+  return new Importer(model, file, opts, baseDir, opts.converters ?? DEFAULT_CONVERTERS).build();
+}
+
+/** The graph inputs of a model that are not initializers (name, dtype, dims as written). */
+export function onnxInputs(src: Uint8Array | string): { name: string; dtype: string; shape: (number | string)[] }[] {
+  const bytes = typeof src === 'string' ? readFileSync(src) : src;
+  const model = decodeModel(bytes, typeof src === 'string' ? basename(src) : '<bytes>');
+  const inits = new Set((model.graph?.initializer ?? []).map((t) => t.name));
+  return (model.graph?.input ?? [])
+    .filter((i) => !inits.has(i.name))
+    .map((i) => {
+      const tt = i.type?.tensorType;
+      return {
+        name: i.name ?? '',
+        dtype: tt ? kilnDType(tt.elemType ?? 0, `graph input '${i.name}'`) : 'unknown',
+        shape: (tt?.shape?.dim ?? []).map((d) => (d.dimParam ? d.dimParam : toNum(d.dimValue as number))),
+      };
+    });
+}

@@ -1,0 +1,15 @@
+// The built-in converter table and the newest opset it knows.
+import { ConverterTable } from '../registry.js';
+import { ELEMENTWISE_CONVERTERS } from './elementwise.js';
+import { NN_CONVERTERS } from './nn.js';
+import { REDUCE_CONVERTERS } from './reduce.js';
+import { TENSOR_CONVERTERS } from './tensor.js';
+
+/** Newest default-domain opset of the onnx release the conformance suite is generated with. */
+export const MAX_OPSET = 28;
+export const MIN_OPSET = 7;
+
+export function createConverterTable(): ConverterTable {
+  return new ConverterTable().add(...ELEMENTWISE_CONVERTERS, ...TENSOR_CONVERTERS, ...NN_CONVERTERS, ...REDUCE_CONVERTERS);
+}
+export const DEFAULT_CONVERTERS: ConverterTable = createConverterTable();

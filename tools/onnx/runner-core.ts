@@ -1,0 +1,225 @@
+// One conformance case: import model.onnx with @kiln/frontends-onnx, compile it with the
+// default CPU pipeline, feed test_data_set_0/input_*.pb and compare with output_*.pb.
+// Bundled by conformance.mjs (esbuild) and run inside worker processes.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { compileModule } from '@kiln/cli';
+import type { HostTensor } from '@kiln/frontends-onnx';
+import { decodeTensor, fromOnnx, hostTensor, OnnxErrorCodes, onnxInputs, sanitizeName, toStorage } from '@kiln/frontends-onnx';
+import { getFunction, isKilnError } from '@kiln/ir-core';
+import { createRuntime, Tensor } from '@kiln/runtime';
+import type { Value } from '@kiln/runtime';
+
+export interface CaseSpec {
+  name: string;
+  suite: string;
+  model: string;
+  /** Folder holding input_*.pb / output_*.pb; undefined for the `light` models. */
+  dataDir?: string;
+  /** `light` models: expected output files; inputs are generated as arange(n)/n. */
+  outputs?: string[];
+  unsupported?: string;
+}
+export interface CaseResult {
+  name: string;
+  suite: string;
+  pass: boolean;
+  reason?: string;
+  code?: string;
+  stage?: 'data' | 'import' | 'compile' | 'run' | 'compare';
+  bound?: string[];
+  ms: number;
+}
+
+const RTOL = 1e-3;
+const ATOL = 1e-5;
+
+function listPb(dir: string, prefix: string): string[] {
+  return readdirSync(dir)
+    .filter((f) => f.startsWith(prefix) && f.endsWith('.pb'))
+    .sort((a, b) => Number(a.slice(prefix.length, -3)) - Number(b.slice(prefix.length, -3)))
+    .map((f) => join(dir, f));
+}
+
+function halfToNum(bits: number, bf16: boolean): number {
+  if (bf16) return new Float32Array(new Uint32Array([bits << 16]).buffer)[0];
+  const s = bits & 0x8000 ? -1 : 1;
+  const e = (bits >> 10) & 0x1f;
+  const m = bits & 0x3ff;
+  if (e === 0) return s * m * 2 ** -24;
+  if (e === 31) return m ? Number.NaN : s * Number.POSITIVE_INFINITY;
+  return s * (1 + m / 1024) * 2 ** (e - 15);
+}
+
+function toTensor(t: HostTensor): Tensor {
+  // Fresh, aligned storage: kernels may assume the runtime's 64-byte alignment.
+  const out = Tensor.empty(t.shape, t.dtype);
+  (out.toTypedArray() as unknown as { set(a: ArrayLike<number | bigint>): void }).set(toStorage(t.dtype, t.data) as unknown as ArrayLike<number>);
+  return out;
+}
+function fromTensor(t: Tensor): { dtype: string; shape: number[]; data: number[] } {
+  const c = t.contiguous();
+  const a = c.toTypedArray();
+  const dt = c.dtype;
+  const data: number[] = [];
+  for (let i = 0; i < a.length; i++) {
+    const v = a[i] as number | bigint;
+    data.push(dt === 'float16' || dt === 'bfloat16' ? halfToNum(Number(v), dt === 'bfloat16') : Number(v));
+  }
+  return { dtype: dt, shape: [...c.shape], data };
+}
+
+function compare(got: Tensor, want: HostTensor, i: number): string | undefined {
+  const g = fromTensor(got);
+  if (g.shape.length !== want.shape.length || g.shape.some((d, k) => d !== want.shape[k])) {
+    return `output ${i}: shape [${g.shape.join(', ')}], expected [${want.shape.join(', ')}]`;
+  }
+  const isFloat = want.dtype.startsWith('float') || want.dtype.startsWith('bfloat');
+  if (g.dtype !== want.dtype && !(g.dtype === 'bool' && want.dtype === 'bool')) return `output ${i}: dtype ${g.dtype}, expected ${want.dtype}`;
+  let worst = -1;
+  let worstErr = 0;
+  for (let k = 0; k < want.data.length; k++) {
+    const a = g.data[k];
+    const b = want.data[k];
+    if (isFloat) {
+      if (Number.isNaN(b) && Number.isNaN(a)) continue;
+      if (a === b) continue;
+      const err = Math.abs(a - b);
+      if (!(err <= ATOL + RTOL * Math.abs(b))) {
+        if (worst < 0 || err > worstErr || Number.isNaN(err)) {
+          worst = k;
+          worstErr = err;
+        }
+      }
+    } else if (a !== b) {
+      return `output ${i}: element ${k} is ${a}, expected ${b}`;
+    }
+  }
+  if (worst >= 0) return `output ${i}: element ${worst} is ${g.data[worst]}, expected ${want.data[worst]} (max abs error ${worstErr.toPrecision(3)})`;
+  return undefined;
+}
+
+function lightInput(shape: readonly (number | string)[]): HostTensor {
+  const s = shape.map((d) => (typeof d === 'number' && d > 0 ? d : 1));
+  const n = s.reduce((a, b) => a * b, 1);
+  // onnx's runner feeds arange(n).reshape(shape) / n as float32 to the light models.
+  return hostTensor('float32', s, Float64Array.from({ length: n }, (_, i) => Math.fround(i / n)));
+}
+
+function outputsOf(v: Value, n: number): Tensor[] {
+  if (v instanceof Tensor) return [v];
+  if (Array.isArray(v)) return (v as Value[]).map((x) => x as Tensor);
+  throw new Error(`main returned ${typeof v}, expected ${n} tensor(s)`);
+}
+
+export function runCase(spec: CaseSpec): CaseResult {
+  const t0 = performance.now();
+  const done = (r: Omit<CaseResult, 'name' | 'suite' | 'ms'>): CaseResult => ({ name: spec.name, suite: spec.suite, ms: Math.round(performance.now() - t0), ...r });
+  if (spec.unsupported) return done({ pass: false, stage: 'data', reason: spec.unsupported, code: 'TEST_DATA' });
+  let inputs: HostTensor[];
+  let outputs: HostTensor[];
+  try {
+    if (spec.dataDir) {
+      inputs = listPb(spec.dataDir, 'input_').map((f) => decodeTensor(readFileSync(f), f));
+      outputs = listPb(spec.dataDir, 'output_').map((f) => decodeTensor(readFileSync(f), f));
+    } else {
+      inputs = onnxInputs(spec.model).map((i) => lightInput(i.shape));
+      outputs = (spec.outputs ?? []).map((f) => decodeTensor(readFileSync(f), f));
+    }
+  } catch (e) {
+    return done({ pass: false, stage: 'data', code: isKilnError(e) ? e.code : 'TEST_DATA', reason: `test data: ${(e as Error).message}` });
+  }
+  const names = onnxInputs(spec.model).map((i) => i.name);
+  let mod;
+  let bound: string[] | undefined;
+  try {
+    try {
+      mod = fromOnnx(spec.model, { fileName: `${spec.name}/model.onnx` });
+    } catch (e) {
+      if (!isKilnError(e, OnnxErrorCodes.ONNX_DYNAMIC)) throw e;
+      // Kiln needs shapes (and slice bounds, pads, ...) at compile time: freeze the
+      // non-float inputs to their test values, then all of them.
+      const nonFloat = names.filter((_, i) => inputs[i] && !inputs[i].dtype.startsWith('float'));
+      const attempt = (which: string[]) => {
+        const bind: Record<string, HostTensor> = {};
+        for (const n of which) bind[n] = inputs[names.indexOf(n)];
+        bound = which;
+        return fromOnnx(spec.model, { fileName: `${spec.name}/model.onnx`, bindInputs: bind });
+      };
+      try {
+        mod = attempt(nonFloat);
+      } catch (e2) {
+        if (!isKilnError(e2, OnnxErrorCodes.ONNX_DYNAMIC)) throw e2;
+        mod = attempt(names);
+      }
+    }
+  } catch (e) {
+    return done({ pass: false, stage: 'import', code: isKilnError(e) ? e.code : 'CRASH', reason: (e as Error).message, bound });
+  }
+  const fn = getFunction(mod, 'main') as unknown as { attrs: { input_names?: readonly string[] } };
+  const paramNames = fn.attrs.input_names ?? [];
+  let artifact;
+  try {
+    artifact = compileModule(mod).artifact;
+  } catch (e) {
+    return done({ pass: false, stage: 'compile', code: isKilnError(e) ? e.code : 'CRASH', reason: (e as Error).message, bound });
+  }
+  let outs: Tensor[];
+  let exe: ReturnType<ReturnType<typeof createRuntime>['load']> | undefined;
+  try {
+    exe = createRuntime().load(artifact);
+    const sanitized = names.map(sanitizeName);
+    const args = paramNames.map((p) => toTensor(inputs[sanitized.indexOf(p)]));
+    outs = outputsOf(exe.call('main', ...args), outputs.length);
+  } catch (e) {
+    return done({ pass: false, stage: 'run', code: isKilnError(e) ? e.code : ((e as { code?: string }).code ?? 'CRASH'), reason: (e as Error).message, bound });
+  }
+  // The outputs live in the executable's memory pool: compare before disposing it.
+  try {
+    return compareAll(outs, outputs, done, bound);
+  } finally {
+    exe.dispose();
+  }
+}
+
+function compareAll(outs: Tensor[], outputs: HostTensor[], done: (r: Omit<CaseResult, 'name' | 'suite' | 'ms'>) => CaseResult, bound: string[] | undefined): CaseResult {
+  if (outs.length !== outputs.length) return done({ pass: false, stage: 'compare', code: 'MISMATCH', reason: `${outs.length} outputs, expected ${outputs.length}`, bound });
+  for (let i = 0; i < outputs.length; i++) {
+    const err = compare(outs[i], outputs[i], i);
+    if (err) return done({ pass: false, stage: 'compare', code: 'MISMATCH', reason: err, bound });
+  }
+  return done({ pass: true, bound });
+}
+
+/** Cases of a folder holding one sub-folder per case (`<case>/model.onnx`). */
+export function casesIn(dir: string, suite: string): CaseSpec[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((c) => existsSync(join(dir, c, 'model.onnx')))
+    .sort()
+    .map((c) => {
+      const unsup = join(dir, c, 'unsupported.txt');
+      return {
+        name: c,
+        suite,
+        model: join(dir, c, 'model.onnx'),
+        dataDir: join(dir, c, 'test_data_set_0'),
+        unsupported: existsSync(unsup) ? readFileSync(unsup, 'utf8').trim() : undefined,
+      };
+    });
+}
+/** The `light` models: `<name>.onnx` + `<name>_output_<i>.pb`. */
+export function lightCases(dir: string): CaseSpec[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.onnx'))
+    .sort()
+    .map((f) => {
+      const base = f.slice(0, -5);
+      const outs = readdirSync(dir)
+        .filter((o) => o.startsWith(`${base}_output_`) && o.endsWith('.pb'))
+        .sort()
+        .map((o) => join(dir, o));
+      return { name: base, suite: 'light', model: join(dir, f), outputs: outs };
+    });
+}
