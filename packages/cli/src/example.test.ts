@@ -1,6 +1,8 @@
 // The bundled example (README's `npm start`): the digits CNN compiles, runs from an
-// artifact file, matches PyTorch's logits and classifies the samples as PyTorch does.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+// artifact file (here and in a fresh Node process with only the runtime), matches
+// PyTorch's logits and classifies the samples as PyTorch does.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRuntime, Tensor, writeArtifactFile } from '@kiln/runtime';
@@ -38,6 +40,22 @@ describe('the digits example', () => {
       });
       expect(preds.filter((p, b) => p === labels[b]).length).toBeGreaterThanOrEqual(7);
       exe.dispose();
+
+      // The same artifact in a fresh Node process that loads only @kiln/runtime.
+      const runtimeDist = join(import.meta.dirname, '..', '..', 'runtime', 'dist', 'index.js');
+      const script = join(dir, 'fresh.mjs');
+      writeFileSync(
+        script,
+        `import { readFileSync } from 'node:fs';
+import { createRuntime, Tensor } from ${JSON.stringify(runtimeDist)};
+const exe = createRuntime().load(process.argv[2]);
+const bytes = readFileSync(process.argv[3]);
+const x = new Float32Array(bytes.buffer.slice(bytes.byteOffset + bytes.length - 8 * 64 * 4, bytes.byteOffset + bytes.length));
+const y = exe.call('main', Tensor.fromTypedArray(x, [8, 1, 8, 8]));
+console.log(JSON.stringify(Array.from(y.toTypedArray())));\n`,
+      );
+      const fresh = JSON.parse(execFileSync(process.execPath, [script, file, join(ex, 'samples', 'batch8.npy')], { encoding: 'utf8' })) as number[];
+      for (let i = 0; i < 80; i++) expect(Math.abs(fresh[i] - refLogits[i])).toBeLessThan(1e-3);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
