@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { isKilnError, structuralEqual } from '@kiln/ir-core';
 import type { PrimFunc } from '@kiln/tensorir';
 import { printPrimFunc, wellFormed } from '@kiln/tensorir';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { BlockRV, LoopRV, Schedule } from './index.js';
 import { applyTrace, createSchedule, parseTrace } from './index.js';
 import { conv2d, elementwise, layerNorm, matmulRelu, sameResults, softmax, stencil } from './testing/kernels.js';
@@ -112,7 +112,14 @@ function apply(sch: Schedule, o: Op): void {
   }
 }
 
+// How often each primitive was accepted, over all kernels: the property must not be vacuous.
+const accepted = new Map<string, number>();
+
 describe('random primitive sequences on the test kernels', () => {
+  afterAll(() => {
+    for (const o of OPS) expect(accepted.get(o) ?? 0, `${o} was never accepted`).toBeGreaterThan(0);
+  });
+
   for (const [name, make] of Object.entries(KERNELS)) {
     it(`${name}: accepted schedules keep results and replay`, () => {
       fc.assert(
@@ -124,6 +131,7 @@ describe('random primitive sequences on the test kernels', () => {
             try {
               apply(sch, o);
               log.push(`ok ${o.op}`);
+              accepted.set(o.op, (accepted.get(o.op) ?? 0) + 1);
             } catch (e) {
               if (!isKilnError(e)) throw e;
               log.push(`refused ${o.op}: ${(e as Error).message}`);

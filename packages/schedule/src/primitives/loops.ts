@@ -171,6 +171,18 @@ export function reorder(fn: PrimFunc, loops: readonly For[]): PrimFunc {
   slots.forEach((slot, k) => {
     order[slot] = loops[k];
   });
+  // A loop feeding both spatial and reduction variables (fused across them) orders each
+  // reduction so that its init point comes first; moving it would break that.
+  const moved = chain.filter((l, i) => order[i] !== l);
+  for (const r of blocks) {
+    if (!r.block.iterVars.some((iv) => iv.iterType !== 'spatial')) continue;
+    for (const l of moved) {
+      const roles = new Set(r.block.iterVars.filter((_, k) => usedVars(r.iterValues[k]).has(l.loopVar)).map((iv) => iv.iterType === 'spatial'));
+      if (roles.size === 2) {
+        fail(C.SCHEDULE_LOOP_DEPENDENCE, prim, `loop '${l.loopVar.name}' feeds both spatial and reduction variables of block '${r.block.name}'; reordering it would reorder the reduction's init`);
+      }
+    }
+  }
   let nest: Stmt = innerMost.body;
   for (let i = order.length - 1; i >= 0; i--) nest = freezeNode({ ...order[i], body: nest });
   return withBody(fn, replaceStmt(fn.body, outer, nest));

@@ -181,6 +181,10 @@ export function rfactor(fn: PrimFunc, loop: For, factorAxis: number): { fn: Prim
   for (const l of loops) {
     if (redVars.has(l.loopVar) && spVars.has(l.loopVar)) fail(C.SCHEDULE_ERROR, prim, `loop '${l.loopVar.name}' feeds both spatial and reduction variables of block '${blk.name}'`);
   }
+  // A predicate over reduction loops (a non-divisible split) could leave rf entries empty.
+  if ([...usedVars(r.predicate)].some((v) => redVars.has(v))) {
+    fail(C.SCHEDULE_ERROR, prim, `block '${blk.name}' has a predicate over its reduction loops (a non-divisible split); rfactor needs exact loops`);
+  }
   const rank = out.shape.length;
   const axis = factorAxis < 0 ? factorAxis + rank + 1 : factorAxis;
   if (!Number.isInteger(axis) || axis < 0 || axis > rank) fail(C.SCHEDULE_ERROR, prim, `factor axis ${factorAxis} is out of range for '${out.name}' of rank ${rank}`);
