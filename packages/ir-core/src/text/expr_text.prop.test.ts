@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { DataType } from '../dtype.js';
 import { DType, dtype, elementOf, isFloat } from '../dtype.js';
+import { isKilnError } from '../errors.js';
 import type { Buffer, PrimExpr, Var } from '../expr.js';
 import {
   binary,
@@ -167,6 +168,54 @@ describe('PrimExpr text properties', () => {
   it('print -> parse is structurally equal, and printing is stable', () => {
     fc.assert(fc.property(anyExpr, check), { numRuns: 2000 });
   });
+  it('mangled text fails with PARSE_ERROR and nothing else', () => {
+    const bits = [
+      '(',
+      ')',
+      '[',
+      ']',
+      ',',
+      '-',
+      '!',
+      '"',
+      '0',
+      '1.5',
+      '2i32',
+      'x',
+      'let',
+      'in',
+      'select',
+      'cast',
+      'call',
+      'ramp',
+      ' ',
+      'inf',
+      'True',
+    ];
+    const edit = fc.record({
+      at: fc.nat(),
+      cut: fc.integer({ min: 0, max: 4 }),
+      insert: fc.array(fc.constantFrom(...bits), { maxLength: 3 }),
+    });
+    fc.assert(
+      fc.property(anyExpr, fc.array(edit, { minLength: 1, maxLength: 3 }), (e, edits) => {
+        const p = new TextPrinter();
+        let text = p.expr(e);
+        const scope = new Map<string, Node>(p.names.entries().map(([o, n]) => [n, o as Node]));
+        for (const ed of edits) {
+          const at = ed.at % (text.length + 1);
+          text = text.slice(0, at) + ed.insert.join('') + text.slice(at + ed.cut);
+        }
+        try {
+          parseExpr(text, scope);
+        } catch (err) {
+          if (!isKilnError(err, 'PARSE_ERROR')) throw new Error(`${String(err)}\n${text}`);
+        }
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
   it('covers every PrimExpr kind', () => {
     const seen = new Set<string>();
     const visit = (e: PrimExpr): void => {

@@ -282,16 +282,16 @@ export class TextParser {
 
   /** `{key: value, ...}`; keys are identifiers or strings. */
   parseAttrs(): Attrs {
-    const out: Record<string, AttrValue> = {};
-    this.list('{', '}', () => {
+    // Built from entries so that a key like `__proto__` stays an ordinary property.
+    const entries = this.list('{', '}', (): [string, AttrValue] => {
       const t = this.peek();
       let key: string;
       if (t.kind === 'string') key = this.next().str!;
       else key = this.expectIdent('an attribute key');
       this.expect(':');
-      out[key] = this.parseAttrValue();
+      return [key, this.parseAttrValue()];
     });
-    return Object.freeze(out);
+    return Object.freeze(Object.fromEntries(entries));
   }
 
   parseAttrValue(): AttrValue {

@@ -18,6 +18,7 @@ import {
   floordiv,
   floormod,
   intImm,
+  isKilnError,
   letExpr,
   lt,
   max,
@@ -392,6 +393,53 @@ describe('TIR text properties', () => {
     }
     expect(aliases).toBeGreaterThan(10);
     expect(nestedBlocks).toBeGreaterThan(10);
+  });
+
+  it('mangled text fails with PARSE_ERROR and nothing else', () => {
+    const chars = [
+      '(',
+      ')',
+      '{',
+      '}',
+      '[',
+      ']',
+      ',',
+      ':',
+      '=',
+      '+:',
+      '-',
+      '"',
+      '0',
+      '1.5',
+      'x',
+      'for',
+      'let',
+      'block',
+      '\n',
+      ' ',
+      'i32',
+      '@',
+    ];
+    const edit = fc.record({
+      at: fc.nat(),
+      cut: fc.integer({ min: 0, max: 6 }),
+      insert: fc.array(fc.constantFrom(...chars), { maxLength: 3 }),
+    });
+    fc.assert(
+      fc.property(plan, fc.integer(), fc.array(edit, { minLength: 1, maxLength: 3 }), (p, seed, edits) => {
+        let text = printPrimFunc(build(p, seed));
+        for (const e of edits) {
+          const at = e.at % (text.length + 1);
+          text = text.slice(0, at) + e.insert.join('') + text.slice(at + e.cut);
+        }
+        try {
+          parsePrimFunc(text);
+        } catch (err) {
+          if (!isKilnError(err, 'PARSE_ERROR')) throw new Error(`${String(err)}\n${text}`);
+        }
+      }),
+      { numRuns: 1000 },
+    );
   });
 
   it('random statement trees round-trip and print stably', () => {
