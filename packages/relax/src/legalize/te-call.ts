@@ -5,13 +5,13 @@
 // same variables, so one kernel serves every value of `n`; variables the kernel cannot
 // bind from its buffer shapes are passed as `tir_vars`.
 import type { DataType, PrimExpr, Var as PrimVar } from '@kiln/ir-core';
-import { ErrorCodes, KilnError } from '@kiln/ir-core';
+import { ErrorCodes, getFunction, KilnError, structuralEqual, structuralHash } from '@kiln/ir-core';
 import type { PrimFunc, Tensor } from '@kiln/tensorir';
 import { createPrimFunc, placeholder } from '@kiln/tensorir';
 import type { BlockBuilder } from '../block-builder.js';
 import { tupleGetItem } from '../ir/expr.js';
-import type { Call, Expr, StructInfo } from '../ir/nodes.js';
-import { sinfoToString, tensorShape, tensorSInfo, tupleSInfo } from '../ir/struct-info.js';
+import type { Call, Expr, GlobalVar, StructInfo } from '../ir/nodes.js';
+import { objectSInfo, sinfoToString, tensorShape, tensorSInfo, tupleSInfo } from '../ir/struct-info.js';
 import { callTIR } from '../op/core.js';
 
 /** A tensor argument's te placeholder (symbolic shape required). */
@@ -69,6 +69,18 @@ export function emitTE(
   const args = opts.tensorArgs ?? flattenTensorArgs(bb, call.args);
   const names =
     opts.names ?? args.map((_, i) => String.fromCharCode(97 + (i % 26)) + (i >= 26 ? String(i) : ''));
+  // The kernel depends only on the op, its attributes and the arguments' StructInfo: a
+  // call with the same signature reuses the kernel without rebuilding it.
+  const cache = kernelCacheOf(bb);
+  const sig = tupleSInfo([
+    ...call.args.map((a) => a.structInfo ?? objectSInfo()),
+    call.structInfo ?? objectSInfo(),
+    ...args.map((a) => a.structInfo ?? objectSInfo()),
+  ]);
+  const text = `${what}|${nameHint}|${JSON.stringify(call.attrs)}|${JSON.stringify(opts.attrs ?? {})}|${names.join(',')}|${structuralHash(sig)}`;
+  const hit = cache.get(text)?.find((e) => structuralEqual(e.sig, sig));
+  if (hit && getFunction(bb.getModule(), hit.gv.name))
+    return callTIR(hit.gv, args, hit.out, hit.tirVars.length ? hit.tirVars : undefined);
   const inputs = args.map((a, i) => placeholderFor(a, names[i], what));
   const out = build(...inputs);
   const outs = Array.isArray(out) ? (out as readonly Tensor[]) : [out as Tensor];
@@ -77,7 +89,27 @@ export function emitTE(
   const gv = bb.addFunc(fn, nameHint);
   const outSInfo: StructInfo[] = outs.map((t) => tensorSInfo(t.shape, t.dtype));
   const sinfo = Array.isArray(out) ? tupleSInfo(outSInfo) : outSInfo[0];
+  const entries = cache.get(text) ?? [];
+  entries.push({ sig, gv, out: sinfo, tirVars });
+  cache.set(text, entries);
   return callTIR(gv, args, sinfo, tirVars.length ? tirVars : undefined);
+}
+
+interface KernelEntry {
+  readonly sig: StructInfo;
+  readonly gv: GlobalVar;
+  readonly out: StructInfo;
+  readonly tirVars: readonly PrimVar[];
+}
+// One cache per BlockBuilder (i.e. per module being built), dropped with it.
+const kernelCaches = new WeakMap<BlockBuilder, Map<string, KernelEntry[]>>();
+function kernelCacheOf(bb: BlockBuilder): Map<string, KernelEntry[]> {
+  let c = kernelCaches.get(bb);
+  if (!c) {
+    c = new Map();
+    kernelCaches.set(bb, c);
+  }
+  return c;
 }
 
 /** Tensor arguments, with tuple arguments (concat, einsum) expanded. */
