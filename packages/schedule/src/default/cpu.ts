@@ -9,6 +9,9 @@ import type { PrimFunc, Stmt } from '@kiln/tensorir';
 import { createSchedule } from '../schedule.js';
 import type { LoopRV } from '../trace.js';
 
+/** Iterations (of the whole loop nest) below which a block stays single-threaded. */
+export const MIN_PARALLEL_WORK = 1 << 14;
+
 export interface CPUScheduleTarget {
   readonly numThreads?: number;
 }
@@ -61,6 +64,12 @@ export function defaultCPUSchedule(fn: PrimFunc, target: CPUScheduleTarget = {})
       const realize = sch.getRealize(blockRV);
       const blk = realize.block;
       const loops = sch.getLoops(blockRV);
+      // Waking the pool costs microseconds: small blocks run faster on one thread.
+      const total = loops.reduce((acc, l) => {
+        const e = sch.get(l).extent;
+        return acc * (e.kind === 'IntImm' ? e.value : Number.POSITIVE_INFINITY);
+      }, 1);
+      if (total < MIN_PARALLEL_WORK) continue;
       const chosen: LoopRV[] = [];
       let work = 1;
       for (const l of loops) {
