@@ -1,3 +1,5 @@
+// PrimExpr text: printed forms (precedence, immediates, names), round trips of every
+// kind, literal dtypes in hand-written text, and parse errors with their positions.
 import { describe, expect, it } from 'vitest';
 import { DType } from '../dtype.js';
 import { isKilnError } from '../errors.js';

@@ -1,3 +1,5 @@
+// The lexer: token kinds and positions, bad input, and round-trip properties of the
+// leaf forms the printer writes (strings, floats, attribute dictionaries).
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isKilnError } from '../errors.js';

@@ -1,3 +1,5 @@
+// IRModule text, driven through a toy function kind registered the way an IR package
+// registers its own: layout, round trips, forward references, errors.
 import { describe, expect, it } from 'vitest';
 import { DType } from '../dtype.js';
 import { isKilnError } from '../errors.js';

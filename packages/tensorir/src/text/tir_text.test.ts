@@ -1,3 +1,5 @@
+// TIR text on hand-written functions: matmul with a reduction block and init, a conv2d
+// nest, a thread-bound kernel with shared memory, a symbolic-shape elementwise function.
 import type { Buffer, ExprLike, PrimExpr, Var } from '@kiln/ir-core';
 import {
   add,

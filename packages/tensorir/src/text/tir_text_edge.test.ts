@@ -1,3 +1,5 @@
+// TIR text edge cases: storage aliasing, flat vs braced scoped statements, standalone
+// statements, hand-written literals, deep nesting, parse errors with positions.
 import {
   add,
   buffer,
