@@ -28,3 +28,22 @@ export type { LegalizeFn, LegalizeOptions } from './transform/legalize-ops.js';
 export { createLegalizeOps, LegalizeOps, legalizeModule } from './transform/legalize-ops.js';
 export * from './vm/index.js';
 export * from './well-formed.js';
+export {
+  parseRelaxFunction,
+  parseStructInfo,
+  printRelaxFunction,
+  RELAX_KEYWORDS,
+  RelaxParser,
+  RelaxPrinter,
+} from './text/index.js';
+export { CanonicalizeBindings, canonicalizeBindings } from './transform/canonicalize-bindings.js';
+export type { DCEOptions } from './transform/dead-code-elimination.js';
+export { createDeadCodeElimination, DeadCodeElimination, deadCodeElimination } from './transform/dead-code-elimination.js';
+export type { CSEOptions } from './transform/eliminate-common-subexpr.js';
+export {
+  createEliminateCommonSubexpr,
+  EliminateCommonSubexpr,
+  eliminateCommonSubexpr,
+} from './transform/eliminate-common-subexpr.js';
+export type { FoldConstantOptions } from './transform/fold-constant.js';
+export { createFoldConstant, FoldConstant, foldConstant } from './transform/fold-constant.js';
