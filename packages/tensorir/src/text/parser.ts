@@ -93,7 +93,10 @@ export class TirParser {
     const known = ps.definedHere(name) ? ps.lookup(name) : undefined;
     if (known !== undefined && known.kind === 'Var') {
       if ((known as Var).dtype !== dt)
-        ps.fail(`parameter '${name}' is declared ${(known as Var).dtype.str} but used as ${dt.str} above`, t);
+        ps.fail(
+          `parameter '${name}' is ${dt.str} but was declared or used above as ${(known as Var).dtype.str} (declare it first: prim_func[${name}: ${dt.str}](...))`,
+          t,
+        );
       return known as Var;
     }
     return this.declareVar(name, dt, t);
