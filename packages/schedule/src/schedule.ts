@@ -66,7 +66,7 @@ type Factor = number | ExprRV | undefined | null;
 
 export class Schedule {
   private fn: PrimFunc;
-  private readonly mod?: IRModule;
+  private readonly srcMod?: IRModule;
   private readonly globalName?: string;
   private readonly blocks = new Map<BlockRV, string>();
   private readonly loops = new Map<LoopRV, Var>();
@@ -82,7 +82,7 @@ export class Schedule {
       const f = lookupFunction(target.mod, target.name);
       if (f.kind !== 'PrimFunc') throw new KilnError(ErrorCodes.INVALID_ARGUMENT, `global '${target.name}' is a ${f.kind}, not a PrimFunc`);
       this.fn = withRootBlock(f as PrimFunc);
-      this.mod = target.mod;
+      this.srcMod = target.mod;
       this.globalName = target.name;
     } else this.fn = withRootBlock(target);
     this.fn = normalizeFunction(this.fn);
@@ -112,8 +112,12 @@ export class Schedule {
   }
 
   /** The module with the scheduled function in place (when built from a module). */
+  get mod(): IRModule | undefined {
+    return this.srcMod && this.globalName ? withFunction(this.srcMod, this.globalName, this.fn) : undefined;
+  }
+  /** Same as `mod`. */
   get module(): IRModule | undefined {
-    return this.mod && this.globalName ? withFunction(this.mod, this.globalName, this.fn) : undefined;
+    return this.mod;
   }
 
   get trace(): Trace {

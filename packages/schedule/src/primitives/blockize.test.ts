@@ -1,5 +1,5 @@
 import { bufferLoad, mul, primVar } from '@kiln/ir-core';
-import { block, blockRealize, buffer, bufferStore, forLoop, iterVar, primFunc, range, seqStmt } from '@kiln/tensorir';
+import { block, blockRealize, buffer, bufferStore, compute, createPrimFunc, forLoop, iterVar, placeholder, primFunc, range, reduceAxis, seqStmt, sum } from '@kiln/tensorir';
 import { describe, expect, it } from 'vitest';
 import { createSchedule, createTensorIntrinRegistry, ScheduleErrorCodes as C } from '../index.js';
 import { elementwise, matmul } from '../testing/kernels.js';
@@ -94,5 +94,26 @@ describe('tensorize', () => {
     // A 16-wide loop does not match the 4-wide description.
     expectCode(() => s2.tensorize(s2.getLoops(c2)[1], 'matmul_4x4x4_f32'), C.SCHEDULE_TENSORIZE_MISMATCH);
     expectCode(() => createSchedule(elementwise()).tensorize(createSchedule(elementwise()).getBlock('B'), 'matmul_4x4x4_f32'), C.SCHEDULE_INVALID_RV);
+  });
+});
+
+describe('tensorize with the dot intrinsic', () => {
+  it('replaces 4-wide chunks of a dot product', () => {
+    const make = () => {
+      const A = placeholder([16], 'float32', 'A');
+      const B = placeholder([16], 'float32', 'B');
+      const k = reduceAxis([0, 16], 'k');
+      const Cc = compute([1], () => sum(mul(A.at(k), B.at(k)), k), 'C');
+      return createPrimFunc([A, B, Cc], { name: 'dot' });
+    };
+    const fn = make();
+    const sch = createSchedule(fn);
+    const c = sch.getBlock('C');
+    const [, k] = sch.getLoops(c);
+    const [ko, ki] = sch.split(k, [undefined, 4]);
+    sch.decomposeReduction(c, ko);
+    sch.tensorize(ki, 'dot_4_f32');
+    expectSame(fn, sch.func);
+    expectReplays(sch, make());
   });
 });
