@@ -2,8 +2,8 @@
 // of ir-core's TextParser (tokens, scopes, PrimExprs, attribute values, PARSE_ERROR with
 // line/column). No operator registry is needed: StructInfo comes from the text (binding
 // annotations, `as` annotations) or from the node factories, never from inference.
-import type { DataType, Node, PrimExpr, TextParser, Token, Var as PrimVar } from '@kiln/ir-core';
-import { freezeNode, isKilnError, primVar, TextParser as Parser } from '@kiln/ir-core';
+import type { DataType, Node, PrimExpr, Var as PrimVar, TextParser, Token } from '@kiln/ir-core';
+import { freezeNode, isKilnError, TextParser as Parser, primVar } from '@kiln/ir-core';
 import {
   bindingBlock,
   call,
@@ -100,11 +100,17 @@ export class RelaxParser {
     const { params, ret, isPure, attrs } = this.signature();
     const body = this.body('function', ret);
     const fn = relaxFunction(params, body, ret, { attrs, isPure });
-    if (topLevel && ps.currentGlobal !== undefined) this.state.funcs.set(ps.currentGlobal, fn.structInfo as FuncStructInfo);
+    if (topLevel && ps.currentGlobal !== undefined)
+      this.state.funcs.set(ps.currentGlobal, fn.structInfo as FuncStructInfo);
     return fn;
   }
 
-  private signature(): { params: Var[]; ret: StructInfo; isPure: boolean; attrs: Record<string, import('@kiln/ir-core').AttrValue> } {
+  private signature(): {
+    params: Var[];
+    ret: StructInfo;
+    isPure: boolean;
+    attrs: Record<string, import('@kiln/ir-core').AttrValue>;
+  } {
     const ps = this.ps;
     const params = ps.list('(', ')', () => {
       const name = ps.expectIdent('a parameter name');
@@ -219,7 +225,11 @@ export class RelaxParser {
     let value = p.e;
     if (!p.annotated && ann !== undefined && takesBindingSInfo(value)) value = this.withSInfo(value, ann);
     const s = ann ?? value.structInfo;
-    if (s === undefined) return ps.fail(`the binding of '${name}' needs a StructInfo annotation ('${name}: R.Tensor(...) = ...')`, nameTok);
+    if (s === undefined)
+      return ps.fail(
+        `the binding of '${name}' needs a StructInfo annotation ('${name}: R.Tensor(...) = ...')`,
+        nameTok,
+      );
     return varBinding(mk(s), value);
   }
 
@@ -242,7 +252,8 @@ export class RelaxParser {
   }
 
   private withSInfo(e: Expr, s: StructInfo | undefined): Expr {
-    if (e.kind === 'relax.Var' || e.kind === 'relax.DataflowVar') this.ps.fail(`the StructInfo of variable '${e.name}' is fixed where it is bound`);
+    if (e.kind === 'relax.Var' || e.kind === 'relax.DataflowVar')
+      this.ps.fail(`the StructInfo of variable '${e.name}' is fixed where it is bound`);
     if (e.structInfo === s) return e;
     return Object.freeze({ ...e, structInfo: s }) as Expr;
   }
@@ -258,7 +269,13 @@ export class RelaxParser {
         e = tupleGetItem(e, i);
         continue;
       }
-      if (ps.check('(') && (isRelaxVarNode(e) || e.kind === 'relax.GlobalVar' || e.kind === 'relax.ExternFunc' || e.kind === 'relax.Op')) {
+      if (
+        ps.check('(') &&
+        (isRelaxVarNode(e) ||
+          e.kind === 'relax.GlobalVar' ||
+          e.kind === 'relax.ExternFunc' ||
+          e.kind === 'relax.Op')
+      ) {
         e = this.callArgs(e);
         continue;
       }
@@ -398,7 +415,8 @@ export class RelaxParser {
       ps.expect(')');
       const n = shape.reduce((a, b) => a * b, 1);
       const data = this.storage(dt, n, at);
-      if (enc !== 'base64' && enc !== 'hex') ps.fail(`unknown data encoding '${enc}' (base64 or hex)`, encTok);
+      if (enc !== 'base64' && enc !== 'hex')
+        ps.fail(`unknown data encoding '${enc}' (base64 or hex)`, encTok);
       const ok = enc === 'base64' ? fromBase64(text, data) : fromHex(text, data);
       if (!ok) ps.fail(`constant data does not hold ${n} elements of ${dt.str}`, dataTok);
       return constant(data, shape, dt, ps.spanOf(at));
@@ -409,7 +427,7 @@ export class RelaxParser {
     ps.expect(')');
     const n = nested.items.length;
     const data = this.storage(dt, n, at);
-    nested.items.forEach((el, i) => setElement(dt, data, i, this.elementValue(el, dt)));
+    for (const [i, el] of nested.items.entries()) setElement(dt, data, i, this.elementValue(el, dt));
     return constant(data, nested.shape, dt, ps.spanOf(at));
   }
 
@@ -427,17 +445,20 @@ export class RelaxParser {
     if (ps.check('[')) {
       const open = ps.peek();
       const parts = ps.list('[', ']', () => this.nested());
-      if (parts.length === 0) ps.fail('an empty list has no shape; write R.const((dims), dtype, base64="")', open);
+      if (parts.length === 0)
+        ps.fail('an empty list has no shape; write R.const((dims), dtype, base64="")', open);
       const inner = parts[0].shape;
       for (const q of parts) {
-        if (q.shape.length !== inner.length || q.shape.some((d, i) => d !== inner[i])) ps.fail('constant rows have different shapes', open);
+        if (q.shape.length !== inner.length || q.shape.some((d, i) => d !== inner[i]))
+          ps.fail('constant rows have different shapes', open);
       }
       return { shape: [parts.length, ...inner], items: parts.flatMap((q) => q.items) };
     }
     const neg = ps.accept('-') !== undefined;
     const tok = ps.peek();
     const isBool = tok.kind === 'ident' && (tok.text === 'True' || tok.text === 'False');
-    if (!isBool && ((tok.kind !== 'int' && tok.kind !== 'float') || tok.suffix !== undefined)) ps.failExpected('a constant element');
+    if (!isBool && ((tok.kind !== 'int' && tok.kind !== 'float') || tok.suffix !== undefined))
+      ps.failExpected('a constant element');
     ps.next();
     return { shape: [], items: [{ neg, tok }] };
   }
@@ -453,7 +474,8 @@ export class RelaxParser {
       const b = BigInt(tok.text);
       return neg ? -b : b;
     }
-    if (dt.code !== 'float' && dt.code !== 'bfloat' && tok.kind !== 'int') this.ps.fail(`${tok.text} is not a ${dt.str} value`, tok);
+    if (dt.code !== 'float' && dt.code !== 'bfloat' && tok.kind !== 'int')
+      this.ps.fail(`${tok.text} is not a ${dt.str} value`, tok);
     return neg ? -tok.num! : tok.num!;
   }
 
@@ -537,7 +559,8 @@ export class RelaxParser {
       } else {
         const name = ps.expectIdent('a shape, a dtype or ndim=');
         const hit = ps.lookup(name);
-        if (!isRelaxVarNode(hit) || hit.structInfo.kind !== 'relax.ShapeStructInfo') ps.fail(`'${name}' is not a variable holding a shape`, t);
+        if (!isRelaxVarNode(hit) || hit.structInfo.kind !== 'relax.ShapeStructInfo')
+          ps.fail(`'${name}' is not a variable holding a shape`, t);
         shapeVar = hit as AnyVar;
       }
     });
@@ -565,7 +588,13 @@ export class RelaxParser {
       const ret = this.sinfo();
       const pure = ps.accept(',') ? flag() : false;
       ps.expect(')');
-      return freezeNode<FuncStructInfo>({ kind: 'relax.FuncStructInfo', params: Object.freeze([]), ret, opaque: true, pure });
+      return freezeNode<FuncStructInfo>({
+        kind: 'relax.FuncStructInfo',
+        params: Object.freeze([]),
+        ret,
+        opaque: true,
+        pure,
+      });
     }
     const params = ps.list('(', ')', () => this.sinfo());
     ps.expect(',');
@@ -643,7 +672,13 @@ function scanAhead(ps: TextParser): Map<string, Token[] | null> {
         const h = ps.peek(j);
         if (h.kind === 'eof') break;
         const prev = header[header.length - 1];
-        if (h.kind === 'punct' && h.text === '{' && d === 0 && !(prev && prev.kind === 'ident' && prev.text === 'attrs')) break;
+        if (
+          h.kind === 'punct' &&
+          h.text === '{' &&
+          d === 0 &&
+          !(prev && prev.kind === 'ident' && prev.text === 'attrs')
+        )
+          break;
         if (h.kind === 'punct' && (h.text === '(' || h.text === '[' || h.text === '{')) d++;
         if (h.kind === 'punct' && (h.text === ')' || h.text === ']' || h.text === '}')) d--;
         header.push(h);
@@ -667,7 +702,10 @@ export function parseRelaxFunction(text: string, options: { source?: string } = 
  * Parse a standalone StructInfo, e.g. `R.Tensor((n, 4), "float32")`. Symbolic variables
  * come from `scope` or, with `autoDeclare`, are made as int64 variables.
  */
-export function parseStructInfo(text: string, options: { scope?: Readonly<Record<string, Node>>; autoDeclare?: boolean } = {}): StructInfo {
+export function parseStructInfo(
+  text: string,
+  options: { scope?: Readonly<Record<string, Node>>; autoDeclare?: boolean } = {},
+): StructInfo {
   const ps = new Parser(text, { scope: options.scope, autoDeclare: options.autoDeclare });
   const s = new RelaxParser(ps).sinfo();
   ps.expectEnd();

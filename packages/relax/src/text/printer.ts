@@ -4,7 +4,7 @@
 // binding's annotation, a constant's shape, ...); wherever the derived StructInfo would
 // differ from what the IR holds, the printer adds an explicit `as <sinfo>` so the round
 // trip is exact.
-import type { Node, PrimExpr, TextPrinter, Var as PrimVar } from '@kiln/ir-core';
+import type { Node, PrimExpr, Var as PrimVar, TextPrinter } from '@kiln/ir-core';
 import { createPrinter, isDottedIdent, isPlainIdent, postOrderVisit, structuralEqual } from '@kiln/ir-core';
 import type {
   AnyVar,
@@ -60,7 +60,12 @@ export const INLINE_CONSTANT_LIMIT = 32;
 
 /** Value kinds that take a binding's StructInfo annotation (they have no StructInfo of their own in the text). */
 export function takesBindingSInfo(e: Expr): boolean {
-  return e.kind === 'relax.Call' || e.kind === 'relax.TupleGetItem' || e.kind === 'relax.If' || e.kind === 'relax.SeqExpr';
+  return (
+    e.kind === 'relax.Call' ||
+    e.kind === 'relax.TupleGetItem' ||
+    e.kind === 'relax.If' ||
+    e.kind === 'relax.SeqExpr'
+  );
 }
 
 /**
@@ -75,7 +80,9 @@ export function derivedSInfo(e: Expr): StructInfo | undefined {
     case 'relax.Constant':
       return tensorSInfo(e.shape, e.dtype);
     case 'relax.Tuple':
-      return e.fields.every((f) => f.structInfo !== undefined) ? tupleSInfo(e.fields.map((f) => f.structInfo!)) : undefined;
+      return e.fields.every((f) => f.structInfo !== undefined)
+        ? tupleSInfo(e.fields.map((f) => f.structInfo!))
+        : undefined;
     case 'relax.ShapeExpr':
       return shapeSInfo(e.values);
     case 'relax.PrimValue':
@@ -166,7 +173,8 @@ export class RelaxPrinter {
       case 'relax.ShapeStructInfo': {
         const known = s.ndim >= 0 && s.values.length === s.ndim;
         if (known) return `R.Shape([${s.values.map((v) => this.p.expr(v)).join(', ')}])`;
-        if (s.values.length > 0) return `R.Shape([${s.values.map((v) => this.p.expr(v)).join(', ')}], ndim=${s.ndim})`;
+        if (s.values.length > 0)
+          return `R.Shape([${s.values.map((v) => this.p.expr(v)).join(', ')}], ndim=${s.ndim})`;
         return s.ndim === -1 ? 'R.Shape' : `R.Shape(ndim=${s.ndim})`;
       }
       case 'relax.TensorStructInfo': {
@@ -233,7 +241,8 @@ export class RelaxPrinter {
       const inner = b.bindings.map((x) => this.binding(x, false));
       // Flat bindings form one block; an explicit `bindings {}` keeps blocks apart.
       const explicit = inner.length === 0 || (i > 0 && blocks[i - 1].kind === 'relax.BindingBlock');
-      if (explicit) out.push(inner.length === 0 ? 'bindings {\n}' : `bindings {\n${indent(inner.join('\n'))}\n}`);
+      if (explicit)
+        out.push(inner.length === 0 ? 'bindings {\n}' : `bindings {\n${indent(inner.join('\n'))}\n}`);
       else out.push(...inner);
     });
     return out;
@@ -255,7 +264,10 @@ export class RelaxPrinter {
       return `${prefix}${name}: ${this.sinfo(v.structInfo)} = ${this.expr(b.value, v.structInfo)}`;
     }
     const value = this.expr(b.value);
-    const ann = b.value.structInfo !== undefined && sinfoEqual(v.structInfo, b.value.structInfo) ? '' : `: ${this.sinfo(v.structInfo)}`;
+    const ann =
+      b.value.structInfo !== undefined && sinfoEqual(v.structInfo, b.value.structInfo)
+        ? ''
+        : `: ${this.sinfo(v.structInfo)}`;
     return `${prefix}${name}${ann} = ${value}`;
   }
 
@@ -278,13 +290,19 @@ export class RelaxPrinter {
     const ann = this.annotation(e, want);
     const core = this.exprCore(e);
     // A trailing `as` would otherwise read as the annotation of the last brace block.
-    return ann !== '' && (e.kind === 'relax.If' || e.kind === 'relax.Function') ? `(${core})${ann}` : core + ann;
+    return ann !== '' && (e.kind === 'relax.If' || e.kind === 'relax.Function')
+      ? `(${core})${ann}`
+      : core + ann;
   }
 
   /** An expression in a postfix position (callee, tuple of `t[i]`): parenthesized unless an atom. */
   private operand(e: Expr): string {
     const t = this.expr(e);
-    const atom = e.kind !== 'relax.If' && e.kind !== 'relax.Function' && e.kind !== 'relax.SeqExpr' && !t.includes(' as ');
+    const atom =
+      e.kind !== 'relax.If' &&
+      e.kind !== 'relax.Function' &&
+      e.kind !== 'relax.SeqExpr' &&
+      !t.includes(' as ');
     return atom ? t : `(${t})`;
   }
 
@@ -343,7 +361,8 @@ export class RelaxPrinter {
       else args.push(`attrs=${p.attrs(c.attrs)}`);
     }
     if (c.sinfoArgs.length > 0) {
-      const dps = op.kind === 'relax.Op' && (op.name === 'relax.call_tir' || op.name === 'relax.call_dps_packed');
+      const dps =
+        op.kind === 'relax.Op' && (op.name === 'relax.call_tir' || op.name === 'relax.call_dps_packed');
       if (dps && c.sinfoArgs.length === 1) args.push(`out_sinfo=${this.sinfo(c.sinfoArgs[0])}`);
       else args.push(`sinfo_args=[${c.sinfoArgs.map((s) => this.sinfo(s)).join(', ')}]`);
     }

@@ -39,7 +39,14 @@ const m = primVar('m');
 const kx = relaxVar('kx', tensorSInfo([n], 'float32'));
 const kernel = relaxFunction([kx], seqExpr([], kx), tensorSInfo([n], 'float32'));
 const DTYPES = ['float32', 'float16', 'int64', 'int32', 'bool', 'uint8', 'float64', 'bfloat16'] as const;
-const OPS = ['relax.add', 'relax.nn.relu', 'relax.sum', 'relax.matmul', 'relax.permute_dims', 'myplugin.op'] as const;
+const OPS = [
+  'relax.add',
+  'relax.nn.relu',
+  'relax.sum',
+  'relax.matmul',
+  'relax.permute_dims',
+  'myplugin.op',
+] as const;
 
 /** A deterministic picker driven by the numbers fast-check generated. */
 class Pick {
@@ -97,7 +104,12 @@ function randomConstant(p: Pick): Expr {
   const vals = Array.from({ length: count }, () => (p.int(7) - 3) * (dt.startsWith('float') ? 0.37 : 1));
   if (dt === 'float16') return constant(new Uint16Array(vals.map(halfBits)), big, dt);
   if (dt === 'bfloat16') return constant(new Uint16Array(vals.map(() => 0x3f80 + p.int(100))), big, dt);
-  if (dt === 'bool' || dt === 'uint8') return constant(vals.map((v) => Math.abs(v) % 2), big, dt);
+  if (dt === 'bool' || dt === 'uint8')
+    return constant(
+      vals.map((v) => Math.abs(v) % 2),
+      big,
+      dt,
+    );
   return constant(vals, big, dt);
 }
 
@@ -125,13 +137,18 @@ function value(p: Pick, s: Scope, depth: number): Expr {
     case 0:
     case 1: {
       const args = Array.from({ length: 1 + p.int(2) }, () => leaf(p, s));
-      const attrs: Attrs = p.int(2) === 0 ? {} : { axis: [p.int(3)], keepdims: p.int(2) === 0, name: 'x', scale: 0.5 };
+      const attrs: Attrs =
+        p.int(2) === 0 ? {} : { axis: [p.int(3)], keepdims: p.int(2) === 0, name: 'x', scale: 0.5 };
       const c = call(p.of(OPS), args, { attrs });
       return p.int(4) === 0 ? c : withStructInfo(c, sinfo(p));
     }
     case 2:
       return withStructInfo(
-        call('relax.call_tir', [globalVar('kernel', kernel.structInfo), tuple([leaf(p, s)]), shapeExpr([n])], { sinfoArgs: [tensorSInfo([n], 'float32')] }),
+        call(
+          'relax.call_tir',
+          [globalVar('kernel', kernel.structInfo), tuple([leaf(p, s)]), shapeExpr([n])],
+          { sinfoArgs: [tensorSInfo([n], 'float32')] },
+        ),
         tensorSInfo([n], 'float32'),
       );
     case 3:
@@ -187,7 +204,10 @@ function randomFunction(xs: readonly number[]) {
   const params: Var[] = Array.from({ length: p.int(3) }, (_, i) => relaxVar(`p${i}`, sinfo(p)));
   const b = body(p, { vars: [...params] }, 0);
   const ret = p.int(3) === 0 ? objectSInfo() : (b.structInfo ?? objectSInfo());
-  return relaxFunction(params, b, ret, { isPure: p.int(4) !== 0, attrs: p.int(2) === 0 ? {} : { global_symbol: 'main' } });
+  return relaxFunction(params, b, ret, {
+    isPure: p.int(4) !== 0,
+    attrs: p.int(2) === 0 ? {} : { global_symbol: 'main' },
+  });
 }
 
 describe('Relax text: random functions', () => {

@@ -5,9 +5,9 @@ import type { IRModule, Node } from '@kiln/ir-core';
 import {
   add,
   DType,
-  mul,
   irModule,
   isKilnError,
+  mul,
   parseModule,
   primVar,
   printModule,
@@ -51,7 +51,7 @@ import {
 import { createOpRegistry } from '../op/builtin.js';
 import * as op from '../op/index.js';
 import { legalizeModule } from '../transform/legalize-ops.js';
-import { halfBits } from './data.js';
+import { bfloatBits, halfBits } from './data.js';
 import { parseRelaxFunction, parseStructInfo, printRelaxFunction } from './index.js';
 
 /** Print, parse, compare function by function (symbolic variables are per function in text), print again. */
@@ -61,7 +61,8 @@ export function expectRoundTrip(mod: IRModule): string {
   expect(back.globals).toEqual(mod.globals);
   mod.globals.forEach((g, i) => {
     const ok = structuralEqual(back.funcs[i], mod.funcs[i], { mapFreeVars: true });
-    if (!ok) expect(printModule(irModule([[g, back.funcs[i]]]))).toBe(printModule(irModule([[g, mod.funcs[i]]])));
+    if (!ok)
+      expect(printModule(irModule([[g, back.funcs[i]]]))).toBe(printModule(irModule([[g, mod.funcs[i]]])));
     expect(ok, `function ${g}`).toBe(true);
   });
   expect(printModule(back)).toBe(text);
@@ -92,7 +93,9 @@ describe('Relax text: functions built with BlockBuilder', () => {
       }),
     );
     const text = expectRoundTrip(bb.getModule());
-    expect(text).toContain('@main = R.function[n](x: R.Tensor((n, 768), "float32"), w: R.Tensor((768, 10), "float32"))');
+    expect(text).toContain(
+      '@main = R.function[n](x: R.Tensor((n, 768), "float32"), w: R.Tensor((768, 10), "float32"))',
+    );
     expect(text).toContain('lv: R.Tensor((n, 10), "float32") = R.matmul(x, w');
     expect(text).toContain('output gv: R.Tensor((n, 10), "float32") = R.exp(lv1)');
     expect(text).toContain('return gv');
@@ -167,7 +170,11 @@ describe('Relax text: node kinds built by hand', () => {
     const ext = externFunc('my_lib.fn', opaqueFuncSInfo(f32([n, 4])));
     const raw = relaxVar('raw', objectSInfo());
     // A module function referenced ahead of its definition: its GlobalVar carries its signature.
-    const other = relaxFunction([relaxVar('a', f32([n, 4]))], seqExpr([], constant([1.5], [], 'float32')), f32([]));
+    const other = relaxFunction(
+      [relaxVar('a', f32([n, 4]))],
+      seqExpr([], constant([1.5], [], 'float32')),
+      f32([]),
+    );
     const calls = [
       varBinding(lv, withStructInfo(call('relax.add', [x, x]), f32([n, 4]))),
       varBinding(
@@ -180,7 +187,10 @@ describe('Relax text: node kinds built by hand', () => {
     ];
     const body: Expr = seqExpr(
       [
-        bindingBlock([varBinding(sv, shapeExpr([n, 4])), matchCast(byShapeVar, x, tensorSInfo(sv, 'float32'))]),
+        bindingBlock([
+          varBinding(sv, shapeExpr([n, 4])),
+          matchCast(byShapeVar, x, tensorSInfo(sv, 'float32')),
+        ]),
         dataflowBlock(calls),
         bindingBlock([varBinding(t, tuple([gv, sv]))]),
         bindingBlock([
@@ -188,16 +198,26 @@ describe('Relax text: node kinds built by hand', () => {
           // An unnormalized call (no StructInfo) bound to an Object var; an Op used as a value.
           varBinding(raw, call(opRef('relax.nn.relu'), [tupleGetItem(t, 0)])),
           varBinding(relaxVar('o', objectSInfo()), withStructInfo(opRef('relax.exp'), objectSInfo())),
-          varBinding(relaxVar('g', objectSInfo()), withStructInfo(call(globalVar('other', other.structInfo), [x]), objectSInfo())),
-          varBinding(relaxVar('h', objectSInfo()), withStructInfo(call(fv, [constant([1, 2], [2])]), objectSInfo())),
+          varBinding(
+            relaxVar('g', objectSInfo()),
+            withStructInfo(call(globalVar('other', other.structInfo), [x]), objectSInfo()),
+          ),
+          varBinding(
+            relaxVar('h', objectSInfo()),
+            withStructInfo(call(fv, [constant([1, 2], [2])]), objectSInfo()),
+          ),
         ]),
         bindingBlock([]),
       ],
       withStructInfo(tupleGetItem(t, 0), f32([n, 4])),
     );
-    const fn = relaxFunction([x], body, f32([n, 4]), { attrs: { global_symbol: 'main', 'weird key': [1, 'a', null, true] } });
+    const fn = relaxFunction([x], body, f32([n, 4]), {
+      attrs: { global_symbol: 'main', 'weird key': [1, 'a', null, true] },
+    });
     const text = expectRoundTrip(irModule({ main: fn, other }));
-    expect(text).toContain('R.call_dps_packed(R.extern("my_lib.fn", R.Callable(ret=R.Tensor((n, 4), "float32"))), (lv,), out_sinfo=R.Tensor((n, 4), "float32"))');
+    expect(text).toContain(
+      'R.call_dps_packed(R.extern("my_lib.fn", R.Callable(ret=R.Tensor((n, 4), "float32"))), (lv,), out_sinfo=R.Tensor((n, 4), "float32"))',
+    );
     expect(text).toContain('R.nn.relu(t[0]) as ?');
     expect(text).toContain('bindings {\n  }');
     expect(text).toContain('R.Tensor(s, "float32")');
@@ -246,7 +266,10 @@ describe('Relax text: node kinds built by hand', () => {
   });
 
   it('prints any Relax node with printNode', () => {
-    const b = varBinding(dataflowVar('lv', f32([n, 4])), withStructInfo(call('relax.add', [x, x]), f32([n, 4])));
+    const b = varBinding(
+      dataflowVar('lv', f32([n, 4])),
+      withStructInfo(call('relax.add', [x, x]), f32([n, 4])),
+    );
     expect(printNode(b)).toBe('lv: R.Tensor((n, 4), "float32") = R.add(x, x)');
     expect(printNode(call('relax.sum', [x], { attrs: { axis: [1], keepdims: false } }))).toBe(
       'R.sum(x, axis=[1], keepdims=false)',
@@ -259,7 +282,7 @@ describe('Relax text: constants', () => {
     ['float32', [2, 3], [1.5, -0, 0.1, Number.NaN, Number.POSITIVE_INFINITY, -3e-38]],
     ['float64', [3], [0.1, 1e300, -5e-324]],
     ['float16', [2, 2], [0.1, 65504, -2.5, 6e-8]],
-    ['bfloat16', [2], [3.14159, -1e38]],
+    ['bfloat16', [2], [3.25, -1e38]],
     ['int8', [3], [-128, 0, 127]],
     ['int16', [2], [-32768, 32767]],
     ['int32', [1, 1, 2], [-2147483648, 2147483647]],
@@ -271,7 +294,12 @@ describe('Relax text: constants', () => {
   for (const [dt, shape, values] of cases) {
     it(`round-trips ${dt}${JSON.stringify(shape)} inline`, () => {
       // The factory stores numbers as given; 16-bit floats are stored as their bit patterns.
-      const c = dt === 'float16' ? constant(new Uint16Array(values.map(halfBits)), shape, dt) : constant(values, shape, dt);
+      const c =
+        dt === 'float16'
+          ? constant(new Uint16Array(values.map(halfBits)), shape, dt)
+          : dt === 'bfloat16'
+            ? constant(new Uint16Array(values.map(bfloatBits)), shape, dt)
+            : constant(values, shape, dt);
       const v = relaxVar('v', c.structInfo!);
       const fn = relaxFunction([], seqExpr([bindingBlock([varBinding(v, c)])], v), c.structInfo!);
       const text = fnRoundTrip(fn);
@@ -300,7 +328,9 @@ describe('Relax text: constants', () => {
   });
 
   it('reads hex data too', () => {
-    const fn = parseRelaxFunction('R.function() -> R.Tensor((2,), "int16") { return R.const((2,), "int16", hex="0100ffff") }');
+    const fn = parseRelaxFunction(
+      'R.function() -> R.Tensor((2,), "int16") { return R.const((2,), "int16", hex="0100ffff") }',
+    );
     const body = fn.body as Extract<Expr, { kind: 'relax.SeqExpr' }>;
     const c = body.body as Extract<Expr, { kind: 'relax.Constant' }>;
     expect([...c.data]).toEqual([1, -1]);
@@ -322,7 +352,10 @@ describe('Relax text: every registered operator name', () => {
     const odd = ['myplugin.fancy', 'relax.shape', 'R.weird', 'relax.if'];
     const oddFn = relaxFunction(
       [x],
-      seqExpr([bindingBlock(odd.map((name, i) => varBinding(relaxVar(`o${i}`, objectSInfo()), call(name, [x]))))], x),
+      seqExpr(
+        [bindingBlock(odd.map((name, i) => varBinding(relaxVar(`o${i}`, objectSInfo()), call(name, [x]))))],
+        x,
+      ),
       f32([4]),
     );
     const t2 = fnRoundTrip(oddFn);
@@ -334,7 +367,10 @@ describe('Relax text: every registered operator name', () => {
 describe('Relax text: errors', () => {
   const cases: Array<[string, RegExp]> = [
     ['R.function(x: R.Tensor((n,), "float32")) -> R.Object { return x }', /unknown variable 'n'/],
-    ['R.function(x: R.Object) -> R.Object {\n  y = R.add(x, x)\n  return y\n}', /needs a StructInfo annotation/],
+    [
+      'R.function(x: R.Object) -> R.Object {\n  y = R.add(x, x)\n  return y\n}',
+      /needs a StructInfo annotation/,
+    ],
     ['R.function(x: R.Object) -> R.Object {\n  return z\n}', /unknown variable 'z'/],
     ['R.function(x: R.Object) -> R.Foo { return x }', /expected a StructInfo/],
     ['R.function() -> R.Object { return R.const([[1, 2], [3]], "int32") }', /different shapes/],
@@ -359,7 +395,8 @@ describe('Relax text: errors', () => {
   }
 
   it('points at the offending line and column in a module', () => {
-    const text = '@main = R.function(x: R.Object) -> R.Object {\n  y: R.Object = R.add(x, w)\n  return y\n}\n';
+    const text =
+      '@main = R.function(x: R.Object) -> R.Object {\n  y: R.Object = R.add(x, w)\n  return y\n}\n';
     try {
       parseModule(text);
       expect.unreachable();
@@ -403,7 +440,8 @@ describe('Relax text: hand-written input', () => {
     const mod = parseModule(text);
     const a = mod.funcs[0] as RelaxFunction;
     const b = mod.funcs[1] as RelaxFunction;
-    const dimOf = (f: RelaxFunction): Node => ((f.params[0].structInfo as unknown as { shape: { values: Node[] } }).shape.values[0]);
+    const dimOf = (f: RelaxFunction): Node =>
+      (f.params[0].structInfo as unknown as { shape: { values: Node[] } }).shape.values[0];
     expect(dimOf(a)).toBe(dimOf(b));
     expect(DType.int64).toBeDefined();
   });

@@ -14,7 +14,14 @@ import type { Node } from '@kiln/ir-core';
 import { definePass, substitute } from '@kiln/ir-core';
 import type { AnyVar, Binding, Block, Expr, RelaxFunction, SeqExpr } from '../ir/nodes.js';
 import { sinfoEqual } from '../text/printer.js';
-import { rebindValue, rebuildBlock, rebuildFunction, rebuildIf, rebuildSeq, varsInStructInfo } from './pass-utils.js';
+import {
+  rebindValue,
+  rebuildBlock,
+  rebuildFunction,
+  rebuildIf,
+  rebuildSeq,
+  varsInStructInfo,
+} from './pass-utils.js';
 
 function isVarExpr(e: Expr): e is AnyVar {
   return e.kind === 'relax.Var' || e.kind === 'relax.DataflowVar';
@@ -57,7 +64,9 @@ class Canonicalizer {
 
   private seq(s: SeqExpr): SeqExpr {
     // Blocks this pass empties are dropped (blocks that were empty before stay).
-    const blocks = s.blocks.map((b) => this.block(b)).filter((b, i) => b.bindings.length > 0 || s.blocks[i].bindings.length === 0);
+    const blocks = s.blocks
+      .map((b) => this.block(b))
+      .filter((b, i) => b.bindings.length > 0 || s.blocks[i].bindings.length === 0);
     return rebuildSeq(s, blocks, this.expr(s.body));
   }
 
@@ -95,7 +104,11 @@ export function canonicalizeBindings(fn: RelaxFunction): RelaxFunction {
   return new Canonicalizer().function(fn);
 }
 
-export const CanonicalizeBindings = definePass<Record<string, never>, Readonly<Record<string, unknown>>, RelaxFunction>({
+export const CanonicalizeBindings = definePass<
+  Record<string, never>,
+  Readonly<Record<string, unknown>>,
+  RelaxFunction
+>({
   name: 'relax.CanonicalizeBindings',
   kind: 'function',
   transform(fn: RelaxFunction) {

@@ -16,7 +16,9 @@ function expectSame(actual: IRModule, expectedText: string): void {
   const expected = parseModule(expectedText);
   expect(printModule(actual)).toBe(printModule(expected));
   expect(actual.globals).toEqual(expected.globals);
-  actual.globals.forEach((g, i) => expect(structuralEqual(actual.funcs[i], expected.funcs[i], { mapFreeVars: true }), g).toBe(true));
+  for (const [i, g] of actual.globals.entries()) {
+    expect(structuralEqual(actual.funcs[i], expected.funcs[i], { mapFreeVars: true }), g).toBe(true);
+  }
   expect(wellFormed(actual)).toEqual([]);
 }
 
@@ -76,7 +78,9 @@ describe('relax.DeadCodeElimination', () => {
     expect(after.globals).toEqual(['main', 'relu', 'used']);
     expect(wellFormed(after)).toEqual([]);
     // Explicit entries override the default.
-    expect(DeadCodeElimination.withOptions({ entryFunctions: ['helper'] }).run(legal).globals).toEqual(['helper']);
+    expect(DeadCodeElimination.withOptions({ entryFunctions: ['helper'] }).run(legal).globals).toEqual([
+      'helper',
+    ]);
   });
 
   it('is the identity on a module with nothing dead, and keeps everything without entries', () => {
@@ -141,7 +145,12 @@ describe('graph passes together', () => {
   }
   return gv
 }`);
-    const pipeline = sequential([FoldConstant, EliminateCommonSubexpr, CanonicalizeBindings, DeadCodeElimination]);
+    const pipeline = sequential([
+      FoldConstant,
+      EliminateCommonSubexpr,
+      CanonicalizeBindings,
+      DeadCodeElimination,
+    ]);
     expectSame(
       pipeline.run(before),
       `

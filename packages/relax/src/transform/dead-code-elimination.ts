@@ -14,7 +14,15 @@ import { z } from 'zod';
 import type { Binding, Block, Expr, RelaxFunction, SeqExpr } from '../ir/nodes.js';
 import { createOpRegistry } from '../op/builtin.js';
 import type { OpRegistry } from '../op/registry.js';
-import { isPureValue, rebindValue, rebuildBlock, rebuildFunction, rebuildIf, rebuildSeq, relaxVarsIn } from './pass-utils.js';
+import {
+  isPureValue,
+  rebindValue,
+  rebuildBlock,
+  rebuildFunction,
+  rebuildIf,
+  rebuildSeq,
+  relaxVarsIn,
+} from './pass-utils.js';
 
 class DeadBindings {
   constructor(private readonly ops: OpRegistry) {}
@@ -61,7 +69,8 @@ class DeadBindings {
       blocks.push(rebuildBlock(b, kept));
     }
     blocks.reverse();
-    if (!dropped && blocks.every((b, i) => b === s.blocks[i])) return body === s.body ? s : rebuildSeq(s, s.blocks, body);
+    if (!dropped && blocks.every((b, i) => b === s.blocks[i]))
+      return body === s.body ? s : rebuildSeq(s, s.blocks, body);
     return rebuildSeq(s, blocks, body);
   }
 }
@@ -81,7 +90,11 @@ export interface DCEOptions {
 }
 
 /** Dead-code elimination over a module (identity when nothing is dead). */
-export function deadCodeElimination(mod: IRModule, ops: OpRegistry = createOpRegistry(), opts: DCEOptions = {}): IRModule {
+export function deadCodeElimination(
+  mod: IRModule,
+  ops: OpRegistry = createOpRegistry(),
+  opts: DCEOptions = {},
+): IRModule {
   const dce = new DeadBindings(ops);
   let changed = false;
   const entries = moduleEntries(mod).map(([name, fn]): [string, Node] => {
@@ -93,7 +106,11 @@ export function deadCodeElimination(mod: IRModule, ops: OpRegistry = createOpReg
   const byName = new Map(entries);
   const roots =
     opts.entryFunctions ??
-    entries.filter(([, f]) => f.kind === 'relax.Function' && (f as RelaxFunction).attrs.global_symbol !== undefined).map(([n]) => n);
+    entries
+      .filter(
+        ([, f]) => f.kind === 'relax.Function' && (f as RelaxFunction).attrs.global_symbol !== undefined,
+      )
+      .map(([n]) => n);
   let kept = entries;
   if (roots.length > 0) {
     const reach = new Set<string>();
@@ -103,7 +120,8 @@ export function deadCodeElimination(mod: IRModule, ops: OpRegistry = createOpReg
       if (reach.has(name)) continue;
       reach.add(name);
       const f = byName.get(name);
-      if (f !== undefined && f.kind === 'relax.Function') for (const g of calledGlobals(f)) if (byName.has(g) && !reach.has(g)) work.push(g);
+      if (f !== undefined && f.kind === 'relax.Function')
+        for (const g of calledGlobals(f)) if (byName.has(g) && !reach.has(g)) work.push(g);
     }
     kept = entries.filter(([n]) => reach.has(n));
     if (kept.length !== entries.length) changed = true;
@@ -127,4 +145,3 @@ export function createDeadCodeElimination(ops?: OpRegistry) {
 
 /** `relax.DeadCodeElimination` over the built-in operators. */
 export const DeadCodeElimination = createDeadCodeElimination();
-

@@ -13,7 +13,9 @@ import { legalizeModule } from './legalize-ops.js';
 function expectSame(actual: IRModule, expectedText: string): void {
   const expected = parseModule(expectedText);
   expect(printModule(actual)).toBe(printModule(expected));
-  actual.globals.forEach((g, i) => expect(structuralEqual(actual.funcs[i], expected.funcs[i], { mapFreeVars: true }), g).toBe(true));
+  for (const [i, g] of actual.globals.entries()) {
+    expect(structuralEqual(actual.funcs[i], expected.funcs[i], { mapFreeVars: true }), g).toBe(true);
+  }
   expect(wellFormed(actual)).toEqual([]);
 }
 

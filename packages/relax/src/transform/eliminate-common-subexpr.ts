@@ -16,7 +16,15 @@ import type { AnyVar, Binding, Block, Expr, RelaxFunction, SeqExpr } from '../ir
 import { createOpRegistry } from '../op/builtin.js';
 import type { OpRegistry } from '../op/registry.js';
 import { sinfoEqual } from '../text/printer.js';
-import { isPureValue, rebindValue, rebuildBlock, rebuildFunction, rebuildIf, rebuildSeq, varsInStructInfo } from './pass-utils.js';
+import {
+  isPureValue,
+  rebindValue,
+  rebuildBlock,
+  rebuildFunction,
+  rebuildIf,
+  rebuildSeq,
+  varsInStructInfo,
+} from './pass-utils.js';
 
 export interface CSEOptions {
   readonly callOnly: boolean;
@@ -56,7 +64,9 @@ class CSE {
   }
 
   private seq(s: SeqExpr): SeqExpr {
-    const blocks = s.blocks.map((b) => (b.kind === 'relax.DataflowBlock' ? this.dataflow(b) : this.nested(b)));
+    const blocks = s.blocks.map((b) =>
+      b.kind === 'relax.DataflowBlock' ? this.dataflow(b) : this.nested(b),
+    );
     return rebuildSeq(s, blocks, this.expr(s.body));
   }
 
@@ -82,7 +92,9 @@ class CSE {
       }
       const h = structuralHash(value);
       const bucket = seen.get(h) ?? [];
-      const hit = bucket.find((c) => structuralEqual(c.value, value) && sinfoEqual(c.v.structInfo, x.var.structInfo));
+      const hit = bucket.find(
+        (c) => structuralEqual(c.value, value) && sinfoEqual(c.v.structInfo, x.var.structInfo),
+      );
       if (hit === undefined) {
         bucket.push({ value, v: x.var });
         seen.set(h, bucket);
@@ -103,7 +115,11 @@ class CSE {
 const cseOptions = z.object({ callOnly: z.boolean().default(false) });
 
 /** CSE over one function (identity when nothing is shared). */
-export function eliminateCommonSubexpr(fn: RelaxFunction, ops: OpRegistry = createOpRegistry(), opts: Partial<CSEOptions> = {}): RelaxFunction {
+export function eliminateCommonSubexpr(
+  fn: RelaxFunction,
+  ops: OpRegistry = createOpRegistry(),
+  opts: Partial<CSEOptions> = {},
+): RelaxFunction {
   return new CSE(ops, { callOnly: opts.callOnly ?? false }).function(fn);
 }
 

@@ -22,7 +22,9 @@ import { legalizeModule } from './legalize-ops.js';
 function expectSame(actual: IRModule, expectedText: string): void {
   const expected = parseModule(expectedText);
   expect(printModule(actual)).toBe(printModule(expected));
-  actual.globals.forEach((g, i) => expect(structuralEqual(actual.funcs[i], expected.funcs[i], { mapFreeVars: true }), g).toBe(true));
+  for (const [i, g] of actual.globals.entries()) {
+    expect(structuralEqual(actual.funcs[i], expected.funcs[i], { mapFreeVars: true }), g).toBe(true);
+  }
   expect(wellFormed(actual)).toEqual([]);
 }
 
@@ -201,7 +203,7 @@ describe('relax.FoldConstant: numerical checks on random constants', () => {
       // Reference 2: plain TypeScript.
       const mmRef = ref(a, b);
       const sums = [0, 1, 2].map((i) => mmRef.slice(i * 4, i * 4 + 4).reduce((x, y) => x + y, 0));
-      sums.forEach((s, i) => expect(getFlat(got, i)).toBeCloseTo(s, 4));
+      for (const [i, s] of sums.entries()) expect(getFlat(got, i)).toBeCloseTo(s, 4);
       expect(sums.some((s) => s !== 0)).toBe(true);
     }
   });

@@ -20,13 +20,30 @@ import { BlockBuilder } from '../block-builder.js';
 import type { RelaxValue } from '../eval.js';
 import { evaluateRelax, isNDArray } from '../eval.js';
 import { call, constant, relaxVar, shapeExpr, tuple, tupleGetItem, typedArrayFor } from '../ir/expr.js';
-import type { AnyVar, Binding, Call, Constant, Expr, RelaxFunction, SeqExpr, StructInfo, Var } from '../ir/nodes.js';
+import type {
+  AnyVar,
+  Binding,
+  Call,
+  Constant,
+  Expr,
+  RelaxFunction,
+  SeqExpr,
+  StructInfo,
+  Var,
+} from '../ir/nodes.js';
 import { staticShape } from '../ir/struct-info.js';
 import { createOpRegistry } from '../op/builtin.js';
 import type { OpRegistry } from '../op/registry.js';
 import { elementValue, setElement } from '../text/data.js';
 import { legalizeModule } from './legalize-ops.js';
-import { isPureValue, rebindValue, rebuildBlock, rebuildFunction, rebuildIf, rebuildSeq } from './pass-utils.js';
+import {
+  isPureValue,
+  rebindValue,
+  rebuildBlock,
+  rebuildFunction,
+  rebuildIf,
+  rebuildSeq,
+} from './pass-utils.js';
 
 export interface FoldConstantOptions {
   /** Largest result (total elements over all outputs) that is folded. */
@@ -104,7 +121,11 @@ class Folder {
 
   private binding(b: Binding): Binding {
     const value = this.expr(b.value);
-    if (b.kind === 'relax.VarBinding' && (value.kind === 'relax.Constant' || (value.kind === 'relax.Tuple' && value.fields.every((f) => f.kind === 'relax.Constant')))) {
+    if (
+      b.kind === 'relax.VarBinding' &&
+      (value.kind === 'relax.Constant' ||
+        (value.kind === 'relax.Tuple' && value.fields.every((f) => f.kind === 'relax.Constant')))
+    ) {
       this.known.set(b.var, value);
     }
     return rebindValue(b, value);
@@ -127,7 +148,10 @@ class Folder {
         return tuple(fields, e.span);
       }
       case 'relax.TupleGetItem': {
-        const src = e.tuple.kind === 'relax.Var' || e.tuple.kind === 'relax.DataflowVar' ? (this.known.get(e.tuple) ?? e.tuple) : this.expr(e.tuple);
+        const src =
+          e.tuple.kind === 'relax.Var' || e.tuple.kind === 'relax.DataflowVar'
+            ? (this.known.get(e.tuple) ?? e.tuple)
+            : this.expr(e.tuple);
         if (src.kind === 'relax.Tuple' && src.fields[e.index]?.kind === 'relax.Constant') {
           this.changed = true;
           return src.fields[e.index];
@@ -151,7 +175,9 @@ class Folder {
 
   private call(c: Call): Expr {
     const args = c.args.map((a) => this.expr(a));
-    const cur: Call = args.every((a, i) => a === c.args[i]) ? c : Object.freeze({ ...c, args: Object.freeze(args) });
+    const cur: Call = args.every((a, i) => a === c.args[i])
+      ? c
+      : Object.freeze({ ...c, args: Object.freeze(args) });
     if (cur.op.kind !== 'relax.Op') return cur;
     const name = cur.op.name;
     if (name === 'relax.shape_of') {
@@ -199,7 +225,9 @@ class Folder {
     const args = c.args.map(lift);
     try {
       const bb = new BlockBuilder(scratch, { ops: this.ops });
-      bb.function('fold', params, () => bb.emit(call(c.op, args, { attrs: c.attrs, sinfoArgs: c.sinfoArgs })));
+      bb.function('fold', params, () =>
+        bb.emit(call(c.op, args, { attrs: c.attrs, sinfoArgs: c.sinfoArgs })),
+      );
       const legal = legalizeModule(bb.getModule(), this.ops);
       return this.toExpr(evaluateRelax(legal, 'fold', inputs));
     } catch (e) {
@@ -220,10 +248,20 @@ class Folder {
   }
 }
 
-const foldOptions = z.object({ maxElements: z.number().int().nonnegative().default(1 << 22) });
+const foldOptions = z.object({
+  maxElements: z
+    .number()
+    .int()
+    .nonnegative()
+    .default(1 << 22),
+});
 
 /** Fold constants in every Relax function of `mod`; `mod` itself when nothing folds. */
-export function foldConstant(mod: IRModule, ops: OpRegistry = createOpRegistry(), opts: Partial<FoldConstantOptions> = {}): IRModule {
+export function foldConstant(
+  mod: IRModule,
+  ops: OpRegistry = createOpRegistry(),
+  opts: Partial<FoldConstantOptions> = {},
+): IRModule {
   const o: FoldConstantOptions = { maxElements: opts.maxElements ?? 1 << 22 };
   let out = mod;
   for (const [name, fn] of moduleEntries(mod)) {

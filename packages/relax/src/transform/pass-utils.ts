@@ -4,18 +4,32 @@
 // purity test for binding values, and the variables an IR fragment mentions.
 import type { Node } from '@kiln/ir-core';
 import { postOrderVisit } from '@kiln/ir-core';
-import { bindingBlock, dataflowBlock, ifExpr, matchCast, relaxFunction, seqExpr, varBinding, withStructInfo } from '../ir/expr.js';
+import {
+  bindingBlock,
+  dataflowBlock,
+  ifExpr,
+  matchCast,
+  relaxFunction,
+  seqExpr,
+  varBinding,
+  withStructInfo,
+} from '../ir/expr.js';
 import type { AnyVar, Binding, Block, Expr, If, RelaxFunction, SeqExpr } from '../ir/nodes.js';
 import type { OpRegistry } from '../op/registry.js';
 
 export function rebuildFunction(fn: RelaxFunction, body: Expr): RelaxFunction {
   if (body === fn.body) return fn;
-  return relaxFunction(fn.params, body, fn.retStructInfo, { attrs: fn.attrs, isPure: fn.isPure, span: fn.span });
+  return relaxFunction(fn.params, body, fn.retStructInfo, {
+    attrs: fn.attrs,
+    isPure: fn.isPure,
+    span: fn.span,
+  });
 }
 
 /** `s` with new blocks and body, keeping its StructInfo; `s` itself when nothing changed. */
 export function rebuildSeq(s: SeqExpr, blocks: readonly Block[], body: Expr): SeqExpr {
-  if (body === s.body && blocks.length === s.blocks.length && blocks.every((b, i) => b === s.blocks[i])) return s;
+  if (body === s.body && blocks.length === s.blocks.length && blocks.every((b, i) => b === s.blocks[i]))
+    return s;
   const n = seqExpr(blocks, body, s.span);
   return s.structInfo === undefined ? n : withStructInfo(n, s.structInfo);
 }
@@ -29,7 +43,9 @@ export function rebuildBlock(b: Block, bindings: readonly Binding[]): Block {
 /** `b` with a new value (and var); `b` itself when both are unchanged. */
 export function rebindValue(b: Binding, value: Expr, v: AnyVar = b.var): Binding {
   if (value === b.value && v === b.var) return b;
-  return b.kind === 'relax.VarBinding' ? varBinding(v, value, b.span) : matchCast(v, value, b.structInfo, b.span);
+  return b.kind === 'relax.VarBinding'
+    ? varBinding(v, value, b.span)
+    : matchCast(v, value, b.structInfo, b.span);
 }
 
 export function rebuildIf(e: If, cond: Expr, t: Expr, f: Expr): If {
@@ -62,7 +78,11 @@ export function isPureValue(e: Expr, ops: OpRegistry): boolean {
     case 'relax.If':
       return isPureValue(e.cond, ops) && isPureValue(e.trueBranch, ops) && isPureValue(e.falseBranch, ops);
     case 'relax.SeqExpr':
-      return e.blocks.every((b) => b.bindings.every((x) => x.kind === 'relax.VarBinding' && isPureValue(x.value, ops))) && isPureValue(e.body, ops);
+      return (
+        e.blocks.every((b) =>
+          b.bindings.every((x) => x.kind === 'relax.VarBinding' && isPureValue(x.value, ops)),
+        ) && isPureValue(e.body, ops)
+      );
     default:
       return true;
   }
@@ -83,7 +103,8 @@ export function varsInStructInfo(root: Node): Set<AnyVar> {
   postOrderVisit(root, (n) => {
     if (n.kind === 'relax.TensorStructInfo') {
       const shape = (n as unknown as { shape?: Node }).shape;
-      if (shape !== undefined && (shape.kind === 'relax.Var' || shape.kind === 'relax.DataflowVar')) out.add(shape as AnyVar);
+      if (shape !== undefined && (shape.kind === 'relax.Var' || shape.kind === 'relax.DataflowVar'))
+        out.add(shape as AnyVar);
     }
   });
   return out;
