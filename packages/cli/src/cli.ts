@@ -4,6 +4,7 @@ import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { isKilnError, KilnError } from '@kiln/ir-core';
+import type { MemoryPlanReport } from '@kiln/relax';
 import { listOps } from '@kiln/relax';
 import type { Executable, Value } from '@kiln/runtime';
 import { createRuntime, readArtifactFile, Tensor, writeArtifactFile } from '@kiln/runtime';
@@ -48,6 +49,14 @@ function formatBytes(n: number): string {
   return `${(n / 1024 / 1024).toFixed(2)} MiB`;
 }
 
+/** `96.0 KiB → 32.0 KiB of intermediates; 9 symbolic-size tensors in 2 storages` */
+function planText(r: MemoryPlanReport): string {
+  const parts: string[] = [];
+  if (r.bytesBefore > 0) parts.push(`${formatBytes(r.bytesBefore)} → ${formatBytes(r.bytesAfter)} of static-size intermediates`);
+  if (r.symbolicBefore > 0) parts.push(`${r.symbolicBefore} symbolic-size intermediates in ${r.symbolicAfter} storages`);
+  return parts.join('; ') || 'no intermediates to plan';
+}
+
 async function cmdCompile(args: string[], io: CLIIO): Promise<void> {
   const { values, positionals } = parseArgs({
     args,
@@ -88,9 +97,7 @@ async function cmdCompile(args: string[], io: CLIIO): Promise<void> {
   const size = statSync(out).size;
   io.out(`compiled ${model} → ${out} (${formatBytes(size)}, target ${res.artifact.target.split(' -mattr')[0]})`);
   io.out(`  ${res.stats.kernels} kernels, ${res.artifact.constants.length} constants; ${res.stats.seconds.total.toFixed(2)} s`);
-  for (const [fn, r] of Object.entries(res.stats.memoryPlan)) {
-    io.out(`  memory plan of ${fn}: ${formatBytes(r.bytesBefore)} → ${formatBytes(r.bytesAfter)} of intermediates`);
-  }
+  for (const [fn, r] of Object.entries(res.stats.memoryPlan)) io.out(`  memory plan of ${fn}: ${planText(r)}`);
 }
 
 function parseInputs(specs: readonly string[], exe: Executable, fnName: string): Value[] {
@@ -197,8 +204,8 @@ function cmdInspect(args: string[], io: CLIIO): void {
     io.out(`    ${m.name} (${m.kind}, ${formatBytes(m.data?.byteLength ?? 0)}): ${names.length} kernels`);
     for (const n of names) io.out(`      ${n}(${m.symbols[n].args.join(', ')})`);
   }
-  const plan = art.metadata?.memoryPlan as Record<string, { bytesBefore: number; bytesAfter: number }> | undefined;
-  for (const [fn, r] of Object.entries(plan ?? {})) io.out(`  memory plan of ${fn}: ${formatBytes(r.bytesBefore)} → ${formatBytes(r.bytesAfter)}`);
+  const plan = art.metadata?.memoryPlan as Record<string, MemoryPlanReport> | undefined;
+  for (const [fn, r] of Object.entries(plan ?? {})) io.out(`  memory plan of ${fn}: ${planText(r)}`);
 }
 
 /** Run the CLI with `argv` (without node and script); returns the exit status. */
