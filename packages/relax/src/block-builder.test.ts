@@ -407,3 +407,25 @@ describe('errors carry the call location', () => {
     }
   });
 });
+
+describe('call_tir', () => {
+  it('checks the kernel signature against the call', () => {
+    const x = relaxVar('x', tensorSInfo([4], 'float32'));
+    const bb = new BlockBuilder();
+    bb.function('main', [x], () => bb.emit(op.exp(x)));
+    const legal = legalizeModule(bb.getModule());
+    const bb2 = new BlockBuilder(legal);
+    const gv = bb2.globalVarFor('exp');
+    expect(() =>
+      bb2.function('g', [x], () => bb2.emit(op.callTIR(gv, [x, x], tensorSInfo([4], 'float32')))),
+    ).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    expect(() =>
+      bb2.function('h', [x], () => bb2.emit(op.callTIR(gv, [x], tensorSInfo([4], 'float32')))),
+    ).not.toThrow();
+    expect(() =>
+      bb2.function('k', [x], () =>
+        bb2.emit(op.callTIR(bb2.globalVarFor('main'), [x], tensorSInfo([4], 'float32'))),
+      ),
+    ).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+  });
+});

@@ -2,6 +2,7 @@
 // destination-passing style (`call_tir`, `call_dps_packed`) and `shape_of`.
 import type { ExprLike } from '@kiln/ir-core';
 import { ErrorCodes, getFunction } from '@kiln/ir-core';
+import type { PrimFunc } from '@kiln/tensorir';
 import { call, shapeExpr, tuple } from '../ir/expr.js';
 import type { Call, Expr, ExternFunc, GlobalVar, StructInfo } from '../ir/nodes.js';
 import { shapeSInfo, tensorShape, tupleSInfo } from '../ir/struct-info.js';
@@ -43,7 +44,25 @@ export const callTIROp = defineOp({
     }
     if (c.args.length === 3 && ctx.arg(2).kind !== 'relax.ShapeStructInfo')
       ctx.fail(ErrorCodes.INVALID_ARGUMENT, 'tir_vars must be a shape');
-    return dpsOutput(c, ctx);
+    const out = dpsOutput(c, ctx);
+    const f = ctx.module ? getFunction(ctx.module, callee.name) : undefined;
+    if (f && f.kind === 'PrimFunc') {
+      // The kernel takes the inputs, then the outputs (buffers), then the tir_vars (scalars).
+      const params = (f as PrimFunc).params;
+      const nBuf = params.filter((p) => p.kind === 'Buffer').length;
+      const ins = ctx.arg(1);
+      const nIn = ins.kind === 'relax.TupleStructInfo' ? ins.fields.length : 1;
+      const nOut = out.kind === 'relax.TupleStructInfo' ? out.fields.length : 1;
+      const tv = c.args.length === 3 ? ctx.arg(2) : undefined;
+      const nVars = tv && tv.kind === 'relax.ShapeStructInfo' ? tv.ndim : 0;
+      if (nBuf !== nIn + nOut || params.length - nBuf !== nVars) {
+        ctx.fail(
+          ErrorCodes.INVALID_ARGUMENT,
+          `'${callee.name}' takes ${nBuf} buffers and ${params.length - nBuf} scalars, called with ${nIn} inputs, ${nOut} outputs and ${nVars} tir_vars`,
+        );
+      }
+    }
+    return out;
   },
 });
 
