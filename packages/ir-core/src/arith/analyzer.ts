@@ -97,50 +97,69 @@ export class Analyzer {
 
   /** `withConstraint` for a condition that is already simplified (the simplifier's own use). */
   withSimplifiedConstraint<T>(c: PrimExpr, fn: () => T): T {
-    const bindings = new Map<Var, VarInfo>();
-    for (const part of conjuncts(c))
-      for (const { v, kind, rhs } of varComparisons(part)) {
-        const rb = this.constIntBound(rhs);
-        const cur = bindings.get(v) ?? this.vars.get(v) ?? { bound: this.constIntBound(v) };
-        let lo: ConstIntBound = EVERYTHING;
-        let set: IntervalSet | undefined;
-        const one = intImm(1, rhs.dtype);
-        const symbolic = rhs.kind !== 'IntImm';
-        if (kind === 'LT') {
-          lo = { min: -Infinity, max: rb.max - 1 };
-          if (symbolic) set = intervalSet(cur.set?.min, this.simplify(sub(rhs, one)));
-        } else if (kind === 'LE') {
-          lo = { min: -Infinity, max: rb.max };
-          if (symbolic) set = intervalSet(cur.set?.min, rhs);
-        } else if (kind === 'GT') {
-          lo = { min: rb.min + 1, max: Infinity };
-          if (symbolic) set = intervalSet(this.simplify(binary('Add', rhs, one)), cur.set?.max);
-        } else if (kind === 'GE') {
-          lo = { min: rb.min, max: Infinity };
-          if (symbolic) set = intervalSet(rhs, cur.set?.max);
-        } else if (kind === 'EQ') {
-          lo = rb;
-          if (symbolic) set = intervalSet(rhs, rhs);
-        }
-        bindings.set(v, { bound: intersectBound(cur.bound, lo), set: set ?? cur.set });
-      }
     const saved = new Map<Var, VarInfo | undefined>();
-    for (const [v, info] of bindings) {
-      saved.set(v, this.vars.get(v));
-      this.vars.set(v, info);
-    }
-    this.facts.push(c);
-    this.invalidate();
-    try {
-      return fn();
-    } finally {
-      this.facts.pop();
+    const restore = (): void => {
       for (const [v, prev] of saved) {
         if (prev) this.vars.set(v, prev);
         else this.vars.delete(v);
       }
       this.invalidate();
+    };
+    try {
+      // applied one by one, so later conjuncts see what earlier ones established
+      // (0 <= j && j < n: n > j >= 0)
+      for (const part of conjuncts(c)) {
+        for (const { v, kind, rhs } of varComparisons(part)) {
+          const info = this.tightened(v, kind, rhs);
+          if (!saved.has(v)) saved.set(v, this.vars.get(v));
+          this.vars.set(v, info);
+          this.invalidate();
+        }
+      }
+    } catch (err) {
+      restore();
+      throw err;
     }
+    this.facts.push(c);
+    try {
+      return fn();
+    } finally {
+      this.facts.pop();
+      restore();
+    }
+  }
+
+  /** What is known about `v` once `v kind rhs` holds as well. */
+  private tightened(v: Var, kind: BoundKind, rhs: PrimExpr): VarInfo {
+    const rb = this.constIntBound(rhs);
+    const cur = this.vars.get(v) ?? { bound: this.constIntBound(v) };
+    const one = intImm(1, rhs.dtype);
+    const symbolic = rhs.kind !== 'IntImm';
+    let lo: ConstIntBound = EVERYTHING;
+    let set: IntervalSet | undefined;
+    switch (kind) {
+      case 'LT':
+        lo = { min: -Infinity, max: rb.max - 1 };
+        if (symbolic) set = intervalSet(cur.set?.min, this.simplify(sub(rhs, one)));
+        break;
+      case 'LE':
+        lo = { min: -Infinity, max: rb.max };
+        if (symbolic) set = intervalSet(cur.set?.min, rhs);
+        break;
+      case 'GT':
+        lo = { min: rb.min + 1, max: Infinity };
+        if (symbolic) set = intervalSet(this.simplify(binary('Add', rhs, one)), cur.set?.max);
+        break;
+      case 'GE':
+        lo = { min: rb.min, max: Infinity };
+        if (symbolic) set = intervalSet(rhs, cur.set?.max);
+        break;
+      case 'EQ':
+        lo = rb;
+        if (symbolic) set = intervalSet(rhs, rhs);
+        break;
+    }
+    return { bound: intersectBound(cur.bound, lo), set: set ?? cur.set };
   }
 
   /** The constant bound known for `v` from bindings, if any. */
@@ -238,44 +257,48 @@ export class Analyzer {
     this.proofDepth++;
     try {
       const side = (upper: boolean): number => {
-        let p = p0;
+        const inf = upper ? Infinity : -Infinity;
+        const sideOf = (x: PrimExpr): number =>
+          upper ? this.constIntBound(x).max : this.constIntBound(x).min;
+        // every intermediate expression bounds e, so keep the tightest seen
+        const better = (u: number, w: number): number => (upper ? Math.min(u, w) : Math.max(u, w));
+        let x: PrimExpr | undefined = fromPoly(p0, e.dtype);
+        if (x === undefined) return inf;
+        let best = sideOf(x);
+        // one variable per round: substituting all at once loses their correlation
+        // (j < n and n > j would turn j - n into n - j - 2)
         for (let round = 0; round < MAX_SYMBOLIC_ROUNDS; round++) {
-          let next: Poly = { terms: [], constant: p.constant, exact: true };
-          let changed = false;
+          const p: Poly = toPoly(x);
+          let next: Poly | undefined;
           for (const t of p.terms) {
             const set = this.linearSymbolic(t);
             const end = set && (t.coef > 0 === upper ? set.max : set.min);
-            if (end === undefined) {
-              next = polyAddScaled(next, { terms: [t], constant: 0, exact: true }, 1);
-              continue;
-            }
-            if (!isIndexType(end.dtype) || end.dtype !== e.dtype) return upper ? Infinity : -Infinity;
-            next = polyAddScaled(next, toPoly(end), t.coef);
-            changed = true;
+            if (end === undefined || end.dtype !== e.dtype) continue;
+            next = polyAddScaled(
+              polyAddScaled(p, { terms: [t], constant: 0, exact: true }, -1),
+              toPoly(end),
+              t.coef,
+            );
+            break;
           }
-          if (!changed) break;
-          const x = fromPoly(next, e.dtype);
-          if (x === undefined) return upper ? Infinity : -Infinity;
-          p = toPoly(this.simplify(x));
+          const y: PrimExpr | undefined = next && fromPoly(next, e.dtype);
+          if (y === undefined) break;
+          x = this.simplify(y);
+          best = better(best, sideOf(x));
         }
-        const x = fromPoly(p, e.dtype);
-        if (x === undefined) return upper ? Infinity : -Infinity;
-        const b = this.constIntBound(x);
-        const v = upper ? b.max : b.min;
-        if (Number.isFinite(v)) return v;
+        if (Number.isFinite(best)) return best;
         // non-linear uses (min, division, ...) of ranged variables: interval arithmetic
         const dom = new Map<Var, IntervalSet>();
         for (const [w, info] of this.vars) if (info.set) dom.set(w, info.set);
-        let y: PrimExpr | undefined = x;
-        for (let round = 0; round < MAX_SYMBOLIC_ROUNDS && y !== undefined; round++) {
-          if (collect(y, (n) => dom.has(n as Var)).length === 0) break;
-          const set = evalIntSet(y, dom, this, { simplifyBounds: false });
+        let z: PrimExpr | undefined = x;
+        for (let round = 0; round < MAX_SYMBOLIC_ROUNDS && z !== undefined; round++) {
+          if (collect(z, (n) => dom.has(n as Var)).length === 0) break;
+          const set = evalIntSet(z, dom, this, { simplifyBounds: false });
           const end = upper ? set.max : set.min;
-          y = end && this.simplify(end);
+          z = end && this.simplify(end);
+          if (z !== undefined) best = better(best, sideOf(z));
         }
-        if (y === undefined) return v;
-        const yb = this.constIntBound(y);
-        return upper ? Math.min(v, yb.max) : Math.max(v, yb.min);
+        return best;
       };
       return { min: side(false), max: side(true) };
     } finally {

@@ -12,6 +12,7 @@ import {
   floordiv,
   floormod,
   ge,
+  gt,
   intImm,
   le,
   letExpr,
@@ -320,5 +321,65 @@ describe('scaling', () => {
     expectSame(chain.simplify(lt(add(mm, 9), n)), boolImm(true));
     expect(chain.simplify(lt(add(mm, 10), n)).kind).toBe('LT');
     expect(performance.now() - t0).toBeLessThan(5000);
+  });
+});
+
+describe('canonical comparisons', () => {
+  it('swaps GT/GE into LT/LE and moves constants', () => {
+    expectSame(simplify(gt(n, x)), lt(x, n));
+    expectSame(simplify(ge(x, n)), le(n, x));
+    expectSame(simplify(lt(add(x, 3), add(n, 5))), lt(x, add(n, 2)));
+    expectSame(simplify(lt(sub(x, 1), n)), lt(x, add(n, 1)));
+    expectSame(simplify(eq(intImm(5), x)), eq(x, 5));
+    expectSame(simplify(eq(n, m)), simplify(eq(m, n)));
+  });
+  it('divides out common factors, rounding the constant soundly', () => {
+    expectSame(simplify(lt(mul(x, 4), 10)), lt(x, 3));
+    expectSame(simplify(le(mul(x, 4), 10)), le(x, 2));
+    expectSame(simplify(eq(mul(x, 4), 10)), boolImm(false));
+    expectSame(simplify(ne(mul(x, 4), 10)), boolImm(true));
+    expectSame(simplify(eq(mul(x, 4), mul(n, 8))), eq(mul(n, 2), x));
+  });
+});
+
+describe('branch conditions', () => {
+  it('simplifies the right operand of And/Or knowing the left', () => {
+    expectSame(simplify(and(lt(x, 4), lt(x, 8))), lt(x, 4));
+    expectSame(simplify(and(lt(x, 4), lt(5, x))), boolImm(false));
+    expectSame(simplify(or(lt(x, 4), lt(x, 8))), lt(x, 8));
+    expectSame(simplify(and(lt(x, 8), lt(x, 4))), lt(x, 4));
+    expectSame(simplify(or(lt(x, 4), le(4, x))), boolImm(true));
+  });
+  it('simplifies Select arms knowing the condition', () => {
+    expectSame(simplify(select(lt(x, 4), min(x, 4), max(x, 4))), x);
+    expectSame(simplify(select(eq(x, 3), add(x, 1), 4)), intImm(4));
+    // an arm with a variable divisor is left alone: both arms are evaluated
+    const e = select(eq(n, 0), floordiv(x, n), 0);
+    expect(simplify(e)).toBe(e);
+  });
+  it('solves constraints for every unit-coefficient variable', () => {
+    const an = new Analyzer();
+    an.bind(i, range(0, 8));
+    an.withConstraint(lt(add(i, j), 10), () => {
+      expectSame(an.simplify(lt(j, 10)), boolImm(true));
+      expectSame(an.simplify(lt(j, 9)), lt(j, 9));
+    });
+    an.withConstraint(and(le(0, j), lt(j, n)), () => {
+      expectSame(an.simplify(floordiv(j, n)), intImm(0));
+    });
+  });
+});
+
+describe('min/max and cast details', () => {
+  it('orders min/max operands and merges constants', () => {
+    expectSame(simplify(min(n, m)), simplify(min(m, n)));
+    expectSame(simplify(min(min(x, 8), 4)), min(x, 4));
+    expectSame(simplify(max(3, max(x, 5))), max(x, 5));
+  });
+  it('removes a narrowing round trip that cannot overflow', () => {
+    const an = bound();
+    expectSame(an.simplify(cast('int64', cast('int32', i))), i);
+    const e = cast('int64', cast('int32', x));
+    expect(simplify(e)).toBe(e);
   });
 });

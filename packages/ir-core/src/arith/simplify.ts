@@ -561,6 +561,9 @@ export class Simplifier {
       b = this.underConstraint(e.kind === 'And' ? a : this.negation(a), b);
       if (absorbing(b)) return boolImm(e.kind === 'Or');
       if (neutral(b)) return a;
+      // b implies a (And) or not-b implies not-a (Or): a is redundant
+      const a2 = this.underConstraint(e.kind === 'And' ? b : this.negation(b), a);
+      if (neutral(a2)) return b;
     }
     return this.rebuild(e, a, b);
   }
