@@ -132,6 +132,8 @@ function program(seed: number): PrimFunc {
   } else {
     inner = seqStmt(Array.from({ length: 1 + g.int(3) }, () => store(g, c)));
   }
+  // A tail guard as a non-dividing split leaves it: affine in v, so lanes can split at it.
+  if (safe && g.chance(0.4)) inner = ifThenElse(lt(add(base, g.int(3)), 1 + g.int(SIZE - 8)), inner);
   let body: Stmt = forLoop(v, 0, L, inner, { kind: g.pick(kinds) });
   if (T)
     body = allocate(

@@ -3,6 +3,7 @@ import {
   and,
   buffer,
   bufferLoad,
+  collect,
   floordiv,
   floormod,
   ge,
@@ -14,9 +15,12 @@ import {
   sub,
 } from '@kiln/ir-core';
 import { describe, expect, it } from 'vitest';
+import type { For } from '../stmt.js';
 import { bufferStore, forLoop, ifThenElse, loopVar, primFunc } from '../stmt.js';
+import { flattenBuffer } from './flatten_buffer.js';
 import { constantFold, createConstantFoldAnalyzer, simplifyPrimFunc } from './simplify.js';
 import { expectIREqual } from './test_util.js';
+import { verifyLowered } from './verify_lowered.js';
 
 describe('tir.Simplify', () => {
   it('folds index arithmetic using loop ranges (split/fuse leftovers)', () => {
@@ -111,5 +115,31 @@ describe('tir.Simplify', () => {
     );
     const i2 = loopVar('i');
     expectIREqual(out, primFunc([A], forLoop(i2, 0, 8, bufferStore(A, 1, [i2]))));
+  });
+});
+
+describe('tir.Simplify and vectorized loops', () => {
+  it('turns a vectorized loop serial when facts fold its var out of a store index', () => {
+    const C = buffer('C', 'float32', [32]);
+    const [o, v] = [loopVar('o'), loopVar('v')];
+    const idx = add(mul(o, 8), v);
+    // Under o >= 2 and o*8 + v < 17 only v = 0 runs: the index folds to o*8 (correct,
+    // but lanes no longer visibly write distinct locations).
+    const fn = primFunc(
+      [C],
+      forLoop(
+        o,
+        0,
+        4,
+        ifThenElse(
+          ge(o, 2),
+          forLoop(v, 0, 8, ifThenElse(lt(idx, 17), bufferStore(C, 1, [idx])), { kind: 'vectorized' }),
+        ),
+      ),
+    );
+    const out = simplifyPrimFunc(fn);
+    const loops = collect(out, (n): n is For => n.kind === 'For');
+    expect(loops.map((l) => l.forKind)).toEqual(['serial', 'serial']);
+    expect(verifyLowered(flattenBuffer(out))).toEqual([]);
   });
 });

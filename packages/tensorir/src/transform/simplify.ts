@@ -10,7 +10,7 @@
 // Establishes: nothing new structurally; expressions are in the analyzer's canonical form.
 import type { Node, PrimExpr, Range, Var } from '@kiln/ir-core';
 import { Analyzer, boolImm, intImm, isIntegral, mapChildren, not, range, substitute } from '@kiln/ir-core';
-import type { PrimFunc, Stmt } from '../stmt.js';
+import type { For, PrimFunc, Stmt } from '../stmt.js';
 import { ifThenElse } from '../stmt.js';
 import {
   mapStmtChildren,
@@ -20,6 +20,7 @@ import {
   replaceBuffersAndVars,
   withBody,
 } from './util.js';
+import { lanesIndependent } from './vectorize_loop.js';
 
 /** What tir.Simplify needs from an arithmetic analyzer (ir-core's Analyzer fits). */
 export interface ArithAnalyzer {
@@ -195,7 +196,14 @@ class StmtSimplifier {
         if (extent.kind === 'IntImm' && extent.value <= 0) return noOp();
         const body = this.az.withBinding(s.loopVar, range(min, extent), () => this.stmt(s.body));
         if (min === s.min && extent === s.extent && body === s.body) return s;
-        return Object.freeze({ ...s, min, extent, body });
+        const out: For = Object.freeze({ ...s, min, extent, body });
+        // Facts from enclosing ifs may fold the loop var out of an index (`v` → 0 where only
+        // v = 0 runs). Still correct, but no longer visibly independent: a `vectorized`
+        // loop that was provably independent and no longer is becomes serial.
+        if (s.forKind === 'vectorized' && !lanesIndependent(out) && lanesIndependent(s)) {
+          return Object.freeze({ ...out, forKind: 'serial' as const });
+        }
+        return out;
       }
       case 'IfThenElse': {
         const cond = this.expr(s.cond);

@@ -1,5 +1,6 @@
 import {
   add,
+  and,
   broadcast,
   buffer,
   bufferLoad,
@@ -165,14 +166,35 @@ describe('tir.VectorizeLoop', () => {
     );
   });
 
-  it('keeps a legal loop with an if on the loop var as a vectorized hint (tail of a non-dividing split)', () => {
+  it('splits lanes at a tail guard affine in the loop var: vector body, scalar tail', () => {
     const n = primVar('n');
     const [io, v] = [loopVar('io'), loopVar('v')];
     const idx = add(mul(io, 4), v);
+    const before = primFunc(
+      [A, n],
+      forLoop(v, 0, 4, ifThenElse(lt(idx, n), bufferStore(A, 1, [idx])), { kind: 'vectorized' }),
+    );
+    const v2 = loopVar('v');
+    const idx2 = add(mul(io, 4), v2);
+    const expected = primFunc(
+      [A, n],
+      ifThenElse(
+        and(lt(add(mul(io, 4), 0), n), lt(add(mul(io, 4), 3), n)),
+        bufferStore(A, broadcast(floatImm(1, 'float32'), 4), [ramp(mul(io, 4), 1, 4)]),
+        forLoop(v2, 0, 4, ifThenElse(lt(idx2, n), bufferStore(A, 1, [idx2])), { kind: 'vectorized' }),
+      ),
+    );
+    expectIREqual(vectorizeLoop(before), expected);
+  });
+
+  it('keeps a legal loop with a data-dependent if as a vectorized hint', () => {
+    const v = loopVar('v');
     expectHintKept(
       primFunc(
-        [A, n],
-        forLoop(v, 0, 4, ifThenElse(lt(idx, n), bufferStore(A, 1, [idx])), { kind: 'vectorized' }),
+        [A, C],
+        forLoop(v, 0, 4, ifThenElse(gt(bufferLoad(A, [v]), 0), bufferStore(C, 1, [v])), {
+          kind: 'vectorized',
+        }),
       ),
     );
   });

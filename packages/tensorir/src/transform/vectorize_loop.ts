@@ -4,6 +4,9 @@
 //              a Ramp become L-lane accesses, loop-invariant operands are Broadcast, and
 //              elementwise ops / intrinsic calls get L-lane dtypes. Serial loops nested
 //              inside are kept (their bodies vectorized) when that is provably legal.
+//              A loop whose body is `if (cond) S` with cond a conjunction of comparisons
+//              affine in the loop var (the tail guard of a non-dividing split) becomes
+//              `if (cond at first and last lane) <vector S> else <scalar loop>`.
 //              Whenever lanes cannot be formed - non-constant extent, an `if` or loop
 //              bound depending on the loop var, a store whose index is not a stride≠0
 //              Ramp (a reduction across lanes), a location touched by two lanes, a
@@ -19,6 +22,7 @@
 //              Broadcast, vector loads and elementwise ops.
 import type { BinaryKind, Buffer, Node, PrimExpr, Var } from '@kiln/ir-core';
 import {
+  and,
   BINARY_KINDS,
   binary,
   bufferLoad,
@@ -27,6 +31,7 @@ import {
   collect,
   ErrorCodes,
   intImm,
+  isIntegral,
   KilnError,
   not,
   primVar,
@@ -40,7 +45,16 @@ import { canonicalIntrinsicName } from '../intrinsics.js';
 import type { BufferStore, For, PrimFunc, Stmt } from '../stmt.js';
 import { attrStmt, bufferStore, forLoop, ifThenElse, letStmt, seqStmt } from '../stmt.js';
 import { ELEMENTWISE_INTRINSICS } from './lower_intrinsics.js';
-import { addFold, foldConstBinary, mapStmtChildren, mulFold, toLanes, usesAny, withBody } from './util.js';
+import {
+  addFold,
+  foldConstBinary,
+  freshenBinders,
+  mapStmtChildren,
+  mulFold,
+  toLanes,
+  usesAny,
+  withBody,
+} from './util.js';
 
 export interface VectorizeOptions {
   /** Loops with more lanes than this fall back to serial. Default 64. */
@@ -326,14 +340,57 @@ function fallback(f: For): For {
   return lanesIndependent(f) ? f : serial(f, f.body);
 }
 
+/** The conjuncts of `c` when it is an And-tree of comparisons; undefined otherwise. */
+function comparisons(c: PrimExpr): Array<Extract<PrimExpr, { kind: 'LT' | 'LE' | 'GT' | 'GE' }>> | undefined {
+  if (c.kind === 'And') {
+    const a = comparisons(c.a);
+    const b = comparisons(c.b);
+    return a && b && [...a, ...b];
+  }
+  if (c.kind === 'LT' || c.kind === 'LE' || c.kind === 'GT' || c.kind === 'GE') return [c];
+  return undefined;
+}
+
+/**
+ * The tail guard of a non-dividing split, `for v: if (cond) S` with `cond` a conjunction
+ * of comparisons affine in v: each comparison holds on a half-line of v, so it holds for
+ * every lane iff it holds at the first and last lane. Emit
+ * `if (cond(first) && cond(last)) <S on all lanes> else <the scalar loop>`.
+ */
+function vectorizeGuarded(f: For, lanes: number): Stmt | undefined {
+  const body = f.body;
+  if (body.kind !== 'IfThenElse' || body.else !== undefined) return undefined;
+  const parts = comparisons(body.cond);
+  if (!parts) return undefined;
+  const probe = new LoopVectorizer(f, lanes);
+  for (const p of parts) {
+    for (const side of [p.a, p.b]) {
+      if (!isIntegral(side.dtype)) return undefined;
+      const x = probe.expr(side);
+      if (!x || (x.dtype.lanes > 1 && x.kind !== 'Ramp')) return undefined; // not affine in v
+    }
+  }
+  const inner = forLoop(f.loopVar, f.min, f.extent, body.then, {
+    kind: 'vectorized',
+    annotations: f.annotations,
+    span: f.span,
+  });
+  const vec = new LoopVectorizer(inner, lanes).run();
+  if (!vec) return undefined;
+  const at = (k: number): PrimExpr =>
+    substitute(body.cond, new Map<Node, Node>([[f.loopVar, addFold(f.min, intImm(k, f.min.dtype))]]));
+  // The scalar copy re-binds the loop's variables: give it fresh ones.
+  const scalar = fallback(freshenBinders(f) as For);
+  return ifThenElse(and(at(0), at(lanes - 1)), vec, scalar, f.span);
+}
+
 function visit(s: Stmt, maxLanes: number): Stmt {
   const t = mapStmtChildren(s, (c) => visit(c, maxLanes));
   if (t.kind !== 'For' || t.forKind !== 'vectorized') return t;
   const L = t.extent.kind === 'IntImm' ? t.extent.value : undefined;
   if (L === 1) return substitute(t.body, new Map<Node, Node>([[t.loopVar, t.min]]));
   if (L === undefined || L < 1 || L > maxLanes) return fallback(t);
-  const v = new LoopVectorizer(t, L).run();
-  return v ?? fallback(t);
+  return new LoopVectorizer(t, L).run() ?? vectorizeGuarded(t, L) ?? fallback(t);
 }
 
 export function vectorizeLoop(fn: PrimFunc, options: VectorizeOptions = {}): PrimFunc {
