@@ -3,7 +3,7 @@
 // line/column). No operator registry is needed: StructInfo comes from the text (binding
 // annotations, `as` annotations) or from the node factories, never from inference.
 import type { DataType, Node, PrimExpr, Var as PrimVar, TextParser, Token } from '@kiln/ir-core';
-import { freezeNode, isKilnError, TextParser as Parser, primVar } from '@kiln/ir-core';
+import { ErrorCodes, freezeNode, isKilnError, TextParser as Parser, primVar } from '@kiln/ir-core';
 import {
   bindingBlock,
   call,
@@ -89,6 +89,17 @@ export class RelaxParser {
 
   /** A function after its keyword. Top-level functions may declare symbolic variables `[n, m: int32]`. */
   func(topLevel = true): RelaxFunction {
+    if (!topLevel) return this.funcInner(false);
+    try {
+      return this.funcInner(true);
+    } catch (e) {
+      // A node factory rejecting what was read (a bad shape, ...) is still a parse error here.
+      if (isKilnError(e) && e.code !== ErrorCodes.PARSE_ERROR) throw this.ps.error(e.message);
+      throw e;
+    }
+  }
+
+  private funcInner(topLevel: boolean): RelaxFunction {
     const ps = this.ps;
     if (topLevel && ps.check('[')) {
       ps.list('[', ']', () => {
@@ -264,7 +275,9 @@ export class RelaxParser {
     for (;;) {
       if (ps.check('[')) {
         ps.next();
+        const it = ps.peek();
         const i = ps.expectInt('a tuple index');
+        if (i < 0) ps.fail(`tuple index ${i} is negative`, it);
         ps.expect(']');
         e = tupleGetItem(e, i);
         continue;

@@ -376,6 +376,15 @@ describe('Relax text: errors', () => {
     ['R.function() -> R.Object { return R.const([[1, 2], [3]], "int32") }', /different shapes/],
     ['R.function() -> R.Object { return R.const((2,), "int32", base64="AAA=") }', /does not hold 2 elements/],
     ['R.function() -> R.Object { return R.const(1.5, "int32") }', /not a int32 value/],
+    ['R.function(t: R.Tuple(R.Object)) -> R.Object { return t[-1] }', /negative/],
+    [
+      'R.function(x: R.Object) -> R.Object {\n  y = R.match_cast(x, R.Tensor((2, 3), "float32", ndim=3))\n  return y\n}',
+      /rank 2 but ndim=3/,
+    ],
+    [
+      'R.function(x: R.Object) -> R.Object {\n  return R.const((2,), "float32", base64="AAAAAAAAAAA=", extra=1)\n}',
+      /expected '\)'/,
+    ],
   ];
   for (const [src, msg] of cases) {
     it(`rejects ${JSON.stringify(src.slice(0, 50))}`, () => {
