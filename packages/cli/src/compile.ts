@@ -20,7 +20,18 @@ import {
 import type { CPUKernelLibrary } from '@kiln/codegen-llvm';
 import { buildCPU } from '@kiln/codegen-llvm';
 import type { MemoryPlanReport, RelaxFunction } from '@kiln/relax';
-import { CallTIRRewrite, LegalizeOps, lowerToVM, memoryPlanOf, StaticPlanBlockMemory, ToNonDataflow } from '@kiln/relax';
+import {
+  CallTIRRewrite,
+  CanonicalizeBindings,
+  DeadCodeElimination,
+  EliminateCommonSubexpr,
+  FoldConstant,
+  LegalizeOps,
+  lowerToVM,
+  memoryPlanOf,
+  StaticPlanBlockMemory,
+  ToNonDataflow,
+} from '@kiln/relax';
 import type { Artifact, KernelSignature, NativeArgKind } from '@kiln/runtime';
 import { defaultCPUSchedule } from '@kiln/schedule';
 import type { PrimFunc } from '@kiln/tensorir';
@@ -60,9 +71,24 @@ export interface CompileResult {
   relaxModule: IRModule;
 }
 
-/** The default Relax pass sequence for the VM. */
+/**
+ * The default Relax pass sequence for the VM. Optimisation passes carry their own opt
+ * level (the PassContext skips them below it); the lowering steps always run.
+ */
 export function defaultRelaxPipeline(): Pass {
-  return sequential([LegalizeOps, ToNonDataflow, CallTIRRewrite, StaticPlanBlockMemory], 'kiln.default_relax');
+  return sequential(
+    [
+      CanonicalizeBindings,
+      LegalizeOps,
+      FoldConstant,
+      EliminateCommonSubexpr,
+      DeadCodeElimination,
+      ToNonDataflow,
+      CallTIRRewrite,
+      StaticPlanBlockMemory,
+    ],
+    'kiln.default_relax',
+  );
 }
 
 function resolveTarget(t: string | Target | undefined): LLVMTarget {

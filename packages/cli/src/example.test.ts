@@ -30,7 +30,7 @@ describe('the digits example', () => {
       // outputs of order 1, so the comparison means something
       expect(Math.max(...Array.from(refLogits).map(Math.abs))).toBeGreaterThan(1);
       for (let i = 0; i < 80; i++) expect(Math.abs(logits[i] - refLogits[i])).toBeLessThan(1e-3);
-      const one = (exe.call('main', Tensor.fromTypedArray(batch.data.slice(64 * 4 * 3, 64 * 4 * 4), [1, 1, 8, 8], 'float32')) as Tensor).toTypedArray();
+      const one = (exe.call('main', Tensor.fromTypedArray(batch.data.slice(64 * 4 * 3, 64 * 4 * 4), [1, 1, 8, 8], 'float32')) as Tensor).toTypedArray() as Float32Array;
       for (let c = 0; c < 10; c++) expect(Math.abs(one[c] - refLogits[30 + c])).toBeLessThan(1e-3);
       const { labels } = JSON.parse(readFileSync(join(ex, 'samples', 'labels.json'), 'utf8')) as { labels: number[] };
       const preds = labels.map((_, b) => {
