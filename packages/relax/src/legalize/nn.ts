@@ -429,11 +429,6 @@ export const NN_LEGALIZE: LegalizeTable = {
   'relax.image.resize2d': (call, bb, ctx) => {
     const a = ctx.attrs as Resize2dAttrs;
     const { shape, dtype } = outTensorInfo(call, ctx.op);
-    if (a.method === 'cubic')
-      throw new KilnError(
-        ErrorCodes.UNSUPPORTED,
-        'relax.image.resize2d: cubic interpolation has no legalization yet',
-      );
     return emitTE(bb, call, 'resize2d', (x) => {
       const ft = DType.float32;
       // Source coordinate of output index `o` along an axis of input size `inS`, output size `outS`.
@@ -461,6 +456,39 @@ export const NN_LEGALIZE: LegalizeTable = {
         }
       };
       const clampI = (i: PrimExpr, n: PrimExpr) => P.max(P.min(i, P.sub(n, i64(1))), i64(0));
+      // Bicubic (Keys kernel with coefficient A): 4×4 taps around floor(s); with
+      // cubicExclude, taps outside the input get weight 0 and the weights are renormalized.
+      const A = a.cubicAlpha;
+      const kernel = (t: PrimExpr): PrimExpr => {
+        const u = T.fabs(t);
+        const u2 = P.mul(u, u);
+        const u3 = P.mul(u2, u);
+        const near = P.add(P.sub(P.mul(f(A + 2, ft), u3), P.mul(f(A + 3, ft), u2)), f(1, ft));
+        const far = P.sub(
+          P.add(P.sub(P.mul(f(A, ft), u3), P.mul(f(5 * A, ft), u2)), P.mul(f(8 * A, ft), u)),
+          f(4 * A, ft),
+        );
+        return P.select(P.le(u, f(1, ft)), near, P.select(P.lt(u, f(2, ft)), far, f(0, ft)));
+      };
+      const taps = (s: PrimExpr, size: PrimExpr) => {
+        const i0 = P.cast(DType.int64, T.floor(s));
+        return [-1, 0, 1, 2].map((k) => {
+          const idx = P.add(i0, i64(k));
+          let w = kernel(P.sub(s, P.cast(ft, idx)));
+          if (a.cubicExclude) w = P.select(P.and(P.ge(idx, i64(0)), P.lt(idx, size)), w, f(0, ft));
+          return { idx, w };
+        });
+      };
+      const cubic = (sy: PrimExpr, sx: PrimExpr, ld: (yy: PrimExpr, xx: PrimExpr) => PrimExpr): PrimExpr => {
+        const ty = taps(sy, x.shape[2]);
+        const tx = taps(sx, x.shape[3]);
+        let acc: PrimExpr = f(0, ft);
+        for (const yy of ty)
+          for (const xx of tx) acc = P.add(acc, P.mul(P.mul(yy.w, xx.w), ld(yy.idx, xx.idx)));
+        if (!a.cubicExclude) return acc;
+        const norm = (ts: typeof ty) => ts.reduce<PrimExpr>((s, t) => P.add(s, t.w), f(0, ft));
+        return P.div(acc, P.mul(norm(ty), norm(tx)));
+      };
       const [, , H, W] = x.shape;
       return T.compute(
         shape,
@@ -486,6 +514,11 @@ export const NN_LEGALIZE: LegalizeTable = {
             const ix = clampI(P.cast(DType.int64, pick(sx)), W);
             return cast(x.at(nn, c, iy, ix), dtype);
           }
+          if (a.method === 'cubic')
+            return cast(
+              cubic(sy, sx, (yy, xx) => P.cast(ft, x.at(nn, c, clampI(yy, H), clampI(xx, W)))),
+              dtype,
+            );
           const y0f = T.floor(sy);
           const x0f = T.floor(sx);
           const wy = P.sub(sy, y0f);

@@ -401,7 +401,7 @@ describe('nn legalization', () => {
       attnRef(qs, ks, vs, 'TopLeft', bias),
     );
   });
-  it('resize2d nearest and linear', () => {
+  it('resize2d nearest, linear and cubic', () => {
     const x = rand('float32', [1, 2, 3, 4], 32);
     const lin = (mode: 'half_pixel' | 'align_corners' | 'asymmetric', oh: number, ow: number) =>
       fromFn('float32', [1, 2, oh, ow], ([nn, c, oy, ox]) => {
@@ -432,6 +432,41 @@ describe('nn legalization', () => {
         lin(mode, 5, 7),
       );
     }
+    const keys = (t: number, A: number) => {
+      const u = Math.abs(t);
+      return u <= 1
+        ? (A + 2) * u ** 3 - (A + 3) * u ** 2 + 1
+        : u < 2
+          ? A * u ** 3 - 5 * A * u ** 2 + 8 * A * u - 4 * A
+          : 0;
+    };
+    const cubicRef = (oh: number, ow: number, A: number, exclude: boolean) =>
+      fromFn('float32', [1, 2, oh, ow], ([nn, c, oy, ox]) => {
+        const sy = ((oy + 0.5) * 3) / oh - 0.5;
+        const sx = ((ox + 0.5) * 4) / ow - 0.5;
+        const tap = (s: number, size: number) =>
+          [-1, 0, 1, 2].map((k) => {
+            const i = Math.floor(s) + k;
+            const w = exclude && (i < 0 || i >= size) ? 0 : keys(s - i, A);
+            return { i: Math.max(0, Math.min(size - 1, i)), w };
+          });
+        const ty = tap(sy, 3);
+        const tx = tap(sx, 4);
+        let acc = 0;
+        for (const a of ty) for (const b of tx) acc += a.w * b.w * at(x, [nn, c, a.i, b.i]);
+        if (!exclude) return acc;
+        return acc / (ty.reduce((s, t) => s + t.w, 0) * tx.reduce((s, t) => s + t.w, 0));
+      });
+    close(
+      tensorOut(runOp((a) => op.resize2d(a, [5, 7], { method: 'cubic' }), [x])),
+      cubicRef(5, 7, -0.75, false),
+    );
+    close(
+      tensorOut(
+        runOp((a) => op.resize2d(a, [6, 3], { method: 'cubic', cubicAlpha: -0.5, cubicExclude: true }), [x]),
+      ),
+      cubicRef(6, 3, -0.5, true),
+    );
     const near = fromFn('float32', [1, 2, 6, 8], ([nn, c, oy, ox]) =>
       at(x, [nn, c, Math.floor((oy * 3) / 6), Math.floor((ox * 4) / 8)]),
     );
