@@ -62,9 +62,23 @@ export function reservedWords(): string[] {
   return listFunctionTextFormats().flatMap((f) => [f.keyword, ...(f.reserved ?? [])]);
 }
 
-/** A printer set up with every registered format's reserved words. */
+/**
+ * A printer set up with every registered format's reserved words. Which names it hands
+ * out depends on the IR packages loaded; prefer `printerFor(kind)` for stable text.
+ */
 export function createPrinter(options: TextPrinterOptions = {}): TextPrinter {
   return new TextPrinter({ ...options, reserved: [...reservedWords(), ...(options.reserved ?? [])] });
+}
+
+/**
+ * A printer for nodes of `kind` that reserves only that IR's words (its function
+ * format's keyword and reserved words, or those given with its node printer), so the
+ * names in printed text do not depend on which other IR packages are loaded.
+ */
+export function printerFor(kind: string, options: TextPrinterOptions = {}): TextPrinter {
+  const f = byKind.get(kind);
+  const own = f !== undefined ? [f.keyword, ...(f.reserved ?? [])] : (nodePrinters.get(kind)?.reserved ?? []);
+  return new TextPrinter({ ...options, reserved: [...own, ...(options.reserved ?? [])] });
 }
 
 /** Print a function of any registered kind into `printer` (keyword first). */
@@ -82,7 +96,7 @@ export function printFunctionInto(fn: Node, printer: TextPrinter): void {
 
 /** The text of one function of any registered kind. */
 export function printFunction(fn: Node): string {
-  const p = createPrinter();
+  const p = printerFor(fn.kind);
   printGuarded(() => printFunctionInto(fn, p));
   return p.toString();
 }
@@ -90,20 +104,24 @@ export function printFunction(fn: Node): string {
 // ---------------------------------------------------------------- other node kinds
 
 type NodePrinter = (n: Node, printer: TextPrinter) => void;
-const nodePrinters = new Map<string, NodePrinter>();
+const nodePrinters = new Map<string, { print: NodePrinter; reserved: readonly string[] }>();
 
 /**
  * Register how nodes of `kinds` print on their own (TIR statements, Relax expressions),
  * so `printNode` can show any node in messages and test failures.
  */
-export function defineNodeTextPrinter(kinds: readonly string[], print: NodePrinter): void {
+export function defineNodeTextPrinter(
+  kinds: readonly string[],
+  print: NodePrinter,
+  options: { reserved?: readonly string[] } = {},
+): void {
   for (const k of kinds) {
     if (nodePrinters.has(k))
       throw new KilnError(
         ErrorCodes.DUPLICATE_NAME,
         `a text printer for node kind '${k}' is already defined`,
       );
-    nodePrinters.set(k, print);
+    nodePrinters.set(k, { print, reserved: options.reserved ?? [] });
   }
 }
 
@@ -121,7 +139,7 @@ export function printNodeWith(n: Node, printer: TextPrinter): void {
   const f = nodePrinters.get(n.kind);
   if (f === undefined)
     throw new KilnError(ErrorCodes.UNSUPPORTED, `no text printer registered for node kind '${n.kind}'`);
-  f(n, printer);
+  f.print(n, printer);
 }
 
 /** Parse one function: a registered keyword followed by that format's syntax. */

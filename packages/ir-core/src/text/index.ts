@@ -11,6 +11,7 @@ export {
   listFunctionTextFormats,
   parseFunction,
   parseFunctionFrom,
+  printerFor,
   printFunction,
   printFunctionInto,
   printNodeWith,

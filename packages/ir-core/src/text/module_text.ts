@@ -6,11 +6,11 @@ import { isPrimExpr } from '../expr.js';
 import type { Attrs, IRModule } from '../module.js';
 import { irModule } from '../module.js';
 import type { Node } from '../node.js';
-import { createPrinter, parseFunctionFrom, printFunctionInto, printNodeWith } from './format.js';
+import { parseFunctionFrom, printerFor, printFunctionInto, printNodeWith } from './format.js';
 import { isDottedIdent, quoteString } from './lexer.js';
 import type { TextParserOptions } from './parser.js';
 import { TextParser } from './parser.js';
-import { Prec, printGuarded } from './printer.js';
+import { Prec, printGuarded, TextPrinter } from './printer.js';
 
 export function printModule(mod: IRModule): string {
   return printGuarded(() => printModuleText(mod));
@@ -18,10 +18,10 @@ export function printModule(mod: IRModule): string {
 
 function printModuleText(mod: IRModule): string {
   const parts: string[] = [];
-  if (Object.keys(mod.attrs).length > 0) parts.push(`attrs = ${createPrinter().attrs(mod.attrs)}`);
+  if (Object.keys(mod.attrs).length > 0) parts.push(`attrs = ${new TextPrinter().attrs(mod.attrs)}`);
   mod.globals.forEach((name, i) => {
     // One printer per function: names are allocated per function, as a reader sees them.
-    const p = createPrinter();
+    const p = printerFor(mod.funcs[i].kind);
     p.write(`${formatGlobal(name)} = `);
     printFunctionInto(mod.funcs[i], p);
     parts.push(p.toString());
@@ -39,7 +39,7 @@ export function printNode(n: Node): string {
 }
 
 function printNodeText(n: Node): string {
-  const p = createPrinter();
+  const p = printerFor(n.kind);
   if (isPrimExpr(n)) return p.expr(n);
   if (n.kind === 'Range') {
     const r = n as Range;

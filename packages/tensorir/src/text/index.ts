@@ -37,18 +37,31 @@ defineNodeTextPrinter(
   (n: Node, p) => {
     new TirPrinter(p).stmts(n as Stmt);
   },
+  { reserved: TIR_KEYWORDS },
 );
-defineNodeTextPrinter(['Buffer'], (n: Node, p) => {
-  p.write(new TirPrinter(p).bufferDecl(n as Buffer));
-});
-defineNodeTextPrinter(['BufferRegion'], (n: Node, p) => {
-  p.write(new TirPrinter(p).region(n as BufferRegion));
-});
-defineNodeTextPrinter(['IterVar'], (n: Node, p) => {
-  const iv = n as IterVar;
-  const t = new TirPrinter(p);
-  p.write(`${t.varDecl(iv.var)} = ${iv.iterType}(${t.range(iv.dom, iv.var.dtype)})`);
-});
+defineNodeTextPrinter(
+  ['Buffer'],
+  (n: Node, p) => {
+    p.write(new TirPrinter(p).bufferDecl(n as Buffer));
+  },
+  { reserved: TIR_KEYWORDS },
+);
+defineNodeTextPrinter(
+  ['BufferRegion'],
+  (n: Node, p) => {
+    p.write(new TirPrinter(p).region(n as BufferRegion));
+  },
+  { reserved: TIR_KEYWORDS },
+);
+defineNodeTextPrinter(
+  ['IterVar'],
+  (n: Node, p) => {
+    const iv = n as IterVar;
+    const t = new TirPrinter(p);
+    p.write(`${t.varDecl(iv.var)} = ${iv.iterType}(${t.range(iv.dom, iv.var.dtype)})`);
+  },
+  { reserved: TIR_KEYWORDS },
+);
 
 export type { ParseStmtOptions } from './parser.js';
 export { parsePrimFunc, parseStmt, TirParser } from './parser.js';

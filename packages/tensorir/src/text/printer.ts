@@ -1,14 +1,14 @@
 // TIR text printer: PrimFuncs and statements in Kiln's TensorIR syntax (see syntax.md
 // beside this file). Built on ir-core's TextPrinter, which owns names and PrimExprs.
-import type { Buffer, DataType, Node, PrimExpr, Range, TextPrinter, Var } from '@kiln/ir-core';
+import type { Buffer, DataType, Node, PrimExpr, Range, Var } from '@kiln/ir-core';
 import {
   assertNever,
-  createPrinter,
   DType,
   isPlainIdent,
   nodeKindInfo,
   Prec,
   printGuarded,
+  TextPrinter,
 } from '@kiln/ir-core';
 import type { Block, BlockRealize, BufferRegion, For, IterVar, PrimFunc, Stmt } from '../stmt.js';
 
@@ -314,7 +314,8 @@ export class TirPrinter {
 
 /** A printer for TIR text (TIR keywords reserved). */
 export function createTirPrinter(): TirPrinter {
-  return new TirPrinter(createPrinter({ reserved: TIR_KEYWORDS }));
+  // Only TIR's own words: printed names must not depend on which other IRs are loaded.
+  return new TirPrinter(new TextPrinter({ reserved: TIR_KEYWORDS }));
 }
 
 /** The text of a PrimFunc (`prim_func(...) { ... }`). */

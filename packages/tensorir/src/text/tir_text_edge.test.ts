@@ -1,11 +1,14 @@
 // TIR text edge cases: storage aliasing, flat vs braced scoped statements, standalone
 // statements, hand-written literals, deep nesting, parse errors with positions.
+
+import type { Node } from '@kiln/ir-core';
 import {
   add,
   buffer,
   bufferLoad,
   cast,
   DType,
+  defineFunctionTextFormat,
   floatImm,
   intImm,
   isKilnError,
@@ -219,6 +222,26 @@ describe('TIR text: absurd nesting', () => {
     } catch (e) {
       expect(isKilnError(e, 'UNSUPPORTED'), String(e)).toBe(true);
     }
+  });
+});
+
+describe('TIR text: names do not depend on other IRs', () => {
+  it('ignores words reserved by other registered formats', () => {
+    defineFunctionTextFormat<Node>({
+      kind: 'test.OtherFunction',
+      keyword: 'other_fn',
+      reserved: ['A', 'i'],
+      print: () => {},
+      parse: () => {
+        throw new Error('unused');
+      },
+    });
+    const A = buffer('A', 'float32', [4]);
+    const i = primVar('i');
+    const fn = primFunc([A], forLoop(i, 0, 4, bufferStore(A, 0, [i])));
+    expect(printPrimFunc(fn)).toBe('prim_func(A: float32[4]) {\n  for i in 0 +: 4 {\n    A[i] = 0.0\n  }\n}');
+    expect(printFunction(fn)).toBe(printPrimFunc(fn));
+    expect(printNode(fn.body)).toBe('for i in 0 +: 4 {\n  A[i] = 0.0\n}');
   });
 });
 
