@@ -9,7 +9,7 @@
 // Options: `entryFunctions` (names) replaces the default entries.
 // Requires: normalized IR. Establishes nothing new.
 import type { IRModule, Node, PassContext } from '@kiln/ir-core';
-import { definePass, irModule, moduleEntries, postOrderVisit } from '@kiln/ir-core';
+import { definePass, ErrorCodes, irModule, KilnError, moduleEntries, postOrderVisit } from '@kiln/ir-core';
 import { z } from 'zod';
 import type { Binding, Block, Expr, RelaxFunction, SeqExpr } from '../ir/nodes.js';
 import { createOpRegistry } from '../op/builtin.js';
@@ -111,6 +111,9 @@ export function deadCodeElimination(
         ([, f]) => f.kind === 'relax.Function' && (f as RelaxFunction).attrs.global_symbol !== undefined,
       )
       .map(([n]) => n);
+  for (const r of opts.entryFunctions ?? []) {
+    if (!byName.has(r)) throw new KilnError(ErrorCodes.UNKNOWN_NAME, `relax.DeadCodeElimination: entry function '${r}' is not in the module`);
+  }
   let kept = entries;
   if (roots.length > 0) {
     const reach = new Set<string>();
