@@ -33,7 +33,10 @@ interface VarInfo {
   readonly set?: IntervalSet;
 }
 
-/** How deep the symbolic prover may nest (it simplifies, which may call it again). */
+/**
+ * The symbolic prover does not nest: the simplifications it runs itself use constant
+ * bounds only (nested proofs made the cost exponential in the depth of range chains).
+ */
 const MAX_PROOF_DEPTH = 1;
 /** Rounds of substituting symbolic variable ranges into a bound (one per link of a chain). */
 const MAX_SYMBOLIC_ROUNDS = 16;
