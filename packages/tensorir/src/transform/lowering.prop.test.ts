@@ -4,13 +4,26 @@
 // temporaries - the full lowering never changes what the program computes, and its
 // output always meets the lowered-TIR contract.
 import type { Buffer, PrimExpr, Var } from '@kiln/ir-core';
-import { add, buffer, bufferLoad, call, floatImm, gt, lt, max, mul, select, sub } from '@kiln/ir-core';
+import {
+  add,
+  buffer,
+  bufferLoad,
+  call,
+  floatImm,
+  gt,
+  lt,
+  max,
+  mul,
+  primVar,
+  select,
+  sub,
+} from '@kiln/ir-core';
 import { describe, expect, it } from 'vitest';
 import { interpret } from '../interpreter/index.js';
 import type { NDArray } from '../ndarray.js';
 import { allClose, cloneNDArray, randomNDArray, seededRandom } from '../ndarray.js';
 import type { ForKind, PrimFunc, Stmt } from '../stmt.js';
-import { allocate, bufferStore, forLoop, ifThenElse, loopVar, primFunc, seqStmt } from '../stmt.js';
+import { allocate, bufferStore, forLoop, ifThenElse, letStmt, loopVar, primFunc, seqStmt } from '../stmt.js';
 import { lowerPrimFunc } from './index.js';
 import { verifyLowered } from './verify_lowered.js';
 
@@ -104,12 +117,19 @@ function program(seed: number): PrimFunc {
   const B = buffer('B', 'float32', [SIZE]);
   const C = buffer('C', 'float32', [SIZE]);
   const L = g.pick([1, 2, 4, 8]);
-  const O = 1 + g.int(8);
+  // A symbolic outer extent (a scalar param the caller passes) in some programs.
+  const n = primVar('n');
+  const symbolic = g.chance(0.3);
+  const O: PrimExpr | number = symbolic ? n : 1 + g.int(8);
   const [o, v] = [loopVar('o'), loopVar('v')];
   const useT = g.chance(0.3);
   const T = useT ? buffer('T', 'float32', [8], { scope: 'local' }) : undefined;
   const safe = g.chance(0.5);
   const base = add(mul(o, L), v);
+  const outIndex = g.pick([base, sub(71, base), add(base, 8)]);
+  // Sometimes the output index goes through a let (the vectorizer inlines Ramp lets).
+  const t = loopVar('t');
+  const viaLet = safe && g.chance(0.3);
   const c: Ctx = {
     o,
     v,
@@ -117,7 +137,7 @@ function program(seed: number): PrimFunc {
     bufs: [A, B, C],
     T: safe ? undefined : T,
     safe,
-    outIndex: g.pick([base, sub(71, base), add(base, 8)]),
+    outIndex: viaLet ? t : outIndex,
   };
   const kinds: ForKind[] = ['serial', 'vectorized', 'vectorized', 'unrolled', 'parallel'];
   let inner: Stmt;
@@ -132,6 +152,7 @@ function program(seed: number): PrimFunc {
   } else {
     inner = seqStmt(Array.from({ length: 1 + g.int(3) }, () => store(g, c)));
   }
+  if (viaLet) inner = letStmt(t, outIndex, inner);
   // A tail guard as a non-dividing split leaves it: affine in v, so lanes can split at it.
   if (safe && g.chance(0.4)) inner = ifThenElse(lt(add(base, g.int(3)), 1 + g.int(SIZE - 8)), inner);
   let body: Stmt = forLoop(v, 0, L, inner, { kind: g.pick(kinds) });
@@ -141,15 +162,15 @@ function program(seed: number): PrimFunc {
       seqStmt([forLoop(loopVar('t'), 0, 8, bufferStore(T, floatImm(0.5, 'float32'), [0])), body]),
     );
   return primFunc(
-    [A, B, C],
+    symbolic ? [A, B, C, n] : [A, B, C],
     forLoop(o, 0, O, body, { kind: g.pick(['serial', 'parallel', 'unrolled'] as ForKind[]) }),
   );
 }
 
-function run(fn: PrimFunc, args: readonly NDArray[]): NDArray[] {
-  const copy = args.map(cloneNDArray);
+function run(fn: PrimFunc, args: ReadonlyArray<NDArray | number>): NDArray[] {
+  const copy = args.map((a) => (typeof a === 'number' ? a : cloneNDArray(a)));
   interpret(fn, copy);
-  return copy;
+  return copy.filter((a): a is NDArray => typeof a !== 'number');
 }
 
 describe('lowering never changes results (random loop programs)', () => {
@@ -157,11 +178,12 @@ describe('lowering never changes results (random loop programs)', () => {
     let vectorized = 0;
     for (let seed = 1; seed <= 200; seed++) {
       const fn = program(seed);
-      const args = [
+      const args: Array<NDArray | number> = [
         randomNDArray('float32', [SIZE], seed),
         randomNDArray('float32', [SIZE], seed + 1000),
         randomNDArray('float32', [SIZE], seed + 2000),
       ];
+      if (fn.params.length === 4) args.push(1 + (seed % 8));
       const ref = run(fn, args);
       const low = lowerPrimFunc(fn, { unroll: { maxExtent: 2 } });
       expect(verifyLowered(low), `seed ${seed}`).toEqual([]);
