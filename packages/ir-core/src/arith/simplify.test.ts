@@ -292,7 +292,9 @@ describe('fused-index division', () => {
 
 describe('scaling', () => {
   // Generous limits: these guard against quadratic-per-level or exponential blowups.
-  it('handles long sums, deep conditions and symbolic range chains quickly', () => {
+  // Large inputs must not blow up (an exponential walk would hit the test timeout);
+  // speed itself is measured by benchmarks, not asserted here.
+  it('handles long sums, deep conditions, exponential DAGs and symbolic range chains', () => {
     const vs = Array.from({ length: 300 }, (_, q) => primVar(`v${q}`));
     const an = new Analyzer();
     for (const v of vs) an.bind(v, range(0, 8));
@@ -305,7 +307,6 @@ describe('scaling', () => {
     // a DAG with exponentially many paths
     let dag: PrimExpr = vs[0];
     for (let q = 0; q < 40; q++) dag = add(dag, dag);
-    const t0 = performance.now();
     const s = an.simplify(sum);
     an.simplify(cond);
     an.simplify(sel);
@@ -320,7 +321,6 @@ describe('scaling', () => {
     expectSame(chain.simplify(lt(mm, n)), boolImm(true));
     expectSame(chain.simplify(lt(add(mm, 9), n)), boolImm(true));
     expect(chain.simplify(lt(add(mm, 10), n)).kind).toBe('LT');
-    expect(performance.now() - t0).toBeLessThan(5000);
   });
 });
 
