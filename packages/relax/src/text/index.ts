@@ -48,6 +48,7 @@ if (functionTextFormat('relax.Function') === undefined) {
       'relax.DataflowBlock',
     ],
     (n: Node, p) => writeMultiline(p, relaxNodeText(n, p)),
+    { reserved: ['R.function', ...RELAX_KEYWORDS] },
   );
 }
 

@@ -705,10 +705,12 @@ function scanAhead(ps: TextParser): Map<string, Token[] | null> {
 /** Parse one Relax function (`R.function ...`) on its own. */
 export function parseRelaxFunction(text: string, options: { source?: string } = {}): RelaxFunction {
   const ps = new Parser(text, { source: options.source });
-  ps.expect('R.function');
-  const fn = ps.withScope(() => new RelaxParser(ps).func(true));
-  ps.expectEnd();
-  return fn;
+  return ps.guarded(() => {
+    ps.expect('R.function');
+    const fn = ps.withScope(() => new RelaxParser(ps).func(true));
+    ps.expectEnd();
+    return fn;
+  });
 }
 
 /**
@@ -720,7 +722,9 @@ export function parseStructInfo(
   options: { scope?: Readonly<Record<string, Node>>; autoDeclare?: boolean } = {},
 ): StructInfo {
   const ps = new Parser(text, { scope: options.scope, autoDeclare: options.autoDeclare });
-  const s = new RelaxParser(ps).sinfo();
-  ps.expectEnd();
-  return s;
+  return ps.guarded(() => {
+    const s = new RelaxParser(ps).sinfo();
+    ps.expectEnd();
+    return s;
+  });
 }

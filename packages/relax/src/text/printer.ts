@@ -5,7 +5,14 @@
 // differ from what the IR holds, the printer adds an explicit `as <sinfo>` so the round
 // trip is exact.
 import type { Node, PrimExpr, Var as PrimVar, TextPrinter } from '@kiln/ir-core';
-import { createPrinter, isDottedIdent, isPlainIdent, postOrderVisit, structuralEqual } from '@kiln/ir-core';
+import {
+  isDottedIdent,
+  isPlainIdent,
+  postOrderVisit,
+  printerFor,
+  printGuarded,
+  structuralEqual,
+} from '@kiln/ir-core';
 import type {
   AnyVar,
   Binding,
@@ -405,9 +412,9 @@ function nest(items: readonly string[], shape: readonly number[]): string {
 
 /** Text of a standalone Relax function (keyword included). */
 export function printRelaxFunction(fn: RelaxFunction): string {
-  const p = createPrinter();
+  const p = printerFor('relax.Function');
   p.write('R.function');
-  writeMultiline(p, new RelaxPrinter(p).func(fn));
+  printGuarded(() => writeMultiline(p, new RelaxPrinter(p).func(fn)));
   return p.toString();
 }
 

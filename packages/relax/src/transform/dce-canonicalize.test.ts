@@ -81,6 +81,9 @@ describe('relax.DeadCodeElimination', () => {
     expect(DeadCodeElimination.withOptions({ entryFunctions: ['helper'] }).run(legal).globals).toEqual([
       'helper',
     ]);
+    expect(() => DeadCodeElimination.withOptions({ entryFunctions: ['nope'] }).run(legal)).toThrow(
+      expect.objectContaining({ code: 'UNKNOWN_NAME' }),
+    );
   });
 
   it('is the identity on a module with nothing dead, and keeps everything without entries', () => {
