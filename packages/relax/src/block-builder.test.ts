@@ -429,3 +429,12 @@ describe('call_tir', () => {
     ).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
   });
 });
+
+describe('function names', () => {
+  it('a second function of the same name is DUPLICATE_NAME', () => {
+    const x = relaxVar('x', tensorSInfo([4], 'float32'));
+    const bb = new BlockBuilder();
+    bb.function('main', [x], () => x);
+    expect(() => bb.function('main', [x], () => x)).toThrow(expect.objectContaining({ code: 'DUPLICATE_NAME' }));
+  });
+});

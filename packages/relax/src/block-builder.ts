@@ -146,6 +146,9 @@ export class BlockBuilder {
         ErrorCodes.INVALID_ARGUMENT,
         `cannot build function '${name}' inside function '${this.frame.name}'`,
       );
+    if (getFunction(this.mod, name)) {
+      throw new KilnError(ErrorCodes.DUPLICATE_NAME, `the module already has a function '${name}'`);
+    }
     const symVars = new Set<PrimVar>();
     for (const p of params) for (const v of symbolicVarsOf(p.structInfo)) symVars.add(v);
     const frame: FunctionFrame = { name, params, blocks: [], symVars, names: new Map() };
