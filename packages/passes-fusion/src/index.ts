@@ -1,2 +1,12 @@
-// @kiln/passes-fusion: operator fusion and layout rewrites over Relax.
-export {};
+// @kiln/passes-fusion: operator fusion and layout rewrites over Relax. Every pass is an
+// independent export that a custom pipeline can add, drop or reorder.
+export {
+  AnnotateTIROpPattern,
+  analyzeOpPattern,
+  isOpPattern,
+  maxPattern,
+  opPatternOf,
+  PATTERN_RANK,
+} from './annotate-tir-op-pattern.js';
+export { FuseOps, fuseOps, type FuseOpsOptions } from './fuse-ops.js';
+export { FuseTIR, fuseTIR, type FuseTIROptions, inlineProducers, mergePrimitive } from './fuse-tir.js';
