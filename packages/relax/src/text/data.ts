@@ -9,6 +9,12 @@ import type { TypedArray } from '../ir/nodes.js';
 
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
+const f64 = new Float64Array(1);
+const u64 = new BigUint64Array(f64.buffer);
+function f64bits(v: number): bigint {
+  f64[0] = v;
+  return u64[0];
+}
 
 /** IEEE binary16 bits of `v` (round to nearest even). */
 export function halfBits(v: number): number {
@@ -122,6 +128,8 @@ export function elementText(dt: DataType, data: TypedArray, i: number): string |
         // NaN payloads other than the canonical one have no text.
         return u32[0] === bits ? s : undefined;
       }
+      // Only the canonical NaN has a text form; other payloads need the raw bytes.
+      if (Number.isNaN(raw)) return f64bits(raw) === f64bits(Number.NaN) ? 'nan' : undefined;
       const s = formatFloat(raw);
       return Object.is(parseElementNumber(s), raw) ? s : undefined;
     }

@@ -320,7 +320,13 @@ describe('Relax text: constants', () => {
   it('prints large constants, empty ones and NaN payloads as base64 data', () => {
     const big = new Float32Array(1000).map((_, i) => Math.sin(i) * 1000);
     const weird = new Float32Array(new Uint32Array([0x7fc00001]).buffer);
-    for (const c of [constant(big, [10, 100]), constant(new Float32Array(0), [0, 3]), constant(weird, [1])]) {
+    const weird64 = new Float64Array(new BigUint64Array([0x7ff8000000000001n]).buffer);
+    for (const c of [
+      constant(big, [10, 100]),
+      constant(new Float32Array(0), [0, 3]),
+      constant(weird, [1]),
+      constant(weird64, [1], 'float64'),
+    ]) {
       const fn = relaxFunction([], seqExpr([], c), c.structInfo!);
       const text = fnRoundTrip(fn);
       expect(text).toContain('base64="');
