@@ -13,6 +13,7 @@ import {
   gt as gtExpr,
   lt,
   mul,
+  stringImm,
   sub,
   substitute,
 } from '@kiln/ir-core';
@@ -22,7 +23,7 @@ import { exp } from '../intrinsics.js';
 import type { NDArray } from '../ndarray.js';
 import { allClose, cloneNDArray, ndarray, randomNDArray } from '../ndarray.js';
 import type { ForKind, PrimFunc, Stmt } from '../stmt.js';
-import { allocate, bufferStore, forLoop, ifThenElse, loopVar, primFunc, seqStmt } from '../stmt.js';
+import { allocate, bufferStore, evaluate, forLoop, ifThenElse, loopVar, primFunc, seqStmt } from '../stmt.js';
 import { createPrimFunc } from '../te/create_prim_func.js';
 import { compute, pad, placeholder, reduceAxis, reduceMax, sizeVar, sum } from '../te/tensor.js';
 import { wellFormed } from '../well_formed.js';
@@ -379,5 +380,41 @@ describe('lowering keeps results: a GPU-style kernel with shared memory', () => 
     const low = checkLowering(fn, [[randomNDArray('float32', [4, 16], 3), ndarray('float32', [4, 16])]]);
     expect(low.attrs[LAUNCH_ATTR]).toEqual({ 'blockIdx.x': 4, 'threadIdx.x': 16 });
     expect(countKinds(low).Allocate).toBe(1);
+  });
+});
+
+describe('lowering keeps results: a kernel with a barrier and per-thread temporaries', () => {
+  it('threads exchange through shared memory across tir.thread_sync; local temps share storage', () => {
+    const A = buffer('A', 'float32', [2, 16]);
+    const B = buffer('B', 'float32', [2, 16]);
+    const S = buffer('S', 'float32', [16], { scope: 'shared' });
+    const T1 = buffer('T1', 'float32', [2], { scope: 'local' });
+    const T2 = buffer('T2', 'float32', [2], { scope: 'local' });
+    const [bx, tx] = [loopVar('bx'), loopVar('tx')];
+    const th = (tag: string) => ({ kind: 'thread_binding' as const, threadTag: tag });
+    const sync = evaluate(call('int32', 'tir.thread_sync', [stringImm('shared')]));
+    const body = allocate(
+      T1,
+      allocate(
+        T2,
+        seqStmt([
+          bufferStore(T1, mul(bufferLoad(A, [bx, tx]), 2), [0]),
+          bufferStore(T1, add(bufferLoad(T1, [0]), 1), [1]),
+          bufferStore(S, bufferLoad(T1, [1]), [tx]),
+          sync,
+          bufferStore(T2, bufferLoad(S, [sub(15, tx)]), [0]),
+          bufferStore(T2, mul(bufferLoad(T2, [0]), 3), [1]),
+          bufferStore(B, bufferLoad(T2, [1]), [bx, tx]),
+        ]),
+      ),
+    );
+    const fn = primFunc(
+      [A, B],
+      forLoop(bx, 0, 2, allocate(S, forLoop(tx, 0, 16, body, th('threadIdx.x'))), th('blockIdx.x')),
+    );
+    const low = checkLowering(fn, [[randomNDArray('float32', [2, 16], 8), ndarray('float32', [2, 16])]]);
+    // T1 and T2 (local, disjoint lifetimes) now share one allocation; S stays its own.
+    expect(countKinds(low).Allocate).toBe(2);
+    expect(countKinds(low).DeclBuffer).toBe(3);
   });
 });
