@@ -278,14 +278,11 @@ describe('relax.FuseOps', () => {
       }),
     );
     const mod = prepare.run(bb.getModule());
-    const fused = FuseOps.run(mod);
+    const fused = fuseOps(mod);
     // The reshape's output dim n is no dim of any input (the kernel gets it as a tir_var),
     // so a fused function could not define it: nothing fuses across the reshape.
     expect(calleesOfMain(fused)).toEqual(['exp', 'reshape', 'negative']);
-    const inp = [{ data: rand(6, 1), shape: [6] }];
     expect(fused).toBe(mod);
-    expect(mod.globals).toContain('reshape');
-    expect(inp.length).toBe(1);
   });
 });
 

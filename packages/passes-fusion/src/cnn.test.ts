@@ -1,0 +1,87 @@
+// A small CNN (conv + bias + relu + max-pool + flatten + dense + bias): the number of
+// kernels launched drops after FuseOps + FuseTIR and the results are unchanged, on the VM
+// with the TIR interpreter and end to end through the native CPU pipeline (compileModule).
+import type { IRModule } from '@kiln/ir-core';
+import { primVar, sequential } from '@kiln/ir-core';
+import { compileModule } from '@kiln/cli';
+import {
+  BlockBuilder,
+  CallTIRRewrite,
+  constant,
+  LegalizeOps,
+  op,
+  relaxVar,
+  StaticPlanBlockMemory,
+  tensorSInfo,
+  ToNonDataflow,
+} from '@kiln/relax';
+import { createRuntime, Tensor } from '@kiln/runtime';
+import { describe, expect, it } from 'vitest';
+import { AnnotateTIROpPattern } from './annotate-tir-op-pattern.js';
+import { FuseOps } from './fuse-ops.js';
+import { FuseTIR } from './fuse-tir.js';
+import { maxRelErr, rand, runOnVM } from './test-utils.js';
+
+/** conv(4→8, 3x3, pad 1) + bias + relu → max_pool 2x2 → conv(8→8) + bias + relu → flatten → dense(8*4*4→10) + bias. */
+export function smallCNN(): IRModule {
+  const n = primVar('n');
+  const x = relaxVar('x', tensorSInfo([n, 4, 8, 8], 'float32'));
+  const bb = new BlockBuilder();
+  bb.function('main', [x], () =>
+    bb.dataflow(() => {
+      const c1 = bb.emit(op.conv2d(x, constant(rand(8 * 4 * 9, 1, 0.3), [8, 4, 3, 3]), { padding: [1] }));
+      const b1 = bb.emit(op.add(c1, constant(rand(8, 2), [1, 8, 1, 1])));
+      const r1 = bb.emit(op.relu(b1));
+      const p1 = bb.emit(op.maxPool2d(r1, [2, 2], { strides: [2, 2] }));
+      const c2 = bb.emit(op.conv2d(p1, constant(rand(8 * 8 * 9, 3, 0.3), [8, 8, 3, 3]), { padding: [1] }));
+      const b2 = bb.emit(op.add(c2, constant(rand(8, 4), [1, 8, 1, 1])));
+      const r2 = bb.emit(op.relu(b2));
+      const f = bb.emit(op.reshape(r2, [n, 8 * 4 * 4]));
+      const d = bb.emit(op.matmul(f, constant(rand(128 * 10, 5, 0.2), [128, 10])));
+      const o = bb.emit(op.add(d, constant(rand(10, 6), [10])));
+      return bb.emitOutput(o);
+    }),
+  );
+  return bb.getModule();
+}
+
+const lower = [ToNonDataflow, CallTIRRewrite, StaticPlanBlockMemory];
+const unfusedPipeline = sequential([LegalizeOps, ...lower]);
+const fusedPipeline = sequential([LegalizeOps, AnnotateTIROpPattern, FuseOps, FuseTIR, ...lower], 'fusion_pipeline');
+
+describe('a small CNN through FuseOps + FuseTIR', () => {
+  it('launches fewer kernels on the VM and computes the same', () => {
+    const before = unfusedPipeline.run(smallCNN());
+    const after = fusedPipeline.run(smallCNN());
+    for (const batch of [1, 2]) {
+      const inp = [{ data: rand(batch * 4 * 64, 20 + batch), shape: [batch, 4, 8, 8] }];
+      const ref = runOnVM(before, inp);
+      const got = runOnVM(after, inp);
+      expect(got.outputs[0].length).toBe(batch * 10);
+      expect(maxRelErr(got.outputs[0], ref.outputs[0])).toBeLessThan(1e-4);
+      // conv, add, relu, pool, conv, add, relu, reshape, matmul, add
+      expect(ref.launches).toBe(10);
+      // conv+add+relu, pool, conv+add+relu, reshape, matmul+add: a reshape (injective) is
+      // no epilogue of a conv nor a prologue of a matmul, as in TVM
+      expect(got.launches).toBe(5);
+      expect(Object.keys(got.byKernel).sort()).toEqual(['fused_conv2d1_add1_relu1', 'fused_conv2d_add_relu', 'fused_matmul_add2', 'max_pool2d', 'reshape']);
+      if (batch === 1) console.log(`small CNN kernels launched: ${ref.launches} → ${got.launches}`, Object.keys(got.byKernel).join(', '));
+    }
+  });
+
+  it('compiles through the native CPU pipeline with the fusion passes and matches the unfused build', () => {
+    const fused = compileModule(smallCNN(), { relaxPipeline: fusedPipeline });
+    const plain = compileModule(smallCNN(), { relaxPipeline: unfusedPipeline });
+    expect(fused.stats.kernels).toBeLessThan(plain.stats.kernels);
+    const rt = createRuntime();
+    const a = rt.load(fused.artifact);
+    const b = rt.load(plain.artifact);
+    const xs = rand(3 * 4 * 64, 99);
+    const ya = (a.call('main', Tensor.fromTypedArray(xs, [3, 4, 8, 8])) as Tensor).toTypedArray() as Float32Array;
+    const yb = (b.call('main', Tensor.fromTypedArray(xs, [3, 4, 8, 8])) as Tensor).toTypedArray() as Float32Array;
+    const ref = runOnVM(unfusedPipeline.run(smallCNN()), [{ data: xs, shape: [3, 4, 8, 8] }]).outputs[0];
+    expect(maxRelErr(ya, yb)).toBeLessThan(1e-4);
+    expect(maxRelErr(ya, ref)).toBeLessThan(1e-4);
+    console.log(`native kernels: ${plain.stats.kernels} → ${fused.stats.kernels}`);
+  });
+});
