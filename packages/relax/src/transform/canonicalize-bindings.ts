@@ -6,13 +6,15 @@
 //    binding of `lv` now binds `gv` directly and uses of `lv` become `gv`.
 //  - `y = R.match_cast(x, S)` where `x` already has StructInfo `S` (so the check cannot
 //    fail and defines nothing new) is treated as `y = x`.
+//  - `y = t[i]` where `t` is bound to a tuple literal whose field `i` is a variable `a`
+//    (visible here) is treated as `y = a`.
 // Blocks left empty are dropped.
 // Variables named inside some StructInfo (shape variables) are left alone, since their
 // binders and uses would go out of step.
 // Requires: normalized IR. Establishes nothing new.
 import type { Node } from '@kiln/ir-core';
 import { definePass, substitute } from '@kiln/ir-core';
-import type { AnyVar, Binding, Block, Expr, RelaxFunction, SeqExpr } from '../ir/nodes.js';
+import type { AnyVar, Binding, Block, Expr, RelaxFunction, SeqExpr, Tuple } from '../ir/nodes.js';
 import { sinfoEqual } from '../text/printer.js';
 import {
   rebindValue,
@@ -31,6 +33,8 @@ class Canonicalizer {
   private pinned = new Set<AnyVar>();
   /** Replacements found so far; applied to everything that follows the binding. */
   private readonly subst = new Map<Node, Node>();
+  /** Variables bound to tuple literals, with the block of the binding. */
+  private readonly tuples = new Map<AnyVar, { tuple: Tuple; block: Block }>();
 
   function(fn: RelaxFunction): RelaxFunction {
     this.pinned = varsInStructInfo(fn);
@@ -55,7 +59,14 @@ class Canonicalizer {
   }
 
   /** The variable `b` merely renames, if it is a trivial binding. */
-  private aliasOf(b: Binding, value: Expr): AnyVar | undefined {
+  private aliasOf(b: Binding, value: Expr, block: Block): AnyVar | undefined {
+    if (b.kind === 'relax.VarBinding' && value.kind === 'relax.TupleGetItem' && isVarExpr(value.tuple)) {
+      // `y = t[i]` with `t = (a, b, ...)` bound before renames the field, where it is visible.
+      const known = this.tuples.get(value.tuple);
+      const field = known?.tuple.fields[value.index];
+      if (field !== undefined && isVarExpr(field) && (field.kind === 'relax.Var' || known!.block === block))
+        value = field;
+    }
     if (!isVarExpr(value) || this.pinned.has(b.var)) return undefined;
     if (!sinfoEqual(b.var.structInfo, value.structInfo)) return undefined;
     if (b.kind === 'relax.MatchCast' && !sinfoEqual(b.structInfo, value.structInfo)) return undefined;
@@ -75,8 +86,10 @@ class Canonicalizer {
     const dataflow = b.kind === 'relax.DataflowBlock';
     for (const x of b.bindings) {
       const value = this.expr(x.value);
-      const src = this.aliasOf(x, value);
+      const src = this.aliasOf(x, value, b);
       if (src === undefined) {
+        if (x.kind === 'relax.VarBinding' && value.kind === 'relax.Tuple')
+          this.tuples.set(x.var, { tuple: value, block: b });
         out.push(rebindValue(x, value));
         continue;
       }

@@ -124,6 +124,32 @@ describe('relax.CanonicalizeBindings', () => {
     );
   });
 
+  it('reads fields of tuple literals through', () => {
+    const before = parseModule(`
+@main = R.function(x: R.Tensor((2,), "float32"), y: R.Tensor((2,), "float32")) -> R.Tensor((2,), "float32") {
+  dataflow {
+    a: R.Tensor((2,), "float32") = R.exp(x)
+    t = (a, y)
+    b: R.Tensor((2,), "float32") = t[0]
+    c: R.Tensor((2,), "float32") = t[1]
+    output gv: R.Tensor((2,), "float32") = R.add(b, c)
+  }
+  return gv
+}`);
+    expectSame(
+      CanonicalizeBindings.run(before),
+      `
+@main = R.function(x: R.Tensor((2,), "float32"), y: R.Tensor((2,), "float32")) -> R.Tensor((2,), "float32") {
+  dataflow {
+    a: R.Tensor((2,), "float32") = R.exp(x)
+    t = (a, y)
+    output gv: R.Tensor((2,), "float32") = R.add(a, y)
+  }
+  return gv
+}`,
+    );
+  });
+
   it('keeps casts that check something and aliases that change StructInfo (identity)', () => {
     const mod = parseModule(`
 @main = R.function(x: R.Tensor("float32", ndim=2)) -> R.Object {
