@@ -435,6 +435,37 @@ describe('function names', () => {
     const x = relaxVar('x', tensorSInfo([4], 'float32'));
     const bb = new BlockBuilder();
     bb.function('main', [x], () => x);
-    expect(() => bb.function('main', [x], () => x)).toThrow(expect.objectContaining({ code: 'DUPLICATE_NAME' }));
+    expect(() => bb.function('main', [x], () => x)).toThrow(
+      expect.objectContaining({ code: 'DUPLICATE_NAME' }),
+    );
+  });
+});
+
+describe('custom te kernels and binding lookup', () => {
+  it('callTE builds a kernel from te stages; lookupBinding finds bound values', async () => {
+    const { callTE } = await import('./legalize/te-call.js');
+    const T = await import('@kiln/tensorir');
+    const x = relaxVar('x', tensorSInfo([n, 3], 'float32'));
+    const bb = new BlockBuilder();
+    bb.function('main', [x], () => {
+      const y = bb.emit(
+        callTE(bb, 'twice_plus_one', [x], (a) =>
+          T.compute(a.shape, (i, j) => IRCore.add(IRCore.mul(a.at(i, j), 2), 1), 'T_f'),
+        ),
+      );
+      expect(sinfoToString(y.structInfo)).toBe('R.Tensor((n, 3), "float32")');
+      expect(bb.lookupBinding(y)?.kind).toBe('relax.Call');
+      return y;
+    });
+    const mod = bb.getModule();
+    expect(mod.globals).toEqual(['main', 'twice_plus_one']);
+    const xv = rand('float32', [2, 3], 5);
+    const out = tensorResult(evaluateRelax(mod, 'main', [xv]));
+    expect(
+      allClose(
+        out,
+        Array.from(xv.data as Float32Array, (v) => 2 * v + 1),
+      ).ok,
+    ).toBe(true);
   });
 });

@@ -227,7 +227,7 @@ export class BlockBuilder {
     const sinfo = value.structInfo ?? objectSInfo();
     const name = this.freshName(nameHint || (blk.dataflow ? 'lv' : 'gv'));
     const v = blk.dataflow ? dataflowVar(name, sinfo) : relaxVar(name, sinfo);
-    blk.bindings.push(varBinding(v, value));
+    this.record(blk, varBinding(v, value));
     return v;
   }
   /** Inside a dataflow block: bind to a Var that is visible after the block. */
@@ -237,7 +237,7 @@ export class BlockBuilder {
       throw new KilnError(ErrorCodes.INVALID_ARGUMENT, 'emitOutput is only valid inside a dataflow block');
     const value = this.normalize(expr);
     const v = relaxVar(this.freshName(nameHint || 'gv'), value.structInfo ?? objectSInfo());
-    blk.bindings.push(varBinding(v, value));
+    this.record(blk, varBinding(v, value));
     return v;
   }
   /**
@@ -257,13 +257,24 @@ export class BlockBuilder {
     const blk = this.currentBlock('matchCast');
     const name = this.freshName(nameHint || (blk.dataflow ? 'lv' : 'gv'));
     const v = blk.dataflow ? dataflowVar(name, sinfo) : relaxVar(name, sinfo);
-    blk.bindings.push(matchCastNode(v, leaf, sinfo));
+    this.record(blk, matchCastNode(v, leaf, sinfo));
     if (this.frame) for (const s of symbolicVarsOf(sinfo)) this.frame.symVars.add(s);
     return v;
   }
   /** Append an already normalized binding (passes rebuilding blocks use this). */
   emitBinding(b: Binding): void {
-    this.currentBlock('emitBinding').bindings.push(b);
+    this.record(this.currentBlock('emitBinding'), b);
+  }
+
+  /** The value bound to `v` by this builder (VarBinding values; MatchCast values), if any. */
+  lookupBinding(v: AnyVar): Expr | undefined {
+    return this.bindings.get(v);
+  }
+
+  private readonly bindings = new Map<AnyVar, Expr>();
+  private record(blk: BlockFrame, b: Binding): void {
+    blk.bindings.push(b);
+    this.bindings.set(b.var, b.value);
   }
 
   // Passes rebuild blocks outside of `function`: beginBlock / endBlock manage a scratch

@@ -19,15 +19,11 @@ export * from './eval.js';
 export * from './ir/expr.js';
 export * from './ir/nodes.js';
 export * from './ir/struct-info.js';
-export { emitTE, placeholderFor } from './legalize/te-call.js';
+export { callTE, emitTE, placeholderFor } from './legalize/te-call.js';
 export type { OpSource } from './op/builtin.js';
 export { BUILTIN_LEGALIZATIONS, BUILTIN_OPS, createOpRegistry, listOps } from './op/builtin.js';
 export * as op from './op/index.js';
 export * from './op/registry.js';
-export type { LegalizeFn, LegalizeOptions } from './transform/legalize-ops.js';
-export { createLegalizeOps, LegalizeOps, legalizeModule } from './transform/legalize-ops.js';
-export * from './vm/index.js';
-export * from './well-formed.js';
 export {
   parseRelaxFunction,
   parseStructInfo,
@@ -38,7 +34,11 @@ export {
 } from './text/index.js';
 export { CanonicalizeBindings, canonicalizeBindings } from './transform/canonicalize-bindings.js';
 export type { DCEOptions } from './transform/dead-code-elimination.js';
-export { createDeadCodeElimination, DeadCodeElimination, deadCodeElimination } from './transform/dead-code-elimination.js';
+export {
+  createDeadCodeElimination,
+  DeadCodeElimination,
+  deadCodeElimination,
+} from './transform/dead-code-elimination.js';
 export type { CSEOptions } from './transform/eliminate-common-subexpr.js';
 export {
   createEliminateCommonSubexpr,
@@ -47,3 +47,7 @@ export {
 } from './transform/eliminate-common-subexpr.js';
 export type { FoldConstantOptions } from './transform/fold-constant.js';
 export { createFoldConstant, FoldConstant, foldConstant } from './transform/fold-constant.js';
+export type { LegalizeFn, LegalizeOptions } from './transform/legalize-ops.js';
+export { createLegalizeOps, LegalizeOps, legalizeModule } from './transform/legalize-ops.js';
+export * from './vm/index.js';
+export * from './well-formed.js';

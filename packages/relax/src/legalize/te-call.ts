@@ -9,7 +9,7 @@ import { ErrorCodes, getFunction, KilnError, structuralEqual, structuralHash } f
 import type { PrimFunc, Tensor } from '@kiln/tensorir';
 import { createPrimFunc, placeholder } from '@kiln/tensorir';
 import type { BlockBuilder } from '../block-builder.js';
-import { tupleGetItem } from '../ir/expr.js';
+import { call, tupleGetItem } from '../ir/expr.js';
 import type { Call, Expr, GlobalVar, StructInfo } from '../ir/nodes.js';
 import { objectSInfo, sinfoToString, tensorShape, tensorSInfo, tupleSInfo } from '../ir/struct-info.js';
 import { callTIR } from '../op/core.js';
@@ -134,3 +134,21 @@ export function flattenTensorArgs(bb: BlockBuilder, args: readonly Expr[]): Expr
 
 /** The PrimFunc of a module kernel added by emitTE (for tests and debugging). */
 export type { PrimFunc };
+
+/**
+ * A custom kernel outside any operator (TVM's `bb.emit_te`): `build` receives one te
+ * placeholder per tensor in `args` (normalized expressions, usually variables) and returns
+ * the output tensor(s); returns the `call_tir` to emit.
+ */
+export function callTE(
+  bb: BlockBuilder,
+  nameHint: string,
+  args: readonly Expr[],
+  build: (...inputs: Tensor[]) => Tensor | readonly Tensor[],
+  opts: Omit<TECallOptions, 'tensorArgs'> = {},
+): Call {
+  const norm = args.map((a) => bb.normalize(a));
+  // A carrier call (never emitted) gives emitTE the arguments and a cache signature.
+  const carrier = call(`kiln.te.${nameHint.replace(/[^A-Za-z0-9_]/g, '_')}`, norm);
+  return emitTE(bb, carrier, nameHint, build, { ...opts, tensorArgs: flattenTensorArgs(bb, norm) });
+}
