@@ -126,3 +126,27 @@ describe('tir.InjectThreadBindings', () => {
     expect(injectThreadBindings(plain)).toBe(plain);
   });
 });
+
+describe('tir.InjectThreadBindings with symbolic extents', () => {
+  it('accepts extents that are equal but spelled differently', () => {
+    const n = primVar('n');
+    const X = buffer('X', 'float32', [n]);
+    const [a, b] = [loopVar('a'), loopVar('b')];
+    const fn = primFunc(
+      [X],
+      seqStmt([
+        forLoop(a, 0, add(n, 1), bufferStore(X, 1, [0]), {
+          kind: 'thread_binding',
+          threadTag: 'threadIdx.x',
+        }),
+        forLoop(b, 0, add(1, n), bufferStore(X, 2, [0]), {
+          kind: 'thread_binding',
+          threadTag: 'threadIdx.x',
+        }),
+      ]),
+    );
+    expect(injectThreadBindings(fn).attrs[LAUNCH_ATTR]).toEqual({
+      'threadIdx.x': { op: 'Add', args: [{ shape: [0, 0] }, 1] },
+    });
+  });
+});

@@ -7,13 +7,16 @@
 //              launch extents go to the function attribute `kiln.launch`:
 //              `{ "blockIdx.x": 128, "threadIdx.x": 256 }`, a symbolic extent as an
 //              encoded expression over the params (see LaunchExtent).
-// Requires:    no Block / BlockRealize; extents simplified (tir.Simplify) so that equal
-//              extents are structurally equal.
+//              Sibling loops of one tag stay separate loops, each binding its own var to
+//              the same hardware index: fusing their bodies into one loop would reorder
+//              work across threads, which only a barrier makes legal.
+// Requires:    no Block / BlockRealize. (Extents of one tag must be provably equal; run
+//              tir.Simplify first so the recorded extent is in canonical form.)
 // Establishes: thread tags are consistent; `kiln.launch` lists every bound tag; no loop
 //              of a tag nests inside a loop of the same tag; blockIdx loops are not
 //              nested inside serial/parallel/vectorized/unrolled loops.
 import type { AttrValue, Node, PrimExpr } from '@kiln/ir-core';
-import { add, intImm, KilnError, structuralEqual, substitute } from '@kiln/ir-core';
+import { Analyzer, add, intImm, KilnError, structuralEqual, substitute } from '@kiln/ir-core';
 import type { For, PrimFunc, Stmt } from '../stmt.js';
 import { forLoop, primFunc } from '../stmt.js';
 import { mapStmtChildren } from './util.js';
@@ -92,7 +95,7 @@ function threadExtentsOf(fn: PrimFunc): Map<string, PrimExpr> {
       }
       const prev = extents.get(tag);
       if (prev === undefined) extents.set(tag, s.extent);
-      else if (!structuralEqual(prev, s.extent)) {
+      else if (!structuralEqual(prev, s.extent) && !new Analyzer().canProveEqual(prev, s.extent)) {
         throw new KilnError(THREAD_BINDING, `thread tag '${tag}' is bound with two different extents`, {
           span: s.span,
           details: { tag },
