@@ -469,3 +469,13 @@ describe('custom te kernels and binding lookup', () => {
     ).toBe(true);
   });
 });
+
+describe('evaluator', () => {
+  it('reads float16 constants (stored as bit patterns) as values', () => {
+    const c = constant(new Uint16Array([0x3c00, 0xc000]), [2], 'float16'); // 1.0, -2.0
+    const bb = new BlockBuilder();
+    bb.function('main', [], () => bb.emit(op.astype(c, 'float32')));
+    const out = tensorResult(evaluateRelax(legalizeModule(bb.getModule()), 'main', []));
+    expect(Array.from(out.data as Float32Array)).toEqual([1, -2]);
+  });
+});

@@ -9,6 +9,7 @@ import type { InterpretArg, NDArray, PrimFunc } from '@kiln/tensorir';
 import { interpret, ndarray } from '@kiln/tensorir';
 import type { AnyVar, Expr, RelaxFunction, StructInfo } from './ir/nodes.js';
 import { sinfoToString, tensorShape } from './ir/struct-info.js';
+import { elementValue, isHalfStored } from './text/data.js';
 
 /** A runtime value: a tensor, a tuple, a shape (number[] tagged), or a scalar. */
 export type RelaxValue =
@@ -103,6 +104,13 @@ class Evaluator {
         return v;
       }
       case 'relax.Constant':
+        // float16 / bfloat16 constants hold bit patterns; NDArrays hold the values.
+        if (isHalfStored(e.dtype))
+          return ndarray(
+            e.dtype,
+            e.shape,
+            Array.from({ length: e.data.length }, (_, i) => Number(elementValue(e.dtype, e.data, i))),
+          );
         return ndarray(e.dtype, e.shape, e.data);
       case 'relax.Tuple':
         return { tuple: e.fields.map((f) => this.expr(f, env, sym)) };
