@@ -10,3 +10,17 @@ export {
 } from './annotate-tir-op-pattern.js';
 export { FuseOps, fuseOps, type FuseOpsOptions } from './fuse-ops.js';
 export { FuseTIR, fuseTIR, type FuseTIROptions, inlineProducers, mergePrimitive } from './fuse-tir.js';
+export {
+  createFuseOpsByPattern,
+  FuseOpsByPattern,
+  fuseOpsByPattern,
+  type FusionPattern,
+  isConst,
+  isOp,
+  optional,
+  or,
+  parsePattern,
+  type Pattern,
+  type PatternMatch,
+  wildcard,
+} from './fuse-ops-by-pattern.js';
