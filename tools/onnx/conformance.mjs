@@ -6,7 +6,7 @@
 // pipeline in worker processes, compares with the reference outputs, and fails when a case
 // that is not listed in tools/onnx/expected-failures.json fails (a regression).
 import { execFileSync, fork } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,7 +14,9 @@ import { fileURLToPath } from 'node:url';
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../..');
 const cacheDir = join(root, '.cache/kiln-conformance');
-const bundle = join(cacheDir, 'runner-core.mjs');
+// One bundle per run, so concurrent runs (and their workers) never see each other's build.
+const workerArg = process.argv.indexOf('--worker');
+const bundle = workerArg >= 0 ? process.argv[workerArg + 1] : join(cacheDir, `runner-core-${process.pid}.mjs`);
 const EXPECTED = join(here, 'expected-failures.json');
 const CASE_TIMEOUT_MS = Number(process.env.KILN_CONFORMANCE_TIMEOUT ?? 300_000);
 
@@ -44,7 +46,7 @@ async function buildBundle() {
 }
 
 // ---------------------------------------------------------------- worker side
-if (process.argv.includes('--worker')) {
+if (workerArg >= 0) {
   const core = await import(bundle);
   process.on('message', (msg) => {
     if (msg === 'exit') process.exit(0);
@@ -113,7 +115,7 @@ async function runAll(cases, jobs) {
   const startWorker = () =>
     new Promise((resolveWorker) => {
       const spawn = () => {
-        const w = fork(fileURLToPath(import.meta.url), ['--worker'], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], execArgv: ['--max-old-space-size=4096'] });
+        const w = fork(fileURLToPath(import.meta.url), ['--worker', bundle], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], execArgv: ['--max-old-space-size=4096'] });
         let stderr = '';
         w.stderr.on('data', (d) => {
           stderr = (stderr + d).slice(-2000);
@@ -226,5 +228,6 @@ async function main() {
   console.log(`time: ${secs}s with ${o.jobs} worker(s)`);
   const node = bySuite.get('node') ?? { pass: 0, fail: 0 };
   console.log(`onnx-node: ${node.pass} passed, ${node.fail} failed`);
-  process.exit(regressions.length && !o.update ? 1 : 0);
+  rmSync(bundle, { force: true });
+  process.exitCode = regressions.length && !o.update ? 1 : 0;
 }

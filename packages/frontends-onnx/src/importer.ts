@@ -8,14 +8,15 @@ import { basename, dirname } from 'node:path';
 import type { IRModule, PrimExpr } from '@kiln/ir-core';
 import { DType, ErrorCodes, intImm, isKilnError, KilnError, primVar } from '@kiln/ir-core';
 import type { Expr, OpRegistry, Var } from '@kiln/relax';
-import { BlockBuilder, createOpRegistry, relaxVar, tensorSInfo, tuple } from '@kiln/relax';
+import { BlockBuilder, createOpRegistry, evaluateRelax, isNDArray, legalizeModule, relaxVar, tensorSInfo, tuple } from '@kiln/relax';
 import type { NodeContext, OnnxValue } from './context.js';
 import { exprOf, exprValue, hostValue } from './context.js';
 import { OnnxErrorCodes } from './errors.js';
 import type { HostTensor } from './host.js';
+import { hostTensor } from './host.js';
 import { DEFAULT_CONVERTERS, MAX_OPSET } from './ops/index.js';
 import type { AttrValue, GraphProto, ModelProto, NodeProto } from './proto.js';
-import { attrValue, decodeModel, kilnDType, tensorFromProto, toNum } from './proto.js';
+import { attrValue, decodeModel, halfBitsToNumber, kilnDType, tensorFromProto, toNum } from './proto.js';
 import type { ConverterDef, ConverterTable } from './registry.js';
 import { normDomain } from './registry.js';
 
@@ -110,7 +111,7 @@ class Importer {
         if (!conv) {
           if (BAD_OPSET_DOMAINS.has(domain)) reason = `domain '${domain}' is not supported`;
           else if (this.converters.has(domain, op)) reason = `no converter for this opset`;
-          else if (op === 'Loop' || op === 'Scan') reason = 'loop subgraphs are not supported (only If is)';
+          else if (op === 'Loop' || op === 'Scan') reason = 'loop subgraphs are not supported, only If is';
           else reason = 'no converter';
         } else {
           const missing = (conv.requires ?? []).filter((r) => !this.bb.ops.has(r));
@@ -217,6 +218,34 @@ class Importer {
     return { fail, unsupported: (m: string) => fail(OnnxErrorCodes.ONNX_UNSUPPORTED_OP, m) } as unknown as NodeContext;
   }
 
+  /** Convert in a scratch function and evaluate it with the reference evaluator; undefined if that fails. */
+  private tryFold(conv: ConverterDef, makeCtx: (bb: BlockBuilder) => NodeContext): OnnxValue[] | undefined {
+    try {
+      const fb = new BlockBuilder(undefined, { ops: this.bb.ops });
+      let outs: (OnnxValue | undefined)[] = [];
+      fb.function('fold', [], () => {
+        const r = conv.convert(makeCtx(fb));
+        outs = Array.isArray(r) ? [...(r as (OnnxValue | undefined)[])] : [r as OnnxValue | undefined];
+        if (outs.every((o) => o === undefined || o.kind !== 'expr')) return tuple([]);
+        const ctx = makeCtx(fb);
+        return tuple(outs.map((o) => (o ? exprOf(ctx, o) : tuple([]))));
+      });
+      if (outs.every((o) => o === undefined || o.kind !== 'expr')) return outs as OnnxValue[];
+      const legal = legalizeModule(fb.getModule(), this.bb.ops);
+      const val = evaluateRelax(legal, 'fold', []);
+      const fields = typeof val === 'object' && 'tuple' in val ? val.tuple : [];
+      return outs.map((o, i) => {
+        if (!o) return undefined;
+        if (o.kind !== 'expr') return o;
+        const f = fields[i];
+        if (!f || !isNDArray(f)) throw new Error('not a tensor');
+        return hostValue(fromNDArray(f));
+      }) as OnnxValue[];
+    } catch {
+      return undefined;
+    }
+  }
+
   convertGraph(g: GraphProto, scope: Scope): OnnxValue[] {
     for (const n of g.node ?? []) this.convertNode(n, scope);
     return (g.output ?? []).map((o) => {
@@ -259,11 +288,11 @@ class Importer {
       if (!Array.isArray(v) || !v.every(check)) fail(OnnxErrorCodes.ONNX_INVALID, `attribute '${name}' has the wrong type`);
       return v as T[];
     };
-    const ctx: NodeContext = {
+    const makeCtx = (bb: BlockBuilder): NodeContext => ({
       node: n,
       opType: op,
       opset,
-      bb: this.bb,
+      bb,
       where,
       numInputs: inputs.length,
       numOutputs: (n.output ?? []).length,
@@ -306,10 +335,15 @@ class Importer {
       },
       fail,
       unsupported: (m) => fail(OnnxErrorCodes.ONNX_UNSUPPORTED_OP, m),
-    };
-    let res: ReturnType<ConverterDef['convert']>;
+    });
+    let res: ReturnType<ConverterDef['convert']> | undefined;
+    // A node whose inputs are all known at import time is evaluated here (shape
+    // computations of expanded ONNX functions), so that what depends on it stays static.
+    if (!NO_FOLD.has(op) && inputs.every((v) => v === undefined || (v.kind === 'host' && v.t.data.length <= FOLD_LIMIT)) && inputs.some((v) => v)) {
+      res = this.tryFold(conv, makeCtx);
+    }
     try {
-      res = conv.convert(ctx);
+      res ??= conv.convert(makeCtx(this.bb));
     } catch (e) {
       if (isKilnError(e) && (e.details?.node !== undefined || e.message.startsWith(this.file))) throw e;
       const code = isKilnError(e) ? e.code : ErrorCodes.INTERNAL;
@@ -329,6 +363,10 @@ class Importer {
   }
 }
 
+const FOLD_LIMIT = 4096;
+/** Ops never evaluated at import time (random, control flow). */
+const NO_FOLD = new Set(['If', 'Loop', 'Scan', 'RandomNormal', 'RandomUniform', 'RandomNormalLike', 'RandomUniformLike', 'Bernoulli', 'Multinomial', 'Dropout']);
+
 /** A placeholder that fails when a converter's unproduced optional output is used. */
 function missingOutput(file: string, where: string, i: number): Expr {
   return new Proxy({} as Expr, {
@@ -338,6 +376,13 @@ function missingOutput(file: string, where: string, i: number): Expr {
     },
   });
 }
+
+function fromNDArray(a: NDArrayLike): HostTensor {
+  const dt = a.dtype.str;
+  const data = Array.from(a.data as ArrayLike<number | bigint>, (v) => (dt === 'float16' || dt === 'bfloat16' ? halfBitsToNumber(Number(v), dt) : Number(v)));
+  return hostTensor(dt, a.shape, data);
+}
+type NDArrayLike = { readonly dtype: { readonly str: string }; readonly shape: readonly number[]; readonly data: ArrayLike<number | bigint> };
 
 function dimConst(d: number): PrimExpr {
   return intImm(d, DType.int64);

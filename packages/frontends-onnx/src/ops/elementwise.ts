@@ -7,7 +7,6 @@ import type { Expr } from '@kiln/relax';
 import { call, dimAdd, dimFloorDiv, dimMul, dimSub, op } from '@kiln/relax';
 import type { NodeContext, OnnxValue } from '../context.js';
 import { dtypeOf, exprOf, exprValue, isFloatName, symValue } from '../context.js';
-import { OnnxErrorCodes } from '../errors.js';
 import { castValue } from '../host.js';
 import { kilnDType } from '../proto.js';
 import type { ConverterDef } from '../registry.js';
@@ -311,10 +310,20 @@ export const ELEMENTWISE_CONVERTERS: ConverterDef[] = [
     conv('Mod', s, (ctx) => {
       const a = ctx.req(0);
       const b = ctx.req(1);
+      // fmod=0 is Python's % (sign of the divisor), also for floats since opset 10.
       const fmod = ctx.int('fmod', 0);
-      const dt = dtypeOf(a, ctx);
-      if (!fmod && isFloatName(dt)) ctx.fail(OnnxErrorCodes.ONNX_INVALID, 'fmod must be 1 for floating-point inputs');
       return exprValue(em(ctx, fmod ? op.mod(exprOf(ctx, a), exprOf(ctx, b)) : op.floorMod(exprOf(ctx, a), exprOf(ctx, b))));
+    }),
+  ),
+  ...V(11).map((s) =>
+    conv('BitShift', s, (ctx) => {
+      // x << y = x * 2^y and x >> y = x // 2^y (unsigned only in ONNX); 2^y is exact in float64.
+      const a = ctx.req(0);
+      const dt = dtypeOf(a, ctx);
+      const y = em(ctx, op.astype(exprOf(ctx, ctx.req(1)), 'float64'));
+      const f = em(ctx, op.astype(em(ctx, op.power(scalar(2, 'float64'), y)), dt));
+      const left = ctx.str('direction', 'LEFT') === 'LEFT';
+      return exprValue(em(ctx, left ? op.multiply(exprOf(ctx, a), f) : op.floorDivide(exprOf(ctx, a), f)));
     }),
   ),
   ...variadic('Sum', V(6, 8, 13), op.add, false, (a, b) => a + b),
