@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   allocate,
   bufferStore,
+  declBuffer,
   evaluate,
   forLoop,
   ifThenElse,
@@ -76,5 +77,20 @@ describe('tir.RemoveNoOp', () => {
       primFunc([A, n], seqStmt([evaluate(0), ifThenElse(lt(n, 2), evaluate(0), store(1))])),
     );
     expect(removeNoOp(once)).toBe(once);
+  });
+});
+
+describe('tir.RemoveNoOp on declarations', () => {
+  it('drops an Allocate / DeclBuffer whose storage the body never touches', () => {
+    const A = buffer('A', 'float32', [8]);
+    const T = buffer('T', 'float32', [4], { scope: 'local' });
+    const V = buffer('V', 'float32', [2, 4], { data: A.data });
+    const st = bufferStore(A, 1, [0]);
+    expectIREqual(removeNoOp(primFunc([A], allocate(T, st))), primFunc([A], st));
+    const kept = primFunc([A], allocate(T, bufferStore(T, 1, [0])));
+    expect(removeNoOp(kept)).toBe(kept);
+    // A view over A's storage that is used through A only: A's data var is still touched.
+    const view = primFunc([A], declBuffer(V, st));
+    expect(removeNoOp(view)).toBe(view);
   });
 });

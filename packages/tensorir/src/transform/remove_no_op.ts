@@ -2,15 +2,15 @@
 // Does:        deletes statements with no effect: Evaluate(<constant>), loops of constant
 //              extent <= 0, loops / lets / allocations / attrs whose body does nothing,
 //              `if` with a constant condition (keeps the taken branch) or two empty
-//              branches, `while (false)`, stores of a location to itself; drops no-ops
-//              from sequences. Conditions and loop bounds are pure, so dropping them is safe.
+//              branches, `while (false)`, stores of a location to itself, allocations and
+//              buffer declarations the body never touches; drops no-ops from sequences. Conditions and loop bounds are pure, so dropping them is safe.
 // Requires:    nothing (block-structured TIR is fine: blocks are left in place).
 // Establishes: no no-op statement remains except a single Evaluate(0) for an empty body.
 import type { PrimExpr } from '@kiln/ir-core';
 import { not, structuralEqual } from '@kiln/ir-core';
 import type { PrimFunc, Stmt } from '../stmt.js';
 import { ifThenElse, seqStmt } from '../stmt.js';
-import { isNoOp, mapStmtChildren, noOp, withBody } from './util.js';
+import { isNoOp, mapStmtChildren, noOp, usesVar, withBody } from './util.js';
 
 function constValue(e: PrimExpr): number | undefined {
   return e.kind === 'IntImm' || e.kind === 'FloatImm' ? e.value : undefined;
@@ -47,9 +47,15 @@ function remove(s: Stmt): Stmt {
       if (constValue(s.cond) === 0) return noOp();
       return mapStmtChildren(s, remove);
     }
-    case 'LetStmt':
     case 'Allocate':
-    case 'DeclBuffer':
+    case 'DeclBuffer': {
+      const t = mapStmtChildren(s, remove);
+      if (isNoOp(t.body)) return noOp();
+      // Storage (or a view) nothing in the body touches: only the body remains.
+      if (!usesVar(t.body, t.buffer.data)) return t.body;
+      return t;
+    }
+    case 'LetStmt':
     case 'AttrStmt': {
       const t = mapStmtChildren(s, remove);
       return isNoOp(t.body) ? noOp() : t;
