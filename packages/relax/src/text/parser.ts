@@ -1,7 +1,8 @@
 // Relax text parser: reads what printer.ts writes (syntax.md) back into Relax IR on top
 // of ir-core's TextParser (tokens, scopes, PrimExprs, attribute values, PARSE_ERROR with
-// line/column). No operator registry is needed: StructInfo comes from the text (binding
-// annotations, `as` annotations) or from the node factories, never from inference.
+// line/column). StructInfo comes from the text (binding annotations, `as` annotations)
+// or from the node factories; only hand-written bindings of built-in operator calls
+// without an annotation have theirs inferred.
 import type { DataType, Node, PrimExpr, Var as PrimVar, TextParser, Token } from '@kiln/ir-core';
 import { ErrorCodes, freezeNode, isKilnError, TextParser as Parser, primVar } from '@kiln/ir-core';
 import {
@@ -38,6 +39,9 @@ import type {
   Var,
 } from '../ir/nodes.js';
 import { funcSInfo, objectSInfo, shapeSInfo, tensorSInfo, tupleSInfo } from '../ir/struct-info.js';
+import { createOpRegistry } from '../op/builtin.js';
+import type { OpRegistry } from '../op/registry.js';
+import { inferCallStructInfo } from '../op/registry.js';
 import { fromBase64, fromHex, setElement } from './data.js';
 import { R_BUILTINS, takesBindingSInfo } from './printer.js';
 
@@ -49,6 +53,8 @@ interface ModuleState {
   readonly funcs: Map<string, FuncStructInfo | null>;
   /** Globals ahead in the text, scanned once: name → header tokens (null: not a Relax function). */
   ahead?: Map<string, Token[] | null>;
+  /** Built-in operators, made on first use, for calls written without an annotation. */
+  ops?: OpRegistry;
 }
 const states = new WeakMap<TextParser, ModuleState>();
 function stateOf(ps: TextParser): ModuleState {
@@ -235,6 +241,7 @@ export class RelaxParser {
     const p = this.exprAnn();
     let value = p.e;
     if (!p.annotated && ann !== undefined && takesBindingSInfo(value)) value = this.withSInfo(value, ann);
+    if (!p.annotated && ann === undefined && value.structInfo === undefined) value = this.infer(value);
     const s = ann ?? value.structInfo;
     if (s === undefined)
       return ps.fail(
@@ -242,6 +249,28 @@ export class RelaxParser {
         nameTok,
       );
     return varBinding(mk(s), value);
+  }
+
+  /**
+   * Hand-written text may leave out the annotation of an operator call or a tuple item:
+   * its StructInfo is then inferred (built-in operators only). Printed text never needs this.
+   */
+  private infer(e: Expr): Expr {
+    if (e.kind === 'relax.TupleGetItem') {
+      const ts = e.tuple.structInfo;
+      const f = ts?.kind === 'relax.TupleStructInfo' ? ts.fields[e.index] : undefined;
+      return f === undefined ? e : this.withSInfo(e, f);
+    }
+    if (e.kind !== 'relax.Call' || e.op.kind !== 'relax.Op' || e.args.some((a) => a.structInfo === undefined))
+      return e;
+    this.state.ops ??= createOpRegistry();
+    if (!this.state.ops.has(e.op.name)) return e;
+    try {
+      return this.withSInfo(e, inferCallStructInfo(this.state.ops, e));
+    } catch (err) {
+      if (isKilnError(err)) this.ps.fail(`cannot infer the StructInfo of ${e.op.name}: ${err.message}`);
+      throw err;
+    }
   }
 
   // ------------------------------------------------------------ expressions

@@ -374,8 +374,12 @@ describe('Relax text: errors', () => {
   const cases: Array<[string, RegExp]> = [
     ['R.function(x: R.Tensor((n,), "float32")) -> R.Object { return x }', /unknown variable 'n'/],
     [
-      'R.function(x: R.Object) -> R.Object {\n  y = R.add(x, x)\n  return y\n}',
+      'R.function(x: R.Object) -> R.Object {\n  y = myplugin.op(x, x)\n  return y\n}',
       /needs a StructInfo annotation/,
+    ],
+    [
+      'R.function(x: R.Tensor((2,), "float32"), y: R.Tensor((3,), "float32")) -> R.Object {\n  z = R.add(x, y)\n  return z\n}',
+      /cannot infer the StructInfo of relax.add/,
     ],
     ['R.function(x: R.Object) -> R.Object {\n  return z\n}', /unknown variable 'z'/],
     ['R.function(x: R.Object) -> R.Foo { return x }', /expected a StructInfo/],
@@ -443,6 +447,22 @@ describe('Relax text: hand-written input', () => {
     const text = printRelaxFunction(fn);
     expect(text).toContain('R.multiply(lv, R.const(2.0, "float32"))');
     expect(structuralEqual(parseRelaxFunction(text), fn, { mapFreeVars: true })).toBe(true);
+  });
+
+  it('infers the StructInfo of operator calls and tuple items written without an annotation', () => {
+    const fn = parseRelaxFunction(`
+      R.function[n](x: R.Tensor((n, 4), "float32")) -> R.Tensor((n, 1), "float32") {
+        dataflow {
+          t = (x, x)
+          a = t[0]
+          b = R.add(a, x)
+          output gv = R.sum(b, axis=[1], keepdims=true)
+        }
+        return gv
+      }`);
+    const text = printRelaxFunction(fn);
+    expect(text).toContain('output gv: R.Tensor((n, 1), "float32") = R.sum(b, axis=[1], keepdims=true)');
+    expect(text).toContain('a: R.Tensor((n, 4), "float32") = t[0]');
   });
 
   it('keeps symbolic variables shared between functions of one module', () => {
