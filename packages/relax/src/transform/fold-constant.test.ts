@@ -121,6 +121,40 @@ describe('relax.FoldConstant: call_tir and legalized modules', () => {
     expect(allClose(b, a, 1e-6, 0).ok).toBe(true);
   });
 
+  it('folds call_tir written in the text format (PrimFunc in the same module)', () => {
+    const kernel = `
+@add = prim_func(a: float32[2], b: float32[2], T_add: float32[2]) attrs {global_symbol: "add"} {
+  block root() {
+    for i in 0 +: 2 {
+      block T_add(v_i = spatial(0 +: 2, i)) {
+        reads(a[v_i], b[v_i])
+        writes(T_add[v_i])
+        T_add[v_i] = a[v_i] * b[v_i] + 1.0
+      }
+    }
+  }
+}`;
+    const before = parseModule(`${kernel}
+@main = R.function(x: R.Tensor((2,), "float32")) -> R.Tensor((2,), "float32") attrs {global_symbol: "main"} {
+  dataflow {
+    lv: R.Tensor((2,), "float32") = R.call_tir(@add, (R.const([1.5, 2.0], "float32"), R.const([3.0, -4.0], "float32")), out_sinfo=R.Tensor((2,), "float32"))
+    output gv: R.Tensor((2,), "float32") = R.call_tir(@add, (x, lv), out_sinfo=R.Tensor((2,), "float32"))
+  }
+  return gv
+}`);
+    expectSame(
+      FoldConstant.run(before),
+      `${kernel}
+@main = R.function(x: R.Tensor((2,), "float32")) -> R.Tensor((2,), "float32") attrs {global_symbol: "main"} {
+  dataflow {
+    lv: R.Tensor((2,), "float32") = R.const([5.5, -7.0], "float32")
+    output gv: R.Tensor((2,), "float32") = R.call_tir(@add, (x, R.const([5.5, -7.0], "float32")), out_sinfo=R.Tensor((2,), "float32"))
+  }
+  return gv
+}`,
+    );
+  });
+
   it('respects maxElements (no huge zeros materialized) and folds below it', () => {
     const before = parseModule(`
 @main = R.function() -> R.Tensor((64, 64), "float32") {
