@@ -426,6 +426,20 @@ export const NN_LEGALIZE: LegalizeTable = {
       );
     });
   },
+  'relax.nn.prelu': (call, bb, ctx) => {
+    const { axis } = ctx.attrs as { axis: number };
+    return emitTE(bb, call, 'prelu', (x, alpha) => {
+      const ax = axis < 0 ? axis + x.ndim : axis;
+      return mapShape(
+        x.shape,
+        (o) => {
+          const v = x.at(...o);
+          return P.select(P.gt(v, f(0, x.dtype)), v, P.mul(v, alpha.at(o[ax])));
+        },
+        'T_prelu',
+      );
+    });
+  },
   'relax.image.resize2d': (call, bb, ctx) => {
     const a = ctx.attrs as Resize2dAttrs;
     const { shape, dtype } = outTensorInfo(call, ctx.op);

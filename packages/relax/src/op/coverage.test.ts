@@ -439,6 +439,16 @@ Object.assign(C, {
       code: 'SHAPE_MISMATCH',
     },
   ),
+  'relax.nn.prelu': one(
+    [f32([n, 3, 4]), f32([3])],
+    (x, a) => op.prelu(x, a),
+    'R.Tensor((n, 3, 4), "float32")',
+    {
+      args: [f32([n, 3, 4]), f32([4])],
+      build: (x, a) => op.prelu(x, a),
+      code: 'SHAPE_MISMATCH',
+    },
+  ),
   'relax.image.resize2d': one(
     [f32([n, 3, 4, 4])],
     (x) => op.resize2d(x, [8, n]),
@@ -528,9 +538,23 @@ describe('legalization of the remaining variants', () => {
       true,
     );
   });
+  it('prelu', () => {
+    const x = rand('float32', [2, 3, 4], 7);
+    const a = rand('float32', [3], 8);
+    const r = allClose(
+      tensorOut(runOp((p, q) => op.prelu(p, q), [x, a])),
+      fromFn('float32', [2, 3, 4], ([i, c, k]) => {
+        const v = at(x, [i, c, k]);
+        return v > 0 ? v : v * at(a, [c]);
+      }),
+    );
+    expect(r.ok, r.message).toBe(true);
+  });
   it('dropout is the identity; ones_like; arange over a symbolic length', () => {
     const x = rand('float32', [2, 3], 5);
-    expect(Array.from(tensorOut(runOp((a) => op.dropout(a, 0.3), [x])).data, Number)).toEqual(Array.from(x.data, Number));
+    expect(Array.from(tensorOut(runOp((a) => op.dropout(a, 0.3), [x])).data, Number)).toEqual(
+      Array.from(x.data, Number),
+    );
     expect(Array.from(tensorOut(runOp((a) => op.onesLike(a, 'int32'), [x])).data, Number)).toEqual([
       1, 1, 1, 1, 1, 1,
     ]);

@@ -220,8 +220,12 @@ describe('elementwise legalization (TIR interpreter vs TS reference)', () => {
   it('integer floor_divide / floor_mod / mod follow their rounding', () => {
     const a = ndarray('int32', [4], [7, -7, 7, -7]);
     const b = ndarray('int32', [4], [2, 2, -2, -2]);
-    expect(Array.from(tensorOut(runOp((x, y) => op.floorDivide(x, y), [a, b])).data, Number)).toEqual([3, -4, -4, 3]);
-    expect(Array.from(tensorOut(runOp((x, y) => op.floorMod(x, y), [a, b])).data, Number)).toEqual([1, 1, -1, -1]);
+    expect(Array.from(tensorOut(runOp((x, y) => op.floorDivide(x, y), [a, b])).data, Number)).toEqual([
+      3, -4, -4, 3,
+    ]);
+    expect(Array.from(tensorOut(runOp((x, y) => op.floorMod(x, y), [a, b])).data, Number)).toEqual([
+      1, 1, -1, -1,
+    ]);
     expect(Array.from(tensorOut(runOp((x, y) => op.mod(x, y), [a, b])).data, Number)).toEqual([1, -1, 1, -1]);
   });
   it('where / astype / clip / leaky_relu', () => {

@@ -194,3 +194,5 @@ export function linear(x: Expr, w: Expr, bias?: Expr, outDtype: string | null = 
 export function einsum(operands: readonly Expr[], subscripts: string): Call {
   return call('relax.einsum', [tuple(operands)], { attrs: { subscripts } });
 }
+/** `dense(x, w, b?)` = `linear` (x · wᵀ + b), the name Relay users know. */
+export const dense = linear;

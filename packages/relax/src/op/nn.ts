@@ -472,6 +472,28 @@ export const dropoutOp = defineOp<z.output<typeof dropoutAttrs>>({
   },
 });
 
+const preluAttrs = z.object({ axis: z.number().int().default(1) });
+export type PreluAttrs = z.output<typeof preluAttrs>;
+/** `prelu(x, alpha)`: x where x > 0, else alpha[c] * x, with c the index along `axis`. */
+export const preluOp = defineOp<PreluAttrs>({
+  name: 'relax.nn.prelu',
+  attrs: preluAttrs,
+  numArgs: 2,
+  pattern: 'broadcast',
+  inferStructInfo(_c, ctx) {
+    const x = ctx.tensor(0);
+    const alpha = ctx.tensor(1);
+    const dt = unifyDType(ctx as Ctx, [x, alpha]);
+    if (alpha.ndim >= 0 && alpha.ndim !== 1)
+      ctx.fail(ErrorCodes.SHAPE_MISMATCH, `alpha must be 1-D, got ${argShapeText(alpha)}`);
+    if (x.ndim >= 0) {
+      const a = normAxis(ctx as Ctx, ctx.attrs.axis, x.ndim);
+      if (x.shape) checkParam(ctx as Ctx, alpha, [x.shape[a]], 'alpha');
+    }
+    return result(x.shape, dt, x.ndim);
+  },
+});
+
 export const NN_OPS: readonly OpDef<unknown>[] = [
   convDef('relax.nn.conv1d', 1),
   convDef('relax.nn.conv2d', 2),
@@ -497,6 +519,7 @@ export const NN_OPS: readonly OpDef<unknown>[] = [
   attentionOp,
   resize2dOp,
   dropoutOp,
+  preluOp,
 ] as readonly OpDef<unknown>[];
 
 // ---------------------------------------------------------------- constructors
@@ -659,3 +682,6 @@ export function resize2d(
   });
 }
 export const dropout = (x: Expr, rate = 0.5): Call => call('relax.nn.dropout', [x], { attrs: { rate } });
+export function prelu(x: Expr, alpha: Expr, axis = 1): Call {
+  return call('relax.nn.prelu', [x, alpha], { attrs: { axis } });
+}

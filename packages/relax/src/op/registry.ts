@@ -193,7 +193,12 @@ export function inferCallStructInfo(registry: OpRegistry, call: Call, module?: I
   } catch (e) {
     // Point the error at the offending call when it has a source location.
     if (e instanceof KilnError && !e.span && call.span) {
-      throw new KilnError(e.code, e.message, { span: call.span, notes: e.notes, details: e.details, cause: e });
+      throw new KilnError(e.code, e.message, {
+        span: call.span,
+        notes: e.notes,
+        details: e.details,
+        cause: e,
+      });
     }
     throw e;
   }
