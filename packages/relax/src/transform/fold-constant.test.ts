@@ -78,6 +78,24 @@ describe('relax.FoldConstant: Before/Expected', () => {
     );
   });
 
+  it('folds calls whose argument is a variable bound to a tuple of constants', () => {
+    const before = parseModule(`
+@main = R.function() -> R.Tensor((4,), "int32") {
+  t = (R.const([1, 2], "int32"), R.const([3, 4], "int32"))
+  c: R.Tensor((4,), "int32") = R.concat(t, axis=0)
+  return c
+}`);
+    expectSame(
+      FoldConstant.run(before),
+      `
+@main = R.function() -> R.Tensor((4,), "int32") {
+  t = (R.const([1, 2], "int32"), R.const([3, 4], "int32"))
+  c = R.const([1, 2, 3, 4], "int32")
+  return R.const([1, 2, 3, 4], "int32")
+}`,
+    );
+  });
+
   it('leaves symbolic shapes, non-constant arguments and impure calls alone (identity)', () => {
     const before = parseModule(`
 @main = R.function[n](x: R.Tensor((n, 2), "float32")) -> R.Tensor((n, 2), "float32") {

@@ -3,7 +3,8 @@
 //    immediates) is replaced by its value: `call_tir` of a PrimFunc is run in the TIR
 //    reference interpreter; an operator call is legalized (LegalizeOps on a scratch
 //    module holding just that call) and then evaluated the same way.
-//  - A use of a variable bound to a constant becomes the constant, so chains fold.
+//  - A use of a variable bound to a constant becomes the constant, so chains fold; a
+//    variable bound to a tuple of constants counts as constant for the calls using it.
 //  - `t[i]` of a tuple of constants becomes the constant; `shape_of(x)` of a tensor with
 //    a static shape becomes that shape.
 // Results larger than `maxElements` (in total) are left alone, so that e.g. `zeros` of a
@@ -187,11 +188,16 @@ class Folder {
       this.changed = true;
       return shapeExpr(shape);
     }
-    const foldable = (name === 'relax.call_tir' ? args.slice(1) : args).every(isConstantLike);
+    // Variables bound to tuples of constants count as those tuples (for evaluation only).
+    const evalArgs = args.map((a) => {
+      const k = a.kind === 'relax.Var' || a.kind === 'relax.DataflowVar' ? this.known.get(a) : undefined;
+      return k?.kind === 'relax.Tuple' ? k : a;
+    });
+    const foldable = (name === 'relax.call_tir' ? evalArgs.slice(1) : evalArgs).every(isConstantLike);
     if (!foldable || !isPureValue(cur, this.ops)) return cur;
     const size = staticElements(cur.structInfo);
     if (size === undefined || size > this.opts.maxElements) return cur;
-    const folded = this.evaluate(cur);
+    const folded = this.evaluate(Object.freeze({ ...cur, args: Object.freeze(evalArgs) }));
     if (folded === undefined) return cur;
     this.changed = true;
     return folded;
