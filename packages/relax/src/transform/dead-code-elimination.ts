@@ -112,7 +112,11 @@ export function deadCodeElimination(
       )
       .map(([n]) => n);
   for (const r of opts.entryFunctions ?? []) {
-    if (!byName.has(r)) throw new KilnError(ErrorCodes.UNKNOWN_NAME, `relax.DeadCodeElimination: entry function '${r}' is not in the module`);
+    if (!byName.has(r))
+      throw new KilnError(
+        ErrorCodes.UNKNOWN_NAME,
+        `relax.DeadCodeElimination: entry function '${r}' is not in the module`,
+      );
   }
   let kept = entries;
   if (roots.length > 0) {
