@@ -267,7 +267,7 @@ describe('indexing / sorting / creation legalization', () => {
       fromFn('float32', [2, 4], ([q, k]) => at(b, [q, q === 0 ? 2 : 0, k])),
     );
   });
-  it('scatter_elements update / add', () => {
+  it('scatter_elements update / add / mul / min / max', () => {
     const d = rand('float32', [3, 4], 14);
     // Row 1 targets column 2 twice: 'add' accumulates both; 'update' is tested on unique targets.
     const idx = ndarray('int64', [2, 3], [1, 0, 3, 2, 2, 0]);
@@ -289,6 +289,28 @@ describe('indexing / sorting / creation legalization', () => {
     close(
       tensorOut(runOp((p, i, u) => op.scatterElements(p, i, u, 1, 'add'), [d, idx, upd])),
       expectFor('add', idx),
+    );
+    // mul / min / max combine data with every update aimed at it (duplicates included).
+    const combineRef = (f: (a: number, b: number) => number) => {
+      const out = Array.from(d.data as Float32Array);
+      for (let i = 0; i < 2; i++)
+        for (let j = 0; j < 3; j++) {
+          const t = i * 4 + Number(idx.data[i * 3 + j]);
+          out[t] = f(out[t], at(upd, [i, j]));
+        }
+      return out;
+    };
+    close(
+      tensorOut(runOp((p, i, u) => op.scatterElements(p, i, u, 1, 'mul'), [d, idx, upd])),
+      combineRef((a, b) => a * b),
+    );
+    close(
+      tensorOut(runOp((p, i, u) => op.scatterElements(p, i, u, 1, 'min'), [d, idx, upd])),
+      combineRef(Math.min),
+    );
+    close(
+      tensorOut(runOp((p, i, u) => op.scatterElements(p, i, u, 1, 'max'), [d, idx, upd])),
+      combineRef(Math.max),
     );
   });
   it('one_hot', () => {
