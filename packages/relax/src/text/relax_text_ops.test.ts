@@ -10,6 +10,7 @@ import type { Expr, Var } from '../ir/nodes.js';
 import { tensorSInfo } from '../ir/struct-info.js';
 import * as op from '../op/index.js';
 import { legalizeModule } from '../transform/legalize-ops.js';
+import { CallTIRRewrite, StaticPlanBlockMemory, ToNonDataflow } from '../vm/index.js';
 import './index.js';
 
 const n = primVar('n');
@@ -104,4 +105,26 @@ describe('Relax text: normalized operator calls', () => {
       roundTrip(legalizeModule(mod));
     });
   }
+});
+
+describe('Relax text: VM-lowered modules (explicit memory, direct PrimFunc calls)', () => {
+  it('round-trips after ToNonDataflow, CallTIRRewrite and StaticPlanBlockMemory', () => {
+    const bb = new BlockBuilder();
+    const x = relaxVar('x', tensorSInfo([4, 8], 'float32'));
+    const w = relaxVar('w', tensorSInfo([8, 8], 'float32'));
+    bb.function('main', [x, w], () =>
+      bb.dataflow(() => {
+        const a = bb.emit(op.matmul(x, w));
+        const b = bb.emit(op.relu(a));
+        const c = bb.emit(op.add(b, x));
+        return bb.emitOutput(op.exp(c));
+      }),
+    );
+    let mod = legalizeModule(bb.getModule());
+    for (const pass of [ToNonDataflow, CallTIRRewrite, StaticPlanBlockMemory]) {
+      mod = pass.run(mod);
+      roundTrip(mod);
+    }
+    expect(printModule(mod)).toMatch(/@matmul\(x, w, /);
+  });
 });
