@@ -2,6 +2,7 @@
 import { ConverterTable } from '../registry.js';
 import { ELEMENTWISE_CONVERTERS } from './elementwise.js';
 import { NN_CONVERTERS } from './nn.js';
+import { QUANT_CONVERTERS } from './quant.js';
 import { REDUCE_CONVERTERS } from './reduce.js';
 import { TENSOR_CONVERTERS } from './tensor.js';
 
@@ -10,6 +11,6 @@ export const MAX_OPSET = 28;
 export const MIN_OPSET = 7;
 
 export function createConverterTable(): ConverterTable {
-  return new ConverterTable().add(...ELEMENTWISE_CONVERTERS, ...TENSOR_CONVERTERS, ...NN_CONVERTERS, ...REDUCE_CONVERTERS);
+  return new ConverterTable().add(...ELEMENTWISE_CONVERTERS, ...TENSOR_CONVERTERS, ...NN_CONVERTERS, ...REDUCE_CONVERTERS, ...QUANT_CONVERTERS);
 }
 export const DEFAULT_CONVERTERS: ConverterTable = createConverterTable();

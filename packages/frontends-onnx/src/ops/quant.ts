@@ -38,7 +38,7 @@ function qrange(ctx: NodeContext, dt: string): [number, number] {
  * scalars, 1-D values go along `axis`, blocked values (same rank as x) are repeated
  * `block` times along `axis` and cut to the dim.
  */
-function fitQParam(ctx: NodeContext, v: OnnxValue, xd: readonly PrimExpr[], axis: number, block: number): Expr {
+function fitQParam(ctx: NodeContext, v: OnnxValue, xd: readonly PrimExpr[], rawAxis: number, block: number): Expr {
   const r = rank(ctx, v);
   const sd = staticDims(ctx, v);
   const n = numel(sd);
@@ -47,6 +47,8 @@ function fitQParam(ctx: NodeContext, v: OnnxValue, xd: readonly PrimExpr[], axis
     if (v.kind === 'host') return exprOf(ctx, hostValue(hostTensor(v.t.dtype, [], v.t.data)));
     return em(ctx, op.reshape(exprOf(ctx, v), []));
   }
+  // The axis only matters (and is only checked) for per-axis and blocked parameters.
+  const axis = normAxis(ctx, rawAxis, xd.length);
   if (block === 0) {
     if (r !== 1) ctx.fail(OnnxErrorCodes.ONNX_INVALID, `a per-axis scale or zero point must be 1-D, got rank ${r}`);
     const shape = xd.map((_, i) => (i === axis ? n : 1));
@@ -75,7 +77,7 @@ function quantizeConvert(ctx: NodeContext): OnnxValue {
   const xd = dims(ctx, x);
   const scale = ctx.req(1);
   const zpv = ctx.input(2);
-  const axis = normAxis(ctx, ctx.int('axis', 1), Math.max(xd.length, 1));
+  const axis = ctx.int('axis', 1);
   const block = ctx.opset >= 21 ? ctx.int('block_size', 0) : 0;
   let outDT = 'uint8';
   if (ctx.opset >= 21 && ctx.hasAttr('output_dtype') && ctx.int('output_dtype', 0) !== 0) outDT = kilnDType(ctx.int('output_dtype', 0), `${ctx.where} 'output_dtype'`);
@@ -102,7 +104,7 @@ function dequantizeConvert(ctx: NodeContext): OnnxValue {
   const zpv = ctx.input(2);
   const xdt = dtypeOf(x, ctx);
   if (!QRANGE[xdt] && xdt !== 'int32') ctx.unsupported(`dequantizing ${xdt}`);
-  const axis = normAxis(ctx, ctx.int('axis', 1), Math.max(xd.length, 1));
+  const axis = ctx.int('axis', 1);
   const block = ctx.opset >= 21 ? ctx.int('block_size', 0) : 0;
   const sdt = dtypeOf(scale, ctx);
   let outDT = sdt;
