@@ -1,31 +1,42 @@
-// The default CPU schedule applied to every kernel that has no tuned schedule: for each
-// top-level block, the leading loops bound only to spatial iteration variables are fused
-// until they offer enough parallel work and the fused loop is made parallel. Inner loops
-// are left to LLVM's loop vectorizer. Built from the schedule primitives, so their
-// legality checks apply; a block the primitives refuse is left as it is.
-import type { PrimExpr, Var } from '@kiln/ir-core';
+// The default CPU schedule applied to every kernel that has no tuned schedule. Each
+// top-level block is classified by its structure (not by the kernel's name) and gets
+// the rule of its class:
+//   - sum of products whose output's last axis every operand reads contiguously
+//     (matmul, batch matmul, stride-1 convolution): register-blocked, vectorized,
+//     parallel (contraction.ts); when the vector operand is a full [.., K, N] tensor
+//     and enough rows reuse it, it is first copied into panels (pack.ts);
+//   - elementwise / injective blocks with unit-stride accesses: innermost axis split by
+//     the vector width and vectorized, outer loops fused and parallelized;
+//   - everything else (reductions along an axis, pooling, gathers): the outer spatial
+//     loops are fused and parallelized and the inner loops left to LLVM.
+// Built from the schedule primitives, so their legality checks apply; a block that a
+// primitive refuses keeps whatever its rule had done before the refusal.
+import type { Var } from '@kiln/ir-core';
+import type { Buffer } from '@kiln/ir-core';
 import { isKilnError, postOrderVisit } from '@kiln/ir-core';
 import type { PrimFunc, Stmt } from '@kiln/tensorir';
+import type { Schedule } from '../schedule.js';
 import { createSchedule } from '../schedule.js';
-import type { LoopRV } from '../trace.js';
+import type { BlockRV, LoopRV } from '../trace.js';
+import { blockShape, constExtent, contiguousIn, loadsOf, usesVar, vectorLanes } from './analysis.js';
+import type { ContractionPlan } from './contraction.js';
+import { parallelizePrefix, planContraction, scheduleContraction } from './contraction.js';
+import { packBuffer, packedBuffer } from './pack.js';
 
 /** Iterations (of the whole loop nest) below which a block stays single-threaded. */
 export const MIN_PARALLEL_WORK = 1 << 14;
 
+/** Rows that must reuse a vector operand before packing it pays for the copy. */
+export const MIN_PACK_ROWS = 16;
+
 export interface CPUScheduleTarget {
   readonly numThreads?: number;
-}
-
-function usesVar(e: PrimExpr, v: Var): boolean {
-  let found = false;
-  postOrderVisit(e, (n) => {
-    if (n === v) found = true;
-  });
-  return found;
+  /** LLVM feature strings (`+avx512f`, `+avx2`, ...): they decide the vector width. */
+  readonly features?: readonly string[];
 }
 
 /** Names of the blocks directly under the root block (or under no block at all). */
-function topLevelBlocks(s: Stmt, depth = 0, out: string[] = []): string[] {
+export function topLevelBlocks(s: Stmt, depth = 0, out: string[] = []): string[] {
   switch (s.kind) {
     case 'BlockRealize': {
       const isRoot = s.block.iterVars.length === 0 && depth === 0 && s.block.name === 'root';
@@ -53,38 +64,138 @@ function topLevelBlocks(s: Stmt, depth = 0, out: string[] = []): string[] {
   }
 }
 
-/** Parallelize the outer spatial loops of every top-level block of `fn`. */
+function totalIterations(sch: Schedule, loops: readonly LoopRV[]): number {
+  return loops.reduce((acc, l) => acc * (constExtent(sch.get(l).extent) ?? Number.POSITIVE_INFINITY), 1);
+}
+
+/** The leading loops bound only to spatial iteration variables (constant extent, from 0). */
+function outerSpatialLoops(sch: Schedule, blockRV: BlockRV, loops: readonly LoopRV[]): LoopRV[] {
+  const realize = sch.getRealize(blockRV);
+  const blk = realize.block;
+  const out: LoopRV[] = [];
+  for (const l of loops) {
+    const loop = sch.get(l);
+    if (loop.extent.kind !== 'IntImm' || loop.min.kind !== 'IntImm' || loop.min.value !== 0) break;
+    const v = loop.loopVar;
+    const spatialOnly = realize.iterValues.every((val, i) => !usesVar(val, v) || blk.iterVars[i].iterType === 'spatial');
+    if (!spatialOnly) break;
+    out.push(l);
+  }
+  return out;
+}
+
+/** Fuse and parallelize the outer spatial loops (the fallback rule). */
+function scheduleParallelOuter(sch: Schedule, blockRV: BlockRV, threads: number): void {
+  if (threads <= 1) return;
+  const loops = sch.getLoops(blockRV);
+  if (totalIterations(sch, loops) < MIN_PARALLEL_WORK) return;
+  parallelizePrefix(sch, outerSpatialLoops(sch, blockRV, loops), threads);
+}
+
+/**
+ * Elementwise rule: a block without reduction whose innermost loop every access walks
+ * with unit stride (or not at all) and that holds no conditional gets that loop split
+ * by the vector width and vectorized. Returns false when the rule does not apply.
+ */
+function scheduleElementwise(sch: Schedule, blockRV: BlockRV, lanes: number, threads: number): boolean {
+  const r = sch.getRealize(blockRV);
+  const shape = blockShape(r);
+  if (!shape || shape.reduce.length > 0 || shape.spatial.length === 0 || r.block.init) return false;
+  if (r.block.body.kind !== 'BufferStore') return false;
+  const value = shape.store.value;
+  // Selects and calls (exp, if_then_else, ...) are left to LLVM, which knows their cost.
+  let conditional = false;
+  postOrderVisit(value, (n) => {
+    if (n.kind === 'Select' || n.kind === 'Call' || n.kind === 'Let') conditional = true;
+  });
+  const loops = sch.getLoops(blockRV);
+  const inner = loops[loops.length - 1];
+  const innerLoop = sch.get(inner);
+  const innerVar = r.block.iterVars.find((_, i) => r.iterValues[i] === innerLoop.loopVar)?.var;
+  const ext = constExtent(innerLoop.extent);
+  const work = totalIterations(sch, loops);
+  if (!conditional && innerVar && ext !== undefined && ext >= lanes && ext % lanes === 0) {
+    const accesses = [...loadsOf(value), { indices: shape.store.indices }];
+    if (contiguousIn(accesses, innerVar as Var)) {
+      const [, vec] = sch.split(inner, [undefined, lanes]);
+      sch.vectorize(vec);
+    }
+  }
+  if (threads > 1 && work >= MIN_PARALLEL_WORK) {
+    const outer = outerSpatialLoops(sch, blockRV, sch.getLoops(blockRV));
+    // Never the vectorized loop itself: it stays innermost.
+    const cand = outer.filter((l) => sch.get(l).forKind === 'serial');
+    const keep = cand.length === outer.length ? cand.slice(0, Math.max(1, cand.length - 1)) : cand;
+    parallelizePrefix(sch, keep, threads);
+  }
+  return true;
+}
+
+/** The vector operand of a contraction plan, when packing it into panels pays off. */
+function packCandidate(sch: Schedule, blockRV: BlockRV, plan: ContractionPlan): { index: number; buffer: Buffer } | undefined {
+  const r = sch.getRealize(blockRV);
+  const shape = blockShape(r);
+  if (!shape || !plan.rowVar) return undefined;
+  const rowExt = constExtent(r.block.iterVars.find((iv) => iv.var === plan.rowVar)!.dom.extent) ?? 0;
+  if (rowExt < MIN_PACK_ROWS) return undefined;
+  const reduce = new Set<Var>(shape.reduce);
+  const loads = loadsOf(shape.store.value).filter((l) => l.buffer !== shape.store.buffer && l.indices.some((e) => usesVar(e, plan.vecVar)));
+  if (loads.length !== 1) return undefined;
+  const { buffer, indices } = loads[0];
+  const n = indices.length;
+  // [..., k, j]: the column is the vector axis itself, the row a reduction variable.
+  if (n < 2 || indices[n - 1] !== plan.vecVar || indices[n - 2].kind !== 'Var' || !reduce.has(indices[n - 2] as Var)) return undefined;
+  const last = constExtent(buffer.shape[n - 1]);
+  if (last === undefined || last % (plan.nrVectors * plan.lanes) !== 0) return undefined;
+  const index = r.block.reads.findIndex((rg) => rg.buffer === buffer);
+  return index < 0 ? undefined : { index, buffer };
+}
+
+/** Schedule every top-level block of `fn` for a CPU with `target`'s threads and vector width. */
 export function defaultCPUSchedule(fn: PrimFunc, target: CPUScheduleTarget = {}): PrimFunc {
   const threads = Math.max(1, target.numThreads ?? 1);
-  if (threads === 1) return fn;
-  const sch = createSchedule(fn);
+  const lanes = vectorLanes(target.features, 32);
+  const vectorRegs = lanes >= 16 ? 32 : 16;
+  // Phase 1: plan the contractions and pack their vector operands (a new buffer layout
+  // cannot be expressed by the primitives, so the packed function starts a new schedule).
+  const plans = new Map<string, ContractionPlan>();
+  let packed = fn;
+  {
+    const sch = createSchedule(fn);
+    const packs: Array<{ cacheBlock: string; panel: number }> = [];
+    for (const name of topLevelBlocks(sch.func.body)) {
+      try {
+        const b = sch.getBlock(name);
+        const plan = planContraction(sch, b, lanes, vectorRegs);
+        if (!plan) continue;
+        plans.set(name, plan);
+        const cand = packCandidate(sch, b, plan);
+        if (cand) packs.push({ cacheBlock: sch.get(sch.cacheRead(b, cand.index, 'global')).name, panel: plan.nrVectors * plan.lanes });
+      } catch (e) {
+        if (!isKilnError(e)) throw e;
+      }
+    }
+    packed = sch.func;
+    for (const p of packs) {
+      const copy = createSchedule(packed);
+      const blk = copy.get(copy.getBlock(p.cacheBlock));
+      if (blk.body.kind !== 'BufferStore') continue;
+      const src = blk.body.buffer;
+      packed = packBuffer(packed, src, packedBuffer(src, p.panel), p.panel);
+    }
+  }
+  // Phase 2: one rule per block.
+  const sch = createSchedule(packed);
   for (const name of topLevelBlocks(sch.func.body)) {
     try {
-      const blockRV = sch.getBlock(name);
-      const realize = sch.getRealize(blockRV);
-      const blk = realize.block;
-      const loops = sch.getLoops(blockRV);
-      // Waking the pool costs microseconds: small blocks run faster on one thread.
-      const total = loops.reduce((acc, l) => {
-        const e = sch.get(l).extent;
-        return acc * (e.kind === 'IntImm' ? e.value : Number.POSITIVE_INFINITY);
-      }, 1);
-      if (total < MIN_PARALLEL_WORK) continue;
-      const chosen: LoopRV[] = [];
-      let work = 1;
-      for (const l of loops) {
-        const loop = sch.get(l);
-        if (loop.extent.kind !== 'IntImm' || loop.min.kind !== 'IntImm' || loop.min.value !== 0) break;
-        const v = loop.loopVar;
-        const spatialOnly = realize.iterValues.every((val, i) => !usesVar(val, v) || blk.iterVars[i].iterType === 'spatial');
-        if (!spatialOnly) break;
-        chosen.push(l);
-        work *= loop.extent.value;
-        if (work >= threads * 4) break;
+      const b = sch.getBlock(name);
+      const plan = plans.get(name);
+      if (plan) {
+        scheduleContraction(sch, b, plan, threads);
+        continue;
       }
-      if (chosen.length === 0 || work < 2) continue;
-      const fused = chosen.length > 1 ? sch.fuse(...chosen) : chosen[0];
-      sch.parallel(fused);
+      if (scheduleElementwise(sch, b, lanes, threads)) continue;
+      scheduleParallelOuter(sch, b, threads);
     } catch (e) {
       if (!isKilnError(e)) throw e;
     }

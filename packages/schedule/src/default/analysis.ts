@@ -1,0 +1,98 @@
+// Block analysis for the default CPU schedules: recognise what kind of computation a
+// top-level block performs (a sum of products, a reduction along the last axis, an
+// elementwise map) from its iteration variables and its body, so that the default
+// schedule can pick a rule per op class without relying on kernel names.
+import type { Buffer, PrimExpr, Var } from '@kiln/ir-core';
+import { postOrderVisit } from '@kiln/ir-core';
+import type { Block, BlockRealize, BufferStore } from '@kiln/tensorir';
+
+/** Float vector lanes of the widest vector unit the target features name. */
+export function vectorLanes(features: readonly string[] | undefined, bits: number): number {
+  const f = new Set((features ?? []).map((x) => x.replace(/^\+/, '')));
+  const width = f.has('avx512f') ? 512 : f.has('avx2') || f.has('avx') ? 256 : 128;
+  return Math.max(1, width / Math.max(8, bits));
+}
+
+export function usesVar(e: PrimExpr, v: Var): boolean {
+  let found = false;
+  postOrderVisit(e, (n) => {
+    if (n === v) found = true;
+  });
+  return found;
+}
+
+/** Every BufferLoad in `e` (outermost first). */
+export function loadsOf(e: PrimExpr): Array<{ buffer: Buffer; indices: readonly PrimExpr[] }> {
+  const out: Array<{ buffer: Buffer; indices: readonly PrimExpr[] }> = [];
+  postOrderVisit(e, (n) => {
+    if (n.kind === 'BufferLoad') {
+      const l = n as unknown as { buffer: Buffer; indices: readonly PrimExpr[] };
+      out.push({ buffer: l.buffer, indices: l.indices });
+    }
+  });
+  return out;
+}
+
+/** The value of a constant extent, or undefined when it is symbolic. */
+export function constExtent(e: PrimExpr): number | undefined {
+  return e.kind === 'IntImm' ? e.value : undefined;
+}
+
+export interface BlockShape {
+  readonly realize: BlockRealize;
+  readonly block: Block;
+  readonly store: BufferStore;
+  /** Iteration variables in order; each is bound directly to one loop variable. */
+  readonly spatial: readonly Var[];
+  readonly reduce: readonly Var[];
+}
+
+/**
+ * The block's store and its iteration variables when its bindings are the trivial ones
+ * that te produces (iteration variable k bound to the k-th loop variable, in order).
+ */
+export function blockShape(r: BlockRealize): BlockShape | undefined {
+  const blk = r.block;
+  if (blk.body.kind !== 'BufferStore') return undefined;
+  const spatial: Var[] = [];
+  const reduce: Var[] = [];
+  for (let i = 0; i < blk.iterVars.length; i++) {
+    const iv = blk.iterVars[i];
+    const val = r.iterValues[i];
+    if (val.kind !== 'Var') return undefined;
+    if (iv.iterType === 'spatial') spatial.push(iv.var);
+    else if (iv.iterType === 'reduce') reduce.push(iv.var);
+    else return undefined;
+  }
+  return { realize: r, block: blk, store: blk.body, spatial, reduce };
+}
+
+/**
+ * Whether `e`, affine in `v`, steps by exactly 1 with `v` (so a vector over `v` reads
+ * consecutive elements). Conservative: accepts `v`, `v + x`, `x + v` with x free of `v`.
+ */
+export function unitStride(e: PrimExpr, v: Var): boolean {
+  if (e === v) return true;
+  if (e.kind === 'Add') {
+    const a = (e as unknown as { a: PrimExpr }).a;
+    const b = (e as unknown as { b: PrimExpr }).b;
+    if (!usesVar(b, v)) return unitStride(a, v);
+    if (!usesVar(a, v)) return unitStride(b, v);
+  }
+  if (e.kind === 'Sub') {
+    const a = (e as unknown as { a: PrimExpr }).a;
+    const b = (e as unknown as { b: PrimExpr }).b;
+    if (!usesVar(b, v)) return unitStride(a, v);
+  }
+  if (e.kind === 'Cast') return unitStride((e as unknown as { value: PrimExpr }).value, v);
+  return false;
+}
+
+/** Whether every access to a buffer in `e` is either free of `v` or contiguous in `v` (last index only). */
+export function contiguousIn(accesses: ReadonlyArray<{ indices: readonly PrimExpr[] }>, v: Var): boolean {
+  return accesses.every(({ indices }) => {
+    const n = indices.length;
+    for (let d = 0; d < n - 1; d++) if (usesVar(indices[d], v)) return false;
+    return n === 0 || !usesVar(indices[n - 1], v) || unitStride(indices[n - 1], v);
+  });
+}

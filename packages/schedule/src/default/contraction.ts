@@ -1,0 +1,140 @@
+// Default CPU schedule for sum-of-products blocks (matmul, batch matmul, direct
+// convolution): the output is tiled into a register block of MR rows × NR vectors; the
+// reduction loops run outside the register block so the MR×NR accumulators stay in
+// vector registers for the whole reduction (LLVM promotes the unrolled tile of the
+// output buffer to registers: kernel params are noalias); the innermost spatial axis,
+// which every operand reads contiguously or not at all, is vectorized with the target's
+// lane count; the register block is unrolled; the init is split out by
+// decomposeReduction; the outer spatial tiles are fused and parallelized.
+import type { Var } from '@kiln/ir-core';
+import type { Schedule } from '../schedule.js';
+import type { BlockRV, LoopRV } from '../trace.js';
+import { blockShape, constExtent, contiguousIn, loadsOf, usesVar } from './analysis.js';
+
+export interface ContractionPlan {
+  /** Spatial variable vectorized (the output's last axis). */
+  readonly vecVar: Var;
+  /** Spatial variable of the register block's rows (or undefined: a single row). */
+  readonly rowVar?: Var;
+  readonly lanes: number;
+  /** Vectors per register row, and rows. */
+  readonly nrVectors: number;
+  readonly mr: number;
+}
+
+/** Register tiles tried in order: (rows, vectors per row); at most `budget` accumulators. */
+const TILES: ReadonlyArray<readonly [number, number]> = [
+  [6, 4],
+  [8, 3],
+  [4, 4],
+  [8, 2],
+  [4, 3],
+  [6, 2],
+  [4, 2],
+  [3, 2],
+  [2, 2],
+  [4, 1],
+  [2, 1],
+  [1, 2],
+  [1, 1],
+];
+
+/**
+ * Plan a register-blocked schedule for a reduction block whose body is
+ * `out[s...] = out[s...] + f(loads)`, or undefined when it is not one or the output's
+ * innermost axis cannot be vectorized with unit-stride loads.
+ */
+export function planContraction(sch: Schedule, blockRV: BlockRV, lanes: number, vectorRegs: number): ContractionPlan | undefined {
+  const r = sch.getRealize(blockRV);
+  const shape = blockShape(r);
+  if (!shape || !shape.block.init || shape.reduce.length === 0 || shape.spatial.length === 0) return undefined;
+  const { store, spatial } = shape;
+  // The output is indexed by the spatial variables in order (te's layout).
+  if (store.indices.length !== spatial.length || store.indices.some((e, i) => e !== spatial[i])) return undefined;
+  const vecVar = spatial[spatial.length - 1];
+  const loads = loadsOf(store.value);
+  if (!contiguousIn(loads, vecVar)) return undefined;
+  const ivOf = (v: Var) => shape.block.iterVars.find((iv) => iv.var === v)!;
+  const n = constExtent(ivOf(vecVar).dom.extent);
+  if (n === undefined || n < lanes) return undefined;
+  // Rows: the innermost other spatial axis that the vector operands do not read, so each
+  // row reuses the loaded vectors and contributes one broadcast scalar.
+  const vecLoads = loads.filter((l) => l.buffer !== store.buffer && l.indices.some((e) => usesVar(e, vecVar)));
+  let rowVar: Var | undefined;
+  for (let i = spatial.length - 2; i >= 0; i--) {
+    const v = spatial[i];
+    const ext = constExtent(ivOf(v).dom.extent);
+    if (ext === undefined || ext < 2) continue;
+    if (vecLoads.some((l) => l.indices.some((e) => usesVar(e, v)))) continue;
+    rowVar = v;
+    break;
+  }
+  const m = rowVar ? constExtent(ivOf(rowVar).dom.extent)! : 1;
+  const budget = Math.max(4, vectorRegs - 8);
+  const nVec = Math.floor(n / lanes);
+  for (const [mr, nr] of TILES) {
+    if (mr * nr > budget) continue;
+    if (m % mr !== 0 || nVec % nr !== 0 || n % lanes !== 0) continue;
+    return { vecVar, rowVar, lanes, nrVectors: nr, mr };
+  }
+  // Lanes do not divide the axis: vectorize a tail-guarded axis with one vector per row.
+  return undefined;
+}
+
+/** Apply `plan` to the block; returns the fused outer loop (parallel when threads > 1). */
+export function scheduleContraction(sch: Schedule, blockRV: BlockRV, plan: ContractionPlan, threads: number): void {
+  const r = sch.getRealize(blockRV);
+  const loops = sch.getLoops(blockRV);
+  const loopOfVar = new Map<Var, LoopRV>();
+  r.block.iterVars.forEach((iv, i) => {
+    const val = r.iterValues[i] as Var;
+    const l = loops.find((x) => sch.get(x).loopVar === val);
+    if (l) loopOfVar.set(iv.var, l);
+  });
+  const spatialVars = r.block.iterVars.filter((iv) => iv.iterType === 'spatial').map((iv) => iv.var);
+  const reduceVars = r.block.iterVars.filter((iv) => iv.iterType === 'reduce').map((iv) => iv.var);
+  const [j0, j1, j2] = sch.split(loopOfVar.get(plan.vecVar)!, [undefined, plan.nrVectors, plan.lanes]);
+  let i0: LoopRV | undefined;
+  let i1: LoopRV | undefined;
+  if (plan.rowVar && plan.mr > 1) [i0, i1] = sch.split(loopOfVar.get(plan.rowVar)!, [undefined, plan.mr]);
+  else if (plan.rowVar) i0 = loopOfVar.get(plan.rowVar);
+  const outer: LoopRV[] = [];
+  for (const v of spatialVars) {
+    if (v === plan.vecVar) continue;
+    if (v === plan.rowVar) {
+      outer.push(i0!);
+      continue;
+    }
+    outer.push(loopOfVar.get(v)!);
+  }
+  // The vector axis tile goes outermost among the row tiles: its panel of the
+  // vector operand (reduction × NR) then stays in L2 while every row tile streams past it.
+  const rowAt = i0 ? outer.indexOf(i0) : -1;
+  if (rowAt >= 0) outer.splice(rowAt, 0, j0);
+  else outer.push(j0);
+  const red = reduceVars.map((v) => loopOfVar.get(v)!);
+  const inner = [...(i1 ? [i1] : []), j1, j2];
+  sch.reorder(...outer, ...red, ...inner);
+  sch.decomposeReduction(blockRV, red[0]);
+  sch.vectorize(j2);
+  sch.unroll(j1);
+  if (i1) sch.unroll(i1);
+  if (threads > 1) parallelizePrefix(sch, outer, threads);
+}
+
+/** Fuse the leading loops of `outer` until they give every thread work, and parallelize. */
+export function parallelizePrefix(sch: Schedule, outer: readonly LoopRV[], threads: number): LoopRV | undefined {
+  const chosen: LoopRV[] = [];
+  let work = 1;
+  for (const l of outer) {
+    const ext = constExtent(sch.get(l).extent);
+    if (ext === undefined) break;
+    chosen.push(l);
+    work *= ext;
+    if (work >= threads * 8) break;
+  }
+  if (chosen.length === 0 || work < 2) return undefined;
+  const fused = chosen.length > 1 ? sch.fuse(...chosen) : chosen[0];
+  sch.parallel(fused);
+  return fused;
+}
