@@ -1,18 +1,12 @@
 // A small CNN (conv + bias + relu + max-pool + flatten + dense + bias): the number of
 // kernels launched drops after FuseOps + FuseTIR and the results are unchanged, on the VM
 // with the TIR interpreter and end to end through the native CPU pipeline (compileModule).
-import type { IRModule } from '@kiln/ir-core';
-import { primVar, sequential } from '@kiln/ir-core';
+import { sequential } from '@kiln/ir-core';
 import { compileModule } from '@kiln/cli';
 import {
-  BlockBuilder,
   CallTIRRewrite,
-  constant,
   LegalizeOps,
-  op,
-  relaxVar,
   StaticPlanBlockMemory,
-  tensorSInfo,
   ToNonDataflow,
 } from '@kiln/relax';
 import { createRuntime, Tensor } from '@kiln/runtime';
@@ -20,30 +14,7 @@ import { describe, expect, it } from 'vitest';
 import { AnnotateTIROpPattern } from './annotate-tir-op-pattern.js';
 import { FuseOps } from './fuse-ops.js';
 import { FuseTIR } from './fuse-tir.js';
-import { maxRelErr, rand, runOnVM } from './test-utils.js';
-
-/** conv(4→8, 3x3, pad 1) + bias + relu → max_pool 2x2 → conv(8→8) + bias + relu → flatten → dense(8*4*4→10) + bias. */
-export function smallCNN(): IRModule {
-  const n = primVar('n');
-  const x = relaxVar('x', tensorSInfo([n, 4, 8, 8], 'float32'));
-  const bb = new BlockBuilder();
-  bb.function('main', [x], () =>
-    bb.dataflow(() => {
-      const c1 = bb.emit(op.conv2d(x, constant(rand(8 * 4 * 9, 1, 0.3), [8, 4, 3, 3]), { padding: [1] }));
-      const b1 = bb.emit(op.add(c1, constant(rand(8, 2), [1, 8, 1, 1])));
-      const r1 = bb.emit(op.relu(b1));
-      const p1 = bb.emit(op.maxPool2d(r1, [2, 2], { strides: [2, 2] }));
-      const c2 = bb.emit(op.conv2d(p1, constant(rand(8 * 8 * 9, 3, 0.3), [8, 8, 3, 3]), { padding: [1] }));
-      const b2 = bb.emit(op.add(c2, constant(rand(8, 4), [1, 8, 1, 1])));
-      const r2 = bb.emit(op.relu(b2));
-      const f = bb.emit(op.reshape(r2, [n, 8 * 4 * 4]));
-      const d = bb.emit(op.matmul(f, constant(rand(128 * 10, 5, 0.2), [128, 10])));
-      const o = bb.emit(op.add(d, constant(rand(10, 6), [10])));
-      return bb.emitOutput(o);
-    }),
-  );
-  return bb.getModule();
-}
+import { maxRelErr, rand, runOnVM, smallCNN } from './test-utils.js';
 
 const lower = [ToNonDataflow, CallTIRRewrite, StaticPlanBlockMemory];
 const unfusedPipeline = sequential([LegalizeOps, ...lower]);

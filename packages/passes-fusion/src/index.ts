@@ -24,3 +24,4 @@ export {
   type PatternMatch,
   wildcard,
 } from './fuse-ops-by-pattern.js';
+export { ConvertLayout, convertLayout, type ConvertLayoutOptions } from './convert-layout.js';

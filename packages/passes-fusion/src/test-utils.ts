@@ -1,8 +1,8 @@
 // Test helpers (not exported from the package): run a module on the VM with the TIR
 // interpreter as kernel executor, counting kernel launches; seeded random inputs.
 import type { IRModule } from '@kiln/ir-core';
-import { dtype, getFunction } from '@kiln/ir-core';
-import { lowerToVM } from '@kiln/relax';
+import { dtype, getFunction, primVar } from '@kiln/ir-core';
+import { BlockBuilder, constant, lowerToVM, op, relaxVar, tensorSInfo } from '@kiln/relax';
 import type { Artifact, KernelArg } from '@kiln/runtime';
 import { createRuntime, Tensor } from '@kiln/runtime';
 import type { NDArray, PrimFunc } from '@kiln/tensorir';
@@ -69,3 +69,27 @@ export function maxRelErr(a: Float32Array, b: Float32Array): number {
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]) / Math.max(1, Math.abs(b[i])));
   return m;
 }
+
+/** conv(4→8, 3x3, pad 1) + bias + relu → max_pool 2x2 → conv(8→8) + bias + relu → flatten → dense(8*4*4→10) + bias. */
+export function smallCNN(): IRModule {
+  const n = primVar('n');
+  const x = relaxVar('x', tensorSInfo([n, 4, 8, 8], 'float32'));
+  const bb = new BlockBuilder();
+  bb.function('main', [x], () =>
+    bb.dataflow(() => {
+      const c1 = bb.emit(op.conv2d(x, constant(rand(8 * 4 * 9, 1, 0.3), [8, 4, 3, 3]), { padding: [1] }));
+      const b1 = bb.emit(op.add(c1, constant(rand(8, 2), [1, 8, 1, 1])));
+      const r1 = bb.emit(op.relu(b1));
+      const p1 = bb.emit(op.maxPool2d(r1, [2, 2], { strides: [2, 2] }));
+      const c2 = bb.emit(op.conv2d(p1, constant(rand(8 * 8 * 9, 3, 0.3), [8, 8, 3, 3]), { padding: [1] }));
+      const b2 = bb.emit(op.add(c2, constant(rand(8, 4), [1, 8, 1, 1])));
+      const r2 = bb.emit(op.relu(b2));
+      const f = bb.emit(op.reshape(r2, [n, 8 * 4 * 4]));
+      const d = bb.emit(op.matmul(f, constant(rand(128 * 10, 5, 0.2), [128, 10])));
+      const o = bb.emit(op.add(d, constant(rand(10, 6), [10])));
+      return bb.emitOutput(o);
+    }),
+  );
+  return bb.getModule();
+}
+
