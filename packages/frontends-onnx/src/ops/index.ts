@@ -4,6 +4,7 @@ import { ELEMENTWISE_CONVERTERS } from './elementwise.js';
 import { NN_CONVERTERS } from './nn.js';
 import { QUANT_CONVERTERS } from './quant.js';
 import { REDUCE_CONVERTERS } from './reduce.js';
+import { RNN_CONVERTERS } from './rnn.js';
 import { TENSOR_CONVERTERS } from './tensor.js';
 
 /** Newest default-domain opset of the onnx release the conformance suite is generated with. */
@@ -11,6 +12,6 @@ export const MAX_OPSET = 28;
 export const MIN_OPSET = 7;
 
 export function createConverterTable(): ConverterTable {
-  return new ConverterTable().add(...ELEMENTWISE_CONVERTERS, ...TENSOR_CONVERTERS, ...NN_CONVERTERS, ...REDUCE_CONVERTERS, ...QUANT_CONVERTERS);
+  return new ConverterTable().add(...ELEMENTWISE_CONVERTERS, ...TENSOR_CONVERTERS, ...NN_CONVERTERS, ...REDUCE_CONVERTERS, ...QUANT_CONVERTERS, ...RNN_CONVERTERS);
 }
 export const DEFAULT_CONVERTERS: ConverterTable = createConverterTable();
