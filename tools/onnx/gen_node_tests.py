@@ -31,8 +31,16 @@ def ensure_onnx(cache: str, version: str) -> None:
 
 def write_value(path: str, value, name: str) -> None:
     import numpy as np
+    import onnx
     from onnx import numpy_helper
 
+    # Some cases carry ready-made protos (float8, int4, bfloat16 data).
+    if isinstance(value, (onnx.TensorProto, onnx.SequenceProto, onnx.OptionalProto, onnx.MapProto)):
+        if not value.name:
+            value.name = name
+        with open(path, "wb") as f:
+            f.write(value.SerializeToString())
+        return
     if isinstance(value, np.ndarray) or np.isscalar(value):
         proto = numpy_helper.from_array(np.asarray(value), name)
     elif isinstance(value, list):

@@ -127,7 +127,9 @@ export function runCase(spec: CaseSpec): CaseResult {
       outputs = (spec.outputs ?? []).map((f) => decodeTensor(readFileSync(f), f));
     }
   } catch (e) {
-    return done({ pass: false, stage: 'data', code: isKilnError(e) ? e.code : 'TEST_DATA', reason: `test data: ${(e as Error).message}` });
+    // Sequence / optional values decode as garbage tensors: all data errors but dtypes are TEST_DATA.
+    const code = isKilnError(e, OnnxErrorCodes.ONNX_UNSUPPORTED_DTYPE) ? e.code : 'TEST_DATA';
+    return done({ pass: false, stage: 'data', code, reason: `test data: ${(e as Error).message}` });
   }
   const names = onnxInputs(spec.model).map((i) => i.name);
   let mod;

@@ -269,7 +269,10 @@ function lpNormConvert(ctx: NodeContext): OnnxValue {
   const p = ctx.int('p', 2);
   const xe = exprOf(ctx, x);
   const n = p === 1 ? em(ctx, op.sum(em(ctx, op.abs(xe)), { axis, keepdims: true })) : em(ctx, op.sqrt(em(ctx, op.sum(em(ctx, op.multiply(xe, xe)), { axis, keepdims: true }))));
-  return exprValue(em(ctx, op.divide(xe, n)));
+  // A zero norm gives 0, not NaN.
+  const dt = dtypeOf(x, ctx);
+  const safe = em(ctx, op.where(em(ctx, op.equal(n, scalar(0, dt))), scalar(1, dt), n));
+  return exprValue(em(ctx, op.divide(xe, safe)));
 }
 
 function softmaxConvert(kind: 'softmax' | 'log_softmax' | 'hardmax') {

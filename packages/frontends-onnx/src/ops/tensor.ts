@@ -384,7 +384,10 @@ function padConvert(ctx: NodeContext): OnnxValue {
   const pw: number[] = [];
   for (let i = 0; i < r; i++) pw.push(Math.max(0, before[i]), Math.max(0, after[i]));
   if (pw.every((p) => p === 0)) return exprValue(e);
-  return exprValue(em(ctx, op.pad(e, pw, value, mode as 'constant')));
+  // relax.nn.pad takes a finite number: ±infinity becomes the largest finite value of the dtype.
+  const big = dtypeOf(x, ctx) === 'float64' ? Number.MAX_VALUE : 3.4028234663852886e38;
+  const pv = Number.isFinite(value) ? value : value > 0 ? big : -big;
+  return exprValue(em(ctx, op.pad(e, pw, Number.isNaN(value) ? 0 : pv, mode as 'constant')));
 }
 
 function rangeConvert(ctx: NodeContext): OnnxValue {
