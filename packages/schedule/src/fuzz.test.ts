@@ -21,8 +21,9 @@ const KERNELS: Record<string, () => PrimFunc> = {
 
 const OPS = [
   'split', 'fuse', 'reorder', 'parallel', 'vectorize', 'unroll', 'computeAt', 'reverseComputeAt', 'computeInline',
-  'reverseComputeInline', 'cacheRead', 'cacheWrite', 'decomposeReduction', 'rfactor', 'blockize', 'setScope',
+  'reverseComputeInline', 'cacheRead', 'cacheWrite', 'decomposeReduction', 'rfactor', 'blockize', 'setScope', 'bind',
 ] as const;
+const TAGS = ['blockIdx.x', 'threadIdx.x', 'blockIdx.y', 'threadIdx.y'];
 
 interface Op {
   op: (typeof OPS)[number];
@@ -107,7 +108,10 @@ function apply(sch: Schedule, o: Op): void {
       if (loop) sch.blockize(loop);
       break;
     case 'setScope':
-      sch.setScope(blk, 0, 'shared');
+      sch.setScope(blk, 0, o.c % 2 ? 'shared' : 'local');
+      break;
+    case 'bind':
+      if (loop) sch.bind(loop, TAGS[o.c % TAGS.length]);
       break;
   }
 }

@@ -181,9 +181,9 @@ export class Schedule {
 
   // ------------------------------------------------------------ instruction dispatch
 
-  /** Commit a primitive's result; a moved block (`moved`) must still see its GPU-private data. */
-  private commit(prim: string, next: PrimFunc, moved?: string): void {
-    if (moved !== undefined && next !== this.fn) checkThreadLocality(next, prim, moved);
+  /** Commit a primitive's result, unless it makes a block read another thread's memory. */
+  private commit(prim: string, next: PrimFunc): void {
+    if (next !== this.fn) checkThreadLocality(this.fn, next, prim);
     this.fn = next;
   }
 
@@ -310,15 +310,13 @@ export class Schedule {
 
   computeAt(blockRV: BlockRV, loop: LoopRV): void {
     const idx = new TreeIndex(this.fn.body);
-    const r = this.realizeOf(blockRV, 'computeAt', idx);
-    this.commit('computeAt', computeAt(this.fn, r, this.loopOf(loop, 'computeAt', idx)), r.block.name);
+    this.commit('computeAt', computeAt(this.fn, this.realizeOf(blockRV, 'computeAt', idx), this.loopOf(loop, 'computeAt', idx)));
     this.record('computeAt', [blockRV, loop], {}, []);
   }
 
   reverseComputeAt(blockRV: BlockRV, loop: LoopRV): void {
     const idx = new TreeIndex(this.fn.body);
-    const r = this.realizeOf(blockRV, 'reverseComputeAt', idx);
-    this.commit('reverseComputeAt', reverseComputeAt(this.fn, r, this.loopOf(loop, 'reverseComputeAt', idx)), r.block.name);
+    this.commit('reverseComputeAt', reverseComputeAt(this.fn, this.realizeOf(blockRV, 'reverseComputeAt', idx), this.loopOf(loop, 'reverseComputeAt', idx)));
     this.record('reverseComputeAt', [blockRV, loop], {}, []);
   }
 

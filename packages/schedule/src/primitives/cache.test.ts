@@ -89,6 +89,9 @@ describe('setScope and storageAlign', () => {
 
 describe('a GPU-style matmul schedule', () => {
   it('tiles to blocks and threads, stages tiles in shared memory with cooperative fetching', () => {
+    // Order: local write-back, bind threadIdx, shared tiles at ko (relaxed over the bound
+    // threads), bind blockIdx. A bind that splits a private buffer's writers from its
+    // readers is refused.
     const fn = matmul(16, 16, 16);
     const sch = createSchedule(fn);
     const c = sch.getBlock('C');
@@ -100,15 +103,13 @@ describe('a GPU-style matmul schedule', () => {
     const [by, ty] = sch.split(j, [undefined, 4]);
     const [ko, ki] = sch.split(k, [undefined, 4]);
     sch.reorder(bx, by, tx, ty, ko, ki);
-    sch.bind(bx, 'blockIdx.x');
-    sch.bind(by, 'blockIdx.y');
-    sch.bind(tx, 'threadIdx.y');
-    sch.bind(ty, 'threadIdx.x');
     // The write-back of the local accumulator runs once per thread, after the whole reduction.
     expectCode(() => sch.reverseComputeAt(cL, ko), C.SCHEDULE_LOCATION);
-    // Local memory is per thread: a write-back outside the thread loops would read other threads' copies.
-    expectCode(() => sch.reverseComputeAt(cL, by), C.SCHEDULE_STORAGE_SCOPE);
     sch.reverseComputeAt(cL, ty);
+    sch.bind(tx, 'threadIdx.y');
+    sch.bind(ty, 'threadIdx.x');
+    // A shared tile read by threads of a block not yet bound would live in another block's memory.
+    expectCode(() => sch.bind(bx, 'blockIdx.x'), C.SCHEDULE_STORAGE_SCOPE);
     for (const s of [aS, bS]) {
       sch.computeAt(s, ko);
       const loops = sch.getLoops(s);
@@ -118,7 +119,27 @@ describe('a GPU-style matmul schedule', () => {
       const [, t] = sch.split(fused, [undefined, 4]);
       sch.bind(t, 'threadIdx.x');
     }
+    sch.bind(bx, 'blockIdx.x');
+    sch.bind(by, 'blockIdx.y');
+    // Local memory is per thread: moving the write-back out of the thread loops is refused.
+    expectCode(() => sch.reverseComputeAt(cL, by), C.SCHEDULE_STORAGE_SCOPE);
     expectSame(fn, sch.func);
     expectReplays(sch, matmul(16, 16, 16));
+  });
+});
+
+describe('thread-private memory', () => {
+  it('refuses binding a loop whose local results are read outside it', () => {
+    const fn = elementwise(4, 8);
+    const sch = createSchedule(fn);
+    const b = sch.getBlock('B');
+    sch.setScope(b, 0, 'local');
+    const [i] = sch.getLoops(b);
+    expectCode(() => sch.bind(i, 'threadIdx.x'), C.SCHEDULE_STORAGE_SCOPE);
+    // Computing it inside its consumer's loop first makes the binding legal.
+    const [ci] = sch.getLoops(sch.getBlock('C'));
+    sch.computeAt(b, ci);
+    sch.bind(ci, 'threadIdx.x');
+    expectSame(fn, sch.func);
   });
 });
