@@ -25,3 +25,4 @@ export {
   wildcard,
 } from './fuse-ops-by-pattern.js';
 export { ConvertLayout, convertLayout, type ConvertLayoutOptions } from './convert-layout.js';
+export { passesFusionPlugin } from './plugin.js';
