@@ -4,6 +4,7 @@
 // schedule can pick a rule per op class without relying on kernel names.
 import type { Buffer, PrimExpr, Var } from '@kiln/ir-core';
 import { postOrderVisit } from '@kiln/ir-core';
+import { linearize } from '../arith.js';
 import type { Block, BlockRealize, BufferStore } from '@kiln/tensorir';
 
 /** Float vector lanes of the widest vector unit the target features name. */
@@ -67,25 +68,15 @@ export function blockShape(r: BlockRealize): BlockShape | undefined {
   return { realize: r, block: blk, store: blk.body, spatial, reduce };
 }
 
-/**
- * Whether `e`, affine in `v`, steps by exactly 1 with `v` (so a vector over `v` reads
- * consecutive elements). Conservative: accepts `v`, `v + x`, `x + v` with x free of `v`.
- */
+/** Whether `e` is affine in `v` with coefficient 1 (a vector over `v` reads consecutive elements). */
 export function unitStride(e: PrimExpr, v: Var): boolean {
-  if (e === v) return true;
-  if (e.kind === 'Add') {
-    const a = (e as unknown as { a: PrimExpr }).a;
-    const b = (e as unknown as { b: PrimExpr }).b;
-    if (!usesVar(b, v)) return unitStride(a, v);
-    if (!usesVar(a, v)) return unitStride(b, v);
+  const lin = linearize(e);
+  let coeff = 0;
+  for (const t of lin.terms.values()) {
+    if (t.atom === v) coeff += t.coeff;
+    else if (usesVar(t.atom, v)) return false;
   }
-  if (e.kind === 'Sub') {
-    const a = (e as unknown as { a: PrimExpr }).a;
-    const b = (e as unknown as { b: PrimExpr }).b;
-    if (!usesVar(b, v)) return unitStride(a, v);
-  }
-  if (e.kind === 'Cast') return unitStride((e as unknown as { value: PrimExpr }).value, v);
-  return false;
+  return coeff === 1;
 }
 
 /** Whether every access to a buffer in `e` is either free of `v` or contiguous in `v` (last index only). */

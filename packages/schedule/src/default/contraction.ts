@@ -115,8 +115,12 @@ export function scheduleContraction(sch: Schedule, blockRV: BlockRV, plan: Contr
   const red = reduceVars.map((v) => loopOfVar.get(v)!);
   const inner = [...(i1 ? [i1] : []), j1, j2];
   sch.reorder(...outer, ...red, ...inner);
-  sch.decomposeReduction(blockRV, red[0]);
+  const init = sch.decomposeReduction(blockRV, red[0]);
   sch.vectorize(j2);
+  // The init nest copies the register-block loops: zero the tile with vector stores too.
+  const initLoops = sch.getLoops(init);
+  const last = initLoops[initLoops.length - 1];
+  if (constExtent(sch.get(last).extent) === plan.lanes) sch.vectorize(last);
   sch.unroll(j1);
   if (i1) sch.unroll(i1);
   if (threads > 1) parallelizePrefix(sch, outer, threads);

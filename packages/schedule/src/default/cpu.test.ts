@@ -1,8 +1,18 @@
-import { mul } from '@kiln/ir-core';
-import type { For, Stmt } from '@kiln/tensorir';
-import { allClose, compute, createPrimFunc, exp, interpret, ndarray, placeholder, randomNDArray, reduceAxis, sum } from '@kiln/tensorir';
-import { describe, expect, it } from 'vitest';
+// The default CPU schedules: structure (what each op class gets) and numerics (the TIR
+// interpreter on random inputs, and the native backend through codegen-llvm + koffi).
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildCPU } from '@kiln/codegen-llvm';
+import { add, div, max, mul, sub } from '@kiln/ir-core';
+import type { For, NDArray, PrimFunc, Stmt } from '@kiln/tensorir';
+import { allClose, compute, constant, createPrimFunc, exp, interpret, lowerPrimFunc, ndarray, placeholder, randomNDArray, reduceAxis, reduceMax, sum } from '@kiln/tensorir';
+import koffi from 'koffi';
+import { afterAll, describe, expect, it } from 'vitest';
 import { defaultCPUSchedule } from './cpu.js';
+
+const AVX512 = { numThreads: 2, features: ['+avx2', '+fma', '+avx512f'] };
+const AVX2 = { numThreads: 2, features: ['+avx2', '+fma'] };
 
 function loops(s: Stmt, out: For[] = []): For[] {
   if (s.kind === 'For') {
@@ -14,8 +24,148 @@ function loops(s: Stmt, out: For[] = []): For[] {
   return out;
 }
 
+const kinds = (fn: PrimFunc, kind: For['forKind']) => loops(fn.body).filter((l) => l.forKind === kind);
+const extentOf = (l: For) => (l.extent.kind === 'IntImm' ? l.extent.value : -1);
+
+/** Inputs are random; every output is compared between `fn` and its schedule in the interpreter. */
+function checkInterpreter(fn: PrimFunc, scheduled: PrimFunc, shapes: number[][], nOut = 1, rtol = 1e-5) {
+  const ins = shapes.slice(0, shapes.length - nOut).map((s, i) => randomNDArray('float32', s, 10 + i));
+  const want = shapes.slice(shapes.length - nOut).map((s) => ndarray('float32', s));
+  const got = shapes.slice(shapes.length - nOut).map((s) => ndarray('float32', s));
+  interpret(fn, [...ins, ...want]);
+  interpret(scheduled, [...ins, ...got]);
+  want.forEach((w, i) => {
+    const rep = allClose(got[i], w, rtol, 1e-5);
+    expect(rep.ok, rep.message).toBe(true);
+  });
+  return { ins, want };
+}
+
+const closers: Array<() => void> = [];
+afterAll(() => closers.forEach((c) => c()));
+const C_TYPES: Record<string, string> = { ptr: 'void *', i64: 'int64_t', i32: 'int32_t', f32: 'float' };
+
+/** Compile the scheduled function natively and compare with the interpreter's outputs. */
+function checkNative(scheduled: PrimFunc, ins: NDArray[], want: NDArray[], features: string[], rtol = 1e-5) {
+  const target = { mtriple: 'x86_64-linux-gnu', mcpu: features.includes('+avx512f') ? 'skylake-avx512' : 'x86-64-v3', features, numThreads: 2 };
+  const lib = buildCPU([{ symbol: 'k', fn: lowerPrimFunc(scheduled) }], target);
+  const dir = mkdtempSync(join(tmpdir(), 'kiln-sched-'));
+  writeFileSync(join(dir, 'k.so'), lib.library);
+  const so = koffi.load(join(dir, 'k.so'));
+  closers.push(() => {
+    so.unload();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const f = so.func('k', 'void', lib.kernels[0].cTypes.map((t) => C_TYPES[t]));
+  const outs = want.map((w) => ndarray('float32', [...w.shape]));
+  f(...ins.map((a) => a.data), ...outs.map((o) => o.data));
+  outs.forEach((o, i) => {
+    const rep = allClose(o, want[i], rtol, 1e-5);
+    expect(rep.ok, rep.message).toBe(true);
+  });
+}
+
+const hasAVX512 = process.arch === 'x64' && (() => {
+  try {
+    return /\bavx512f\b/.test(readFileSync('/proc/cpuinfo', 'utf8'));
+  } catch {
+    return false;
+  }
+})();
+
+function matmul(m: number, k: number, n: number): PrimFunc {
+  const A = placeholder([m, k], 'float32', 'A');
+  const B = placeholder([k, n], 'float32', 'B');
+  const r = reduceAxis([0, k], 'k');
+  const C = compute([m, n], (i, j) => sum(mul(A.at(i, r), B.at(r, j)), r), 'C');
+  return createPrimFunc([A, B, C]);
+}
+
 describe('defaultCPUSchedule', () => {
-  it('fuses and parallelizes the outer spatial loops, never a reduction loop', () => {
+  it('register-blocks, packs, vectorizes and parallelizes a matmul', () => {
+    const fn = matmul(48, 70, 128);
+    const s = defaultCPUSchedule(fn, AVX512);
+    const vec = kinds(s, 'vectorized');
+    // the update and the init of the accumulator tile are both 16-lane vectors
+    expect(vec.length).toBeGreaterThanOrEqual(2);
+    for (const l of vec) expect(extentOf(l)).toBe(16);
+    expect(kinds(s, 'unrolled').length).toBeGreaterThanOrEqual(2);
+    expect(kinds(s, 'parallel').length).toBeGreaterThanOrEqual(1);
+    // B is copied into [N/64, K, 64] panels
+    const alloc = s.body.kind === 'BlockRealize' ? s.body.block.allocBuffers : [];
+    expect(alloc.some((b) => b.shape.map((e) => (e.kind === 'IntImm' ? e.value : -1)).join(',') === '2,70,64')).toBe(true);
+    const { ins, want } = checkInterpreter(fn, s, [[48, 70], [70, 128], [48, 128]], 1, 1e-4);
+    if (process.arch === 'x64') checkNative(s, ins, want, AVX2.features, 1e-4);
+    if (hasAVX512) checkNative(s, ins, want, AVX512.features, 1e-4);
+  });
+
+  it('uses the AVX2 width without AVX-512 and leaves a small matmul unpacked', () => {
+    const fn = matmul(8, 33, 24);
+    const s = defaultCPUSchedule(fn, AVX2);
+    for (const l of kinds(s, 'vectorized')) expect(extentOf(l)).toBe(8);
+    const alloc = s.body.kind === 'BlockRealize' ? s.body.block.allocBuffers : [];
+    expect(alloc.length).toBe(0);
+    const { ins, want } = checkInterpreter(fn, s, [[8, 33], [33, 24], [8, 24]], 1, 1e-4);
+    if (process.arch === 'x64') checkNative(s, ins, want, AVX2.features, 1e-4);
+  });
+
+  it('schedules a batch matmul with a broadcast batch dimension', () => {
+    const A = placeholder([3, 32, 40], 'float32', 'A');
+    const B = placeholder([1, 40, 32], 'float32', 'B');
+    const r = reduceAxis([0, 40], 'k');
+    const C = compute([3, 32, 32], (b, i, j) => sum(mul(A.at(b, i, r), B.at(0, r, j)), r), 'C');
+    const fn = createPrimFunc([A, B, C]);
+    const s = defaultCPUSchedule(fn, AVX512);
+    expect(kinds(s, 'vectorized').length).toBeGreaterThanOrEqual(2);
+    const { ins, want } = checkInterpreter(fn, s, [[3, 32, 40], [1, 40, 32], [3, 32, 32]], 1, 1e-4);
+    if (process.arch === 'x64') checkNative(s, ins, want, AVX2.features, 1e-4);
+  });
+
+  it('vectorizes a stride-1 convolution over the output width, blocked over output channels', () => {
+    const X = placeholder([1, 8, 18, 18], 'float32', 'X');
+    const W = placeholder([16, 8, 3, 3], 'float32', 'W');
+    const rc = reduceAxis([0, 8], 'rc');
+    const ry = reduceAxis([0, 3], 'ry');
+    const rx = reduceAxis([0, 3], 'rx');
+    const Y = compute([1, 16, 16, 16], (n, co, h, w) => sum(mul(X.at(n, rc, add(h, ry), add(w, rx)), W.at(co, rc, ry, rx)), [rc, ry, rx]), 'Y');
+    const fn = createPrimFunc([X, W, Y]);
+    const s = defaultCPUSchedule(fn, AVX512);
+    const vec = kinds(s, 'vectorized');
+    expect(vec.length).toBeGreaterThanOrEqual(1);
+    for (const l of vec) expect(extentOf(l)).toBe(16);
+    const { ins, want } = checkInterpreter(fn, s, [[1, 8, 18, 18], [16, 8, 3, 3], [1, 16, 16, 16]], 1, 1e-4);
+    if (process.arch === 'x64') checkNative(s, ins, want, AVX2.features, 1e-4);
+    if (hasAVX512) checkNative(s, ins, want, AVX512.features, 1e-4);
+  });
+
+  it('vectorizes elementwise kernels along the innermost axis and parallelizes the rest', () => {
+    const X = placeholder([64, 512], 'float32', 'X');
+    const Y = placeholder([512], 'float32', 'Y');
+    const Z = compute([64, 512], (i, j) => max(add(X.at(i, j), Y.at(j)), constant(0, 'float32')), 'Z');
+    const fn = createPrimFunc([X, Y, Z]);
+    const s = defaultCPUSchedule(fn, AVX512);
+    expect(kinds(s, 'vectorized').map(extentOf)).toEqual([16]);
+    expect(kinds(s, 'parallel').length).toBe(1);
+    const { ins, want } = checkInterpreter(fn, s, [[64, 512], [512], [64, 512]]);
+    if (process.arch === 'x64') checkNative(s, ins, want, AVX2.features);
+  });
+
+  it('keeps softmax and other reductions correct (outer loops parallel)', () => {
+    const X = placeholder([64, 300], 'float32', 'X');
+    const k1 = reduceAxis([0, 300], 'k1');
+    const mx = compute([64], (i) => reduceMax(X.at(i, k1), k1), 'mx');
+    const e = compute([64, 300], (i, j) => exp(sub(X.at(i, j), mx.at(i))), 'e');
+    const k2 = reduceAxis([0, 300], 'k2');
+    const sm = compute([64], (i) => sum(e.at(i, k2), k2), 'sm');
+    const Y = compute([64, 300], (i, j) => div(e.at(i, j), sm.at(i)), 'Y');
+    const fn = createPrimFunc([X, Y]);
+    const s = defaultCPUSchedule(fn, AVX512);
+    expect(kinds(s, 'parallel').length).toBeGreaterThanOrEqual(1);
+    const { ins, want } = checkInterpreter(fn, s, [[64, 300], [64, 300]]);
+    if (process.arch === 'x64') checkNative(s, ins, want, AVX2.features);
+  });
+
+  it('fuses and parallelizes the outer spatial loops of an unvectorizable reduction, never a reduction loop', () => {
     const A = placeholder([2, 3, 2048], 'float32', 'A');
     const B = placeholder([2048, 5], 'float32', 'B');
     const k = reduceAxis([0, 2048], 'k');
@@ -23,18 +173,12 @@ describe('defaultCPUSchedule', () => {
     const D = compute([2, 3, 5], (b, i, j) => exp(C.at(b, i, j)), 'D');
     const fn = createPrimFunc([A, B, D]);
     const s = defaultCPUSchedule(fn, { numThreads: 2 });
-    const par = loops(s.body).filter((l) => l.forKind === 'parallel');
+    const par = kinds(s, 'parallel');
     // the matmul block (61440 iterations) is parallelized; the 30-element exp stays serial
     expect(par.length).toBe(1);
-    // 2 x 3 = 6 < 4 threads' worth of work, so j is fused in too
-    for (const p of par) expect(p.extent.kind === 'IntImm' && p.extent.value).toBe(30);
-    const a = randomNDArray('float32', [2, 3, 2048], 1);
-    const b = randomNDArray('float32', [2048, 5], 2);
-    const want = ndarray('float32', [2, 3, 5]);
-    const got = ndarray('float32', [2, 3, 5]);
-    interpret(fn, [a, b, want]);
-    interpret(s, [a, b, got]);
-    expect(allClose(got, want, 1e-5).ok).toBe(true);
-    expect(defaultCPUSchedule(fn, { numThreads: 1 })).toBe(fn);
+    // 2 x 3 = 6 < 8 per thread's worth of work, so j is fused in too
+    for (const p of par) expect(extentOf(p)).toBe(30);
+    checkInterpreter(fn, s, [[2, 3, 2048], [2048, 5], [2, 3, 5]]);
+    expect(kinds(defaultCPUSchedule(fn, { numThreads: 1 }), 'parallel').length).toBe(0);
   });
 });
