@@ -55,8 +55,11 @@ export interface NodeContext {
   graph(name: string): GraphProto | undefined;
   /** Whether output `i` is consumed (named). */
   wantsOutput(i: number): boolean;
-  /** Convert a subgraph in the current scope (If branches); returns its outputs. */
-  subgraph(g: GraphProto): OnnxValue[];
+  /**
+   * Convert a subgraph in the current scope (If branches); returns its outputs. `inputs`
+   * bind the subgraph's formal inputs in order (Loop / Scan bodies).
+   */
+  subgraph(g: GraphProto, inputs?: readonly OnnxValue[]): OnnxValue[];
   fail(code: string, message: string): never;
   unsupported(message: string): never;
 }

@@ -328,9 +328,10 @@ class Importer {
         return v as GraphProto;
       },
       wantsOutput: (i) => !!(n.output ?? [])[i],
-      subgraph: (sg) => {
+      subgraph: (sg, bind) => {
         const inner = new Scope(scope);
         for (const t of sg.initializer ?? []) inner.set(t.name ?? '', hostValue(tensorFromProto(t, this.baseDir)));
+        (bind ?? []).forEach((v, i) => inner.set(sg.input?.[i]?.name ?? '', v));
         return this.convertGraph(sg, inner);
       },
       fail,
