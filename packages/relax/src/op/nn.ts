@@ -3,7 +3,7 @@
 // softmax / log_softmax, scaled dot-product attention and image.resize2d. Layouts are
 // channel-first (NCW / NCHW / NCDHW, weights OIW / OIHW / OIDHW, transpose IOHW).
 import type { DataType, PrimExpr } from '@kiln/ir-core';
-import { ErrorCodes, dtype as parseDType } from '@kiln/ir-core';
+import { ErrorCodes, ge, dtype as parseDType, select } from '@kiln/ir-core';
 import { constDim, dim, dimAdd, dimFloorDiv, dimMul, dimSub, provablyNotEqual } from '../arith.js';
 import { call, shapeExpr } from '../ir/expr.js';
 import type { Call, Expr } from '../ir/nodes.js';
@@ -206,11 +206,14 @@ function poolDef(name: string, spatial: number): OpDef<PoolAttrs> {
 /** Pool output size; with ceil mode a last window starting inside the right padding is dropped (PyTorch/ONNX). */
 export function poolOut(d: PrimExpr, k: number, g: ConvGeometry, i: number, ceil: boolean): PrimExpr {
   const o = windowOut(d, dim(k), g.strides[i], g.padBefore[i] + g.padAfter[i], g.dilation[i], ceil);
+  if (!ceil) return o;
   const cd = constDim(d);
   const co = constDim(o);
-  if (ceil && cd !== undefined && co !== undefined && (co - 1) * g.strides[i] >= cd + g.padBefore[i])
-    return dim(co - 1);
-  return o;
+  if (cd !== undefined && co !== undefined)
+    return (co - 1) * g.strides[i] >= cd + g.padBefore[i] ? dim(co - 1) : o;
+  // Symbolic: the same correction as a select on the dims.
+  const start = dimMul(dimSub(o, 1), g.strides[i]);
+  return dimSub(o, select(ge(start, dimAdd(d, g.padBefore[i])), dim(1), dim(0)));
 }
 
 const adaptiveAttrs = z.object({ outputSize: zInts.nullable().default(null) });

@@ -28,7 +28,11 @@ function inferDims(shape: readonly (number | PrimExpr)[], build: (x: Expr) => Ex
 
 const builders: Array<[string, (x: Expr) => Expr]> = [
   ['conv-like pool s2 p1', (x) => op.maxPool2d(x, [3, 3], { strides: [2], padding: [1] })],
-  ['avg pool ceil', (x) => op.avgPool2d(x, [2, 3], { strides: [2, 3], ceilMode: false })],
+  ['avg pool', (x) => op.avgPool2d(x, [2, 3], { strides: [2, 3] })],
+  [
+    'max pool ceil mode',
+    (x) => op.maxPool2d(x, [3, 2], { strides: [2, 3], padding: [1, 0], ceilMode: true }),
+  ],
   ['strided slice', (x) => op.stridedSlice(x, [2, 3], [1, -2], [2 ** 31 - 1, 2 ** 31 - 1], [2, 1])],
   ['pad + flatten', (x) => op.flatten(op.pad(x, [0, 0, 0, 0, 1, 2, 0, 3]), 1)],
   ['reshape -1', (x) => op.reshape(x, [-1, 2])],
