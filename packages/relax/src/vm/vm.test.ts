@@ -153,6 +153,20 @@ describe('Relax → VM', () => {
     }
   });
 
+  it('runs the digits CNN (conv, bias, relu, pool, dense) through the default passes, matching PyTorch', async () => {
+    // The bundled example model, built with BlockBuilder from its trained weights.
+    const { loadModel, readNpy } = await import('@kiln/cli');
+    const ex = new URL('../../../../examples/digits/', import.meta.url).pathname;
+    const mod = lowerPipeline.run(await loadModel(`${ex}digits_model.mjs`));
+    const exe = interpretedArtifact(mod);
+    const batch = readNpy(`${ex}samples/batch8.npy`);
+    const ref = new Float32Array(readNpy(`${ex}samples/batch8_logits.npy`).data.buffer);
+    const x = Tensor.fromTypedArray(batch.data.slice(0, 3 * 256), [3, 1, 8, 8], 'float32');
+    const got = (exe.call('main', x) as Tensor).toTypedArray() as Float32Array;
+    expect(got.length).toBe(30);
+    for (let i = 0; i < 30; i++) expect(Math.abs(got[i] - ref[i])).toBeLessThan(1e-3);
+  });
+
   it('names the operator that has no lowering', () => {
     try {
       lowerToVM(buildMLP());
