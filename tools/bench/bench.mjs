@@ -24,7 +24,14 @@ const root = new URL('../..', import.meta.url).pathname;
 const ALL_MODELS = ['matmul', 'mlp', 'bert', 'mobilenetv2', 'resnet18'];
 
 function parseArgs(argv) {
-  const o = { models: ALL_MODELS, threads: [1, 2], json: undefined, runs: 30, warmup: 5, cache: join(root, '.cache') };
+  const o = {
+    models: ALL_MODELS,
+    threads: [1, 2],
+    json: undefined,
+    runs: 30,
+    warmup: 5,
+    cache: join(root, '.cache'),
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => {
@@ -37,9 +44,13 @@ function parseArgs(argv) {
     else if (a === '--runs') o.runs = Number(val());
     else if (a === '--warmup') o.warmup = Number(val());
     else if (a === '--cache') o.cache = val();
-    else throw new Error(`unknown option ${a} (options: --models a,b --threads 1,2 --json file --runs N --warmup N --cache dir)`);
+    else
+      throw new Error(
+        `unknown option ${a} (options: --models a,b --threads 1,2 --json file --runs N --warmup N --cache dir)`,
+      );
   }
-  for (const m of o.models) if (!ALL_MODELS.includes(m)) throw new Error(`unknown model '${m}' (models: ${ALL_MODELS.join(', ')})`);
+  for (const m of o.models)
+    if (!ALL_MODELS.includes(m)) throw new Error(`unknown model '${m}' (models: ${ALL_MODELS.join(', ')})`);
   if (o.runs < 30) throw new Error('--runs must be at least 30');
   return o;
 }
@@ -51,13 +62,23 @@ function ensureModels(models, cache) {
   if (names.every((m) => existsSync(join(dir, `${m}.onnx`)))) return dir;
   const py = join(cache, 'bench-py');
   const env = { ...process.env, PYTHONPATH: py };
-  const probe = spawnSync('python3', ['-c', 'import torch, torchvision, transformers, onnx'], { env, stdio: 'ignore' });
+  const probe = spawnSync('python3', ['-c', 'import torch, torchvision, transformers, onnx'], {
+    env,
+    stdio: 'ignore',
+  });
   if (probe.status !== 0) {
     console.log(`installing torch, torchvision, transformers, onnx into ${py} ...`);
-    const pip = spawnSync('python3', ['-m', 'pip', 'install', '--quiet', '--target', py, 'torch', 'torchvision', 'transformers', 'onnx'], { stdio: 'inherit' });
+    const pip = spawnSync(
+      'python3',
+      ['-m', 'pip', 'install', '--quiet', '--target', py, 'torch', 'torchvision', 'transformers', 'onnx'],
+      { stdio: 'inherit' },
+    );
     if (pip.status !== 0) throw new Error('pip install failed');
   }
-  const ex = spawnSync('python3', [join(root, 'tools/bench/export_models.py'), dir, ...names], { env, stdio: 'inherit' });
+  const ex = spawnSync('python3', [join(root, 'tools/bench/export_models.py'), dir, ...names], {
+    env,
+    stdio: 'inherit',
+  });
   if (ex.status !== 0) throw new Error('exporting the benchmark models failed');
   return dir;
 }
@@ -101,7 +122,9 @@ async function benchModel(name, dir, threads, opts) {
     executionMode: 'sequential',
     graphOptimizationLevel: 'all',
   });
-  const feeds = Object.fromEntries(inputs.map((inp) => [inp.name, new ort.Tensor('float32', inp.data, inp.shape)]));
+  const feeds = Object.fromEntries(
+    inputs.map((inp) => [inp.name, new ort.Tensor('float32', inp.data, inp.shape)]),
+  );
   const runOrt = () => session.run(feeds);
   let kilnMain;
   let exe;
@@ -155,7 +178,16 @@ async function benchModel(name, dir, threads, opts) {
 }
 
 function printTable(rows) {
-  const head = ['model', 'threads', 'kiln ms', 'ort ms', 'kiln/ort', 'compile s', 'kernels', 'agree (rel err)'];
+  const head = [
+    'model',
+    'threads',
+    'kiln ms',
+    'ort ms',
+    'kiln/ort',
+    'compile s',
+    'kernels',
+    'agree (rel err)',
+  ];
   const lines = rows.map((r) => [
     r.model,
     String(r.threads),
@@ -186,7 +218,9 @@ if (modelNames.length) {
   for (const m of modelNames) {
     for (const t of opts.threads) {
       const row = await benchModel(m, dir, t, opts);
-      console.log(`${m} x${t}: kiln ${row.kilnMs?.toFixed(2) ?? 'n/a'} ms, ort ${row.ortMs.toFixed(2)} ms${row.error ? ` (${row.error})` : ''}`);
+      console.log(
+        `${m} x${t}: kiln ${row.kilnMs?.toFixed(2) ?? 'n/a'} ms, ort ${row.ortMs.toFixed(2)} ms${row.error ? ` (${row.error})` : ''}`,
+      );
       result.models.push(row);
     }
   }

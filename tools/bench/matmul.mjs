@@ -11,7 +11,18 @@ import { join } from 'node:path';
 import { buildCPU } from '@kiln/codegen-llvm';
 import { hostTarget, mul } from '@kiln/ir-core';
 import { defaultCPUSchedule } from '@kiln/schedule';
-import { allClose, compute, createPrimFunc, interpret, lowerPrimFunc, ndarray, placeholder, randomNDArray, reduceAxis, sum } from '@kiln/tensorir';
+import {
+  allClose,
+  compute,
+  createPrimFunc,
+  interpret,
+  lowerPrimFunc,
+  ndarray,
+  placeholder,
+  randomNDArray,
+  reduceAxis,
+  sum,
+} from '@kiln/tensorir';
 import koffi from 'koffi';
 
 /** C source of the peak loop: 24 independent FMA chains (the FMA latency is 4 cycles, two ports). */
@@ -56,7 +67,21 @@ export function measurePeak(target) {
   try {
     writeFileSync(join(dir, 'peak.c'), peakSource(lanes));
     const flags = avx512 ? ['-mavx512f', '-mprefer-vector-width=512'] : ['-mavx2'];
-    const cc = spawnSync('cc', ['-O2', '-mfma', '-ffp-contract=fast', ...flags, '-shared', '-fPIC', '-o', join(dir, 'peak.so'), join(dir, 'peak.c')], { encoding: 'utf8' });
+    const cc = spawnSync(
+      'cc',
+      [
+        '-O2',
+        '-mfma',
+        '-ffp-contract=fast',
+        ...flags,
+        '-shared',
+        '-fPIC',
+        '-o',
+        join(dir, 'peak.so'),
+        join(dir, 'peak.c'),
+      ],
+      { encoding: 'utf8' },
+    );
     if (cc.status !== 0) throw new Error(`cc failed: ${cc.stderr}`);
     const lib = koffi.load(join(dir, 'peak.so'));
     const peak = lib.func('kiln_fma_peak', 'double', ['long']);
@@ -78,7 +103,9 @@ export function measureMatmul(target, n = 1024, runs = 15) {
   const C = compute([n, n], (i, j) => sum(mul(A.at(i, k), B.at(k, j)), k), 'C');
   const fn = createPrimFunc([A, B, C]);
   const scheduled = defaultCPUSchedule(fn, target);
-  const lib = buildCPU([{ symbol: 'matmul', fn: lowerPrimFunc(scheduled) }], target, { name: 'matmul_bench' });
+  const lib = buildCPU([{ symbol: 'matmul', fn: lowerPrimFunc(scheduled) }], target, {
+    name: 'matmul_bench',
+  });
   const dir = mkdtempSync(join(tmpdir(), 'kiln-mm-'));
   try {
     writeFileSync(join(dir, 'mm.so'), lib.library);
@@ -133,7 +160,15 @@ export function runMatmulBench({ threads = 1, log = console.log } = {}) {
     `matmul 1024x1024x1024 float32, ${threads} thread(s): best ${mm.best.toFixed(2)} ms (median ${mm.median.toFixed(2)}) = ${mm.gflops.toFixed(1)} GFLOP/s, ` +
       `${(fraction * 100).toFixed(1)}% of ${threads} x peak; max rel err ${mm.maxRel.toExponential(1)}`,
   );
-  return { threads, peakGflopsPerCore: perCorePeak, matmulMs: mm.best, matmulMedianMs: mm.median, matmulGflops: mm.gflops, fractionOfPeak: fraction, maxRelErr: mm.maxRel };
+  return {
+    threads,
+    peakGflopsPerCore: perCorePeak,
+    matmulMs: mm.best,
+    matmulMedianMs: mm.median,
+    matmulGflops: mm.gflops,
+    fractionOfPeak: fraction,
+    maxRelErr: mm.maxRel,
+  };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

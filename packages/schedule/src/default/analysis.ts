@@ -4,8 +4,8 @@
 // schedule can pick a rule per op class without relying on kernel names.
 import type { Buffer, PrimExpr, Var } from '@kiln/ir-core';
 import { postOrderVisit } from '@kiln/ir-core';
-import { linearize } from '../arith.js';
 import type { Block, BlockRealize, BufferStore } from '@kiln/tensorir';
+import { linearize } from '../arith.js';
 
 /** Float vector lanes of the widest vector unit the target features name. */
 export function vectorLanes(features: readonly string[] | undefined, bits: number): number {

@@ -44,13 +44,19 @@ const TILES: ReadonlyArray<readonly [number, number]> = [
  * `out[s...] = out[s...] + f(loads)`, or undefined when it is not one or the output's
  * innermost axis cannot be vectorized with unit-stride loads.
  */
-export function planContraction(sch: Schedule, blockRV: BlockRV, lanes: number, vectorRegs: number): ContractionPlan | undefined {
+export function planContraction(
+  sch: Schedule,
+  blockRV: BlockRV,
+  lanes: number,
+  vectorRegs: number,
+): ContractionPlan | undefined {
   const r = sch.getRealize(blockRV);
   const shape = blockShape(r);
-  if (!shape || !shape.block.init || shape.reduce.length === 0 || shape.spatial.length === 0) return undefined;
+  if (!shape?.block.init || shape.reduce.length === 0 || shape.spatial.length === 0) return undefined;
   const { store, spatial } = shape;
   // The output is indexed by the spatial variables in order (te's layout).
-  if (store.indices.length !== spatial.length || store.indices.some((e, i) => e !== spatial[i])) return undefined;
+  if (store.indices.length !== spatial.length || store.indices.some((e, i) => e !== spatial[i]))
+    return undefined;
   const vecVar = spatial[spatial.length - 1];
   const loads = loadsOf(store.value);
   if (!contiguousIn(loads, vecVar)) return undefined;
@@ -59,7 +65,9 @@ export function planContraction(sch: Schedule, blockRV: BlockRV, lanes: number, 
   if (n === undefined || n < lanes) return undefined;
   // Rows: the innermost other spatial axis that the vector operands do not read, so each
   // row reuses the loaded vectors and contributes one broadcast scalar.
-  const vecLoads = loads.filter((l) => l.buffer !== store.buffer && l.indices.some((e) => usesVar(e, vecVar)));
+  const vecLoads = loads.filter(
+    (l) => l.buffer !== store.buffer && l.indices.some((e) => usesVar(e, vecVar)),
+  );
   let rowVar: Var | undefined;
   for (let i = spatial.length - 2; i >= 0; i--) {
     const v = spatial[i];
@@ -82,7 +90,12 @@ export function planContraction(sch: Schedule, blockRV: BlockRV, lanes: number, 
 }
 
 /** Apply `plan` to the block; returns the fused outer loop (parallel when threads > 1). */
-export function scheduleContraction(sch: Schedule, blockRV: BlockRV, plan: ContractionPlan, threads: number): void {
+export function scheduleContraction(
+  sch: Schedule,
+  blockRV: BlockRV,
+  plan: ContractionPlan,
+  threads: number,
+): void {
   const r = sch.getRealize(blockRV);
   const loops = sch.getLoops(blockRV);
   const loopOfVar = new Map<Var, LoopRV>();
@@ -127,7 +140,11 @@ export function scheduleContraction(sch: Schedule, blockRV: BlockRV, plan: Contr
 }
 
 /** Fuse the leading loops of `outer` until they give every thread work, and parallelize. */
-export function parallelizePrefix(sch: Schedule, outer: readonly LoopRV[], threads: number): LoopRV | undefined {
+export function parallelizePrefix(
+  sch: Schedule,
+  outer: readonly LoopRV[],
+  threads: number,
+): LoopRV | undefined {
   const chosen: LoopRV[] = [];
   let work = 1;
   for (const l of outer) {

@@ -6,7 +6,21 @@ import { join } from 'node:path';
 import { buildCPU } from '@kiln/codegen-llvm';
 import { add, div, max, mul, sub } from '@kiln/ir-core';
 import type { For, NDArray, PrimFunc, Stmt } from '@kiln/tensorir';
-import { allClose, compute, constant, createPrimFunc, exp, interpret, lowerPrimFunc, ndarray, placeholder, randomNDArray, reduceAxis, reduceMax, sum } from '@kiln/tensorir';
+import {
+  allClose,
+  compute,
+  constant,
+  createPrimFunc,
+  exp,
+  interpret,
+  lowerPrimFunc,
+  ndarray,
+  placeholder,
+  randomNDArray,
+  reduceAxis,
+  reduceMax,
+  sum,
+} from '@kiln/tensorir';
 import koffi from 'koffi';
 import { afterAll, describe, expect, it } from 'vitest';
 import { defaultCPUSchedule } from './cpu.js';
@@ -18,7 +32,7 @@ function loops(s: Stmt, out: For[] = []): For[] {
   if (s.kind === 'For') {
     out.push(s);
     loops(s.body, out);
-  } else if (s.kind === 'SeqStmt') s.seq.forEach((x) => loops(x, out));
+  } else if (s.kind === 'SeqStmt') for (const x of s.seq) loops(x, out);
   else if (s.kind === 'BlockRealize') loops(s.block.body, out);
   else if (s.kind === 'Block') loops(s.body, out);
   return out;
@@ -42,12 +56,19 @@ function checkInterpreter(fn: PrimFunc, scheduled: PrimFunc, shapes: number[][],
 }
 
 const closers: Array<() => void> = [];
-afterAll(() => closers.forEach((c) => c()));
+afterAll(() => {
+  for (const c of closers) c();
+});
 const C_TYPES: Record<string, string> = { ptr: 'void *', i64: 'int64_t', i32: 'int32_t', f32: 'float' };
 
 /** Compile the scheduled function natively and compare with the interpreter's outputs. */
 function checkNative(scheduled: PrimFunc, ins: NDArray[], want: NDArray[], features: string[], rtol = 1e-5) {
-  const target = { mtriple: 'x86_64-linux-gnu', mcpu: features.includes('+avx512f') ? 'skylake-avx512' : 'x86-64-v3', features, numThreads: 2 };
+  const target = {
+    mtriple: 'x86_64-linux-gnu',
+    mcpu: features.includes('+avx512f') ? 'skylake-avx512' : 'x86-64-v3',
+    features,
+    numThreads: 2,
+  };
   const lib = buildCPU([{ symbol: 'k', fn: lowerPrimFunc(scheduled) }], target);
   const dir = mkdtempSync(join(tmpdir(), 'kiln-sched-'));
   writeFileSync(join(dir, 'k.so'), lib.library);
@@ -56,7 +77,11 @@ function checkNative(scheduled: PrimFunc, ins: NDArray[], want: NDArray[], featu
     so.unload();
     rmSync(dir, { recursive: true, force: true });
   });
-  const f = so.func('k', 'void', lib.kernels[0].cTypes.map((t) => C_TYPES[t]));
+  const f = so.func(
+    'k',
+    'void',
+    lib.kernels[0].cTypes.map((t) => C_TYPES[t]),
+  );
   const outs = want.map((w) => ndarray('float32', [...w.shape]));
   f(...ins.map((a) => a.data), ...outs.map((o) => o.data));
   outs.forEach((o, i) => {
@@ -65,13 +90,15 @@ function checkNative(scheduled: PrimFunc, ins: NDArray[], want: NDArray[], featu
   });
 }
 
-const hasAVX512 = process.arch === 'x64' && (() => {
-  try {
-    return /\bavx512f\b/.test(readFileSync('/proc/cpuinfo', 'utf8'));
-  } catch {
-    return false;
-  }
-})();
+const hasAVX512 =
+  process.arch === 'x64' &&
+  (() => {
+    try {
+      return /\bavx512f\b/.test(readFileSync('/proc/cpuinfo', 'utf8'));
+    } catch {
+      return false;
+    }
+  })();
 
 function matmul(m: number, k: number, n: number): PrimFunc {
   const A = placeholder([m, k], 'float32', 'A');
@@ -93,8 +120,20 @@ describe('defaultCPUSchedule', () => {
     expect(kinds(s, 'parallel').length).toBeGreaterThanOrEqual(1);
     // B is copied into [N/64, K, 64] panels
     const alloc = s.body.kind === 'BlockRealize' ? s.body.block.allocBuffers : [];
-    expect(alloc.some((b) => b.shape.map((e) => (e.kind === 'IntImm' ? e.value : -1)).join(',') === '2,70,64')).toBe(true);
-    const { ins, want } = checkInterpreter(fn, s, [[48, 70], [70, 128], [48, 128]], 1, 1e-4);
+    expect(
+      alloc.some((b) => b.shape.map((e) => (e.kind === 'IntImm' ? e.value : -1)).join(',') === '2,70,64'),
+    ).toBe(true);
+    const { ins, want } = checkInterpreter(
+      fn,
+      s,
+      [
+        [48, 70],
+        [70, 128],
+        [48, 128],
+      ],
+      1,
+      1e-4,
+    );
     if (process.arch === 'x64') checkNative(s, ins, want, AVX2.features, 1e-4);
     if (hasAVX512) checkNative(s, ins, want, AVX512.features, 1e-4);
   });
@@ -105,7 +144,17 @@ describe('defaultCPUSchedule', () => {
     for (const l of kinds(s, 'vectorized')) expect(extentOf(l)).toBe(8);
     const alloc = s.body.kind === 'BlockRealize' ? s.body.block.allocBuffers : [];
     expect(alloc.length).toBe(0);
-    const { ins, want } = checkInterpreter(fn, s, [[8, 33], [33, 24], [8, 24]], 1, 1e-4);
+    const { ins, want } = checkInterpreter(
+      fn,
+      s,
+      [
+        [8, 33],
+        [33, 24],
+        [8, 24],
+      ],
+      1,
+      1e-4,
+    );
     if (process.arch === 'x64') checkNative(s, ins, want, AVX2.features, 1e-4);
   });
 
@@ -117,7 +166,17 @@ describe('defaultCPUSchedule', () => {
     const fn = createPrimFunc([A, B, C]);
     const s = defaultCPUSchedule(fn, AVX512);
     expect(kinds(s, 'vectorized').length).toBeGreaterThanOrEqual(2);
-    const { ins, want } = checkInterpreter(fn, s, [[3, 32, 40], [1, 40, 32], [3, 32, 32]], 1, 1e-4);
+    const { ins, want } = checkInterpreter(
+      fn,
+      s,
+      [
+        [3, 32, 40],
+        [1, 40, 32],
+        [3, 32, 32],
+      ],
+      1,
+      1e-4,
+    );
     if (process.arch === 'x64') checkNative(s, ins, want, AVX2.features, 1e-4);
   });
 
@@ -127,13 +186,27 @@ describe('defaultCPUSchedule', () => {
     const rc = reduceAxis([0, 8], 'rc');
     const ry = reduceAxis([0, 3], 'ry');
     const rx = reduceAxis([0, 3], 'rx');
-    const Y = compute([1, 16, 16, 16], (n, co, h, w) => sum(mul(X.at(n, rc, add(h, ry), add(w, rx)), W.at(co, rc, ry, rx)), [rc, ry, rx]), 'Y');
+    const Y = compute(
+      [1, 16, 16, 16],
+      (n, co, h, w) => sum(mul(X.at(n, rc, add(h, ry), add(w, rx)), W.at(co, rc, ry, rx)), [rc, ry, rx]),
+      'Y',
+    );
     const fn = createPrimFunc([X, W, Y]);
     const s = defaultCPUSchedule(fn, AVX512);
     const vec = kinds(s, 'vectorized');
     expect(vec.length).toBeGreaterThanOrEqual(1);
     for (const l of vec) expect(extentOf(l)).toBe(16);
-    const { ins, want } = checkInterpreter(fn, s, [[1, 8, 18, 18], [16, 8, 3, 3], [1, 16, 16, 16]], 1, 1e-4);
+    const { ins, want } = checkInterpreter(
+      fn,
+      s,
+      [
+        [1, 8, 18, 18],
+        [16, 8, 3, 3],
+        [1, 16, 16, 16],
+      ],
+      1,
+      1e-4,
+    );
     if (process.arch === 'x64') checkNative(s, ins, want, AVX2.features, 1e-4);
     if (hasAVX512) checkNative(s, ins, want, AVX512.features, 1e-4);
   });
@@ -161,7 +234,10 @@ describe('defaultCPUSchedule', () => {
     const fn = createPrimFunc([X, Y]);
     const s = defaultCPUSchedule(fn, AVX512);
     expect(kinds(s, 'parallel').length).toBeGreaterThanOrEqual(1);
-    const { ins, want } = checkInterpreter(fn, s, [[64, 300], [64, 300]]);
+    const { ins, want } = checkInterpreter(fn, s, [
+      [64, 300],
+      [64, 300],
+    ]);
     if (process.arch === 'x64') checkNative(s, ins, want, AVX2.features);
   });
 
@@ -178,7 +254,11 @@ describe('defaultCPUSchedule', () => {
     expect(par.length).toBe(1);
     // 2 x 3 = 6 < 8 per thread's worth of work, so j is fused in too
     for (const p of par) expect(extentOf(p)).toBe(30);
-    checkInterpreter(fn, s, [[2, 3, 2048], [2048, 5], [2, 3, 5]]);
+    checkInterpreter(fn, s, [
+      [2, 3, 2048],
+      [2048, 5],
+      [2, 3, 5],
+    ]);
     expect(kinds(defaultCPUSchedule(fn, { numThreads: 1 }), 'parallel').length).toBe(0);
   });
 });

@@ -11,8 +11,7 @@
 //     loops are fused and parallelized and the inner loops left to LLVM.
 // Built from the schedule primitives, so their legality checks apply; a block that a
 // primitive refuses keeps whatever its rule had done before the refusal.
-import type { Var } from '@kiln/ir-core';
-import type { Buffer } from '@kiln/ir-core';
+import type { Buffer, Var } from '@kiln/ir-core';
 import { isKilnError, postOrderVisit } from '@kiln/ir-core';
 import type { PrimFunc, Stmt } from '@kiln/tensorir';
 import type { Schedule } from '../schedule.js';
@@ -77,7 +76,9 @@ function outerSpatialLoops(sch: Schedule, blockRV: BlockRV, loops: readonly Loop
     const loop = sch.get(l);
     if (loop.extent.kind !== 'IntImm' || loop.min.kind !== 'IntImm' || loop.min.value !== 0) break;
     const v = loop.loopVar;
-    const spatialOnly = realize.iterValues.every((val, i) => !usesVar(val, v) || blk.iterVars[i].iterType === 'spatial');
+    const spatialOnly = realize.iterValues.every(
+      (val, i) => !usesVar(val, v) || blk.iterVars[i].iterType === 'spatial',
+    );
     if (!spatialOnly) break;
     out.push(l);
   }
@@ -132,19 +133,31 @@ function scheduleElementwise(sch: Schedule, blockRV: BlockRV, lanes: number, thr
 }
 
 /** The vector operand of a contraction plan, when packing it into panels pays off. */
-function packCandidate(sch: Schedule, blockRV: BlockRV, plan: ContractionPlan): { index: number; buffer: Buffer } | undefined {
+function packCandidate(
+  sch: Schedule,
+  blockRV: BlockRV,
+  plan: ContractionPlan,
+): { index: number; buffer: Buffer } | undefined {
   const r = sch.getRealize(blockRV);
   const shape = blockShape(r);
   if (!shape || !plan.rowVar) return undefined;
   const rowExt = constExtent(r.block.iterVars.find((iv) => iv.var === plan.rowVar)!.dom.extent) ?? 0;
   if (rowExt < MIN_PACK_ROWS) return undefined;
   const reduce = new Set<Var>(shape.reduce);
-  const loads = loadsOf(shape.store.value).filter((l) => l.buffer !== shape.store.buffer && l.indices.some((e) => usesVar(e, plan.vecVar)));
+  const loads = loadsOf(shape.store.value).filter(
+    (l) => l.buffer !== shape.store.buffer && l.indices.some((e) => usesVar(e, plan.vecVar)),
+  );
   if (loads.length !== 1) return undefined;
   const { buffer, indices } = loads[0];
   const n = indices.length;
   // [..., k, j]: the column is the vector axis itself, the row a reduction variable.
-  if (n < 2 || indices[n - 1] !== plan.vecVar || indices[n - 2].kind !== 'Var' || !reduce.has(indices[n - 2] as Var)) return undefined;
+  if (
+    n < 2 ||
+    indices[n - 1] !== plan.vecVar ||
+    indices[n - 2].kind !== 'Var' ||
+    !reduce.has(indices[n - 2] as Var)
+  )
+    return undefined;
   const last = constExtent(buffer.shape[n - 1]);
   if (last === undefined || last % (plan.nrVectors * plan.lanes) !== 0) return undefined;
   const index = r.block.reads.findIndex((rg) => rg.buffer === buffer);
@@ -170,7 +183,11 @@ export function defaultCPUSchedule(fn: PrimFunc, target: CPUScheduleTarget = {})
         if (!plan) continue;
         plans.set(name, plan);
         const cand = packCandidate(sch, b, plan);
-        if (cand) packs.push({ cacheBlock: sch.get(sch.cacheRead(b, cand.index, 'global')).name, panel: plan.nrVectors * plan.lanes });
+        if (cand)
+          packs.push({
+            cacheBlock: sch.get(sch.cacheRead(b, cand.index, 'global')).name,
+            panel: plan.nrVectors * plan.lanes,
+          });
       } catch (e) {
         if (!isKilnError(e)) throw e;
       }

@@ -14,9 +14,15 @@ import { bufferRegion, bufferStore } from '@kiln/tensorir';
 export function packedBuffer(src: Buffer, panel: number): Buffer {
   const n = src.shape.length;
   const N = src.shape[n - 1];
-  if (N.kind !== 'IntImm' || N.value % panel !== 0 || n < 2) throw new Error('packedBuffer: needs a constant last extent divisible by the panel');
+  if (N.kind !== 'IntImm' || N.value % panel !== 0 || n < 2)
+    throw new Error('packedBuffer: needs a constant last extent divisible by the panel');
   const dt = N.dtype;
-  const shape = [...src.shape.slice(0, n - 2), intImm(N.value / panel, dt), src.shape[n - 2], intImm(panel, dt)];
+  const shape = [
+    ...src.shape.slice(0, n - 2),
+    intImm(N.value / panel, dt),
+    src.shape[n - 2],
+    intImm(panel, dt),
+  ];
   return buffer(`${src.name}_packed`, src.dtype, shape, { scope: src.scope });
 }
 
@@ -39,12 +45,18 @@ function mapRegion(rg: readonly Range[], panel: number, dst: Buffer): Range[] {
     );
     return [...rg.slice(0, n - 2), range(m[n - 2], intImm(1, dt)), rg[n - 2], range(m[n], intImm(1, dt))];
   }
-  return [...rg.slice(0, n - 2), range(intImm(0, dt), dst.shape[n - 2]), rg[n - 2], range(intImm(0, dt), intImm(panel, dt))];
+  return [
+    ...rg.slice(0, n - 2),
+    range(intImm(0, dt), dst.shape[n - 2]),
+    rg[n - 2],
+    range(intImm(0, dt), intImm(panel, dt)),
+  ];
 }
 
 /** Replace every use of `src` in `fn` by `dst = packedBuffer(src, panel)`. */
 export function packBuffer(fn: PrimFunc, src: Buffer, dst: Buffer, panel: number): PrimFunc {
-  const region = (r: BufferRegion): BufferRegion => (r.buffer === src ? bufferRegion(dst, mapRegion(r.region, panel, dst)) : r);
+  const region = (r: BufferRegion): BufferRegion =>
+    r.buffer === src ? bufferRegion(dst, mapRegion(r.region, panel, dst)) : r;
   class Pack extends Mutator {
     protected override visitNode(n: Node): Node {
       if (n.kind === 'BufferLoad') {
@@ -54,7 +66,11 @@ export function packBuffer(fn: PrimFunc, src: Buffer, dst: Buffer, panel: number
             l.indices.map((e) => this.visit(e)),
             panel,
           );
-          return freezeNode({ ...(n as object), buffer: dst, indices: Object.freeze(idx) } as unknown as Node);
+          return freezeNode({
+            ...(n as object),
+            buffer: dst,
+            indices: Object.freeze(idx),
+          } as unknown as Node);
         }
       }
       if (n.kind === 'BufferStore') {
