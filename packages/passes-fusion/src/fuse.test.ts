@@ -2,7 +2,7 @@
 // (built with the BlockBuilder and compared structurally), well-formedness, and numerical
 // equality on the VM with the TIR interpreter before and after each pass.
 import type { IRModule, Node, PrimExpr } from '@kiln/ir-core';
-import { getFunction, moduleEntries, primVar, sequential, structuralEqual, withFunction } from '@kiln/ir-core';
+import { add, floatImm, getFunction, moduleEntries, primVar, sequential, structuralEqual, sub, withFunction } from '@kiln/ir-core';
 import type { Expr, RelaxFunction, SeqExpr } from '@kiln/relax';
 import {
   BlockBuilder,
@@ -17,6 +17,7 @@ import {
   wellFormed as relaxWellFormed,
 } from '@kiln/relax';
 import type { PrimFunc } from '@kiln/tensorir';
+import * as te from '@kiln/tensorir';
 import { primFunc, wellFormed as tirWellFormed } from '@kiln/tensorir';
 import { describe, expect, it } from 'vitest';
 import { AnnotateTIROpPattern, analyzeOpPattern } from './annotate-tir-op-pattern.js';
@@ -259,6 +260,12 @@ describe('relax.FuseOps', () => {
     expect(calleesOfMain(two).length).toBe(3);
     const inp = [{ data: rand(5, 3), shape: [5] }];
     const ref = runOnVM(mod, inp);
+    // one kernel called three times inside one group: fresh loop vars and block names
+    const one = FuseTIR.run(all);
+    expectWellFormed(one);
+    const merged = runOnVM(one, inp);
+    expect(merged.launches).toBe(1);
+    expect(maxRelErr(merged.outputs[0], ref.outputs[0])).toBeLessThan(1e-5);
     const got = runOnVM(FuseTIR.run(two), inp);
     expect(got.launches).toBe(3);
     expect(maxRelErr(got.outputs[0], ref.outputs[0])).toBeLessThan(1e-5);
@@ -311,6 +318,26 @@ describe('relax.FuseTIR', () => {
       expect(ref.launches).toBe(5);
       expect(got.launches).toBe(2);
     }
+  });
+
+  it('Before/After: a chain of elementwise kernels becomes one block (computeInline)', () => {
+    const x = relaxVar('x', tensorSInfo([8], 'float32'));
+    const bb = new BlockBuilder();
+    bb.function('main', [x], () =>
+      bb.dataflow(() => bb.emitOutput(bb.emit(op.negative(bb.emit(op.exp(bb.emit(op.add(x, constant([1], [1]))))))))),
+    );
+    const before = FuseOps.run(prepare.run(bb.getModule()));
+    const after = FuseTIR.run(before);
+    expect(after.globals).toEqual(['fused_add_exp_negative', 'main']);
+    // Expected: the kernel one would write by hand with te.
+    const A = te.placeholder([8], 'float32', 'p_x');
+    const C = te.placeholder([1], 'float32', 'p_c1');
+    const out = te.compute([8], (i0) => sub(floatImm(0), te.exp(add(A.at(i0), C.at(0)))), 'T_negative');
+    const expected = te.createPrimFunc([A, C, out], { name: 'fused_add_exp_negative', attrs: { op_pattern: 'broadcast' } });
+    expect(structuralEqual(getFunction(after, 'fused_add_exp_negative'), expected, { mapFreeVars: true })).toBe(true);
+    const call = bindingsOf(mainOf(after))[0].value;
+    expect(call.kind === 'relax.Call' && call.op.kind === 'relax.Op' && call.op.name).toBe('relax.call_tir');
+    expectWellFormed(after);
   });
 
   it('is the identity without Primitive functions', () => {
