@@ -271,6 +271,16 @@ describe('nn legalization', () => {
       poolRef(x1, [3], [2], [0], 'max'),
     );
   });
+  it('ceil-mode pooling over a symbolic spatial dim runs one kernel for all sizes', () => {
+    const sinfo = [tensorSInfo([1, 2, h, 6], 'float32')];
+    for (const hv of [5, 6, 7]) {
+      const x = rand('float32', [1, 2, hv, 6], hv);
+      const got = tensorOut(
+        runOp((a) => op.maxPool2d(a, [2, 2], { strides: [2], ceilMode: true }), [x], sinfo),
+      );
+      close(got, poolRef(x, [2, 2], [2, 2], [0, 0], 'max', true));
+    }
+  });
   it('adaptive and global pooling', () => {
     const x = rand('float32', [1, 2, 7, 5], 13);
     const ref = (oh: number, ow: number, kind: 'max' | 'avg') =>

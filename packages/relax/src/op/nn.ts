@@ -3,8 +3,18 @@
 // softmax / log_softmax, scaled dot-product attention and image.resize2d. Layouts are
 // channel-first (NCW / NCHW / NCDHW, weights OIW / OIHW / OIDHW, transpose IOHW).
 import type { DataType, PrimExpr } from '@kiln/ir-core';
-import { ErrorCodes, ge, dtype as parseDType, select } from '@kiln/ir-core';
-import { constDim, dim, dimAdd, dimFloorDiv, dimMul, dimSub, provablyNotEqual } from '../arith.js';
+import { ErrorCodes, dtype as parseDType } from '@kiln/ir-core';
+import {
+  constDim,
+  dim,
+  dimAdd,
+  dimFloorDiv,
+  dimMax,
+  dimMin,
+  dimMul,
+  dimSub,
+  provablyNotEqual,
+} from '../arith.js';
 import { call, shapeExpr } from '../ir/expr.js';
 import type { Call, Expr } from '../ir/nodes.js';
 import { shapeToString } from '../ir/struct-info.js';
@@ -211,9 +221,11 @@ export function poolOut(d: PrimExpr, k: number, g: ConvGeometry, i: number, ceil
   const co = constDim(o);
   if (cd !== undefined && co !== undefined)
     return (co - 1) * g.strides[i] >= cd + g.padBefore[i] ? dim(co - 1) : o;
-  // Symbolic: the same correction as a select on the dims.
+  // Symbolic: the same correction as integer arithmetic (the VM computes shapes with
+  // + - * // % min max only): [start >= d + pad] = min(1, max(0, start - d - pad + 1)).
   const start = dimMul(dimSub(o, 1), g.strides[i]);
-  return dimSub(o, select(ge(start, dimAdd(d, g.padBefore[i])), dim(1), dim(0)));
+  const over = dimAdd(dimSub(start, dimAdd(d, g.padBefore[i])), 1);
+  return dimSub(o, dimMin(1, dimMax(0, over)));
 }
 
 const adaptiveAttrs = z.object({ outputSize: zInts.nullable().default(null) });
