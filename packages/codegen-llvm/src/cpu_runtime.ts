@@ -1,7 +1,9 @@
 // The small C runtime linked into every CPU kernel library: a persistent thread pool for
-// parallel loops (static partition, spin-then-sleep workers, nested parallelism runs
-// inline; workers are joined when the library is unloaded) and 64-byte aligned
-// allocation for temporaries too large for the stack.
+// parallel loops (the range is cut into a few parts per thread that the caller and the
+// workers claim as they come, so a worker the OS has not scheduled yet never holds up
+// the call; spin-then-sleep workers; nested parallelism runs inline; workers are joined
+// when the library is unloaded) and 64-byte aligned allocation for temporaries too
+// large for the stack.
 // It is C source kept here as a string so the package ships it without extra files.
 
 export const CPU_RUNTIME_C = String.raw`
@@ -22,7 +24,10 @@ static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t g_cv = PTHREAD_COND_INITIALIZER;
 static pthread_mutex_t g_call_mu = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic uint64_t g_generation = 0;
-static _Atomic int g_remaining = 0;
+/* The claim word of the current call: generation (32 bits) | parts (16) | next part (16).
+   One word, so a late worker can never claim a part of a call that has moved on. */
+static _Atomic uint64_t g_claim = 0;
+static _Atomic int g_done = 0;
 static kiln_task_fn g_fn;
 static void *g_closure;
 static int64_t g_n;
@@ -38,14 +43,27 @@ static inline void cpu_relax(void) {
 }
 
 static void run_part(int part) {
-  if (part >= g_parts) return;
   int64_t begin = g_n * part / g_parts;
   int64_t end = g_n * (part + 1) / g_parts;
   if (begin < end) g_fn(begin, end, g_closure);
 }
 
+/* Claim and run parts of call gen until none is left. */
+static void run_parts(uint64_t gen) {
+  for (;;) {
+    uint64_t c = atomic_load_explicit(&g_claim, memory_order_acquire);
+    if ((c >> 32) != (gen & 0xffffffffu)) return;
+    uint64_t parts = (c >> 16) & 0xffffu;
+    uint64_t part = c & 0xffffu;
+    if (part >= parts) return;
+    if (!atomic_compare_exchange_weak_explicit(&g_claim, &c, c + 1, memory_order_acq_rel, memory_order_relaxed)) continue;
+    run_part((int)part);
+    atomic_fetch_add_explicit(&g_done, 1, memory_order_release);
+  }
+}
+
 static void *worker(void *arg) {
-  int id = (int)(intptr_t)arg;
+  (void)arg;
   uint64_t seen = 0;
   t_in_parallel = 1;
   for (;;) {
@@ -62,8 +80,7 @@ static void *worker(void *arg) {
     }
     seen = gen;
     if (atomic_load_explicit(&g_shutdown, memory_order_acquire)) break;
-    run_part(id);
-    atomic_fetch_sub_explicit(&g_remaining, 1, memory_order_release);
+    run_parts(gen);
   }
   return 0;
 }
@@ -130,19 +147,25 @@ void kiln_parallel_for(kiln_task_fn fn, void *closure, int64_t n) {
   }
   ensure_pool();
   int workers = g_nthreads;
+  /* A few parts per thread: whoever is running claims the next one. */
+  int64_t parts = (int64_t)workers * 4;
+  if (parts > n) parts = n;
+  if (parts > 0xffff) parts = 0xffff;
   g_fn = fn;
   g_closure = closure;
   g_n = n;
-  g_parts = n < workers ? (int)n : workers;
-  atomic_store_explicit(&g_remaining, workers - 1, memory_order_relaxed);
+  g_parts = (int)parts;
+  atomic_store_explicit(&g_done, 0, memory_order_relaxed);
+  uint64_t gen = atomic_load_explicit(&g_generation, memory_order_relaxed) + 1;
+  atomic_store_explicit(&g_claim, ((gen & 0xffffffffu) << 32) | ((uint64_t)parts << 16), memory_order_release);
   pthread_mutex_lock(&g_mu);
-  atomic_fetch_add_explicit(&g_generation, 1, memory_order_release);
+  atomic_store_explicit(&g_generation, gen, memory_order_release);
   pthread_cond_broadcast(&g_cv);
   pthread_mutex_unlock(&g_mu);
   t_in_parallel = 1;
-  run_part(0);
+  run_parts(gen);
   t_in_parallel = 0;
-  while (atomic_load_explicit(&g_remaining, memory_order_acquire) > 0) cpu_relax();
+  while (atomic_load_explicit(&g_done, memory_order_acquire) < (int)parts) cpu_relax();
   pthread_mutex_unlock(&g_call_mu);
 }
 
