@@ -4,8 +4,13 @@
 import { sequential } from '@kiln/ir-core';
 import { compileModule } from '@kiln/cli';
 import {
+  BlockBuilder,
   CallTIRRewrite,
+  constant,
   LegalizeOps,
+  op,
+  relaxVar,
+  tensorSInfo,
   StaticPlanBlockMemory,
   ToNonDataflow,
 } from '@kiln/relax';
@@ -38,6 +43,37 @@ describe('a small CNN through FuseOps + FuseTIR', () => {
       expect(Object.keys(got.byKernel).sort()).toEqual(['fused_conv2d1_add1_relu1', 'fused_conv2d_add_relu', 'fused_matmul_add2', 'max_pool2d', 'reshape']);
       if (batch === 1) console.log(`small CNN kernels launched: ${ref.launches} → ${got.launches}`, Object.keys(got.byKernel).join(', '));
     }
+  });
+
+  it('fuses a residual block: conv+bn+relu, and conv+bn+add(skip)+relu', () => {
+    const x = relaxVar('x', tensorSInfo([1, 8, 6, 6], 'float32'));
+    const bn = (seed: number) => [
+      constant(rand(8, seed, 0.5).map((v) => 1 + v), [8]),
+      constant(rand(8, seed + 1), [8]),
+      constant(rand(8, seed + 2), [8]),
+      constant(rand(8, seed + 3, 0.5).map((v) => 1.5 + v), [8]),
+    ] as const;
+    const bb = new BlockBuilder();
+    bb.function('main', [x], () =>
+      bb.dataflow(() => {
+        const c1 = bb.emit(op.conv2d(x, constant(rand(8 * 8 * 9, 1, 0.2), [8, 8, 3, 3]), { padding: [1] }));
+        const b1 = bb.emit(op.batchNorm(c1, ...bn(10)));
+        const r1 = bb.emit(op.relu(b1));
+        const c2 = bb.emit(op.conv2d(r1, constant(rand(8 * 8 * 9, 2, 0.2), [8, 8, 3, 3]), { padding: [1] }));
+        const b2 = bb.emit(op.batchNorm(c2, ...bn(20)));
+        const s = bb.emit(op.add(b2, x));
+        return bb.emitOutput(op.relu(s));
+      }),
+    );
+    const mod = sequential([LegalizeOps, AnnotateTIROpPattern]).run(bb.getModule());
+    const tir = FuseTIR.run(FuseOps.run(mod));
+    expect(tir.globals).toEqual(['fused_conv2d_batch_norm_add_relu', 'fused_conv2d_batch_norm_relu', 'main']);
+    const inp = [{ data: rand(288, 8), shape: [1, 8, 6, 6] }];
+    const ref = runOnVM(mod, inp);
+    const got = runOnVM(tir, inp);
+    expect(ref.launches).toBe(7);
+    expect(got.launches).toBe(2);
+    expect(maxRelErr(got.outputs[0], ref.outputs[0])).toBeLessThan(1e-4);
   });
 
   it('compiles through the native CPU pipeline with the fusion passes and matches the unfused build', () => {
