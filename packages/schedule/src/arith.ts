@@ -164,7 +164,8 @@ export function bounds(e: PrimExpr, ranges: VarRanges): Interval | undefined {
       if (!a || !b || b[0] !== b[1] || b[0] <= 0) return undefined;
       const d = b[0];
       if (e.kind === 'FloorDiv') return [Math.floor(a[0] / d), Math.floor(a[1] / d)];
-      if (Math.floor(a[0] / d) === Math.floor(a[1] / d)) return [a[0] - Math.floor(a[0] / d) * d, a[1] - Math.floor(a[1] / d) * d];
+      if (Math.floor(a[0] / d) === Math.floor(a[1] / d))
+        return [a[0] - Math.floor(a[0] / d) * d, a[1] - Math.floor(a[1] / d) * d];
       return [0, d - 1];
     }
     default:
@@ -194,7 +195,8 @@ export function simplifyIndex(e: PrimExpr, ranges: VarRanges = new Map()): PrimE
     case 'Mul': {
       const a = simplifyIndex(e.a, ranges);
       const b = simplifyIndex(e.b, ranges);
-      const rebuilt = a === e.a && b === e.b ? e : e.kind === 'Add' ? add(a, b) : e.kind === 'Sub' ? sub(a, b) : mul(a, b);
+      const rebuilt =
+        a === e.a && b === e.b ? e : e.kind === 'Add' ? add(a, b) : e.kind === 'Sub' ? sub(a, b) : mul(a, b);
       return fromLin(linearize(rebuilt), e.dtype);
     }
     case 'FloorDiv':
@@ -218,7 +220,8 @@ export function simplifyIndex(e: PrimExpr, ranges: VarRanges = new Map()): PrimE
         if (rb && rb[0] >= 0 && rb[1] < d) {
           return e.kind === 'FloorDiv' ? fromLin({ terms: qTerms, c: qc }, e.dtype) : r;
         }
-        if (qTerms.size === 0 && l.c === 0 && rb && e.kind === 'FloorMod' && rb[0] >= 0 && rb[1] < d) return r;
+        if (qTerms.size === 0 && l.c === 0 && rb && e.kind === 'FloorMod' && rb[0] >= 0 && rb[1] < d)
+          return r;
       }
       if (a === e.a && b === e.b) return e;
       return e.kind === 'FloorDiv' ? floordiv(a, b) : floormod(a, b);

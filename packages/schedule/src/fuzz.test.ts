@@ -1,14 +1,23 @@
 // Property: whatever sequence of primitives a schedule accepts, on any of the test
 // kernels, the result computes the same values and its trace replays. Refusals must be
 // KilnErrors; anything else is a bug.
-import fc from 'fast-check';
+
 import { isKilnError, structuralEqual } from '@kiln/ir-core';
 import type { PrimFunc } from '@kiln/tensorir';
 import { printPrimFunc, wellFormed } from '@kiln/tensorir';
+import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { BlockRV, LoopRV, Schedule } from './index.js';
 import { applyTrace, createSchedule, parseTrace } from './index.js';
-import { conv2d, elementwise, layerNorm, matmulRelu, sameResults, softmax, stencil } from './testing/kernels.js';
+import {
+  conv2d,
+  elementwise,
+  layerNorm,
+  matmulRelu,
+  sameResults,
+  softmax,
+  stencil,
+} from './testing/kernels.js';
 
 const KERNELS: Record<string, () => PrimFunc> = {
   elementwise: () => elementwise(6, 8),
@@ -20,8 +29,23 @@ const KERNELS: Record<string, () => PrimFunc> = {
 };
 
 const OPS = [
-  'split', 'fuse', 'reorder', 'parallel', 'vectorize', 'unroll', 'computeAt', 'reverseComputeAt', 'computeInline',
-  'reverseComputeInline', 'cacheRead', 'cacheWrite', 'decomposeReduction', 'rfactor', 'blockize', 'setScope', 'bind',
+  'split',
+  'fuse',
+  'reorder',
+  'parallel',
+  'vectorize',
+  'unroll',
+  'computeAt',
+  'reverseComputeAt',
+  'computeInline',
+  'reverseComputeInline',
+  'cacheRead',
+  'cacheWrite',
+  'decomposeReduction',
+  'rfactor',
+  'blockize',
+  'setScope',
+  'bind',
 ] as const;
 const TAGS = ['blockIdx.x', 'threadIdx.x', 'blockIdx.y', 'threadIdx.y'];
 
@@ -31,7 +55,12 @@ interface Op {
   b: number;
   c: number;
 }
-const op: fc.Arbitrary<Op> = fc.record({ op: fc.constantFrom(...OPS), a: fc.nat(50), b: fc.nat(50), c: fc.integer({ min: 2, max: 5 }) });
+const op: fc.Arbitrary<Op> = fc.record({
+  op: fc.constantFrom(...OPS),
+  a: fc.nat(50),
+  b: fc.nat(50),
+  c: fc.integer({ min: 2, max: 5 }),
+});
 
 function blocks(sch: Schedule): BlockRV[] {
   const names: string[] = [];
@@ -127,28 +156,39 @@ describe('random primitive sequences on the test kernels', () => {
   for (const [name, make] of Object.entries(KERNELS)) {
     it(`${name}: accepted schedules keep results and replay`, () => {
       fc.assert(
-        fc.property(fc.array(op, { minLength: 1, maxLength: Number(process.env.KILN_FUZZ_LEN ?? 8) }), (ops) => {
-          const fn = make();
-          const sch = createSchedule(fn);
-          const log: string[] = [];
-          for (const o of ops) {
-            try {
-              apply(sch, o);
-              log.push(`ok ${o.op}`);
-              accepted.set(o.op, (accepted.get(o.op) ?? 0) + 1);
-            } catch (e) {
-              if (!isKilnError(e)) throw e;
-              log.push(`refused ${o.op}: ${(e as Error).message}`);
+        fc.property(
+          fc.array(op, { minLength: 1, maxLength: Number(process.env.KILN_FUZZ_LEN ?? 8) }),
+          (ops) => {
+            const fn = make();
+            const sch = createSchedule(fn);
+            const log: string[] = [];
+            for (const o of ops) {
+              try {
+                apply(sch, o);
+                log.push(`ok ${o.op}`);
+                accepted.set(o.op, (accepted.get(o.op) ?? 0) + 1);
+              } catch (e) {
+                if (!isKilnError(e)) throw e;
+                log.push(`refused ${o.op}: ${(e as Error).message}`);
+              }
             }
-          }
-          const problems = wellFormed(sch.func);
-          expect(problems, `${log.join('\n')}\n${printPrimFunc(sch.func)}`).toEqual([]);
-          const r = sameResults(fn, sch.func, 5, 1e-5);
-          expect(r.ok, `${r.message}\n${log.join('\n')}\n${sch.trace.toString()}\n${printPrimFunc(sch.func)}`).toBe(true);
-          const again = applyTrace(parseTrace(sch.trace.toString()), make());
-          expect(structuralEqual(again.func, sch.func, { mapFreeVars: true }), sch.trace.toString()).toBe(true);
-        }),
-        { numRuns: Number(process.env.KILN_FUZZ_RUNS ?? 40), seed: Number(process.env.KILN_FUZZ_SEED ?? 1234) },
+            const problems = wellFormed(sch.func);
+            expect(problems, `${log.join('\n')}\n${printPrimFunc(sch.func)}`).toEqual([]);
+            const r = sameResults(fn, sch.func, 5, 1e-5);
+            expect(
+              r.ok,
+              `${r.message}\n${log.join('\n')}\n${sch.trace.toString()}\n${printPrimFunc(sch.func)}`,
+            ).toBe(true);
+            const again = applyTrace(parseTrace(sch.trace.toString()), make());
+            expect(structuralEqual(again.func, sch.func, { mapFreeVars: true }), sch.trace.toString()).toBe(
+              true,
+            );
+          },
+        ),
+        {
+          numRuns: Number(process.env.KILN_FUZZ_RUNS ?? 40),
+          seed: Number(process.env.KILN_FUZZ_SEED ?? 1234),
+        },
       );
     });
   }

@@ -1,12 +1,11 @@
 // Tensor intrinsics for tensorize: a description (what a hardware micro-kernel computes,
 // as a loop nest over one block) and an implementation (the TIR that replaces a matching
 // nest). Registries belong to a schedule or a caller, never to a module-level singleton.
-import type { Buffer } from '@kiln/ir-core';
+import type { Buffer, PrimExpr } from '@kiln/ir-core';
 import { add, buffer, bufferLoad, ErrorCodes, intImm, KilnError, mul, primVar, range } from '@kiln/ir-core';
-import type { PrimExpr } from '@kiln/ir-core';
 import type { PrimFunc, Stmt } from '@kiln/tensorir';
 import { block, blockRealize, bufferRegion, bufferStore, forLoop, iterVar, primFunc } from '@kiln/tensorir';
-import { fail, ScheduleErrorCodes as C } from './errors.js';
+import { ScheduleErrorCodes as C, fail } from './errors.js';
 
 export interface TensorIntrin {
   readonly name: string;
@@ -19,13 +18,28 @@ export class TensorIntrinRegistry {
 
   /** Add an intrinsic; both functions must take the same buffers (dtype and shape) in the same order. */
   register(name: string, desc: PrimFunc, impl: PrimFunc): TensorIntrin {
-    if (this.table.has(name)) throw new KilnError(ErrorCodes.DUPLICATE_NAME, `tensor intrinsic '${name}' is already registered`);
+    if (this.table.has(name))
+      throw new KilnError(ErrorCodes.DUPLICATE_NAME, `tensor intrinsic '${name}' is already registered`);
     const db = desc.params.filter((p): p is Buffer => p.kind === 'Buffer');
     const ib = impl.params.filter((p): p is Buffer => p.kind === 'Buffer');
     const same =
       db.length === ib.length &&
-      db.every((b, i) => b.dtype === ib[i].dtype && b.shape.length === ib[i].shape.length && b.shape.every((s, d) => s.kind === 'IntImm' && ib[i].shape[d].kind === 'IntImm' && s.value === (ib[i].shape[d] as { value: number }).value));
-    if (!same) throw new KilnError(ErrorCodes.INVALID_ARGUMENT, `tensor intrinsic '${name}': description and implementation take different buffers`);
+      db.every(
+        (b, i) =>
+          b.dtype === ib[i].dtype &&
+          b.shape.length === ib[i].shape.length &&
+          b.shape.every(
+            (s, d) =>
+              s.kind === 'IntImm' &&
+              ib[i].shape[d].kind === 'IntImm' &&
+              s.value === (ib[i].shape[d] as { value: number }).value,
+          ),
+      );
+    if (!same)
+      throw new KilnError(
+        ErrorCodes.INVALID_ARGUMENT,
+        `tensor intrinsic '${name}': description and implementation take different buffers`,
+      );
     const t = Object.freeze({ name, desc, impl });
     this.table.set(name, t);
     return t;
@@ -33,7 +47,12 @@ export class TensorIntrinRegistry {
 
   get(name: string): TensorIntrin {
     const t = this.table.get(name);
-    if (!t) fail(C.SCHEDULE_UNKNOWN_INTRIN, 'tensorize', `no tensor intrinsic '${name}' (known: ${[...this.table.keys()].join(', ') || 'none'})`);
+    if (!t)
+      fail(
+        C.SCHEDULE_UNKNOWN_INTRIN,
+        'tensorize',
+        `no tensor intrinsic '${name}' (known: ${[...this.table.keys()].join(', ') || 'none'})`,
+      );
     return t;
   }
 
@@ -65,11 +84,18 @@ function matmulDesc(n: number): PrimFunc {
   const [i, j, k] = ['i', 'j', 'k'].map((x) => primVar(x));
   const [vi, vj, vk] = ['vi', 'vj', 'vk'].map((x) => primVar(x));
   const one = (v: PrimExpr) => range(v, intImm(1));
-  const blk = block('update', bufferStore(Cb, add(bufferLoad(Cb, [vi, vj]), mul(bufferLoad(A, [vi, vk]), bufferLoad(B, [vk, vj]))), [vi, vj]), {
-    iterVars: [iterVar(vi, [0, n]), iterVar(vj, [0, n]), iterVar(vk, [0, n], 'reduce')],
-    reads: [bufferRegion(A, [one(vi), one(vk)]), bufferRegion(B, [one(vk), one(vj)])],
-    writes: [bufferRegion(Cb, [one(vi), one(vj)])],
-  });
+  const blk = block(
+    'update',
+    bufferStore(Cb, add(bufferLoad(Cb, [vi, vj]), mul(bufferLoad(A, [vi, vk]), bufferLoad(B, [vk, vj]))), [
+      vi,
+      vj,
+    ]),
+    {
+      iterVars: [iterVar(vi, [0, n]), iterVar(vj, [0, n]), iterVar(vk, [0, n], 'reduce')],
+      reads: [bufferRegion(A, [one(vi), one(vk)]), bufferRegion(B, [one(vk), one(vj)])],
+      writes: [bufferRegion(Cb, [one(vi), one(vj)])],
+    },
+  );
   const body = forLoop(i, 0, n, forLoop(j, 0, n, forLoop(k, 0, n, blockRealize([i, j, k], true, blk))));
   return primFunc([A, B, Cb], rootOf(body), { attrs: { global_symbol: `matmul_${n}x${n}x${n}_f32_desc` } });
 }
@@ -82,14 +108,20 @@ function matmulImpl(n: number): PrimFunc {
   const [i, j] = ['i', 'j'].map((x) => primVar(x));
   const [vi, vj] = ['vi', 'vj'].map((x) => primVar(x));
   let acc: PrimExpr = bufferLoad(Cb, [vi, vj]);
-  for (let k = 0; k < n; k++) acc = add(acc, mul(bufferLoad(A, [vi, intImm(k)]), bufferLoad(B, [intImm(k), vj])));
+  for (let k = 0; k < n; k++)
+    acc = add(acc, mul(bufferLoad(A, [vi, intImm(k)]), bufferLoad(B, [intImm(k), vj])));
   const one = (v: PrimExpr) => range(v, intImm(1));
   const blk = block('micro_kernel', bufferStore(Cb, acc, [vi, vj]), {
     iterVars: [iterVar(vi, [0, n]), iterVar(vj, [0, n])],
-    reads: [bufferRegion(A, [one(vi), range(intImm(0), intImm(n))]), bufferRegion(B, [range(intImm(0), intImm(n)), one(vj)])],
+    reads: [
+      bufferRegion(A, [one(vi), range(intImm(0), intImm(n))]),
+      bufferRegion(B, [range(intImm(0), intImm(n)), one(vj)]),
+    ],
     writes: [bufferRegion(Cb, [one(vi), one(vj)])],
   });
-  const body = forLoop(i, 0, n, forLoop(j, 0, n, blockRealize([i, j], true, blk), { kind: 'unrolled' }), { kind: 'unrolled' });
+  const body = forLoop(i, 0, n, forLoop(j, 0, n, blockRealize([i, j], true, blk), { kind: 'unrolled' }), {
+    kind: 'unrolled',
+  });
   return primFunc([A, B, Cb], rootOf(body), { attrs: { global_symbol: `matmul_${n}x${n}x${n}_f32_impl` } });
 }
 
@@ -106,16 +138,24 @@ function dotDesc(n: number, unrolled: boolean): PrimFunc {
       reads: [bufferRegion(A), bufferRegion(B)],
       writes: [bufferRegion(Cb)],
     });
-    return primFunc([A, B, Cb], rootOf(blockRealize([], true, blk)), { attrs: { global_symbol: `dot_${n}_f32_impl` } });
+    return primFunc([A, B, Cb], rootOf(blockRealize([], true, blk)), {
+      attrs: { global_symbol: `dot_${n}_f32_impl` },
+    });
   }
   const k = primVar('k');
   const vk = primVar('vk');
-  const blk = block('update', bufferStore(Cb, add(bufferLoad(Cb, [zero]), mul(bufferLoad(A, [vk]), bufferLoad(B, [vk]))), [zero]), {
-    iterVars: [iterVar(vk, [0, n], 'reduce')],
-    reads: [bufferRegion(A, [range(vk, intImm(1))]), bufferRegion(B, [range(vk, intImm(1))])],
-    writes: [bufferRegion(Cb, [range(zero, intImm(1))])],
+  const blk = block(
+    'update',
+    bufferStore(Cb, add(bufferLoad(Cb, [zero]), mul(bufferLoad(A, [vk]), bufferLoad(B, [vk]))), [zero]),
+    {
+      iterVars: [iterVar(vk, [0, n], 'reduce')],
+      reads: [bufferRegion(A, [range(vk, intImm(1))]), bufferRegion(B, [range(vk, intImm(1))])],
+      writes: [bufferRegion(Cb, [range(zero, intImm(1))])],
+    },
+  );
+  return primFunc([A, B, Cb], rootOf(forLoop(k, 0, n, blockRealize([k], true, blk))), {
+    attrs: { global_symbol: `dot_${n}_f32_desc` },
   });
-  return primFunc([A, B, Cb], rootOf(forLoop(k, 0, n, blockRealize([k], true, blk))), { attrs: { global_symbol: `dot_${n}_f32_desc` } });
 }
 
 /** Names of the intrinsics every new registry starts with. */

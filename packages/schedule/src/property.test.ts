@@ -1,17 +1,29 @@
 // Property: any legal sequence of split / reorder / fuse on a matmul keeps its results, and
 // its trace replays to the same function.
-import fc from 'fast-check';
+
 import { isKilnError, structuralEqual } from '@kiln/ir-core';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { LoopRV } from './index.js';
 import { applyTrace, createSchedule, parseTrace } from './index.js';
 import { matmul, sameResults } from './testing/kernels.js';
 
-type Step = { op: 'split'; loop: number; factor: number; inferOuter: boolean } | { op: 'reorder'; perm: number[] } | { op: 'fuse'; at: number };
+type Step =
+  | { op: 'split'; loop: number; factor: number; inferOuter: boolean }
+  | { op: 'reorder'; perm: number[] }
+  | { op: 'fuse'; at: number };
 
 const step: fc.Arbitrary<Step> = fc.oneof(
-  fc.record({ op: fc.constant('split' as const), loop: fc.nat(7), factor: fc.integer({ min: 1, max: 6 }), inferOuter: fc.boolean() }),
-  fc.record({ op: fc.constant('reorder' as const), perm: fc.array(fc.nat(100), { minLength: 2, maxLength: 5 }) }),
+  fc.record({
+    op: fc.constant('split' as const),
+    loop: fc.nat(7),
+    factor: fc.integer({ min: 1, max: 6 }),
+    inferOuter: fc.boolean(),
+  }),
+  fc.record({
+    op: fc.constant('reorder' as const),
+    perm: fc.array(fc.nat(100), { minLength: 2, maxLength: 5 }),
+  }),
   fc.record({ op: fc.constant('fuse' as const), at: fc.nat(7) }),
 );
 

@@ -1,6 +1,15 @@
 // The README example, kept runnable.
 import { mul, structuralEqual } from '@kiln/ir-core';
-import { compute, createPrimFunc, interpret, ndarray, placeholder, randomNDArray, reduceAxis, sum } from '@kiln/tensorir';
+import {
+  compute,
+  createPrimFunc,
+  interpret,
+  ndarray,
+  placeholder,
+  randomNDArray,
+  reduceAxis,
+  sum,
+} from '@kiln/tensorir';
 import { expect, it } from 'vitest';
 import { applyTrace, createSchedule, parseTrace } from './index.js';
 import { expectSame } from './testing/expect.js';

@@ -74,7 +74,14 @@ export function sweepRegion(rg: BufferRegion, ranges: ReadonlyMap<Var, Interval>
 function unionRegions(buf: Buffer, rs: readonly BufferRegion[]): BufferRegion {
   const region = buf.shape.map((extent, d) => {
     const first = rs[0].region[d];
-    if (rs.every((r) => exprKey(r.region[d].min) === exprKey(first.min) && exprKey(r.region[d].extent) === exprKey(first.extent))) return first;
+    if (
+      rs.every(
+        (r) =>
+          exprKey(r.region[d].min) === exprKey(first.min) &&
+          exprKey(r.region[d].extent) === exprKey(first.extent),
+      )
+    )
+      return first;
     const base = linearize(simplifyIndex(first.min));
     let lo = Infinity;
     let hi = -Infinity;
@@ -85,7 +92,10 @@ function unionRegions(buf: Buffer, rs: readonly BufferRegion[]): BufferRegion {
       lo = Math.min(lo, diff.c);
       hi = Math.max(hi, diff.c + e.value - 1);
     }
-    return range(fromLin({ terms: base.terms, c: base.c + lo }, first.min.dtype), intImm(hi - lo + 1, first.min.dtype));
+    return range(
+      fromLin({ terms: base.terms, c: base.c + lo }, first.min.dtype),
+      intImm(hi - lo + 1, first.min.dtype),
+    );
   });
   return bufferRegion(buf, region);
 }
@@ -108,12 +118,15 @@ function wrapperRegions(blk: Block): { reads: BufferRegion[]; writes: BufferRegi
     }
     const ranges = new Map<Var, Interval>();
     for (const l of loops) {
-      if (l.min.kind === 'IntImm' && l.extent.kind === 'IntImm') ranges.set(l.loopVar, [l.min.value, l.min.value + l.extent.value - 1]);
+      if (l.min.kind === 'IntImm' && l.extent.kind === 'IntImm')
+        ranges.set(l.loopVar, [l.min.value, l.min.value + l.extent.value - 1]);
     }
     const whole = (rg: BufferRegion): BufferRegion => {
       // Loops with symbolic ranges cannot be swept: fall back to the whole buffer there.
       const symbolic = loops.filter((l) => !ranges.has(l.loopVar)).map((l) => l.loopVar);
-      return rg.region.some((r) => usesAnyVar(r.min, new Set(symbolic))) ? bufferRegion(rg.buffer) : sweepRegion(rg, ranges);
+      return rg.region.some((r) => usesAnyVar(r.min, new Set(symbolic)))
+        ? bufferRegion(rg.buffer)
+        : sweepRegion(rg, ranges);
     };
     if (s.kind === 'BlockRealize') {
       const bind = new Map<Node, Node>(s.block.iterVars.map((iv, i) => [iv.var, s.iterValues[i]]));
@@ -122,11 +135,27 @@ function wrapperRegions(blk: Block): { reads: BufferRegion[]; writes: BufferRegi
       return;
     }
     if (s.kind === 'BufferStore') {
-      add(writes, whole(bufferRegion(s.buffer, s.indices.map((i) => range(i, intImm(1, i.dtype))))));
+      add(
+        writes,
+        whole(
+          bufferRegion(
+            s.buffer,
+            s.indices.map((i) => range(i, intImm(1, i.dtype))),
+          ),
+        ),
+      );
       postOrderVisit(s.value, (x) => {
         if (x.kind === 'BufferLoad') {
           const l = x as unknown as { buffer: Buffer; indices: readonly PrimExpr[] };
-          add(reads, whole(bufferRegion(l.buffer, l.indices.map((i) => range(i, intImm(1, i.dtype))))));
+          add(
+            reads,
+            whole(
+              bufferRegion(
+                l.buffer,
+                l.indices.map((i) => range(i, intImm(1, i.dtype))),
+              ),
+            ),
+          );
         }
       });
       return;
@@ -135,7 +164,8 @@ function wrapperRegions(blk: Block): { reads: BufferRegion[]; writes: BufferRegi
   };
   walk(blk.body, []);
   const allocated = new Set(blk.allocBuffers);
-  const fold = (m: Map<Buffer, BufferRegion[]>): BufferRegion[] => [...m].filter(([b]) => !allocated.has(b)).map(([b, rs]) => unionRegions(b, rs));
+  const fold = (m: Map<Buffer, BufferRegion[]>): BufferRegion[] =>
+    [...m].filter(([b]) => !allocated.has(b)).map(([b, rs]) => unionRegions(b, rs));
   const w = fold(writes);
   const written = new Set(w.map((x) => x.buffer));
   return { reads: fold(reads).filter((r) => !written.has(r.buffer)), writes: w };
@@ -151,7 +181,11 @@ export function updateRegions(blk: Block): Block {
       };
       return [...fresh].sort((a, b) => pos(a.buffer) - pos(b.buffer));
     };
-    return freezeNode({ ...blk, reads: Object.freeze(order(blk.reads, reads)), writes: Object.freeze(order(blk.writes, writes)) });
+    return freezeNode({
+      ...blk,
+      reads: Object.freeze(order(blk.reads, reads)),
+      writes: Object.freeze(order(blk.writes, writes)),
+    });
   }
   const loads = new Map<Buffer, PrimExpr[][]>();
   const stores = new Map<Buffer, PrimExpr[][]>();
@@ -182,7 +216,11 @@ export function updateRegions(blk: Block): Block {
   };
   // Like createPrimFunc, a block's reads leave out what it writes (the accumulator of a reduction).
   for (const b of stores.keys()) loads.delete(b);
-  return freezeNode({ ...blk, reads: Object.freeze(build(blk.reads, loads)), writes: Object.freeze(build(blk.writes, stores)) });
+  return freezeNode({
+    ...blk,
+    reads: Object.freeze(build(blk.reads, loads)),
+    writes: Object.freeze(build(blk.writes, stores)),
+  });
 }
 
 export function isReductionBlock(blk: Block): boolean {

@@ -1,8 +1,8 @@
 // Refusals and fixes found by the fuzz test, pinned down.
 import { describe, expect, it } from 'vitest';
-import { createSchedule, ScheduleErrorCodes as C } from './index.js';
-import { conv2d, elementwise, matmul, matmulRelu, softmax } from './testing/kernels.js';
+import { ScheduleErrorCodes as C, createSchedule } from './index.js';
 import { expectCode, expectReplays, expectSame } from './testing/expect.js';
+import { conv2d, elementwise, matmul, matmulRelu, softmax } from './testing/kernels.js';
 
 describe('fuzz regressions', () => {
   it('decomposeReduction refuses loops that repeat the reduction', () => {

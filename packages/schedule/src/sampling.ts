@@ -1,6 +1,6 @@
 // Seeded sampling for the search space: a small deterministic PRNG and the two samplers a
 // schedule exposes. Decisions are recorded in the trace, so replay never re-samples.
-import { fail, ScheduleErrorCodes as C } from './errors.js';
+import { ScheduleErrorCodes as C, fail } from './errors.js';
 
 /** mulberry32: tiny, seedable, good enough for picking tile sizes; copyable for forks. */
 export class Rng {
@@ -37,8 +37,14 @@ function primeFactors(n: number): number[] {
 }
 
 /** `n` factors whose product is `extent`, the innermost at most `maxInnermost`. */
-export function samplePerfectTileFactors(rng: Rng, extent: number, n: number, maxInnermost = Infinity): number[] {
-  if (!Number.isInteger(n) || n < 1) fail(C.SCHEDULE_ERROR, 'samplePerfectTile', `n = ${n} must be a positive integer`);
+export function samplePerfectTileFactors(
+  rng: Rng,
+  extent: number,
+  n: number,
+  maxInnermost = Infinity,
+): number[] {
+  if (!Number.isInteger(n) || n < 1)
+    fail(C.SCHEDULE_ERROR, 'samplePerfectTile', `n = ${n} must be a positive integer`);
   for (let attempt = 0; attempt < 64; attempt++) {
     const fs = new Array<number>(n).fill(1);
     for (const p of primeFactors(extent)) fs[Math.floor(rng.next() * n)] *= p;
@@ -50,8 +56,18 @@ export function samplePerfectTileFactors(rng: Rng, extent: number, n: number, ma
   return fs;
 }
 
-export function checkPerfectTile(extent: number, n: number, maxInnermost: number | undefined, decision: readonly number[]): boolean {
-  return decision.length === n && decision.every((f) => Number.isInteger(f) && f >= 1) && decision.reduce((a, b) => a * b, 1) === extent && decision[n - 1] <= (maxInnermost ?? Infinity);
+export function checkPerfectTile(
+  extent: number,
+  n: number,
+  maxInnermost: number | undefined,
+  decision: readonly number[],
+): boolean {
+  return (
+    decision.length === n &&
+    decision.every((f) => Number.isInteger(f) && f >= 1) &&
+    decision.reduce((a, b) => a * b, 1) === extent &&
+    decision[n - 1] <= (maxInnermost ?? Infinity)
+  );
 }
 
 /** Index of the chosen candidate, drawn with the (unnormalized) probabilities. */

@@ -1,10 +1,22 @@
 // The Schedule object: hand-built TIR, handles, copies.
 import type { PrimExpr } from '@kiln/ir-core';
 import { add, bufferLoad, mul, structuralEqual } from '@kiln/ir-core';
-import { block, blockRealize, buffer, bufferRegion, bufferStore, forLoop, iterVar, loopVar, primFunc, range, seqStmt } from '@kiln/tensorir';
 import type { PrimFunc } from '@kiln/tensorir';
+import {
+  block,
+  blockRealize,
+  buffer,
+  bufferRegion,
+  bufferStore,
+  forLoop,
+  iterVar,
+  loopVar,
+  primFunc,
+  range,
+  seqStmt,
+} from '@kiln/tensorir';
 import { describe, expect, it } from 'vitest';
-import { createSchedule, ScheduleErrorCodes as C } from './index.js';
+import { ScheduleErrorCodes as C, createSchedule } from './index.js';
 import { expectCode, expectReplays, expectSame } from './testing/expect.js';
 import { matmul } from './testing/kernels.js';
 
@@ -14,7 +26,12 @@ function handBuilt(dupNames = false): PrimFunc {
   const T = buffer('T', 'float32', [8]);
   const B = buffer('B', 'float32', [8]);
   const i = loopVar('i');
-  const stage = (name: string, src: typeof A, dst: typeof A, f: (x: ReturnType<typeof bufferLoad>) => PrimExpr) => {
+  const stage = (
+    name: string,
+    src: typeof A,
+    dst: typeof A,
+    f: (x: ReturnType<typeof bufferLoad>) => PrimExpr,
+  ) => {
     const v = loopVar('v');
     const blk = block(name, bufferStore(dst, f(bufferLoad(src, [v])), [v]), {
       iterVars: [iterVar(v, range(0, 8))],
@@ -23,7 +40,10 @@ function handBuilt(dupNames = false): PrimFunc {
     });
     return forLoop(i, 0, 8, blockRealize([i], true, blk));
   };
-  const body = seqStmt([stage('T', A, T, (x) => mul(x, 2)), stage(dupNames ? 'T' : 'B', T, B, (x) => add(x, 1))]);
+  const body = seqStmt([
+    stage('T', A, T, (x) => mul(x, 2)),
+    stage(dupNames ? 'T' : 'B', T, B, (x) => add(x, 1)),
+  ]);
   return primFunc([A, B], block('root', body, { allocBuffers: [T] }) as never);
 }
 
@@ -48,7 +68,10 @@ describe('Schedule', () => {
 
   it('refuses duplicate block names and wraps a body without a root block', () => {
     const dup = handBuilt(true);
-    expectCode(() => createSchedule(primFunc(dup.params, blockRealize([], true, dup.body as never))), C.SCHEDULE_ERROR);
+    expectCode(
+      () => createSchedule(primFunc(dup.params, blockRealize([], true, dup.body as never))),
+      C.SCHEDULE_ERROR,
+    );
     const bare = handBuiltFn();
     const inner = (bare.body as unknown as { block: { body: PrimFunc['body'] } }).block.body;
     const sch = createSchedule(primFunc(bare.params, inner));

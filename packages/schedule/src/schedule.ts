@@ -3,23 +3,31 @@
 // are resolved by name and loops by their loop variable, so a handle stays valid until
 // a primitive removes what it names.
 import type { AttrValue, IRModule, Var } from '@kiln/ir-core';
-import { ErrorCodes, freezeNode, KilnError, lookupFunction, primVar, substitute, withFunction } from '@kiln/ir-core';
+import {
+  ErrorCodes,
+  freezeNode,
+  KilnError,
+  lookupFunction,
+  primVar,
+  substitute,
+  withFunction,
+} from '@kiln/ir-core';
 import type { Block, BlockRealize, For, PrimFunc, Stmt } from '@kiln/tensorir';
 import { block, blockRealize } from '@kiln/tensorir';
-import { fail, ScheduleErrorCodes as C } from './errors.js';
+import { ScheduleErrorCodes as C, fail } from './errors.js';
 import type { TensorIntrinRegistry } from './intrin.js';
 import { createTensorIntrinRegistry } from './intrin.js';
-import { annotateBlock, annotateLoop, fuse, reorder, setLoopKind, split } from './primitives/loops.js';
+import { blockize, tensorizeBlock, tensorizeLoop } from './primitives/blockize.js';
 import { cacheRead, cacheWrite, setScope, storageAlign } from './primitives/cache.js';
 import { computeAt, computeInline, reverseComputeAt, reverseComputeInline } from './primitives/compute.js';
+import { annotateBlock, annotateLoop, fuse, reorder, setLoopKind, split } from './primitives/loops.js';
 import { decomposeReduction, rfactor } from './primitives/reduction.js';
-import { blockize, tensorizeBlock, tensorizeLoop } from './primitives/blockize.js';
 import type { Rng } from './sampling.js';
 import { checkPerfectTile, createRng, sampleCategoricalIndex, samplePerfectTileFactors } from './sampling.js';
+import { checkThreadLocality } from './threads.js';
 import type { Instruction, InstructionKind, RV, TraceArg } from './trace.js';
 import { BlockRV, ExprRV, isRV, LoopRV, Trace } from './trace.js';
-import { allBlocks, transformStmt, TreeIndex } from './tree.js';
-import { checkThreadLocality } from './threads.js';
+import { allBlocks, TreeIndex, transformStmt } from './tree.js';
 
 export interface ScheduleOptions {
   /** Seed of the sampling instructions (default 1). */
@@ -44,7 +52,8 @@ function withRootBlock(fn: PrimFunc): PrimFunc {
 function normalizeFunction(fn: PrimFunc): PrimFunc {
   const names = new Set<string>();
   for (const r of allBlocks(fn.body)) {
-    if (names.has(r.block.name)) throw new KilnError(C.SCHEDULE_ERROR, `createSchedule: two blocks are named '${r.block.name}'`);
+    if (names.has(r.block.name))
+      throw new KilnError(C.SCHEDULE_ERROR, `createSchedule: two blocks are named '${r.block.name}'`);
     names.add(r.block.name);
   }
   const seen = new Set<Var>();
@@ -80,7 +89,11 @@ export class Schedule {
   constructor(target: ScheduleTarget, opts: ScheduleOptions = {}) {
     if ('mod' in target) {
       const f = lookupFunction(target.mod, target.name);
-      if (f.kind !== 'PrimFunc') throw new KilnError(ErrorCodes.INVALID_ARGUMENT, `global '${target.name}' is a ${f.kind}, not a PrimFunc`);
+      if (f.kind !== 'PrimFunc')
+        throw new KilnError(
+          ErrorCodes.INVALID_ARGUMENT,
+          `global '${target.name}' is a ${f.kind}, not a PrimFunc`,
+        );
       this.fn = withRootBlock(f as PrimFunc);
       this.srcMod = target.mod;
       this.globalName = target.name;
@@ -146,21 +159,25 @@ export class Schedule {
 
   private realizeOf(rv: BlockRV, prim: string, idx = new TreeIndex(this.fn.body)): BlockRealize {
     const name = this.blocks.get(rv);
-    if (name === undefined) fail(C.SCHEDULE_INVALID_RV, prim, `block handle #${rv.id} does not belong to this schedule`);
+    if (name === undefined)
+      fail(C.SCHEDULE_INVALID_RV, prim, `block handle #${rv.id} does not belong to this schedule`);
     const r = idx.blocks.get(name);
     if (!r) fail(C.SCHEDULE_INVALID_RV, prim, `block '${name}' no longer exists`);
     return r;
   }
   private loopOf(rv: LoopRV, prim: string, idx = new TreeIndex(this.fn.body)): For {
     const v = this.loops.get(rv);
-    if (v === undefined) fail(C.SCHEDULE_INVALID_RV, prim, `loop handle #${rv.id} does not belong to this schedule`);
+    if (v === undefined)
+      fail(C.SCHEDULE_INVALID_RV, prim, `loop handle #${rv.id} does not belong to this schedule`);
     const l = idx.loops.get(v);
-    if (!l) fail(C.SCHEDULE_INVALID_RV, prim, `loop '${v.name}' no longer exists (it was split, fused or moved)`);
+    if (!l)
+      fail(C.SCHEDULE_INVALID_RV, prim, `loop '${v.name}' no longer exists (it was split, fused or moved)`);
     return l;
   }
   private exprOf(rv: ExprRV, prim: string): number {
     const v = this.exprs.get(rv);
-    if (v === undefined) fail(C.SCHEDULE_INVALID_RV, prim, `expression handle #${rv.id} does not belong to this schedule`);
+    if (v === undefined)
+      fail(C.SCHEDULE_INVALID_RV, prim, `expression handle #${rv.id} does not belong to this schedule`);
     return v;
   }
 
@@ -187,8 +204,20 @@ export class Schedule {
     this.fn = next;
   }
 
-  private record(kind: InstructionKind, inputs: readonly TraceArg[], attrs: Record<string, AttrValue>, outputs: readonly RV[], decision?: AttrValue): void {
-    const inst: Instruction = { kind, inputs: Object.freeze([...inputs]), attrs: Object.freeze({ ...attrs }), outputs: Object.freeze([...outputs]), ...(decision !== undefined ? { decision } : {}) };
+  private record(
+    kind: InstructionKind,
+    inputs: readonly TraceArg[],
+    attrs: Record<string, AttrValue>,
+    outputs: readonly RV[],
+    decision?: AttrValue,
+  ): void {
+    const inst: Instruction = {
+      kind,
+      inputs: Object.freeze([...inputs]),
+      attrs: Object.freeze({ ...attrs }),
+      outputs: Object.freeze([...outputs]),
+      ...(decision !== undefined ? { decision } : {}),
+    };
     this.insts.push(Object.freeze(inst));
   }
 
@@ -205,7 +234,11 @@ export class Schedule {
     const r = idx.blocks.get(name);
     if (!r || name === 'root') {
       const names = [...idx.blocks.keys()].filter((n) => n !== 'root');
-      fail(C.SCHEDULE_UNKNOWN_BLOCK, 'getBlock', `no block named '${name}' (blocks: ${names.join(', ') || 'none'})`);
+      fail(
+        C.SCHEDULE_UNKNOWN_BLOCK,
+        'getBlock',
+        `no block named '${name}' (blocks: ${names.join(', ') || 'none'})`,
+      );
     }
     const rv = this.newBlock(name);
     this.record('getBlock', [], { name }, [rv]);
@@ -302,7 +335,10 @@ export class Schedule {
   }
 
   storageAlign(blockRV: BlockRV, bufferIndex: number, axis: number, factor: number, offset: number): void {
-    this.commit('storageAlign', storageAlign(this.fn, this.realizeOf(blockRV, 'storageAlign'), bufferIndex, axis, factor, offset));
+    this.commit(
+      'storageAlign',
+      storageAlign(this.fn, this.realizeOf(blockRV, 'storageAlign'), bufferIndex, axis, factor, offset),
+    );
     this.record('storageAlign', [blockRV], { index: bufferIndex, axis, factor, offset }, []);
   }
 
@@ -310,13 +346,23 @@ export class Schedule {
 
   computeAt(blockRV: BlockRV, loop: LoopRV): void {
     const idx = new TreeIndex(this.fn.body);
-    this.commit('computeAt', computeAt(this.fn, this.realizeOf(blockRV, 'computeAt', idx), this.loopOf(loop, 'computeAt', idx)));
+    this.commit(
+      'computeAt',
+      computeAt(this.fn, this.realizeOf(blockRV, 'computeAt', idx), this.loopOf(loop, 'computeAt', idx)),
+    );
     this.record('computeAt', [blockRV, loop], {}, []);
   }
 
   reverseComputeAt(blockRV: BlockRV, loop: LoopRV): void {
     const idx = new TreeIndex(this.fn.body);
-    this.commit('reverseComputeAt', reverseComputeAt(this.fn, this.realizeOf(blockRV, 'reverseComputeAt', idx), this.loopOf(loop, 'reverseComputeAt', idx)));
+    this.commit(
+      'reverseComputeAt',
+      reverseComputeAt(
+        this.fn,
+        this.realizeOf(blockRV, 'reverseComputeAt', idx),
+        this.loopOf(loop, 'reverseComputeAt', idx),
+      ),
+    );
     this.record('reverseComputeAt', [blockRV, loop], {}, []);
   }
 
@@ -326,7 +372,10 @@ export class Schedule {
   }
 
   reverseComputeInline(blockRV: BlockRV): void {
-    this.commit('reverseComputeInline', reverseComputeInline(this.fn, this.realizeOf(blockRV, 'reverseComputeInline')));
+    this.commit(
+      'reverseComputeInline',
+      reverseComputeInline(this.fn, this.realizeOf(blockRV, 'reverseComputeInline')),
+    );
     this.record('reverseComputeInline', [blockRV], {}, []);
   }
 
@@ -334,7 +383,11 @@ export class Schedule {
 
   decomposeReduction(blockRV: BlockRV, loop: LoopRV): BlockRV {
     const idx = new TreeIndex(this.fn.body);
-    const res = decomposeReduction(this.fn, this.realizeOf(blockRV, 'decomposeReduction', idx), this.loopOf(loop, 'decomposeReduction', idx));
+    const res = decomposeReduction(
+      this.fn,
+      this.realizeOf(blockRV, 'decomposeReduction', idx),
+      this.loopOf(loop, 'decomposeReduction', idx),
+    );
     this.commit('decomposeReduction', res.fn);
     const out = this.newBlock(res.block);
     this.record('decomposeReduction', [blockRV, loop], {}, [out]);
@@ -362,13 +415,19 @@ export class Schedule {
   tensorize(target: BlockRV | LoopRV, intrinName: string): void {
     const intrin = this.intrinsics.get(intrinName);
     const t = this.target(target, 'tensorize');
-    this.commit('tensorize', t.loop ? tensorizeLoop(this.fn, t.loop, intrin) : tensorizeBlock(this.fn, t.block!, intrin));
+    this.commit(
+      'tensorize',
+      t.loop ? tensorizeLoop(this.fn, t.loop, intrin) : tensorizeBlock(this.fn, t.block!, intrin),
+    );
     this.record('tensorize', [target], { intrin: intrinName }, []);
   }
 
   annotate(target: BlockRV | LoopRV, key: string, value: AttrValue): void {
     const t = this.target(target, 'annotate');
-    this.commit('annotate', t.loop ? annotateLoop(this.fn, t.loop, key, value) : annotateBlock(this.fn, t.block!, key, value));
+    this.commit(
+      'annotate',
+      t.loop ? annotateLoop(this.fn, t.loop, key, value) : annotateBlock(this.fn, t.block!, key, value),
+    );
     this.record('annotate', [target], { key, value }, []);
   }
 
@@ -377,12 +436,17 @@ export class Schedule {
   /** Sample `n` tile sizes whose product is the loop's (constant) extent; replay reuses `decision`. */
   samplePerfectTile(loop: LoopRV, n: number, maxInnermost?: number, decision?: readonly number[]): ExprRV[] {
     const l = this.loopOf(loop, 'samplePerfectTile');
-    if (l.extent.kind !== 'IntImm') fail(C.SCHEDULE_ERROR, 'samplePerfectTile', `loop '${l.loopVar.name}' has a symbolic extent`);
+    if (l.extent.kind !== 'IntImm')
+      fail(C.SCHEDULE_ERROR, 'samplePerfectTile', `loop '${l.loopVar.name}' has a symbolic extent`);
     const extent = l.extent.value;
     let fs: number[];
     if (decision) {
       if (!checkPerfectTile(extent, n, maxInnermost, decision)) {
-        fail(C.SCHEDULE_ERROR, 'samplePerfectTile', `decision [${decision.join(', ')}] is not a perfect tiling of loop '${l.loopVar.name}' (extent ${extent}) into ${n}`);
+        fail(
+          C.SCHEDULE_ERROR,
+          'samplePerfectTile',
+          `decision [${decision.join(', ')}] is not a perfect tiling of loop '${l.loopVar.name}' (extent ${extent}) into ${n}`,
+        );
       }
       fs = [...decision];
     } else fs = samplePerfectTileFactors(this.rng, extent, n, maxInnermost);
@@ -400,9 +464,16 @@ export class Schedule {
   /** Pick one of `candidates` with probabilities `probs`; replay reuses `decision` (an index). */
   sampleCategorical(candidates: readonly number[], probs: readonly number[], decision?: number): ExprRV {
     if (candidates.length === 0 || candidates.length !== probs.length || probs.some((p) => !(p >= 0))) {
-      fail(C.SCHEDULE_ERROR, 'sampleCategorical', `needs as many non-negative probabilities as candidates (${candidates.length} vs ${probs.length})`);
+      fail(
+        C.SCHEDULE_ERROR,
+        'sampleCategorical',
+        `needs as many non-negative probabilities as candidates (${candidates.length} vs ${probs.length})`,
+      );
     }
-    if (decision !== undefined && (!Number.isInteger(decision) || decision < 0 || decision >= candidates.length)) {
+    if (
+      decision !== undefined &&
+      (!Number.isInteger(decision) || decision < 0 || decision >= candidates.length)
+    ) {
       fail(C.SCHEDULE_ERROR, 'sampleCategorical', `decision ${decision} is not a candidate index`);
     }
     const k = decision ?? sampleCategoricalIndex(this.rng, probs);
@@ -419,7 +490,12 @@ export class Schedule {
     const m = (x: TraceArg): TraceArg => {
       if (isRV(x)) {
         const y = env.get(x);
-        if (!y) fail(C.SCHEDULE_INVALID_RV, 'applyTrace', `instruction '${inst.kind}' uses a random variable defined by no earlier instruction`);
+        if (!y)
+          fail(
+            C.SCHEDULE_INVALID_RV,
+            'applyTrace',
+            `instruction '${inst.kind}' uses a random variable defined by no earlier instruction`,
+          );
         return y;
       }
       return Array.isArray(x) ? x.map(m) : x;
@@ -428,17 +504,28 @@ export class Schedule {
     const a = inst.attrs;
     const num = (k: string): number => {
       const v = a[k];
-      if (typeof v !== 'number') fail(C.TRACE_PARSE, 'applyTrace', `instruction '${inst.kind}' needs a numeric '${k}'`);
+      if (typeof v !== 'number')
+        fail(C.TRACE_PARSE, 'applyTrace', `instruction '${inst.kind}' needs a numeric '${k}'`);
       return v;
     };
     const str = (k: string): string => {
       const v = a[k];
-      if (typeof v !== 'string') fail(C.TRACE_PARSE, 'applyTrace', `instruction '${inst.kind}' needs a string '${k}'`);
+      if (typeof v !== 'string')
+        fail(C.TRACE_PARSE, 'applyTrace', `instruction '${inst.kind}' needs a string '${k}'`);
       return v;
     };
-    const blk = (x: TraceArg): BlockRV => (x instanceof BlockRV ? x : fail(C.TRACE_PARSE, 'applyTrace', `instruction '${inst.kind}' expects a block handle`));
-    const lp = (x: TraceArg): LoopRV => (x instanceof LoopRV ? x : fail(C.TRACE_PARSE, 'applyTrace', `instruction '${inst.kind}' expects a loop handle`));
-    const bl = (x: TraceArg): BlockRV | LoopRV => (x instanceof BlockRV || x instanceof LoopRV ? x : fail(C.TRACE_PARSE, 'applyTrace', `instruction '${inst.kind}' expects a block or loop handle`));
+    const blk = (x: TraceArg): BlockRV =>
+      x instanceof BlockRV
+        ? x
+        : fail(C.TRACE_PARSE, 'applyTrace', `instruction '${inst.kind}' expects a block handle`);
+    const lp = (x: TraceArg): LoopRV =>
+      x instanceof LoopRV
+        ? x
+        : fail(C.TRACE_PARSE, 'applyTrace', `instruction '${inst.kind}' expects a loop handle`);
+    const bl = (x: TraceArg): BlockRV | LoopRV =>
+      x instanceof BlockRV || x instanceof LoopRV
+        ? x
+        : fail(C.TRACE_PARSE, 'applyTrace', `instruction '${inst.kind}' expects a block or loop handle`);
     let outs: RV[] = [];
     switch (inst.kind) {
       case 'getBlock':
@@ -455,7 +542,11 @@ export class Schedule {
         if (!Array.isArray(fs)) fail(C.TRACE_PARSE, 'applyTrace', 'split needs a list of factors');
         outs = this.split(
           lp(ins[0]),
-          (fs as readonly TraceArg[]).map((f) => (f === null || typeof f === 'number' || f instanceof ExprRV ? f : fail(C.TRACE_PARSE, 'applyTrace', 'bad split factor'))),
+          (fs as readonly TraceArg[]).map((f) =>
+            f === null || typeof f === 'number' || f instanceof ExprRV
+              ? f
+              : fail(C.TRACE_PARSE, 'applyTrace', 'bad split factor'),
+          ),
         );
         break;
       }
@@ -519,21 +610,39 @@ export class Schedule {
       case 'samplePerfectTile': {
         const d = inst.decision;
         const dec = Array.isArray(d) && d.every((x) => typeof x === 'number') ? (d as number[]) : undefined;
-        outs = this.samplePerfectTile(lp(ins[0]), num('n'), typeof a.maxInnermost === 'number' ? a.maxInnermost : undefined, dec);
+        outs = this.samplePerfectTile(
+          lp(ins[0]),
+          num('n'),
+          typeof a.maxInnermost === 'number' ? a.maxInnermost : undefined,
+          dec,
+        );
         break;
       }
       case 'sampleCategorical': {
         const cands = a.candidates;
         const probs = a.probs;
-        if (!Array.isArray(cands) || !Array.isArray(probs)) fail(C.TRACE_PARSE, 'applyTrace', 'sampleCategorical needs candidates and probs lists');
-        outs = [this.sampleCategorical(cands as number[], probs as number[], typeof inst.decision === 'number' ? inst.decision : undefined)];
+        if (!Array.isArray(cands) || !Array.isArray(probs))
+          fail(C.TRACE_PARSE, 'applyTrace', 'sampleCategorical needs candidates and probs lists');
+        outs = [
+          this.sampleCategorical(
+            cands as number[],
+            probs as number[],
+            typeof inst.decision === 'number' ? inst.decision : undefined,
+          ),
+        ];
         break;
       }
     }
     if (outs.length !== inst.outputs.length) {
-      fail(C.SCHEDULE_ERROR, 'applyTrace', `instruction '${inst.kind}' produced ${outs.length} results where the trace has ${inst.outputs.length}`);
+      fail(
+        C.SCHEDULE_ERROR,
+        'applyTrace',
+        `instruction '${inst.kind}' produced ${outs.length} results where the trace has ${inst.outputs.length}`,
+      );
     }
-    inst.outputs.forEach((o, i) => env.set(o, outs[i]));
+    inst.outputs.forEach((o, i) => {
+      env.set(o, outs[i]);
+    });
   }
 }
 

@@ -17,7 +17,12 @@ export function tidyBindings(fn: PrimFunc): PrimFunc {
     if (s.kind === 'BlockRealize') {
       const vals = s.iterValues.map((v) => (v.dtype.code === 'int' ? an.simplify(v) : v));
       const p = an.simplify(s.predicate);
-      const pred = isConstInt(p, 1) && !isConstInt(s.predicate, 1) ? boolImm(true) : p.kind === 'IntImm' ? s.predicate : p;
+      const pred =
+        isConstInt(p, 1) && !isConstInt(s.predicate, 1)
+          ? boolImm(true)
+          : p.kind === 'IntImm'
+            ? s.predicate
+            : p;
       // Nested blocks (blockize) see the outer block's iteration variables over their domains.
       const blk = an.withBindings(
         s.block.iterVars.map((iv) => [iv.var, iv.dom] as const),

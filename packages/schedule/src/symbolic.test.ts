@@ -2,9 +2,19 @@
 // predicate, computeAt guards the producer's domain.
 import { add, mul } from '@kiln/ir-core';
 import type { PrimFunc } from '@kiln/tensorir';
-import { allClose, compute, createPrimFunc, fullNDArray, interpret, placeholder, randomNDArray, sizeVar, wellFormed } from '@kiln/tensorir';
+import {
+  allClose,
+  compute,
+  createPrimFunc,
+  fullNDArray,
+  interpret,
+  placeholder,
+  randomNDArray,
+  sizeVar,
+  wellFormed,
+} from '@kiln/tensorir';
 import { describe, expect, it } from 'vitest';
-import { createSchedule, ScheduleErrorCodes as C } from './index.js';
+import { ScheduleErrorCodes as C, createSchedule } from './index.js';
 import { expectCode, expectReplays } from './testing/expect.js';
 
 function kernel(): PrimFunc {

@@ -6,7 +6,7 @@
 // (relaxed over the bound threads), then binds blockIdx.
 import type { Buffer } from '@kiln/ir-core';
 import type { BlockRealize, For, PrimFunc } from '@kiln/tensorir';
-import { fail, ScheduleErrorCodes as C } from './errors.js';
+import { ScheduleErrorCodes as C, fail } from './errors.js';
 import { isWrapper } from './regions.js';
 import { allBlocks, TreeIndex } from './tree.js';
 
@@ -27,7 +27,14 @@ export function threadLocalityViolations(fn: PrimFunc): ThreadViolation[] {
   if (![...idx.loops.values()].some((l) => l.forKind === 'thread_binding')) return [];
   const blocks = allBlocks(fn.body).filter((r) => !isWrapper(r.block));
   const enclosing = (r: BlockRealize, kind: 'thread' | 'block'): For[] =>
-    idx.ancestors(r).filter((a): a is For => a.kind === 'For' && a.forKind === 'thread_binding' && (kind === 'thread' || !(a.threadTag ?? '').startsWith('threadIdx')));
+    idx
+      .ancestors(r)
+      .filter(
+        (a): a is For =>
+          a.kind === 'For' &&
+          a.forKind === 'thread_binding' &&
+          (kind === 'thread' || !(a.threadTag ?? '').startsWith('threadIdx')),
+      );
   const out: ThreadViolation[] = [];
   const seen = new Set<Buffer>();
   for (const w of blocks) {

@@ -1,8 +1,8 @@
 import { irModule, structuralEqual } from '@kiln/ir-core';
 import { describe, expect, it } from 'vitest';
-import { applyTrace, createSchedule, parseTrace, ScheduleErrorCodes as C } from './index.js';
-import { conv2d, matmul, softmax } from './testing/kernels.js';
+import { applyTrace, ScheduleErrorCodes as C, createSchedule, parseTrace } from './index.js';
 import { expectCode, expectReplays, expectSame } from './testing/expect.js';
+import { conv2d, matmul, softmax } from './testing/kernels.js';
 
 /** A tiled, cached, tensorized matmul: most primitives in one trace. */
 function bigSchedule(seed = 3) {
@@ -51,7 +51,9 @@ describe('trace', () => {
   });
 
   it('parses comments and blank lines and refuses bad text', () => {
-    const t = parseTrace('# a schedule\n\nb0 = getBlock(name="C")  # the matmul\nl1, l2, l3 = getLoops(b0)\nparallel(l1)\n');
+    const t = parseTrace(
+      '# a schedule\n\nb0 = getBlock(name="C")  # the matmul\nl1, l2, l3 = getLoops(b0)\nparallel(l1)\n',
+    );
     expect(t.length).toBe(3);
     const sch = applyTrace(t, matmul());
     expect(sch.get(sch.getLoops(sch.getBlock('C'))[0]).forKind).toBe('parallel');
@@ -89,7 +91,14 @@ describe('sampling', () => {
       expect(d[1]).toBeLessThanOrEqual(4);
     }
     const seen = new Set<string>();
-    for (let s = 1; s <= 12; s++) seen.add(JSON.stringify(bigSchedule(s).sch.trace.instructions.filter((x) => x.decision !== undefined).map((x) => x.decision)));
+    for (let s = 1; s <= 12; s++)
+      seen.add(
+        JSON.stringify(
+          bigSchedule(s)
+            .sch.trace.instructions.filter((x) => x.decision !== undefined)
+            .map((x) => x.decision),
+        ),
+      );
     expect(seen.size).toBeGreaterThan(1);
   });
 
@@ -109,7 +118,8 @@ describe('sampling', () => {
   it('samples categorical choices with their probabilities', () => {
     const counts = [0, 0, 0];
     const sch = createSchedule(conv2d(), { seed: 42 });
-    for (let n = 0; n < 600; n++) counts[sch.get(sch.sampleCategorical([10, 20, 30], [0.1, 0.3, 0.6]))! / 10 - 1]++;
+    for (let n = 0; n < 600; n++)
+      counts[sch.get(sch.sampleCategorical([10, 20, 30], [0.1, 0.3, 0.6]))! / 10 - 1]++;
     expect(counts[2]).toBeGreaterThan(counts[1]);
     expect(counts[1]).toBeGreaterThan(counts[0]);
     expectCode(() => sch.sampleCategorical([1, 2], [1]), C.SCHEDULE_ERROR);

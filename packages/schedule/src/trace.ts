@@ -6,7 +6,7 @@
 //   v4, v5 = samplePerfectTile(l1, n=2, maxInnermost=16) decision=[8, 8]
 //   l6, l7 = split(l1, [v4, v5])
 import type { AttrValue } from '@kiln/ir-core';
-import { fail, ScheduleErrorCodes as C } from './errors.js';
+import { ScheduleErrorCodes as C, fail } from './errors.js';
 
 /** A handle to a block of the schedule's current function. */
 export class BlockRV {
@@ -33,17 +33,58 @@ export function isRV(x: unknown): x is RV {
 export type TraceArg = RV | number | string | boolean | null | readonly TraceArg[];
 
 export type InstructionKind =
-  | 'getBlock' | 'getLoops' | 'getChildBlocks'
-  | 'split' | 'fuse' | 'reorder' | 'parallel' | 'vectorize' | 'unroll' | 'bind'
-  | 'cacheRead' | 'cacheWrite' | 'setScope' | 'storageAlign'
-  | 'computeAt' | 'reverseComputeAt' | 'computeInline' | 'reverseComputeInline'
-  | 'decomposeReduction' | 'rfactor' | 'blockize' | 'tensorize' | 'annotate'
-  | 'samplePerfectTile' | 'sampleCategorical';
+  | 'getBlock'
+  | 'getLoops'
+  | 'getChildBlocks'
+  | 'split'
+  | 'fuse'
+  | 'reorder'
+  | 'parallel'
+  | 'vectorize'
+  | 'unroll'
+  | 'bind'
+  | 'cacheRead'
+  | 'cacheWrite'
+  | 'setScope'
+  | 'storageAlign'
+  | 'computeAt'
+  | 'reverseComputeAt'
+  | 'computeInline'
+  | 'reverseComputeInline'
+  | 'decomposeReduction'
+  | 'rfactor'
+  | 'blockize'
+  | 'tensorize'
+  | 'annotate'
+  | 'samplePerfectTile'
+  | 'sampleCategorical';
 
 export const INSTRUCTION_KINDS: readonly InstructionKind[] = [
-  'getBlock', 'getLoops', 'getChildBlocks', 'split', 'fuse', 'reorder', 'parallel', 'vectorize', 'unroll', 'bind',
-  'cacheRead', 'cacheWrite', 'setScope', 'storageAlign', 'computeAt', 'reverseComputeAt', 'computeInline', 'reverseComputeInline',
-  'decomposeReduction', 'rfactor', 'blockize', 'tensorize', 'annotate', 'samplePerfectTile', 'sampleCategorical',
+  'getBlock',
+  'getLoops',
+  'getChildBlocks',
+  'split',
+  'fuse',
+  'reorder',
+  'parallel',
+  'vectorize',
+  'unroll',
+  'bind',
+  'cacheRead',
+  'cacheWrite',
+  'setScope',
+  'storageAlign',
+  'computeAt',
+  'reverseComputeAt',
+  'computeInline',
+  'reverseComputeInline',
+  'decomposeReduction',
+  'rfactor',
+  'blockize',
+  'tensorize',
+  'annotate',
+  'samplePerfectTile',
+  'sampleCategorical',
 ];
 
 export interface Instruction {
@@ -66,7 +107,9 @@ export class Trace {
 
   /** A trace with instruction `i`'s decision replaced (for search: mutate a sample). */
   withDecision(i: number, decision: AttrValue): Trace {
-    return new Trace(this.instructions.map((inst, k) => (k === i ? Object.freeze({ ...inst, decision }) : inst)));
+    return new Trace(
+      this.instructions.map((inst, k) => (k === i ? Object.freeze({ ...inst, decision }) : inst)),
+    );
   }
 
   toString(): string {
@@ -74,21 +117,29 @@ export class Trace {
     let n = 0;
     const name = (rv: RV): string => {
       const hit = names.get(rv);
-      if (hit === undefined) fail(C.TRACE_PARSE, 'trace', `random variable #${rv.id} is used before an instruction defines it`);
+      if (hit === undefined)
+        fail(C.TRACE_PARSE, 'trace', `random variable #${rv.id} is used before an instruction defines it`);
       return hit;
     };
     const value = (v: TraceArg | AttrValue): string => {
       if (isRV(v)) return name(v);
       if (v === null) return 'null';
       if (Array.isArray(v)) return `[${v.map((x) => value(x as TraceArg)).join(', ')}]`;
-      if (typeof v === 'object') return `{${Object.entries(v).map(([k, x]) => `${JSON.stringify(k)}: ${value(x as AttrValue)}`).join(', ')}}`;
+      if (typeof v === 'object')
+        return `{${Object.entries(v)
+          .map(([k, x]) => `${JSON.stringify(k)}: ${value(x as AttrValue)}`)
+          .join(', ')}}`;
       if (typeof v === 'string') return JSON.stringify(v);
       return String(v);
     };
     const lines: string[] = [];
     for (const inst of this.instructions) {
-      const args = [...inst.inputs.map(value), ...Object.entries(inst.attrs).map(([k, v]) => `${k}=${value(v)}`)];
-      for (const o of inst.outputs) names.set(o, `${o.rvKind === 'block' ? 'b' : o.rvKind === 'loop' ? 'l' : 'v'}${n++}`);
+      const args = [
+        ...inst.inputs.map(value),
+        ...Object.entries(inst.attrs).map(([k, v]) => `${k}=${value(v)}`),
+      ];
+      for (const o of inst.outputs)
+        names.set(o, `${o.rvKind === 'block' ? 'b' : o.rvKind === 'loop' ? 'l' : 'v'}${n++}`);
       const lhs = inst.outputs.length > 0 ? `${inst.outputs.map(name).join(', ')} = ` : '';
       const dec = inst.decision !== undefined ? ` decision=${value(inst.decision)}` : '';
       lines.push(`${lhs}${inst.kind}(${args.join(', ')})${dec}`);
@@ -164,13 +215,14 @@ export function parseTrace(text: string): Trace {
     };
     const expect = (v: string): void => {
       const t = toks[p];
-      if (!t || t.t !== 'punct' || t.v !== v) err(`expected '${v}'`);
+      if (t?.t !== 'punct' || t.v !== v) err(`expected '${v}'`);
       p++;
     };
     const newRV = (nm: string): RV => {
       const kind = nm[0];
       if (!/^[blv]\d+$/.test(nm)) err(`'${nm}' is not a random-variable name (b<n>, l<n> or v<n>)`);
-      const rv = kind === 'b' ? new BlockRV(nextId++) : kind === 'l' ? new LoopRV(nextId++) : new ExprRV(nextId++);
+      const rv =
+        kind === 'b' ? new BlockRV(nextId++) : kind === 'l' ? new LoopRV(nextId++) : new ExprRV(nextId++);
       env.set(nm, rv);
       return rv;
     };
@@ -213,7 +265,7 @@ export function parseTrace(text: string): Trace {
         const obj: Record<string, AttrValue> = {};
         while (!(peek()?.t === 'punct' && peek()?.v === '}')) {
           const k = peek();
-          if (!k || k.t !== 'str') err('expected a string key');
+          if (k?.t !== 'str') err('expected a string key');
           p++;
           expect(':');
           obj[k!.v] = parseValue() as AttrValue;
@@ -230,7 +282,7 @@ export function parseTrace(text: string): Trace {
     if (toks.some((t) => t.t === 'punct' && t.v === '=') && toks[1]?.v !== '(') {
       for (;;) {
         const t = peek();
-        if (!t || t.t !== 'id') err('expected an output name');
+        if (t?.t !== 'id') err('expected an output name');
         outNames.push(t!.v);
         p++;
         if (peek()?.v === ',') p++;
@@ -239,7 +291,10 @@ export function parseTrace(text: string): Trace {
       expect('=');
     }
     const head = peek();
-    if (!head || head.t !== 'id') return err('expected an instruction name');
+    if (head?.t !== 'id') {
+      err('expected an instruction name');
+      return;
+    }
     if (!(INSTRUCTION_KINDS as readonly string[]).includes(head.v)) err(`unknown instruction '${head.v}'`);
     p++;
     expect('(');
@@ -265,7 +320,13 @@ export function parseTrace(text: string): Trace {
       if (peek()) err('unexpected text after the decision');
     }
     const outputs = outNames.map(newRV);
-    const inst: Instruction = { kind: head.v as InstructionKind, inputs, attrs, outputs, ...(decision !== undefined ? { decision } : {}) };
+    const inst: Instruction = {
+      kind: head.v as InstructionKind,
+      inputs,
+      attrs,
+      outputs,
+      ...(decision !== undefined ? { decision } : {}),
+    };
     instructions.push(Object.freeze(inst));
   });
   return new Trace(instructions);

@@ -1,7 +1,7 @@
 // Navigating and rewriting the statement tree of a PrimFunc. Nodes are immutable, so a
 // primitive locates what it works on through a parent index and rebuilds the path above
 // it; unchanged subtrees are shared with the previous function.
-import type { Buffer, Node, PrimExpr, Var } from '@kiln/ir-core';
+import type { Buffer, Node, Var } from '@kiln/ir-core';
 import { freezeNode, Mutator, postOrderVisit } from '@kiln/ir-core';
 import type { Block, BlockRealize, For, PrimFunc, Stmt } from '@kiln/tensorir';
 import { evaluate, seqStmt } from '@kiln/tensorir';
@@ -156,6 +156,7 @@ export function transformStmt(s: Stmt, fn: (s: Stmt) => Stmt | null | undefined)
       const e = s.else ? transformStmt(s.else, fn) : undefined;
       if (t === s.then && e === s.else) return s;
       if (t === null && !e) return null;
+      // biome-ignore lint/suspicious/noThenProperty: `then` is IfThenElse's field name.
       return freezeNode({ ...s, then: t ?? evaluate(0), else: e ?? undefined });
     }
     case 'BlockRealize': {
@@ -217,10 +218,6 @@ export function usedVars(n: Node): Set<Var> {
   return out;
 }
 
-export function exprUses(e: PrimExpr, v: Var): boolean {
-  return usedVars(e).has(v);
-}
-
 /** Make `base` unique among the block names of `root`. */
 export function uniqueBlockName(root: Stmt, base: string, taken: ReadonlySet<string> = new Set()): string {
   const names = new Set(allBlocks(root).map((r) => r.block.name));
@@ -240,9 +237,15 @@ export function directBlocks(s: Stmt): BlockRealize[] {
  * (the outer block of blockize): its regions and reduction semantics would need the
  * change to be made before blockize.
  */
-export function requireRootScope(prim: string, idx: TreeIndex, r: BlockRealize, fail: (msg: string) => never): void {
+export function requireRootScope(
+  prim: string,
+  idx: TreeIndex,
+  r: BlockRealize,
+  fail: (msg: string) => never,
+): void {
   const scope = idx.scopeBlock(r);
   const outer = scope ? idx.scopeBlock(scope) : undefined;
-  if (outer !== undefined) fail(`block '${r.block.name}' is nested in block '${scope!.name}'; apply ${prim} before blockize`);
+  if (outer !== undefined)
+    fail(`block '${r.block.name}' is nested in block '${scope!.name}'; apply ${prim} before blockize`);
   if (allBlocks(r.block.body).length > 0) fail(`block '${r.block.name}' contains other blocks`);
 }

@@ -1,9 +1,24 @@
 import { bufferLoad, mul, primVar } from '@kiln/ir-core';
-import { block, blockRealize, buffer, bufferStore, compute, createPrimFunc, forLoop, iterVar, placeholder, primFunc, range, reduceAxis, seqStmt, sum } from '@kiln/tensorir';
+import {
+  block,
+  blockRealize,
+  buffer,
+  bufferStore,
+  compute,
+  createPrimFunc,
+  forLoop,
+  iterVar,
+  placeholder,
+  primFunc,
+  range,
+  reduceAxis,
+  seqStmt,
+  sum,
+} from '@kiln/tensorir';
 import { describe, expect, it } from 'vitest';
-import { createSchedule, createTensorIntrinRegistry, ScheduleErrorCodes as C } from '../index.js';
-import { elementwise, matmul } from '../testing/kernels.js';
+import { ScheduleErrorCodes as C, createSchedule, createTensorIntrinRegistry } from '../index.js';
 import { expectCode, expectReplays, expectSame } from '../testing/expect.js';
+import { elementwise, matmul } from '../testing/kernels.js';
 
 function tiledMatmul(n = 16) {
   const fn = matmul(n, n, n);
@@ -68,8 +83,13 @@ describe('tensorize', () => {
       }
       const i = primVar('i');
       const vi = primVar('vi');
-      const blk = block('scale', bufferStore(Y, mul(bufferLoad(X, [vi]), 2), [vi]), { iterVars: [iterVar(vi, range(0, 4))] });
-      return primFunc([X, Y], blockRealize([], true, block('root', forLoop(i, 0, 4, blockRealize([i], true, blk)))));
+      const blk = block('scale', bufferStore(Y, mul(bufferLoad(X, [vi]), 2), [vi]), {
+        iterVars: [iterVar(vi, range(0, 4))],
+      });
+      return primFunc(
+        [X, Y],
+        blockRealize([], true, block('root', forLoop(i, 0, 4, blockRealize([i], true, blk)))),
+      );
     };
     const fn = elementwise(8, 12);
     const sch = createSchedule(fn);
@@ -78,7 +98,11 @@ describe('tensorize', () => {
     const [, ji] = sch.split(j, [undefined, 4]);
     sch.tensorize(ji, 'scale4_f32');
     expectSame(fn, sch.func);
-    expectCode(() => createSchedule(elementwise()).tensorize(createSchedule(elementwise()).getBlock('B'), 'scale4_f32'), C.SCHEDULE_UNKNOWN_INTRIN);
+    expectCode(
+      () =>
+        createSchedule(elementwise()).tensorize(createSchedule(elementwise()).getBlock('B'), 'scale4_f32'),
+      C.SCHEDULE_UNKNOWN_INTRIN,
+    );
     expect(createTensorIntrinRegistry().has('scale4_f32')).toBe(false);
   });
 
@@ -93,7 +117,14 @@ describe('tensorize', () => {
     s2.decomposeReduction(c2, i2);
     // A 16-wide loop does not match the 4-wide description.
     expectCode(() => s2.tensorize(s2.getLoops(c2)[1], 'matmul_4x4x4_f32'), C.SCHEDULE_TENSORIZE_MISMATCH);
-    expectCode(() => createSchedule(elementwise()).tensorize(createSchedule(elementwise()).getBlock('B'), 'matmul_4x4x4_f32'), C.SCHEDULE_INVALID_RV);
+    expectCode(
+      () =>
+        createSchedule(elementwise()).tensorize(
+          createSchedule(elementwise()).getBlock('B'),
+          'matmul_4x4x4_f32',
+        ),
+      C.SCHEDULE_INVALID_RV,
+    );
   });
 });
 

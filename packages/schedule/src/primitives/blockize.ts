@@ -2,15 +2,37 @@
 // the part of the inner block's bindings owned by outer loops; tensorize matches such a
 // nest against a tensor intrinsic's description and swaps in its implementation.
 import type { Buffer, Node, PrimExpr, Range, Var } from '@kiln/ir-core';
-import { add, and, boolImm, DType, freezeNode, intImm, isConstInt, Mutator, mul, nodeKindInfo, primVar, range, structuralEqual, substitute } from '@kiln/ir-core';
+import {
+  add,
+  and,
+  boolImm,
+  DType,
+  freezeNode,
+  intImm,
+  isConstInt,
+  Mutator,
+  mul,
+  nodeKindInfo,
+  primVar,
+  range,
+  structuralEqual,
+  substitute,
+} from '@kiln/ir-core';
 import type { Block, BlockRealize, BufferRegion, For, IterVar, PrimFunc, Stmt } from '@kiln/tensorir';
 import { block, blockRealize, bufferRegion } from '@kiln/tensorir';
 import type { Interval, Lin } from '../arith.js';
-import { bounds, fromLin, linearize, linEqual, linSub, simplifyIndex, usesAnyVar } from '../arith.js';
-import { fail, ScheduleErrorCodes as C } from '../errors.js';
+import { bounds, fromLin, linEqual, linearize, linSub, simplifyIndex, usesAnyVar } from '../arith.js';
+import { ScheduleErrorCodes as C, fail } from '../errors.js';
 import type { TensorIntrin } from '../intrin.js';
-import { replaceStmt, transformStmt, TreeIndex, uniqueBlockName, usedVars as usedVarsIn, withBody } from '../tree.js';
 import { sweepRegion } from '../regions.js';
+import {
+  replaceStmt,
+  TreeIndex,
+  transformStmt,
+  uniqueBlockName,
+  usedVars as usedVarsIn,
+  withBody,
+} from '../tree.js';
 
 function conjunctsOf(p: PrimExpr): PrimExpr[] {
   if (p.kind === 'And') return [...conjunctsOf(p.a), ...conjunctsOf(p.b)];
@@ -31,7 +53,8 @@ export function perfectNest(top: Stmt): { loops: For[]; realize: BlockRealize } 
 function constRanges(prim: string, loops: readonly For[]): Map<Var, Interval> {
   const m = new Map<Var, Interval>();
   for (const l of loops) {
-    if (l.min.kind !== 'IntImm' || l.extent.kind !== 'IntImm') fail(C.SCHEDULE_ERROR, prim, `loop '${l.loopVar.name}' has a symbolic range`);
+    if (l.min.kind !== 'IntImm' || l.extent.kind !== 'IntImm')
+      fail(C.SCHEDULE_ERROR, prim, `loop '${l.loopVar.name}' has a symbolic range`);
     m.set(l.loopVar, [l.min.value, l.min.value + l.extent.value - 1]);
   }
   return m;
@@ -41,7 +64,12 @@ function constRanges(prim: string, loops: readonly For[]): Map<Var, Interval> {
 export function blockize(fn: PrimFunc, loop: For): { fn: PrimFunc; block: string } {
   const prim = 'blockize';
   const nest = perfectNest(loop);
-  if (!nest) fail(C.SCHEDULE_ERROR, prim, `loop '${loop.loopVar.name}' does not hold a perfect loop nest over a single block`);
+  if (!nest)
+    fail(
+      C.SCHEDULE_ERROR,
+      prim,
+      `loop '${loop.loopVar.name}' does not hold a perfect loop nest over a single block`,
+    );
   const { loops, realize: r } = nest;
   const ranges = constRanges(prim, loops);
   const innerVars = new Set(ranges.keys());
@@ -56,7 +84,12 @@ export function blockize(fn: PrimFunc, loop: For): { fn: PrimFunc; block: string
     const outT = new Map<string, { atom: PrimExpr; coeff: number }>();
     for (const [k, t] of lin.terms) {
       if (t.atom.kind === 'Var' && innerVars.has(t.atom)) inT.set(k, { ...t });
-      else if (usesAnyVar(t.atom, innerVars)) fail(C.SCHEDULE_ERROR, prim, `binding of '${iv.var.name}' in block '${blk.name}' is not affine in the loops under '${loop.loopVar.name}'`);
+      else if (usesAnyVar(t.atom, innerVars))
+        fail(
+          C.SCHEDULE_ERROR,
+          prim,
+          `binding of '${iv.var.name}' in block '${blk.name}' is not affine in the loops under '${loop.loopVar.name}'`,
+        );
       else outT.set(k, { ...t });
     }
     const dt = iv.var.dtype;
@@ -79,14 +112,23 @@ export function blockize(fn: PrimFunc, loop: For): { fn: PrimFunc; block: string
     const b = bounds(innerPart, ranges)!;
     const k = b[1] + 1;
     const divisible = b[0] === 0 && [...outT.values()].every((t) => t.coeff % k === 0) && lin.c % k === 0;
-    const domOk = isConstInt(iv.dom.min, 0) && iv.dom.extent.kind === 'IntImm' && iv.dom.extent.value % k === 0;
+    const domOk =
+      isConstInt(iv.dom.min, 0) && iv.dom.extent.kind === 'IntImm' && iv.dom.extent.value % k === 0;
     if (!divisible || !domOk) {
-      fail(C.SCHEDULE_ERROR, prim, `binding of '${iv.var.name}' in block '${blk.name}' does not divide into outer and inner parts at loop '${loop.loopVar.name}'`);
+      fail(
+        C.SCHEDULE_ERROR,
+        prim,
+        `binding of '${iv.var.name}' in block '${blk.name}' does not divide into outer and inner parts at loop '${loop.loopVar.name}'`,
+      );
     }
     const q = new Map<string, { atom: PrimExpr; coeff: number }>();
     for (const [key, t] of outT) q.set(key, { atom: t.atom, coeff: t.coeff / k });
     const vo = primVar(`${iv.var.name}_o`, dt);
-    outerIvs.push({ var: vo, dom: range(intImm(0, dt), intImm((iv.dom.extent as { value: number }).value / k, dt)), type: iv.iterType });
+    outerIvs.push({
+      var: vo,
+      dom: range(intImm(0, dt), intImm((iv.dom.extent as { value: number }).value / k, dt)),
+      type: iv.iterType,
+    });
     outerVals.push(fromLin({ terms: q, c: lin.c / k }, dt));
     innerVals.push(simplifyIndex(add(mul(vo, intImm(k, dt)), innerPart)));
   });
@@ -97,18 +139,30 @@ export function blockize(fn: PrimFunc, loop: For): { fn: PrimFunc; block: string
   for (const c of conjunctsOf(r.predicate)) {
     const inn = usesAnyVar(c, innerVars);
     const out = outerLoopVars(c);
-    if (inn && out) fail(C.SCHEDULE_ERROR, prim, `the predicate of block '${blk.name}' couples loops inside and outside '${loop.loopVar.name}'`);
+    if (inn && out)
+      fail(
+        C.SCHEDULE_ERROR,
+        prim,
+        `the predicate of block '${blk.name}' couples loops inside and outside '${loop.loopVar.name}'`,
+      );
     if (out) outerPred = outerPred === undefined ? c : and(outerPred, c);
     else innerPred = innerPred === undefined ? c : and(innerPred, c);
   }
-  const innerRealize = freezeNode({ ...r, iterValues: Object.freeze(innerVals), predicate: innerPred ?? boolImm(true) });
+  const innerRealize = freezeNode({
+    ...r,
+    iterValues: Object.freeze(innerVals),
+    predicate: innerPred ?? boolImm(true),
+  });
   const innerNest = replaceStmt(loop, r, innerRealize);
   // Regions of the outer block: the inner block's regions with the inner loops swept.
   const bind = new Map<Node, Node>(blk.iterVars.map((iv, i) => [iv.var, innerVals[i]]));
-  const sweep = (rgs: readonly BufferRegion[]): BufferRegion[] => rgs.map((rg) => sweepRegion(substitute(rg, bind), ranges));
+  const sweep = (rgs: readonly BufferRegion[]): BufferRegion[] =>
+    rgs.map((rg) => sweepRegion(substitute(rg, bind), ranges));
   const name = uniqueBlockName(fn.body, `${blk.name}_o`);
   const outer = block(name, innerNest, {
-    iterVars: outerIvs.map((o) => freezeNode({ kind: 'IterVar' as const, var: o.var, dom: o.dom, iterType: o.type })),
+    iterVars: outerIvs.map((o) =>
+      freezeNode({ kind: 'IterVar' as const, var: o.var, dom: o.dom, iterType: o.type }),
+    ),
     reads: sweep(blk.reads),
     writes: sweep(blk.writes),
   });
@@ -178,7 +232,8 @@ class IntrinMatcher {
 
 function descNest(intrin: TensorIntrin, which: 'desc' | 'impl'): { body: Stmt; allocs: readonly Buffer[] } {
   const f = intrin[which];
-  if (f.body.kind === 'BlockRealize' && f.body.block.iterVars.length === 0) return { body: f.body.block.body, allocs: f.body.block.allocBuffers };
+  if (f.body.kind === 'BlockRealize' && f.body.block.iterVars.length === 0)
+    return { body: f.body.block.body, allocs: f.body.block.allocBuffers };
   return { body: f.body, allocs: [] };
 }
 
@@ -186,19 +241,33 @@ function descNest(intrin: TensorIntrin, which: 'desc' | 'impl'): { body: Stmt; a
 export function tensorizeBlock(fn: PrimFunc, o: BlockRealize, intrin: TensorIntrin): PrimFunc {
   const prim = 'tensorize';
   const name = intrin.name;
-  const mismatch = (why: string): never => fail(C.SCHEDULE_TENSORIZE_MISMATCH, prim, `block '${o.block.name}' does not match intrinsic '${name}': ${why}`);
+  const mismatch = (why: string): never =>
+    fail(
+      C.SCHEDULE_TENSORIZE_MISMATCH,
+      prim,
+      `block '${o.block.name}' does not match intrinsic '${name}': ${why}`,
+    );
   const nest = perfectNest(o.block.body);
   if (!nest) return mismatch('its body is not a perfect loop nest over one block');
   const d = descNest(intrin, 'desc');
   const dn = perfectNest(d.body);
   if (!dn) return mismatch('the description is not a perfect loop nest over one block');
-  if (dn.loops.length !== nest.loops.length) return mismatch(`${nest.loops.length} loops against ${dn.loops.length} in the description`);
+  if (dn.loops.length !== nest.loops.length)
+    return mismatch(`${nest.loops.length} loops against ${dn.loops.length} in the description`);
   const loopMap = new Map<Node, Node>();
   for (let i = 0; i < dn.loops.length; i++) {
     const x = dn.loops[i];
     const y = nest.loops[i];
-    if (!isConstInt(x.min, 0) || !isConstInt(y.min, 0) || x.extent.kind !== 'IntImm' || y.extent.kind !== 'IntImm' || x.extent.value !== y.extent.value) {
-      return mismatch(`loop ${i} has extent ${y.extent.kind === 'IntImm' ? y.extent.value : '?'} where the description has ${x.extent.kind === 'IntImm' ? x.extent.value : '?'}`);
+    if (
+      !isConstInt(x.min, 0) ||
+      !isConstInt(y.min, 0) ||
+      x.extent.kind !== 'IntImm' ||
+      y.extent.kind !== 'IntImm' ||
+      x.extent.value !== y.extent.value
+    ) {
+      return mismatch(
+        `loop ${i} has extent ${y.extent.kind === 'IntImm' ? y.extent.value : '?'} where the description has ${x.extent.kind === 'IntImm' ? x.extent.value : '?'}`,
+      );
     }
     loopMap.set(x.loopVar, y.loopVar);
   }
@@ -209,12 +278,18 @@ export function tensorizeBlock(fn: PrimFunc, o: BlockRealize, intrin: TensorIntr
   const m = new IntrinMatcher(new Set(nest.loops.map((l) => l.loopVar)));
   const da = dn.realize.block;
   const aa = nest.realize.block;
-  if ((da.init === undefined) !== (aa.init === undefined)) return mismatch(da.init ? 'the description has an init' : 'the block still has an init (decompose the reduction first)');
-  if (!m.match(substitute(da.body, dMap), substitute(aa.body, aMap))) return mismatch('the computations differ');
-  if (da.init && aa.init && !m.match(substitute(da.init, dMap), substitute(aa.init, aMap))) return mismatch('the inits differ');
+  if ((da.init === undefined) !== (aa.init === undefined))
+    return mismatch(
+      da.init ? 'the description has an init' : 'the block still has an init (decompose the reduction first)',
+    );
+  if (!m.match(substitute(da.body, dMap), substitute(aa.body, aMap)))
+    return mismatch('the computations differ');
+  if (da.init && aa.init && !m.match(substitute(da.init, dMap), substitute(aa.init, aMap)))
+    return mismatch('the inits differ');
   const descParams = intrin.desc.params.filter((p): p is Buffer => p.kind === 'Buffer');
   const implParams = intrin.impl.params.filter((p): p is Buffer => p.kind === 'Buffer');
-  if (descParams.length !== implParams.length) return mismatch('description and implementation take different buffers');
+  if (descParams.length !== implParams.length)
+    return mismatch('description and implementation take different buffers');
   const implMap = new Map<Buffer, { buf: Buffer; off: PrimExpr[] }>();
   descParams.forEach((p, i) => {
     const actual = m.bufMap.get(p);
@@ -232,7 +307,12 @@ export function tensorizeBlock(fn: PrimFunc, o: BlockRealize, intrin: TensorIntr
       const v = this.defaultVisit(n);
       if (v.kind === 'BufferLoad' || v.kind === 'BufferStore') {
         const x = v as unknown as { buffer: Buffer; indices: readonly PrimExpr[] };
-        if (implMap.has(x.buffer)) return freezeNode({ ...(v as object), buffer: implMap.get(x.buffer)!.buf, indices: Object.freeze(shift(x.buffer, x.indices)) } as unknown as Node);
+        if (implMap.has(x.buffer))
+          return freezeNode({
+            ...(v as object),
+            buffer: implMap.get(x.buffer)!.buf,
+            indices: Object.freeze(shift(x.buffer, x.indices)),
+          } as unknown as Node);
       }
       if (v.kind === 'BufferRegion') {
         const x = v as unknown as BufferRegion;
@@ -240,7 +320,10 @@ export function tensorizeBlock(fn: PrimFunc, o: BlockRealize, intrin: TensorIntr
           const t = implMap.get(x.buffer)!;
           const lead = t.off.length - x.region.length;
           const full = [...t.off.slice(0, lead).map(() => range(intImm(0), intImm(1))), ...x.region];
-          return bufferRegion(t.buf, full.map((r, k) => range(simplifyIndex(add(t.off[k], r.min)), r.extent)));
+          return bufferRegion(
+            t.buf,
+            full.map((r, k) => range(simplifyIndex(add(t.off[k], r.min)), r.extent)),
+          );
         }
       }
       return v;

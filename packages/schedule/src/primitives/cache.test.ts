@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { createSchedule, ScheduleErrorCodes as C } from '../index.js';
-import { conv2d, elementwise, matmul, softmax } from '../testing/kernels.js';
+import { ScheduleErrorCodes as C, createSchedule } from '../index.js';
 import { expectCode, expectReplays, expectSame } from '../testing/expect.js';
+import { conv2d, elementwise, matmul, softmax } from '../testing/kernels.js';
 
 describe('cacheRead', () => {
   it('stages matmul inputs through shared memory and computes them at a tile', () => {
@@ -19,7 +19,13 @@ describe('cacheRead', () => {
     sch.computeAt(aShared, ko);
     sch.computeAt(bShared, ko);
     const aLoops = sch.getLoops(aShared);
-    expect(aLoops.map((l) => sch.get(l).extent)).toMatchObject([{ value: 4 }, { value: 4 }, { value: 4 }, { value: 4 }, { value: 4 }]);
+    expect(aLoops.map((l) => sch.get(l).extent)).toMatchObject([
+      { value: 4 },
+      { value: 4 },
+      { value: 4 },
+      { value: 4 },
+      { value: 4 },
+    ]);
     expectSame(fn, sch.func);
     expectReplays(sch, matmul());
   });

@@ -4,10 +4,26 @@
 import type { AttrValue, Buffer, Var } from '@kiln/ir-core';
 import { buffer, freezeNode, intImm, primVar, range } from '@kiln/ir-core';
 import type { Block, BlockRealize, PrimFunc, Stmt } from '@kiln/tensorir';
-import { block, blockRealize, bufferLoad, bufferRegion, bufferStore, forLoop, iterVar, seqStmt } from '@kiln/tensorir';
-import { fail, ScheduleErrorCodes as C } from '../errors.js';
+import {
+  block,
+  blockRealize,
+  bufferLoad,
+  bufferRegion,
+  bufferStore,
+  forLoop,
+  iterVar,
+  seqStmt,
+} from '@kiln/tensorir';
+import { ScheduleErrorCodes as C, fail } from '../errors.js';
 import { paramBuffers, readers, writers } from '../regions.js';
-import { replaceBuffers, replaceStmt, requireRootScope, TreeIndex, uniqueBlockName, withBody } from '../tree.js';
+import {
+  replaceBuffers,
+  replaceStmt,
+  requireRootScope,
+  TreeIndex,
+  uniqueBlockName,
+  withBody,
+} from '../tree.js';
 
 function scopeTag(scope: string): string {
   return scope.replace(/[^A-Za-z0-9_]/g, '_');
@@ -15,7 +31,9 @@ function scopeTag(scope: string): string {
 
 /** A loop nest with one block copying `src` into `dst` element by element. */
 function copyNest(name: string, src: Buffer, dst: Buffer): Stmt {
-  const ivs = src.shape.map((extent, d) => iterVar(primVar(`v${d}`, extent.dtype), range(intImm(0, extent.dtype), extent), 'spatial'));
+  const ivs = src.shape.map((extent, d) =>
+    iterVar(primVar(`v${d}`, extent.dtype), range(intImm(0, extent.dtype), extent), 'spatial'),
+  );
   const vars = ivs.map((iv) => iv.var);
   const point = vars.map((v) => range(v, intImm(1, v.dtype)));
   const blk = block(name, bufferStore(dst, bufferLoad(src, vars), vars), {
@@ -62,19 +80,38 @@ function cacheBuffer(src: Buffer, scope: string): Buffer {
 }
 
 /** Read `block.reads[readIndex]` through a copy in `scope`; returns the copy block's name. */
-export function cacheRead(fn: PrimFunc, r: BlockRealize, readIndex: number, scope: string): { fn: PrimFunc; block: string } {
+export function cacheRead(
+  fn: PrimFunc,
+  r: BlockRealize,
+  readIndex: number,
+  scope: string,
+): { fn: PrimFunc; block: string } {
   const prim = 'cacheRead';
   const blk = r.block;
   const region = blk.reads[readIndex];
-  if (!region) fail(C.SCHEDULE_ERROR, prim, `block '${blk.name}' has no read buffer #${readIndex} (it reads ${blk.reads.length})`);
+  if (!region)
+    fail(
+      C.SCHEDULE_ERROR,
+      prim,
+      `block '${blk.name}' has no read buffer #${readIndex} (it reads ${blk.reads.length})`,
+    );
   const src = region.buffer;
   requireRootScope(prim, new TreeIndex(fn.body), r, (m) => fail(C.SCHEDULE_ERROR, prim, m));
-  if (blk.writes.some((w) => w.buffer === src)) fail(C.SCHEDULE_ERROR, prim, `block '${blk.name}' also writes '${src.name}'; a read cache would go stale`);
+  if (blk.writes.some((w) => w.buffer === src))
+    fail(
+      C.SCHEDULE_ERROR,
+      prim,
+      `block '${blk.name}' also writes '${src.name}'; a read cache would go stale`,
+    );
   const idx = new TreeIndex(fn.body);
   const place = placementOf(prim, idx, r);
   const sneaky = writers(place.item, src).filter((w) => w !== r);
   if (sneaky.length > 0) {
-    fail(C.SCHEDULE_ERROR, prim, `'${src.name}' is written by block '${sneaky[0].block.name}' in the same loop nest as block '${blk.name}'`);
+    fail(
+      C.SCHEDULE_ERROR,
+      prim,
+      `'${src.name}' is written by block '${sneaky[0].block.name}' in the same loop nest as block '${blk.name}'`,
+    );
   }
   const dst = cacheBuffer(src, scope);
   const name = uniqueBlockName(fn.body, dst.name);
@@ -92,20 +129,39 @@ export function cacheRead(fn: PrimFunc, r: BlockRealize, readIndex: number, scop
 }
 
 /** Write `block.writes[writeIndex]` into a buffer in `scope`, then copy it back; returns the copy block's name. */
-export function cacheWrite(fn: PrimFunc, r: BlockRealize, writeIndex: number, scope: string): { fn: PrimFunc; block: string } {
+export function cacheWrite(
+  fn: PrimFunc,
+  r: BlockRealize,
+  writeIndex: number,
+  scope: string,
+): { fn: PrimFunc; block: string } {
   const prim = 'cacheWrite';
   const blk = r.block;
   const region = blk.writes[writeIndex];
-  if (!region) fail(C.SCHEDULE_ERROR, prim, `block '${blk.name}' has no write buffer #${writeIndex} (it writes ${blk.writes.length})`);
+  if (!region)
+    fail(
+      C.SCHEDULE_ERROR,
+      prim,
+      `block '${blk.name}' has no write buffer #${writeIndex} (it writes ${blk.writes.length})`,
+    );
   const dst = region.buffer;
   const idx = new TreeIndex(fn.body);
   requireRootScope(prim, idx, r, (m) => fail(C.SCHEDULE_ERROR, prim, m));
   const place = placementOf(prim, idx, r);
   const others = writers(place.scope.body, dst).filter((w) => w !== r);
-  if (others.length > 0) fail(C.SCHEDULE_ERROR, prim, `'${dst.name}' is also written by block '${others[0].block.name}'; block '${blk.name}' is not its only writer`);
+  if (others.length > 0)
+    fail(
+      C.SCHEDULE_ERROR,
+      prim,
+      `'${dst.name}' is also written by block '${others[0].block.name}'; block '${blk.name}' is not its only writer`,
+    );
   const early = readers(place.item, dst).filter((w) => w !== r);
   if (early.length > 0) {
-    fail(C.SCHEDULE_ERROR, prim, `block '${early[0].block.name}' reads '${dst.name}' in the same loop nest as block '${blk.name}', before the write-back`);
+    fail(
+      C.SCHEDULE_ERROR,
+      prim,
+      `block '${early[0].block.name}' reads '${dst.name}' in the same loop nest as block '${blk.name}', before the write-back`,
+    );
   }
   const cache = cacheBuffer(dst, scope);
   const name = uniqueBlockName(fn.body, cache.name);
@@ -119,9 +175,18 @@ export function cacheWrite(fn: PrimFunc, r: BlockRealize, writeIndex: number, sc
 
 function allocatedWrite(prim: string, fn: PrimFunc, r: BlockRealize, bufferIndex: number): Buffer {
   const region = r.block.writes[bufferIndex];
-  if (!region) fail(C.SCHEDULE_ERROR, prim, `block '${r.block.name}' has no write buffer #${bufferIndex} (it writes ${r.block.writes.length})`);
+  if (!region)
+    fail(
+      C.SCHEDULE_ERROR,
+      prim,
+      `block '${r.block.name}' has no write buffer #${bufferIndex} (it writes ${r.block.writes.length})`,
+    );
   if (paramBuffers(fn).has(region.buffer)) {
-    fail(C.SCHEDULE_ERROR, prim, `buffer '${region.buffer.name}' written by block '${r.block.name}' is a function parameter; only intermediate buffers can change`);
+    fail(
+      C.SCHEDULE_ERROR,
+      prim,
+      `buffer '${region.buffer.name}' written by block '${r.block.name}' is a function parameter; only intermediate buffers can change`,
+    );
   }
   return region.buffer;
 }
@@ -135,19 +200,44 @@ export function setScope(fn: PrimFunc, r: BlockRealize, bufferIndex: number, sco
 }
 
 /** Record that dimension `axis` of an intermediate buffer gets a stride ≡ offset (mod factor). */
-export function storageAlign(fn: PrimFunc, r: BlockRealize, bufferIndex: number, axis: number, factor: number, offset: number): PrimFunc {
+export function storageAlign(
+  fn: PrimFunc,
+  r: BlockRealize,
+  bufferIndex: number,
+  axis: number,
+  factor: number,
+  offset: number,
+): PrimFunc {
   const prim = 'storageAlign';
   const buf = allocatedWrite(prim, fn, r, bufferIndex);
   if (!Number.isInteger(axis) || axis < 0 || axis >= buf.shape.length) {
-    fail(C.SCHEDULE_ERROR, prim, `axis ${axis} is out of range for buffer '${buf.name}' of rank ${buf.shape.length}`);
+    fail(
+      C.SCHEDULE_ERROR,
+      prim,
+      `axis ${axis} is out of range for buffer '${buf.name}' of rank ${buf.shape.length}`,
+    );
   }
-  if (!Number.isInteger(factor) || factor <= 0 || !Number.isInteger(offset) || offset < 0 || offset >= factor) {
-    fail(C.SCHEDULE_ERROR, prim, `factor ${factor} / offset ${offset} for buffer '${buf.name}' need factor > 0 and 0 <= offset < factor`);
+  if (
+    !Number.isInteger(factor) ||
+    factor <= 0 ||
+    !Number.isInteger(offset) ||
+    offset < 0 ||
+    offset >= factor
+  ) {
+    fail(
+      C.SCHEDULE_ERROR,
+      prim,
+      `factor ${factor} / offset ${offset} for buffer '${buf.name}' need factor > 0 and 0 <= offset < factor`,
+    );
   }
   const prev = (r.block.annotations.buffer_dim_align as readonly (readonly number[])[] | undefined) ?? [];
-  const entries: AttrValue[] = prev.filter((e) => !(e[0] === bufferIndex && e[1] === axis)).map((e) => [...e]);
+  const entries: AttrValue[] = prev
+    .filter((e) => !(e[0] === bufferIndex && e[1] === axis))
+    .map((e) => [...e]);
   entries.push([bufferIndex, axis, factor, offset]);
-  const blk = freezeNode({ ...r.block, annotations: Object.freeze({ ...r.block.annotations, buffer_dim_align: entries }) });
+  const blk = freezeNode({
+    ...r.block,
+    annotations: Object.freeze({ ...r.block.annotations, buffer_dim_align: entries }),
+  });
   return withBody(fn, replaceStmt(fn.body, r.block, blk));
 }
-

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { createSchedule, ScheduleErrorCodes as C } from '../index.js';
-import { conv2d, elementwise, layerNorm, matmulRelu, softmax, stencil } from '../testing/kernels.js';
+import { ScheduleErrorCodes as C, createSchedule } from '../index.js';
 import { expectCode, expectReplays, expectSame } from '../testing/expect.js';
+import { conv2d, elementwise, layerNorm, matmulRelu, softmax, stencil } from '../testing/kernels.js';
 
 describe('computeInline', () => {
   it('inlines an elementwise chain', () => {
@@ -10,7 +10,9 @@ describe('computeInline', () => {
     sch.computeInline(sch.getBlock('B'));
     sch.computeInline(sch.getBlock('C'));
     expect(sch.getChildBlocks(sch.getLoops(sch.getBlock('D'))[0])).toHaveLength(1);
-    expect((sch.func.body as unknown as { block: { allocBuffers: readonly unknown[] } }).block.allocBuffers).toHaveLength(0);
+    expect(
+      (sch.func.body as unknown as { block: { allocBuffers: readonly unknown[] } }).block.allocBuffers,
+    ).toHaveLength(0);
     expectSame(fn, sch.func);
     expectReplays(sch, elementwise());
   });

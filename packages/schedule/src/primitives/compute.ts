@@ -3,14 +3,30 @@
 // iteration needs (provides); computeInline / reverseComputeInline fold a one-store
 // injective block into its neighbour and drop the intermediate buffer.
 import type { Buffer, Node, PrimExpr, Range, Var } from '@kiln/ir-core';
-import { add, freezeNode, ge, intImm, isConstInt, lt, and, Mutator, primVar, substitute } from '@kiln/ir-core';
+import { add, and, freezeNode, ge, isConstInt, lt, Mutator, primVar, substitute } from '@kiln/ir-core';
 import type { Block, BlockRealize, For, PrimFunc, Stmt } from '@kiln/tensorir';
-import { blockRealize, forLoop, seqStmt, bufferStore } from '@kiln/tensorir';
+import { blockRealize, bufferStore, forLoop, seqStmt } from '@kiln/tensorir';
 import type { Interval, Lin } from '../arith.js';
 import { bounds, fromLin, linearize, simplifyIndex, usesAnyVar } from '../arith.js';
-import { fail, ScheduleErrorCodes as C } from '../errors.js';
-import { isReductionBlock, isWrapper, paramBuffers, readers, singleStore, updateRegions, writers } from '../regions.js';
-import { allBlocks, loadedBuffers, requireRootScope, usedVars as usedVarsOf, transformStmt, TreeIndex, withBody } from '../tree.js';
+import { ScheduleErrorCodes as C, fail } from '../errors.js';
+import {
+  isReductionBlock,
+  isWrapper,
+  paramBuffers,
+  readers,
+  singleStore,
+  updateRegions,
+  writers,
+} from '../regions.js';
+import {
+  allBlocks,
+  loadedBuffers,
+  requireRootScope,
+  TreeIndex,
+  transformStmt,
+  usedVars as usedVarsOf,
+  withBody,
+} from '../tree.js';
 
 /** One dimension of a region needed (provided) per iteration: `outer + [lo, hi]`, or unknown. */
 interface Piece {
@@ -22,7 +38,8 @@ interface Piece {
 function loopRanges(loops: readonly For[]): Map<Var, Interval> {
   const m = new Map<Var, Interval>();
   for (const l of loops) {
-    if (l.min.kind === 'IntImm' && l.extent.kind === 'IntImm') m.set(l.loopVar, [l.min.value, l.min.value + l.extent.value - 1]);
+    if (l.min.kind === 'IntImm' && l.extent.kind === 'IntImm')
+      m.set(l.loopVar, [l.min.value, l.min.value + l.extent.value - 1]);
   }
   return m;
 }
@@ -38,7 +55,12 @@ function sameOuter(a: Lin, b: Lin): boolean {
  * (in block iteration variables) rewritten in loop variables, with the inner loops
  * swept over their ranges. Undefined when it is not affine in the inner loops.
  */
-function pieceOf(rg: Range, r: BlockRealize, inner: ReadonlyMap<Var, Interval>, innerVars: ReadonlySet<Var>): Piece | undefined {
+function pieceOf(
+  rg: Range,
+  r: BlockRealize,
+  inner: ReadonlyMap<Var, Interval>,
+  innerVars: ReadonlySet<Var>,
+): Piece | undefined {
   const bind = new Map<Node, Node>(r.block.iterVars.map((iv, i) => [iv.var, r.iterValues[i]]));
   const min = simplifyIndex(substitute(rg.min, bind));
   const ext = simplifyIndex(substitute(rg.extent, bind));
@@ -80,13 +102,19 @@ function regionPerIteration(
     const all = idx.loopsAbove(r);
     const at = all.indexOf(loop);
     // Shared memory is filled for the whole thread block: threadIdx loops above count as swept (as in TVM).
-    const relaxed = buf.scope.startsWith('shared') ? all.slice(0, at + 1).filter((l) => l.forKind === 'thread_binding' && (l.threadTag ?? '').startsWith('threadIdx')) : [];
+    const relaxed = buf.scope.startsWith('shared')
+      ? all
+          .slice(0, at + 1)
+          .filter((l) => l.forKind === 'thread_binding' && (l.threadTag ?? '').startsWith('threadIdx'))
+      : [];
     const inner = [...relaxed, ...all.slice(at + 1)];
     const innerRanges = loopRanges(inner);
     const innerVars = new Set(inner.map((l) => l.loopVar));
     for (const rg of regionsOf(r.block)) {
       if (rg.buffer !== buf) continue;
-      rg.region.forEach((range, d) => perDim[d].push(pieceOf(range, r, innerRanges, innerVars)));
+      rg.region.forEach((range, d) => {
+        perDim[d].push(pieceOf(range, r, innerRanges, innerVars));
+      });
     }
   }
   return perDim.map(unionPieces);
@@ -131,7 +159,8 @@ function regenerate(r: BlockRealize, mapped: Map<Var, Piece>, outerRanges: Reado
     const dmin = iv.dom.min.kind === 'IntImm' ? iv.dom.min.value : undefined;
     const dext = iv.dom.extent.kind === 'IntImm' ? iv.dom.extent.value : undefined;
     if (dmin === undefined || !b || b[0] < dmin) conj(ge(value, iv.dom.min));
-    if (dmin === undefined || dext === undefined || !b || b[1] + extent - 1 > dmin + dext - 1) conj(lt(value, simplifyIndex(add(iv.dom.min, iv.dom.extent))));
+    if (dmin === undefined || dext === undefined || !b || b[1] + extent - 1 > dmin + dext - 1)
+      conj(lt(value, simplifyIndex(add(iv.dom.min, iv.dom.extent))));
   });
   let s: Stmt = blockRealize(values, pred ?? true, blk);
   for (let i = loops.length - 1; i >= 0; i--) s = forLoop(loops[i].v, 0, loops[i].extent, s);
@@ -146,7 +175,11 @@ function commonChecks(prim: string, idx: TreeIndex, r: BlockRealize, loop: For):
   requireRootScope(prim, idx, r, (m) => fail(C.SCHEDULE_LOCATION, prim, m));
   const scope = idx.scopeBlock(r);
   if (!scope || idx.scopeBlock(loop) !== scope) {
-    fail(C.SCHEDULE_LOCATION, prim, `block '${r.block.name}' and loop '${loop.loopVar.name}' are not in the same scope`);
+    fail(
+      C.SCHEDULE_LOCATION,
+      prim,
+      `block '${r.block.name}' and loop '${loop.loopVar.name}' are not in the same scope`,
+    );
   }
   if (isWrapper(r.block)) fail(C.SCHEDULE_ERROR, prim, `block '${r.block.name}' contains other blocks`);
   return scope;
@@ -163,28 +196,53 @@ export function computeAt(fn: PrimFunc, r: BlockRealize, loop: For): PrimFunc {
   const outs = [...new Set(r.block.writes.map((w) => w.buffer))];
   const consumers = new Set<BlockRealize>();
   for (const b of outs) {
-    if (params.has(b)) fail(C.SCHEDULE_OUTPUT_BLOCK, prim, `block '${name}' writes function output '${b.name}'; it must compute all of it`);
+    if (params.has(b))
+      fail(
+        C.SCHEDULE_OUTPUT_BLOCK,
+        prim,
+        `block '${name}' writes function output '${b.name}'; it must compute all of it`,
+      );
     const other = writers(scope.body, b).filter((w) => w !== r);
-    if (other.length > 0) fail(C.SCHEDULE_ERROR, prim, `'${b.name}' is also written by block '${other[0].block.name}'`);
-    for (const c of idx.childBlocks(scope)) if (c !== r && c.block.reads.some((x) => x.buffer === b)) consumers.add(c);
+    if (other.length > 0)
+      fail(C.SCHEDULE_ERROR, prim, `'${b.name}' is also written by block '${other[0].block.name}'`);
+    for (const c of idx.childBlocks(scope))
+      if (c !== r && c.block.reads.some((x) => x.buffer === b)) consumers.add(c);
   }
-  if (consumers.size === 0) fail(C.SCHEDULE_LOCATION, prim, `block '${name}' has no consumer under loop '${lname}'`);
+  if (consumers.size === 0)
+    fail(C.SCHEDULE_LOCATION, prim, `block '${name}' has no consumer under loop '${lname}'`);
   for (const c of consumers) {
-    if (!idx.isAncestor(loop, c)) fail(C.SCHEDULE_LOCATION, prim, `consumer '${c.block.name}' of block '${name}' is not under loop '${lname}'`);
+    if (!idx.isAncestor(loop, c))
+      fail(
+        C.SCHEDULE_LOCATION,
+        prim,
+        `consumer '${c.block.name}' of block '${name}' is not under loop '${lname}'`,
+      );
   }
   const underLoop = idx.isAncestor(loop, r);
-  if (!underLoop && idx.pos(r) > idx.pos(loop)) fail(C.SCHEDULE_LOCATION, prim, `block '${name}' comes after loop '${lname}'`);
+  if (!underLoop && idx.pos(r) > idx.pos(loop))
+    fail(C.SCHEDULE_LOCATION, prim, `block '${name}' comes after loop '${lname}'`);
   // Inputs of the producer must be final at the new position.
-  const ins = [...loadedBuffers(r.block.body), ...(r.block.init ? loadedBuffers(r.block.init) : [])].filter((b) => !outs.includes(b));
+  const ins = [...loadedBuffers(r.block.body), ...(r.block.init ? loadedBuffers(r.block.init) : [])].filter(
+    (b) => !outs.includes(b),
+  );
   const items = bodyItems(loop.body);
   const firstUse = items.findIndex((it) => allBlocks(it).some((b) => consumers.has(b)));
   for (const b of ins) {
     for (const w of writers(scope.body, b)) {
       if (w === r) continue;
       const at = items.findIndex((it) => it === w || allBlocks(it).includes(w));
-      if (at >= firstUse) fail(C.SCHEDULE_LOCATION, prim, `input '${b.name}' of block '${name}' is written by '${w.block.name}' after the insertion point under loop '${lname}'`);
+      if (at >= firstUse)
+        fail(
+          C.SCHEDULE_LOCATION,
+          prim,
+          `input '${b.name}' of block '${name}' is written by '${w.block.name}' after the insertion point under loop '${lname}'`,
+        );
       if (at < 0 && !underLoop && idx.pos(w) > idx.pos(r) && idx.pos(w) < idx.pos(loop)) {
-        fail(C.SCHEDULE_LOCATION, prim, `input '${b.name}' of block '${name}' is overwritten by '${w.block.name}' before loop '${lname}'`);
+        fail(
+          C.SCHEDULE_LOCATION,
+          prim,
+          `input '${b.name}' of block '${name}' is overwritten by '${w.block.name}' before loop '${lname}'`,
+        );
       }
     }
   }
@@ -198,8 +256,18 @@ export function computeAt(fn: PrimFunc, r: BlockRealize, loop: For): PrimFunc {
       if (!piece) return;
       if (rg.min.kind === 'IntImm') return;
       const iv = r.block.iterVars.find((x) => x.var === rg.min);
-      if (!iv || !isConstInt(rg.extent, 1)) fail(C.SCHEDULE_LOCATION, prim, `block '${name}' writes '${b.name}' at an index that is not an iteration variable`);
-      if (iv.iterType !== 'spatial') fail(C.SCHEDULE_LOCATION, prim, `block '${name}' writes '${b.name}' along reduction variable '${iv.var.name}'`);
+      if (!iv || !isConstInt(rg.extent, 1))
+        fail(
+          C.SCHEDULE_LOCATION,
+          prim,
+          `block '${name}' writes '${b.name}' at an index that is not an iteration variable`,
+        );
+      if (iv.iterType !== 'spatial')
+        fail(
+          C.SCHEDULE_LOCATION,
+          prim,
+          `block '${name}' writes '${b.name}' along reduction variable '${iv.var.name}'`,
+        );
       if (!mapped.has(iv.var)) mapped.set(iv.var, piece);
     });
   }
@@ -224,13 +292,20 @@ export function reverseComputeAt(fn: PrimFunc, r: BlockRealize, loop: For): Prim
   const name = r.block.name;
   const lname = loop.loopVar.name;
   const underLoop = idx.isAncestor(loop, r);
-  if (!underLoop && idx.pos(r) < idx.pos(loop)) fail(C.SCHEDULE_LOCATION, prim, `block '${name}' comes before loop '${lname}'`);
+  if (!underLoop && idx.pos(r) < idx.pos(loop))
+    fail(C.SCHEDULE_LOCATION, prim, `block '${name}' comes before loop '${lname}'`);
   const outs = new Set(r.block.writes.map((w) => w.buffer));
   for (const b of outs) {
     const other = writers(scope.body, b).filter((w) => w !== r);
-    if (other.length > 0) fail(C.SCHEDULE_ERROR, prim, `'${b.name}' is also written by block '${other[0].block.name}'`);
+    if (other.length > 0)
+      fail(C.SCHEDULE_ERROR, prim, `'${b.name}' is also written by block '${other[0].block.name}'`);
     const early = readers(loop, b).filter((x) => x !== r);
-    if (early.length > 0) fail(C.SCHEDULE_LOCATION, prim, `block '${early[0].block.name}' under loop '${lname}' reads '${b.name}', an output of block '${name}'`);
+    if (early.length > 0)
+      fail(
+        C.SCHEDULE_LOCATION,
+        prim,
+        `block '${early[0].block.name}' under loop '${lname}' reads '${b.name}', an output of block '${name}'`,
+      );
   }
   const ins = [...new Set(r.block.reads.map((x) => x.buffer))].filter((b) => !outs.has(b));
   const produced: { buf: Buffer; producers: BlockRealize[] }[] = [];
@@ -240,7 +315,11 @@ export function reverseComputeAt(fn: PrimFunc, r: BlockRealize, loop: For): Prim
     const inside = ws.filter((w) => idx.isAncestor(loop, w));
     for (const w of ws) {
       if (!inside.includes(w) && idx.pos(w) > idx.pos(loop)) {
-        fail(C.SCHEDULE_LOCATION, prim, `input '${b.name}' of block '${name}' is written by '${w.block.name}' after loop '${lname}'`);
+        fail(
+          C.SCHEDULE_LOCATION,
+          prim,
+          `input '${b.name}' of block '${name}' is written by '${w.block.name}' after loop '${lname}'`,
+        );
       }
     }
     // A producer whose reduction runs across the loop has not finished its region inside it.
@@ -248,19 +327,38 @@ export function reverseComputeAt(fn: PrimFunc, r: BlockRealize, loop: For): Prim
     for (const w of inside) {
       w.block.iterVars.forEach((iv, k) => {
         if (iv.iterType !== 'spatial' && [...usedVarsOf(w.iterValues[k])].some((v) => above.has(v))) {
-          fail(C.SCHEDULE_LOCATION, prim, `producer '${w.block.name}' reduces across loop '${lname}'; its output is incomplete inside it`);
+          fail(
+            C.SCHEDULE_LOCATION,
+            prim,
+            `producer '${w.block.name}' reduces across loop '${lname}'; its output is incomplete inside it`,
+          );
         }
       });
     }
     if (inside.length > 0) produced.push({ buf: b, producers: inside });
   }
-  if (produced.length === 0) fail(C.SCHEDULE_LOCATION, prim, `no producer of block '${name}' is under loop '${lname}'`);
+  if (produced.length === 0)
+    fail(C.SCHEDULE_LOCATION, prim, `no producer of block '${name}' is under loop '${lname}'`);
   // Blocks between the loop and the consumer must not touch what moves earlier.
   if (!underLoop) {
     for (const o of idx.order) {
-      if (o.kind !== 'BlockRealize' || o === r || idx.pos(o) <= endOfLoop || idx.pos(o) >= idx.pos(r) || isWrapper(o.block)) continue;
-      const touches = o.block.reads.some((x) => outs.has(x.buffer)) || o.block.writes.some((x) => outs.has(x.buffer) || ins.includes(x.buffer));
-      if (touches) fail(C.SCHEDULE_LOCATION, prim, `block '${o.block.name}' between loop '${lname}' and block '${name}' depends on it`);
+      if (
+        o.kind !== 'BlockRealize' ||
+        o === r ||
+        idx.pos(o) <= endOfLoop ||
+        idx.pos(o) >= idx.pos(r) ||
+        isWrapper(o.block)
+      )
+        continue;
+      const touches =
+        o.block.reads.some((x) => outs.has(x.buffer)) ||
+        o.block.writes.some((x) => outs.has(x.buffer) || ins.includes(x.buffer));
+      if (touches)
+        fail(
+          C.SCHEDULE_LOCATION,
+          prim,
+          `block '${o.block.name}' between loop '${lname}' and block '${name}' depends on it`,
+        );
     }
   }
   const outerLoops = [...idx.loopsAbove(loop), loop];
@@ -270,13 +368,27 @@ export function reverseComputeAt(fn: PrimFunc, r: BlockRealize, loop: For): Prim
     for (const rd of r.block.reads.filter((x) => x.buffer === buf)) {
       rd.region.forEach((rg, d) => {
         const piece = have[d];
-        const full = piece && piece.outer.terms.size === 0 && piece.lo === 0 && buf.shape[d].kind === 'IntImm' && piece.hi === buf.shape[d].value - 1;
+        const full =
+          piece &&
+          piece.outer.terms.size === 0 &&
+          piece.lo === 0 &&
+          buf.shape[d].kind === 'IntImm' &&
+          piece.hi === buf.shape[d].value - 1;
         if (full) return;
         const iv = r.block.iterVars.find((x) => x.var === rg.min);
         if (!piece || !iv || !isConstInt(rg.extent, 1)) {
-          fail(C.SCHEDULE_LOCATION, prim, `block '${name}' reads '${buf.name}' in a way the region produced per iteration of loop '${lname}' cannot cover`);
+          fail(
+            C.SCHEDULE_LOCATION,
+            prim,
+            `block '${name}' reads '${buf.name}' in a way the region produced per iteration of loop '${lname}' cannot cover`,
+          );
         }
-        if (iv.iterType !== 'spatial') fail(C.SCHEDULE_LOCATION, prim, `block '${name}' would split its reduction variable '${iv.var.name}' across loop '${lname}'`);
+        if (iv.iterType !== 'spatial')
+          fail(
+            C.SCHEDULE_LOCATION,
+            prim,
+            `block '${name}' would split its reduction variable '${iv.var.name}' across loop '${lname}'`,
+          );
         if (!mapped.has(iv.var)) mapped.set(iv.var, piece);
       });
     }
@@ -292,11 +404,16 @@ export function reverseComputeAt(fn: PrimFunc, r: BlockRealize, loop: For): Prim
 }
 
 /** Rewrite every load of `buf` by `fnLoad`; then refresh the regions of the blocks that read it. */
-function rewriteLoads<T extends Node>(root: T, buf: Buffer, fnLoad: (indices: readonly PrimExpr[]) => PrimExpr): T {
+function rewriteLoads<T extends Node>(
+  root: T,
+  buf: Buffer,
+  fnLoad: (indices: readonly PrimExpr[]) => PrimExpr,
+): T {
   class R extends Mutator {
     protected override visitNode(n: Node): Node {
       const m = this.defaultVisit(n);
-      if (m.kind === 'BufferLoad' && (m as unknown as { buffer: Buffer }).buffer === buf) return fnLoad((m as unknown as { indices: readonly PrimExpr[] }).indices);
+      if (m.kind === 'BufferLoad' && (m as unknown as { buffer: Buffer }).buffer === buf)
+        return fnLoad((m as unknown as { indices: readonly PrimExpr[] }).indices);
       return m;
     }
   }
@@ -314,9 +431,13 @@ function refreshAfter(root: Stmt, buf: Buffer): Stmt {
     let res = out ?? s;
     if (res.kind === 'Block') {
       const blk = res;
-          const touched = blk.reads.some((r) => r.buffer === buf) || blk.writes.some((w) => w.buffer === buf);
+      const touched = blk.reads.some((r) => r.buffer === buf) || blk.writes.some((w) => w.buffer === buf);
       let next = touched ? updateRegions(blk) : blk;
-      if (next.allocBuffers.includes(buf)) next = freezeNode({ ...next, allocBuffers: Object.freeze(next.allocBuffers.filter((b) => b !== buf)) });
+      if (next.allocBuffers.includes(buf))
+        next = freezeNode({
+          ...next,
+          allocBuffers: Object.freeze(next.allocBuffers.filter((b) => b !== buf)),
+        });
       res = next;
     }
     return res;
@@ -324,7 +445,11 @@ function refreshAfter(root: Stmt, buf: Buffer): Stmt {
   return visit(root);
 }
 
-function injectiveStore(prim: string, blk: Block, what: string): { buf: Buffer; value: PrimExpr; vars: Var[] } {
+function injectiveStore(
+  prim: string,
+  blk: Block,
+  what: string,
+): { buf: Buffer; value: PrimExpr; vars: Var[] } {
   if (isWrapper(blk)) fail(C.SCHEDULE_NOT_INJECTIVE, prim, `${what} '${blk.name}' contains other blocks`);
   if (isReductionBlock(blk)) fail(C.SCHEDULE_NOT_INJECTIVE, prim, `${what} '${blk.name}' is a reduction`);
   const st = singleStore(blk);
@@ -332,10 +457,20 @@ function injectiveStore(prim: string, blk: Block, what: string): { buf: Buffer; 
   const vars: Var[] = [];
   for (const i of st.indices) {
     const iv = blk.iterVars.find((x) => x.var === i);
-    if (!iv || vars.includes(iv.var)) fail(C.SCHEDULE_NOT_INJECTIVE, prim, `${what} '${blk.name}' stores at indices that are not distinct iteration variables`);
+    if (!iv || vars.includes(iv.var))
+      fail(
+        C.SCHEDULE_NOT_INJECTIVE,
+        prim,
+        `${what} '${blk.name}' stores at indices that are not distinct iteration variables`,
+      );
     vars.push(iv.var);
   }
-  if (vars.length !== blk.iterVars.length) fail(C.SCHEDULE_NOT_INJECTIVE, prim, `${what} '${blk.name}' does not store along all its iteration variables`);
+  if (vars.length !== blk.iterVars.length)
+    fail(
+      C.SCHEDULE_NOT_INJECTIVE,
+      prim,
+      `${what} '${blk.name}' does not store along all its iteration variables`,
+    );
   return { buf: st.buffer, value: st.value, vars };
 }
 
@@ -345,12 +480,17 @@ export function computeInline(fn: PrimFunc, r: BlockRealize): PrimFunc {
   const name = r.block.name;
   requireRootScope(prim, new TreeIndex(fn.body), r, (m) => fail(C.SCHEDULE_NOT_INJECTIVE, prim, m));
   const { buf, value, vars } = injectiveStore(prim, r.block, 'block');
-  if (paramBuffers(fn).has(buf)) fail(C.SCHEDULE_OUTPUT_BLOCK, prim, `block '${name}' writes function output '${buf.name}'`);
-  if (loadedBuffers(value).has(buf)) fail(C.SCHEDULE_NOT_INJECTIVE, prim, `block '${name}' reads the buffer it writes`);
+  if (paramBuffers(fn).has(buf))
+    fail(C.SCHEDULE_OUTPUT_BLOCK, prim, `block '${name}' writes function output '${buf.name}'`);
+  if (loadedBuffers(value).has(buf))
+    fail(C.SCHEDULE_NOT_INJECTIVE, prim, `block '${name}' reads the buffer it writes`);
   const other = writers(fn.body, buf).filter((w) => w !== r);
-  if (other.length > 0) fail(C.SCHEDULE_ERROR, prim, `'${buf.name}' is also written by block '${other[0].block.name}'`);
+  if (other.length > 0)
+    fail(C.SCHEDULE_ERROR, prim, `'${buf.name}' is also written by block '${other[0].block.name}'`);
   let body = transformStmt(fn.body, (s) => (s === r ? null : undefined))!;
-  body = rewriteLoads(body, buf, (indices) => substitute(value, new Map<Node, Node>(vars.map((v, k) => [v, indices[k]]))));
+  body = rewriteLoads(body, buf, (indices) =>
+    substitute(value, new Map<Node, Node>(vars.map((v, k) => [v, indices[k]]))),
+  );
   body = refreshAfter(body, buf);
   return withBody(fn, body);
 }
@@ -363,14 +503,22 @@ export function reverseComputeInline(fn: PrimFunc, r: BlockRealize): PrimFunc {
   requireRootScope(prim, idx, r, (m) => fail(C.SCHEDULE_NOT_INJECTIVE, prim, m));
   const cons = injectiveStore(prim, r.block, 'block');
   const params = paramBuffers(fn);
-  const cands = [...loadedBuffers(cons.value)].filter((b) => !params.has(b) && writers(fn.body, b).some((w) => w !== r));
-  if (cands.length !== 1) fail(C.SCHEDULE_ERROR, prim, `block '${name}' must read exactly one intermediate buffer (reads ${cands.length})`);
+  const cands = [...loadedBuffers(cons.value)].filter(
+    (b) => !params.has(b) && writers(fn.body, b).some((w) => w !== r),
+  );
+  if (cands.length !== 1)
+    fail(
+      C.SCHEDULE_ERROR,
+      prim,
+      `block '${name}' must read exactly one intermediate buffer (reads ${cands.length})`,
+    );
   const buf = cands[0];
   // Every load of the intermediate must be the same one-to-one point.
   const loads: (readonly PrimExpr[])[] = [];
   class Collect extends Mutator {
     protected override visitNode(n: Node): Node {
-      if (n.kind === 'BufferLoad' && (n as unknown as { buffer: Buffer }).buffer === buf) loads.push((n as unknown as { indices: readonly PrimExpr[] }).indices);
+      if (n.kind === 'BufferLoad' && (n as unknown as { buffer: Buffer }).buffer === buf)
+        loads.push((n as unknown as { indices: readonly PrimExpr[] }).indices);
       return this.defaultVisit(n);
     }
   }
@@ -378,7 +526,12 @@ export function reverseComputeInline(fn: PrimFunc, r: BlockRealize): PrimFunc {
   const order: Var[] = [];
   for (const i of loads[0]) {
     const iv = r.block.iterVars.find((x) => x.var === i);
-    if (!iv || order.includes(iv.var)) fail(C.SCHEDULE_NOT_INJECTIVE, prim, `block '${name}' reads '${buf.name}' at indices that are not distinct iteration variables`);
+    if (!iv || order.includes(iv.var))
+      fail(
+        C.SCHEDULE_NOT_INJECTIVE,
+        prim,
+        `block '${name}' reads '${buf.name}' at indices that are not distinct iteration variables`,
+      );
     order.push(iv.var);
   }
   if (order.length !== r.block.iterVars.length || loads.some((l) => l.some((e, d) => e !== loads[0][d]))) {
@@ -387,40 +540,77 @@ export function reverseComputeInline(fn: PrimFunc, r: BlockRealize): PrimFunc {
   order.forEach((v, d) => {
     const iv = r.block.iterVars.find((x) => x.var === v)!;
     const ext = buf.shape[d];
-    if (!isConstInt(iv.dom.min, 0) || iv.dom.extent.kind !== 'IntImm' || ext.kind !== 'IntImm' || iv.dom.extent.value !== ext.value) {
-      fail(C.SCHEDULE_ERROR, prim, `block '${name}' does not cover all of '${buf.name}' along dimension ${d}`);
+    if (
+      !isConstInt(iv.dom.min, 0) ||
+      iv.dom.extent.kind !== 'IntImm' ||
+      ext.kind !== 'IntImm' ||
+      iv.dom.extent.value !== ext.value
+    ) {
+      fail(
+        C.SCHEDULE_ERROR,
+        prim,
+        `block '${name}' does not cover all of '${buf.name}' along dimension ${d}`,
+      );
     }
   });
   const prods = writers(fn.body, buf).filter((w) => w !== r);
   if (prods.length !== 1) fail(C.SCHEDULE_ERROR, prim, `'${buf.name}' has ${prods.length} writers`);
   const p = prods[0];
   const prod = injectiveStore(prim, p.block, 'producer');
-  if (prod.buf !== buf) fail(C.SCHEDULE_ERROR, prim, `producer '${p.block.name}' does not store '${buf.name}'`);
+  if (prod.buf !== buf)
+    fail(C.SCHEDULE_ERROR, prim, `producer '${p.block.name}' does not store '${buf.name}'`);
   p.block.iterVars.forEach((iv, k) => {
     const d = prod.vars.indexOf(iv.var);
     const ext = buf.shape[d];
-    if (!isConstInt(iv.dom.min, 0) || iv.dom.extent.kind !== 'IntImm' || ext.kind !== 'IntImm' || iv.dom.extent.value !== ext.value) {
-      fail(C.SCHEDULE_ERROR, prim, `producer '${p.block.name}' does not cover all of '${buf.name}' (iteration variable ${k})`);
+    if (
+      !isConstInt(iv.dom.min, 0) ||
+      iv.dom.extent.kind !== 'IntImm' ||
+      ext.kind !== 'IntImm' ||
+      iv.dom.extent.value !== ext.value
+    ) {
+      fail(
+        C.SCHEDULE_ERROR,
+        prim,
+        `producer '${p.block.name}' does not cover all of '${buf.name}' (iteration variable ${k})`,
+      );
     }
   });
   const others = readers(fn.body, buf).filter((x) => x !== r);
-  if (others.length > 0) fail(C.SCHEDULE_ERROR, prim, `'${buf.name}' is also read by block '${others[0].block.name}'`);
-  if (params.has(cons.buf) && writers(fn.body, cons.buf).some((w) => w !== r)) fail(C.SCHEDULE_ERROR, prim, `'${cons.buf.name}' has other writers`);
+  if (others.length > 0)
+    fail(C.SCHEDULE_ERROR, prim, `'${buf.name}' is also read by block '${others[0].block.name}'`);
+  if (params.has(cons.buf) && writers(fn.body, cons.buf).some((w) => w !== r))
+    fail(C.SCHEDULE_ERROR, prim, `'${cons.buf.name}' has other writers`);
   // The consumer's other inputs must be ready where the producer runs, and nothing in between may see its output early.
   for (const b of loadedBuffers(cons.value)) {
     if (b === buf) continue;
     for (const w of writers(fn.body, b)) {
-      if (idx.pos(w) > idx.pos(p)) fail(C.SCHEDULE_LOCATION, prim, `input '${b.name}' of block '${name}' is written by '${w.block.name}' after producer '${p.block.name}'`);
+      if (idx.pos(w) > idx.pos(p))
+        fail(
+          C.SCHEDULE_LOCATION,
+          prim,
+          `input '${b.name}' of block '${name}' is written by '${w.block.name}' after producer '${p.block.name}'`,
+        );
     }
   }
   for (const o of allBlocks(fn.body)) {
-    if (o === r || o === p || isWrapper(o.block) || idx.pos(o) < idx.pos(p) || idx.pos(o) > idx.pos(r)) continue;
-    if (o.block.reads.some((x) => x.buffer === cons.buf) || o.block.writes.some((x) => x.buffer === cons.buf)) {
-      fail(C.SCHEDULE_LOCATION, prim, `block '${o.block.name}' between '${p.block.name}' and '${name}' uses '${cons.buf.name}'`);
+    if (o === r || o === p || isWrapper(o.block) || idx.pos(o) < idx.pos(p) || idx.pos(o) > idx.pos(r))
+      continue;
+    if (
+      o.block.reads.some((x) => x.buffer === cons.buf) ||
+      o.block.writes.some((x) => x.buffer === cons.buf)
+    ) {
+      fail(
+        C.SCHEDULE_LOCATION,
+        prim,
+        `block '${o.block.name}' between '${p.block.name}' and '${name}' uses '${cons.buf.name}'`,
+      );
     }
   }
   const toProd = new Map<Node, Node>(order.map((v, d) => [v, prod.vars[d]]));
-  const value = substitute(rewriteLoads(cons.value, buf, () => prod.value), toProd);
+  const value = substitute(
+    rewriteLoads(cons.value, buf, () => prod.value),
+    toProd,
+  );
   const indices = singleStore(r.block)!.indices.map((i) => substitute(i, toProd));
   const store = bufferStore(cons.buf, value, indices);
   const newBlk = updateRegions(freezeNode({ ...p.block, body: store }));
@@ -428,4 +618,3 @@ export function reverseComputeInline(fn: PrimFunc, r: BlockRealize): PrimFunc {
   body = refreshAfter(body, buf);
   return withBody(fn, body);
 }
-

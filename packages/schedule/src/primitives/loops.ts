@@ -2,13 +2,25 @@
 // vectorized, unrolled, thread-bound). They rewrite loop headers and the iteration
 // bindings of the blocks below; block bodies are untouched.
 import type { AttrValue, PrimExpr, Var } from '@kiln/ir-core';
-import { add, and, floordiv, floormod, freezeNode, intImm, isConstInt, lt, mul, primVar, substitute } from '@kiln/ir-core';
+import {
+  add,
+  and,
+  floordiv,
+  floormod,
+  freezeNode,
+  intImm,
+  isConstInt,
+  lt,
+  mul,
+  primVar,
+  substitute,
+} from '@kiln/ir-core';
 import type { Block, BlockRealize, For, ForKind, PrimFunc, Stmt } from '@kiln/tensorir';
-import { allBlocks, directBlocks, replaceStmt, TreeIndex, usedVars, withBody } from '../tree.js';
-import { fail, ScheduleErrorCodes as C } from '../errors.js';
 import { simplifyIndex } from '../arith.js';
+import { ScheduleErrorCodes as C, fail } from '../errors.js';
 import { isWrapper as isWrapperBlock } from '../regions.js';
 import { tidyBindings } from '../simplify.js';
+import { allBlocks, directBlocks, replaceStmt, TreeIndex, usedVars, withBody } from '../tree.js';
 
 function constOf(e: PrimExpr): number | undefined {
   return e.kind === 'IntImm' ? e.value : undefined;
@@ -25,13 +37,19 @@ function canonicalBindings(s: Stmt): Stmt {
   let out = s;
   for (const r of directBlocks(s)) {
     const vals = r.iterValues.map((v) => simplifyIndex(v));
-    if (vals.some((v, i) => v !== r.iterValues[i])) out = replaceStmt(out, r, freezeNode({ ...r, iterValues: Object.freeze(vals) }));
+    if (vals.some((v, i) => v !== r.iterValues[i]))
+      out = replaceStmt(out, r, freezeNode({ ...r, iterValues: Object.freeze(vals) }));
   }
   return out;
 }
 
 function requireSerial(prim: string, loop: For): void {
-  if (loop.forKind !== 'serial') fail(C.SCHEDULE_ERROR, prim, `loop '${loop.loopVar.name}' is ${loop.forKind}; only serial loops can be restructured`);
+  if (loop.forKind !== 'serial')
+    fail(
+      C.SCHEDULE_ERROR,
+      prim,
+      `loop '${loop.loopVar.name}' is ${loop.forKind}; only serial loops can be restructured`,
+    );
 }
 
 export interface SplitResult {
@@ -44,11 +62,13 @@ export function split(fn: PrimFunc, loop: For, factors: readonly (number | undef
   const name = loop.loopVar.name;
   const prim = 'split';
   requireSerial(prim, loop);
-  if (factors.length < 2) fail(C.SCHEDULE_INVALID_FACTOR, prim, `loop '${name}' needs at least two factors, got ${factors.length}`);
+  if (factors.length < 2)
+    fail(C.SCHEDULE_INVALID_FACTOR, prim, `loop '${name}' needs at least two factors, got ${factors.length}`);
   const holes = factors.filter((f) => f === undefined).length;
   if (holes > 1) fail(C.SCHEDULE_INVALID_FACTOR, prim, `loop '${name}': at most one factor may be inferred`);
   for (const f of factors) {
-    if (f !== undefined && (!Number.isInteger(f) || f <= 0)) fail(C.SCHEDULE_INVALID_FACTOR, prim, `loop '${name}': factor ${f} is not a positive integer`);
+    if (f !== undefined && (!Number.isInteger(f) || f <= 0))
+      fail(C.SCHEDULE_INVALID_FACTOR, prim, `loop '${name}': factor ${f} is not a positive integer`);
   }
   const dt = loop.loopVar.dtype;
   const known = factors.reduce<number>((p, f) => p * (f ?? 1), 1);
@@ -59,11 +79,21 @@ export function split(fn: PrimFunc, loop: For, factors: readonly (number | undef
     const inferred = Math.ceil(ext / known);
     const fs = factors.map((f) => f ?? inferred);
     const prod = fs.reduce((p, f) => p * f, 1);
-    if (prod < ext) fail(C.SCHEDULE_INVALID_FACTOR, prim, `loop '${name}': factors [${fs.join(', ')}] cover ${prod} < extent ${ext}`);
+    if (prod < ext)
+      fail(
+        C.SCHEDULE_INVALID_FACTOR,
+        prim,
+        `loop '${name}': factors [${fs.join(', ')}] cover ${prod} < extent ${ext}`,
+      );
     exact = prod === ext;
     extents = fs.map((f) => intImm(f, dt));
   } else {
-    if (holes !== 1) fail(C.SCHEDULE_INVALID_FACTOR, prim, `loop '${name}' has a symbolic extent; leave one factor to be inferred`);
+    if (holes !== 1)
+      fail(
+        C.SCHEDULE_INVALID_FACTOR,
+        prim,
+        `loop '${name}' has a symbolic extent; leave one factor to be inferred`,
+      );
     const inferred = floordiv(add(loop.extent, known - 1), intImm(known, dt));
     extents = factors.map((f) => (f === undefined ? inferred : intImm(f, dt)));
     exact = known === 1;
@@ -81,7 +111,14 @@ export function split(fn: PrimFunc, loop: For, factors: readonly (number | undef
   body = canonicalBindings(body);
   let nest: Stmt = body;
   for (let k = vars.length - 1; k >= 0; k--) {
-    nest = freezeNode({ ...loop, loopVar: vars[k], min: intImm(0, dt), extent: extents[k], body: nest, annotations: Object.freeze({}) });
+    nest = freezeNode({
+      ...loop,
+      loopVar: vars[k],
+      min: intImm(0, dt),
+      extent: extents[k],
+      body: nest,
+      annotations: Object.freeze({}),
+    });
   }
   return { fn: tidyBindings(withBody(fn, replaceStmt(fn.body, loop, nest))), loops: vars };
 }
@@ -94,7 +131,11 @@ export function fuse(fn: PrimFunc, loops: readonly For[]): { fn: PrimFunc; loop:
   const names = loops.map((l) => l.loopVar.name);
   for (let i = 0; i + 1 < loops.length; i++) {
     if (loops[i].body !== loops[i + 1]) {
-      fail(C.SCHEDULE_NOT_PERFECT_NEST, prim, `loops [${names.join(', ')}] are not adjacent in a perfect nest: '${names[i + 1]}' is not the only body of '${names[i]}'`);
+      fail(
+        C.SCHEDULE_NOT_PERFECT_NEST,
+        prim,
+        `loops [${names.join(', ')}] are not adjacent in a perfect nest: '${names[i + 1]}' is not the only body of '${names[i]}'`,
+      );
     }
   }
   for (const l of loops) requireSerial(prim, l);
@@ -118,7 +159,14 @@ export function fuse(fn: PrimFunc, loops: readonly For[]): { fn: PrimFunc; loop:
   }
   const innermost = loops[loops.length - 1];
   const body = canonicalBindings(substitute(innermost.body, map));
-  const nest = freezeNode({ ...loops[0], loopVar: fused, min: intImm(0, dt), extent: inner, body, annotations: Object.freeze({}) });
+  const nest = freezeNode({
+    ...loops[0],
+    loopVar: fused,
+    min: intImm(0, dt),
+    extent: inner,
+    body,
+    annotations: Object.freeze({}),
+  });
   return { fn: tidyBindings(withBody(fn, replaceStmt(fn.body, loops[0], nest))), loop: fused };
 }
 
@@ -132,24 +180,35 @@ export function reorder(fn: PrimFunc, loops: readonly For[]): PrimFunc {
   const sorted = [...loops].sort((a, b) => depth(a) - depth(b));
   const names = loops.map((l) => `'${l.loopVar.name}'`).join(', ');
   for (let i = 0; i + 1 < sorted.length; i++) {
-    if (!idx.isAncestor(sorted[i], sorted[i + 1])) fail(C.SCHEDULE_NOT_SAME_CHAIN, prim, `loops ${names} are not in one loop chain`);
+    if (!idx.isAncestor(sorted[i], sorted[i + 1]))
+      fail(C.SCHEDULE_NOT_SAME_CHAIN, prim, `loops ${names} are not in one loop chain`);
   }
   const outer = sorted[0];
   const innerMost = sorted[sorted.length - 1];
   const chain: For[] = [innerMost];
   for (let p = idx.parent.get(innerMost); p && p !== outer; p = idx.parent.get(p)) {
-    if (p.kind !== 'For') fail(C.SCHEDULE_NOT_SAME_CHAIN, prim, `loops ${names} are separated by a ${p.kind}; they must form a single-branch chain`);
+    if (p.kind !== 'For')
+      fail(
+        C.SCHEDULE_NOT_SAME_CHAIN,
+        prim,
+        `loops ${names} are separated by a ${p.kind}; they must form a single-branch chain`,
+      );
     chain.push(p);
   }
   chain.push(outer);
   chain.reverse();
   for (let i = 0; i + 1 < chain.length; i++) {
-    if (chain[i].body !== chain[i + 1]) fail(C.SCHEDULE_NOT_SAME_CHAIN, prim, `loops ${names} are not a single-branch chain`);
+    if (chain[i].body !== chain[i + 1])
+      fail(C.SCHEDULE_NOT_SAME_CHAIN, prim, `loops ${names} are not a single-branch chain`);
   }
   const chainVars = new Set(chain.map((l) => l.loopVar));
   for (const l of chain) {
     if ([...usedVars(l.extent), ...usedVars(l.min)].some((v) => chainVars.has(v))) {
-      fail(C.SCHEDULE_ERROR, prim, `the extent of loop '${l.loopVar.name}' depends on another loop of the chain`);
+      fail(
+        C.SCHEDULE_ERROR,
+        prim,
+        `the extent of loop '${l.loopVar.name}' depends on another loop of the chain`,
+      );
     }
   }
   // Sibling blocks below the chain would see their interleaving change; refuse when they share data.
@@ -158,8 +217,18 @@ export function reorder(fn: PrimFunc, loops: readonly For[]): PrimFunc {
     for (const a of blocks) {
       for (const b of blocks) {
         if (a === b) continue;
-        if (a.block.writes.some((w) => b.block.reads.some((r) => r.buffer === w.buffer) || b.block.writes.some((x) => x.buffer === w.buffer))) {
-          fail(C.SCHEDULE_ERROR, prim, `blocks '${a.block.name}' and '${b.block.name}' below loops ${names} depend on each other; reordering would change their interleaving`);
+        if (
+          a.block.writes.some(
+            (w) =>
+              b.block.reads.some((r) => r.buffer === w.buffer) ||
+              b.block.writes.some((x) => x.buffer === w.buffer),
+          )
+        ) {
+          fail(
+            C.SCHEDULE_ERROR,
+            prim,
+            `blocks '${a.block.name}' and '${b.block.name}' below loops ${names} depend on each other; reordering would change their interleaving`,
+          );
         }
       }
     }
@@ -177,9 +246,17 @@ export function reorder(fn: PrimFunc, loops: readonly For[]): PrimFunc {
   for (const r of blocks) {
     if (!r.block.iterVars.some((iv) => iv.iterType !== 'spatial')) continue;
     for (const l of moved) {
-      const roles = new Set(r.block.iterVars.filter((_, k) => usedVars(r.iterValues[k]).has(l.loopVar)).map((iv) => iv.iterType === 'spatial'));
+      const roles = new Set(
+        r.block.iterVars
+          .filter((_, k) => usedVars(r.iterValues[k]).has(l.loopVar))
+          .map((iv) => iv.iterType === 'spatial'),
+      );
       if (roles.size === 2) {
-        fail(C.SCHEDULE_LOOP_DEPENDENCE, prim, `loop '${l.loopVar.name}' feeds both spatial and reduction variables of block '${r.block.name}'; reordering it would reorder the reduction's init`);
+        fail(
+          C.SCHEDULE_LOOP_DEPENDENCE,
+          prim,
+          `loop '${l.loopVar.name}' feeds both spatial and reduction variables of block '${r.block.name}'; reordering it would reorder the reduction's init`,
+        );
       }
     }
   }
@@ -191,7 +268,11 @@ export function reorder(fn: PrimFunc, loops: readonly For[]): PrimFunc {
 function checkIterTypes(prim: string, blk: Block): void {
   for (const iv of blk.iterVars) {
     if (iv.iterType === 'opaque' || iv.iterType === 'ordered') {
-      fail(C.SCHEDULE_ERROR, prim, `block '${blk.name}' has ${iv.iterType} iteration variable '${iv.var.name}'; its loops cannot be reordered`);
+      fail(
+        C.SCHEDULE_ERROR,
+        prim,
+        `block '${blk.name}' has ${iv.iterType} iteration variable '${iv.var.name}'; its loops cannot be reordered`,
+      );
     }
   }
 }
@@ -203,7 +284,8 @@ function checkIterTypes(prim: string, blk: Block): void {
 function privateTo(scope: string, threadTag: string | undefined): boolean {
   if (!threadTag) return false;
   const local = scope === 'local' || scope.startsWith('wmma.') || scope === 'warp';
-  if (threadTag.startsWith('blockIdx') || threadTag.startsWith('vthread')) return local || scope === 'shared' || scope.startsWith('shared.');
+  if (threadTag.startsWith('blockIdx') || threadTag.startsWith('vthread'))
+    return local || scope === 'shared' || scope.startsWith('shared.');
   return local;
 }
 
@@ -231,33 +313,70 @@ export function checkIndependent(prim: string, loop: For, threadTag?: string): v
     if (isWrapperBlock(r.block) || r.block.writes.length === 0) continue;
     if (r.block.writes.every((w) => privateTo(w.buffer.scope, threadTag))) continue;
     if (!r.iterValues.some((v) => usedVars(v).has(lv))) {
-      const enclosing = [...allBlocks(loop.body)].filter((o) => o !== r && allBlocks(o.block.body).includes(r));
+      const enclosing = [...allBlocks(loop.body)].filter(
+        (o) => o !== r && allBlocks(o.block.body).includes(r),
+      );
       if (enclosing.length > 0) continue;
-      fail(C.SCHEDULE_LOOP_DEPENDENCE, prim, `block '${r.block.name}' under loop '${lv.name}' writes the same elements in every iteration`);
+      fail(
+        C.SCHEDULE_LOOP_DEPENDENCE,
+        prim,
+        `block '${r.block.name}' under loop '${lv.name}' writes the same elements in every iteration`,
+      );
     }
   }
   const idx = new TreeIndex(loop.body);
   for (const s of idx.order) {
     if (s.kind === 'BufferStore' && !idx.ancestors(s).some((a) => a.kind === 'Block')) {
-      fail(C.SCHEDULE_ERROR, prim, `loop '${lv.name}' holds stores outside any block; their dependences cannot be checked`);
+      fail(
+        C.SCHEDULE_ERROR,
+        prim,
+        `loop '${lv.name}' holds stores outside any block; their dependences cannot be checked`,
+      );
     }
   }
 }
 
 export const THREAD_TAGS: readonly string[] = [
-  'blockIdx.x', 'blockIdx.y', 'blockIdx.z', 'threadIdx.x', 'threadIdx.y', 'threadIdx.z', 'vthread', 'vthread.x', 'vthread.y', 'vthread.z',
+  'blockIdx.x',
+  'blockIdx.y',
+  'blockIdx.z',
+  'threadIdx.x',
+  'threadIdx.y',
+  'threadIdx.z',
+  'vthread',
+  'vthread.x',
+  'vthread.y',
+  'vthread.z',
 ];
 
 /** Change a loop's kind: parallel / vectorized / thread_binding check independence; unrolled is always legal. */
 export function setLoopKind(fn: PrimFunc, loop: For, kind: ForKind, threadTag?: string): PrimFunc {
-  const prim = kind === 'parallel' ? 'parallel' : kind === 'vectorized' ? 'vectorize' : kind === 'unrolled' ? 'unroll' : 'bind';
+  const prim =
+    kind === 'parallel'
+      ? 'parallel'
+      : kind === 'vectorized'
+        ? 'vectorize'
+        : kind === 'unrolled'
+          ? 'unroll'
+          : 'bind';
   if (kind === 'thread_binding') {
-    if (!threadTag || !THREAD_TAGS.includes(threadTag)) fail(C.SCHEDULE_ERROR, prim, `unknown thread tag '${threadTag}' for loop '${loop.loopVar.name}'`);
+    if (!threadTag || !THREAD_TAGS.includes(threadTag))
+      fail(C.SCHEDULE_ERROR, prim, `unknown thread tag '${threadTag}' for loop '${loop.loopVar.name}'`);
   }
   if (kind !== 'unrolled') checkIndependent(prim, loop, threadTag);
-  if (kind === 'vectorized' && constOf(loop.extent) === undefined) fail(C.SCHEDULE_ERROR, prim, `loop '${loop.loopVar.name}' has a symbolic extent and cannot be vectorized`);
-  if (loop.forKind === 'thread_binding' && kind !== 'thread_binding') fail(C.SCHEDULE_ERROR, prim, `loop '${loop.loopVar.name}' is already bound to ${loop.threadTag}`);
-  const next = freezeNode({ ...loop, forKind: kind, threadTag: kind === 'thread_binding' ? threadTag : undefined });
+  if (kind === 'vectorized' && constOf(loop.extent) === undefined)
+    fail(
+      C.SCHEDULE_ERROR,
+      prim,
+      `loop '${loop.loopVar.name}' has a symbolic extent and cannot be vectorized`,
+    );
+  if (loop.forKind === 'thread_binding' && kind !== 'thread_binding')
+    fail(C.SCHEDULE_ERROR, prim, `loop '${loop.loopVar.name}' is already bound to ${loop.threadTag}`);
+  const next = freezeNode({
+    ...loop,
+    forKind: kind,
+    threadTag: kind === 'thread_binding' ? threadTag : undefined,
+  });
   return withBody(fn, replaceStmt(fn.body, loop, next));
 }
 
@@ -267,6 +386,9 @@ export function annotateLoop(fn: PrimFunc, loop: For, key: string, value: AttrVa
 }
 
 export function annotateBlock(fn: PrimFunc, r: BlockRealize, key: string, value: AttrValue): PrimFunc {
-  const blk = freezeNode({ ...r.block, annotations: Object.freeze({ ...r.block.annotations, [key]: value }) });
+  const blk = freezeNode({
+    ...r.block,
+    annotations: Object.freeze({ ...r.block.annotations, [key]: value }),
+  });
   return withBody(fn, replaceStmt(fn.body, r.block, blk));
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { createSchedule, ScheduleErrorCodes as C } from '../index.js';
-import { conv2d, elementwise, layerNorm, matmul, softmax } from '../testing/kernels.js';
+import { ScheduleErrorCodes as C, createSchedule } from '../index.js';
 import { expectCode, expectReplays, expectSame } from '../testing/expect.js';
+import { conv2d, elementwise, layerNorm, matmul, softmax } from '../testing/kernels.js';
 
 describe('decomposeReduction', () => {
   it('moves the matmul init before the reduction loop', () => {

@@ -2,13 +2,32 @@
 // in front of a loop; rfactor turns one reduction loop into a spatial dimension of a new
 // intermediate buffer, so that loop can run in parallel, followed by a write-back block.
 import type { Buffer, Node, PrimExpr, Var } from '@kiln/ir-core';
-import { binary, buffer, bufferLoad, evaluate, freezeNode, isConstInt, primVar, range, structuralEqual, substitute } from '@kiln/ir-core';
+import {
+  binary,
+  buffer,
+  bufferLoad,
+  evaluate,
+  freezeNode,
+  isConstInt,
+  primVar,
+  range,
+  structuralEqual,
+  substitute,
+} from '@kiln/ir-core';
 import type { Block, BlockRealize, BufferStore, For, PrimFunc, Stmt } from '@kiln/tensorir';
 import { block, blockRealize, bufferStore, forLoop, iterVar, seqStmt } from '@kiln/tensorir';
-import { fail, ScheduleErrorCodes as C } from '../errors.js';
-import { isWrapper, updateRegions } from '../regions.js';
 import { linearize } from '../arith.js';
-import { allBlocks, requireRootScope, transformStmt, TreeIndex, uniqueBlockName, usedVars, withBody } from '../tree.js';
+import { ScheduleErrorCodes as C, fail } from '../errors.js';
+import { isWrapper, updateRegions } from '../regions.js';
+import {
+  allBlocks,
+  requireRootScope,
+  TreeIndex,
+  transformStmt,
+  uniqueBlockName,
+  usedVars,
+  withBody,
+} from '../tree.js';
 import { addPredicate } from './loops.js';
 
 function conjuncts(p: PrimExpr): PrimExpr[] {
@@ -18,7 +37,11 @@ function conjuncts(p: PrimExpr): PrimExpr[] {
 }
 
 /** The conjuncts of `pred` that only use `allowed` variables (or none bound below the scope), remapped. */
-function keptPredicate(pred: PrimExpr, dropVars: ReadonlySet<Var>, map: ReadonlyMap<Node, Node>): PrimExpr | undefined {
+function keptPredicate(
+  pred: PrimExpr,
+  dropVars: ReadonlySet<Var>,
+  map: ReadonlyMap<Node, Node>,
+): PrimExpr | undefined {
   let out: PrimExpr | undefined;
   for (const c of conjuncts(pred)) {
     if ([...usedVars(c)].some((v) => dropVars.has(v))) continue;
@@ -38,7 +61,11 @@ function wrapLoops(loops: readonly For[], fresh: ReadonlyMap<Var, Var>, inner: S
 }
 
 /** Move `block`'s init into a new block placed right before `loop`; returns its name. */
-export function decomposeReduction(fn: PrimFunc, r: BlockRealize, loop: For): { fn: PrimFunc; block: string } {
+export function decomposeReduction(
+  fn: PrimFunc,
+  r: BlockRealize,
+  loop: For,
+): { fn: PrimFunc; block: string } {
   const prim = 'decomposeReduction';
   const blk = r.block;
   if (!blk.init) fail(C.SCHEDULE_NOT_REDUCTION, prim, `block '${blk.name}' has no init`);
@@ -46,28 +73,39 @@ export function decomposeReduction(fn: PrimFunc, r: BlockRealize, loop: For): { 
   requireRootScope(prim, idx, r, (m) => fail(C.SCHEDULE_ERROR, prim, m));
   const loops = idx.loopsAbove(r);
   const at = loops.indexOf(loop);
-  if (at < 0) fail(C.SCHEDULE_ERROR, prim, `loop '${loop.loopVar.name}' is not a loop of block '${blk.name}'`);
+  if (at < 0)
+    fail(C.SCHEDULE_ERROR, prim, `loop '${loop.loopVar.name}' is not a loop of block '${blk.name}'`);
   const redVars = new Set<Var>();
   blk.iterVars.forEach((iv, i) => {
     if (iv.iterType !== 'spatial') for (const v of usedVars(r.iterValues[i])) redVars.add(v);
   });
   for (const l of loops.slice(0, at)) {
     if (redVars.has(l.loopVar)) {
-      fail(C.SCHEDULE_ERROR, prim, `loop '${l.loopVar.name}' above '${loop.loopVar.name}' iterates over the reduction of block '${blk.name}'`);
+      fail(
+        C.SCHEDULE_ERROR,
+        prim,
+        `loop '${l.loopVar.name}' above '${loop.loopVar.name}' iterates over the reduction of block '${blk.name}'`,
+      );
     }
   }
   // The loops from the split point down must visit each iteration point of the block once:
   // a repeat (a loop feeding no iteration variable, or the repeat half of a fused loop)
   // would accumulate on top of the hoisted init.
   if (!visitsOnce(r, loops.slice(0, at), loops.slice(at))) {
-    fail(C.SCHEDULE_ERROR, prim, `the loops from '${loop.loopVar.name}' down repeat iterations of block '${blk.name}'; its init cannot move above them`);
+    fail(
+      C.SCHEDULE_ERROR,
+      prim,
+      `the loops from '${loop.loopVar.name}' down repeat iterations of block '${blk.name}'; its init cannot move above them`,
+    );
   }
   const spatialIdx = blk.iterVars.map((iv, i) => (iv.iterType === 'spatial' ? i : -1)).filter((i) => i >= 0);
   const spVars = new Set<Var>();
   for (const i of spatialIdx) for (const v of usedVars(r.iterValues[i])) spVars.add(v);
   const inner = loops.slice(at);
   const copied = inner.filter((l) => spVars.has(l.loopVar));
-  const fresh = new Map<Var, Var>(copied.map((l) => [l.loopVar, primVar(`${l.loopVar.name}_init`, l.loopVar.dtype)]));
+  const fresh = new Map<Var, Var>(
+    copied.map((l) => [l.loopVar, primVar(`${l.loopVar.name}_init`, l.loopVar.dtype)]),
+  );
   const ivMap = new Map<Node, Node>();
   const ivs = spatialIdx.map((i) => {
     const iv = blk.iterVars[i];
@@ -99,8 +137,13 @@ const MAX_POINTS = 1 << 16;
  * plain case (every loop used, bindings affine in the loops) is accepted.
  */
 function visitsOnce(r: BlockRealize, outer: readonly For[], inner: readonly For[]): boolean {
-  const exts = inner.map((l) => (l.min.kind === 'IntImm' && l.extent.kind === 'IntImm' ? l.extent.value : undefined));
-  const total = exts.reduce<number | undefined>((p, e) => (p === undefined || e === undefined ? undefined : p * e), 1);
+  const exts = inner.map((l) =>
+    l.min.kind === 'IntImm' && l.extent.kind === 'IntImm' ? l.extent.value : undefined,
+  );
+  const total = exts.reduce<number | undefined>(
+    (p, e) => (p === undefined || e === undefined ? undefined : p * e),
+    1,
+  );
   const env = new Map<Var, number>();
   for (const l of outer) {
     if (l.min.kind !== 'IntImm') return false;
@@ -148,15 +191,27 @@ interface ReductionPattern {
 function matchReduction(prim: string, blk: Block): ReductionPattern {
   const st = blk.body.kind === 'BufferStore' ? blk.body : undefined;
   const init = blk.init && blk.init.kind === 'BufferStore' ? blk.init : undefined;
-  if (!st || !init || init.buffer !== st.buffer) fail(C.SCHEDULE_NOT_REDUCTION, prim, `block '${blk.name}' is not a reduction with an init and one update store`);
+  if (!st || !init || init.buffer !== st.buffer)
+    fail(
+      C.SCHEDULE_NOT_REDUCTION,
+      prim,
+      `block '${blk.name}' is not a reduction with an init and one update store`,
+    );
   const v = st.value;
   if (v.kind === 'Add' || v.kind === 'Mul' || v.kind === 'Max' || v.kind === 'Min') {
     const self = (e: PrimExpr): boolean =>
-      e.kind === 'BufferLoad' && e.buffer === st.buffer && e.indices.length === st.indices.length && e.indices.every((x, i) => structuralEqual(x, st.indices[i]));
+      e.kind === 'BufferLoad' &&
+      e.buffer === st.buffer &&
+      e.indices.length === st.indices.length &&
+      e.indices.every((x, i) => structuralEqual(x, st.indices[i]));
     if (self(v.a)) return { store: st, combiner: v.kind, rhs: v.b, initValue: init.value };
     if (self(v.b)) return { store: st, combiner: v.kind, rhs: v.a, initValue: init.value };
   }
-  return fail(C.SCHEDULE_NOT_REDUCTION, prim, `block '${blk.name}' does not update its output with +, *, max or min`);
+  return fail(
+    C.SCHEDULE_NOT_REDUCTION,
+    prim,
+    `block '${blk.name}' does not update its output with +, *, max or min`,
+  );
 }
 
 /** Factor the reduction along `loop` into a new buffer (dimension `factorAxis`); returns the rf block's name. */
@@ -164,7 +219,8 @@ export function rfactor(fn: PrimFunc, loop: For, factorAxis: number): { fn: Prim
   const prim = 'rfactor';
   const lv = loop.loopVar;
   const under = allBlocks(loop.body).filter((b) => !isWrapper(b.block));
-  if (under.length !== 1) fail(C.SCHEDULE_ERROR, prim, `loop '${lv.name}' must hold exactly one block (holds ${under.length})`);
+  if (under.length !== 1)
+    fail(C.SCHEDULE_ERROR, prim, `loop '${lv.name}' must hold exactly one block (holds ${under.length})`);
   const r = under[0];
   const blk = r.block;
   const pat = matchReduction(prim, blk);
@@ -177,17 +233,32 @@ export function rfactor(fn: PrimFunc, loop: For, factorAxis: number): { fn: Prim
   blk.iterVars.forEach((iv, i) => {
     for (const v of usedVars(r.iterValues[i])) (iv.iterType === 'spatial' ? spVars : redVars).add(v);
   });
-  if (!redVars.has(lv) || spVars.has(lv)) fail(C.SCHEDULE_NOT_REDUCTION, prim, `loop '${lv.name}' is not a reduction loop of block '${blk.name}'`);
+  if (!redVars.has(lv) || spVars.has(lv))
+    fail(C.SCHEDULE_NOT_REDUCTION, prim, `loop '${lv.name}' is not a reduction loop of block '${blk.name}'`);
   for (const l of loops) {
-    if (redVars.has(l.loopVar) && spVars.has(l.loopVar)) fail(C.SCHEDULE_ERROR, prim, `loop '${l.loopVar.name}' feeds both spatial and reduction variables of block '${blk.name}'`);
+    if (redVars.has(l.loopVar) && spVars.has(l.loopVar))
+      fail(
+        C.SCHEDULE_ERROR,
+        prim,
+        `loop '${l.loopVar.name}' feeds both spatial and reduction variables of block '${blk.name}'`,
+      );
   }
   // A predicate over reduction loops (a non-divisible split) could leave rf entries empty.
   if ([...usedVars(r.predicate)].some((v) => redVars.has(v))) {
-    fail(C.SCHEDULE_ERROR, prim, `block '${blk.name}' has a predicate over its reduction loops (a non-divisible split); rfactor needs exact loops`);
+    fail(
+      C.SCHEDULE_ERROR,
+      prim,
+      `block '${blk.name}' has a predicate over its reduction loops (a non-divisible split); rfactor needs exact loops`,
+    );
   }
   const rank = out.shape.length;
   const axis = factorAxis < 0 ? factorAxis + rank + 1 : factorAxis;
-  if (!Number.isInteger(axis) || axis < 0 || axis > rank) fail(C.SCHEDULE_ERROR, prim, `factor axis ${factorAxis} is out of range for '${out.name}' of rank ${rank}`);
+  if (!Number.isInteger(axis) || axis < 0 || axis > rank)
+    fail(
+      C.SCHEDULE_ERROR,
+      prim,
+      `factor axis ${factorAxis} is out of range for '${out.name}' of rank ${rank}`,
+    );
   const scope = idx.scopeBlock(r);
   if (!scope) fail(C.SCHEDULE_ERROR, prim, `block '${blk.name}' has no scope block`);
   const container = scope.body.kind === 'SeqStmt' ? scope.body : scope;
@@ -196,7 +267,9 @@ export function rfactor(fn: PrimFunc, loop: For, factorAxis: number): { fn: Prim
     fail(C.SCHEDULE_ERROR, prim, `block '${blk.name}' shares its loop nest with other blocks`);
   }
   const insert = <T>(xs: readonly T[], x: T): T[] => [...xs.slice(0, axis), x, ...xs.slice(axis)];
-  const rfBuf: Buffer = buffer(`${out.name}_rf`, out.dtype, insert(out.shape, loop.extent), { scope: out.scope === 'global' ? 'global' : out.scope });
+  const rfBuf: Buffer = buffer(`${out.name}_rf`, out.dtype, insert(out.shape, loop.extent), {
+    scope: out.scope === 'global' ? 'global' : out.scope,
+  });
 
   // The rf block: spatial vars, the factored loop as a new spatial var, other reduction loops as reduce vars.
   const rfMap = new Map<Node, Node>();
@@ -224,21 +297,40 @@ export function rfactor(fn: PrimFunc, loop: For, factorAxis: number): { fn: Prim
   blk.iterVars.forEach((iv, i) => {
     if (iv.iterType !== 'spatial') rfMap.set(iv.var, substitute(r.iterValues[i], loopToIv));
   });
-  const rfIdx = insert(pat.store.indices.map((e) => substitute(e, rfMap)), vrf as PrimExpr);
+  const rfIdx = insert(
+    pat.store.indices.map((e) => substitute(e, rfMap)),
+    vrf as PrimExpr,
+  );
   const rfName = uniqueBlockName(fn.body, `${blk.name}_rf`);
   // Factoring the only reduction loop leaves nothing to reduce: each element is init ⊕ value.
   const stillReduces = rfIvs.some((iv) => iv.iterType === 'reduce');
   const rfBlock = updateRegions(
     stillReduces
-      ? block(rfName, bufferStore(rfBuf, binary(pat.combiner, bufferLoad(rfBuf, rfIdx), substitute(pat.rhs, rfMap)), rfIdx), {
-          iterVars: rfIvs,
-          init: bufferStore(rfBuf, substitute(pat.initValue, rfMap), rfIdx),
-          annotations: blk.annotations,
-        })
-      : block(rfName, bufferStore(rfBuf, binary(pat.combiner, substitute(pat.initValue, rfMap), substitute(pat.rhs, rfMap)), rfIdx), {
-          iterVars: rfIvs,
-          annotations: blk.annotations,
-        }),
+      ? block(
+          rfName,
+          bufferStore(
+            rfBuf,
+            binary(pat.combiner, bufferLoad(rfBuf, rfIdx), substitute(pat.rhs, rfMap)),
+            rfIdx,
+          ),
+          {
+            iterVars: rfIvs,
+            init: bufferStore(rfBuf, substitute(pat.initValue, rfMap), rfIdx),
+            annotations: blk.annotations,
+          },
+        )
+      : block(
+          rfName,
+          bufferStore(
+            rfBuf,
+            binary(pat.combiner, substitute(pat.initValue, rfMap), substitute(pat.rhs, rfMap)),
+            rfIdx,
+          ),
+          {
+            iterVars: rfIvs,
+            annotations: blk.annotations,
+          },
+        ),
   );
   const rfRealize = blockRealize(rfVals, r.predicate, rfBlock);
 
@@ -261,11 +353,19 @@ export function rfactor(fn: PrimFunc, loop: For, factorAxis: number): { fn: Prim
   wbVals.push(fresh.get(lv)!);
   const outIdx = pat.store.indices.map((e) => substitute(e, wbMap));
   const wbBlock = updateRegions(
-    block(blk.name, bufferStore(out, binary(pat.combiner, bufferLoad(out, outIdx), bufferLoad(rfBuf, insert(outIdx, vwb as PrimExpr))), outIdx), {
-      iterVars: wbIvs,
-      init: bufferStore(out, substitute(pat.initValue, wbMap), outIdx),
-      annotations: blk.annotations,
-    }),
+    block(
+      blk.name,
+      bufferStore(
+        out,
+        binary(pat.combiner, bufferLoad(out, outIdx), bufferLoad(rfBuf, insert(outIdx, vwb as PrimExpr))),
+        outIdx,
+      ),
+      {
+        iterVars: wbIvs,
+        init: bufferStore(out, substitute(pat.initValue, wbMap), outIdx),
+        annotations: blk.annotations,
+      },
+    ),
   );
   const dropped = new Set(loops.filter((l) => !fresh.has(l.loopVar)).map((l) => l.loopVar));
   const pred = keptPredicate(r.predicate, dropped, fresh as ReadonlyMap<Node, Node>);
@@ -275,8 +375,16 @@ export function rfactor(fn: PrimFunc, loop: For, factorAxis: number): { fn: Prim
 
   const body = transformStmt(fn.body, (s) => {
     if (s === scope) {
-      const inner = transformStmt(scope.body, (x) => (x === item ? seqStmt([transformStmt(item, (y) => (y === r ? rfRealize : undefined))!, wbNest]) : undefined))!;
-      return freezeNode({ ...scope, body: inner, allocBuffers: Object.freeze([...scope.allocBuffers, rfBuf]) });
+      const inner = transformStmt(scope.body, (x) =>
+        x === item
+          ? seqStmt([transformStmt(item, (y) => (y === r ? rfRealize : undefined))!, wbNest])
+          : undefined,
+      )!;
+      return freezeNode({
+        ...scope,
+        body: inner,
+        allocBuffers: Object.freeze([...scope.allocBuffers, rfBuf]),
+      });
     }
     return undefined;
   });

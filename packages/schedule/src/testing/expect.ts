@@ -34,5 +34,8 @@ export function expectReplays(sch: Schedule, fresh: PrimFunc): void {
   const parsed = parseTrace(text);
   expect(parsed.toString()).toBe(text);
   const again = applyTrace(parsed, fresh, { intrinsics: sch.intrinsics });
-  expect(structuralEqual(again.func, sch.func, { mapFreeVars: true }), `${text}\n---\n${printPrimFunc(again.func)}\n---\n${printPrimFunc(sch.func)}`).toBe(true);
+  expect(
+    structuralEqual(again.func, sch.func, { mapFreeVars: true }),
+    `${text}\n---\n${printPrimFunc(again.func)}\n---\n${printPrimFunc(sch.func)}`,
+  ).toBe(true);
 }

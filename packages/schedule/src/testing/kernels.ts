@@ -51,7 +51,8 @@ export function conv2d(n = 1, c = 3, h = 8, w = 8, kOut = 4, r = 3, s = 3, paddi
   const rx = reduceAxis([0, s], 'rx');
   const out = compute(
     [n, kOut, oh, ow],
-    (nn, ff, yy, xx) => sum(mul(Apad.at(nn, rc, add(yy, ry), add(xx, rx)), weight.at(ff, rc, ry, rx)), [rc, ry, rx]),
+    (nn, ff, yy, xx) =>
+      sum(mul(Apad.at(nn, rc, add(yy, ry), add(xx, rx)), weight.at(ff, rc, ry, rx)), [rc, ry, rx]),
     'conv',
   );
   return createPrimFunc([data, weight, out], { name: 'conv2d' });
@@ -76,10 +77,15 @@ export function layerNorm(n = 8, m = 16, eps = 1e-5): PrimFunc {
   const s = compute([n], (i) => sum(A.at(i, k1), k1), 'sum');
   const mean = compute([n], (i) => div(s.at(i), m), 'mean');
   const k2 = reduceAxis([0, m], 'k2');
-  const sq = compute([n], (i) => sum(mul(sub(A.at(i, k2), mean.at(i)), sub(A.at(i, k2), mean.at(i))), k2), 'sqsum');
+  const sq = compute(
+    [n],
+    (i) => sum(mul(sub(A.at(i, k2), mean.at(i)), sub(A.at(i, k2), mean.at(i))), k2),
+    'sqsum',
+  );
   const out = compute(
     [n, m],
-    (i, j) => add(mul(div(sub(A.at(i, j), mean.at(i)), sqrt(add(div(sq.at(i), m), eps))), gamma.at(j)), beta.at(j)),
+    (i, j) =>
+      add(mul(div(sub(A.at(i, j), mean.at(i)), sqrt(add(div(sq.at(i), m), eps))), gamma.at(j)), beta.at(j)),
     'norm',
   );
   return createPrimFunc([A, gamma, beta, out], { name: 'layer_norm' });
@@ -98,7 +104,11 @@ export function elementwise(n = 8, m = 12): PrimFunc {
 export function stencil(n = 20): PrimFunc {
   const A = placeholder([n + 2], 'float32', 'A');
   const B = compute([n + 2], (i) => mul(A.at(i), 3), 'B');
-  const C = compute([n], (i) => add(add(B.at(i), B.at(add(i, 1) as PrimExpr)), B.at(add(i, 2) as PrimExpr)), 'C');
+  const C = compute(
+    [n],
+    (i) => add(add(B.at(i), B.at(add(i, 1) as PrimExpr)), B.at(add(i, 2) as PrimExpr)),
+    'C',
+  );
   return createPrimFunc([A, C], { name: 'stencil' });
 }
 
@@ -121,14 +131,21 @@ export function run(fn: PrimFunc, seed = 7): NDArray[] {
   const outs = outputParams(fn);
   const args = fn.params.map((p, i) => {
     if (p.kind !== 'Buffer') throw new Error('scalar params are not used by the test kernels');
-    return outs.has(p) ? fullNDArray(p.dtype, shapeOf(p), Number.NaN) : randomNDArray(p.dtype, shapeOf(p), seed + i);
+    return outs.has(p)
+      ? fullNDArray(p.dtype, shapeOf(p), Number.NaN)
+      : randomNDArray(p.dtype, shapeOf(p), seed + i);
   });
   interpret(fn, args);
   return args.filter((_, i) => outs.has(fn.params[i] as Buffer));
 }
 
 /** Do `a` and `b` compute the same outputs (relative error ≤ rtol) on random inputs? */
-export function sameResults(a: PrimFunc, b: PrimFunc, seed = 7, rtol = 1e-5): { ok: boolean; message: string } {
+export function sameResults(
+  a: PrimFunc,
+  b: PrimFunc,
+  seed = 7,
+  rtol = 1e-5,
+): { ok: boolean; message: string } {
   const x = run(a, seed);
   const y = run(b, seed);
   for (let i = 0; i < x.length; i++) {
@@ -138,4 +155,4 @@ export function sameResults(a: PrimFunc, b: PrimFunc, seed = 7, rtol = 1e-5): { 
   return { ok: true, message: '' };
 }
 
-export { wellFormed, printPrimFunc } from '@kiln/tensorir';
+export { printPrimFunc, wellFormed } from '@kiln/tensorir';
