@@ -3,6 +3,7 @@ import { ConverterTable } from '../registry.js';
 import { CONTROL_CONVERTERS } from './control.js';
 import { ELEMENTWISE_CONVERTERS } from './elementwise.js';
 import { EXTRA_CONVERTERS } from './extra.js';
+import { MISC_CONVERTERS } from './misc.js';
 import { NN_CONVERTERS } from './nn.js';
 import { QUANT_CONVERTERS } from './quant.js';
 import { REDUCE_CONVERTERS } from './reduce.js';
@@ -14,6 +15,6 @@ export const MAX_OPSET = 28;
 export const MIN_OPSET = 7;
 
 export function createConverterTable(): ConverterTable {
-  return new ConverterTable().add(...ELEMENTWISE_CONVERTERS, ...TENSOR_CONVERTERS, ...NN_CONVERTERS, ...REDUCE_CONVERTERS, ...QUANT_CONVERTERS, ...RNN_CONVERTERS, ...CONTROL_CONVERTERS, ...EXTRA_CONVERTERS);
+  return new ConverterTable().add(...ELEMENTWISE_CONVERTERS, ...TENSOR_CONVERTERS, ...NN_CONVERTERS, ...REDUCE_CONVERTERS, ...QUANT_CONVERTERS, ...RNN_CONVERTERS, ...CONTROL_CONVERTERS, ...MISC_CONVERTERS, ...EXTRA_CONVERTERS);
 }
 export const DEFAULT_CONVERTERS: ConverterTable = createConverterTable();
