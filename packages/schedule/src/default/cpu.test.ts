@@ -211,6 +211,32 @@ describe('defaultCPUSchedule', () => {
     if (hasAVX512) checkNative(s, ins, want, AVX512.features, 1e-4);
   });
 
+  it('rfactors a dense layer ([N, K] weights) into vector lanes of partial sums', () => {
+    const X = placeholder([2, 96], 'float32', 'X');
+    const W = placeholder([40, 96], 'float32', 'W');
+    const r = reduceAxis([0, 96], 'k');
+    const Y = compute([2, 40], (i, j) => sum(mul(X.at(i, r), W.at(j, r)), r), 'Y');
+    const fn = createPrimFunc([X, W, Y]);
+    const s = defaultCPUSchedule(fn, AVX512);
+    const vec = kinds(s, 'vectorized');
+    expect(vec.length).toBe(2);
+    for (const l of vec) expect(extentOf(l)).toBe(16);
+    expect(kinds(s, 'unrolled').map(extentOf)).toEqual([4]);
+    const { ins, want } = checkInterpreter(
+      fn,
+      s,
+      [
+        [2, 96],
+        [40, 96],
+        [2, 40],
+      ],
+      1,
+      1e-4,
+    );
+    if (process.arch === 'x64') checkNative(s, ins, want, AVX2.features, 1e-4);
+    if (hasAVX512) checkNative(s, ins, want, AVX512.features, 1e-4);
+  });
+
   it('vectorizes elementwise kernels along the innermost axis and parallelizes the rest', () => {
     const X = placeholder([64, 512], 'float32', 'X');
     const Y = placeholder([512], 'float32', 'Y');

@@ -5,6 +5,9 @@
 //     (matmul, batch matmul, stride-1 convolution): register-blocked, vectorized,
 //     parallel (contraction.ts); when the vector operand is a full [.., K, N] tensor
 //     and enough rows reuse it, it is first copied into panels (pack.ts);
+//   - sums whose operands are contiguous only along the innermost reduction axis
+//     (dense with [N, K] weights, row sums of softmax / layer norm): that axis is
+//     rfactor'ed into vector lanes of partial sums (dot.ts);
 //   - elementwise / injective blocks with unit-stride accesses: innermost axis split by
 //     the vector width and vectorized, outer loops fused and parallelized;
 //   - everything else (reductions along an axis, pooling, gathers): the outer spatial
@@ -20,6 +23,7 @@ import type { BlockRV, LoopRV } from '../trace.js';
 import { blockShape, constExtent, contiguousIn, loadsOf, usesVar, vectorLanes } from './analysis.js';
 import type { ContractionPlan } from './contraction.js';
 import { parallelizePrefix, planContraction, scheduleContraction } from './contraction.js';
+import { planDot, scheduleDot } from './dot.js';
 import { packBuffer, packedBuffer } from './pack.js';
 
 /** Iterations (of the whole loop nest) below which a block stays single-threaded. */
@@ -209,6 +213,11 @@ export function defaultCPUSchedule(fn: PrimFunc, target: CPUScheduleTarget = {})
       const plan = plans.get(name);
       if (plan) {
         scheduleContraction(sch, b, plan, threads);
+        continue;
+      }
+      const dot = planDot(sch, b, lanes);
+      if (dot) {
+        scheduleDot(sch, b, dot, lanes, threads);
         continue;
       }
       if (scheduleElementwise(sch, b, lanes, threads)) continue;
