@@ -2,7 +2,7 @@
 // (built with the BlockBuilder and compared structurally), well-formedness, and numerical
 // equality on the VM with the TIR interpreter before and after each pass.
 import type { IRModule, Node, PrimExpr } from '@kiln/ir-core';
-import { add, floatImm, getFunction, moduleEntries, primVar, sequential, structuralEqual, sub, withFunction } from '@kiln/ir-core';
+import { add, floatImm, getFunction, moduleEntries, mul, primVar, sequential, structuralEqual, sub, withFunction } from '@kiln/ir-core';
 import type { Expr, RelaxFunction, SeqExpr } from '@kiln/relax';
 import {
   BlockBuilder,
@@ -269,6 +269,31 @@ describe('relax.FuseOps', () => {
     const got = runOnVM(FuseTIR.run(two), inp);
     expect(got.launches).toBe(3);
     expect(maxRelErr(got.outputs[0], ref.outputs[0])).toBeLessThan(1e-5);
+  });
+
+  it('fuses through a reshape whose symbolic dims come from the inputs', () => {
+    const n = primVar('n');
+    const x = relaxVar('x', tensorSInfo([n, 4], 'float32'));
+    const bb = new BlockBuilder();
+    bb.function('main', [x], () =>
+      bb.dataflow(() => {
+        const e = bb.emit(op.exp(x));
+        const r = bb.emit(op.reshape(e, shapeExpr([mul(n, 4)])));
+        return bb.emitOutput(op.negative(r));
+      }),
+    );
+    const mod = prepare.run(bb.getModule());
+    const tir = FuseTIR.run(FuseOps.run(mod));
+    expectWellFormed(tir);
+    expect(calleesOfMain(tir)).toEqual(['fused_exp_reshape_negative']);
+    const k = getFunction(tir, 'fused_exp_reshape_negative') as unknown as PrimFunc;
+    expect((k.body as unknown as { block: { allocBuffers: unknown[] } }).block.allocBuffers.length).toBe(0);
+    for (const rows of [1, 3]) {
+      const inp = [{ data: rand(rows * 4, rows), shape: [rows, 4] }];
+      const got = runOnVM(tir, inp);
+      expect(got.launches).toBe(1);
+      expect(maxRelErr(got.outputs[0], runOnVM(mod, inp).outputs[0])).toBeLessThan(1e-5);
+    }
   });
 
   it('does not fuse across a symbolic dim the group inputs do not define', () => {
