@@ -75,9 +75,9 @@ describe('broadcasting properties', () => {
         compatiblePair,
         fc.integer({ min: 1, max: 1000 }),
         ({ m, k, nn }, { a: ba, b: bb }, seed) => {
-          const A = rand('float32', [...ba.slice(0, 2), m, k], seed);
-          const B = rand('float32', [...bb.slice(0, 2), k, nn], seed + 7);
-          const batch = broadcastShape(ba.slice(0, 2), bb.slice(0, 2));
+          const A = rand('float32', [...ba.slice(-2), m, k], seed);
+          const B = rand('float32', [...bb.slice(-2), k, nn], seed + 7);
+          const batch = broadcastShape(ba.slice(-2), bb.slice(-2));
           const ref = fromFn('float32', [...batch, m, nn], (idx) => {
             const bi = idx.slice(0, batch.length);
             const pick = (s: readonly number[]) =>
@@ -85,8 +85,8 @@ describe('broadcasting properties', () => {
             let acc = 0;
             for (let t = 0; t < k; t++) {
               acc +=
-                at(A, [...pick(ba.slice(0, 2)), idx[batch.length], t]) *
-                at(B, [...pick(bb.slice(0, 2)), t, idx[batch.length + 1]]);
+                at(A, [...pick(ba.slice(-2)), idx[batch.length], t]) *
+                at(B, [...pick(bb.slice(-2)), t, idx[batch.length + 1]]);
             }
             return acc;
           });
