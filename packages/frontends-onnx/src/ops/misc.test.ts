@@ -136,3 +136,116 @@ describe('RotaryEmbedding', () => {
     expect(closeness(y.data, want)).toBeLessThanOrEqual(1);
   });
 });
+
+describe('Det, AffineGrid, MaxUnpool, Col2Im, Unique', () => {
+  it('Det of a batch of 3×3 and 2×2 matrices', () => {
+    const a = rand(2 * 9, 9);
+    const b = rand(4, 10);
+    const bytes = buildModel({
+      nodes: [
+        { op: 'Det', inputs: ['a'], outputs: ['da'] },
+        { op: 'Det', inputs: ['b'], outputs: ['db'] },
+      ],
+      inputs: [
+        { name: 'a', dtype: 'float32', shape: [2, 3, 3] },
+        { name: 'b', dtype: 'float32', shape: [2, 2] },
+      ],
+      outputs: ['da', 'db'],
+      opset: 11,
+    });
+    const [da, db] = compileAndLoad(fromOnnx(bytes))(hostTensor('float32', [2, 3, 3], a), hostTensor('float32', [2, 2], b));
+    const det3 = (m: number[]) => m[0] * (m[4] * m[8] - m[5] * m[7]) - m[1] * (m[3] * m[8] - m[5] * m[6]) + m[2] * (m[3] * m[7] - m[4] * m[6]);
+    expect(da.shape).toEqual([2]);
+    expect(closeness(da.data, [det3(a.slice(0, 9)), det3(a.slice(9))])).toBeLessThanOrEqual(1);
+    expect(closeness(db.data, [b[0] * b[3] - b[1] * b[2]])).toBeLessThanOrEqual(1);
+  });
+
+  it('AffineGrid 2-D without align_corners', () => {
+    const theta = rand(2 * 6, 11);
+    const bytes = buildModel({
+      nodes: [{ op: 'AffineGrid', inputs: ['t', 'size'], outputs: ['g'] }],
+      inputs: [{ name: 't', dtype: 'float32', shape: [2, 2, 3] }],
+      outputs: ['g'],
+      inits: { size: hostTensor('int64', [4], [2, 1, 3, 4]) },
+      opset: 20,
+    });
+    const [g] = compileAndLoad(fromOnnx(bytes))(hostTensor('float32', [2, 2, 3], theta));
+    const want: number[] = [];
+    for (let n = 0; n < 2; n++)
+      for (let i = 0; i < 3; i++)
+        for (let j = 0; j < 4; j++) {
+          const xs = -1 + (2 * j + 1) / 4;
+          const ys = -1 + (2 * i + 1) / 3;
+          for (let r = 0; r < 2; r++) want.push(theta[n * 6 + r * 3] * xs + theta[n * 6 + r * 3 + 1] * ys + theta[n * 6 + r * 3 + 2]);
+        }
+    expect(g.shape).toEqual([2, 3, 4, 2]);
+    expect(closeness(g.data, want)).toBeLessThanOrEqual(1);
+  });
+
+  it('MaxUnpool scatters to the pooled positions and pads to output_shape', () => {
+    const x = rand(4, 12);
+    const bytes = buildModel({
+      nodes: [{ op: 'MaxUnpool', inputs: ['x', 'i', 'os'], outputs: ['y'], attrs: { kernel_shape: [2, 2], strides: [2, 2] } }],
+      inputs: [
+        { name: 'x', dtype: 'float32', shape: [1, 1, 2, 2] },
+        { name: 'i', dtype: 'int64', shape: [1, 1, 2, 2] },
+      ],
+      outputs: ['y'],
+      inits: { os: hostTensor('int64', [4], [1, 1, 5, 5]) },
+      opset: 11,
+    });
+    const idx = [5, 3, 8, 15];
+    const [y] = compileAndLoad(fromOnnx(bytes))(hostTensor('float32', [1, 1, 2, 2], x), hostTensor('int64', [1, 1, 2, 2], idx));
+    const want = new Array<number>(25).fill(0);
+    idx.forEach((p, k) => (want[Math.floor(p / 4) * 5 + (p % 4)] = x[k]));
+    expect(y.data).toEqual(want);
+  });
+
+  it('Col2Im sums overlapping 2×2 blocks with padding 1 and stride 1', () => {
+    const [C, H, W] = [2, 3, 3];
+    const nb = [H + 2 - 1, W + 2 - 1];
+    const L = nb[0] * nb[1];
+    const x = rand(C * 4 * L, 13);
+    const bytes = buildModel({
+      nodes: [{ op: 'Col2Im', inputs: ['x', 'img', 'blk'], outputs: ['y'], attrs: { pads: [1, 1, 1, 1] } }],
+      inputs: [{ name: 'x', dtype: 'float32', shape: [1, C * 4, L] }],
+      outputs: ['y'],
+      inits: { img: hostTensor('int64', [2], [H, W]), blk: hostTensor('int64', [2], [2, 2]) },
+      opset: 18,
+    });
+    const [y] = compileAndLoad(fromOnnx(bytes))(hostTensor('float32', [1, C * 4, L], x));
+    const want = new Array<number>(C * H * W).fill(0);
+    for (let c = 0; c < C; c++)
+      for (let ki = 0; ki < 2; ki++)
+        for (let kj = 0; kj < 2; kj++)
+          for (let bi = 0; bi < nb[0]; bi++)
+            for (let bj = 0; bj < nb[1]; bj++) {
+              const i = bi + ki - 1;
+              const j = bj + kj - 1;
+              if (i < 0 || j < 0 || i >= H || j >= W) continue;
+              want[(c * H + i) * W + j] += x[((c * 4 + ki * 2 + kj) * nb[0] + bi) * nb[1] + bj];
+            }
+    expect(closeness(y.data, want)).toBeLessThanOrEqual(1);
+  });
+
+  it('Unique (sorted, no axis) on a constant folds every output; a run-time input is ONNX_DYNAMIC', () => {
+    const vals = [2, 1, 1, 3, 4, 3];
+    const bytes = buildModel({
+      nodes: [
+        { op: 'Unique', inputs: ['c'], outputs: ['u', 'i', 'inv', 'cnt'] },
+        { op: 'Add', inputs: ['x', 'u'], outputs: ['y'] },
+      ],
+      inputs: [{ name: 'x', dtype: 'float32', shape: [4] }],
+      outputs: ['y', 'i', 'inv', 'cnt'],
+      inits: { c: hostTensor('float32', [6], vals) },
+      opset: 11,
+    });
+    const [y, i, inv, cnt] = compileAndLoad(fromOnnx(bytes))(hostTensor('float32', [4], [0.5, 0.25, -1, 2]));
+    expect(y.data).toEqual([1.5, 2.25, 2, 6]);
+    expect(i.data).toEqual([1, 0, 3, 4]);
+    expect(inv.data).toEqual([1, 0, 0, 2, 3, 2]);
+    expect(cnt.data).toEqual([2, 1, 2, 1]);
+    const dyn = buildModel({ nodes: [{ op: 'Unique', inputs: ['x'], outputs: ['u'] }], inputs: [{ name: 'x', dtype: 'float32', shape: [4] }], outputs: ['u'], opset: 11 });
+    expect(() => fromOnnx(dyn)).toThrow(expect.objectContaining({ code: 'ONNX_DYNAMIC' }));
+  });
+});

@@ -199,9 +199,222 @@ function dftConvert(ctx: NodeContext): OnnxValue {
   return exprValue(em(ctx, op.permuteDims(y, inv)));
 }
 
+// ---------------------------------------------------------------- AffineGrid
+
+/** Normalized sample coordinates of `n` points in [-1, 1]. */
+function linspace(n: number, alignCorners: boolean): number[] {
+  return Array.from({ length: n }, (_, i) => (alignCorners ? (n > 1 ? -1 + (2 * i) / (n - 1) : 0) : -1 + (2 * i + 1) / n));
+}
+
+function affineGridConvert(ctx: NodeContext): OnnxValue {
+  const theta = ctx.req(0);
+  const size = hostInts(ctx, 1, 'size');
+  const dt = dtypeOf(theta, ctx);
+  const ac = ctx.int('align_corners', 0) === 1;
+  const sp = size.slice(2);
+  if (sp.length !== 2 && sp.length !== 3) ctx.fail(OnnxErrorCodes.ONNX_INVALID, `size must have 4 or 5 values, got ${size.length}`);
+  const k = sp.length;
+  // Base grid rows (x, y[, z], 1) with x along the last spatial dim.
+  const axes = sp.map((n) => linspace(n, ac));
+  const count = numel(sp);
+  const base = new Float64Array(count * (k + 1));
+  for (let p = 0; p < count; p++) {
+    let rem = p;
+    const idx = new Array<number>(k);
+    for (let a = k - 1; a >= 0; a--) {
+      idx[a] = rem % sp[a];
+      rem = Math.floor(rem / sp[a]);
+    }
+    for (let c = 0; c < k; c++) base[p * (k + 1) + c] = axes[k - 1 - c][idx[k - 1 - c]];
+    base[p * (k + 1) + k] = 1;
+  }
+  const b = exprOf(ctx, hostValue(hostTensor(dt, [count, k + 1], base)));
+  const tT = em(ctx, op.permuteDims(exprOf(ctx, theta), [0, 2, 1]));
+  const g = em(ctx, op.matmul(b, tT));
+  return exprValue(em(ctx, op.reshape(g, [size[0], ...sp, k])));
+}
+
+/** Int values of an input known at import time. */
+function hostInts(ctx: NodeContext, i: number, what: string): number[] {
+  const v = ctx.req(i);
+  if (v.kind !== 'host') return ctx.fail(OnnxErrorCodes.ONNX_DYNAMIC, `${what} must be known at compile time`);
+  return Array.from(v.t.data);
+}
+
+// ---------------------------------------------------------------- Det
+
+function detConvert(ctx: NodeContext): OnnxValue {
+  const x = ctx.req(0);
+  const d = staticDims(ctx, x);
+  const n = d[d.length - 1];
+  if (d.length < 2 || d[d.length - 2] !== n) ctx.fail(OnnxErrorCodes.ONNX_INVALID, 'input must be [..., n, n]');
+  if (n > 3) ctx.unsupported(`Det of ${n}×${n} matrices (only n ≤ 3, by cofactor expansion)`);
+  const r = d.length;
+  const xe = exprOf(ctx, x);
+  const a = (i: number, j: number): Expr => em(ctx, op.reshape(em(ctx, op.stridedSlice(xe, [r - 2, r - 1], [i, j], [i + 1, j + 1])), d.slice(0, -2)));
+  const mul = (p: Expr, q: Expr) => em(ctx, op.multiply(p, q));
+  const sub = (p: Expr, q: Expr) => em(ctx, op.subtract(p, q));
+  if (n === 1) return exprValue(a(0, 0));
+  const det2 = (i0: number, i1: number, j0: number, j1: number) => sub(mul(a(i0, j0), a(i1, j1)), mul(a(i0, j1), a(i1, j0)));
+  if (n === 2) return exprValue(det2(0, 1, 0, 1));
+  const t0 = mul(a(0, 0), det2(1, 2, 1, 2));
+  const t1 = mul(a(0, 1), det2(1, 2, 0, 2));
+  const t2 = mul(a(0, 2), det2(1, 2, 0, 1));
+  return exprValue(em(ctx, op.add(sub(t0, t1), t2)));
+}
+
+// ---------------------------------------------------------------- MaxUnpool
+
+function maxUnpoolConvert(ctx: NodeContext): OnnxValue {
+  const x = ctx.req(0);
+  const xd = staticDims(ctx, x);
+  const n = xd.length - 2;
+  const kernel = ctx.ints('kernel_shape') ?? ctx.fail(OnnxErrorCodes.ONNX_INVALID, 'kernel_shape is required');
+  const strides = ctx.ints('strides') ?? new Array<number>(n).fill(1);
+  const pads = ctx.ints('pads') ?? new Array<number>(2 * n).fill(0);
+  const inferred = [xd[0], xd[1], ...xd.slice(2).map((v, i) => (v - 1) * strides[i] - pads[i] - pads[i + n] + kernel[i])];
+  // The indices address the flattened inferred output (N and C included), as MaxPool
+  // produces them; a larger output_shape holds that result in its leading corner.
+  const total = numel(inferred);
+  const vals = em(ctx, op.reshape(exprOf(ctx, x), [numel(xd)]));
+  const idx = em(ctx, op.reshape(castTo(ctx, ctx.req(1), 'int64'), [numel(xd)]));
+  const zeros = em(ctx, op.zeros([total], dtypeOf(x, ctx)));
+  const y = em(ctx, op.reshape(em(ctx, op.scatterElements(zeros, idx, vals, 0, 'update')), inferred));
+  if (!ctx.input(2)) return exprValue(y);
+  const out = hostInts(ctx, 2, 'output_shape');
+  if (out.length !== inferred.length || out.some((v, i) => v < inferred[i])) ctx.unsupported(`output_shape [${out.join(', ')}] smaller than the unpooled [${inferred.join(', ')}]`);
+  if (out.every((v, i) => v === inferred[i])) return exprValue(y);
+  return exprValue(em(ctx, op.pad(y, out.flatMap((v, i) => [0, v - inferred[i]]), 0)));
+}
+
+// ---------------------------------------------------------------- Col2Im
+
+function col2imConvert(ctx: NodeContext): OnnxValue {
+  const x = ctx.req(0);
+  const [N, CK, L] = staticDims(ctx, x);
+  const img = hostInts(ctx, 1, 'image_shape');
+  const blk = hostInts(ctx, 2, 'block_shape');
+  const k = img.length;
+  const dil = ctx.ints('dilations') ?? new Array<number>(k).fill(1);
+  const pads = ctx.ints('pads') ?? new Array<number>(2 * k).fill(0);
+  const strides = ctx.ints('strides') ?? new Array<number>(k).fill(1);
+  const K = numel(blk);
+  const C = CK / K;
+  if (!Number.isInteger(C)) ctx.fail(OnnxErrorCodes.ONNX_INVALID, `input dim 1 (${CK}) is not a multiple of the block size ${K}`);
+  const nb = img.map((v, i) => Math.floor((v + pads[i] + pads[i + k] - dil[i] * (blk[i] - 1) - 1) / strides[i]) + 1);
+  if (numel(nb) !== L) ctx.fail(OnnxErrorCodes.ONNX_INVALID, `input dim 2 (${L}) does not match the ${numel(nb)} blocks of the image`);
+  const P = numel(img);
+  // Import-time map from each input element (c, kernel offset, block) to its image position;
+  // positions in the padding go to an extra slot that is dropped afterwards.
+  const map = new Float64Array(CK * L);
+  const ist = stridesOf(img);
+  for (let c = 0; c < C; c++)
+    for (let ko = 0; ko < K; ko++)
+      for (let l = 0; l < L; l++) {
+        let remK = ko;
+        let remL = l;
+        let pos = 0;
+        let inside = true;
+        for (let a = k - 1; a >= 0; a--) {
+          const kk = remK % blk[a];
+          remK = Math.floor(remK / blk[a]);
+          const bl = remL % nb[a];
+          remL = Math.floor(remL / nb[a]);
+          const p = bl * strides[a] + kk * dil[a] - pads[a];
+          if (p < 0 || p >= img[a]) inside = false;
+          pos += p * ist[a];
+        }
+        map[(c * K + ko) * L + l] = inside ? c * P + pos : C * P;
+      }
+  const idx = em(ctx, op.broadcastTo(i64c(ctx, [1, CK * L], map), [N, CK * L]));
+  const vals = em(ctx, op.reshape(exprOf(ctx, x), [N, CK * L]));
+  const zeros = em(ctx, op.zeros([N, C * P + 1], dtypeOf(x, ctx)));
+  const sum = em(ctx, op.scatterElements(zeros, idx, vals, 1, 'add'));
+  const cut = em(ctx, op.stridedSlice(sum, [1], [0], [C * P]));
+  return exprValue(em(ctx, op.reshape(cut, [N, C, ...img])));
+}
+
+// ---------------------------------------------------------------- Unique
+
+/** Unique on a value known at import time (the output shapes depend on the data). */
+function uniqueConvert(ctx: NodeContext): OnnxValue[] {
+  const x = ctx.req(0);
+  if (x.kind !== 'host') ctx.fail(OnnxErrorCodes.ONNX_DYNAMIC, 'Unique needs its input at compile time (its output shape depends on the values)');
+  const t = (x as { t: { dtype: string; shape: readonly number[]; data: Float64Array } }).t;
+  const sorted = ctx.int('sorted', 1) === 1;
+  const hasAxis = ctx.hasAttr('axis');
+  const shape = hasAxis ? t.shape : [t.data.length];
+  const axis = hasAxis ? normAxis(ctx, ctx.int('axis', 0), shape.length) : 0;
+  const outer = numel(shape.slice(0, axis));
+  const n = shape[axis];
+  const inner = numel(shape.slice(axis + 1));
+  const sliceOf = (i: number): number[] => {
+    const v: number[] = [];
+    for (let o = 0; o < outer; o++) for (let q = 0; q < inner; q++) v.push(t.data[(o * n + i) * inner + q]);
+    return v;
+  };
+  const slices = Array.from({ length: n }, (_, i) => sliceOf(i));
+  const key = (v: number[]) => v.join(',');
+  const first = new Map<string, number>();
+  const counts = new Map<string, number>();
+  slices.forEach((v, i) => {
+    const kk = key(v);
+    if (!first.has(kk)) first.set(kk, i);
+    counts.set(kk, (counts.get(kk) ?? 0) + 1);
+  });
+  let order = [...first.values()];
+  if (sorted) {
+    order = order.sort((a, b) => {
+      const va = slices[a];
+      const vb = slices[b];
+      for (let q = 0; q < va.length; q++) if (va[q] !== vb[q]) return va[q] - vb[q];
+      return 0;
+    });
+  }
+  const pos = new Map(order.map((i, j) => [key(slices[i]), j]));
+  const m = order.length;
+  const yShape = [...shape];
+  yShape[axis] = m;
+  const y = new Float64Array(numel(yShape));
+  order.forEach((src, j) => {
+    for (let o = 0; o < outer; o++) for (let q = 0; q < inner; q++) y[(o * m + j) * inner + q] = t.data[(o * n + src) * inner + q];
+  });
+  return [
+    hostValue(hostTensor(t.dtype, yShape, y)),
+    hostValue(hostTensor('int64', [m], order)),
+    hostValue(hostTensor('int64', [n], slices.map((v) => pos.get(key(v))!))),
+    hostValue(hostTensor('int64', [m], order.map((i) => counts.get(key(slices[i]))!))),
+  ];
+}
+
+// ---------------------------------------------------------------- Optional (tensors only)
+
+/** Kiln has no optional values: a present tensor is "some", an absent input is "none". */
+function optionalHasElementConvert(ctx: NodeContext): OnnxValue {
+  return hostValue(hostTensor('bool', [], [ctx.input(0) ? 1 : 0]));
+}
+function optionalGetElementConvert(ctx: NodeContext): OnnxValue {
+  const v = ctx.input(0);
+  if (!v) return ctx.fail(OnnxErrorCodes.ONNX_INVALID, 'OptionalGetElement of an empty optional');
+  return v;
+}
+function optionalConvert(ctx: NodeContext): OnnxValue {
+  const v = ctx.input(0);
+  if (!v) return ctx.unsupported('an empty optional (Kiln has no optional values)');
+  return v;
+}
+
 export const MISC_CONVERTERS: ConverterDef[] = [
   ...many('ScatterND', V(11, 13, 16, 18), scatterNdConvert),
   ...many('ReverseSequence', V(10), reverseSequenceConvert),
   ...many('RotaryEmbedding', V(23), rotaryConvert),
   ...many('DFT', V(17, 20), dftConvert),
+  ...many('AffineGrid', V(20), affineGridConvert),
+  ...many('Det', V(11, 22), detConvert),
+  ...many('MaxUnpool', V(9, 11, 22), maxUnpoolConvert),
+  ...many('Col2Im', V(18), col2imConvert),
+  ...many('Unique', V(11), uniqueConvert),
+  ...many('OptionalHasElement', V(15, 18), optionalHasElementConvert),
+  ...many('OptionalGetElement', V(15, 18), optionalGetElementConvert),
+  ...many('Optional', V(15), optionalConvert),
 ];
