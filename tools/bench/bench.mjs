@@ -150,19 +150,24 @@ async function benchModel(name, dir, threads, opts) {
     row.relErr = cmp.rel;
     row.agree = cmp.rel <= 1e-3;
   }
-  for (let i = 0; i < opts.warmup; i++) {
-    await runOrt();
-    kilnMain?.();
-  }
   const tk = [];
   const to = [];
-  // Alternate, so a disturbance of the shared machine hits both sides alike.
-  for (let i = 0; i < opts.runs; i++) {
-    let s = performance.now();
-    await runOrt();
-    to.push(performance.now() - s);
-    if (kilnMain) {
-      s = performance.now();
+  // Alternate in short rounds, so a disturbance of the shared machine hits both sides
+  // alike, while neither side's thread pool (both spin a while after a parallel region)
+  // runs right beside the other's timed run; each round starts with a warm-up run.
+  const rounds = 6;
+  const perRound = Math.ceil(opts.runs / rounds);
+  for (let r = 0; r < rounds; r++) {
+    for (let i = 0; i < (r === 0 ? opts.warmup : 1); i++) await runOrt();
+    for (let i = 0; i < perRound; i++) {
+      const s = performance.now();
+      await runOrt();
+      to.push(performance.now() - s);
+    }
+    if (!kilnMain) continue;
+    for (let i = 0; i < (r === 0 ? opts.warmup : 1); i++) kilnMain();
+    for (let i = 0; i < perRound; i++) {
+      const s = performance.now();
       kilnMain();
       tk.push(performance.now() - s);
     }

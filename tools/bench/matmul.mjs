@@ -171,7 +171,7 @@ export function runMatmulBench({ threads = 1, log = console.log } = {}) {
   };
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (process.argv[1]?.endsWith('matmul.mjs')) {
   const threads = Number(process.argv[2] ?? 1);
   runMatmulBench({ threads });
 }

@@ -62,7 +62,7 @@ export function planContraction(
   if (!contiguousIn(loads, vecVar)) return undefined;
   const ivOf = (v: Var) => shape.block.iterVars.find((iv) => iv.var === v)!;
   const n = constExtent(ivOf(vecVar).dom.extent);
-  if (n === undefined || n < lanes) return undefined;
+  if (n === undefined || n < 4) return undefined;
   // Rows: the innermost other spatial axis that the vector operands do not read, so each
   // row reuses the loaded vectors and contributes one broadcast scalar.
   const vecLoads = loads.filter(
@@ -79,13 +79,17 @@ export function planContraction(
   }
   const m = rowVar ? constExtent(ivOf(rowVar).dom.extent)! : 1;
   const budget = Math.max(4, vectorRegs - 8);
-  const nVec = Math.floor(n / lanes);
-  for (const [mr, nr] of TILES) {
-    if (mr * nr > budget) continue;
-    if (m % mr !== 0 || nVec % nr !== 0 || n % lanes !== 0) continue;
-    return { vecVar, rowVar, lanes, nrVectors: nr, mr };
+  // Narrower vectors when the full width does not divide the axis (a 56-wide feature map
+  // takes 8 lanes); a tail-guarded vector inside the register block would cost more.
+  for (const l of [lanes, lanes / 2, lanes / 4]) {
+    if (l < 4 || n % l !== 0) continue;
+    const nVec = n / l;
+    for (const [mr, nr] of TILES) {
+      if (mr * nr > budget) continue;
+      if (m % mr !== 0 || nVec % nr !== 0) continue;
+      return { vecVar, rowVar, lanes: l, nrVectors: nr, mr };
+    }
   }
-  // Lanes do not divide the axis: vectorize a tail-guarded axis with one vector per row.
   return undefined;
 }
 
@@ -127,6 +131,8 @@ export function scheduleContraction(
   else outer.push(j0);
   const red = reduceVars.map((v) => loopOfVar.get(v)!);
   const inner = [...(i1 ? [i1] : []), j1, j2];
+  // A loop not found among the block's loops (a binding the plan did not foresee): leave the block.
+  if ([...outer, ...red, ...inner].some((x) => x === undefined)) return;
   sch.reorder(...outer, ...red, ...inner);
   const init = sch.decomposeReduction(blockRV, red[0]);
   sch.vectorize(j2);
@@ -158,4 +164,43 @@ export function parallelizePrefix(
   const fused = chosen.length > 1 ? sch.fuse(...chosen) : chosen[0];
   sch.parallel(fused);
   return fused;
+}
+
+/**
+ * Fallback for sums that cannot be register-blocked (an output width that no vector
+ * width divides, strided or padded input reads): move the reduction loops above the
+ * innermost spatial loops (the last two, or the last one for 2-D outputs), so that the
+ * innermost loop walks the output and the inputs contiguously, once per reduction step,
+ * where LLVM's loop vectorizer can take it; outer spatial loops are parallelized.
+ */
+export function scheduleReductionOutside(sch: Schedule, blockRV: BlockRV, threads: number): boolean {
+  const r = sch.getRealize(blockRV);
+  const shape = blockShape(r);
+  if (!shape || !shape.block.init || shape.reduce.length === 0 || shape.spatial.length < 2) return false;
+  const { store, spatial } = shape;
+  if (store.indices.length !== spatial.length || store.indices.some((e, i) => e !== spatial[i])) return false;
+  const last = spatial[spatial.length - 1];
+  if (!contiguousIn(loadsOf(store.value), last)) return false;
+  const loops = sch.getLoops(blockRV);
+  const loopOf = (v: Var) => {
+    const i = r.block.iterVars.findIndex((iv) => iv.var === v);
+    return loops.find((l) => sch.get(l).loopVar === r.iterValues[i]);
+  };
+  const nInner = spatial.length >= 3 ? 2 : 1;
+  const innerVars = spatial.slice(spatial.length - nInner);
+  // Keep the inner tile small enough to stay in L1 across the reduction.
+  let tile = 1;
+  for (const v of innerVars)
+    tile *=
+      constExtent(shape.block.iterVars.find((iv) => iv.var === v)!.dom.extent) ?? Number.POSITIVE_INFINITY;
+  if (tile > 4096) return false;
+  const outer = spatial.slice(0, spatial.length - nInner).map(loopOf);
+  const red = shape.reduce.map(loopOf);
+  const inner = innerVars.map(loopOf);
+  if ([...outer, ...red, ...inner].some((x) => x === undefined)) return false;
+  const o = outer as LoopRV[];
+  sch.reorder(...o, ...(red as LoopRV[]), ...(inner as LoopRV[]));
+  sch.decomposeReduction(blockRV, red[0] as LoopRV);
+  if (threads > 1) parallelizePrefix(sch, o, threads);
+  return true;
 }

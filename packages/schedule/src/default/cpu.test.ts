@@ -267,7 +267,7 @@ describe('defaultCPUSchedule', () => {
     if (process.arch === 'x64') checkNative(s, ins, want, AVX2.features);
   });
 
-  it('fuses and parallelizes the outer spatial loops of an unvectorizable reduction, never a reduction loop', () => {
+  it('moves the reduction of an unvectorizable sum above its inner spatial loops and parallelizes the outer ones', () => {
     const A = placeholder([2, 3, 2048], 'float32', 'A');
     const B = placeholder([2048, 5], 'float32', 'B');
     const k = reduceAxis([0, 2048], 'k');
@@ -276,10 +276,18 @@ describe('defaultCPUSchedule', () => {
     const fn = createPrimFunc([A, B, D]);
     const s = defaultCPUSchedule(fn, { numThreads: 2 });
     const par = kinds(s, 'parallel');
-    // the matmul block (61440 iterations) is parallelized; the 30-element exp stays serial
+    // the matmul block: b outermost (parallel), then k, then the 3 x 5 output tile;
+    // the 30-element exp stays serial
     expect(par.length).toBe(1);
-    // 2 x 3 = 6 < 8 per thread's worth of work, so j is fused in too
-    for (const p of par) expect(extentOf(p)).toBe(30);
+    expect(extentOf(par[0])).toBe(2);
+    const order = loops(s.body).map((l) => l.loopVar.name);
+    const kAt = order.findIndex((n) => n.startsWith('k'));
+    expect(kAt).toBeGreaterThan(order.findIndex((n) => n === par[0].loopVar.name));
+    expect(
+      loops(par[0].body)
+        .map((l) => extentOf(l))
+        .slice(-3),
+    ).toEqual([2048, 3, 5]);
     checkInterpreter(fn, s, [
       [2, 3, 2048],
       [2048, 5],

@@ -10,6 +10,9 @@
 //     rfactor'ed into vector lanes of partial sums (dot.ts);
 //   - elementwise / injective blocks with unit-stride accesses: innermost axis split by
 //     the vector width and vectorized, outer loops fused and parallelized;
+//   - other sums over an output whose last axis the inputs read contiguously (convs
+//     on 7- or 14-wide maps, strided or padded reads): reduction loops moved above the
+//     innermost spatial loops, for LLVM's loop vectorizer (contraction.ts);
 //   - everything else (reductions along an axis, pooling, gathers): the outer spatial
 //     loops are fused and parallelized and the inner loops left to LLVM.
 // Built from the schedule primitives, so their legality checks apply; a block that a
@@ -22,7 +25,12 @@ import { createSchedule } from '../schedule.js';
 import type { BlockRV, LoopRV } from '../trace.js';
 import { blockShape, constExtent, contiguousIn, loadsOf, usesVar, vectorLanes } from './analysis.js';
 import type { ContractionPlan } from './contraction.js';
-import { parallelizePrefix, planContraction, scheduleContraction } from './contraction.js';
+import {
+  parallelizePrefix,
+  planContraction,
+  scheduleContraction,
+  scheduleReductionOutside,
+} from './contraction.js';
 import { planDot, scheduleDot } from './dot.js';
 import { packBuffer, packedBuffer } from './pack.js';
 
@@ -221,6 +229,7 @@ export function defaultCPUSchedule(fn: PrimFunc, target: CPUScheduleTarget = {})
         continue;
       }
       if (scheduleElementwise(sch, b, lanes, threads)) continue;
+      if (scheduleReductionOutside(sch, b, threads)) continue;
       scheduleParallelOuter(sch, b, threads);
     } catch (e) {
       if (!isKilnError(e)) throw e;
