@@ -92,9 +92,12 @@ export class TreeIndex {
     return out;
   }
 
+  private positions?: Map<Stmt, number>;
+
   /** Position (pre-order index) of a statement, for before/after questions. */
   pos(s: Stmt): number {
-    return this.order.indexOf(s);
+    if (!this.positions) this.positions = new Map(this.order.map((x, i) => [x, i]));
+    return this.positions.get(s) ?? -1;
   }
 
   /** The child of `scope` (a Block body or a For) on the path down to `s`. */
