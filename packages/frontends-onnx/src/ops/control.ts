@@ -170,6 +170,6 @@ function scanCoreV8(ctx: NodeContext, g: GraphProto, states0: OnnxValue[], xs: O
 }
 
 export const CONTROL_CONVERTERS: ConverterDef[] = [
-  ...many('Loop', V(1, 11, 13, 16, 19, 21, 23, 24), loopConvert),
-  ...many('Scan', V(8, 9, 11, 16, 19, 21, 23, 24), scanConvert),
+  ...many('Loop', V(1, 11, 13, 16, 19, 21, 23, 24, 25), loopConvert),
+  ...many('Scan', V(8, 9, 11, 16, 19, 21, 23, 24, 25), scanConvert),
 ];

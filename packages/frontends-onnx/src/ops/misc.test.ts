@@ -249,3 +249,114 @@ describe('Det, AffineGrid, MaxUnpool, Col2Im, Unique', () => {
     expect(() => fromOnnx(dyn)).toThrow(expect.objectContaining({ code: 'ONNX_DYNAMIC' }));
   });
 });
+
+describe('GridSample, SwiGLU, TensorScatter', () => {
+  /** Scalar 2-D reference following the ONNX definition (linear / nearest). */
+  function gridSampleRef(x: number[], H: number, W: number, g: [number, number], mode: string, pad: string, ac: boolean): number {
+    const reflect = (v: number, lo: number, hi: number) => {
+      const rng = hi - lo;
+      if (v < lo) {
+        const dx = lo - v;
+        const n = Math.floor(dx / rng);
+        const r = dx - n * rng;
+        return n % 2 === 0 ? lo + r : hi - r;
+      }
+      if (v > hi) {
+        const dx = v - hi;
+        const n = Math.floor(dx / rng);
+        const r = dx - n * rng;
+        return n % 2 === 0 ? hi - r : lo + r;
+      }
+      return v;
+    };
+    const dimsHW = [H, W];
+    const lo = (d: number) => (ac ? 0 : -0.5);
+    const hi = (d: number) => (ac ? d - 1 : d - 0.5);
+    const coord = (n: number, d: number) => {
+      let v = ac ? ((n + 1) / 2) * (d - 1) : ((n + 1) * d - 1) / 2;
+      if (mode === 'nearest') v = Math.round(v) - (Math.abs(v % 1) === 0.5 && Math.round(v) % 2 !== 0 ? 1 : 0);
+      if (v < lo(d) || v > hi(d)) {
+        if (pad === 'border') v = Math.min(d - 1, Math.max(0, v));
+        else if (pad === 'reflection') v = reflect(v, lo(d), hi(d));
+      }
+      return v;
+    };
+    const pix = (i: number, j: number) => {
+      const idx = [i, j].map((v, a) => {
+        const d = dimsHW[a];
+        if (pad === 'zeros') return v >= 0 && v < d ? v : -1;
+        if (pad === 'border') return Math.min(d - 1, Math.max(0, v));
+        return Math.trunc(reflect(v, lo(d), hi(d)));
+      });
+      return idx[0] < 0 || idx[1] < 0 ? 0 : x[idx[0] * W + idx[1]];
+    };
+    const yv = coord(g[1], H);
+    const xv = coord(g[0], W);
+    if (mode === 'nearest') return pix(Math.trunc(yv), Math.trunc(xv));
+    const y0 = Math.floor(yv);
+    const x0 = Math.floor(xv);
+    const ty = yv - y0;
+    const tx = xv - x0;
+    return (1 - ty) * ((1 - tx) * pix(y0, x0) + tx * pix(y0, x0 + 1)) + ty * ((1 - tx) * pix(y0 + 1, x0) + tx * pix(y0 + 1, x0 + 1));
+  }
+
+  for (const [mode, pad, ac] of [
+    ['linear', 'zeros', false],
+    ['linear', 'reflection', true],
+    ['nearest', 'border', false],
+    ['nearest', 'reflection', false],
+  ] as const) {
+    it(`GridSample ${mode}, ${pad} padding, align_corners=${ac}`, () => {
+      const [H, W, Ho, Wo] = [3, 4, 2, 5];
+      const x = rand(H * W, 14);
+      const grid = rand(Ho * Wo * 2, 15, -1.7, 1.7);
+      const bytes = buildModel({
+        nodes: [{ op: 'GridSample', inputs: ['x', 'g'], outputs: ['y'], attrs: { mode, padding_mode: pad, align_corners: ac ? 1 : 0 } }],
+        inputs: [
+          { name: 'x', dtype: 'float32', shape: [1, 1, H, W] },
+          { name: 'g', dtype: 'float32', shape: [1, Ho, Wo, 2] },
+        ],
+        outputs: ['y'],
+        opset: 20,
+      });
+      const [y] = compileAndLoad(fromOnnx(bytes))(hostTensor('float32', [1, 1, H, W], x), hostTensor('float32', [1, Ho, Wo, 2], grid));
+      const want = Array.from({ length: Ho * Wo }, (_, p) => gridSampleRef(x, H, W, [grid[2 * p], grid[2 * p + 1]], mode, pad, ac));
+      expect(closeness(y.data, want)).toBeLessThanOrEqual(1);
+    });
+  }
+
+  it('SwiGLU with alpha and a circular TensorScatter', () => {
+    const a = rand(6, 16);
+    const b = rand(6, 17);
+    const cache = rand(2 * 4 * 3, 18);
+    const upd = rand(2 * 2 * 3, 19);
+    const bytes = buildModel({
+      nodes: [
+        { op: 'SwiGLU', inputs: ['a', 'b'], outputs: ['s'], attrs: { alpha: 0.5 } },
+        { op: 'TensorScatter', inputs: ['c', 'u', 'w'], outputs: ['t'], attrs: { mode: 'circular' } },
+      ],
+      inputs: [
+        { name: 'a', dtype: 'float32', shape: [6] },
+        { name: 'b', dtype: 'float32', shape: [6] },
+        { name: 'c', dtype: 'float32', shape: [2, 4, 3] },
+        { name: 'u', dtype: 'float32', shape: [2, 2, 3] },
+        { name: 'w', dtype: 'int64', shape: [2] },
+      ],
+      outputs: ['s', 't'],
+      opset: 28,
+    });
+    const [s, t] = compileAndLoad(fromOnnx(bytes))(
+      hostTensor('float32', [6], a),
+      hostTensor('float32', [6], b),
+      hostTensor('float32', [2, 4, 3], cache),
+      hostTensor('float32', [2, 2, 3], upd),
+      hostTensor('int64', [2], [1, 3]),
+    );
+    expect(closeness(s.data, a.map((v, i) => (v / (1 + Math.exp(-0.5 * v))) * b[i]))).toBeLessThanOrEqual(1);
+    const want = [...cache];
+    [1, 3].forEach((w, bi) => {
+      for (let q = 0; q < 2; q++) for (let c = 0; c < 3; c++) want[(bi * 4 + ((w + q) % 4)) * 3 + c] = upd[(bi * 2 + q) * 3 + c];
+    });
+    expect(t.data).toEqual(want);
+  });
+});

@@ -1,10 +1,12 @@
 // Default-domain ops not covered by the other converter files, composed from existing
-// Relax operators: ScatterND (flattened to a 1-D scatter_elements), ReverseSequence (a
-// gather_elements with per-row reversed time indices), RotaryEmbedding, DFT (matmuls with
-// DFT matrices built at import time), AffineGrid, Det (cofactor expansion for n ≤ 3),
-// MaxUnpool and Col2Im (scatters with import-time index maps), and Unique on values known
-// at import time. Static shapes are required where the result's shape or an index map
-// depends on them; such cases fail with ONNX_DYNAMIC rather than guessing.
+// Relax operators: ScatterND and TensorScatter (scatter_elements, ScatterND flattened to
+// 1-D), ReverseSequence (gather_elements with per-row reversed time indices),
+// RotaryEmbedding, SwiGLU, DFT (matmuls with DFT matrices built at import time),
+// AffineGrid, GridSample (per-tap gathers from the flattened image), Det (cofactor
+// expansion for n ≤ 3), MaxUnpool and Col2Im (scatters with import-time index maps),
+// Unique on values known at import time, and the Optional ops on plain tensors. Static
+// shapes are required where an index map or the result's shape depends on them; such cases
+// fail with ONNX_DYNAMIC rather than guessing.
 import type { Expr } from '@kiln/relax';
 import { op } from '@kiln/relax';
 import type { NodeContext, OnnxValue } from '../context.js';
@@ -404,17 +406,165 @@ function optionalConvert(ctx: NodeContext): OnnxValue {
   return v;
 }
 
+// ---------------------------------------------------------------- SwiGLU, TensorScatter
+
+function swigluConvert(ctx: NodeContext): OnnxValue {
+  const a = exprOf(ctx, ctx.req(0));
+  const b = exprOf(ctx, ctx.req(1));
+  const dt = dtypeOf(ctx.req(0), ctx);
+  const alpha = ctx.float('alpha', 1);
+  const gate = em(ctx, op.sigmoid(alpha === 1 ? a : em(ctx, op.multiply(a, scalar(alpha, dt)))));
+  return exprValue(em(ctx, op.multiply(em(ctx, op.multiply(a, gate)), b)));
+}
+
+/** Writes `update` into the cache along `axis` at each batch row's write index (mod the length if circular). */
+function tensorScatterConvert(ctx: NodeContext): OnnxValue {
+  const cache = ctx.req(0);
+  const cd = staticDims(ctx, cache);
+  const ud = staticDims(ctx, ctx.req(1));
+  const r = cd.length;
+  const axis = normAxis(ctx, ctx.int('axis', -2), r);
+  if (axis === 0) ctx.fail(OnnxErrorCodes.ONNX_INVALID, 'axis must not be the batch axis');
+  const mode = ctx.str('mode', 'linear');
+  if (mode !== 'linear' && mode !== 'circular') ctx.fail(OnnxErrorCodes.ONNX_INVALID, `mode '${mode}'`);
+  const S = ud[axis];
+  const s = i64c(ctx, ud.map((_, i) => (i === axis ? S : 1)), Array.from({ length: S }, (_, i) => i));
+  const w = ctx.input(2);
+  let idx = s;
+  if (w) idx = em(ctx, op.add(em(ctx, op.reshape(castTo(ctx, w, 'int64'), ud.map((v, i) => (i === 0 ? v : 1)))), s));
+  if (mode === 'circular') idx = em(ctx, op.floorMod(idx, scalar(cd[axis], 'int64')));
+  const full = em(ctx, op.broadcastTo(idx, ud));
+  return exprValue(em(ctx, op.scatterElements(exprOf(ctx, cache), full, exprOf(ctx, ctx.req(1)), axis, 'update')));
+}
+
+// ---------------------------------------------------------------- GridSample
+
+/**
+ * GridSample on 2-D or 3-D images: per output point and spatial dim the grid value is
+ * turned into a pixel coordinate (with border clamping or reflection when it falls outside),
+ * then every interpolation tap (1 nearest, 2^k linear, 4^k cubic) gathers its pixel from
+ * the flattened image with padding applied to the tap index, weighted and summed.
+ */
+function gridSampleConvert(ctx: NodeContext): OnnxValue {
+  const x = ctx.req(0);
+  const xd = staticDims(ctx, x);
+  const gd = staticDims(ctx, ctx.req(1));
+  const k = xd.length - 2;
+  if (k < 1 || gd[gd.length - 1] !== k) ctx.fail(OnnxErrorCodes.ONNX_INVALID, `grid's last dim ${gd[gd.length - 1]} must equal the ${k} spatial dims`);
+  let mode = ctx.str('mode', ctx.opset >= 20 ? 'linear' : 'bilinear');
+  if (mode === 'bilinear') mode = 'linear';
+  if (mode === 'bicubic') mode = 'cubic';
+  if (!['nearest', 'linear', 'cubic'].includes(mode)) ctx.fail(OnnxErrorCodes.ONNX_INVALID, `mode '${mode}'`);
+  if (mode === 'cubic' && k !== 2) ctx.unsupported('cubic GridSample of a non-2-D image');
+  const pad = ctx.str('padding_mode', 'zeros');
+  if (!['zeros', 'border', 'reflection'].includes(pad)) ctx.fail(OnnxErrorCodes.ONNX_INVALID, `padding_mode '${pad}'`);
+  const ac = ctx.int('align_corners', 0) === 1;
+  const [N, C] = xd;
+  const sp = xd.slice(2);
+  const outSp = gd.slice(1, -1);
+  const P = numel(outSp);
+  const dt = 'float32';
+  const c = (v: number): Expr => scalar(v, dt);
+  const e = (v: Expr): Expr => em(ctx, v);
+  const grid = e(op.reshape(castTo(ctx, ctx.req(1), dt), [N, P, k]));
+  /** Reflect v into [lo, hi] by bouncing off the near border (as the onnx reference does). */
+  const reflect = (v: Expr, lo: number, hi: number): Expr => {
+    const rng = hi - lo;
+    if (rng <= 0) return e(op.fullLike(v, c(lo)));
+    const below = e(op.less(v, c(lo)));
+    const above = e(op.greater(v, c(hi)));
+    const dx = e(op.where(below, e(op.subtract(c(lo), v)), e(op.subtract(v, c(hi)))));
+    const nb = e(op.floor(e(op.divide(dx, c(rng)))));
+    const rem = e(op.subtract(dx, e(op.multiply(nb, c(rng)))));
+    const even = e(op.equal(e(op.floorMod(nb, c(2))), c(0)));
+    const lowSide = e(op.where(even, e(op.add(c(lo), rem)), e(op.subtract(c(hi), rem))));
+    const highSide = e(op.where(even, e(op.subtract(c(hi), rem)), e(op.add(c(lo), rem))));
+    return e(op.where(below, lowSide, e(op.where(above, highSide, v))));
+  };
+  // Pixel coordinates per spatial dim i (0 = outermost), [N, P]; the grid lists x (innermost) first.
+  const coords = sp.map((d, i) => {
+    const g = e(op.squeeze(e(op.stridedSlice(grid, [2], [k - 1 - i], [k - i])), [2]));
+    let v = ac ? e(op.multiply(e(op.add(g, c(1))), c((d - 1) / 2))) : e(op.divide(e(op.subtract(e(op.multiply(e(op.add(g, c(1))), c(d))), c(1))), c(2)));
+    if (mode === 'nearest') v = e(op.round(v));
+    const lo = ac ? 0 : -0.5;
+    const hi = ac ? d - 1 : d - 0.5;
+    if (pad === 'border') v = e(op.where(e(op.logicalOr(e(op.less(v, c(lo))), e(op.greater(v, c(hi))))), e(op.clip(v, 0, d - 1)), v));
+    else if (pad === 'reflection') v = reflect(v, lo, hi);
+    return v;
+  });
+  /** An integer-valued tap coordinate → clamped index and (zeros padding) validity. */
+  const tapIndex = (j: Expr, i: number): [Expr, Expr | undefined] => {
+    const d = sp[i];
+    if (pad === 'zeros') return [e(op.clip(j, 0, d - 1)), e(op.logicalAnd(e(op.greaterEqual(j, c(0))), e(op.less(j, c(d)))))];
+    if (pad === 'border') return [e(op.clip(j, 0, d - 1)), undefined];
+    const lo = ac ? 0 : -0.5;
+    const hi = ac ? d - 1 : d - 0.5;
+    return [e(op.clip(e(op.trunc(reflect(j, lo, hi))), 0, d - 1)), undefined];
+  };
+  // Per dim: the tap coordinates and their weights.
+  const A = -0.75;
+  const taps = coords.map((v) => {
+    if (mode === 'nearest') return [{ j: e(op.trunc(v)), w: undefined as Expr | undefined }];
+    const x0 = e(op.floor(v));
+    const t = e(op.subtract(v, x0));
+    if (mode === 'linear') return [{ j: x0, w: e(op.subtract(c(1), t)) }, { j: e(op.add(x0, c(1))), w: t }];
+    // Keys cubic kernel with A = -0.75 at distances 1 + t, t, 1 - t, 2 - t.
+    const far = (s: Expr) => e(op.subtract(e(op.multiply(e(op.add(e(op.multiply(e(op.subtract(e(op.multiply(s, c(A))), c(5 * A))), s)), c(8 * A))), s)), c(4 * A)));
+    const near = (s: Expr) => e(op.add(e(op.multiply(e(op.multiply(e(op.subtract(e(op.multiply(s, c(A + 2))), c(A + 3))), s)), s)), c(1)));
+    const omt = e(op.subtract(c(1), t));
+    return [
+      { j: e(op.subtract(x0, c(1))), w: far(e(op.add(t, c(1)))) },
+      { j: x0, w: near(t) },
+      { j: e(op.add(x0, c(1))), w: near(omt) },
+      { j: e(op.add(x0, c(2))), w: far(e(op.subtract(c(2), t))) },
+    ];
+  });
+  const st = stridesOf(sp);
+  const img = e(op.reshape(castTo(ctx, x, dt), [N, C, numel(sp)]));
+  let acc: Expr | undefined;
+  const combos = taps.reduce<number[][]>((cs, tl) => cs.flatMap((cc) => tl.map((_, q) => [...cc, q])), [[]]);
+  for (const combo of combos) {
+    let lin: Expr | undefined;
+    let valid: Expr | undefined;
+    let w: Expr | undefined;
+    combo.forEach((q, i) => {
+      const tp = taps[i][q];
+      const [ji, ok] = tapIndex(tp.j, i);
+      const term = st[i] === 1 ? ji : e(op.multiply(ji, c(st[i])));
+      lin = lin ? e(op.add(lin, term)) : term;
+      if (ok) valid = valid ? e(op.logicalAnd(valid, ok)) : ok;
+      if (tp.w) w = w ? e(op.multiply(w, tp.w)) : tp.w;
+    });
+    const li = e(op.broadcastTo(e(op.reshape(e(op.astype(lin!, 'int64')), [N, 1, P])), [N, C, P]));
+    let val = e(op.gatherElements(img, li, 2));
+    let f: Expr | undefined = w;
+    if (valid) {
+      const m = e(op.astype(valid, dt));
+      f = f ? e(op.multiply(f, m)) : m;
+    }
+    if (f) val = e(op.multiply(val, e(op.reshape(f, [N, 1, P]))));
+    acc = acc ? e(op.add(acc, val)) : val;
+  }
+  let y = e(op.reshape(acc!, [N, C, ...outSp]));
+  const xdt = dtypeOf(x, ctx);
+  if (xdt !== dt) y = e(op.astype(y, xdt));
+  return exprValue(y);
+}
+
 export const MISC_CONVERTERS: ConverterDef[] = [
   ...many('ScatterND', V(11, 13, 16, 18), scatterNdConvert),
-  ...many('ReverseSequence', V(10), reverseSequenceConvert),
+  ...many('ReverseSequence', V(10, 28), reverseSequenceConvert),
   ...many('RotaryEmbedding', V(23), rotaryConvert),
   ...many('DFT', V(17, 20), dftConvert),
   ...many('AffineGrid', V(20), affineGridConvert),
   ...many('Det', V(11, 22), detConvert),
   ...many('MaxUnpool', V(9, 11, 22), maxUnpoolConvert),
   ...many('Col2Im', V(18), col2imConvert),
-  ...many('Unique', V(11), uniqueConvert),
-  ...many('OptionalHasElement', V(15, 18), optionalHasElementConvert),
-  ...many('OptionalGetElement', V(15, 18), optionalGetElementConvert),
-  ...many('Optional', V(15), optionalConvert),
+  ...many('Unique', V(11, 28), uniqueConvert),
+  ...many('OptionalHasElement', V(15, 18, 28), optionalHasElementConvert),
+  ...many('OptionalGetElement', V(15, 18, 28), optionalGetElementConvert),
+  ...many('Optional', V(15, 28), optionalConvert),
+  ...many('SwiGLU', V(28), swigluConvert),
+  ...many('TensorScatter', V(24), tensorScatterConvert),
+  ...many('GridSample', V(16, 20, 22), gridSampleConvert),
 ];

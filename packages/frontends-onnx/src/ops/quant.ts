@@ -260,8 +260,8 @@ function qlinearConvConvert(ctx: NodeContext): OnnxValue {
 }
 
 export const QUANT_CONVERTERS: ConverterDef[] = [
-  ...many('QuantizeLinear', V(10, 13, 19, 21, 23, 24, 25), quantizeConvert),
-  ...many('DequantizeLinear', V(10, 13, 19, 21, 23, 24, 25), dequantizeConvert),
+  ...many('QuantizeLinear', V(10, 13, 19, 21, 23, 24, 25, 28), quantizeConvert),
+  ...many('DequantizeLinear', V(10, 13, 19, 21, 23, 24, 25, 28), dequantizeConvert),
   ...many('DynamicQuantizeLinear', V(11), dynamicQuantizeConvert),
   ...many('MatMulInteger', V(10), matmulIntegerConvert),
   ...many('ConvInteger', V(10), convIntegerConvert),
