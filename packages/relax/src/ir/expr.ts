@@ -34,6 +34,7 @@ import type {
 // Side effect: the node kinds must be declared before any node is built.
 import './nodes.js';
 import { funcSInfo, makeShapeExpr, objectSInfo, primSInfo, tensorSInfo, tupleSInfo } from './struct-info.js';
+import { bfloatBits, halfBits } from '../text/data.js';
 
 export function relaxVar(name: string, structInfo: StructInfo, span?: Span): Var {
   return freezeNode({ kind: 'relax.Var', name, structInfo, span });
@@ -101,6 +102,11 @@ export function constant(
     const nums = data as readonly number[];
     if (arr instanceof BigInt64Array || arr instanceof BigUint64Array) {
       for (let i = 0; i < nums.length; i++) arr[i] = BigInt(Math.trunc(nums[i]));
+    } else if (t.code === 'float' && t.bits === 16) {
+      // 16-bit floats are stored as their bit patterns: convert, do not truncate.
+      for (let i = 0; i < nums.length; i++) arr[i] = halfBits(nums[i]);
+    } else if (t.code === 'bfloat') {
+      for (let i = 0; i < nums.length; i++) arr[i] = bfloatBits(nums[i]);
     } else for (let i = 0; i < nums.length; i++) (arr as Float32Array)[i] = nums[i];
   }
   if (arr.length !== size) {
