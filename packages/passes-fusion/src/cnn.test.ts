@@ -19,7 +19,7 @@ import { describe, expect, it } from 'vitest';
 import { AnnotateTIROpPattern } from './annotate-tir-op-pattern.js';
 import { FuseOps } from './fuse-ops.js';
 import { FuseTIR } from './fuse-tir.js';
-import { maxRelErr, rand, runOnVM, smallCNN } from './test-utils.js';
+import { maxRelErr, rand, runOnVM, smallCNN } from './testing/vm.js';
 
 const lower = [ToNonDataflow, CallTIRRewrite, StaticPlanBlockMemory];
 const unfusedPipeline = sequential([LegalizeOps, ...lower]);

@@ -23,7 +23,7 @@ import { AnnotateTIROpPattern } from './annotate-tir-op-pattern.js';
 import { ConvertLayout, convertLayout } from './convert-layout.js';
 import { FuseOps } from './fuse-ops.js';
 import { FuseTIR } from './fuse-tir.js';
-import { maxRelErr, rand, runOnVM, smallCNN } from './test-utils.js';
+import { maxRelErr, rand, runOnVM, smallCNN } from './testing/vm.js';
 
 function callees(m: IRModule): string[] {
   return ((getFunction(m, 'main') as unknown as RelaxFunction).body as SeqExpr).blocks

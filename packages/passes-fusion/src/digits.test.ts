@@ -1,8 +1,10 @@
 // The bundled digits CNN (trained weights, reference logits from PyTorch) compiled natively
 // with ConvertLayout + FuseOps + FuseTIR: fewer kernels, the same logits.
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sequential } from '@kiln/ir-core';
 import { compileModule, loadModel, readNpy } from '@kiln/cli';
+import { fromOnnx } from '@kiln/frontends-onnx';
 import { CallTIRRewrite, LegalizeOps, StaticPlanBlockMemory, ToNonDataflow } from '@kiln/relax';
 import { createRuntime, Tensor } from '@kiln/runtime';
 import { describe, expect, it } from 'vitest';
@@ -10,7 +12,7 @@ import { AnnotateTIROpPattern } from './annotate-tir-op-pattern.js';
 import { ConvertLayout } from './convert-layout.js';
 import { FuseOps } from './fuse-ops.js';
 import { FuseTIR } from './fuse-tir.js';
-import { maxRelErr } from './test-utils.js';
+import { maxRelErr } from './testing/vm.js';
 
 const ex = join(import.meta.dirname, '..', '..', '..', 'examples', 'digits');
 const lower = [ToNonDataflow, CallTIRRewrite, StaticPlanBlockMemory];
@@ -37,6 +39,12 @@ describe('the digits example with fusion', () => {
     expect([plain.stats.kernels, fusedOnly.stats.kernels]).toEqual([11, 6]);
     // NCHW8c adds a transform at each end of the conv region
     expect(fused.stats.kernels).toBe(8);
+    // the ONNX import of the same network (plain binding blocks, no dataflow) fuses alike
+    const onnx = compileModule(fromOnnx(readFileSync(join(ex, 'digits_cnn.onnx'))), {
+      relaxPipeline: sequential([LegalizeOps, AnnotateTIROpPattern, FuseOps, FuseTIR, ...lower]),
+    });
+    expect(onnx.stats.kernels).toBe(6);
+    expect(maxRelErr(run(onnx), want)).toBeLessThan(1e-3);
     console.log(`digits CNN kernels: ${plain.stats.kernels} → ${fusedOnly.stats.kernels} fused (${fused.stats.kernels} with NCHW8c)`);
   });
 });

@@ -8,7 +8,7 @@ import { BlockBuilder, constant, LegalizeOps, op, relaxVar, tensorSInfo, wellFor
 import { describe, expect, it } from 'vitest';
 import { createFuseOpsByPattern, FuseOpsByPattern, fuseOpsByPattern, isOp, optional, parsePattern, wildcard } from './fuse-ops-by-pattern.js';
 import { FuseTIR } from './fuse-tir.js';
-import { maxRelErr, rand, runOnVM } from './test-utils.js';
+import { maxRelErr, rand, runOnVM } from './testing/vm.js';
 
 function mlp(shareHidden = false): IRModule {
   const n = primVar('n');

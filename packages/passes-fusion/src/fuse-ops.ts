@@ -1,6 +1,7 @@
-// relax.FuseOps: group call_tir bindings of each dataflow block by TVM's fusion rules and
-// lift every group of two or more kernels into a private Relax function marked
-// `Primitive`, called from where the group's last binding was.
+// relax.FuseOps: group call_tir bindings of each dataflow block (and of ordinary binding
+// blocks, for frontends that emit no dataflow blocks) by TVM's fusion rules and lift
+// every group of two or more kernels into a private Relax function marked `Primitive`,
+// called from where the group's last binding was.
 // The rules work on the post-dominator tree of the block's dataflow graph (a group is
 // always a node, its post-dominator and everything between, so only the group's last
 // value is used outside it):
@@ -11,7 +12,8 @@
 //    injective, a reduction or matmul-like, through elemwise/broadcast/injective kernels;
 //  - injective kernels (reshape, transpose, gather) fuse with injective consumers;
 //  - opaque kernels and bindings that are not call_tir never fuse; a value that is an
-//    output of the dataflow block (used after it) has no post-dominator, so it ends a group.
+//    output of the dataflow block (or, in an ordinary block, is used outside it) has no
+//    post-dominator, so it ends a group.
 // A fusion is refused when the group would exceed `maxDepth` kernels, when a member has a
 // tensor of unknown shape or dtype, or when a symbolic dimension used inside the group is
 // not defined by the shapes of the group's inputs (the fused kernel could not get it).
@@ -21,6 +23,7 @@ import type { IRModule, Node, PassContext, Var as PrimVar } from '@kiln/ir-core'
 import { definePass, freshGlobalName, irModule, moduleEntries, substitute } from '@kiln/ir-core';
 import type { AnyVar, Binding, Block, Expr, OpPattern, RelaxFunction, StructInfo, Var } from '@kiln/relax';
 import {
+  bindingBlock,
   call,
   dataflowBlock,
   dataflowVar,
@@ -126,6 +129,7 @@ class BlockFuser {
     private readonly block: Block,
     private readonly mod: IRModule,
     private readonly opts: FuseOpsOptions,
+    private readonly usedOutside: (v: Node) => boolean,
   ) {}
 
   build(): void {
@@ -140,7 +144,7 @@ class BlockFuser {
         // Only single-tensor kernels with known shapes take part (tuple outputs stay alone).
         if (pf && shapesKnown) pattern = opPatternOf(pf) ?? 'opaque';
       }
-      this.nodes.push({ index: i, binding: b, pattern, kernel, consumers: [], externRef: b.var.kind === 'relax.Var' });
+      this.nodes.push({ index: i, binding: b, pattern, kernel, consumers: [], externRef: this.usedOutside(b.var) });
       this.varNode.set(b.var, i);
     });
     this.nodes.forEach((n) => {
@@ -293,6 +297,29 @@ function liftGroup(members: readonly Binding[], kernels: readonly string[], mod:
   return { name, fn, args: inputs };
 }
 
+/**
+ * For each var, the bindings that use it (`null`: used elsewhere — the function's result).
+ * Uses inside nested scopes count for the enclosing binding.
+ */
+function usesByBinding(fn: RelaxFunction): Map<Node, Array<Binding | null>> {
+  const out = new Map<Node, Array<Binding | null>>();
+  const add = (e: Node, where: Binding | null) => {
+    for (const v of relaxVarsUsed(e)) {
+      const s = out.get(v) ?? [];
+      s.push(where);
+      out.set(v, s);
+    }
+  };
+  const walk = (e: Expr): void => {
+    if (e.kind === 'relax.SeqExpr') {
+      for (const b of e.blocks) for (const x of b.bindings) add(x.value, x);
+      walk(e.body);
+    } else add(e, null);
+  };
+  walk(fn.body);
+  return out;
+}
+
 /** FuseOps over a module; exposed for callers that want the function without the pass. */
 export function fuseOps(mod: IRModule, opts: Partial<FuseOpsOptions> = {}): IRModule {
   const o: FuseOpsOptions = { ...fuseOpsOptions.parse({}), ...opts };
@@ -303,9 +330,16 @@ export function fuseOps(mod: IRModule, opts: Partial<FuseOpsOptions> = {}): IRMo
     if (f.kind !== 'relax.Function') return [gname, f];
     const rf = f as unknown as RelaxFunction;
     if (rf.attrs.Primitive !== undefined || rf.attrs.Composite !== undefined) return [gname, f];
+    const uses = usesByBinding(rf);
     const nf = mapFunctionBlocks(rf, (blk) => {
-      if (blk.kind !== 'relax.DataflowBlock') return blk;
-      const fuser = new BlockFuser(blk, mod, o);
+      // Dataflow block outputs always count as used after the block; in an ordinary block
+      // (a frontend that emits no dataflow blocks) a var escapes when anything else uses it.
+      const own = new Set<Binding>(blk.bindings);
+      const escapes =
+        blk.kind === 'relax.DataflowBlock'
+          ? (v: Node) => v.kind === 'relax.Var'
+          : (v: Node) => (uses.get(v) ?? []).some((u) => u === null || !own.has(u));
+      const fuser = new BlockFuser(blk, mod, o, escapes);
       fuser.build();
       fuser.run();
       const groups = fuser.fusedGroups();
@@ -327,7 +361,7 @@ export function fuseOps(mod: IRModule, opts: Partial<FuseOpsOptions> = {}): IRMo
         if (dropped.has(i)) return;
         out.push(replace.get(i) ?? b);
       });
-      return dataflowBlock(out, blk.span);
+      return blk.kind === 'relax.DataflowBlock' ? dataflowBlock(out, blk.span) : bindingBlock(out, blk.span);
     });
     if (nf !== rf) changed = true;
     return [gname, nf as unknown as Node];

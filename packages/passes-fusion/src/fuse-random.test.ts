@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { AnnotateTIROpPattern } from './annotate-tir-op-pattern.js';
 import { FuseOps } from './fuse-ops.js';
 import { FuseTIR } from './fuse-tir.js';
-import { maxRelErr, rand, runOnVM } from './test-utils.js';
+import { maxRelErr, rand, runOnVM } from './testing/vm.js';
 
 function rng(seed: number): () => number {
   let s = seed >>> 0 || 7;

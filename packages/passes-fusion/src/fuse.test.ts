@@ -13,6 +13,7 @@ import {
   shapeExpr,
   shapeSInfo,
   tensorSInfo,
+  tuple,
   tupleGetItem,
   wellFormed as relaxWellFormed,
 } from '@kiln/relax';
@@ -23,7 +24,7 @@ import { describe, expect, it } from 'vitest';
 import { AnnotateTIROpPattern, analyzeOpPattern } from './annotate-tir-op-pattern.js';
 import { FuseOps, fuseOps } from './fuse-ops.js';
 import { FuseTIR, fuseTIR } from './fuse-tir.js';
-import { maxRelErr, rand, runOnVM } from './test-utils.js';
+import { maxRelErr, rand, runOnVM } from './testing/vm.js';
 
 const prepare = sequential([LegalizeOps, AnnotateTIROpPattern]);
 
@@ -42,6 +43,7 @@ function calleesOfMain(m: IRModule): string[] {
     const v = b.value;
     if (v.kind === 'relax.Var' || v.kind === 'relax.DataflowVar') return []; // output aliases
     if (v.kind !== 'relax.Call') return [v.kind];
+    if (v.op.kind === 'relax.Var') return [v.op.name];
     if (v.op.kind === 'relax.GlobalVar') return [v.op.name];
     const a0 = v.args[0];
     return [a0?.kind === 'relax.GlobalVar' ? a0.name : v.op.kind === 'relax.Op' ? v.op.name : '?'];
@@ -221,6 +223,29 @@ describe('relax.FuseOps', () => {
     const got = runOnVM(tir, inp);
     expect(got.launches).toBe(2);
     expect(maxRelErr(got.outputs[0], ref.outputs[0])).toBeLessThan(1e-5);
+  });
+
+  it('fuses in ordinary binding blocks too; a var used later ends its group', () => {
+    const x = relaxVar('x', tensorSInfo([6], 'float32'));
+    const bb = new BlockBuilder();
+    bb.function('main', [x], () => {
+      const e = bb.emit(op.exp(x));
+      const a = bb.emit(op.negative(e));
+      const m = bb.emit(op.sqrt(bb.emit(op.abs(a))));
+      const t = bb.emit(op.tanh(m));
+      return bb.emit(tuple([t, a]));
+    });
+    const mod = prepare.run(bb.getModule());
+    const fused = FuseOps.run(mod);
+    expect((mainOf(fused).body as SeqExpr).blocks[0].kind).toBe('relax.BindingBlock');
+    expect(calleesOfMain(fused)).toEqual(['fused_exp_negative', 'fused_abs_sqrt_tanh', 'relax.Tuple']);
+    const tir = FuseTIR.run(fused);
+    expectWellFormed(tir);
+    const inp = [{ data: rand(6, 4), shape: [6] }];
+    const ref = runOnVM(mod, inp);
+    const got = runOnVM(tir, inp);
+    expect(got.launches).toBe(2);
+    ref.outputs.forEach((o, i) => expect(maxRelErr(got.outputs[i], o)).toBeLessThan(1e-5));
   });
 
   it('opaque kernels and non-call_tir bindings stay alone', () => {

@@ -3,7 +3,7 @@ import { createRegistry, sequential } from '@kiln/ir-core';
 import { CallTIRRewrite, LegalizeOps, StaticPlanBlockMemory, ToNonDataflow } from '@kiln/relax';
 import { expect, it } from 'vitest';
 import { passesFusionPlugin } from './plugin.js';
-import { rand, runOnVM, smallCNN } from './test-utils.js';
+import { rand, runOnVM, smallCNN } from './testing/vm.js';
 
 it('pipeline text with the fusion passes parses, prints back and runs', () => {
   const reg = createRegistry().use(passesFusionPlugin);
