@@ -262,6 +262,38 @@ export class Schedule {
     return out;
   }
 
+  /** Blocks of the same scope that write what `block` reads (in execution order). */
+  getProducers(blockRV: BlockRV): BlockRV[] {
+    const out = this.neighbours(blockRV, 'getProducers', (me, other) =>
+      me.reads.some((r) => other.writes.some((w) => w.buffer === r.buffer)),
+    );
+    this.record('getProducers', [blockRV], {}, out);
+    return out;
+  }
+
+  /** Blocks of the same scope that read what `block` writes (in execution order). */
+  getConsumers(blockRV: BlockRV): BlockRV[] {
+    const out = this.neighbours(blockRV, 'getConsumers', (me, other) =>
+      me.writes.some((w) => other.reads.some((r) => r.buffer === w.buffer)),
+    );
+    this.record('getConsumers', [blockRV], {}, out);
+    return out;
+  }
+
+  private neighbours(
+    blockRV: BlockRV,
+    prim: string,
+    related: (me: Block, other: Block) => boolean,
+  ): BlockRV[] {
+    const idx = new TreeIndex(this.fn.body);
+    const r = this.realizeOf(blockRV, prim, idx);
+    const scope = idx.scopeBlock(r);
+    const siblings = scope ? idx.childBlocks(scope) : [];
+    return siblings
+      .filter((o) => o !== r && related(r.block, o.block))
+      .map((o) => this.newBlock(o.block.name));
+  }
+
   // ------------------------------------------------------------ loops
 
   /** Split a loop; one factor may be `undefined`/`null` (inferred). Factors may be sampled ExprRVs. */
@@ -536,6 +568,12 @@ export class Schedule {
         break;
       case 'getChildBlocks':
         outs = this.getChildBlocks(bl(ins[0]));
+        break;
+      case 'getProducers':
+        outs = this.getProducers(blk(ins[0]));
+        break;
+      case 'getConsumers':
+        outs = this.getConsumers(blk(ins[0]));
         break;
       case 'split': {
         const fs = ins[1];

@@ -34,6 +34,8 @@ export type TraceArg = RV | number | string | boolean | null | readonly TraceArg
 
 export type InstructionKind =
   | 'getBlock'
+  | 'getProducers'
+  | 'getConsumers'
   | 'getLoops'
   | 'getChildBlocks'
   | 'split'
@@ -61,6 +63,8 @@ export type InstructionKind =
 
 export const INSTRUCTION_KINDS: readonly InstructionKind[] = [
   'getBlock',
+  'getProducers',
+  'getConsumers',
   'getLoops',
   'getChildBlocks',
   'split',

@@ -208,6 +208,15 @@ describe('annotate and queries', () => {
     expectReplays(sch, matmul());
   });
 
+  it('lists producers and consumers', () => {
+    const sch = createSchedule(softmax());
+    const names = (bs: ReturnType<typeof sch.getProducers>) => bs.map((b) => sch.get(b).name);
+    expect(names(sch.getProducers(sch.getBlock('norm')))).toEqual(['exp', 'expsum']);
+    expect(names(sch.getConsumers(sch.getBlock('exp')))).toEqual(['expsum', 'norm']);
+    expect(names(sch.getProducers(sch.getBlock('maxelem')))).toEqual([]);
+    expectReplays(sch, softmax());
+  });
+
   it('lists child blocks and refuses unknown names', () => {
     const sch = createSchedule(softmax());
     const root = sch.getBlock('maxelem');
