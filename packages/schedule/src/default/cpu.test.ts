@@ -4,7 +4,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildCPU } from '@kiln/codegen-llvm';
-import { add, div, max, mul, sub } from '@kiln/ir-core';
+import type { PrimExpr } from '@kiln/ir-core';
+import { add, and, div, ge, lt, max, mul, sub } from '@kiln/ir-core';
 import type { For, NDArray, PrimFunc, Stmt } from '@kiln/tensorir';
 import {
   allClose,
@@ -12,6 +13,7 @@ import {
   constant,
   createPrimFunc,
   exp,
+  ifThenElseExpr,
   interpret,
   lowerPrimFunc,
   ndarray,
@@ -39,7 +41,8 @@ function loops(s: Stmt, out: For[] = []): For[] {
 }
 
 const kinds = (fn: PrimFunc, kind: For['forKind']) => loops(fn.body).filter((l) => l.forKind === kind);
-const extentOf = (l: For) => (l.extent.kind === 'IntImm' ? l.extent.value : -1);
+const extentOfExpr = (e: PrimExpr) => (e.kind === 'IntImm' ? e.value : -1);
+const extentOf = (l: For) => extentOfExpr(l.extent);
 
 /** Inputs are random; every output is compared between `fn` and its schedule in the interpreter. */
 function checkInterpreter(fn: PrimFunc, scheduled: PrimFunc, shapes: number[][], nOut = 1, rtol = 1e-5) {
@@ -229,6 +232,45 @@ describe('defaultCPUSchedule', () => {
         [2, 96],
         [40, 96],
         [2, 40],
+      ],
+      1,
+      1e-4,
+    );
+    if (process.arch === 'x64') checkNative(s, ins, want, AVX2.features, 1e-4);
+    if (hasAVX512) checkNative(s, ins, want, AVX512.features, 1e-4);
+  });
+
+  it('hoists the zero padding of a padded convolution into its own block, then vectorizes the convolution', () => {
+    const X = placeholder([1, 4, 16, 16], 'float32', 'X');
+    const W = placeholder([8, 4, 3, 3], 'float32', 'W');
+    const rc = reduceAxis([0, 4], 'rc');
+    const ry = reduceAxis([0, 3], 'ry');
+    const rx = reduceAxis([0, 3], 'rx');
+    const Y = compute(
+      [1, 8, 16, 16],
+      (n, co, h, w) => {
+        const y = sub(add(h, ry), 1);
+        const x = sub(add(w, rx), 1);
+        const inside = and(and(ge(y, 0), lt(y, 16)), and(ge(x, 0), lt(x, 16)));
+        return sum(
+          mul(ifThenElseExpr(inside, X.at(n, rc, y, x), constant(0, 'float32')), W.at(co, rc, ry, rx)),
+          [rc, ry, rx],
+        );
+      },
+      'Y',
+    );
+    const fn = createPrimFunc([X, W, Y]);
+    const s = defaultCPUSchedule(fn, AVX512);
+    const alloc = s.body.kind === 'BlockRealize' ? s.body.block.allocBuffers : [];
+    expect(alloc.map((b) => b.shape.map(extentOfExpr).join(','))).toContain('1,4,18,18');
+    expect(kinds(s, 'vectorized').map(extentOf)).toContain(16);
+    const { ins, want } = checkInterpreter(
+      fn,
+      s,
+      [
+        [1, 4, 16, 16],
+        [8, 4, 3, 3],
+        [1, 8, 16, 16],
       ],
       1,
       1e-4,

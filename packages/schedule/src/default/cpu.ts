@@ -4,7 +4,8 @@
 //   - sum of products whose output's last axis every operand reads contiguously
 //     (matmul, batch matmul, stride-1 convolution): register-blocked, vectorized,
 //     parallel (contraction.ts); when the vector operand is a full [.., K, N] tensor
-//     and enough rows reuse it, it is first copied into panels (pack.ts);
+//     and enough rows reuse it, it is first copied into panels (pack.ts); a read
+//     through if_then_else (zero padding) is first hoisted into a padded copy (pad.ts);
 //   - sums whose operands are contiguous only along the innermost reduction axis
 //     (dense with [N, K] weights, row sums of softmax / layer norm): that axis is
 //     rfactor'ed into vector lanes of partial sums (dot.ts);
@@ -33,6 +34,7 @@ import {
 } from './contraction.js';
 import { planDot, scheduleDot } from './dot.js';
 import { packBuffer, packedBuffer } from './pack.js';
+import { hoistPadding } from './pad.js';
 
 /** Iterations (of the whole loop nest) below which a block stays single-threaded. */
 export const MIN_PARALLEL_WORK = 1 << 14;
@@ -186,7 +188,7 @@ export function defaultCPUSchedule(fn: PrimFunc, target: CPUScheduleTarget = {})
   const plans = new Map<string, ContractionPlan>();
   let packed = fn;
   {
-    const sch = createSchedule(fn);
+    const sch = createSchedule(hoistPadding(createSchedule(fn).func));
     const packs: Array<{ cacheBlock: string; panel: number }> = [];
     for (const name of topLevelBlocks(sch.func.body)) {
       try {
