@@ -309,6 +309,7 @@ export function convertLayout(mod: IRModule, opts: Partial<ConvertLayoutOptions>
 export const ConvertLayout = definePass<ConvertLayoutOptions, z.input<typeof layoutOptions>>({
   name: 'relax.ConvertLayout',
   kind: 'module',
+  optLevel: 2,
   establishes: ['layout_converted'],
   options: layoutOptions,
   run(mod: IRModule, _ctx: PassContext, o) {

@@ -373,7 +373,8 @@ export function fuseOps(mod: IRModule, opts: Partial<FuseOpsOptions> = {}): IRMo
 export const FuseOps = definePass<FuseOpsOptions, z.input<typeof fuseOpsOptions>>({
   name: 'relax.FuseOps',
   kind: 'module',
-  optLevel: 0,
+  // An optimisation: off at opt level 0 (kernels then run one call_tir each).
+  optLevel: 1,
   establishes: ['ops_fused'],
   options: fuseOpsOptions,
   run(mod: IRModule, _ctx: PassContext, o) {
