@@ -14,6 +14,7 @@
 import type { Buffer, FieldSpec, IRModule, Node, PrimExpr, Var as PrimVar } from '@kiln/ir-core';
 import {
   buffer as makeBuffer,
+  childrenOf,
   definePass,
   freshGlobalName,
   getFunction,
@@ -280,13 +281,11 @@ function simpleProducer(stage: Stmt, buf: Buffer): SimpleProducer | undefined {
 
 function countLoads(n: Node, buf: Buffer): number {
   let c = 0;
+  // Not memoized: a load node shared by two places counts twice.
   const walk = (x: Node): void => {
     if (x.kind === 'BufferLoad' && (x as unknown as { buffer: Buffer }).buffer === buf) c++;
     if (x.kind === 'Buffer') return;
-    for (const k of Object.values(x as unknown as Record<string, unknown>)) {
-      if (Array.isArray(k)) for (const e of k) if (e && typeof e === 'object' && 'kind' in e) walk(e as Node);
-      if (k && typeof k === 'object' && !Array.isArray(k) && 'kind' in (k as object)) walk(k as Node);
-    }
+    for (const ch of childrenOf(x)) walk(ch);
   };
   walk(n);
   return c;
@@ -306,10 +305,7 @@ function readRegionsOf(b: Block): BufferRegion[] {
       }
     }
     if (x.kind === 'Buffer') return;
-    for (const k of Object.values(x as unknown as Record<string, unknown>)) {
-      if (Array.isArray(k)) for (const e of k) if (e && typeof e === 'object' && 'kind' in e) walk(e as Node);
-      if (k && typeof k === 'object' && !Array.isArray(k) && 'kind' in (k as object)) walk(k as Node);
-    }
+    for (const ch of childrenOf(x)) walk(ch);
   };
   walk(b.body);
   if (b.init) walk(b.init);

@@ -100,14 +100,16 @@ describe('relax.AnnotateTIROpPattern', () => {
     expect(kernelPattern(mod, 'softmax')).toBe('comm_reduce');
   });
 
-  it('is the identity on an annotated module and on lowered (block-free) kernels it says opaque', () => {
+  it('is the identity on an annotated module; lowered (block-free) kernels are opaque', () => {
     const mod = prepare.run(mlp());
-    expect(AnnotateTIROpPattern.run(mod)).toBe(mod);
-    const pf = getFunction(mod, 'relu') as unknown as PrimFunc;
-    expect(analyzeOpPattern(pf)).toBe('elemwise');
-    const noBlocks = { ...pf, body: (pf.body as unknown as { block: { body: Node } }).block.body } as unknown as PrimFunc;
-    // the loop nest still holds blocks; a bare store is opaque
-    expect(analyzeOpPattern(noBlocks)).toBe('elemwise');
+    expect(AnnotateTIROpPattern.run(mod).funcs).toEqual(mod.funcs);
+    const relu = getFunction(mod, 'relu') as unknown as PrimFunc;
+    expect(analyzeOpPattern(relu)).toBe('elemwise');
+    expect(analyzeOpPattern(te.lowerPrimFunc(relu))).toBe('opaque');
+    // a pattern set by hand is kept unless `overwrite`
+    const marked = withFunction(mod, 'relu', primFunc(relu.params, relu.body, { attrs: { ...relu.attrs, op_pattern: 'opaque' } }) as unknown as Node);
+    expect(kernelPattern(AnnotateTIROpPattern.run(marked), 'relu')).toBe('opaque');
+    expect(kernelPattern(AnnotateTIROpPattern.withOptions({ overwrite: true }).run(marked), 'relu')).toBe('elemwise');
   });
 });
 

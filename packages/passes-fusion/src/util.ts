@@ -2,9 +2,9 @@
 // function (nested If branches and SeqExprs included) with identity when nothing changed,
 // and reading call_tir calls.
 import type { IRModule, Node, PrimExpr } from '@kiln/ir-core';
-import { getFunction } from '@kiln/ir-core';
-import type { Block, Call, Expr, GlobalVar, RelaxFunction, SeqExpr, StructInfo, TensorStructInfo } from '@kiln/relax';
-import { ifExpr, relaxFunction, seqExpr, tensorShape, withStructInfo } from '@kiln/relax';
+import { childrenOf, getFunction } from '@kiln/ir-core';
+import type { Block, Expr, GlobalVar, RelaxFunction, SeqExpr, StructInfo, TensorStructInfo } from '@kiln/relax';
+import { ifExpr, isStructInfo, relaxFunction, seqExpr, tensorShape, withStructInfo } from '@kiln/relax';
 import type { PrimFunc } from '@kiln/tensorir';
 
 /** Rewrite each block of `e` (and of nested scopes) with `fn`; identity when nothing changed. */
@@ -84,7 +84,7 @@ export function knownTensor(s: StructInfo | undefined): (TensorStructInfo & { sh
   return s as TensorStructInfo & { shape: NonNullable<TensorStructInfo['shape']> };
 }
 
-/** Every relax Var / DataflowVar used in `e` (not descending into nested functions). */
+/** Every relax Var / DataflowVar used in `e` (not in StructInfo, not in nested functions). */
 export function relaxVarsUsed(e: Node, out: Set<Node> = new Set()): Set<Node> {
   const seen = new Set<Node>();
   const walk = (n: Node): void => {
@@ -94,16 +94,9 @@ export function relaxVarsUsed(e: Node, out: Set<Node> = new Set()): Set<Node> {
       out.add(n);
       return;
     }
-    if (n.kind === 'relax.Function') return;
-    const rec = n as unknown as Record<string, unknown>;
-    for (const k of ['args', 'fields', 'tuple', 'op', 'cond', 'trueBranch', 'falseBranch', 'blocks', 'bindings', 'value', 'body']) {
-      const v = rec[k];
-      if (Array.isArray(v)) for (const c of v) walk(c as Node);
-      else if (v && typeof v === 'object' && 'kind' in (v as object)) walk(v as Node);
-    }
+    if (n.kind === 'relax.Function' || isStructInfo(n)) return;
+    for (const c of childrenOf(n)) walk(c);
   };
   walk(e);
   return out;
 }
-
-export type { Call };
