@@ -360,3 +360,82 @@ describe('GridSample, SwiGLU, TensorScatter', () => {
     expect(t.data).toEqual(want);
   });
 });
+
+describe('CausalConvWithState, LinearAttention', () => {
+  it('CausalConvWithState with past state, bias and SiLU', () => {
+    const [B, C, L, k] = [2, 3, 4, 3];
+    const x = rand(B * C * L, 20);
+    const w = rand(C * k, 21);
+    const bias = rand(C, 22);
+    const past = rand(B * C * (k - 1), 23);
+    const bytes = buildModel({
+      nodes: [{ op: 'CausalConvWithState', inputs: ['x', 'w', 'b', 'p'], outputs: ['y', 's'], attrs: { activation: 'silu' } }],
+      inputs: [
+        { name: 'x', dtype: 'float32', shape: [B, C, L] },
+        { name: 'p', dtype: 'float32', shape: [B, C, k - 1] },
+      ],
+      outputs: ['y', 's'],
+      inits: { w: hostTensor('float32', [C, 1, k], w), b: hostTensor('float32', [C], bias) },
+      opset: 27,
+    });
+    const [y, s] = compileAndLoad(fromOnnx(bytes))(hostTensor('float32', [B, C, L], x), hostTensor('float32', [B, C, k - 1], past));
+    const wantY: number[] = [];
+    const wantS: number[] = [];
+    for (let b = 0; b < B; b++)
+      for (let c = 0; c < C; c++) {
+        const seq = [...past.slice((b * C + c) * (k - 1), (b * C + c + 1) * (k - 1)), ...x.slice((b * C + c) * L, (b * C + c + 1) * L)];
+        for (let t = 0; t < L; t++) {
+          let acc = bias[c];
+          for (let j = 0; j < k; j++) acc += seq[t + j] * w[c * k + j];
+          wantY.push(acc / (1 + Math.exp(-acc)));
+        }
+        wantS.push(...seq.slice(seq.length - (k - 1)));
+      }
+    expect(closeness(y.data, wantY)).toBeLessThanOrEqual(1);
+    expect(s.data).toEqual(wantS);
+  });
+
+  it('LinearAttention gated_delta with grouped query heads', () => {
+    const [B, T, hq, hkv, dk, dv] = [1, 3, 2, 1, 2, 3];
+    const q = rand(B * T * hq * dk, 24);
+    const kk = rand(B * T * hkv * dk, 25);
+    const v = rand(B * T * hkv * dv, 26);
+    const decay = rand(B * T * hkv, 27, -0.5, 0);
+    const beta = rand(B * T * hkv, 28, 0.2, 0.9);
+    const bytes = buildModel({
+      nodes: [{ op: 'LinearAttention', inputs: ['q', 'k', 'v', '', 'g', 'beta'], outputs: ['y', 's'], attrs: { q_num_heads: hq, kv_num_heads: hkv } }],
+      inputs: [
+        { name: 'q', dtype: 'float32', shape: [B, T, hq * dk] },
+        { name: 'k', dtype: 'float32', shape: [B, T, hkv * dk] },
+        { name: 'v', dtype: 'float32', shape: [B, T, hkv * dv] },
+        { name: 'g', dtype: 'float32', shape: [B, T, hkv] },
+        { name: 'beta', dtype: 'float32', shape: [B, T, hkv] },
+      ],
+      outputs: ['y', 's'],
+      opset: 27,
+    });
+    const [y, s] = compileAndLoad(fromOnnx(bytes))(
+      hostTensor('float32', [B, T, hq * dk], q),
+      hostTensor('float32', [B, T, hkv * dk], kk),
+      hostTensor('float32', [B, T, hkv * dv], v),
+      hostTensor('float32', [B, T, hkv], decay),
+      hostTensor('float32', [B, T, hkv], beta),
+    );
+    // One kv head, B = 1: state S[dk][dv].
+    const S = Array.from({ length: dk }, () => new Array<number>(dv).fill(0));
+    const wantY: number[] = [];
+    for (let t = 0; t < T; t++) {
+      const kt = kk.slice(t * dk, t * dk + dk);
+      const g = Math.exp(decay[t]);
+      for (const row of S) for (let m = 0; m < dv; m++) row[m] *= g;
+      const vt = Array.from({ length: dv }, (_, m) => beta[t] * (v[t * dv + m] - kt.reduce((a, kd, d) => a + kd * S[d][m], 0)));
+      for (let d = 0; d < dk; d++) for (let m = 0; m < dv; m++) S[d][m] += kt[d] * vt[m];
+      for (let h = 0; h < hq; h++) {
+        const qt = q.slice(t * hq * dk + h * dk, t * hq * dk + h * dk + dk);
+        for (let m = 0; m < dv; m++) wantY.push(qt.reduce((a, qd, d) => a + qd * S[d][m], 0) / Math.sqrt(dk));
+      }
+    }
+    expect(closeness(y.data, wantY)).toBeLessThanOrEqual(1);
+    expect(closeness(s.data, S.flat())).toBeLessThanOrEqual(1);
+  });
+});

@@ -4,7 +4,8 @@
 // RotaryEmbedding, SwiGLU, DFT (matmuls with DFT matrices built at import time),
 // AffineGrid, GridSample (per-tap gathers from the flattened image), Det (cofactor
 // expansion for n ≤ 3), MaxUnpool and Col2Im (scatters with import-time index maps),
-// Unique on values known at import time, and the Optional ops on plain tensors. Static
+// Unique on values known at import time, the Optional ops on plain tensors, and the
+// opset-27 CausalConvWithState and LinearAttention (unrolled over the sequence). Static
 // shapes are required where an index map or the result's shape depends on them; such cases
 // fail with ONNX_DYNAMIC rather than guessing.
 import type { Expr } from '@kiln/relax';
@@ -551,6 +552,96 @@ function gridSampleConvert(ctx: NodeContext): OnnxValue {
   return exprValue(y);
 }
 
+// ---------------------------------------------------------------- CausalConvWithState, LinearAttention
+
+/** Depthwise causal conv1d over [past_state, input]; the new state is the last k-1 steps. */
+function causalConvConvert(ctx: NodeContext): OnnxValue[] {
+  const x = ctx.req(0);
+  const [B, C] = staticDims(ctx, x);
+  const wd = staticDims(ctx, ctx.req(1));
+  const k = wd[2];
+  const dt = dtypeOf(x, ctx);
+  const act = ctx.str('activation', 'none');
+  if (!['none', 'silu', 'swish'].includes(act)) ctx.fail(OnnxErrorCodes.ONNX_INVALID, `activation '${act}'`);
+  const past = ctx.input(3);
+  const xe = exprOf(ctx, x);
+  const padded = k > 1 ? em(ctx, op.concat([past ? exprOf(ctx, past) : em(ctx, op.zeros([B, C, k - 1], dt)), xe], 2)) : xe;
+  // The reference accumulates half-precision convolutions in float32 and rounds once.
+  const f32 = (v: Expr): Expr => (dt === 'float32' ? v : em(ctx, op.astype(v, 'float32')));
+  let y = em(ctx, op.conv1d(f32(padded), castTo(ctx, ctx.req(1), 'float32'), { groups: C }));
+  const b = ctx.input(2);
+  if (b) y = em(ctx, op.add(y, em(ctx, op.reshape(castTo(ctx, b, 'float32'), [C, 1]))));
+  if (dt !== 'float32') y = em(ctx, op.astype(y, dt));
+  if (act !== 'none') {
+    // SiLU in float32 on the conv result rounded to the input type.
+    const yf = f32(y);
+    const s = em(ctx, op.multiply(yf, em(ctx, op.sigmoid(yf))));
+    y = dt === 'float32' ? s : em(ctx, op.astype(s, dt));
+  }
+  const total = staticDims(ctx, x)[2] + k - 1;
+  const state = em(ctx, op.stridedSlice(padded, [2], [total - (k - 1)], [total]));
+  return [exprValue(y), exprValue(state)];
+}
+
+/**
+ * LinearAttention unrolled over the (static) sequence: a [d_k, d_v] state per kv head is
+ * decayed (gated rules), corrected by the delta rule, updated with kᵀv and read by q.
+ */
+function linearAttentionConvert(ctx: NodeContext): OnnxValue[] {
+  const q = ctx.req(0);
+  const [B, T, qhd] = staticDims(ctx, q);
+  const vd = staticDims(ctx, ctx.req(2));
+  const hq = ctx.int('q_num_heads', 0);
+  const hkv = ctx.int('kv_num_heads', 0);
+  if (hq <= 0 || hkv <= 0 || hq % hkv !== 0) ctx.fail(OnnxErrorCodes.ONNX_INVALID, `q_num_heads ${hq} must be a positive multiple of kv_num_heads ${hkv}`);
+  const rule = ctx.str('update_rule', 'gated_delta');
+  if (!['linear', 'gated', 'delta', 'gated_delta'].includes(rule)) ctx.fail(OnnxErrorCodes.ONNX_INVALID, `update_rule '${rule}'`);
+  const gating = rule.startsWith('gated');
+  const delta = rule.endsWith('delta');
+  const dk = qhd / hq;
+  const dv = vd[2] / hkv;
+  const group = hq / hkv;
+  const f = 'float32';
+  const e = (v: Expr): Expr => em(ctx, v);
+  const heads = (v: OnnxValue, h: number, d: number): Expr => e(op.permuteDims(e(op.reshape(castTo(ctx, v, f), [B, T, h, d])), [0, 2, 1, 3]));
+  const q4 = heads(q, hq, dk);
+  const k4 = heads(ctx.req(1), hkv, dk);
+  const v4 = heads(ctx.req(2), hkv, dv);
+  let decay4: Expr | undefined;
+  if (gating) {
+    const dv0 = ctx.input(4) ?? ctx.fail(OnnxErrorCodes.ONNX_INVALID, `update_rule '${rule}' needs decay`);
+    const last = staticDims(ctx, dv0)[2];
+    decay4 = heads(dv0, hkv, last === hkv ? 1 : dk);
+  }
+  let beta4: Expr | undefined;
+  if (delta) {
+    const bv = ctx.input(5) ?? ctx.fail(OnnxErrorCodes.ONNX_INVALID, `update_rule '${rule}' needs beta`);
+    beta4 = heads(bv, staticDims(ctx, bv)[2], 1);
+  }
+  const past = ctx.input(3);
+  let state = past ? castTo(ctx, past, f) : e(op.zeros([B, hkv, dk, dv], f));
+  const sc = ctx.float('scale', 0) || 1 / Math.sqrt(dk);
+  const at = (x: Expr, t: number): Expr => e(op.squeeze(e(op.stridedSlice(x, [2], [t], [t + 1])), [2]));
+  const outs: Expr[] = [];
+  for (let t = 0; t < T; t++) {
+    const kt = at(k4, t);
+    let vt = at(v4, t);
+    if (decay4) state = e(op.multiply(state, e(op.expandDims(e(op.exp(at(decay4, t))), 3))));
+    if (beta4) {
+      const retrieved = e(op.squeeze(e(op.matmul(e(op.expandDims(kt, 2)), state)), [2]));
+      vt = e(op.multiply(at(beta4, t), e(op.subtract(vt, retrieved))));
+    }
+    state = e(op.add(state, e(op.multiply(e(op.expandDims(kt, 3)), e(op.expandDims(vt, 2))))));
+    const read = group === 1 ? state : e(op.repeat(state, group, 1));
+    outs.push(e(op.multiply(e(op.matmul(e(op.expandDims(at(q4, t), 2)), read)), scalar(sc, f))));
+  }
+  const all = outs.length === 1 ? outs[0] : e(op.concat(outs, 2)); // [B, Hq, T, dv]
+  const y = e(op.reshape(e(op.permuteDims(all, [0, 2, 1, 3])), [B, T, hq * dv]));
+  const qdt = dtypeOf(q, ctx);
+  const sdt = past ? dtypeOf(past, ctx) : qdt;
+  return [exprValue(qdt === f ? y : e(op.astype(y, qdt))), exprValue(sdt === f ? state : e(op.astype(state, sdt)))];
+}
+
 export const MISC_CONVERTERS: ConverterDef[] = [
   ...many('ScatterND', V(11, 13, 16, 18), scatterNdConvert),
   ...many('ReverseSequence', V(10, 28), reverseSequenceConvert),
@@ -567,4 +658,6 @@ export const MISC_CONVERTERS: ConverterDef[] = [
   ...many('SwiGLU', V(28), swigluConvert),
   ...many('TensorScatter', V(24), tensorScatterConvert),
   ...many('GridSample', V(16, 20, 22), gridSampleConvert),
+  ...many('CausalConvWithState', V(27), causalConvConvert),
+  ...many('LinearAttention', V(27), linearAttentionConvert),
 ];
