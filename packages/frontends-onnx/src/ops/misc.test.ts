@@ -439,3 +439,32 @@ describe('CausalConvWithState, LinearAttention', () => {
     expect(closeness(s.data, S.flat())).toBeLessThanOrEqual(1);
   });
 });
+
+describe('NonMaxSuppression', () => {
+  it('folds on constant boxes: IoU suppression, score threshold, per-class limit', () => {
+    // Corner boxes (y1, x1, y2, x2): 0 and 1 overlap heavily, 2 is apart, 3 is flipped and overlaps 2.
+    const boxes = [0, 0, 1, 1, 0, 0.1, 1, 1.1, 0, 5, 1, 6, 1, 6.05, 0, 5.05, 0, 10, 1, 11];
+    const scores = [0.9, 0.95, 0.3, 0.5, 0.05];
+    const bytes = buildModel({
+      nodes: [
+        { op: 'NonMaxSuppression', inputs: ['b', 's', 'm', 'iou', 'st'], outputs: ['sel'] },
+        { op: 'Cast', inputs: ['sel'], outputs: ['self'], attrs: { to: 1 } },
+        { op: 'Add', inputs: ['self', 'x'], outputs: ['y'] },
+      ],
+      inputs: [{ name: 'x', dtype: 'float32', shape: [1] }],
+      outputs: ['y'],
+      inits: {
+        b: hostTensor('float32', [1, 5, 4], boxes),
+        s: hostTensor('float32', [1, 1, 5], scores),
+        m: hostTensor('int64', [1], [3]),
+        iou: hostTensor('float32', [1], [0.5]),
+        st: hostTensor('float32', [1], [0.1]),
+      },
+      opset: 11,
+    });
+    const [y] = compileAndLoad(fromOnnx(bytes))(hostTensor('float32', [1], [0]));
+    // Order by score: 1 (0.95), 0 (suppressed by 1), 3 (0.5), 2 (suppressed by 3); 4 is under the threshold.
+    expect(y.shape).toEqual([2, 3]);
+    expect(y.data).toEqual([0, 0, 1, 0, 0, 3]);
+  });
+});

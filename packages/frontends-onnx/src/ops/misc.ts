@@ -4,7 +4,7 @@
 // RotaryEmbedding, SwiGLU, DFT (matmuls with DFT matrices built at import time),
 // AffineGrid, GridSample (per-tap gathers from the flattened image), Det (cofactor
 // expansion for n ≤ 3), MaxUnpool and Col2Im (scatters with import-time index maps),
-// Unique on values known at import time, the Optional ops on plain tensors, and the
+// Unique and NonMaxSuppression on values known at import time, the Optional ops on plain tensors, and the
 // opset-27 CausalConvWithState and LinearAttention (unrolled over the sequence). Static
 // shapes are required where an index map or the result's shape depends on them; such cases
 // fail with ONNX_DYNAMIC rather than guessing.
@@ -642,6 +642,76 @@ function linearAttentionConvert(ctx: NodeContext): OnnxValue[] {
   return [exprValue(qdt === f ? y : e(op.astype(y, qdt))), exprValue(sdt === f ? state : e(op.astype(state, sdt)))];
 }
 
+// ---------------------------------------------------------------- NonMaxSuppression
+
+/** IoU-suppression test of two boxes, in float32 arithmetic like the onnx reference. */
+function suppressed(a: ArrayLike<number>, b: ArrayLike<number>, center: boolean, thr: number): boolean {
+  const f = Math.fround;
+  const span = (box: ArrayLike<number>, i: number): [number, number] => {
+    if (center) {
+      const h = f(box[i + 2] / 2);
+      return [f(box[i] - h), f(box[i] + h)];
+    }
+    // Corner boxes: (y1, x1, y2, x2) with either corner first.
+    const p = box[i === 0 ? 1 : 0];
+    const q = box[i === 0 ? 3 : 2];
+    return p >= q ? [q, p] : [p, q];
+  };
+  const [ax0, ax1] = span(a, 0);
+  const [bx0, bx1] = span(b, 0);
+  const ix0 = Math.max(ax0, bx0);
+  const ix1 = Math.min(ax1, bx1);
+  if (ix1 <= ix0) return false;
+  const [ay0, ay1] = span(a, 1);
+  const [by0, by1] = span(b, 1);
+  const iy0 = Math.max(ay0, by0);
+  const iy1 = Math.min(ay1, by1);
+  if (iy1 <= iy0) return false;
+  const inter = f(f(ix1 - ix0) * f(iy1 - iy0));
+  if (inter <= 0) return false;
+  const area1 = f(f(ax1 - ax0) * f(ay1 - ay0));
+  const area2 = f(f(bx1 - bx0) * f(by1 - by0));
+  const union = f(f(area1 + area2) - inter);
+  if (area1 <= 0 || area2 <= 0 || union <= 0) return false;
+  return f(inter / union) > thr;
+}
+
+/** NonMaxSuppression on boxes and scores known at import time (the output length depends on them). */
+function nmsConvert(ctx: NodeContext): OnnxValue {
+  const host = (i: number): Float64Array | undefined => {
+    const v = ctx.input(i);
+    if (!v) return undefined;
+    if (v.kind !== 'host') return ctx.fail(OnnxErrorCodes.ONNX_DYNAMIC, 'NonMaxSuppression needs its inputs at compile time (the number of selected boxes depends on them)');
+    return v.t.data;
+  };
+  const boxes = host(0)!;
+  const scores = host(1)!;
+  const [nb, nBox] = staticDims(ctx, ctx.req(0));
+  const nCls = staticDims(ctx, ctx.req(1))[1];
+  const maxOut = Math.max(0, host(2)?.[0] ?? 0);
+  const iou = host(3)?.[0] ?? 0;
+  const st = host(4);
+  const center = ctx.int('center_point_box', 0) === 1;
+  const sel: number[] = [];
+  for (let b = 0; b < nb; b++)
+    for (let c = 0; c < nCls; c++) {
+      const sc = (i: number) => scores[(b * nCls + c) * nBox + i];
+      let cand = Array.from({ length: nBox }, (_, i) => i);
+      if (st) cand = cand.filter((i) => sc(i) > st[0]);
+      // Highest score first; ties keep the lower box index first.
+      cand.sort((i, j) => sc(j) - sc(i) || i - j);
+      const kept: number[] = [];
+      for (const i of cand) {
+        if (kept.length >= maxOut) break;
+        const bi = boxes.subarray((b * nBox + i) * 4, (b * nBox + i) * 4 + 4);
+        if (kept.some((j) => suppressed(bi, boxes.subarray((b * nBox + j) * 4, (b * nBox + j) * 4 + 4), center, iou))) continue;
+        kept.push(i);
+        sel.push(b, c, i);
+      }
+    }
+  return hostValue(hostTensor('int64', [sel.length / 3, 3], sel));
+}
+
 export const MISC_CONVERTERS: ConverterDef[] = [
   ...many('ScatterND', V(11, 13, 16, 18), scatterNdConvert),
   ...many('ReverseSequence', V(10, 28), reverseSequenceConvert),
@@ -660,4 +730,5 @@ export const MISC_CONVERTERS: ConverterDef[] = [
   ...many('GridSample', V(16, 20, 22), gridSampleConvert),
   ...many('CausalConvWithState', V(27), causalConvConvert),
   ...many('LinearAttention', V(27), linearAttentionConvert),
+  ...many('NonMaxSuppression', V(10, 11), nmsConvert),
 ];
