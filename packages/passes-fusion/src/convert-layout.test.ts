@@ -83,17 +83,51 @@ describe('relax.ConvertLayout', () => {
     }
   });
 
-  it('blocks a 4-channel input as one block and unblocks before ops that need NCHW', () => {
+  it('blocks a 4-channel input as one block, pools blocked, unblocks before the reshape', () => {
     const mod = smallCNN();
     const out = convertLayout(mod, { layout: 'NCHW8c' });
     const cs = callees(out);
     expect(cs.filter((c) => c.startsWith('conv2d_NCHW8c')).length).toBe(2);
-    // input, before max_pool, into conv2, before reshape
-    expect(cs.filter((c) => c.startsWith('layout_transform')).length).toBe(4);
+    expect(cs).toContain('max_pool2d_NCHW8c');
+    // the input, and before the reshape
+    expect(cs.filter((c) => c.startsWith('layout_transform'))).toEqual(['layout_transform_NCHW_NCHW4c', 'layout_transform_NCHW8c_NCHW']);
     const inp = [{ data: rand(2 * 4 * 64, 5), shape: [2, 4, 8, 8] }];
     const ref = runOnVM(LegalizeOps.run(mod), inp);
     const got = runOnVM(LegalizeOps.run(out), inp);
     expect(maxRelErr(got.outputs[0], ref.outputs[0])).toBeLessThan(1e-5);
+  });
+
+  it('folds batch norm with constant statistics into a blocked scale and shift', () => {
+    const x = relaxVar('x', tensorSInfo([2, 8, 5, 5], 'float32'));
+    const bnp = (seed: number) =>
+      [
+        constant(rand(8, seed, 0.5).map((v) => 1 + v), [8]),
+        constant(rand(8, seed + 1), [8]),
+        constant(rand(8, seed + 2), [8]),
+        constant(rand(8, seed + 3, 0.5).map((v) => 1.5 + v), [8]),
+      ] as const;
+    const bb = new BlockBuilder();
+    bb.function('main', [x], () =>
+      bb.dataflow(() => {
+        const c1 = bb.emit(op.conv2d(x, constant(rand(8 * 8 * 9, 1, 0.2), [8, 8, 3, 3]), { padding: [1] }));
+        const r1 = bb.emit(op.relu(bb.emit(op.batchNorm(c1, ...bnp(10)))));
+        const c2 = bb.emit(op.conv2d(r1, constant(rand(8 * 8 * 9, 2, 0.2), [8, 8, 3, 3]), { padding: [1] }));
+        const s = bb.emit(op.add(bb.emit(op.batchNorm(c2, ...bnp(20))), r1));
+        return bb.emitOutput(op.maxPool2d(bb.emit(op.relu(s)), [3, 3], { strides: [2], padding: [1] }));
+      }),
+    );
+    const mod = bb.getModule();
+    const out = convertLayout(mod, { layout: 'NCHW4c' });
+    const cs = callees(out);
+    expect(cs).not.toContain('relax.nn.batch_norm');
+    expect(cs.filter((c) => c.startsWith('layout_transform'))).toEqual(['layout_transform_NCHW_NCHW4c', 'layout_transform_NCHW4c_NCHW']);
+    const inp = [{ data: rand(2 * 8 * 25, 3), shape: [2, 8, 5, 5] }];
+    const ref = runOnVM(LegalizeOps.run(mod), inp);
+    const pipeline = sequential([LegalizeOps, AnnotateTIROpPattern, FuseOps, FuseTIR]);
+    const got = runOnVM(pipeline.run(out), inp);
+    expect(maxRelErr(got.outputs[0], ref.outputs[0])).toBeLessThan(1e-4);
+    // pack, conv+bn+relu, conv+bn+add+relu, pool, unpack
+    expect(got.launches).toBe(5);
   });
 
   it('leaves grouped convs and channel counts it cannot block alone (identity)', () => {

@@ -5,8 +5,9 @@
 // they divide, else as one block), weights OIHW[i]i[x]o, output NCHW[x]c. Constant weights
 // are transformed here, at compile time, into a new constant; other weights get a
 // transform kernel. The blocked layout then flows through what does not care about it —
-// elementwise ops, and binary ops whose other operand is blocked too, a per-channel
-// constant (C,1,1)/(1,C,1,1) (rewritten at compile time) or a scalar — and into the next
+// elementwise ops, binary ops whose other operand is blocked too, a per-channel constant
+// (C,1,1)/(1,C,1,1) (rewritten at compile time) or a scalar, batch norm with constant
+// statistics (folded into a per-channel scale and shift), max_pool2d — and into the next
 // convolution. A layout transform back to NCHW is inserted only where a value is used in
 // its original layout (any other op, or a value leaving the dataflow block), so the
 // transforms sit at the boundaries of conv regions. Results are unchanged (the blocked
@@ -60,6 +61,14 @@ const i64 = (v: number): PrimExpr => toExpr(v, DType.int64);
 
 function staticInt(e: PrimExpr | undefined): number | undefined {
   return e?.kind === 'IntImm' ? e.value : undefined;
+}
+
+interface LayoutResult {
+  readonly value: Expr;
+  readonly factor: number;
+  readonly channels: number;
+  /** Bindings the value needs first. */
+  readonly pre: Binding[];
 }
 
 interface ConvAttrs {
@@ -235,6 +244,10 @@ class LayoutRewriter {
           result = { value: this.bb.normalize(call(v.op, [p.v], { attrs: v.attrs })), factor: p.factor, channels: p.channels, pre: [] };
         } else if (BROADCAST_BINARY.has(name) && v.args.length === 2) {
           result = this.binary(v, packed);
+        } else if (name === 'relax.nn.batch_norm' && argPacked(0)) {
+          result = this.batchNorm(v, argPacked(0)!);
+        } else if (name === 'relax.nn.max_pool2d' && argPacked(0)) {
+          result = this.maxPool(v, argPacked(0)!);
         }
         if (result) {
           const nv = this.fresh(`${b.var.name}_NCHW${result.factor}c`, this.bb.normalize(result.value));
@@ -254,6 +267,65 @@ class LayoutRewriter {
     }
     if (!changed) return blk;
     return Object.freeze({ ...blk, bindings: Object.freeze(out) }) as Block;
+  }
+
+  /**
+   * Inference batch norm over channels with constant statistics is `x * scale + shift`
+   * per channel: both folded now, as blocked per-channel constants.
+   */
+  private batchNorm(v: Call, p: Packed): LayoutResult | undefined {
+    const a = v.attrs as { axis?: number; epsilon?: number; center?: boolean; scale?: boolean };
+    const xs = knownTensor(v.args[0].structInfo);
+    if (!xs || xs.ndim !== 4 || ((a.axis ?? 1) !== 1 && a.axis !== -3)) return undefined;
+    const params = v.args.slice(1);
+    if (!params.every((c): c is Constant => c.kind === 'relax.Constant' && c.shape.length === 1 && c.shape[0] === p.channels && c.dtype === xs.dtype))
+      return undefined;
+    const [gamma, beta, mean, variance] = params.map((c) => c.data as Float32Array);
+    const eps = a.epsilon ?? 1e-5;
+    const scale = new (gamma.constructor as new (n: number) => Float32Array)(p.channels);
+    const shift = new (gamma.constructor as new (n: number) => Float32Array)(p.channels);
+    for (let c = 0; c < p.channels; c++) {
+      const s = ((a.scale ?? true) ? gamma[c] : 1) / Math.sqrt(variance[c] + eps);
+      scale[c] = s;
+      shift[c] = ((a.center ?? true) ? beta[c] : 0) - mean[c] * s;
+    }
+    const shape = [1, p.channels / p.factor, 1, 1, p.factor];
+    const scaled = this.fresh('bn_scaled', this.bb.normalize(call('relax.multiply', [p.v, constant(scale, shape, xs.dtype)])));
+    return {
+      value: this.bb.normalize(call('relax.add', [scaled.var, constant(shift, shape, xs.dtype)])),
+      factor: p.factor,
+      channels: p.channels,
+      pre: [scaled.binding],
+    };
+  }
+
+  /** max_pool2d works channel by channel, so it runs on the blocked layout as it is. */
+  private maxPool(v: Call, p: Packed): LayoutResult | undefined {
+    const a = v.attrs as { poolSize: number[]; strides?: number[]; padding?: number[]; dilation?: number[] };
+    const os = knownTensor(v.structInfo);
+    if (!os || os.ndim !== 4) return undefined;
+    const o = tensorShape(os)!;
+    const k = expand(a.poolSize, 2);
+    const st = expand(a.strides ?? [1], 2);
+    const dl = expand(a.dilation ?? [1], 2);
+    const pd = a.padding ?? [0];
+    const before = pd.length === 1 ? [pd[0], pd[0]] : pd.slice(0, 2);
+    const f = p.factor;
+    const value = this.kernel(`max_pool2d_NCHW${f}c`, [p.v], (xt) =>
+      T.compute(
+        [o[0], i64(p.channels / f), o[2], o[3], i64(f)],
+        (n, co, oh, ow, ci) => {
+          const r0 = T.reduceAxis(i64(k[0]), 'r0');
+          const r1 = T.reduceAxis(i64(k[1]), 'r1');
+          const y = sub(add(mul(oh, i64(st[0])), mul(r0, i64(dl[0]))), i64(before[0]));
+          const x = sub(add(mul(ow, i64(st[1])), mul(r1, i64(dl[1]))), i64(before[1]));
+          const valid = and(and(ge(y, i64(0)), lt(y, xt.shape[2])), and(ge(x, i64(0)), lt(x, xt.shape[3])));
+          return T.reduceMax(T.ifThenElseExpr(valid, xt.at(n, co, y, x, ci), T.minValue(xt.dtype)), [r0, r1]);
+        },
+        `T_pool_max_NCHW${f}c`,
+      ),
+    );
+    return { value, factor: f, channels: p.channels, pre: [] };
   }
 
   private binary(v: Call, packed: ReadonlyMap<Node, Packed>): { value: Expr; factor: number; channels: number; pre: Binding[] } | undefined {
