@@ -60,7 +60,9 @@ export function blockShape(r: BlockRealize): BlockShape | undefined {
   for (let i = 0; i < blk.iterVars.length; i++) {
     const iv = blk.iterVars[i];
     const val = r.iterValues[i];
-    if (val.kind !== 'Var') return undefined;
+    // te drops the loops of extent-1 axes and binds them to a constant.
+    const unit = val.kind === 'IntImm' && iv.dom.extent.kind === 'IntImm' && iv.dom.extent.value === 1;
+    if (val.kind !== 'Var' && !unit) return undefined;
     if (iv.iterType === 'spatial') spatial.push(iv.var);
     else if (iv.iterType === 'reduce') reduce.push(iv.var);
     else return undefined;

@@ -33,6 +33,8 @@ const TILES: ReadonlyArray<readonly [number, number]> = [
   [4, 2],
   [3, 2],
   [2, 2],
+  [12, 1],
+  [8, 1],
   [4, 1],
   [2, 1],
   [1, 2],
@@ -81,7 +83,10 @@ export function planContraction(
   const budget = Math.max(4, vectorRegs - 8);
   // Narrower vectors when the full width does not divide the axis (a 56-wide feature map
   // takes 8 lanes); a tail-guarded vector inside the register block would cost more.
-  for (const l of [lanes, lanes / 2, lanes / 4]) {
+  // A narrow axis (a 7- or 14-wide feature map) is one vector of exactly its width:
+  // LLVM widens it to the next register size, wasting a lane or two, not the whole row.
+  const widths = n < lanes ? [n] : [lanes, lanes / 2, lanes / 4];
+  for (const l of widths) {
     if (l < 4 || n % l !== 0) continue;
     const nVec = n / l;
     for (const [mr, nr] of TILES) {
@@ -110,7 +115,15 @@ export function scheduleContraction(
   });
   const spatialVars = r.block.iterVars.filter((iv) => iv.iterType === 'spatial').map((iv) => iv.var);
   const reduceVars = r.block.iterVars.filter((iv) => iv.iterType === 'reduce').map((iv) => iv.var);
-  const [j0, j1, j2] = sch.split(loopOfVar.get(plan.vecVar)!, [undefined, plan.nrVectors, plan.lanes]);
+  // No extent-1 loop inside the reduction: the binding drops it and the init could not move.
+  const vecLoop = loopOfVar.get(plan.vecVar)!;
+  const n = constExtent(sch.get(vecLoop).extent)!;
+  let j0: LoopRV | undefined;
+  let j1: LoopRV | undefined;
+  let j2: LoopRV;
+  if (plan.nrVectors > 1) [j0, j1, j2] = sch.split(vecLoop, [undefined, plan.nrVectors, plan.lanes]);
+  else if (n > plan.lanes) [j0, j2] = sch.split(vecLoop, [undefined, plan.lanes]);
+  else j2 = vecLoop;
   let i0: LoopRV | undefined;
   let i1: LoopRV | undefined;
   if (plan.rowVar && plan.mr > 1) [i0, i1] = sch.split(loopOfVar.get(plan.rowVar)!, [undefined, plan.mr]);
@@ -122,15 +135,17 @@ export function scheduleContraction(
       outer.push(i0!);
       continue;
     }
-    outer.push(loopOfVar.get(v)!);
+    const l = loopOfVar.get(v);
+    if (l) outer.push(l);
   }
   // The vector axis tile goes outermost among the row tiles: its panel of the
   // vector operand (reduction × NR) then stays in L2 while every row tile streams past it.
   const rowAt = i0 ? outer.indexOf(i0) : -1;
-  if (rowAt >= 0) outer.splice(rowAt, 0, j0);
-  else outer.push(j0);
-  const red = reduceVars.map((v) => loopOfVar.get(v)!);
-  const inner = [...(i1 ? [i1] : []), j1, j2];
+  if (j0 && rowAt >= 0) outer.splice(rowAt, 0, j0);
+  else if (j0) outer.push(j0);
+  const red = reduceVars.map((v) => loopOfVar.get(v)).filter((l): l is LoopRV => l !== undefined);
+  if (red.length === 0) return;
+  const inner = [...(i1 ? [i1] : []), ...(j1 ? [j1] : []), j2];
   // A loop not found among the block's loops (a binding the plan did not foresee): leave the block.
   if ([...outer, ...red, ...inner].some((x) => x === undefined)) return;
   sch.reorder(...outer, ...red, ...inner);
@@ -140,7 +155,7 @@ export function scheduleContraction(
   const initLoops = sch.getLoops(init);
   const last = initLoops[initLoops.length - 1];
   if (constExtent(sch.get(last).extent) === plan.lanes) sch.vectorize(last);
-  sch.unroll(j1);
+  if (j1) sch.unroll(j1);
   if (i1) sch.unroll(i1);
   if (threads > 1) parallelizePrefix(sch, outer, threads);
 }
@@ -194,13 +209,13 @@ export function scheduleReductionOutside(sch: Schedule, blockRV: BlockRV, thread
     tile *=
       constExtent(shape.block.iterVars.find((iv) => iv.var === v)!.dom.extent) ?? Number.POSITIVE_INFINITY;
   if (tile > 4096) return false;
-  const outer = spatial.slice(0, spatial.length - nInner).map(loopOf);
-  const red = shape.reduce.map(loopOf);
-  const inner = innerVars.map(loopOf);
-  if ([...outer, ...red, ...inner].some((x) => x === undefined)) return false;
-  const o = outer as LoopRV[];
-  sch.reorder(...o, ...(red as LoopRV[]), ...(inner as LoopRV[]));
-  sch.decomposeReduction(blockRV, red[0] as LoopRV);
+  const defined = (ls: Array<LoopRV | undefined>) => ls.filter((l): l is LoopRV => l !== undefined);
+  const o = defined(spatial.slice(0, spatial.length - nInner).map(loopOf));
+  const red = defined(shape.reduce.map(loopOf));
+  const inner = defined(innerVars.map(loopOf));
+  if (red.length === 0 || inner.length === 0) return false;
+  sch.reorder(...o, ...red, ...inner);
+  sch.decomposeReduction(blockRV, red[0]);
   if (threads > 1) parallelizePrefix(sch, o, threads);
   return true;
 }

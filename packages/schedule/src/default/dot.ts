@@ -51,13 +51,17 @@ export function scheduleDot(
   const kLoop = loops.find((l) => sch.get(l).loopVar === kLoopVar)!;
   const [, k1] = sch.split(kLoop, [undefined, lanes]);
   const nSpatial = r.block.iterVars.filter((iv) => iv.iterType === 'spatial').length;
+  // Extent-1 axes have no loop: count the spatial loops the rf block keeps.
+  const spatialLoops = r.block.iterVars.filter(
+    (iv, i) => iv.iterType === 'spatial' && r.iterValues[i].kind === 'Var',
+  ).length;
   const rf = sch.rfactor(k1, nSpatial);
   // rf block loops: spatial..., [other reductions], k0, k1 (now spatial, innermost).
   const rfLoops = sch.getLoops(rf);
   const v1 = rfLoops[rfLoops.length - 1];
   const k0 = rfLoops[rfLoops.length - 2];
-  const spatial = rfLoops.slice(0, nSpatial);
-  const middle = rfLoops.slice(nSpatial, rfLoops.length - 2);
+  const spatial = rfLoops.slice(0, spatialLoops);
+  const middle = rfLoops.slice(spatialLoops, rfLoops.length - 2);
   let outer: LoopRV[] = spatial;
   let unrolled: LoopRV | undefined;
   const last = spatial[spatial.length - 1];
