@@ -468,3 +468,56 @@ describe('NonMaxSuppression', () => {
     expect(y.data).toEqual([0, 0, 1, 0, 0, 3]);
   });
 });
+
+describe('STFT, MelWeightMatrix', () => {
+  it('STFT of a real signal with a window, onesided', () => {
+    const [L, fl, step] = [10, 4, 3];
+    const x = rand(L, 29);
+    const win = [0.25, 1, 1, 0.25];
+    const bytes = buildModel({
+      nodes: [{ op: 'STFT', inputs: ['x', 'step', 'w'], outputs: ['y'] }],
+      inputs: [{ name: 'x', dtype: 'float32', shape: [1, L, 1] }],
+      outputs: ['y'],
+      inits: { step: hostTensor('int64', [], [step]), w: hostTensor('float32', [fl], win) },
+      opset: 17,
+    });
+    const [y] = compileAndLoad(fromOnnx(bytes))(hostTensor('float32', [1, L, 1], x));
+    const frames = 1 + Math.floor((L - fl) / step);
+    const want: number[] = [];
+    for (let f = 0; f < frames; f++)
+      for (let k = 0; k <= fl / 2; k++) {
+        let a = 0;
+        let b = 0;
+        for (let j = 0; j < fl; j++) {
+          const v = x[f * step + j] * win[j];
+          a += v * Math.cos((-2 * Math.PI * j * k) / fl);
+          b += v * Math.sin((-2 * Math.PI * j * k) / fl);
+        }
+        want.push(a, b);
+      }
+    expect(y.shape).toEqual([1, frames, fl / 2 + 1, 2]);
+    expect(closeness(y.data, want, 1e-4, 1e-5)).toBeLessThanOrEqual(1);
+  });
+
+  it('MelWeightMatrix folds to triangles whose columns peak at 1', () => {
+    const bytes = buildModel({
+      nodes: [
+        { op: 'MelWeightMatrix', inputs: ['n', 'd', 'r', 'lo', 'hi'], outputs: ['m'] },
+        { op: 'Add', inputs: ['m', 'x'], outputs: ['y'] },
+      ],
+      inputs: [{ name: 'x', dtype: 'float32', shape: [1] }],
+      outputs: ['y'],
+      inits: {
+        n: hostTensor('int64', [], [4]),
+        d: hostTensor('int64', [], [32]),
+        r: hostTensor('int64', [], [8000]),
+        lo: hostTensor('float32', [], [0]),
+        hi: hostTensor('float32', [], [4000]),
+      },
+      opset: 17,
+    });
+    const [y] = compileAndLoad(fromOnnx(bytes))(hostTensor('float32', [1], [0]));
+    expect(y.shape).toEqual([17, 4]);
+    for (let i = 0; i < 4; i++) expect(Math.max(...Array.from({ length: 17 }, (_, j) => y.data[j * 4 + i]))).toBeCloseTo(1, 6);
+  });
+});

@@ -14,6 +14,7 @@ import type { NodeContext, OnnxValue } from '../context.js';
 import { dtypeOf, exprOf, exprValue, hostValue, isFloatName, staticDims } from '../context.js';
 import { OnnxErrorCodes } from '../errors.js';
 import { hostTensor, numel, stridesOf } from '../host.js';
+import { kilnDType } from '../proto.js';
 import type { ConverterDef } from '../registry.js';
 import { conv } from '../registry.js';
 import { castTo, em, normAxis, scalar } from './common.js';
@@ -712,6 +713,78 @@ function nmsConvert(ctx: NodeContext): OnnxValue {
   return hostValue(hostTensor('int64', [sel.length / 3, 3], sel));
 }
 
+// ---------------------------------------------------------------- STFT, MelWeightMatrix
+
+/** Forward DFT of [..., n, c] (c = 1 real or 2 complex) along the n axis → [..., bins, 2]. */
+function forwardDftLast(ctx: NodeContext, xe: Expr, r: number, n: number, complexIn: boolean, onesided: boolean, dt: string): Expr {
+  const bins = onesided ? Math.floor(n / 2) + 1 : n;
+  const Cm = new Float64Array(n * bins);
+  const Sm = new Float64Array(n * bins);
+  for (let j = 0; j < n; j++)
+    for (let k = 0; k < bins; k++) {
+      const ang = (2 * Math.PI * ((j * k) % n)) / n;
+      Cm[j * bins + k] = Math.cos(ang);
+      Sm[j * bins + k] = Math.sin(ang);
+    }
+  const C = exprOf(ctx, hostValue(hostTensor(dt, [n, bins], Cm)));
+  const S = exprOf(ctx, hostValue(hostTensor(dt, [n, bins], Sm)));
+  const part = (i: number): Expr => em(ctx, op.squeeze(em(ctx, op.stridedSlice(xe, [r - 1], [i], [i + 1])), [r - 1]));
+  const re = part(0);
+  let yr = em(ctx, op.matmul(re, C));
+  let yi = em(ctx, op.negative(em(ctx, op.matmul(re, S))));
+  if (complexIn) {
+    const im = part(1);
+    yr = em(ctx, op.add(yr, em(ctx, op.matmul(im, S))));
+    yi = em(ctx, op.add(yi, em(ctx, op.matmul(im, C))));
+  }
+  return em(ctx, op.concat([em(ctx, op.expandDims(yr, r - 1)), em(ctx, op.expandDims(yi, r - 1))], r - 1));
+}
+
+function stftConvert(ctx: NodeContext): OnnxValue {
+  const x = ctx.req(0);
+  const [B, L, c] = staticDims(ctx, x);
+  const dt = dtypeOf(x, ctx);
+  const step = hostInts(ctx, 1, 'frame_step')[0];
+  const win = ctx.input(2);
+  const fl = ctx.input(3) ? hostInts(ctx, 3, 'frame_length')[0] : win ? staticDims(ctx, win)[0] : L;
+  const onesided = ctx.int('onesided', 1) === 1;
+  if (step <= 0 || fl <= 0 || fl > L) ctx.fail(OnnxErrorCodes.ONNX_INVALID, `frame_step ${step} / frame_length ${fl} do not fit a signal of length ${L}`);
+  const frames = 1 + Math.floor((L - fl) / step);
+  const idx = Array.from({ length: frames * fl }, (_, p) => Math.floor(p / fl) * step + (p % fl));
+  let fr = em(ctx, op.take(exprOf(ctx, x), i64c(ctx, [frames, fl], idx), 1)); // [B, frames, fl, c]
+  if (win) fr = em(ctx, op.multiply(fr, em(ctx, op.reshape(castTo(ctx, win, dt), [fl, 1]))));
+  void B;
+  return exprValue(forwardDftLast(ctx, fr, 4, fl, c === 2, onesided, dt));
+}
+
+function melWeightConvert(ctx: NodeContext): OnnxValue {
+  const num = (i: number, what: string): number => {
+    const v = ctx.req(i);
+    if (v.kind !== 'host') return ctx.fail(OnnxErrorCodes.ONNX_DYNAMIC, `${what} must be known at compile time`);
+    return v.t.data[0];
+  };
+  const nMel = num(0, 'num_mel_bins');
+  const dftLen = num(1, 'dft_length');
+  const rate = num(2, 'sample_rate');
+  const lo = num(3, 'lower_edge_hertz');
+  const hi = num(4, 'upper_edge_hertz');
+  const outDT = ctx.hasAttr('output_datatype') ? kilnDType(ctx.int('output_datatype', 1), `${ctx.where} 'output_datatype'`) : 'float32';
+  const nSpec = Math.floor(dftLen / 2) + 1;
+  const toMel = (hz: number) => (2595 * Math.log1p(hz / 700)) / Math.LN10;
+  const mlo = toMel(lo);
+  const step = (toMel(hi) - mlo) / (nMel + 2);
+  // Triangle corners as spectrogram bin numbers.
+  const bins = Array.from({ length: nMel + 2 }, (_, i) => Math.trunc(Math.floor(((dftLen + 1) * 700 * Math.expm1(((i * step + mlo) / 2595) * Math.LN10)) / rate)));
+  const out = new Float64Array(nSpec * nMel);
+  for (let i = 0; i < nMel; i++) {
+    const [l, cpt, h] = [bins[i], bins[i + 1], bins[i + 2]];
+    if (cpt === l) out[cpt * nMel + i] = 1;
+    else for (let j = l; j <= cpt; j++) out[j * nMel + i] = (j - l) / (cpt - l);
+    if (h > cpt) for (let j = cpt; j < h; j++) out[j * nMel + i] = (h - j) / (h - cpt);
+  }
+  return hostValue(hostTensor(outDT, [nSpec, nMel], out));
+}
+
 export const MISC_CONVERTERS: ConverterDef[] = [
   ...many('ScatterND', V(11, 13, 16, 18), scatterNdConvert),
   ...many('ReverseSequence', V(10, 28), reverseSequenceConvert),
@@ -731,4 +804,6 @@ export const MISC_CONVERTERS: ConverterDef[] = [
   ...many('CausalConvWithState', V(27), causalConvConvert),
   ...many('LinearAttention', V(27), linearAttentionConvert),
   ...many('NonMaxSuppression', V(10, 11), nmsConvert),
+  ...many('STFT', V(17), stftConvert),
+  ...many('MelWeightMatrix', V(17), melWeightConvert),
 ];
