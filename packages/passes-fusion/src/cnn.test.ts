@@ -1,7 +1,7 @@
 // A small CNN (conv + bias + relu + max-pool + flatten + dense + bias): the number of
 // kernels launched drops after FuseOps + FuseTIR and the results are unchanged, on the VM
 // with the TIR interpreter and end to end through the native CPU pipeline (compileModule).
-import { sequential } from '@kiln/ir-core';
+import { createPassContext, sequential, wellFormedInstrument } from '@kiln/ir-core';
 import { compileModule } from '@kiln/cli';
 import {
   BlockBuilder,
@@ -28,7 +28,8 @@ const fusedPipeline = sequential([LegalizeOps, AnnotateTIROpPattern, FuseOps, Fu
 describe('a small CNN through FuseOps + FuseTIR', () => {
   it('launches fewer kernels on the VM and computes the same', () => {
     const before = unfusedPipeline.run(smallCNN());
-    const after = fusedPipeline.run(smallCNN());
+    // well-formedness (Relax and TIR) checked after every pass
+    const after = fusedPipeline.run(smallCNN(), createPassContext({ instruments: [wellFormedInstrument()] }));
     for (const batch of [1, 2]) {
       const inp = [{ data: rand(batch * 4 * 64, 20 + batch), shape: [batch, 4, 8, 8] }];
       const ref = runOnVM(before, inp);
@@ -66,7 +67,7 @@ describe('a small CNN through FuseOps + FuseTIR', () => {
       }),
     );
     const mod = sequential([LegalizeOps, AnnotateTIROpPattern]).run(bb.getModule());
-    const tir = FuseTIR.run(FuseOps.run(mod));
+    const tir = sequential([FuseOps, FuseTIR]).run(mod, createPassContext({ instruments: [wellFormedInstrument()] }));
     expect(tir.globals).toEqual(['fused_conv2d_batch_norm_add_relu', 'fused_conv2d_batch_norm_relu', 'main']);
     const inp = [{ data: rand(288, 8), shape: [1, 8, 6, 6] }];
     const ref = runOnVM(mod, inp);
