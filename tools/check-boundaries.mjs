@@ -34,7 +34,8 @@ function walk(dir, out) {
   }
   return out;
 }
-const IMPORT_RE = /(import\s+type\s+[^;]*?from\s+|export\s+type\s+[^;]*?from\s+|from\s+|import\s*\(\s*|import\s+)['"]([^'"]+)['"]/g;
+const IMPORT_RE =
+  /(import\s+type\s+[^;]*?from\s+|export\s+type\s+[^;]*?from\s+|from\s+|import\s*\(\s*|import\s+)['"]([^'"]+)['"]/g;
 for (const pkg of Object.keys(ALLOWED)) {
   const dir = join(root, 'packages', pkg);
   let files = [];
@@ -53,7 +54,9 @@ for (const pkg of Object.keys(ALLOWED)) {
       if (spec.startsWith('.')) {
         const resolved = resolve(dirname(f), spec);
         if (!resolved.startsWith(dir + sep) && !resolved.startsWith(join(root, 'tools') + sep)) {
-          problems.push(`${where}: reaches outside its package with '${spec}' (import other packages through @kiln/<name>)`);
+          problems.push(
+            `${where}: reaches outside its package with '${spec}' (import other packages through @kiln/<name>)`,
+          );
         }
         continue;
       }
@@ -72,9 +75,14 @@ for (const pkg of Object.keys(ALLOWED)) {
         allowed.includes(target) ||
         (allowed.includes(`${target}:type`) && typeOnly) ||
         (isTest && !(pkg in TEST_EXTRA));
-      if (!ok) problems.push(`${where}: @kiln/${pkg} may not import '${spec}' (allowed: ${allowed.join(', ') || 'nothing'})`);
+      if (!ok)
+        problems.push(
+          `${where}: @kiln/${pkg} may not import '${spec}' (allowed: ${allowed.join(', ') || 'nothing'})`,
+        );
       if (ok && !isTest && !deps.includes(`@kiln/${target}`)) {
-        problems.push(`${where}: imports '${spec}' but packages/${pkg}/package.json does not list @kiln/${target}`);
+        problems.push(
+          `${where}: imports '${spec}' but packages/${pkg}/package.json does not list @kiln/${target}`,
+        );
       }
     }
   }

@@ -8,10 +8,14 @@ import { join } from 'node:path';
 
 const reportDir = mkdtempSync(join(tmpdir(), 'kiln-tests-'));
 const extra = process.argv.slice(2);
-const run = spawnSync('npx', ['nx', 'run-many', '-t', 'test', '--output-style=stream', '--parallel=1', '--skip-nx-cache', ...extra], {
-  stdio: 'inherit',
-  env: { ...process.env, KILN_TEST_REPORT_DIR: reportDir, NX_DAEMON: 'false', NX_NO_CLOUD: 'true' },
-});
+const run = spawnSync(
+  'npx',
+  ['nx', 'run-many', '-t', 'test', '--output-style=stream', '--parallel=1', '--skip-nx-cache', ...extra],
+  {
+    stdio: 'inherit',
+    env: { ...process.env, KILN_TEST_REPORT_DIR: reportDir, NX_DAEMON: 'false', NX_NO_CLOUD: 'true' },
+  },
+);
 
 let passed = 0;
 let failed = 0;
@@ -23,7 +27,8 @@ for (const f of readdirSync(reportDir)) {
   failed += r.numFailedTests ?? 0;
   skipped += (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0);
   // A test file that fails to load has no tests in it but must count as a failure.
-  for (const s of r.testResults ?? []) if (s.status === 'failed' && (s.assertionResults ?? []).length === 0) brokenSuites++;
+  for (const s of r.testResults ?? [])
+    if (s.status === 'failed' && (s.assertionResults ?? []).length === 0) brokenSuites++;
 }
 rmSync(reportDir, { recursive: true, force: true });
 failed += brokenSuites;

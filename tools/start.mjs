@@ -56,7 +56,9 @@ for (let r = 0; r < 8; r++) {
   );
 }
 console.log(rows.join('\n'));
-console.log(preds.map((p, b) => `pred ${p} ${p === labels[b] ? '✓' : `✗(${labels[b]})`}`.padEnd(11)).join(''));
+console.log(
+  preds.map((p, b) => `pred ${p} ${p === labels[b] ? '✓' : `✗(${labels[b]})`}`.padEnd(11)).join(''),
+);
 const correct = preds.filter((p, b) => p === labels[b]).length;
 console.log(`\n${correct}/${preds.length} correct; max |logit - PyTorch| = ${maxErr.toExponential(2)}`);
 
@@ -72,7 +74,9 @@ function median(f, runs) {
   return ts[Math.floor(runs / 2)];
 }
 const one = Tensor.fromTypedArray(batch.data.slice(0, 256), [1, 1, 8, 8], 'float32');
-console.log(`latency (median of 200): batch 1 ${median(() => main(one), 200).toFixed(3)} ms, batch 8 ${median(() => main(x), 200).toFixed(3)} ms`);
+console.log(
+  `latency (median of 200): batch 1 ${median(() => main(one), 200).toFixed(3)} ms, batch 8 ${median(() => main(x), 200).toFixed(3)} ms`,
+);
 exe.dispose();
 if (maxErr > 1e-3) {
   console.error('error: the compiled model disagrees with the PyTorch reference');

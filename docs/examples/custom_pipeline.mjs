@@ -1,11 +1,31 @@
 // A custom CPU pipeline composed from Kiln's packages, step by step (docs/pipeline.md).
 // Run after `npm run build`: node docs/examples/custom_pipeline.mjs
-import { createPassContext, getFunction, hostTarget, primVar, sequential, timingInstrument, withFunction } from '@kiln/ir-core';
-import { BlockBuilder, CallTIRRewrite, LegalizeOps, StaticPlanBlockMemory, ToNonDataflow, constant, lowerToVM, op, relaxVar, tensorSInfo } from '@kiln/relax';
-import { lowerPrimFunc } from '@kiln/tensorir';
-import { defaultCPUSchedule } from '@kiln/schedule';
+
 import { buildCPU } from '@kiln/codegen-llvm';
+import {
+  createPassContext,
+  getFunction,
+  hostTarget,
+  primVar,
+  sequential,
+  timingInstrument,
+  withFunction,
+} from '@kiln/ir-core';
+import {
+  BlockBuilder,
+  CallTIRRewrite,
+  constant,
+  LegalizeOps,
+  lowerToVM,
+  op,
+  relaxVar,
+  StaticPlanBlockMemory,
+  ToNonDataflow,
+  tensorSInfo,
+} from '@kiln/relax';
 import { createRuntime, Tensor } from '@kiln/runtime';
+import { defaultCPUSchedule } from '@kiln/schedule';
+import { lowerPrimFunc } from '@kiln/tensorir';
 
 // 1. A model: y = relu(x @ W + b), with a symbolic batch dimension.
 const n = primVar('n');
@@ -13,7 +33,9 @@ const x = relaxVar('x', tensorSInfo([n, 4], 'float32'));
 const W = constant(new Float32Array([1, 0, 0, 1, 0, 1, 1, 0, -1, 0, 0, -1, 0.5, 0.5, 0.5, 0.5]), [4, 4]);
 const b = constant(new Float32Array([0, 0.1, 0.2, 0.3]), [4]);
 const bb = new BlockBuilder();
-bb.function('main', [x], () => bb.dataflow(() => bb.emitOutput(bb.emit(op.relu(bb.emit(op.add(bb.emit(op.matmul(x, W)), b)))))));
+bb.function('main', [x], () =>
+  bb.dataflow(() => bb.emitOutput(bb.emit(op.relu(bb.emit(op.add(bb.emit(op.matmul(x, W)), b)))))),
+);
 let mod = bb.getModule();
 
 // 2. Graph passes of our choosing (any plugin's passes could be added here).
@@ -42,6 +64,10 @@ const exe = createRuntime().load({
   kernelModules: [{ name: 'cpu', kind: 'cpu-so', device: 0, symbols, data: lib.library }],
 });
 const y = exe.call('main', Tensor.fromTypedArray(new Float32Array([1, 2, 3, 4, -1, -2, -3, -4]), [2, 4]));
-console.log(Array.from(y.toTypedArray()).map((v) => v.toFixed(2)).join(' '));
+console.log(
+  Array.from(y.toTypedArray())
+    .map((v) => v.toFixed(2))
+    .join(' '),
+);
 console.log(timing.report());
 exe.dispose();

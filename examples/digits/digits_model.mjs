@@ -5,9 +5,9 @@
 
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { readNpy } from '@kiln/cli';
 import { primVar } from '@kiln/ir-core';
 import { BlockBuilder, constant, op, relaxVar, tensorSInfo } from '@kiln/relax';
-import { readNpy } from '@kiln/cli';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -43,4 +43,3 @@ export default function digitsCNN() {
   );
   return bb.getModule();
 }
-

@@ -8,6 +8,8 @@ afterAll(() => {
   const cases = NATIVE_CASES.splice(0);
   const r = checkNativeCases(cases);
   if (r.problems.length > 0) {
-    throw new Error(`native kernels differ from the interpreter in ${r.problems.length} of ${cases.length} op cases:\n  ${r.problems.join('\n  ')}`);
+    throw new Error(
+      `native kernels differ from the interpreter in ${r.problems.length} of ${cases.length} op cases:\n  ${r.problems.join('\n  ')}`,
+    );
   }
 }, 600_000);

@@ -7,7 +7,9 @@ runCLI(process.argv.slice(2)).then(
     process.exitCode = status;
   },
   (e: unknown) => {
-    process.stderr.write(`kiln: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    process.stderr.write(
+      `kiln: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`,
+    );
     process.exitCode = 2;
   },
 );

@@ -55,7 +55,9 @@ describe('npy', () => {
     expect(back.dtype).toBe('float32');
     expect(back.shape).toEqual([2, 3]);
     expect(new Float32Array(back.data.buffer)).toEqual(a);
-    expect(() => parseNpy(new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]))).toThrow(expect.objectContaining({ code: 'NPY_FORMAT' }));
+    expect(() => parseNpy(new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]))).toThrow(
+      expect.objectContaining({ code: 'NPY_FORMAT' }),
+    );
     const trunc = encodeNpy('float32', [2, 3], f32bytes(a)).slice(0, -4);
     expect(() => parseNpy(trunc)).toThrow(expect.objectContaining({ code: 'NPY_FORMAT' }));
   });
@@ -66,7 +68,12 @@ describe('kiln CLI', () => {
 
   it('compiles a model script, inspects and runs the artifact', async () => {
     const c = io();
-    expect(await runCLI(['compile', join(fixtures, 'mlp_model.mjs'), '-o', artifact, '--dump', 'llvm', '--dump-dir', work], c)).toBe(0);
+    expect(
+      await runCLI(
+        ['compile', join(fixtures, 'mlp_model.mjs'), '-o', artifact, '--dump', 'llvm', '--dump-dir', work],
+        c,
+      ),
+    ).toBe(0);
     expect(c.outLines[0]).toContain('mlp.kiln');
     expect(existsSync(join(work, 'kernels.ll'))).toBe(true);
 
@@ -82,7 +89,9 @@ describe('kiln CLI', () => {
       writeFileSync(inFile, encodeNpy('float32', [n, 12], f32bytes(x)));
       const r = io();
       const outDir = join(work, `out${n}`);
-      expect(await runCLI(['run', artifact, '--input', `x=${inFile}`, '--output-dir', outDir, '--bench', '3'], r)).toBe(0);
+      expect(
+        await runCLI(['run', artifact, '--input', `x=${inFile}`, '--output-dir', outDir, '--bench', '3'], r),
+      ).toBe(0);
       expect(r.outLines.join('\n')).toMatch(/latency: median [\d.]+ ms over 3 runs/);
       const y = parseNpy(readFileSync(join(outDir, 'output.npy')));
       expect(y.shape).toEqual([n, 5]);
@@ -109,10 +118,12 @@ console.log(JSON.stringify(Array.from(y.toTypedArray())));\n`,
     );
     try {
       const x = rand(24, 77);
-      const outText = execFileSync(process.execPath, [script, artifact, JSON.stringify(Array.from(x))], { encoding: 'utf8' });
+      const outText = execFileSync(process.execPath, [script, artifact, JSON.stringify(Array.from(x))], {
+        encoding: 'utf8',
+      });
       const got = JSON.parse(outText) as number[];
       const want = mlpReference(x, 2);
-      got.forEach((v, k) => expect(Math.abs(v - want[k])).toBeLessThan(1e-4));
+      for (const [k, v] of got.entries()) expect(Math.abs(v - want[k])).toBeLessThan(1e-4);
     } finally {
       rmSync(script, { force: true });
     }
@@ -157,9 +168,11 @@ describe('docs/examples/custom_pipeline.mjs', () => {
     ];
     const W = [1, 0, 0, 1, 0, 1, 1, 0, -1, 0, 0, -1, 0.5, 0.5, 0.5, 0.5];
     const b = [0, 0.1, 0.2, 0.3];
-    const want = x.flatMap((row) => [0, 1, 2, 3].map((j) => Math.max(0, row.reduce((s, v, k) => s + v * W[k * 4 + j], 0) + b[j])));
+    const want = x.flatMap((row) =>
+      [0, 1, 2, 3].map((j) => Math.max(0, row.reduce((s, v, k) => s + v * W[k * 4 + j], 0) + b[j])),
+    );
     expect(first.length).toBe(8);
-    first.forEach((v, i) => expect(v).toBeCloseTo(want[i], 2));
+    for (const [i, v] of first.entries()) expect(v).toBeCloseTo(want[i], 2);
     expect(out).toContain('relax.LegalizeOps');
   });
 });

@@ -52,8 +52,10 @@ function formatBytes(n: number): string {
 /** `96.0 KiB → 32.0 KiB of intermediates; 9 symbolic-size tensors in 2 storages` */
 function planText(r: MemoryPlanReport): string {
   const parts: string[] = [];
-  if (r.bytesBefore > 0) parts.push(`${formatBytes(r.bytesBefore)} → ${formatBytes(r.bytesAfter)} of static-size intermediates`);
-  if (r.symbolicBefore > 0) parts.push(`${r.symbolicBefore} symbolic-size intermediates in ${r.symbolicAfter} storages`);
+  if (r.bytesBefore > 0)
+    parts.push(`${formatBytes(r.bytesBefore)} → ${formatBytes(r.bytesAfter)} of static-size intermediates`);
+  if (r.symbolicBefore > 0)
+    parts.push(`${r.symbolicBefore} symbolic-size intermediates in ${r.symbolicAfter} storages`);
   return parts.join('; ') || 'no intermediates to plan';
 }
 
@@ -73,17 +75,31 @@ async function cmdCompile(args: string[], io: CLIIO): Promise<void> {
   if (positionals.length !== 1) usageError('compile takes exactly one model file');
   const model = positionals[0];
   const optLevel = values['opt-level'] === undefined ? 3 : Number(values['opt-level']);
-  if (![0, 1, 2, 3].includes(optLevel)) usageError(`--opt-level must be 0, 1, 2 or 3 (got '${values['opt-level']}')`);
-  const dump = values.dump ? (values.dump.split(',').map((s) => s.trim()) as CompileOptions['dump']) : undefined;
-  for (const d of dump ?? []) if (!['llvm', 'llvm-opt', 'asm'].includes(d)) usageError(`unknown --dump kind '${d}' (llvm, llvm-opt, asm)`);
+  if (![0, 1, 2, 3].includes(optLevel))
+    usageError(`--opt-level must be 0, 1, 2 or 3 (got '${values['opt-level']}')`);
+  const dump = values.dump
+    ? (values.dump.split(',').map((s) => s.trim()) as CompileOptions['dump'])
+    : undefined;
+  for (const d of dump ?? [])
+    if (!['llvm', 'llvm-opt', 'asm'].includes(d))
+      usageError(`unknown --dump kind '${d}' (llvm, llvm-opt, asm)`);
   const out = values.output ?? `${basename(model, extname(model))}.kiln`;
   const started = performance.now();
   const progress = (step: string, detail?: string) => {
-    if (io.isTTY) io.err(`  [${((performance.now() - started) / 1000).toFixed(1)}s] ${step}${detail ? `: ${detail}` : ''}`);
+    if (io.isTTY)
+      io.err(
+        `  [${((performance.now() - started) / 1000).toFixed(1)}s] ${step}${detail ? `: ${detail}` : ''}`,
+      );
   };
   progress('load', model);
   const mod = await loadModel(model);
-  const res = compileModule(mod, { target: values.target, optLevel: optLevel as 0 | 1 | 2 | 3, dumpIRDir: values['dump-ir'], dump, onProgress: progress });
+  const res = compileModule(mod, {
+    target: values.target,
+    optLevel: optLevel as 0 | 1 | 2 | 3,
+    dumpIRDir: values['dump-ir'],
+    dump,
+    onProgress: progress,
+  });
   if (dump) {
     const dir = values['dump-dir'] ?? '.';
     mkdirSync(dir, { recursive: true });
@@ -95,14 +111,26 @@ async function cmdCompile(args: string[], io: CLIIO): Promise<void> {
   }
   writeArtifactFile(out, res.artifact);
   const size = statSync(out).size;
-  io.out(`compiled ${model} → ${out} (${formatBytes(size)}, target ${res.artifact.target.split(' -mattr')[0]})`);
-  io.out(`  ${res.stats.kernels} kernels, ${res.artifact.constants.length} constants; ${res.stats.seconds.total.toFixed(2)} s`);
-  for (const [fn, r] of Object.entries(res.stats.memoryPlan)) io.out(`  memory plan of ${fn}: ${planText(r)}`);
+  io.out(
+    `compiled ${model} → ${out} (${formatBytes(size)}, target ${res.artifact.target.split(' -mattr')[0]})`,
+  );
+  io.out(
+    `  ${res.stats.kernels} kernels, ${res.artifact.constants.length} constants; ${res.stats.seconds.total.toFixed(2)} s`,
+  );
+  for (const [fn, r] of Object.entries(res.stats.memoryPlan))
+    io.out(`  memory plan of ${fn}: ${planText(r)}`);
 }
 
 function parseInputs(specs: readonly string[], exe: Executable, fnName: string): Value[] {
   const fn = exe.functions().find((f) => f.name === fnName);
-  if (!fn) throw new KilnError('UNKNOWN_FUNCTION', `the artifact has no function '${fnName}' (has: ${exe.functions().map((f) => f.name).join(', ')})`);
+  if (!fn)
+    throw new KilnError(
+      'UNKNOWN_FUNCTION',
+      `the artifact has no function '${fnName}' (has: ${exe
+        .functions()
+        .map((f) => f.name)
+        .join(', ')})`,
+    );
   const byName = new Map<string, string>();
   specs.forEach((s, i) => {
     const eq = s.indexOf('=');
@@ -113,12 +141,19 @@ function parseInputs(specs: readonly string[], exe: Executable, fnName: string):
   });
   for (const k of byName.keys()) {
     if (!fn.params.some((p) => p.name === k)) {
-      throw new KilnError('UNKNOWN_INPUT', `'${fnName}' has no input named '${k}' (inputs: ${fn.params.map((p) => p.name).join(', ')})`);
+      throw new KilnError(
+        'UNKNOWN_INPUT',
+        `'${fnName}' has no input named '${k}' (inputs: ${fn.params.map((p) => p.name).join(', ')})`,
+      );
     }
   }
   return fn.params.map((p) => {
     const file = byName.get(p.name);
-    if (!file) throw new KilnError('MISSING_INPUT', `input '${p.name}' of '${fnName}' is not given (--input ${p.name}=<file.npy>)`);
+    if (!file)
+      throw new KilnError(
+        'MISSING_INPUT',
+        `input '${p.name}' of '${fnName}' is not given (--input ${p.name}=<file.npy>)`,
+      );
     const a = readNpy(file);
     return Tensor.fromTypedArray(a.data, a.shape, a.dtype);
   });
@@ -145,7 +180,8 @@ async function cmdRun(args: string[], io: CLIIO): Promise<void> {
   if (positionals.length !== 1) usageError('run takes exactly one .kiln file');
   if (values.threads !== undefined) {
     const n = Number(values.threads);
-    if (!Number.isInteger(n) || n < 1) usageError(`--threads must be a positive integer (got '${values.threads}')`);
+    if (!Number.isInteger(n) || n < 1)
+      usageError(`--threads must be a positive integer (got '${values.threads}')`);
     process.env.KILN_NUM_THREADS = String(n);
   }
   const exe = createRuntime().load(positionals[0]);
@@ -158,14 +194,22 @@ async function cmdRun(args: string[], io: CLIIO): Promise<void> {
     mkdirSync(values['output-dir'], { recursive: true });
     for (const [name, t] of outs) {
       const c = t.contiguous();
-      const bytes = new Uint8Array(c.toTypedArray().buffer, c.toTypedArray().byteOffset, c.toTypedArray().byteLength);
+      const bytes = new Uint8Array(
+        c.toTypedArray().buffer,
+        c.toTypedArray().byteOffset,
+        c.toTypedArray().byteLength,
+      );
       writeFileSync(join(values['output-dir'], `${name}.npy`), encodeNpy(c.dtype, c.shape, bytes));
     }
   }
-  for (const [name, t] of outs) io.out(`${name}: ${t.dtype}[${t.shape.join(', ')}]${values['output-dir'] ? ` → ${join(values['output-dir'], `${name}.npy`)}` : ''}`);
+  for (const [name, t] of outs)
+    io.out(
+      `${name}: ${t.dtype}[${t.shape.join(', ')}]${values['output-dir'] ? ` → ${join(values['output-dir'], `${name}.npy`)}` : ''}`,
+    );
   if (values.bench !== undefined) {
     const n = Number(values.bench);
-    if (!Number.isInteger(n) || n < 1) usageError(`--bench must be a positive integer (got '${values.bench}')`);
+    if (!Number.isInteger(n) || n < 1)
+      usageError(`--bench must be a positive integer (got '${values.bench}')`);
     for (let i = 0; i < Math.min(5, n); i++) f(...inputs);
     const times: number[] = [];
     for (let i = 0; i < n; i++) {
@@ -175,7 +219,9 @@ async function cmdRun(args: string[], io: CLIIO): Promise<void> {
     }
     times.sort((a, b) => a - b);
     const median = times[Math.floor(times.length / 2)];
-    io.out(`latency: median ${median.toFixed(3)} ms over ${n} runs (min ${times[0].toFixed(3)} ms, max ${times[times.length - 1].toFixed(3)} ms)`);
+    io.out(
+      `latency: median ${median.toFixed(3)} ms over ${n} runs (min ${times[0].toFixed(3)} ms, max ${times[times.length - 1].toFixed(3)} ms)`,
+    );
   }
   exe.dispose?.();
 }
@@ -193,10 +239,16 @@ function cmdInspect(args: string[], io: CLIIO): void {
   io.out('  functions:');
   for (const f of art.functions) {
     const sig = (s: (typeof f.params)[number]['sig']): string =>
-      s.kind === 'tensor' ? `Tensor[${(s.shape ?? ['?']).join(', ')}] ${s.dtype ?? '?'}` : s.kind === 'tuple' ? `(${s.fields.map((x) => sig(x)).join(', ')})` : s.kind;
+      s.kind === 'tensor'
+        ? `Tensor[${(s.shape ?? ['?']).join(', ')}] ${s.dtype ?? '?'}`
+        : s.kind === 'tuple'
+          ? `(${s.fields.map((x) => sig(x)).join(', ')})`
+          : s.kind;
     const kernelCalls = f.code.filter((i) => i.op === 'CallKernel').length;
     io.out(`    ${f.name}(${f.params.map((p) => `${p.name}: ${sig(p.sig)}`).join(', ')}) -> ${sig(f.ret)}`);
-    io.out(`      ${f.code.length} instructions, ${kernelCalls} kernel launches, ${f.numRegisters} registers, ${f.numStorageSlots} storage slots`);
+    io.out(
+      `      ${f.code.length} instructions, ${kernelCalls} kernel launches, ${f.numRegisters} registers, ${f.numStorageSlots} storage slots`,
+    );
   }
   io.out('  kernel modules:');
   for (const m of art.kernelModules) {

@@ -3,6 +3,9 @@
 // schedule → lowering → LLVM → one shared library; all of it packed into one Artifact.
 // Each stage is an export of its own package; this file only composes them, the way a
 // user's custom pipeline would (see docs/pipeline.md).
+
+import type { CPUKernelLibrary } from '@kiln/codegen-llvm';
+import { buildCPU } from '@kiln/codegen-llvm';
 import type { IRModule, LLVMTarget, Pass, PassInstrument, Target } from '@kiln/ir-core';
 import {
   createPassContext,
@@ -17,8 +20,6 @@ import {
   timingInstrument,
   withFunction,
 } from '@kiln/ir-core';
-import type { CPUKernelLibrary } from '@kiln/codegen-llvm';
-import { buildCPU } from '@kiln/codegen-llvm';
 import type { MemoryPlanReport, RelaxFunction } from '@kiln/relax';
 import {
   CallTIRRewrite,
@@ -94,18 +95,31 @@ export function defaultRelaxPipeline(): Pass {
 function resolveTarget(t: string | Target | undefined): LLVMTarget {
   const target = t === undefined ? hostTarget() : typeof t === 'string' ? parseTarget(t) : t;
   if (!isLLVMTarget(target)) {
-    throw new KilnError('UNSUPPORTED_TARGET', `target '${targetToString(target)}' has no backend in this build yet (available: llvm)`);
+    throw new KilnError(
+      'UNSUPPORTED_TARGET',
+      `target '${targetToString(target)}' has no backend in this build yet (available: llvm)`,
+    );
   }
   return target;
 }
 
-const NATIVE_KINDS: Readonly<Record<string, NativeArgKind>> = { ptr: 'ptr', i32: 'i32', i64: 'i64', f32: 'f32', f64: 'f64' };
+const NATIVE_KINDS: Readonly<Record<string, NativeArgKind>> = {
+  ptr: 'ptr',
+  i32: 'i32',
+  i64: 'i64',
+  f32: 'f32',
+  f64: 'f64',
+};
 
 function signatureOf(symbol: string, cTypes: readonly string[]): KernelSignature {
   return {
     args: cTypes.map((c) => {
       const k = NATIVE_KINDS[c];
-      if (!k) throw new KilnError('UNSUPPORTED', `kernel '${symbol}' takes a ${c} scalar, which the runtime cannot pass yet`);
+      if (!k)
+        throw new KilnError(
+          'UNSUPPORTED',
+          `kernel '${symbol}' takes a ${c} scalar, which the runtime cannot pass yet`,
+        );
       return k;
     }),
   };
@@ -137,13 +151,17 @@ export function compileModule(mod: IRModule, options: CompileOptions = {}): Comp
     const fn = getFunction(lowered, name) as unknown as PrimFunc;
     const s = (options.optLevel ?? 3) >= 1 ? defaultCPUSchedule(fn, target) : fn;
     const low = lowerPrimFunc(s);
-    scheduled = withFunction(scheduled, name, low as unknown as typeof mod.funcs[number]);
+    scheduled = withFunction(scheduled, name, low as unknown as (typeof mod.funcs)[number]);
     kernels.push({ symbol: name, fn: low });
   }
   const t2 = now();
 
   progress('codegen', `LLVM for ${targetToString(target)}`);
-  const lib = buildCPU(kernels, target, { dump: options.dump, name: 'kiln_kernels', optLevel: options.optLevel });
+  const lib = buildCPU(kernels, target, {
+    dump: options.dump,
+    name: 'kiln_kernels',
+    optLevel: options.optLevel,
+  });
   const t3 = now();
 
   const symbols: Record<string, KernelSignature> = {};

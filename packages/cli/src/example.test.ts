@@ -25,14 +25,23 @@ describe('the digits example', () => {
       const batch = readNpy(join(ex, 'samples', 'batch8.npy'));
       const ref = readNpy(join(ex, 'samples', 'batch8_logits.npy'));
       const refLogits = new Float32Array(ref.data.buffer);
-      const logits = (exe.call('main', Tensor.fromTypedArray(batch.data, batch.shape, 'float32')) as Tensor).toTypedArray() as Float32Array;
+      const logits = (
+        exe.call('main', Tensor.fromTypedArray(batch.data, batch.shape, 'float32')) as Tensor
+      ).toTypedArray() as Float32Array;
       expect(logits.length).toBe(80);
       // outputs of order 1, so the comparison means something
       expect(Math.max(...Array.from(refLogits).map(Math.abs))).toBeGreaterThan(1);
       for (let i = 0; i < 80; i++) expect(Math.abs(logits[i] - refLogits[i])).toBeLessThan(1e-3);
-      const one = (exe.call('main', Tensor.fromTypedArray(batch.data.slice(64 * 4 * 3, 64 * 4 * 4), [1, 1, 8, 8], 'float32')) as Tensor).toTypedArray() as Float32Array;
+      const one = (
+        exe.call(
+          'main',
+          Tensor.fromTypedArray(batch.data.slice(64 * 4 * 3, 64 * 4 * 4), [1, 1, 8, 8], 'float32'),
+        ) as Tensor
+      ).toTypedArray() as Float32Array;
       for (let c = 0; c < 10; c++) expect(Math.abs(one[c] - refLogits[30 + c])).toBeLessThan(1e-3);
-      const { labels } = JSON.parse(readFileSync(join(ex, 'samples', 'labels.json'), 'utf8')) as { labels: number[] };
+      const { labels } = JSON.parse(readFileSync(join(ex, 'samples', 'labels.json'), 'utf8')) as {
+        labels: number[];
+      };
       const preds = labels.map((_, b) => {
         let best = 0;
         for (let c = 1; c < 10; c++) if (logits[b * 10 + c] > logits[b * 10 + best]) best = c;
@@ -54,7 +63,11 @@ const x = new Float32Array(bytes.buffer.slice(bytes.byteOffset + bytes.length - 
 const y = exe.call('main', Tensor.fromTypedArray(x, [8, 1, 8, 8]));
 console.log(JSON.stringify(Array.from(y.toTypedArray())));\n`,
       );
-      const fresh = JSON.parse(execFileSync(process.execPath, [script, file, join(ex, 'samples', 'batch8.npy')], { encoding: 'utf8' })) as number[];
+      const fresh = JSON.parse(
+        execFileSync(process.execPath, [script, file, join(ex, 'samples', 'batch8.npy')], {
+          encoding: 'utf8',
+        }),
+      ) as number[];
       for (let i = 0; i < 80; i++) expect(Math.abs(fresh[i] - refLogits[i])).toBeLessThan(1e-3);
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -26,18 +26,26 @@ export const scriptFrontend: ModuleFrontend = {
     const mod = (await import(pathToFileURL(resolve(path)).href)) as { default?: unknown };
     const make = mod.default;
     if (typeof make !== 'function') {
-      throw new KilnError('MODEL_LOAD', `${path}: a model script must export a default function returning an IRModule`);
+      throw new KilnError(
+        'MODEL_LOAD',
+        `${path}: a model script must export a default function returning an IRModule`,
+      );
     }
     const out = await (make as () => unknown)();
-    if (!isIRModule(out)) throw new KilnError('MODEL_LOAD', `${path}: the default export did not return an IRModule`);
+    if (!isIRModule(out))
+      throw new KilnError('MODEL_LOAD', `${path}: the default export did not return an IRModule`);
     return out;
   },
 };
 
 export const BUILTIN_FRONTENDS: readonly ModuleFrontend[] = [scriptFrontend];
 
-export async function loadModel(path: string, frontends: readonly ModuleFrontend[] = BUILTIN_FRONTENDS): Promise<IRModule> {
-  if (!existsSync(path)) throw new KilnError(ErrorCodes.INVALID_ARGUMENT, `model file '${path}' does not exist`);
+export async function loadModel(
+  path: string,
+  frontends: readonly ModuleFrontend[] = BUILTIN_FRONTENDS,
+): Promise<IRModule> {
+  if (!existsSync(path))
+    throw new KilnError(ErrorCodes.INVALID_ARGUMENT, `model file '${path}' does not exist`);
   const ext = extname(path).toLowerCase();
   const fe = frontends.find((f) => f.extensions.includes(ext));
   if (!fe) {

@@ -69,7 +69,8 @@ export function parseNpy(bytes: Uint8Array, source = '<npy>'): NpyArray {
   const count = shape.reduce((a, b) => a * b, 1);
   const itemSize = dtype === 'bool' ? 1 : Number(/\d+$/.exec(descr!)![0]);
   const start = headerStart + headerLen;
-  if (bytes.length - start < count * itemSize) bad(`data is truncated (${bytes.length - start} of ${count * itemSize} bytes)`);
+  if (bytes.length - start < count * itemSize)
+    bad(`data is truncated (${bytes.length - start} of ${count * itemSize} bytes)`);
   const data = new Uint8Array(count * itemSize);
   data.set(bytes.subarray(start, start + count * itemSize));
   return { dtype, shape, data };

@@ -15,7 +15,8 @@ export interface DataType {
 const interned = new Map<string, DataType>();
 
 function canonical(code: DTypeCode, bits: number, lanes: number): string {
-  const base = code === 'bool' ? 'bool' : code === 'handle' ? 'handle' : code === 'void' ? 'void' : `${code}${bits}`;
+  const base =
+    code === 'bool' ? 'bool' : code === 'handle' ? 'handle' : code === 'void' ? 'void' : `${code}${bits}`;
   return lanes === 1 ? base : `${base}x${lanes}`;
 }
 
@@ -56,7 +57,16 @@ export function dtype(s: string | DataType): DataType {
   const m = DTYPE_RE.exec(s);
   if (!m) throw new KilnError(ErrorCodes.DTYPE_PARSE, `cannot parse dtype '${s}'`);
   const code = m[1] as DTypeCode;
-  const bits = m[2] !== undefined ? Number(m[2]) : code === 'bool' ? 1 : code === 'handle' ? 64 : code === 'void' ? 0 : NaN;
+  const bits =
+    m[2] !== undefined
+      ? Number(m[2])
+      : code === 'bool'
+        ? 1
+        : code === 'handle'
+          ? 64
+          : code === 'void'
+            ? 0
+            : NaN;
   if (Number.isNaN(bits)) throw new KilnError(ErrorCodes.DTYPE_PARSE, `dtype '${s}' needs a bit width`);
   const lanes = m[3] !== undefined ? Number(m[3]) : 1;
   try {
@@ -94,7 +104,8 @@ export const isFloat = (t: DataType): boolean => t.code === 'float' || t.code ==
 export const isInt = (t: DataType): boolean => t.code === 'int';
 export const isUInt = (t: DataType): boolean => t.code === 'uint';
 /** Integer-like: int, uint or bool. */
-export const isIntegral = (t: DataType): boolean => t.code === 'int' || t.code === 'uint' || t.code === 'bool';
+export const isIntegral = (t: DataType): boolean =>
+  t.code === 'int' || t.code === 'uint' || t.code === 'bool';
 export const isBool = (t: DataType): boolean => t.code === 'bool';
 export const isVector = (t: DataType): boolean => t.lanes > 1;
 /** Storage bytes of one element (all lanes); bool is stored as one byte. */

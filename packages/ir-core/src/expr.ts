@@ -2,7 +2,7 @@
 // Used for symbolic shapes everywhere and, in TensorIR, for index and value arithmetic.
 // Factories build nodes without simplifying them; `simplify` (arith/) does that.
 import type { DataType } from './dtype.js';
-import { DType, dtype as parseDType, elementOf, isFloat, isIntegral, withLanes } from './dtype.js';
+import { DType, elementOf, isFloat, isIntegral, dtype as parseDType, withLanes } from './dtype.js';
 import type { Span } from './errors.js';
 import { ErrorCodes, KilnError } from './errors.js';
 import { defineNodeKinds, freezeNode } from './node.js';
@@ -12,15 +12,42 @@ interface Base {
   readonly span?: Span;
 }
 
-export interface IntImm extends Base { readonly kind: 'IntImm'; readonly value: number }
-export interface FloatImm extends Base { readonly kind: 'FloatImm'; readonly value: number }
-export interface StringImm extends Base { readonly kind: 'StringImm'; readonly value: string }
+export interface IntImm extends Base {
+  readonly kind: 'IntImm';
+  readonly value: number;
+}
+export interface FloatImm extends Base {
+  readonly kind: 'FloatImm';
+  readonly value: number;
+}
+export interface StringImm extends Base {
+  readonly kind: 'StringImm';
+  readonly value: string;
+}
 /** A scalar variable. Identity is the object: two Vars with the same name are different. */
-export interface Var extends Base { readonly kind: 'Var'; readonly name: string }
+export interface Var extends Base {
+  readonly kind: 'Var';
+  readonly name: string;
+}
 
 export type BinaryKind =
-  | 'Add' | 'Sub' | 'Mul' | 'Div' | 'Mod' | 'FloorDiv' | 'FloorMod' | 'Min' | 'Max'
-  | 'EQ' | 'NE' | 'LT' | 'LE' | 'GT' | 'GE' | 'And' | 'Or';
+  | 'Add'
+  | 'Sub'
+  | 'Mul'
+  | 'Div'
+  | 'Mod'
+  | 'FloorDiv'
+  | 'FloorMod'
+  | 'Min'
+  | 'Max'
+  | 'EQ'
+  | 'NE'
+  | 'LT'
+  | 'LE'
+  | 'GT'
+  | 'GE'
+  | 'And'
+  | 'Or';
 export interface Binary<K extends BinaryKind = BinaryKind> extends Base {
   readonly kind: K;
   readonly a: PrimExpr;
@@ -46,20 +73,44 @@ export type GE = Binary<'GE'>;
 export type And = Binary<'And'>;
 export type Or = Binary<'Or'>;
 
-export interface Not extends Base { readonly kind: 'Not'; readonly a: PrimExpr }
+export interface Not extends Base {
+  readonly kind: 'Not';
+  readonly a: PrimExpr;
+}
 export interface Select extends Base {
   readonly kind: 'Select';
   readonly cond: PrimExpr;
   readonly t: PrimExpr;
   readonly f: PrimExpr;
 }
-export interface Cast extends Base { readonly kind: 'Cast'; readonly value: PrimExpr }
+export interface Cast extends Base {
+  readonly kind: 'Cast';
+  readonly value: PrimExpr;
+}
 /** A call of a named intrinsic (`exp`, `sqrt`, `tir.reinterpret`, ...). */
-export interface Call extends Base { readonly kind: 'Call'; readonly op: string; readonly args: readonly PrimExpr[] }
-export interface Let extends Base { readonly kind: 'Let'; readonly var: Var; readonly value: PrimExpr; readonly body: PrimExpr }
+export interface Call extends Base {
+  readonly kind: 'Call';
+  readonly op: string;
+  readonly args: readonly PrimExpr[];
+}
+export interface Let extends Base {
+  readonly kind: 'Let';
+  readonly var: Var;
+  readonly value: PrimExpr;
+  readonly body: PrimExpr;
+}
 /** Vector `base, base+stride, ..., base+(lanes-1)*stride`. */
-export interface Ramp extends Base { readonly kind: 'Ramp'; readonly base: PrimExpr; readonly stride: PrimExpr; readonly lanes: number }
-export interface Broadcast extends Base { readonly kind: 'Broadcast'; readonly value: PrimExpr; readonly lanes: number }
+export interface Ramp extends Base {
+  readonly kind: 'Ramp';
+  readonly base: PrimExpr;
+  readonly stride: PrimExpr;
+  readonly lanes: number;
+}
+export interface Broadcast extends Base {
+  readonly kind: 'Broadcast';
+  readonly value: PrimExpr;
+  readonly lanes: number;
+}
 
 /**
  * A multi-dimensional array in memory. It lives here (not in tensorir) because loads
@@ -92,15 +143,58 @@ export interface BufferLoad extends Base {
 }
 
 export type PrimExpr =
-  | IntImm | FloatImm | StringImm | Var
-  | Add | Sub | Mul | Div | Mod | FloorDiv | FloorMod | Min | Max
-  | EQ | NE | LT | LE | GT | GE | And | Or | Not
-  | Select | Cast | Call | Let | Ramp | Broadcast | BufferLoad;
+  | IntImm
+  | FloatImm
+  | StringImm
+  | Var
+  | Add
+  | Sub
+  | Mul
+  | Div
+  | Mod
+  | FloorDiv
+  | FloorMod
+  | Min
+  | Max
+  | EQ
+  | NE
+  | LT
+  | LE
+  | GT
+  | GE
+  | And
+  | Or
+  | Not
+  | Select
+  | Cast
+  | Call
+  | Let
+  | Ramp
+  | Broadcast
+  | BufferLoad;
 
 export type PrimExprKind = PrimExpr['kind'];
 
 const BINARY: Record<string, { fields: { a: 'node'; b: 'node'; dtype: 'value' } }> = {};
-for (const k of ['Add', 'Sub', 'Mul', 'Div', 'Mod', 'FloorDiv', 'FloorMod', 'Min', 'Max', 'EQ', 'NE', 'LT', 'LE', 'GT', 'GE', 'And', 'Or']) {
+for (const k of [
+  'Add',
+  'Sub',
+  'Mul',
+  'Div',
+  'Mod',
+  'FloorDiv',
+  'FloorMod',
+  'Min',
+  'Max',
+  'EQ',
+  'NE',
+  'LT',
+  'LE',
+  'GT',
+  'GE',
+  'And',
+  'Or',
+]) {
   BINARY[k] = { fields: { a: 'node', b: 'node', dtype: 'value' } };
 }
 
@@ -118,7 +212,16 @@ defineNodeKinds('prim', {
   Ramp: { fields: { base: 'node', stride: 'node', lanes: 'value', dtype: 'value' } },
   Broadcast: { fields: { value: 'node', lanes: 'value', dtype: 'value' } },
   Buffer: {
-    fields: { name: 'ignore', data: 'binder', dtype: 'value', shape: 'node[]', strides: 'node[]', elemOffset: 'node', scope: 'value', align: 'value' },
+    fields: {
+      name: 'ignore',
+      data: 'binder',
+      dtype: 'value',
+      shape: 'node[]',
+      strides: 'node[]',
+      elemOffset: 'node',
+      scope: 'value',
+      align: 'value',
+    },
     isVar: true,
   },
   BufferLoad: { fields: { buffer: 'node', indices: 'node[]', dtype: 'value' } },
@@ -133,7 +236,10 @@ export interface Range {
   readonly extent: PrimExpr;
 }
 export function range(min: ExprLike, extent: ExprLike, span?: Span): Range {
-  const [m, e] = typeof min === 'object' || typeof extent === 'object' ? unifyPair(min, extent) : [toExpr(min), toExpr(extent)];
+  const [m, e] =
+    typeof min === 'object' || typeof extent === 'object'
+      ? unifyPair(min, extent)
+      : [toExpr(min), toExpr(extent)];
   return freezeNode({ kind: 'Range', min: m, extent: e, span });
 }
 function unifyPair(a: ExprLike, b: ExprLike): [PrimExpr, PrimExpr] {
@@ -149,7 +255,19 @@ export function isPrimExpr(x: unknown): x is PrimExpr {
   return typeof k === 'string' && PRIM_KINDS.has(k);
 }
 const PRIM_KINDS: ReadonlySet<string> = new Set([
-  'IntImm', 'FloatImm', 'StringImm', 'Var', ...Object.keys(BINARY), 'Not', 'Select', 'Cast', 'Call', 'Let', 'Ramp', 'Broadcast', 'BufferLoad',
+  'IntImm',
+  'FloatImm',
+  'StringImm',
+  'Var',
+  ...Object.keys(BINARY),
+  'Not',
+  'Select',
+  'Cast',
+  'Call',
+  'Let',
+  'Ramp',
+  'Broadcast',
+  'BufferLoad',
 ]);
 
 /** Something that can become a PrimExpr: a node, or a JS number (int32 if integral, else float32). */
@@ -159,7 +277,8 @@ export type ExprLike = PrimExpr | number | boolean;
 
 export function intImm(value: number, dt: DataType | string = DType.int64, span?: Span): IntImm {
   const t = parseDType(dt);
-  if (!Number.isInteger(value)) throw new KilnError(ErrorCodes.INVALID_ARGUMENT, `IntImm value ${value} is not an integer`);
+  if (!Number.isInteger(value))
+    throw new KilnError(ErrorCodes.INVALID_ARGUMENT, `IntImm value ${value} is not an integer`);
   if (!isIntegral(t)) throw new KilnError(ErrorCodes.DTYPE_MISMATCH, `IntImm of non-integer dtype ${t.str}`);
   return freezeNode({ kind: 'IntImm', dtype: t, value: t.code === 'bool' ? (value ? 1 : 0) : value, span });
 }
@@ -206,7 +325,10 @@ function unify(a: ExprLike, b: ExprLike, op: string): [PrimExpr, PrimExpr] {
     if (ta.lanes === 1 && elementOf(tb) === ta) return [broadcast(a, tb.lanes), b];
     if (tb.lanes === 1 && elementOf(ta) === tb) return [a, broadcast(b, ta.lanes)];
   }
-  throw new KilnError(ErrorCodes.DTYPE_MISMATCH, `operands of '${op}' have different dtypes: ${ta.str} and ${tb.str}`);
+  throw new KilnError(
+    ErrorCodes.DTYPE_MISMATCH,
+    `operands of '${op}' have different dtypes: ${ta.str} and ${tb.str}`,
+  );
 }
 
 export function binary<K extends BinaryKind>(kind: K, a: ExprLike, b: ExprLike, span?: Span): Binary<K> {
@@ -214,7 +336,8 @@ export function binary<K extends BinaryKind>(kind: K, a: ExprLike, b: ExprLike, 
   let t = x.dtype;
   if (COMPARE_KINDS.has(kind)) t = withLanes(DType.bool, x.dtype.lanes);
   else if (kind === 'And' || kind === 'Or') {
-    if (x.dtype.code !== 'bool') throw new KilnError(ErrorCodes.DTYPE_MISMATCH, `'${kind}' needs bool operands, got ${x.dtype.str}`);
+    if (x.dtype.code !== 'bool')
+      throw new KilnError(ErrorCodes.DTYPE_MISMATCH, `'${kind}' needs bool operands, got ${x.dtype.str}`);
   }
   return freezeNode({ kind, a: x, b: y, dtype: t, span }) as Binary<K>;
 }
@@ -239,12 +362,14 @@ export const or = (a: ExprLike, b: ExprLike): Or => binary('Or', a, b);
 
 export function not(a: ExprLike, span?: Span): Not {
   const x = toExpr(a);
-  if (x.dtype.code !== 'bool') throw new KilnError(ErrorCodes.DTYPE_MISMATCH, `'Not' needs a bool operand, got ${x.dtype.str}`);
+  if (x.dtype.code !== 'bool')
+    throw new KilnError(ErrorCodes.DTYPE_MISMATCH, `'Not' needs a bool operand, got ${x.dtype.str}`);
   return freezeNode({ kind: 'Not', a: x, dtype: x.dtype, span });
 }
 export function select(cond: ExprLike, t: ExprLike, f: ExprLike, span?: Span): Select {
   const c = toExpr(cond);
-  if (c.dtype.code !== 'bool') throw new KilnError(ErrorCodes.DTYPE_MISMATCH, `Select condition must be bool, got ${c.dtype.str}`);
+  if (c.dtype.code !== 'bool')
+    throw new KilnError(ErrorCodes.DTYPE_MISMATCH, `Select condition must be bool, got ${c.dtype.str}`);
   const [x, y] = unify(t, f, 'Select');
   return freezeNode({ kind: 'Select', cond: c, t: x, f: y, dtype: x.dtype, span });
 }
@@ -253,19 +378,27 @@ export function cast(dt: DataType | string, value: ExprLike, span?: Span): Cast 
   return freezeNode({ kind: 'Cast', value: toExpr(value), dtype: t, span });
 }
 export function call(dt: DataType | string, op: string, args: readonly ExprLike[], span?: Span): Call {
-  return freezeNode({ kind: 'Call', op, args: Object.freeze(args.map((a) => toExpr(a))), dtype: parseDType(dt), span });
+  return freezeNode({
+    kind: 'Call',
+    op,
+    args: Object.freeze(args.map((a) => toExpr(a))),
+    dtype: parseDType(dt),
+    span,
+  });
 }
 export function letExpr(v: Var, value: ExprLike, body: PrimExpr, span?: Span): Let {
   return freezeNode({ kind: 'Let', var: v, value: toExpr(value, v.dtype), body, dtype: body.dtype, span });
 }
 export function ramp(base: ExprLike, stride: ExprLike, lanes: number, span?: Span): Ramp {
   const [b, s] = unify(base, stride, 'Ramp');
-  if (b.dtype.lanes !== 1) throw new KilnError(ErrorCodes.DTYPE_MISMATCH, `Ramp base must be scalar, got ${b.dtype.str}`);
+  if (b.dtype.lanes !== 1)
+    throw new KilnError(ErrorCodes.DTYPE_MISMATCH, `Ramp base must be scalar, got ${b.dtype.str}`);
   return freezeNode({ kind: 'Ramp', base: b, stride: s, lanes, dtype: withLanes(b.dtype, lanes), span });
 }
 export function broadcast(value: ExprLike, lanes: number, span?: Span): Broadcast {
   const v = toExpr(value);
-  if (v.dtype.lanes !== 1) throw new KilnError(ErrorCodes.DTYPE_MISMATCH, `Broadcast value must be scalar, got ${v.dtype.str}`);
+  if (v.dtype.lanes !== 1)
+    throw new KilnError(ErrorCodes.DTYPE_MISMATCH, `Broadcast value must be scalar, got ${v.dtype.str}`);
   return freezeNode({ kind: 'Broadcast', value: v, lanes, dtype: withLanes(v.dtype, lanes), span });
 }
 
@@ -278,7 +411,12 @@ export interface BufferOptions {
   align?: number;
   span?: Span;
 }
-export function buffer(name: string, dt: DataType | string, shape: readonly ExprLike[], opts: BufferOptions = {}): Buffer {
+export function buffer(
+  name: string,
+  dt: DataType | string,
+  shape: readonly ExprLike[],
+  opts: BufferOptions = {},
+): Buffer {
   return freezeNode({
     kind: 'Buffer',
     name,
@@ -295,7 +433,13 @@ export function buffer(name: string, dt: DataType | string, shape: readonly Expr
 export function bufferLoad(buf: Buffer, indices: readonly ExprLike[], span?: Span): BufferLoad {
   const idx = Object.freeze(indices.map((i) => toExpr(i)));
   const lanes = idx.reduce((l, i) => Math.max(l, i.dtype.lanes), 1);
-  return freezeNode({ kind: 'BufferLoad', buffer: buf, indices: idx, dtype: withLanes(buf.dtype, buf.dtype.lanes * lanes), span });
+  return freezeNode({
+    kind: 'BufferLoad',
+    buffer: buf,
+    indices: idx,
+    dtype: withLanes(buf.dtype, buf.dtype.lanes * lanes),
+    span,
+  });
 }
 
 // ---------------------------------------------------------------- helpers

@@ -4,7 +4,13 @@ import { ErrorCodes, KilnError } from './errors.js';
 import type { Node } from './node.js';
 import { defineNodeKinds, freezeNode } from './node.js';
 
-export type AttrValue = string | number | boolean | null | readonly AttrValue[] | { readonly [k: string]: AttrValue };
+export type AttrValue =
+  | string
+  | number
+  | boolean
+  | null
+  | readonly AttrValue[]
+  | { readonly [k: string]: AttrValue };
 export type Attrs = Readonly<Record<string, AttrValue>>;
 
 export interface IRModule {
@@ -30,15 +36,26 @@ export function isFunctionKind(kind: string): boolean {
 
 const GLOBAL_NAME = /^[A-Za-z_][A-Za-z0-9_.$]*$/;
 
-export function irModule(functions: Iterable<readonly [string, Node]> | Record<string, Node> = {}, attrs: Attrs = {}): IRModule {
-  const entries = Symbol.iterator in functions ? [...(functions as Iterable<readonly [string, Node]>)] : Object.entries(functions);
+export function irModule(
+  functions: Iterable<readonly [string, Node]> | Record<string, Node> = {},
+  attrs: Attrs = {},
+): IRModule {
+  const entries =
+    Symbol.iterator in functions
+      ? [...(functions as Iterable<readonly [string, Node]>)]
+      : Object.entries(functions);
   const seen = new Set<string>();
   for (const [name, fn] of entries) {
-    if (!GLOBAL_NAME.test(name)) throw new KilnError(ErrorCodes.INVALID_ARGUMENT, `invalid global function name '${name}'`);
-    if (seen.has(name)) throw new KilnError(ErrorCodes.DUPLICATE_NAME, `duplicate global function '${name}' in IRModule`);
+    if (!GLOBAL_NAME.test(name))
+      throw new KilnError(ErrorCodes.INVALID_ARGUMENT, `invalid global function name '${name}'`);
+    if (seen.has(name))
+      throw new KilnError(ErrorCodes.DUPLICATE_NAME, `duplicate global function '${name}' in IRModule`);
     seen.add(name);
     if (!functionKinds.has(fn.kind)) {
-      throw new KilnError(ErrorCodes.INVALID_ARGUMENT, `global '${name}' is a ${fn.kind}, which is not a function kind`);
+      throw new KilnError(
+        ErrorCodes.INVALID_ARGUMENT,
+        `global '${name}' is a ${fn.kind}, which is not a function kind`,
+      );
     }
   }
   entries.sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0));
@@ -58,7 +75,11 @@ export function getFunction(mod: IRModule, name: string): Node | undefined {
 /** Like getFunction, but a missing name is a KilnError naming it. */
 export function lookupFunction(mod: IRModule, name: string): Node {
   const f = getFunction(mod, name);
-  if (!f) throw new KilnError(ErrorCodes.UNKNOWN_NAME, `no global function '${name}' in module (has: ${mod.globals.join(', ') || 'none'})`);
+  if (!f)
+    throw new KilnError(
+      ErrorCodes.UNKNOWN_NAME,
+      `no global function '${name}' in module (has: ${mod.globals.join(', ') || 'none'})`,
+    );
   return f;
 }
 

@@ -51,7 +51,10 @@ export function defineNodeKinds(
   for (const [kind, spec] of Object.entries(kinds)) {
     if (table.has(kind)) {
       const prev = table.get(kind)!;
-      throw new KilnError(ErrorCodes.DUPLICATE_NAME, `node kind '${kind}' of IR '${ir}' already declared by '${prev.ir}'`);
+      throw new KilnError(
+        ErrorCodes.DUPLICATE_NAME,
+        `node kind '${kind}' of IR '${ir}' already declared by '${prev.ir}'`,
+      );
     }
     table.set(
       kind,
@@ -59,7 +62,9 @@ export function defineNodeKinds(
         kind,
         ir,
         isVar: spec.isVar ?? false,
-        fields: Object.freeze(Object.entries(spec.fields).map(([name, type]) => Object.freeze({ name, type }))),
+        fields: Object.freeze(
+          Object.entries(spec.fields).map(([name, type]) => Object.freeze({ name, type })),
+        ),
       }),
     );
   }
@@ -80,7 +85,12 @@ export function listNodeKinds(ir?: string): string[] {
 }
 
 export function isNode(x: unknown): x is Node {
-  return typeof x === 'object' && x !== null && typeof (x as { kind?: unknown }).kind === 'string' && table.has((x as Node).kind);
+  return (
+    typeof x === 'object' &&
+    x !== null &&
+    typeof (x as { kind?: unknown }).kind === 'string' &&
+    table.has((x as Node).kind)
+  );
 }
 
 /** The child nodes of `n` (binders included), in field order. */

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { add, buffer, bufferLoad, letExpr, mul, primVar } from './expr.js';
-import { structuralEqual, structuralHash } from './structural.js';
-import { substitute, rewriteNode } from './visitor.js';
 import type { Node } from './node.js';
+import { structuralEqual, structuralHash } from './structural.js';
+import { rewriteNode, substitute } from './visitor.js';
 
 describe('structural equality', () => {
   it('treats let-bound variables as renamable', () => {
@@ -22,7 +22,9 @@ describe('structural equality', () => {
     const n2 = primVar('n');
     expect(structuralEqual(add(n1, 1), add(n2, 1))).toBe(false);
     expect(structuralEqual(add(n1, 1), add(n2, 1), { mapFreeVars: true })).toBe(true);
-    expect(structuralHash(add(n1, 1), { mapFreeVars: true })).toBe(structuralHash(add(n2, 1), { mapFreeVars: true }));
+    expect(structuralHash(add(n1, 1), { mapFreeVars: true })).toBe(
+      structuralHash(add(n2, 1), { mapFreeVars: true }),
+    );
     // one-to-one: n1 cannot map to both n2 and m
     const m = primVar('m');
     expect(structuralEqual(add(n1, n1), add(n2, m), { mapFreeVars: true })).toBe(false);

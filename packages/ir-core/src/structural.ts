@@ -13,7 +13,9 @@ export interface StructuralOptions {
 }
 
 function isDataType(v: unknown): v is DataType {
-  return typeof v === 'object' && v !== null && typeof (v as DataType).str === 'string' && 'lanes' in (v as object);
+  return (
+    typeof v === 'object' && v !== null && typeof (v as DataType).str === 'string' && 'lanes' in (v as object)
+  );
 }
 
 function valueEqual(a: unknown, b: unknown): boolean {
@@ -33,8 +35,12 @@ function valueEqual(a: unknown, b: unknown): boolean {
     if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
     return a.every((x, i) => valueEqual(x, b[i]));
   }
-  const ka = Object.keys(a).filter((k) => (a as Record<string, unknown>)[k] !== undefined).sort();
-  const kb = Object.keys(b).filter((k) => (b as Record<string, unknown>)[k] !== undefined).sort();
+  const ka = Object.keys(a)
+    .filter((k) => (a as Record<string, unknown>)[k] !== undefined)
+    .sort();
+  const kb = Object.keys(b)
+    .filter((k) => (b as Record<string, unknown>)[k] !== undefined)
+    .sort();
   if (ka.length !== kb.length || ka.some((k, i) => k !== kb[i])) return false;
   return ka.every((k) => valueEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
 }
@@ -95,7 +101,8 @@ class EqualChecker {
       case 'node':
         return this.node(x as Node, y as Node);
       case 'node?':
-        if (x === undefined || x === null || y === undefined || y === null) return (x ?? null) === (y ?? null);
+        if (x === undefined || x === null || y === undefined || y === null)
+          return (x ?? null) === (y ?? null);
         return this.node(x as Node, y as Node);
       case 'node[]': {
         const xs = x as readonly Node[];

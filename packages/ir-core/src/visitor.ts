@@ -78,7 +78,11 @@ export interface RewriteOptions {
 }
 
 /** Rewrite bottom-up with `rules`: children first, then the first rule that fires. */
-export function rewriteNode<T extends Node>(root: T, rules: readonly RewriteRule[], options: RewriteOptions = {}): T {
+export function rewriteNode<T extends Node>(
+  root: T,
+  rules: readonly RewriteRule[],
+  options: RewriteOptions = {},
+): T {
   const fixpoint = options.fixpoint ?? true;
   const maxSteps = options.maxSteps ?? 64;
   class RuleMutator extends Mutator {

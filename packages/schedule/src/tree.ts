@@ -159,7 +159,6 @@ export function transformStmt(s: Stmt, fn: (s: Stmt) => Stmt | null | undefined)
       const e = s.else ? transformStmt(s.else, fn) : undefined;
       if (t === s.then && e === s.else) return s;
       if (t === null && !e) return null;
-      // biome-ignore lint/suspicious/noThenProperty: `then` is IfThenElse's field name.
       return freezeNode({ ...s, then: t ?? evaluate(0), else: e ?? undefined });
     }
     case 'BlockRealize': {

@@ -7,9 +7,21 @@ import type { Var } from '@kiln/ir-core';
 import type { PrimFunc } from './stmt.js';
 
 export type KernelABIArg =
-  | { readonly kind: 'buffer'; readonly param: number; readonly name: string; readonly dtype: string; readonly ndim: number }
+  | {
+      readonly kind: 'buffer';
+      readonly param: number;
+      readonly name: string;
+      readonly dtype: string;
+      readonly ndim: number;
+    }
   | { readonly kind: 'scalar'; readonly param: number; readonly name: string; readonly dtype: string }
-  | { readonly kind: 'dim'; readonly name: string; readonly param: number; readonly dim: number; readonly var: Var };
+  | {
+      readonly kind: 'dim';
+      readonly name: string;
+      readonly param: number;
+      readonly dim: number;
+      readonly var: Var;
+    };
 
 /** The arguments of `fn`'s compiled kernel, in call order. */
 export function kernelABI(fn: PrimFunc): KernelABIArg[] {
@@ -17,7 +29,8 @@ export function kernelABI(fn: PrimFunc): KernelABIArg[] {
   const paramVars = new Set<Var>();
   for (const p of fn.params) if (p.kind === 'Var') paramVars.add(p);
   fn.params.forEach((p, i) => {
-    if (p.kind === 'Buffer') out.push({ kind: 'buffer', param: i, name: p.name, dtype: p.dtype.str, ndim: p.shape.length });
+    if (p.kind === 'Buffer')
+      out.push({ kind: 'buffer', param: i, name: p.name, dtype: p.dtype.str, ndim: p.shape.length });
     else out.push({ kind: 'scalar', param: i, name: p.name, dtype: p.dtype.str });
   });
   const seen = new Set<Var>();

@@ -1,7 +1,17 @@
 // TensorIR statements and the PrimFunc. Expressions (including Buffer and BufferLoad)
 // are ir-core's PrimExpr; this file adds the loop-level statement kinds.
 import type { Attrs, Buffer, DataType, ExprLike, PrimExpr, Range, Span, Var } from '@kiln/ir-core';
-import { DType, defineFunctionKind, defineNodeKinds, ErrorCodes, freezeNode, KilnError, primVar, range, toExpr } from '@kiln/ir-core';
+import {
+  DType,
+  defineFunctionKind,
+  defineNodeKinds,
+  ErrorCodes,
+  freezeNode,
+  KilnError,
+  primVar,
+  range,
+  toExpr,
+} from '@kiln/ir-core';
 
 export type ForKind = 'serial' | 'parallel' | 'vectorized' | 'unrolled' | 'thread_binding';
 export type IterType = 'spatial' | 'reduce' | 'ordered' | 'opaque';
@@ -111,8 +121,18 @@ export interface BlockRealize extends StmtBase {
 }
 
 export type Stmt =
-  | BufferStore | LetStmt | For | While | IfThenElse | SeqStmt | Evaluate
-  | Allocate | DeclBuffer | AttrStmt | Block | BlockRealize;
+  | BufferStore
+  | LetStmt
+  | For
+  | While
+  | IfThenElse
+  | SeqStmt
+  | Evaluate
+  | Allocate
+  | DeclBuffer
+  | AttrStmt
+  | Block
+  | BlockRealize;
 export type StmtKind = Stmt['kind'];
 
 /** A parameter of a PrimFunc: a buffer (tensor argument) or a scalar variable. */
@@ -131,7 +151,17 @@ export interface PrimFunc {
 defineNodeKinds('tir', {
   BufferStore: { fields: { buffer: 'node', value: 'node', indices: 'node[]' } },
   LetStmt: { fields: { value: 'node', var: 'binder', body: 'node' } },
-  For: { fields: { min: 'node', extent: 'node', loopVar: 'binder', forKind: 'value', threadTag: 'value', annotations: 'value', body: 'node' } },
+  For: {
+    fields: {
+      min: 'node',
+      extent: 'node',
+      loopVar: 'binder',
+      forKind: 'value',
+      threadTag: 'value',
+      annotations: 'value',
+      body: 'node',
+    },
+  },
   While: { fields: { cond: 'node', body: 'node' } },
   IfThenElse: { fields: { cond: 'node', then: 'node', else: 'node?' } },
   SeqStmt: { fields: { seq: 'node[]' } },
@@ -159,7 +189,18 @@ defineNodeKinds('tir', {
 defineFunctionKind('PrimFunc');
 
 const STMT_KINDS: ReadonlySet<string> = new Set([
-  'BufferStore', 'LetStmt', 'For', 'While', 'IfThenElse', 'SeqStmt', 'Evaluate', 'Allocate', 'DeclBuffer', 'AttrStmt', 'Block', 'BlockRealize',
+  'BufferStore',
+  'LetStmt',
+  'For',
+  'While',
+  'IfThenElse',
+  'SeqStmt',
+  'Evaluate',
+  'Allocate',
+  'DeclBuffer',
+  'AttrStmt',
+  'Block',
+  'BlockRealize',
 ]);
 export function isStmt(x: unknown): x is Stmt {
   return typeof x === 'object' && x !== null && STMT_KINDS.has((x as { kind?: string }).kind ?? '');
@@ -167,9 +208,20 @@ export function isStmt(x: unknown): x is Stmt {
 
 // ---------------------------------------------------------------- factories
 
-export function bufferStore(buffer: Buffer, value: ExprLike, indices: readonly ExprLike[], span?: Span): BufferStore {
+export function bufferStore(
+  buffer: Buffer,
+  value: ExprLike,
+  indices: readonly ExprLike[],
+  span?: Span,
+): BufferStore {
   const v = toExpr(value, buffer.dtype);
-  return freezeNode({ kind: 'BufferStore', buffer, value: v, indices: Object.freeze(indices.map((i) => toExpr(i))), span });
+  return freezeNode({
+    kind: 'BufferStore',
+    buffer,
+    value: v,
+    indices: Object.freeze(indices.map((i) => toExpr(i))),
+    span,
+  });
 }
 export function letStmt(v: Var, value: ExprLike, body: Stmt, span?: Span): LetStmt {
   return freezeNode({ kind: 'LetStmt', var: v, value: toExpr(value, v.dtype), body, span });
@@ -180,10 +232,19 @@ export interface ForOptions {
   annotations?: Attrs;
   span?: Span;
 }
-export function forLoop(loopVar: Var, min: ExprLike, extent: ExprLike, body: Stmt, opts: ForOptions = {}): For {
+export function forLoop(
+  loopVar: Var,
+  min: ExprLike,
+  extent: ExprLike,
+  body: Stmt,
+  opts: ForOptions = {},
+): For {
   const kind = opts.kind ?? 'serial';
   if (kind === 'thread_binding' && !opts.threadTag) {
-    throw new KilnError(ErrorCodes.INVALID_ARGUMENT, `thread_binding loop over '${loopVar.name}' needs a thread tag`);
+    throw new KilnError(
+      ErrorCodes.INVALID_ARGUMENT,
+      `thread_binding loop over '${loopVar.name}' needs a thread tag`,
+    );
   }
   return freezeNode({
     kind: 'For',
@@ -225,7 +286,12 @@ export function declBuffer(buffer: Buffer, body: Stmt, span?: Span): DeclBuffer 
 export function attrStmt(key: string, value: ExprLike, body: Stmt, span?: Span): AttrStmt {
   return freezeNode({ kind: 'AttrStmt', key, value: toExpr(value), body, span });
 }
-export function iterVar(v: Var, dom: Range | readonly [ExprLike, ExprLike], iterType: IterType = 'spatial', span?: Span): IterVar {
+export function iterVar(
+  v: Var,
+  dom: Range | readonly [ExprLike, ExprLike],
+  iterType: IterType = 'spatial',
+  span?: Span,
+): IterVar {
   const d = 'kind' in dom ? dom : range(dom[0], dom[1]);
   return freezeNode({ kind: 'IterVar', var: v, dom: d, iterType, span });
 }
@@ -256,7 +322,12 @@ export function block(name: string, body: Stmt, opts: BlockOptions = {}): Block 
     span: opts.span,
   });
 }
-export function blockRealize(iterValues: readonly ExprLike[], predicate: ExprLike, blk: Block, span?: Span): BlockRealize {
+export function blockRealize(
+  iterValues: readonly ExprLike[],
+  predicate: ExprLike,
+  blk: Block,
+  span?: Span,
+): BlockRealize {
   if (iterValues.length !== blk.iterVars.length) {
     throw new KilnError(
       ErrorCodes.INVALID_ARGUMENT,

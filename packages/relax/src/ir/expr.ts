@@ -33,8 +33,8 @@ import type {
 } from './nodes.js';
 // Side effect: the node kinds must be declared before any node is built.
 import './nodes.js';
-import { funcSInfo, makeShapeExpr, objectSInfo, primSInfo, tensorSInfo, tupleSInfo } from './struct-info.js';
 import { bfloatBits, halfBits } from '../text/data.js';
+import { funcSInfo, makeShapeExpr, objectSInfo, primSInfo, tensorSInfo, tupleSInfo } from './struct-info.js';
 
 export function relaxVar(name: string, structInfo: StructInfo, span?: Span): Var {
   return freezeNode({ kind: 'relax.Var', name, structInfo, span });

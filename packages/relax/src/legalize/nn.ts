@@ -3,7 +3,7 @@
 // meant as correct reference kernels that schedules then make fast.
 import type { DataType, PrimExpr, Var as PrimVar } from '@kiln/ir-core';
 import * as P from '@kiln/ir-core';
-import { DType, ErrorCodes, KilnError } from '@kiln/ir-core';
+import { DType } from '@kiln/ir-core';
 import type { Tensor } from '@kiln/tensorir';
 import * as T from '@kiln/tensorir';
 import { dimProduct } from '../arith.js';

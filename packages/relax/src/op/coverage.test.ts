@@ -559,7 +559,7 @@ describe('legalization of the remaining variants', () => {
       1, 1, 1, 1, 1, 1,
     ]);
     // arange(0, n) where n comes from an argument's shape: the kernel takes n as a TIR var.
-    const r = runOp((a) => op.arange(0, n), [rand('float32', [4], 6)], [f32([n])]);
+    const r = runOp((_a) => op.arange(0, n), [rand('float32', [4], 6)], [f32([n])]);
     expect(Array.from(tensorOut(r).data, Number)).toEqual([0, 1, 2, 3]);
   });
 });

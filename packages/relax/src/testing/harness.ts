@@ -4,6 +4,7 @@ import type { IRModule } from '@kiln/ir-core';
 import { isKilnError, postOrderVisit } from '@kiln/ir-core';
 import type { NDArray } from '@kiln/tensorir';
 import { getFlat, ndarray, randomNDArray } from '@kiln/tensorir';
+import { expect } from 'vitest';
 import { BlockBuilder } from '../block-builder.js';
 import type { RelaxValue } from '../eval.js';
 import { evaluateRelax, isNDArray } from '../eval.js';
@@ -11,7 +12,6 @@ import { relaxVar } from '../ir/expr.js';
 import type { Call, Expr, RelaxFunction, StructInfo, Var } from '../ir/nodes.js';
 import { sinfoToString, tensorSInfo } from '../ir/struct-info.js';
 import { legalizeModule } from '../transform/legalize-ops.js';
-import { expect } from 'vitest';
 import { recordNativeCase } from './native.js';
 
 export interface OpRun {

@@ -4,9 +4,9 @@
 // file by vitest.setup.ts, which runs `checkNativeCases` after the file's tests, so each
 // op's legalized kernels go through the native backend once, in one shared library.
 import { writeSync } from 'node:fs';
+import { buildCPU, sanitizeSymbol } from '@kiln/codegen-llvm';
 import type { IRModule, Node } from '@kiln/ir-core';
 import { getFunction, hostTarget, sequential, withFunction } from '@kiln/ir-core';
-import { buildCPU, sanitizeSymbol } from '@kiln/codegen-llvm';
 import type { Artifact, Instr, KernelModule, NativeArgKind, Value } from '@kiln/runtime';
 import { cpuSoLoader, createRuntime, Tensor } from '@kiln/runtime';
 import { defaultCPUSchedule } from '@kiln/schedule';
@@ -14,9 +14,9 @@ import type { NDArray, PrimFunc } from '@kiln/tensorir';
 import { allClose, lowerPrimFunc } from '@kiln/tensorir';
 import type { RelaxValue } from '../eval.js';
 import { isNDArray } from '../eval.js';
+import { lowerToVM } from '../vm/codegen.js';
 import { CallTIRRewrite, ToNonDataflow } from '../vm/lower-passes.js';
 import { StaticPlanBlockMemory } from '../vm/memory-plan.js';
-import { lowerToVM } from '../vm/codegen.js';
 
 export interface NativeCase {
   readonly label: string;
@@ -65,12 +65,17 @@ function compare(label: string, got: Value, want: RelaxValue, problems: string[]
       problems.push(`${label}: tuple arity differs`);
       return;
     }
-    want.forEach((w, i) => compare(`${label}[${i}]`, (got as Value[])[i], w as RelaxValue, problems));
+    for (const [i, w] of want.entries())
+      compare(`${label}[${i}]`, (got as Value[])[i], w as RelaxValue, problems);
   }
 }
 
 /** Compile every recorded case natively, run it and compare; returns the problems found. */
-export function checkNativeCases(cases: readonly NativeCase[] = NATIVE_CASES): { checked: number; skipped: number; problems: string[] } {
+export function checkNativeCases(cases: readonly NativeCase[] = NATIVE_CASES): {
+  checked: number;
+  skipped: number;
+  problems: string[];
+} {
   const problems: string[] = [];
   const target = { ...hostTarget(), numThreads: 2 };
   const prepared: Array<{ c: NativeCase; artifact: Artifact }> = [];
@@ -96,7 +101,10 @@ export function checkNativeCases(cases: readonly NativeCase[] = NATIVE_CASES): {
       }
       const functions = program.functions.map((f) => ({
         ...f,
-        code: f.code.map((ins): Instr => (ins.op === 'CallKernel' ? { ...ins, symbol: rename.get(ins.symbol) ?? ins.symbol } : ins)),
+        code: f.code.map(
+          (ins): Instr =>
+            ins.op === 'CallKernel' ? { ...ins, symbol: rename.get(ins.symbol) ?? ins.symbol } : ins,
+        ),
       }));
       prepared.push({
         c,
@@ -119,10 +127,14 @@ export function checkNativeCases(cases: readonly NativeCase[] = NATIVE_CASES): {
     const lib = buildCPU(kernels, target, { name: 'op_tests' });
     const symbols: Record<string, { args: NativeArgKind[] }> = {};
     for (const k of lib.kernels) {
-      if (k.cTypes.some((t) => !NATIVE_ARGS.has(t))) throw new Error(`kernel ${k.symbol} takes arguments (${k.cTypes}) the runtime cannot pass`);
+      if (k.cTypes.some((t) => !NATIVE_ARGS.has(t)))
+        throw new Error(`kernel ${k.symbol} takes arguments (${k.cTypes}) the runtime cannot pass`);
       symbols[k.symbol] = { args: k.cTypes as NativeArgKind[] };
     }
-    shared = cpuSoLoader({ name: 'cpu', kind: 'cpu-so', device: 0, symbols, data: lib.library, meta: { numThreads: 2 } }, { source: 'op tests', jsModules: {} });
+    shared = cpuSoLoader(
+      { name: 'cpu', kind: 'cpu-so', device: 0, symbols, data: lib.library, meta: { numThreads: 2 } },
+      { source: 'op tests', jsModules: {} },
+    );
   } catch (e) {
     problems.push(`building the native library failed: ${(e as Error).message}`);
     return { checked: 0, skipped, problems };

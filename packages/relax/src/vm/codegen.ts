@@ -10,7 +10,16 @@ import { ErrorCodes, getFunction, KilnError, moduleEntries, printExpr } from '@k
 import type { Arg, DimPattern, Instr, IntExpr, ValueSig, VMFunction } from '@kiln/runtime';
 import type { PrimFunc } from '@kiln/tensorir';
 import { kernelABI } from '@kiln/tensorir';
-import type { AnyVar, Binding, Call, Constant, Expr, RelaxFunction, StructInfo, TensorStructInfo } from '../ir/nodes.js';
+import type {
+  AnyVar,
+  Binding,
+  Call,
+  Constant,
+  Expr,
+  RelaxFunction,
+  StructInfo,
+  TensorStructInfo,
+} from '../ir/nodes.js';
 import { tensorShape } from '../ir/struct-info.js';
 
 export interface VMConstant {
@@ -50,7 +59,11 @@ class ProgramBuilder {
     if (i === undefined) {
       i = this.constants.length;
       const d = c.data;
-      this.constants.push({ dtype: c.dtype.str, shape: [...c.shape], data: new Uint8Array(d.buffer.slice(d.byteOffset, d.byteOffset + d.byteLength)) });
+      this.constants.push({
+        dtype: c.dtype.str,
+        shape: [...c.shape],
+        data: new Uint8Array(d.buffer.slice(d.byteOffset, d.byteOffset + d.byteLength)),
+      });
       this.constIndex.set(c, i);
     }
     return i;
@@ -70,7 +83,13 @@ function sigOf(s: StructInfo): ValueSig {
     case 'relax.TupleStructInfo':
       return { kind: 'tuple', fields: s.fields.map(sigOf) };
     case 'relax.ShapeStructInfo':
-      return { kind: 'shape', dims: s.ndim >= 0 && s.values.length === s.ndim ? s.values.map((d) => (d.kind === 'IntImm' ? d.value : printExpr(d))) : undefined };
+      return {
+        kind: 'shape',
+        dims:
+          s.ndim >= 0 && s.values.length === s.ndim
+            ? s.values.map((d) => (d.kind === 'IntImm' ? d.value : printExpr(d)))
+            : undefined,
+      };
     case 'relax.PrimStructInfo':
       return { kind: 'scalar', dtype: s.dtype.str };
     default:
@@ -157,7 +176,12 @@ class FunctionLowering {
   }
 
   /** MatchShape for `reg` against `sinfo`, binding new symbolic vars. Deferred dims are returned. */
-  private matchShape(reg: number, sinfo: StructInfo, argName: string, bindNew: boolean): Array<{ reg: number; sinfo: StructInfo; arg: string }> {
+  private matchShape(
+    reg: number,
+    sinfo: StructInfo,
+    argName: string,
+    bindNew: boolean,
+  ): Array<{ reg: number; sinfo: StructInfo; arg: string }> {
     const deferred: Array<{ reg: number; sinfo: StructInfo; arg: string }> = [];
     const pattern = (dims: readonly PrimExpr[]): DimPattern[] =>
       dims.map((d): DimPattern => {
@@ -176,23 +200,47 @@ class FunctionLowering {
     if (sinfo.kind === 'relax.TensorStructInfo') {
       const shape = tensorShape(sinfo);
       const dims = shape ? pattern(shape) : undefined;
-      if (dims?.some((p) => p.kind === 'any') && shape?.some((d) => d.kind !== 'IntImm')) deferred.push({ reg, sinfo, arg: argName });
+      if (dims?.some((p) => p.kind === 'any') && shape?.some((d) => d.kind !== 'IntImm'))
+        deferred.push({ reg, sinfo, arg: argName });
       this.code.push({
         op: 'MatchShape',
         reg,
         valueKind: 'tensor',
         dtype: sinfo.dtype?.str,
-        dims: dims ?? (sinfo.ndim >= 0 ? Array.from({ length: sinfo.ndim }, (): DimPattern => ({ kind: 'any' })) : undefined),
+        dims:
+          dims ??
+          (sinfo.ndim >= 0
+            ? Array.from({ length: sinfo.ndim }, (): DimPattern => ({ kind: 'any' }))
+            : undefined),
         context,
       });
     } else if (sinfo.kind === 'relax.ShapeStructInfo') {
       const known = sinfo.ndim >= 0 && sinfo.values.length === sinfo.ndim;
-      this.code.push({ op: 'MatchShape', reg, valueKind: 'shape', dims: known ? pattern(sinfo.values) : undefined, context });
+      this.code.push({
+        op: 'MatchShape',
+        reg,
+        valueKind: 'shape',
+        dims: known ? pattern(sinfo.values) : undefined,
+        context,
+      });
     } else if (sinfo.kind === 'relax.TupleStructInfo') {
       sinfo.fields.forEach((f, i) => {
-        if (f.kind !== 'relax.TensorStructInfo' && f.kind !== 'relax.ShapeStructInfo' && f.kind !== 'relax.TupleStructInfo') return;
+        if (
+          f.kind !== 'relax.TensorStructInfo' &&
+          f.kind !== 'relax.ShapeStructInfo' &&
+          f.kind !== 'relax.TupleStructInfo'
+        )
+          return;
         const r = this.reg();
-        this.code.push({ op: 'CallBuiltin', name: 'tuple.get', args: [{ kind: 'reg', reg }, { kind: 'imm', value: i }], dst: r });
+        this.code.push({
+          op: 'CallBuiltin',
+          name: 'tuple.get',
+          args: [
+            { kind: 'reg', reg },
+            { kind: 'imm', value: i },
+          ],
+          dst: r,
+        });
         deferred.push(...this.matchShape(r, f, `${argName}[${i}]`, bindNew));
       });
     }
@@ -201,7 +249,7 @@ class FunctionLowering {
 
   lower(): VMFunction {
     const fn = this.fn;
-    fn.params.forEach((p) => this.regs.set(p, this.reg()));
+    for (const p of fn.params) this.regs.set(p, this.reg());
     const deferred = fn.params.flatMap((p) => this.matchShape(this.regOf(p), p.structInfo, p.name, true));
     for (const d of deferred) this.matchShape(d.reg, d.sinfo, d.arg, false);
     const out = this.expr(fn.body);
@@ -247,7 +295,8 @@ class FunctionLowering {
   private args(exprs: readonly Expr[]): Arg[] {
     return exprs.map((a): Arg => {
       if (a.kind === 'relax.PrimValue') {
-        if (a.value.kind === 'IntImm' || a.value.kind === 'FloatImm') return { kind: 'imm', value: a.value.value };
+        if (a.value.kind === 'IntImm' || a.value.kind === 'FloatImm')
+          return { kind: 'imm', value: a.value.value };
         return { kind: 'dim', expr: this.intExpr(a.value) };
       }
       if (a.kind === 'relax.StringImm') return { kind: 'str', value: a.value };
@@ -268,13 +317,26 @@ class FunctionLowering {
       }
       case 'relax.Tuple': {
         const dst = this.reg();
-        this.code.push({ op: 'CallBuiltin', name: 'tuple.make', args: e.fields.map((f) => ({ kind: 'reg', reg: this.expr(f) })), dst });
+        this.code.push({
+          op: 'CallBuiltin',
+          name: 'tuple.make',
+          args: e.fields.map((f) => ({ kind: 'reg', reg: this.expr(f) })),
+          dst,
+        });
         return dst;
       }
       case 'relax.TupleGetItem': {
         const t = this.expr(e.tuple);
         const dst = this.reg();
-        this.code.push({ op: 'CallBuiltin', name: 'tuple.get', args: [{ kind: 'reg', reg: t }, { kind: 'imm', value: e.index }], dst });
+        this.code.push({
+          op: 'CallBuiltin',
+          name: 'tuple.get',
+          args: [
+            { kind: 'reg', reg: t },
+            { kind: 'imm', value: e.index },
+          ],
+          dst,
+        });
         return dst;
       }
       case 'relax.ShapeExpr': {
@@ -290,7 +352,15 @@ class FunctionLowering {
         }
         const sh = this.reg();
         this.code.push({ op: 'MakeShape', dst: sh, dims: [this.intExpr(e.value)] });
-        this.code.push({ op: 'CallBuiltin', name: 'shape.get', args: [{ kind: 'reg', reg: sh }, { kind: 'imm', value: 0 }], dst });
+        this.code.push({
+          op: 'CallBuiltin',
+          name: 'shape.get',
+          args: [
+            { kind: 'reg', reg: sh },
+            { kind: 'imm', value: 0 },
+          ],
+          dst,
+        });
         return dst;
       }
       case 'relax.StringImm': {
@@ -322,13 +392,21 @@ class FunctionLowering {
   }
 
   /** Destination-passing kernel call: inputs, outputs, then the ABI's scalar/dim args. */
-  private callKernel(name: string, inputs: readonly Expr[], outputs: readonly number[], tirVars: readonly PrimExpr[]): void {
+  private callKernel(
+    name: string,
+    inputs: readonly Expr[],
+    outputs: readonly number[],
+    tirVars: readonly PrimExpr[],
+  ): void {
     const prim = getFunction(this.mod, name);
-    if (!prim || prim.kind !== 'PrimFunc') this.fail(`'${name}' is not a PrimFunc of the module`);
+    if (prim?.kind !== 'PrimFunc') this.fail(`'${name}' is not a PrimFunc of the module`);
     const pf = prim as unknown as PrimFunc;
     const inRegs = inputs.map((a) => this.expr(a));
     const tensorRegs = [...inRegs, ...outputs];
-    const tensorSInfos: (StructInfo | undefined)[] = [...inputs.map((a) => a.structInfo), ...outputs.map(() => undefined)];
+    const tensorSInfos: (StructInfo | undefined)[] = [
+      ...inputs.map((a) => a.structInfo),
+      ...outputs.map(() => undefined),
+    ];
     const abi = kernelABI(pf);
     const bufferParams = pf.params.filter((p) => p.kind === 'Buffer').length;
     if (bufferParams !== tensorRegs.length) {
@@ -347,7 +425,9 @@ class FunctionLowering {
       if (a.kind === 'scalar') {
         const v = tirVars[paramToScalar.get(a.param)!];
         if (!v) this.fail(`kernel '${name}' needs scalar '${a.name}' but the call passes no value for it`);
-        return v.kind === 'IntImm' || v.kind === 'FloatImm' ? { kind: 'imm', value: v.value } : { kind: 'dim', expr: this.intExpr(v) };
+        return v.kind === 'IntImm' || v.kind === 'FloatImm'
+          ? { kind: 'imm', value: v.value }
+          : { kind: 'dim', expr: this.intExpr(v) };
       }
       // a symbolic dim of a tensor argument: from its StructInfo, else read at run time
       const ti = paramToTensor.get(a.param)!;
@@ -357,8 +437,21 @@ class FunctionLowering {
       if (d && this.allBound(d)) return { kind: 'dim', expr: this.intExpr(d) };
       const sh = this.reg();
       const dst = this.reg();
-      this.code.push({ op: 'CallBuiltin', name: 'shape_of', args: [{ kind: 'reg', reg: tensorRegs[ti] }], dst: sh });
-      this.code.push({ op: 'CallBuiltin', name: 'shape.get', args: [{ kind: 'reg', reg: sh }, { kind: 'imm', value: a.dim }], dst });
+      this.code.push({
+        op: 'CallBuiltin',
+        name: 'shape_of',
+        args: [{ kind: 'reg', reg: tensorRegs[ti] }],
+        dst: sh,
+      });
+      this.code.push({
+        op: 'CallBuiltin',
+        name: 'shape.get',
+        args: [
+          { kind: 'reg', reg: sh },
+          { kind: 'imm', value: a.dim },
+        ],
+        dst,
+      });
       return { kind: 'reg', reg: dst };
     });
     this.prog.kernels.add(name);
@@ -369,7 +462,13 @@ class FunctionLowering {
     const shape = tensorShape(o);
     if (!shape || !o.dtype) this.fail('an output needs a known shape and dtype');
     const dst = this.reg();
-    this.code.push({ op: 'AllocTensor', dst, shape: { kind: 'dims', dims: shape.map((d) => this.intExpr(d)) }, dtype: (o.dtype as DataType).str, device: this.opts.device });
+    this.code.push({
+      op: 'AllocTensor',
+      dst,
+      shape: { kind: 'dims', dims: shape.map((d) => this.intExpr(d)) },
+      dtype: (o.dtype as DataType).str,
+      device: this.opts.device,
+    });
     return dst;
   }
 
@@ -384,7 +483,8 @@ class FunctionLowering {
         const nbuf = pf.params.filter((p) => p.kind === 'Buffer').length;
         const tensorArgs = c.args.filter((a) => a.kind !== 'relax.ShapeExpr');
         const tirVars = c.args.find((a) => a.kind === 'relax.ShapeExpr');
-        if (tensorArgs.length !== nbuf) this.fail(`kernel '${op.name}' takes ${nbuf} tensors, the call passes ${tensorArgs.length}`);
+        if (tensorArgs.length !== nbuf)
+          this.fail(`kernel '${op.name}' takes ${nbuf} tensors, the call passes ${tensorArgs.length}`);
         this.callKernel(op.name, tensorArgs, [], tirVars?.kind === 'relax.ShapeExpr' ? tirVars.values : []);
         const dst = this.reg();
         this.code.push({ op: 'LoadImm', dst, value: 0 });
@@ -402,7 +502,8 @@ class FunctionLowering {
       this.code.push({ op: 'CallBuiltin', name: op.globalSymbol, args: this.args(c.args), dst });
       return dst;
     }
-    if (op.kind !== 'relax.Op') return this.fail('calls of function-valued variables are not supported by the VM yet');
+    if (op.kind !== 'relax.Op')
+      return this.fail('calls of function-valued variables are not supported by the VM yet');
     switch (op.name) {
       case 'relax.call_tir': {
         const gv = c.args[0];
@@ -419,7 +520,12 @@ class FunctionLowering {
         this.callKernel(gv.name, inputs, outRegs, tv?.kind === 'relax.ShapeExpr' ? tv.values : []);
         if (outRegs.length === 1 && out.kind !== 'relax.TupleStructInfo') return outRegs[0];
         const dst = this.reg();
-        this.code.push({ op: 'CallBuiltin', name: 'tuple.make', args: outRegs.map((r) => ({ kind: 'reg', reg: r })), dst });
+        this.code.push({
+          op: 'CallBuiltin',
+          name: 'tuple.make',
+          args: outRegs.map((r) => ({ kind: 'reg', reg: r })),
+          dst,
+        });
         return dst;
       }
       case 'relax.builtin.alloc_tensor': {
@@ -429,11 +535,13 @@ class FunctionLowering {
       }
       case 'relax.memory.alloc_tensor': {
         const st = c.args[0];
-        const slot = st.kind === 'relax.Var' || st.kind === 'relax.DataflowVar' ? this.storage.get(st) : undefined;
+        const slot =
+          st.kind === 'relax.Var' || st.kind === 'relax.DataflowVar' ? this.storage.get(st) : undefined;
         if (slot === undefined) this.fail('memory.alloc_tensor needs a storage variable');
         const off = c.args[1];
         const shape = c.args[2];
-        if (off.kind !== 'relax.PrimValue' || shape.kind !== 'relax.ShapeExpr') this.fail('memory.alloc_tensor(storage, offset, shape)');
+        if (off.kind !== 'relax.PrimValue' || shape.kind !== 'relax.ShapeExpr')
+          this.fail('memory.alloc_tensor(storage, offset, shape)');
         const dst = this.reg();
         this.code.push({
           op: 'AllocTensorFromStorage',
@@ -447,7 +555,8 @@ class FunctionLowering {
       }
       case 'relax.memory.kill_storage': {
         const st = c.args[0];
-        const slot = st.kind === 'relax.Var' || st.kind === 'relax.DataflowVar' ? this.storage.get(st) : undefined;
+        const slot =
+          st.kind === 'relax.Var' || st.kind === 'relax.DataflowVar' ? this.storage.get(st) : undefined;
         if (slot === undefined) this.fail('kill_storage needs a storage variable');
         this.code.push({ op: 'KillStorage', slot });
         const dst = this.reg();
@@ -456,7 +565,12 @@ class FunctionLowering {
       }
       case 'relax.shape_of': {
         const dst = this.reg();
-        this.code.push({ op: 'CallBuiltin', name: 'shape_of', args: [{ kind: 'reg', reg: this.expr(c.args[0]) }], dst });
+        this.code.push({
+          op: 'CallBuiltin',
+          name: 'shape_of',
+          args: [{ kind: 'reg', reg: this.expr(c.args[0]) }],
+          dst,
+        });
         return dst;
       }
       default:
@@ -475,7 +589,10 @@ export function lowerToVM(mod: IRModule, options: VMLoweringOptions = {}): VMPro
     if (options.functions && !options.functions.includes(name)) continue;
     functions.push(new FunctionLowering(name, f as unknown as RelaxFunction, mod, prog, opts).lower());
   }
-  if (functions.length === 0) throw new KilnError(ErrorCodes.INVALID_ARGUMENT, 'VM lowering: the module has no Relax function to lower');
+  if (functions.length === 0)
+    throw new KilnError(
+      ErrorCodes.INVALID_ARGUMENT,
+      'VM lowering: the module has no Relax function to lower',
+    );
   return { functions, constants: prog.constants, kernels: [...prog.kernels].sort() };
 }
-

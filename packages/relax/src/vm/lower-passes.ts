@@ -7,11 +7,19 @@
 //    Requires: legalized (no op calls other than call_tir / VM builtins remain in use).
 //  - relax.StaticPlanBlockMemory: see memory-plan.ts.
 import type { Node } from '@kiln/ir-core';
-import { definePass, ErrorCodes, KilnError, mapFunctions, Mutator } from '@kiln/ir-core';
+import { definePass, ErrorCodes, KilnError, Mutator, mapFunctions } from '@kiln/ir-core';
 import { bindingBlock, call, relaxVar, seqExpr, tuple, varBinding } from '../ir/expr.js';
-import type { Binding, Block, Call, Expr, RelaxFunction, SeqExpr, StructInfo, TensorStructInfo } from '../ir/nodes.js';
-import { objectSInfo, tensorShape } from '../ir/struct-info.js';
-import { makeShapeExpr } from '../ir/struct-info.js';
+import type {
+  Binding,
+  Block,
+  Call,
+  Expr,
+  RelaxFunction,
+  SeqExpr,
+  StructInfo,
+  TensorStructInfo,
+} from '../ir/nodes.js';
+import { makeShapeExpr, objectSInfo, tensorShape } from '../ir/struct-info.js';
 import { allocTensor } from './ops.js';
 
 class ToNonDataflowMutator extends Mutator {
@@ -39,7 +47,10 @@ function outputsOf(sinfo: StructInfo, op: string): TensorStructInfo[] {
   const outs = sinfo.kind === 'relax.TupleStructInfo' ? sinfo.fields : [sinfo];
   return outs.map((o) => {
     if (o.kind !== 'relax.TensorStructInfo' || !o.dtype || !tensorShape(o)) {
-      throw new KilnError(ErrorCodes.INVALID_ARGUMENT, `${op}: outputs need a known shape and dtype to be allocated`);
+      throw new KilnError(
+        ErrorCodes.INVALID_ARGUMENT,
+        `${op}: outputs need a known shape and dtype to be allocated`,
+      );
     }
     return o;
   });
@@ -52,9 +63,17 @@ function rewriteSeq(seq: SeqExpr): SeqExpr {
     let blockChanged = false;
     for (const b of blk.bindings) {
       const v = b.value;
-      if (b.kind === 'relax.VarBinding' && v.kind === 'relax.Call' && v.op.kind === 'relax.Op' && (v.op.name === 'relax.call_tir' || v.op.name === 'relax.call_dps_packed')) {
+      if (
+        b.kind === 'relax.VarBinding' &&
+        v.kind === 'relax.Call' &&
+        v.op.kind === 'relax.Op' &&
+        (v.op.name === 'relax.call_tir' || v.op.name === 'relax.call_dps_packed')
+      ) {
         if (blk.kind === 'relax.DataflowBlock') {
-          throw new KilnError(ErrorCodes.PASS_REQUIREMENT, 'relax.CallTIRRewrite: run relax.ToNonDataflow first (found call_tir in a dataflow block)');
+          throw new KilnError(
+            ErrorCodes.PASS_REQUIREMENT,
+            'relax.CallTIRRewrite: run relax.ToNonDataflow first (found call_tir in a dataflow block)',
+          );
         }
         const callee = v.args[0];
         const argsTuple = v.args[1];
@@ -67,7 +86,9 @@ function rewriteSeq(seq: SeqExpr): SeqExpr {
         });
         const extra: Expr[] = [];
         if (v.args.length === 3) extra.push(v.args[2]); // tir_vars (a ShapeExpr of scalar params)
-        const dps: Call = call(callee as Call['op'], [...args, ...allocVars, ...extra], { structInfo: objectSInfo() });
+        const dps: Call = call(callee as Call['op'], [...args, ...allocVars, ...extra], {
+          structInfo: objectSInfo(),
+        });
         out.push(varBinding(relaxVar('_', objectSInfo()), dps));
         const result = allocVars.length === 1 ? allocVars[0] : tuple(allocVars);
         out.push(varBinding(b.var, result));
@@ -96,7 +117,9 @@ function rewriteExpr(e: Expr): Expr {
     case 'relax.If': {
       const t = rewriteExpr(e.trueBranch);
       const f = rewriteExpr(e.falseBranch);
-      return t === e.trueBranch && f === e.falseBranch ? e : Object.freeze({ ...e, trueBranch: t, falseBranch: f });
+      return t === e.trueBranch && f === e.falseBranch
+        ? e
+        : Object.freeze({ ...e, trueBranch: t, falseBranch: f });
     }
     default:
       return e;

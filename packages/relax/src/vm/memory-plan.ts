@@ -7,7 +7,16 @@
 // needed), and only for an identical byte expression when sizes are symbolic.
 // The function gets an attribute `kiln.memory_plan` with the bytes before and after.
 import type { Node, PrimExpr } from '@kiln/ir-core';
-import { bytesOf, definePass, dtype as parseDType, intImm, mapFunctions, mul, simplify, structuralEqual } from '@kiln/ir-core';
+import {
+  bytesOf,
+  definePass,
+  intImm,
+  mapFunctions,
+  mul,
+  dtype as parseDType,
+  simplify,
+  structuralEqual,
+} from '@kiln/ir-core';
 import { bindingBlock, relaxVar, seqExpr, varBinding } from '../ir/expr.js';
 import type { AnyVar, Binding, Block, Call, Expr, RelaxFunction, SeqExpr, ShapeExpr } from '../ir/nodes.js';
 import { objectSInfo } from '../ir/struct-info.js';
@@ -89,12 +98,19 @@ function planSeq(seq: SeqExpr, report: MemoryPlanReport, escapingRoots: Set<AnyV
     usedVars(b.value, used);
     for (const u of used) lastUse.set(u, i);
     const v = b.value;
-    if (v.kind === 'relax.Var' || v.kind === 'relax.DataflowVar' || v.kind === 'relax.Tuple' || v.kind === 'relax.TupleGetItem' || b.kind === 'relax.MatchCast') {
+    if (
+      v.kind === 'relax.Var' ||
+      v.kind === 'relax.DataflowVar' ||
+      v.kind === 'relax.Tuple' ||
+      v.kind === 'relax.TupleGetItem' ||
+      b.kind === 'relax.MatchCast'
+    ) {
       for (const u of used) union(b.var, u);
     }
     // Values passed to a non-kernel callee may be kept by it: they escape.
     if (v.kind === 'relax.Call') {
-      const kernelCall = v.op.kind === 'relax.GlobalVar' || v.op.kind === 'relax.ExternFunc' || v.op.kind === 'relax.Op';
+      const kernelCall =
+        v.op.kind === 'relax.GlobalVar' || v.op.kind === 'relax.ExternFunc' || v.op.kind === 'relax.Op';
       if (!kernelCall || (v.op.kind === 'relax.Op' && v.op.name === 'relax.reshape')) {
         for (const u of used) escapes.add(u);
         if (v.op.kind === 'relax.Op') for (const u of used) union(b.var, u);
@@ -135,7 +151,9 @@ function planSeq(seq: SeqExpr, report: MemoryPlanReport, escapingRoots: Set<AnyV
     if (staticSize !== undefined) {
       report.bytesBefore += staticSize;
       const free = tokens.filter((t) => t.free && typeof t.size === 'number');
-      const fit = free.filter((t) => (t.size as number) >= staticSize).sort((a, b2) => (a.size as number) - (b2.size as number))[0];
+      const fit = free
+        .filter((t) => (t.size as number) >= staticSize)
+        .sort((a, b2) => (a.size as number) - (b2.size as number))[0];
       tok = fit ?? free.sort((a, b2) => (b2.size as number) - (a.size as number))[0];
       if (tok) tok.size = Math.max(tok.size as number, staticSize);
     } else {
@@ -143,7 +161,12 @@ function planSeq(seq: SeqExpr, report: MemoryPlanReport, escapingRoots: Set<AnyV
       tok = tokens.find((t) => t.free && typeof t.size !== 'number' && structuralEqual(t.size, bytes));
     }
     if (!tok) {
-      tok = { storage: relaxVar(`storage${counter++}`, objectSInfo()), size: staticSize ?? bytes, firstUser: i, free: false };
+      tok = {
+        storage: relaxVar(`storage${counter++}`, objectSInfo()),
+        size: staticSize ?? bytes,
+        firstUser: i,
+        free: false,
+      };
       tokens.push(tok);
     }
     tok.free = false;
@@ -181,7 +204,13 @@ function planSeq(seq: SeqExpr, report: MemoryPlanReport, escapingRoots: Set<AnyV
 
 /** Plan one function; returns it with `kiln.memory_plan` set (identity when nothing to plan). */
 export function planFunctionMemory(fn: RelaxFunction): { fn: RelaxFunction; report: MemoryPlanReport } {
-  const report: MemoryPlanReport = { bytesBefore: 0, bytesAfter: 0, symbolicBefore: 0, symbolicAfter: 0, escaping: 0 };
+  const report: MemoryPlanReport = {
+    bytesBefore: 0,
+    bytesAfter: 0,
+    symbolicBefore: 0,
+    symbolicAfter: 0,
+    escaping: 0,
+  };
   if (fn.body.kind !== 'relax.SeqExpr') return { fn, report };
   const body = planSeq(fn.body, report, new Set());
   const attrs = { ...fn.attrs, 'kiln.memory_plan': { ...report } };
@@ -194,7 +223,11 @@ export const StaticPlanBlockMemory = definePass({
   requires: ['explicit_alloc'],
   establishes: ['memory_planned'],
   run(mod) {
-    return mapFunctions(mod, (f) => planFunctionMemory(f as unknown as RelaxFunction).fn as unknown as Node, 'relax.Function');
+    return mapFunctions(
+      mod,
+      (f) => planFunctionMemory(f as unknown as RelaxFunction).fn as unknown as Node,
+      'relax.Function',
+    );
   },
 });
 

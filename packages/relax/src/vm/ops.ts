@@ -1,7 +1,7 @@
 // Operators that exist only after the graph has been lowered towards the VM: explicit
 // allocation (CallTIRRewrite) and storage planning (StaticPlanBlockMemory). They are
 // ordinary registry entries, so printers, checkers and plugins see them like any op.
-import { dtype as parseDType, ErrorCodes } from '@kiln/ir-core';
+import { ErrorCodes, dtype as parseDType } from '@kiln/ir-core';
 import { z } from 'zod';
 import { call, primValue } from '../ir/expr.js';
 import type { Expr, ShapeExpr } from '../ir/nodes.js';
@@ -36,7 +36,8 @@ export const allocStorageOp = defineOp({
   pattern: 'opaque',
   pure: false,
   inferStructInfo(c, ctx) {
-    if (c.args[0]?.kind !== 'relax.PrimValue') ctx.fail(ErrorCodes.INVALID_ARGUMENT, 'argument 0 must be the size in bytes (a PrimValue)');
+    if (c.args[0]?.kind !== 'relax.PrimValue')
+      ctx.fail(ErrorCodes.INVALID_ARGUMENT, 'argument 0 must be the size in bytes (a PrimValue)');
     return objectSInfo();
   },
 });
@@ -66,10 +67,18 @@ export const killStorageOp = defineOp({
   },
 });
 
-export const VM_OPS: readonly OpDef<unknown>[] = [allocTensorOp, allocStorageOp, memAllocTensorOp, killStorageOp] as readonly OpDef<unknown>[];
+export const VM_OPS: readonly OpDef<unknown>[] = [
+  allocTensorOp,
+  allocStorageOp,
+  memAllocTensorOp,
+  killStorageOp,
+] as readonly OpDef<unknown>[];
 
 export function allocTensor(shape: ShapeExpr, dt: string): Expr {
-  return call('relax.builtin.alloc_tensor', [shape], { attrs: { dtype: dt }, structInfo: tensorSInfo(shape.values, parseDType(dt)) });
+  return call('relax.builtin.alloc_tensor', [shape], {
+    attrs: { dtype: dt },
+    structInfo: tensorSInfo(shape.values, parseDType(dt)),
+  });
 }
 export function allocStorage(bytes: Parameters<typeof primValue>[0]): Expr {
   return call('relax.memory.alloc_storage', [primValue(bytes)], { structInfo: objectSInfo() });

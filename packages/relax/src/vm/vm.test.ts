@@ -5,8 +5,8 @@ import { createRuntime, Tensor } from '@kiln/runtime';
 import type { NDArray, PrimFunc } from '@kiln/tensorir';
 import { interpret } from '@kiln/tensorir';
 import { describe, expect, it } from 'vitest';
-import { BlockBuilder, constant, op, relaxVar, tensorSInfo } from '../index.js';
 import type { RelaxFunction } from '../index.js';
+import { BlockBuilder, constant, op, relaxVar, tensorSInfo } from '../index.js';
 import { LegalizeOps } from '../transform/legalize-ops.js';
 import { lowerToVM } from './codegen.js';
 import { CallTIRRewrite, ToNonDataflow } from './lower-passes.js';
@@ -32,7 +32,8 @@ function interpretedArtifact(mod: IRModule) {
     kernels[k] = (args) => {
       // The trailing ABI dims are implied by the tensors' shapes for the interpreter.
       const xs = args.slice(0, nparams).map((a) => {
-        if (a instanceof Tensor) return { dtype: dtype(a.dtype), shape: a.shape, data: a.toTypedArray() } as NDArray;
+        if (a instanceof Tensor)
+          return { dtype: dtype(a.dtype), shape: a.shape, data: a.toTypedArray() } as NDArray;
         return a as number;
       });
       interpret(pf, xs);
@@ -112,7 +113,9 @@ describe('Relax → VM', () => {
     const mod = LegalizeOps.run(buildMLP());
     const exe = interpretedArtifact(mod);
     const xs = rand(2 * 16, 7);
-    const got = (exe.call('main', Tensor.fromTypedArray(xs, [2, 16])) as Tensor).toTypedArray() as Float32Array;
+    const got = (
+      exe.call('main', Tensor.fromTypedArray(xs, [2, 16])) as Tensor
+    ).toTypedArray() as Float32Array;
     const want = mlpReference(xs, 2);
     for (let i = 0; i < want.length; i++) expect(Math.abs(got[i] - want[i])).toBeLessThan(1e-4);
   });
@@ -145,7 +148,9 @@ describe('Relax → VM', () => {
     expect(report.escaping).toBe(1);
     const exe = interpretedArtifact(mod);
     const xs = rand(64 * 64, 3);
-    const got = (exe.call('main', Tensor.fromTypedArray(xs, [64, 64])) as Tensor).toTypedArray() as Float32Array;
+    const got = (
+      exe.call('main', Tensor.fromTypedArray(xs, [64, 64])) as Tensor
+    ).toTypedArray() as Float32Array;
     for (const i of [0, 17, 4095]) {
       let v = xs[i];
       for (let k = 0; k < 6; k++) v = k % 2 === 0 ? Math.exp(v) : -v;

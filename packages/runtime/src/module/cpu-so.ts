@@ -89,9 +89,17 @@ function scalarArg(a: KernelArg, symbol: string, i: number): number | bigint {
  * count comes from KILN_NUM_THREADS when set, else from the target the artifact was
  * compiled for (`meta.numThreads`); libraries without the symbol are left alone.
  */
-function configureThreads(lib: { func(name: string, ret: string, args: string[]): (...a: unknown[]) => unknown }, fromTarget: unknown): void {
+function configureThreads(
+  lib: { func(name: string, ret: string, args: string[]): (...a: unknown[]) => unknown },
+  fromTarget: unknown,
+): void {
   const env = Number(process.env.KILN_NUM_THREADS);
-  const n = Number.isInteger(env) && env > 0 ? env : typeof fromTarget === 'number' && fromTarget > 0 ? fromTarget : undefined;
+  const n =
+    Number.isInteger(env) && env > 0
+      ? env
+      : typeof fromTarget === 'number' && fromTarget > 0
+        ? fromTarget
+        : undefined;
   if (n === undefined) return;
   let setThreads: ((...a: unknown[]) => unknown) | undefined;
   try {

@@ -4,7 +4,6 @@
 import type { Buffer, Let, Node, PrimExpr, Var } from '@kiln/ir-core';
 import {
   add,
-  binary,
   broadcast,
   collect,
   DType,
