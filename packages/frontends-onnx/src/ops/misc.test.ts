@@ -521,3 +521,53 @@ describe('STFT, MelWeightMatrix', () => {
     for (let i = 0; i < 4; i++) expect(Math.max(...Array.from({ length: 17 }, (_, j) => y.data[j * 4 + i]))).toBeCloseTo(1, 6);
   });
 });
+
+describe('DeformConv', () => {
+  it('samples at fractional run-time offsets with a mask and padding', () => {
+    const [C, H, W, OC, k] = [2, 3, 4, 2, 2];
+    const pads = [1, 0, 0, 1];
+    const oH = H + pads[0] + pads[2] - k + 1;
+    const oW = W + pads[1] + pads[3] - k + 1;
+    const K = k * k;
+    const x = rand(C * H * W, 30);
+    const w = rand(OC * C * K, 31);
+    const off = rand(2 * K * oH * oW, 32, -1.3, 1.3);
+    const mask = rand(K * oH * oW, 33, 0, 1);
+    const bytes = buildModel({
+      nodes: [{ op: 'DeformConv', inputs: ['x', 'w', 'o', '', 'm'], outputs: ['y'], attrs: { pads } }],
+      inputs: [
+        { name: 'x', dtype: 'float32', shape: [1, C, H, W] },
+        { name: 'o', dtype: 'float32', shape: [1, 2 * K, oH, oW] },
+        { name: 'm', dtype: 'float32', shape: [1, K, oH, oW] },
+      ],
+      outputs: ['y'],
+      inits: { w: hostTensor('float32', [OC, C, k, k], w) },
+      opset: 19,
+    });
+    const [y] = compileAndLoad(fromOnnx(bytes))(hostTensor('float32', [1, C, H, W], x), hostTensor('float32', [1, 2 * K, oH, oW], off), hostTensor('float32', [1, K, oH, oW], mask));
+    const px = (c: number, i: number, j: number) => (i >= 0 && j >= 0 && i < H && j < W ? x[(c * H + i) * W + j] : 0);
+    const bil = (c: number, py: number, pxx: number) => {
+      const y0 = Math.floor(py);
+      const x0 = Math.floor(pxx);
+      const ty = py - y0;
+      const tx = pxx - x0;
+      return (1 - ty) * ((1 - tx) * px(c, y0, x0) + tx * px(c, y0, x0 + 1)) + ty * ((1 - tx) * px(c, y0 + 1, x0) + tx * px(c, y0 + 1, x0 + 1));
+    };
+    const want: number[] = [];
+    for (let o = 0; o < OC; o++)
+      for (let i = 0; i < oH; i++)
+        for (let j = 0; j < oW; j++) {
+          let acc = 0;
+          for (let c = 0; c < C; c++)
+            for (let a = 0; a < k; a++)
+              for (let b = 0; b < k; b++) {
+                const t = a * k + b;
+                const py = i - pads[0] + a + off[((2 * t) * oH + i) * oW + j];
+                const pxx = j - pads[1] + b + off[((2 * t + 1) * oH + i) * oW + j];
+                acc += w[((o * C + c) * k + a) * k + b] * bil(c, py, pxx) * mask[(t * oH + i) * oW + j];
+              }
+          want.push(acc);
+        }
+    expect(closeness(y.data, want)).toBeLessThanOrEqual(1);
+  });
+});

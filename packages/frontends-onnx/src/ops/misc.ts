@@ -1,13 +1,14 @@
 // Default-domain ops not covered by the other converter files, composed from existing
 // Relax operators: ScatterND and TensorScatter (scatter_elements, ScatterND flattened to
 // 1-D), ReverseSequence (gather_elements with per-row reversed time indices),
-// RotaryEmbedding, SwiGLU, DFT (matmuls with DFT matrices built at import time),
-// AffineGrid, GridSample (per-tap gathers from the flattened image), Det (cofactor
-// expansion for n ≤ 3), MaxUnpool and Col2Im (scatters with import-time index maps),
-// Unique and NonMaxSuppression on values known at import time, the Optional ops on plain tensors, and the
-// opset-27 CausalConvWithState and LinearAttention (unrolled over the sequence). Static
-// shapes are required where an index map or the result's shape depends on them; such cases
-// fail with ONNX_DYNAMIC rather than guessing.
+// RotaryEmbedding, SwiGLU, DFT / STFT (matmuls with DFT matrices built at import time),
+// AffineGrid, GridSample and DeformConv (per-tap gathers from the flattened image), Det
+// (cofactor expansion for n ≤ 3), MaxUnpool and Col2Im (scatters with import-time index
+// maps), the opset-27 CausalConvWithState and LinearAttention (unrolled over the
+// sequence), the Optional ops on plain tensors, and Unique, NonMaxSuppression and
+// MelWeightMatrix on values known at import time (their output shapes depend on them).
+// Static shapes are required where an index map or the result's shape depends on them;
+// such cases fail with ONNX_DYNAMIC rather than guessing.
 import type { Expr } from '@kiln/relax';
 import { op } from '@kiln/relax';
 import type { NodeContext, OnnxValue } from '../context.js';
@@ -785,6 +786,86 @@ function melWeightConvert(ctx: NodeContext): OnnxValue {
   return hostValue(hostTensor(outDT, [nSpec, nMel], out));
 }
 
+// ---------------------------------------------------------------- DeformConv
+
+/**
+ * 2-D deformable convolution: every (offset group, kernel tap) samples the input
+ * bilinearly at its run-time offset position (corners outside the image read 0), the
+ * samples (times the optional mask) form an im2col matrix, and a grouped matmul with the
+ * weights finishes the convolution.
+ */
+function deformConvConvert(ctx: NodeContext): OnnxValue {
+  const x = ctx.req(0);
+  const xd = staticDims(ctx, x);
+  if (xd.length !== 4) ctx.unsupported(`DeformConv of a rank-${xd.length} input (only 2-D images)`);
+  const [N, C, H, W] = xd;
+  const wd = staticDims(ctx, ctx.req(1));
+  const [OC, Cg] = wd;
+  const kernel = ctx.ints('kernel_shape') ?? wd.slice(2);
+  const [kH, kW] = kernel;
+  const strides = ctx.ints('strides') ?? [1, 1];
+  const dil = ctx.ints('dilations') ?? [1, 1];
+  const pads = ctx.ints('pads') ?? [0, 0, 0, 0];
+  const group = ctx.int('group', 1);
+  const og = ctx.int('offset_group', 1);
+  if (Cg * group !== C || OC % group !== 0 || C % og !== 0) ctx.fail(OnnxErrorCodes.ONNX_INVALID, `channel counts C=${C}, W=[${wd.join(', ')}], group=${group}, offset_group=${og} disagree`);
+  const oH = Math.floor((H + pads[0] + pads[2] - dil[0] * (kH - 1) - 1) / strides[0]) + 1;
+  const oW = Math.floor((W + pads[1] + pads[3] - dil[1] * (kW - 1) - 1) / strides[1]) + 1;
+  const P = oH * oW;
+  const K = kH * kW;
+  const dt = dtypeOf(x, ctx);
+  const c = (v: number): Expr => scalar(v, dt);
+  const e = (v: Expr): Expr => em(ctx, v);
+  const off = e(op.reshape(exprOf(ctx, ctx.req(2)), [N, og * K * 2, P]));
+  const maskV = ctx.input(4);
+  const mask = maskV ? e(op.reshape(exprOf(ctx, maskV), [N, og * K, P])) : undefined;
+  const img = e(op.reshape(exprOf(ctx, x), [N, C, H * W]));
+  const Cog = C / og;
+  // Base sampling positions of the output grid (before offsets), [1, P].
+  const baseY = Array.from({ length: P }, (_, p) => Math.floor(p / oW) * strides[0] - pads[0]);
+  const baseX = Array.from({ length: P }, (_, p) => (p % oW) * strides[1] - pads[1]);
+  const row = (ch: number, t: Expr): Expr => e(op.stridedSlice(t, [1], [ch], [ch + 1])); // [N, 1, P]
+  const perGroup: Expr[] = [];
+  for (let g = 0; g < og; g++) {
+    const chans = e(op.stridedSlice(img, [1], [g * Cog], [(g + 1) * Cog])); // [N, Cog, HW]
+    const taps: Expr[] = [];
+    for (let i = 0; i < kH; i++)
+      for (let j = 0; j < kW; j++) {
+        const k = i * kW + j;
+        const by = exprOf(ctx, hostValue(hostTensor(dt, [1, 1, P], baseY.map((v) => v + i * dil[0]))));
+        const bx = exprOf(ctx, hostValue(hostTensor(dt, [1, 1, P], baseX.map((v) => v + j * dil[1]))));
+        const y = e(op.add(by, row((g * K + k) * 2, off)));
+        const xx = e(op.add(bx, row((g * K + k) * 2 + 1, off)));
+        const y0 = e(op.floor(y));
+        const x0 = e(op.floor(xx));
+        const ty = e(op.subtract(y, y0));
+        const tx = e(op.subtract(xx, x0));
+        let acc: Expr | undefined;
+        for (const [dy, dx] of [[0, 0], [0, 1], [1, 0], [1, 1]]) {
+          const yi = dy ? e(op.add(y0, c(1))) : y0;
+          const xi = dx ? e(op.add(x0, c(1))) : x0;
+          const wy = dy ? ty : e(op.subtract(c(1), ty));
+          const wx = dx ? tx : e(op.subtract(c(1), tx));
+          const inside = e(op.logicalAnd(e(op.logicalAnd(e(op.greaterEqual(yi, c(0))), e(op.less(yi, c(H))))), e(op.logicalAnd(e(op.greaterEqual(xi, c(0))), e(op.less(xi, c(W)))))));
+          const lin = e(op.add(e(op.multiply(e(op.clip(yi, 0, H - 1)), c(W))), e(op.clip(xi, 0, W - 1))));
+          const li = e(op.broadcastTo(e(op.astype(lin, 'int64')), [N, Cog, P]));
+          const wgt = e(op.multiply(e(op.multiply(wy, wx)), e(op.astype(inside, dt))));
+          const v = e(op.multiply(e(op.gatherElements(chans, li, 2)), wgt));
+          acc = acc ? e(op.add(acc, v)) : v;
+        }
+        if (mask) acc = e(op.multiply(acc!, row(g * K + k, mask)));
+        taps.push(e(op.expandDims(acc!, 2))); // [N, Cog, 1, P]
+      }
+    perGroup.push(e(op.concat(taps, 2))); // [N, Cog, K, P]
+  }
+  const cols = e(op.reshape(perGroup.length === 1 ? perGroup[0] : e(op.concat(perGroup, 1)), [N, group, Cg * K, P]));
+  const wm = e(op.reshape(exprOf(ctx, ctx.req(1)), [group, OC / group, Cg * K]));
+  let y = e(op.reshape(e(op.matmul(wm, cols)), [N, OC, oH, oW]));
+  const b = ctx.input(3);
+  if (b) y = e(op.add(y, e(op.reshape(exprOf(ctx, b), [OC, 1, 1]))));
+  return exprValue(y);
+}
+
 export const MISC_CONVERTERS: ConverterDef[] = [
   ...many('ScatterND', V(11, 13, 16, 18), scatterNdConvert),
   ...many('ReverseSequence', V(10, 28), reverseSequenceConvert),
@@ -806,4 +887,5 @@ export const MISC_CONVERTERS: ConverterDef[] = [
   ...many('NonMaxSuppression', V(10, 11), nmsConvert),
   ...many('STFT', V(17), stftConvert),
   ...many('MelWeightMatrix', V(17), melWeightConvert),
+  ...many('DeformConv', V(19, 22), deformConvConvert),
 ];
