@@ -277,6 +277,8 @@ class LayoutRewriter {
     const a = v.attrs as { axis?: number; epsilon?: number; center?: boolean; scale?: boolean };
     const xs = knownTensor(v.args[0].structInfo);
     if (!xs || xs.ndim !== 4 || ((a.axis ?? 1) !== 1 && a.axis !== -3)) return undefined;
+    // Folding computes on the stored values: 16-bit floats are stored as bits.
+    if (xs.dtype?.code !== 'float' || xs.dtype.bits < 32) return undefined;
     const params = v.args.slice(1);
     if (!params.every((c): c is Constant => c.kind === 'relax.Constant' && c.shape.length === 1 && c.shape[0] === p.channels && c.dtype === xs.dtype))
       return undefined;
