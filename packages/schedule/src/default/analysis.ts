@@ -70,22 +70,26 @@ export function blockShape(r: BlockRealize): BlockShape | undefined {
   return { realize: r, block: blk, store: blk.body, spatial, reduce };
 }
 
-/** Whether `e` is affine in `v` with coefficient 1 (a vector over `v` reads consecutive elements). */
-export function unitStride(e: PrimExpr, v: Var): boolean {
+/** Whether `e` is affine in `v` with coefficient 1..maxStride (1: a vector over `v` reads consecutive elements). */
+export function unitStride(e: PrimExpr, v: Var, maxStride = 1): boolean {
   const lin = linearize(e);
   let coeff = 0;
   for (const t of lin.terms.values()) {
     if (t.atom === v) coeff += t.coeff;
     else if (usesVar(t.atom, v)) return false;
   }
-  return coeff === 1;
+  return coeff >= 1 && coeff <= maxStride;
 }
 
 /** Whether every access to a buffer in `e` is either free of `v` or contiguous in `v` (last index only). */
-export function contiguousIn(accesses: ReadonlyArray<{ indices: readonly PrimExpr[] }>, v: Var): boolean {
+export function contiguousIn(
+  accesses: ReadonlyArray<{ indices: readonly PrimExpr[] }>,
+  v: Var,
+  maxStride = 1,
+): boolean {
   return accesses.every(({ indices }) => {
     const n = indices.length;
     for (let d = 0; d < n - 1; d++) if (usesVar(indices[d], v)) return false;
-    return n === 0 || !usesVar(indices[n - 1], v) || unitStride(indices[n - 1], v);
+    return n === 0 || !usesVar(indices[n - 1], v) || unitStride(indices[n - 1], v, maxStride);
   });
 }

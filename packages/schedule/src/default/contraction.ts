@@ -61,7 +61,9 @@ export function planContraction(
     return undefined;
   const vecVar = spatial[spatial.length - 1];
   const loads = loadsOf(store.value);
-  if (!contiguousIn(loads, vecVar)) return undefined;
+  // Stride-2 reads (a stride-2 convolution) become strided vector loads; still far
+  // better than leaving the block scalar.
+  if (!contiguousIn(loads, vecVar, 2)) return undefined;
   const ivOf = (v: Var) => shape.block.iterVars.find((iv) => iv.var === v)!;
   const n = constExtent(ivOf(vecVar).dom.extent);
   if (n === undefined || n < 4) return undefined;
@@ -83,9 +85,10 @@ export function planContraction(
   const budget = Math.max(4, vectorRegs - 8);
   // Narrower vectors when the full width does not divide the axis (a 56-wide feature map
   // takes 8 lanes); a tail-guarded vector inside the register block would cost more.
-  // A narrow axis (a 7- or 14-wide feature map) is one vector of exactly its width:
-  // LLVM widens it to the next register size, wasting a lane or two, not the whole row.
-  const widths = n < lanes ? [n] : [lanes, lanes / 2, lanes / 4];
+  // Vectors of a width that divides the axis and nearly fills a register (14 lanes for
+  // 28- or 56-wide feature maps): LLVM widens them to the register, wasting a lane or two.
+  const widths: number[] = [];
+  for (let d = lanes; d >= 4; d--) if (n % d === 0) widths.push(d);
   for (const l of widths) {
     if (l < 4 || n % l !== 0) continue;
     const nVec = n / l;
