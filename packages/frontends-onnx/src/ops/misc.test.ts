@@ -571,3 +571,58 @@ describe('DeformConv', () => {
     expect(closeness(y.data, want)).toBeLessThanOrEqual(1);
   });
 });
+
+describe('RoiAlign', () => {
+  for (const mode of ['avg', 'max'] as const) {
+    it(`${mode} mode, half_pixel, run-time rois spilling over the border`, () => {
+      const [H, W, oh, ow, sr] = [5, 6, 2, 3, 2];
+      const x = rand(2 * H * W, 34);
+      const rois = [0.5, 1, 4.5, 4, -1.5, -0.5, 3, 2.5, 2, 2, 7.5, 6];
+      const bi = [0, 1, 1];
+      const bytes = buildModel({
+        nodes: [{ op: 'RoiAlign', inputs: ['x', 'r', 'b'], outputs: ['y'], attrs: { output_height: oh, output_width: ow, sampling_ratio: sr, mode } }],
+        inputs: [
+          { name: 'x', dtype: 'float32', shape: [2, 1, H, W] },
+          { name: 'r', dtype: 'float32', shape: [3, 4] },
+          { name: 'b', dtype: 'int64', shape: [3] },
+        ],
+        outputs: ['y'],
+        opset: 16,
+      });
+      const [y] = compileAndLoad(fromOnnx(bytes))(hostTensor('float32', [2, 1, H, W], x), hostTensor('float32', [3, 4], rois), hostTensor('int64', [3], bi));
+      const want: number[] = [];
+      for (let r = 0; r < 3; r++) {
+        const [sx, sy, ex, ey] = rois.slice(r * 4, r * 4 + 4).map((v) => v - 0.5);
+        const bh = (ey - sy) / oh;
+        const bw = (ex - sx) / ow;
+        const at = (i: number, j: number) => x[(bi[r] * H + i) * W + j];
+        for (let ph = 0; ph < oh; ph++)
+          for (let pw = 0; pw < ow; pw++) {
+            let acc = mode === 'avg' ? 0 : -Infinity;
+            for (let iy = 0; iy < sr; iy++)
+              for (let ix = 0; ix < sr; ix++) {
+                let yy = sy + ph * bh + ((iy + 0.5) * bh) / sr;
+                let xx = sx + pw * bw + ((ix + 0.5) * bw) / sr;
+                let vals = [0, 0, 0, 0];
+                if (!(yy < -1 || yy > H || xx < -1 || xx > W)) {
+                  yy = Math.max(yy, 0);
+                  xx = Math.max(xx, 0);
+                  let yl = Math.floor(yy);
+                  let xl = Math.floor(xx);
+                  let yh = yl + 1;
+                  let xh = xl + 1;
+                  if (yl >= H - 1) yh = yl = yy = H - 1;
+                  if (xl >= W - 1) xh = xl = xx = W - 1;
+                  const ly = yy - yl;
+                  const lx = xx - xl;
+                  vals = [(1 - ly) * (1 - lx) * at(yl, xl), (1 - ly) * lx * at(yl, xh), ly * (1 - lx) * at(yh, xl), ly * lx * at(yh, xh)];
+                }
+                acc = mode === 'avg' ? acc + vals.reduce((a, b) => a + b, 0) : Math.max(acc, ...vals);
+              }
+            want.push(mode === 'avg' ? acc / (sr * sr) : acc);
+          }
+      }
+      expect(closeness(y.data, want)).toBeLessThanOrEqual(1);
+    });
+  }
+});

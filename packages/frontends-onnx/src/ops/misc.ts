@@ -2,11 +2,11 @@
 // Relax operators: ScatterND and TensorScatter (scatter_elements, ScatterND flattened to
 // 1-D), ReverseSequence (gather_elements with per-row reversed time indices),
 // RotaryEmbedding, SwiGLU, DFT / STFT (matmuls with DFT matrices built at import time),
-// AffineGrid, GridSample and DeformConv (per-tap gathers from the flattened image), Det
-// (cofactor expansion for n ≤ 3), MaxUnpool and Col2Im (scatters with import-time index
-// maps), the opset-27 CausalConvWithState and LinearAttention (unrolled over the
-// sequence), the Optional ops on plain tensors, and Unique, NonMaxSuppression and
-// MelWeightMatrix on values known at import time (their output shapes depend on them).
+// AffineGrid, GridSample, DeformConv and RoiAlign (per-tap gathers from the flattened
+// image), Det (cofactor expansion for n ≤ 3), MaxUnpool and Col2Im (scatters with
+// import-time index maps), the opset-27 CausalConvWithState and LinearAttention
+// (unrolled over the sequence), the Optional ops on plain tensors, and Unique,
+// NonMaxSuppression and MelWeightMatrix on values known at import time (their output shapes depend on them).
 // Static shapes are required where an index map or the result's shape depends on them;
 // such cases fail with ONNX_DYNAMIC rather than guessing.
 import type { Expr } from '@kiln/relax';
@@ -866,6 +866,77 @@ function deformConvConvert(ctx: NodeContext): OnnxValue {
   return exprValue(y);
 }
 
+// ---------------------------------------------------------------- RoiAlign
+
+/**
+ * RoiAlign with a fixed sampling_ratio: sample positions are computed from the run-time
+ * rois, each sample reads its 4 bilinear corners of the roi's image (clamped at the last
+ * row/column, zero outside [-1, size]), and bins average (or take the max of the weighted
+ * corners, as ONNX defines max mode) over their sampling grid.
+ */
+function roiAlignConvert(ctx: NodeContext): OnnxValue {
+  const x = ctx.req(0);
+  const [, C, H, W] = staticDims(ctx, x);
+  const [R] = staticDims(ctx, ctx.req(1));
+  const oh = ctx.int('output_height', 1);
+  const ow = ctx.int('output_width', 1);
+  const sr = ctx.int('sampling_ratio', 0);
+  if (sr <= 0) ctx.unsupported('sampling_ratio 0 (the adaptive sample count depends on the roi values)');
+  const scale = ctx.float('spatial_scale', 1);
+  const mode = ctx.str('mode', 'avg');
+  if (mode !== 'avg' && mode !== 'max') ctx.fail(OnnxErrorCodes.ONNX_INVALID, `mode '${mode}'`);
+  const halfPixel = (ctx.opset >= 16 ? ctx.str('coordinate_transformation_mode', 'half_pixel') : 'output_half_pixel') === 'half_pixel';
+  const dt = dtypeOf(x, ctx);
+  const c = (v: number): Expr => scalar(v, dt);
+  const e = (v: Expr): Expr => em(ctx, v);
+  const rois = castTo(ctx, ctx.req(1), dt);
+  const col = (i: number): Expr => e(op.subtract(e(op.multiply(e(op.stridedSlice(rois, [1], [i], [i + 1])), c(scale))), c(halfPixel ? 0.5 : 0))); // [R, 1]
+  const [x1, y1, x2, y2] = [0, 1, 2, 3].map(col);
+  let rw = e(op.subtract(x2, x1));
+  let rh = e(op.subtract(y2, y1));
+  if (!halfPixel) {
+    rw = e(op.maximum(rw, c(1)));
+    rh = e(op.maximum(rh, c(1)));
+  }
+  const frac = (n: number): Expr => exprOf(ctx, hostValue(hostTensor(dt, [1, n * sr], Array.from({ length: n * sr }, (_, q) => Math.floor(q / sr) + ((q % sr) + 0.5) / sr))));
+  // Sample coordinates: y [R, oh·sr, 1], x [R, 1, ow·sr].
+  const ys = e(op.expandDims(e(op.add(y1, e(op.multiply(frac(oh), e(op.divide(rh, c(oh))))))), 2));
+  const xs = e(op.expandDims(e(op.add(x1, e(op.multiply(frac(ow), e(op.divide(rw, c(ow))))))), 1));
+  const S = oh * sr * ow * sr;
+  const full = [R, oh * sr, ow * sr];
+  const yb = e(op.broadcastTo(ys, full));
+  const xb = e(op.broadcastTo(xs, full));
+  const outside = e(op.logicalOr(e(op.logicalOr(e(op.less(yb, c(-1))), e(op.greater(yb, c(H))))), e(op.logicalOr(e(op.less(xb, c(-1))), e(op.greater(xb, c(W)))))));
+  const keep = e(op.astype(e(op.logicalNot(outside)), dt));
+  /** Low/high corner and fraction along one axis of size d. */
+  const axisOf = (v: Expr, d: number): [Expr, Expr, Expr] => {
+    const vc = e(op.maximum(v, c(0)));
+    const lo0 = e(op.floor(vc));
+    const atEnd = e(op.greaterEqual(lo0, c(d - 1)));
+    const lo = e(op.where(atEnd, c(d - 1), lo0));
+    const hi = e(op.where(atEnd, c(d - 1), e(op.add(lo0, c(1)))));
+    const l = e(op.subtract(e(op.where(atEnd, lo, vc)), lo));
+    return [lo, hi, l];
+  };
+  const [yl, yh, ly] = axisOf(yb, H);
+  const [xl, xh, lx] = axisOf(xb, W);
+  const hy = e(op.subtract(c(1), ly));
+  const hx = e(op.subtract(c(1), lx));
+  const bidx = castTo(ctx, ctx.req(2), 'int64');
+  const img = e(op.take(e(op.reshape(exprOf(ctx, x), [staticDims(ctx, x)[0], C, H * W])), bidx, 0)); // [R, C, HW]
+  const corner = (yy: Expr, xx: Expr, w: Expr): Expr => {
+    const pos = e(op.astype(e(op.add(e(op.multiply(yy, c(W))), xx)), 'int64'));
+    const idx = e(op.broadcastTo(e(op.reshape(pos, [R, 1, S])), [R, C, S]));
+    const wk = e(op.reshape(e(op.multiply(w, keep)), [R, 1, S]));
+    return e(op.multiply(e(op.gatherElements(img, idx, 2)), wk));
+  };
+  const vs = [corner(yl, xl, e(op.multiply(hy, hx))), corner(yl, xh, e(op.multiply(hy, lx))), corner(yh, xl, e(op.multiply(ly, hx))), corner(yh, xh, e(op.multiply(ly, lx)))];
+  const comb = mode === 'avg' ? e(op.add(e(op.add(vs[0], vs[1])), e(op.add(vs[2], vs[3])))) : e(op.maximum(e(op.maximum(vs[0], vs[1])), e(op.maximum(vs[2], vs[3]))));
+  const grid = e(op.reshape(comb, [R, C, oh, sr, ow, sr]));
+  const red = mode === 'avg' ? e(op.divide(e(op.sum(grid, { axis: [3, 5], keepdims: false })), c(sr * sr))) : e(op.max(grid, { axis: [3, 5], keepdims: false }));
+  return exprValue(red);
+}
+
 export const MISC_CONVERTERS: ConverterDef[] = [
   ...many('ScatterND', V(11, 13, 16, 18), scatterNdConvert),
   ...many('ReverseSequence', V(10, 28), reverseSequenceConvert),
@@ -888,4 +959,5 @@ export const MISC_CONVERTERS: ConverterDef[] = [
   ...many('STFT', V(17), stftConvert),
   ...many('MelWeightMatrix', V(17), melWeightConvert),
   ...many('DeformConv', V(19, 22), deformConvConvert),
+  ...many('RoiAlign', V(10, 16, 22), roiAlignConvert),
 ];
