@@ -6,6 +6,7 @@
 
 import type { CPUKernelLibrary } from '@kiln/codegen-llvm';
 import { buildCPU } from '@kiln/codegen-llvm';
+import { AnnotateTIROpPattern, ConvertLayout, FuseOps, FuseTIR } from '@kiln/passes-fusion';
 import type { IRModule, LLVMTarget, Pass, PassInstrument, Target } from '@kiln/ir-core';
 import {
   createPassContext,
@@ -80,8 +81,12 @@ export function defaultRelaxPipeline(): Pass {
   return sequential(
     [
       CanonicalizeBindings,
+      ConvertLayout,
       LegalizeOps,
       FoldConstant,
+      AnnotateTIROpPattern,
+      FuseOps,
+      FuseTIR,
       EliminateCommonSubexpr,
       DeadCodeElimination,
       ToNonDataflow,

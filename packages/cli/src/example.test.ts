@@ -14,6 +14,21 @@ import { readNpy } from './npy.js';
 const ex = join(import.meta.dirname, '..', '..', '..', 'examples', 'digits');
 
 describe('the digits example', () => {
+  it('launches fewer kernels with fusion (opt level 3) than without (0), with the same logits', async () => {
+    const mod = await loadModel(join(ex, 'digits_model.mjs'));
+    const launches = (a: ReturnType<typeof compileModule>['artifact']) =>
+      a.functions.find((f) => f.name === 'main')!.code.filter((i) => i.op === 'CallKernel').length;
+    const plain = compileModule(mod, { optLevel: 0 }).artifact;
+    const fused = compileModule(mod, { optLevel: 3 }).artifact;
+    expect(launches(plain)).toBe(11);
+    expect(launches(fused)).toBeLessThan(launches(plain));
+    const batch = readNpy(join(ex, 'samples', 'batch8.npy'));
+    const run = (a: typeof plain) =>
+      (createRuntime().load(a).call('main', Tensor.fromTypedArray(batch.data, batch.shape, 'float32')) as Tensor).toTypedArray() as Float32Array;
+    const [p, f] = [run(plain), run(fused)];
+    for (let i = 0; i < 80; i++) expect(Math.abs(p[i] - f[i])).toBeLessThan(1e-4);
+  });
+
   it('compiles, runs at batch 8 and 1 from one artifact, and matches PyTorch', async () => {
     const mod = await loadModel(join(ex, 'digits_model.mjs'));
     const res = compileModule(mod);
