@@ -165,7 +165,10 @@ class FunctionCodegen {
   expr(e: PrimExpr): LValue {
     switch (e.kind) {
       case 'IntImm':
-        return { type: llvmType(e.dtype), ref: e.dtype.code === 'bool' ? (e.value ? 'true' : 'false') : String(e.value) };
+        return {
+          type: llvmType(e.dtype),
+          ref: e.dtype.code === 'bool' ? (e.value ? 'true' : 'false') : String(e.value),
+        };
       case 'FloatImm':
         return { type: llvmType(e.dtype), ref: floatConstant(e.value, llvmType(e.dtype)) };
       case 'StringImm':
@@ -213,7 +216,10 @@ class FunctionCodegen {
         const f = this.expr(e.f);
         let cond = c;
         if (e.cond.dtype.lanes === 1 && e.dtype.lanes > 1) cond = c; // scalar condition selects whole vectors
-        return this.fb.emit(t.type, `select ${cond.type} ${cond.ref}, ${t.type} ${t.ref}, ${f.type} ${f.ref}`);
+        return this.fb.emit(
+          t.type,
+          `select ${cond.type} ${cond.ref}, ${t.type} ${t.ref}, ${f.type} ${f.ref}`,
+        );
       }
       case 'Cast':
         return this.cast(this.expr(e.value), e.value.dtype, e.dtype);
@@ -311,7 +317,8 @@ class FunctionCodegen {
         return this.fb.emit(ty, `${signed ? 'srem' : 'urem'} ${ty} ${a.ref}, ${b.ref}`);
       case 'FloorDiv':
       case 'FloorMod': {
-        if (!signed) return this.fb.emit(ty, `${kind === 'FloorDiv' ? 'udiv' : 'urem'} ${ty} ${a.ref}, ${b.ref}`);
+        if (!signed)
+          return this.fb.emit(ty, `${kind === 'FloorDiv' ? 'udiv' : 'urem'} ${ty} ${a.ref}, ${b.ref}`);
         // q = a / b (trunc), r = a % b; floor adjusts when r != 0 and sign(r) != sign(b).
         const q = this.fb.emit(ty, `sdiv ${ty} ${a.ref}, ${b.ref}`);
         const r = this.fb.emit(ty, `srem ${ty} ${a.ref}, ${b.ref}`);
@@ -322,7 +329,9 @@ class FunctionCodegen {
         const neg = this.fb.emit(bt, `icmp slt ${ty} ${x.ref}, ${zero}`);
         const adj = this.fb.emit(bt, `and ${bt} ${rnz.ref}, ${neg.ref}`);
         if (kind === 'FloorDiv') {
-          const one = ty.startsWith('<') ? this.splatConst(ty.replace(/^<\d+ x (i\d+)>$/, '$1'), Number(ty.slice(1)), '1') : '1';
+          const one = ty.startsWith('<')
+            ? this.splatConst(ty.replace(/^<\d+ x (i\d+)>$/, '$1'), Number(ty.slice(1)), '1')
+            : '1';
           const qm = this.fb.emit(ty, `sub ${ty} ${q.ref}, ${one}`);
           return this.fb.emit(ty, `select ${bt} ${adj.ref}, ${ty} ${qm.ref}, ${ty} ${q.ref}`);
         }
@@ -435,7 +444,10 @@ class FunctionCodegen {
   intrinsicCall(name: string, args: LValue[], retType: string): LValue {
     const full = `llvm.${name}.${this.intrinsicSuffix(args[0].type)}`;
     this.mb.declare(full, `declare ${retType} @${full}(${args.map((a) => a.type).join(', ')})`);
-    return this.fb.emit(retType, `call ${retType} @${full}(${args.map((a) => `${a.type} ${a.ref}`).join(', ')})`);
+    return this.fb.emit(
+      retType,
+      `call ${retType} @${full}(${args.map((a) => `${a.type} ${a.ref}`).join(', ')})`,
+    );
   }
 
   /** Apply a scalar libm function lane by lane. */
@@ -459,7 +471,8 @@ class FunctionCodegen {
     const op = canon.startsWith('tir.') ? canon.slice(4) : canon;
     const t = e.dtype;
     const ty = llvmType(t);
-    if (op in UNARY_MATH && isFloatT(t)) return this.intrinsicCall(UNARY_MATH[op], [this.expr(e.args[0])], ty);
+    if (op in UNARY_MATH && isFloatT(t))
+      return this.intrinsicCall(UNARY_MATH[op], [this.expr(e.args[0])], ty);
     if (op in LIBM && isFloatT(t)) return this.libmCall(LIBM[op], this.expr(e.args[0]), t);
     const args = () => e.args.map((a) => this.expr(a));
     switch (op) {
@@ -474,13 +487,17 @@ class FunctionCodegen {
       }
       case 'rsqrt': {
         const s = this.intrinsicCall('sqrt', args(), ty);
-        const one = t.lanes > 1 ? this.splatConst(llvmScalar(t), t.lanes, floatConstant(1, llvmScalar(t))) : floatConstant(1, ty);
+        const one =
+          t.lanes > 1
+            ? this.splatConst(llvmScalar(t), t.lanes, floatConstant(1, llvmScalar(t)))
+            : floatConstant(1, ty);
         return this.fb.emit(ty, `fdiv ${ty} ${one}, ${s.ref}`);
       }
       case 'sigmoid': {
         const [a] = args();
         const sc = llvmScalar(t);
-        const c = (x: number) => (t.lanes > 1 ? this.splatConst(sc, t.lanes, floatConstant(x, sc)) : floatConstant(x, sc));
+        const c = (x: number) =>
+          t.lanes > 1 ? this.splatConst(sc, t.lanes, floatConstant(x, sc)) : floatConstant(x, sc);
         const n = this.fb.emit(ty, `fneg ${ty} ${a.ref}`);
         const ex = this.intrinsicCall('exp', [n], ty);
         const d = this.fb.emit(ty, `fadd ${ty} ${c(1)}, ${ex.ref}`);
@@ -532,7 +549,10 @@ class FunctionCodegen {
         const ft = e.args[0].dtype;
         const fabs = this.intrinsicCall('fabs', [a], a.type);
         const sc = llvmScalar(ft);
-        const inf = ft.lanes > 1 ? this.splatConst(sc, ft.lanes, floatConstant(Infinity, sc)) : floatConstant(Infinity, sc);
+        const inf =
+          ft.lanes > 1
+            ? this.splatConst(sc, ft.lanes, floatConstant(Infinity, sc))
+            : floatConstant(Infinity, sc);
         return this.fb.emit(ty, `fcmp ${op === 'isinf' ? 'oeq' : 'olt'} ${a.type} ${fabs.ref}, ${inf}`);
       }
       case 'likely':
@@ -598,9 +618,10 @@ class FunctionCodegen {
   private binding(buf: Buffer): BufferBinding {
     const base = this.env.lookupData(buf.data);
     if (!base) fail(this.fnName, `buffer '${buf.name}' has no storage in scope (not a param nor allocated)`);
-    const elem = memScalar(buf.dtype.lanes > 1 ? { ...buf.dtype, lanes: 1 } as DataType : buf.dtype);
+    const elem = memScalar(buf.dtype.lanes > 1 ? ({ ...buf.dtype, lanes: 1 } as DataType) : buf.dtype);
     const ptrT = `${elem}*`;
-    let ptr: LValue = base.type === ptrT ? base : this.fb.emit(ptrT, `bitcast ${base.type} ${base.ref} to ${ptrT}`);
+    let ptr: LValue =
+      base.type === ptrT ? base : this.fb.emit(ptrT, `bitcast ${base.type} ${base.ref} to ${ptrT}`);
     const off = buf.elemOffset;
     if (!(off.kind === 'IntImm' && off.value === 0)) {
       const o = this.cast(this.expr(off), off.dtype, DType.int64);
@@ -614,7 +635,10 @@ class FunctionCodegen {
     if (indices.length === 0) return { type: 'i64', ref: '0' };
     if (indices.length === 1 && buf.strides.length === 0) return this.toI64(indices[0]);
     if (indices.length !== buf.shape.length) {
-      fail(this.fnName, `buffer '${buf.name}' has ${buf.shape.length} dims but is accessed with ${indices.length} indices`);
+      fail(
+        this.fnName,
+        `buffer '${buf.name}' has ${buf.shape.length} dims but is accessed with ${indices.length} indices`,
+      );
     }
     const lanes = indices.reduce((l, i) => Math.max(l, i.dtype.lanes), 1);
     const it = vecOf('i64', lanes);
@@ -649,7 +673,10 @@ class FunctionCodegen {
 
   private toI64(e: PrimExpr): LValue {
     const v = this.expr(e);
-    const t = e.dtype.lanes > 1 ? { ...DType.int64, lanes: e.dtype.lanes, str: `int64x${e.dtype.lanes}` } as DataType : DType.int64;
+    const t =
+      e.dtype.lanes > 1
+        ? ({ ...DType.int64, lanes: e.dtype.lanes, str: `int64x${e.dtype.lanes}` } as DataType)
+        : DType.int64;
     return this.cast(v, e.dtype, t);
   }
 
@@ -672,8 +699,13 @@ class FunctionCodegen {
     const start = lanes > 1 ? this.contiguousStart(buf, indices) : undefined;
     const align = Math.max(1, Math.min(buf.dtype.bits / 8, 16));
     if (lanes === 1 || start) {
-      const idx = start ? this.flatIndex(buf, [...indices.slice(0, -1), start]) : this.flatIndex(buf, indices);
-      const p = this.fb.emit(`${elem}*`, `getelementptr inbounds ${elem}, ${elem}* ${ptr.ref}, i64 ${idx.ref}`);
+      const idx = start
+        ? this.flatIndex(buf, [...indices.slice(0, -1), start])
+        : this.flatIndex(buf, indices);
+      const p = this.fb.emit(
+        `${elem}*`,
+        `getelementptr inbounds ${elem}, ${elem}* ${ptr.ref}, i64 ${idx.ref}`,
+      );
       if (lanes === 1) {
         const raw = this.fb.emit(elem, `load ${elem}, ${elem}* ${p.ref}, align ${align}`);
         return this.fromMemory(raw, buf.dtype, 1);
@@ -688,8 +720,13 @@ class FunctionCodegen {
     const vt = vecOf(elem, lanes);
     let acc: LValue = { type: vt, ref: 'undef' };
     for (let i = 0; i < lanes; i++) {
-      const li = idx.type.startsWith('<') ? this.fb.emit('i64', `extractelement ${idx.type} ${idx.ref}, i32 ${i}`) : idx;
-      const p = this.fb.emit(`${elem}*`, `getelementptr inbounds ${elem}, ${elem}* ${ptr.ref}, i64 ${li.ref}`);
+      const li = idx.type.startsWith('<')
+        ? this.fb.emit('i64', `extractelement ${idx.type} ${idx.ref}, i32 ${i}`)
+        : idx;
+      const p = this.fb.emit(
+        `${elem}*`,
+        `getelementptr inbounds ${elem}, ${elem}* ${ptr.ref}, i64 ${li.ref}`,
+      );
       const x = this.fb.emit(elem, `load ${elem}, ${elem}* ${p.ref}, align ${align}`);
       acc = this.fb.emit(vt, `insertelement ${vt} ${acc.ref}, ${elem} ${x.ref}, i32 ${i}`);
     }
@@ -699,7 +736,10 @@ class FunctionCodegen {
   /** Convert a loaded memory value to its register form. */
   private fromMemory(raw: LValue, bt: DataType, lanes: number): LValue {
     if (bt.code === 'bool') {
-      return this.fb.emit(vecOf('i1', lanes), `icmp ne ${raw.type} ${raw.ref}, ${lanes > 1 ? 'zeroinitializer' : '0'}`);
+      return this.fb.emit(
+        vecOf('i1', lanes),
+        `icmp ne ${raw.type} ${raw.ref}, ${lanes > 1 ? 'zeroinitializer' : '0'}`,
+      );
     }
     if (bt.code === 'float' && bt.bits === 16) {
       const ft = vecOf('float', lanes);
@@ -729,8 +769,13 @@ class FunctionCodegen {
     const align = Math.max(1, Math.min(buf.dtype.bits / 8, 16));
     const start = lanes > 1 ? this.contiguousStart(buf, indices) : undefined;
     if (lanes === 1 || start) {
-      const idx = start ? this.flatIndex(buf, [...indices.slice(0, -1), start]) : this.flatIndex(buf, indices);
-      const p = this.fb.emit(`${elem}*`, `getelementptr inbounds ${elem}, ${elem}* ${ptr.ref}, i64 ${idx.ref}`);
+      const idx = start
+        ? this.flatIndex(buf, [...indices.slice(0, -1), start])
+        : this.flatIndex(buf, indices);
+      const p = this.fb.emit(
+        `${elem}*`,
+        `getelementptr inbounds ${elem}, ${elem}* ${ptr.ref}, i64 ${idx.ref}`,
+      );
       if (lanes === 1) {
         this.fb.emitVoid(`store ${elem} ${v.ref}, ${elem}* ${p.ref}, align ${align}`);
         return;
@@ -742,8 +787,13 @@ class FunctionCodegen {
     }
     const idx = this.flatIndex(buf, indices);
     for (let i = 0; i < lanes; i++) {
-      const li = idx.type.startsWith('<') ? this.fb.emit('i64', `extractelement ${idx.type} ${idx.ref}, i32 ${i}`) : idx;
-      const p = this.fb.emit(`${elem}*`, `getelementptr inbounds ${elem}, ${elem}* ${ptr.ref}, i64 ${li.ref}`);
+      const li = idx.type.startsWith('<')
+        ? this.fb.emit('i64', `extractelement ${idx.type} ${idx.ref}, i32 ${i}`)
+        : idx;
+      const p = this.fb.emit(
+        `${elem}*`,
+        `getelementptr inbounds ${elem}, ${elem}* ${ptr.ref}, i64 ${li.ref}`,
+      );
       const x = this.fb.emit(elem, `extractelement ${v.type} ${v.ref}, i32 ${i}`);
       this.fb.emitVoid(`store ${elem} ${x.ref}, ${elem}* ${p.ref}, align ${align}`);
     }
@@ -766,7 +816,8 @@ class FunctionCodegen {
       }
       case 'For':
         if (s.forKind === 'parallel') this.parallelFor(s);
-        else if (s.forKind === 'thread_binding') fail(this.fnName, `thread-bound loop '${s.loopVar.name}' (${s.threadTag}) cannot run on the CPU`);
+        else if (s.forKind === 'thread_binding')
+          fail(this.fnName, `thread-bound loop '${s.loopVar.name}' (${s.threadTag}) cannot run on the CPU`);
         else this.serialFor(s);
         return;
       case 'While': {
@@ -820,7 +871,10 @@ class FunctionCodegen {
         return;
       case 'Block':
       case 'BlockRealize':
-        fail(this.fnName, `found a ${s.kind} ('${s.kind === 'Block' ? s.name : s.block.name}'): lower the PrimFunc (tir.lowerForCodegen) before codegen`);
+        fail(
+          this.fnName,
+          `found a ${s.kind} ('${s.kind === 'Block' ? s.name : s.block.name}'): lower the PrimFunc (tir.lowerForCodegen) before codegen`,
+        );
     }
   }
 
@@ -872,7 +926,10 @@ class FunctionCodegen {
   private serialFor(s: For): void {
     const min = this.toI64(s.min);
     const ext = this.toI64(s.extent);
-    const end = s.min.kind === 'IntImm' && s.min.value === 0 ? ext : this.fb.emit('i64', `add nsw i64 ${min.ref}, ${ext.ref}`);
+    const end =
+      s.min.kind === 'IntImm' && s.min.value === 0
+        ? ext
+        : this.fb.emit('i64', `add nsw i64 ${min.ref}, ${ext.ref}`);
     this.loop(min, end, sanitizeSymbol(s.loopVar.name), s, (iv) => {
       const v = this.cast(iv, DType.int64, s.loopVar.dtype);
       this.withScope(() => {
@@ -902,11 +959,13 @@ class FunctionCodegen {
     latch.lines.push(`  ${nextRef} = add nsw i64 ${ivRef}, 1`);
     let meta = '';
     if (s && (s.forKind === 'unrolled' || s.forKind === 'vectorized')) {
-      const props = s.forKind === 'unrolled' ? ['!"llvm.loop.unroll.full"'] : ['!"llvm.loop.vectorize.enable", i1 true'];
+      const props =
+        s.forKind === 'unrolled' ? ['!"llvm.loop.unroll.full"'] : ['!"llvm.loop.vectorize.enable", i1 true'];
       meta = `, !llvm.loop ${this.mb.loopMetadata(props)}`;
     }
     this.fb.terminate(`br label %${head.label}${meta}`);
-    head.lines[phiIndex] = `  ${ivRef} = phi i64 [ ${begin.ref}, %${pre.label} ], [ ${nextRef}, %${latch.label} ]`;
+    head.lines[phiIndex] =
+      `  ${ivRef} = phi i64 [ ${begin.ref}, %${pre.label} ], [ ${nextRef}, %${latch.label} ]`;
     this.fb.setBlock(exit);
   }
 
@@ -920,7 +979,10 @@ class FunctionCodegen {
     const structT = `{ ${captured.map((c) => c.value.type).join(', ') || 'i8'} }`;
     const slot = this.fb.entryAlloca(structT, 1, 16, 'closure');
     captured.forEach((c, i) => {
-      const p = this.fb.emit(`${c.value.type}*`, `getelementptr inbounds ${structT}, ${structT}* ${slot.ref}, i32 0, i32 ${i}`);
+      const p = this.fb.emit(
+        `${c.value.type}*`,
+        `getelementptr inbounds ${structT}, ${structT}* ${slot.ref}, i32 0, i32 ${i}`,
+      );
       this.fb.emitVoid(`store ${c.value.type} ${c.value.ref}, ${c.value.type}* ${p.ref}`);
     });
     const name = `${this.fb.name}_par${this.counter.n++}`;
@@ -936,18 +998,50 @@ class FunctionCodegen {
       'internal',
     );
     this.mb.functions.push(sub);
-    const subEnv = new Env();
-    const subGen = new FunctionCodegen(this.mb, this.fnName, sub, subEnv, this.fnAttrs, this.counter);
+    // The task unpacks the closure and calls the loop body as a function whose buffer
+    // pointers are noalias parameters, inlined at once: the inliner turns that into alias
+    // scopes, so the body keeps what the kernel's noalias params promised (without it,
+    // LLVM could not keep a register-blocked accumulator tile in registers).
+    const bodyName = `${name}_body`;
+    const bodyParams = [
+      { type: 'i64', name: 'begin' },
+      { type: 'i64', name: 'end' },
+      ...captured.map((c, i) => ({
+        type: c.value.type,
+        name: `cap${i}`,
+        ...(c.isData && c.value.type.endsWith('*') ? { attrs: 'noalias' } : {}),
+      })),
+    ];
+    const bodyFn = new FunctionBuilder(
+      bodyName,
+      'void',
+      bodyParams,
+      `${this.fnAttrs} alwaysinline`,
+      'internal',
+    );
+    this.mb.functions.push(bodyFn);
     const cl = sub.emit(`${structT}*`, `bitcast i8* %closure to ${structT}*`);
+    const loaded = captured.map((c, i) => {
+      const p = sub.emit(
+        `${c.value.type}*`,
+        `getelementptr inbounds ${structT}, ${structT}* ${cl.ref}, i32 0, i32 ${i}`,
+      );
+      return sub.emit(c.value.type, `load ${c.value.type}, ${c.value.type}* ${p.ref}`);
+    });
+    sub.emitVoid(
+      `call void @${bodyName}(${['i64 %begin', 'i64 %end', ...loaded.map((v) => `${v.type} ${v.ref}`)].join(', ')})`,
+    );
+    sub.terminate('ret void');
+    const subEnv = new Env();
+    const subGen = new FunctionCodegen(this.mb, this.fnName, bodyFn, subEnv, this.fnAttrs, this.counter);
     captured.forEach((c, i) => {
-      const p = sub.emit(`${c.value.type}*`, `getelementptr inbounds ${structT}, ${structT}* ${cl.ref}, i32 0, i32 ${i}`);
-      const v = sub.emit(c.value.type, `load ${c.value.type}, ${c.value.type}* ${p.ref}`);
+      const v = bodyFn.param(i + 2);
       if (c.isData) subEnv.data.set(c.node, v);
       else subEnv.vars.set(c.node, v);
     });
     const min = subGen.toI64(s.min);
-    const b = sub.emit('i64', `add nsw i64 %begin, ${min.ref}`);
-    const e = sub.emit('i64', `add nsw i64 %end, ${min.ref}`);
+    const b = bodyFn.emit('i64', `add nsw i64 %begin, ${min.ref}`);
+    const e = bodyFn.emit('i64', `add nsw i64 %end, ${min.ref}`);
     subGen.loop(b, e, sanitizeSymbol(s.loopVar.name), undefined, (iv) => {
       const v = subGen.cast(iv, DType.int64, s.loopVar.dtype);
       subGen.withScope(() => {
@@ -955,11 +1049,13 @@ class FunctionCodegen {
         subGen.stmt(s.body);
       });
     });
-    sub.terminate('ret void');
+    bodyFn.terminate('ret void');
     this.mb.declare('kiln_parallel_for', 'declare void @kiln_parallel_for(void (i64, i64, i8*)*, i8*, i64)');
     const n = this.toI64(s.extent);
     const cp = this.fb.emit('i8*', `bitcast ${structT}* ${slot.ref} to i8*`);
-    this.fb.emitVoid(`call void @kiln_parallel_for(void (i64, i64, i8*)* @${name}, i8* ${cp.ref}, i64 ${n.ref})`);
+    this.fb.emitVoid(
+      `call void @kiln_parallel_for(void (i64, i64, i8*)* @${name}, i8* ${cp.ref}, i64 ${n.ref})`,
+    );
   }
 
   /** Values defined outside `s` that it uses: scalar vars and buffer storage pointers. */
@@ -988,7 +1084,11 @@ export interface CodegenResult {
 }
 
 /** Generate one LLVM module for the given lowered PrimFuncs. */
-export function codegenLLVM(funcs: ReadonlyArray<{ symbol: string; fn: PrimFunc }>, target: LLVMTargetInfo, moduleName = 'kiln'): CodegenResult {
+export function codegenLLVM(
+  funcs: ReadonlyArray<{ symbol: string; fn: PrimFunc }>,
+  target: LLVMTargetInfo,
+  moduleName = 'kiln',
+): CodegenResult {
   const mb = new ModuleBuilder(moduleName, target.mtriple);
   const featureStr = (target.features ?? []).join(',');
   const attrParts = ['nounwind'];

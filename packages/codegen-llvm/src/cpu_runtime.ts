@@ -8,6 +8,7 @@
 
 export const CPU_RUNTIME_C = String.raw`
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -70,7 +71,7 @@ static void *worker(void *arg) {
     uint64_t gen;
     int spins = 0;
     while ((gen = atomic_load_explicit(&g_generation, memory_order_acquire)) == seen) {
-      if (++spins < 200000) {
+      if (++spins < 20000) {
         cpu_relax();
       } else {
         pthread_mutex_lock(&g_mu);
@@ -148,7 +149,7 @@ void kiln_parallel_for(kiln_task_fn fn, void *closure, int64_t n) {
   ensure_pool();
   int workers = g_nthreads;
   /* A few parts per thread: whoever is running claims the next one. */
-  int64_t parts = (int64_t)workers * 4;
+  int64_t parts = (int64_t)workers * 8;
   if (parts > n) parts = n;
   if (parts > 0xffff) parts = 0xffff;
   g_fn = fn;
@@ -165,7 +166,12 @@ void kiln_parallel_for(kiln_task_fn fn, void *closure, int64_t n) {
   t_in_parallel = 1;
   run_parts(gen);
   t_in_parallel = 0;
-  while (atomic_load_explicit(&g_done, memory_order_acquire) < (int)parts) cpu_relax();
+  /* A part still running belongs to a worker; on a busy machine the OS may have
+     preempted it, so after a short spin give the core away instead of burning it. */
+  for (int spins = 0; atomic_load_explicit(&g_done, memory_order_acquire) < (int)parts; spins++) {
+    if (spins < 2000) cpu_relax();
+    else sched_yield();
+  }
   pthread_mutex_unlock(&g_call_mu);
 }
 
