@@ -6,6 +6,7 @@
 // pipeline in worker processes, compares with the reference outputs, and fails when a case
 // that is not listed in tools/onnx/expected-failures.json fails (a regression).
 import { execFileSync, fork } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -48,6 +49,7 @@ async function buildBundle() {
 // ---------------------------------------------------------------- worker side
 if (workerArg >= 0) {
   const core = await import(bundle);
+  if (process.env.KILN_CONFORMANCE_CACHE !== '0') core.configureCache(join(cacheDir, 'artifacts'), createHash('sha256').update(readFileSync(bundle)).digest('hex'));
   process.on('message', (msg) => {
     if (msg === 'exit') process.exit(0);
     let r;

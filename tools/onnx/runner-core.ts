@@ -1,13 +1,14 @@
 // One conformance case: import model.onnx with @kiln/frontends-onnx, compile it with the
 // default CPU pipeline, feed test_data_set_0/input_*.pb and compare with output_*.pb.
 // Bundled by conformance.mjs (esbuild) and run inside worker processes.
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { compileModule } from '@kiln/cli';
 import type { HostTensor } from '@kiln/frontends-onnx';
 import { decodeTensor, fromOnnx, hostTensor, OnnxErrorCodes, onnxInputs, sanitizeName, toStorage } from '@kiln/frontends-onnx';
 import { getFunction, isKilnError } from '@kiln/ir-core';
-import { createRuntime, Tensor } from '@kiln/runtime';
+import { createRuntime, Tensor, writeArtifact } from '@kiln/runtime';
 import type { Value } from '@kiln/runtime';
 
 export interface CaseSpec {
@@ -29,6 +30,17 @@ export interface CaseResult {
   stage?: 'data' | 'import' | 'compile' | 'run' | 'compare';
   bound?: string[];
   ms: number;
+}
+
+let cache: { dir: string; codeHash: string } | undefined;
+/**
+ * Keep compiled artifacts in `dir`, keyed by the model bytes, the inputs frozen at compile
+ * time and `codeHash` (a hash of the bundled compiler), so a rerun with unchanged code skips
+ * compilation.
+ */
+export function configureCache(dir: string, codeHash: string): void {
+  mkdirSync(dir, { recursive: true });
+  cache = { dir, codeHash };
 }
 
 const RTOL = 1e-3;
@@ -160,9 +172,24 @@ export function runCase(spec: CaseSpec): CaseResult {
   }
   const fn = getFunction(mod, 'main') as unknown as { attrs: { input_names?: readonly string[] } };
   const paramNames = fn.attrs.input_names ?? [];
-  let artifact;
+  let artifact: Uint8Array | ReturnType<typeof compileModule>['artifact'] | undefined;
+  let cacheFile: string | undefined;
+  if (cache) {
+    const h = createHash('sha256').update(cache.codeHash).update(readFileSync(spec.model));
+    for (const n of bound ?? []) h.update(n).update(JSON.stringify(Array.from(inputs[names.indexOf(n)].data)));
+    cacheFile = join(cache.dir, `${h.digest('hex').slice(0, 32)}.kiln`);
+    if (existsSync(cacheFile)) artifact = readFileSync(cacheFile);
+  }
   try {
-    artifact = compileModule(mod).artifact;
+    if (!artifact) {
+      const compiled = compileModule(mod).artifact;
+      artifact = compiled;
+      if (cacheFile) {
+        const tmp = `${cacheFile}.${process.pid}.tmp`;
+        writeFileSync(tmp, writeArtifact(compiled));
+        renameSync(tmp, cacheFile);
+      }
+    }
   } catch (e) {
     return done({ pass: false, stage: 'compile', code: isKilnError(e) ? e.code : 'CRASH', reason: (e as Error).message, bound });
   }

@@ -59,6 +59,24 @@ const BINARY: Record<string, [string, (a: number, b: number) => number]> = {
 };
 const COMPARE = new Set(['Equal', 'Less', 'Greater', 'LessOrEqual', 'GreaterOrEqual']);
 
+/** Before opset 7, `broadcast=1` with `axis` aligns B's dims at `axis` of A (not at the end). */
+function legacyAligned(ctx: NodeContext, a: OnnxValue, b: OnnxValue): OnnxValue {
+  if (ctx.opset >= 7 || !ctx.int('broadcast', 0) || !ctx.hasAttr('axis')) return b;
+  const ra = rankOfValue(a);
+  const rb = rankOfValue(b);
+  const axis = ctx.int('axis', 0) < 0 ? ctx.int('axis', 0) + ra : ctx.int('axis', 0);
+  const trailing = ra - axis - rb;
+  if (trailing <= 0) return b;
+  const e = exprOf(ctx, b);
+  return exprValue(em(ctx, op.expandDims(e, Array.from({ length: trailing }, (_, i) => rb + i))));
+}
+function rankOfValue(v: OnnxValue): number {
+  if (v.kind === 'host') return v.t.shape.length;
+  if (v.kind === 'sym') return v.shape.length;
+  const s = v.expr.structInfo;
+  return s?.kind === 'relax.TensorStructInfo' ? s.ndim : -1;
+}
+
 function binary(name: string, versions: number[]): ConverterDef[] {
   const [relaxOp, f] = BINARY[name];
   return versions.map((s) =>
@@ -67,7 +85,7 @@ function binary(name: string, versions: number[]): ConverterDef[] {
       s,
       (ctx) => {
         const a = ctx.req(0);
-        const b = ctx.req(1);
+        const b = legacyAligned(ctx, a, ctx.req(1));
         const dt = dtypeOf(a, ctx);
         const outDT = COMPARE.has(name) ? 'bool' : dt;
         let hf = f;
@@ -274,29 +292,32 @@ export const ELEMENTWISE_CONVERTERS: ConverterDef[] = [
     if (!pos && !neg) return op.logicalAnd(inf, em(ctx, op.logicalNot(inf)));
     return op.logicalAnd(inf, em(ctx, pos ? op.greater(x, withDT(ctx, x, 0)) : op.less(x, withDT(ctx, x, 0))));
   }),
-  ...V(7, 9, 16).map((s) =>
+  ...V(1, 6, 7, 9, 16).map((s) =>
     conv('PRelu', s, (ctx) => {
       const x = exprOf(ctx, ctx.req(0));
-      const slope = exprOf(ctx, ctx.req(1));
+      let slope = exprOf(ctx, ctx.req(1));
+      // Before opset 7 a 1-D slope is per channel (axis 1), not numpy-broadcast.
+      const rx = rankOfValue(ctx.req(0));
+      if (ctx.opset < 7 && rankOfValue(ctx.req(1)) === 1 && rx > 2) slope = em(ctx, op.expandDims(slope, Array.from({ length: rx - 2 }, (_, i) => i + 1)));
       return exprValue(em(ctx, op.where(em(ctx, op.less(x, withDT(ctx, x, 0))), em(ctx, op.multiply(x, slope)), x)));
     }),
   ),
-  ...binary('Add', V(7, 13, 14)),
-  ...binary('Sub', V(7, 13, 14)),
-  ...binary('Mul', V(7, 13, 14)),
-  ...binary('Div', V(7, 13, 14)),
-  ...binary('Equal', V(7, 11, 13, 19)),
-  ...binary('Less', V(7, 9, 13)),
-  ...binary('Greater', V(7, 9, 13)),
+  ...binary('Add', V(1, 6, 7, 13, 14)),
+  ...binary('Sub', V(1, 6, 7, 13, 14)),
+  ...binary('Mul', V(1, 6, 7, 13, 14)),
+  ...binary('Div', V(1, 6, 7, 13, 14)),
+  ...binary('Equal', V(1, 7, 11, 13, 19)),
+  ...binary('Less', V(1, 7, 9, 13)),
+  ...binary('Greater', V(1, 7, 9, 13)),
   ...binary('LessOrEqual', V(12, 16)),
   ...binary('GreaterOrEqual', V(12, 16)),
-  ...binary('And', V(7)),
-  ...binary('Or', V(7)),
-  ...binary('Xor', V(7)),
+  ...binary('And', V(1, 7)),
+  ...binary('Or', V(1, 7)),
+  ...binary('Xor', V(1, 7)),
   ...binary('BitwiseAnd', V(18)),
   ...binary('BitwiseOr', V(18)),
   ...binary('BitwiseXor', V(18)),
-  ...V(7, 12, 13, 15).map((s) =>
+  ...V(1, 7, 12, 13, 15).map((s) =>
     conv('Pow', s, (ctx) => {
       const a = ctx.req(0);
       const b = ctx.req(1);

@@ -426,7 +426,7 @@ export const NN_CONVERTERS: ConverterDef[] = [
   ...many('Softmax', V(1, 11, 13), softmaxConvert('softmax')),
   ...many('LogSoftmax', V(1, 11, 13), softmaxConvert('log_softmax')),
   ...many('Hardmax', V(1, 11, 13), softmaxConvert('hardmax')),
-  ...many('Gemm', V(7, 9, 11, 13), gemmConvert),
+  ...many('Gemm', V(1, 6, 7, 9, 11, 13), gemmConvert),
   ...many('MatMul', V(1, 9, 13), matmulConvert),
   ...many('Einsum', V(12), einsumConvert),
   ...many('Resize', V(10, 11, 13, 18, 19), resizeConvert),
