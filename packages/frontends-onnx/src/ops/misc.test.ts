@@ -626,3 +626,70 @@ describe('RoiAlign', () => {
     });
   }
 });
+
+describe('training optimizers and ai.onnx.ml', () => {
+
+  it('Adam with two tensors at step 3 (bias correction) matches the update formula', async () => {
+    const { onnx } = await import('../proto.js');
+    const x = [rand(1, 40), rand(2, 41)];
+    const g = [rand(1, 42), rand(2, 43)];
+    const v = [rand(1, 44), rand(2, 45)];
+    const h = [rand(1, 46, 0, 1), rand(2, 47, 0, 1)];
+    const [alpha, beta, eps, nc] = [0.95, 0.85, 0.01, 0.001];
+    const names = ['R', 'T', 'X1', 'X2', 'G1', 'G2', 'V1', 'V2', 'H1', 'H2'];
+    const shapes: Record<string, number[]> = { R: [], T: [], X1: [1], X2: [2], G1: [1], G2: [2], V1: [1], V2: [2], H1: [1], H2: [2] };
+    const outs = ['X1n', 'X2n', 'V1n', 'V2n', 'H1n', 'H2n'];
+    const m = onnx.ModelProto.fromObject({
+      irVersion: 8,
+      opsetImport: [
+        { domain: '', version: 17 },
+        { domain: 'ai.onnx.preview.training', version: 1 },
+      ],
+      graph: {
+        name: 'g',
+        node: [
+          {
+            opType: 'Adam',
+            domain: 'ai.onnx.preview.training',
+            input: names,
+            output: outs,
+            name: 'adam',
+            attribute: [
+              { name: 'alpha', type: 1, f: alpha },
+              { name: 'beta', type: 1, f: beta },
+              { name: 'epsilon', type: 1, f: eps },
+              { name: 'norm_coefficient', type: 1, f: nc },
+            ],
+          },
+        ],
+        input: names.map((n) => ({ name: n, type: { tensorType: { elemType: n === 'T' ? 7 : 1, shape: { dim: shapes[n].map((d) => ({ dimValue: d })) } } } })),
+        output: outs.map((n) => ({ name: n })),
+      },
+    });
+    const run = compileAndLoad(fromOnnx(onnx.ModelProto.encode(m).finish()));
+    const r = 0.1;
+    const t = 3;
+    const got = run(
+      hostTensor('float32', [], [r]),
+      hostTensor('int64', [], [t]),
+      hostTensor('float32', [1], x[0]),
+      hostTensor('float32', [2], x[1]),
+      hostTensor('float32', [1], g[0]),
+      hostTensor('float32', [2], g[1]),
+      hostTensor('float32', [1], v[0]),
+      hostTensor('float32', [2], v[1]),
+      hostTensor('float32', [1], h[0]),
+      hostTensor('float32', [2], h[1]),
+    );
+    const ra = (r * Math.sqrt(1 - beta ** t)) / (1 - alpha ** t);
+    for (let i = 0; i < 2; i++) {
+      const gr = x[i].map((xv, k) => nc * xv + g[i][k]);
+      const vn = v[i].map((vv, k) => alpha * vv + (1 - alpha) * gr[k]);
+      const hn = h[i].map((hv, k) => beta * hv + (1 - beta) * gr[k] * gr[k]);
+      const xn = x[i].map((xv, k) => xv - (ra * vn[k]) / (Math.sqrt(hn[k]) + eps));
+      expect(closeness(got[i].data, xn)).toBeLessThanOrEqual(1);
+      expect(closeness(got[2 + i].data, vn)).toBeLessThanOrEqual(1);
+      expect(closeness(got[4 + i].data, hn)).toBeLessThanOrEqual(1);
+    }
+  });
+});

@@ -8,7 +8,8 @@
 // (unrolled over the sequence), the Optional ops on plain tensors, and Unique,
 // NonMaxSuppression and MelWeightMatrix on values known at import time (their output shapes depend on them).
 // Static shapes are required where an index map or the result's shape depends on them;
-// such cases fail with ONNX_DYNAMIC rather than guessing.
+// such cases fail with ONNX_DYNAMIC rather than guessing. Also the preview.training
+// optimizers (Adagrad, Adam, Momentum) and ai.onnx.ml Binarizer / ArrayFeatureExtractor.
 import type { Expr } from '@kiln/relax';
 import { op } from '@kiln/relax';
 import type { NodeContext, OnnxValue } from '../context.js';
@@ -937,6 +938,85 @@ function roiAlignConvert(ctx: NodeContext): OnnxValue {
   return exprValue(red);
 }
 
+// ---------------------------------------------------------------- optimizers (ai.onnx.preview.training)
+
+/** Training-optimizer steps: elementwise updates; T (the step count) may be a run-time value. */
+type Step = (ctx: NodeContext, r: Expr, t: Expr, ins: Expr[], dt: string) => Expr[];
+
+function optimizer(perTensor: number, step: Step) {
+  return (ctx: NodeContext): OnnxValue[] => {
+    const n = (ctx.numInputs - 2) / perTensor;
+    if (!Number.isInteger(n) || n < 1) ctx.fail(OnnxErrorCodes.ONNX_INVALID, `${ctx.numInputs} inputs do not form groups of ${perTensor} tensors after R and T`);
+    const dt = dtypeOf(ctx.req(2), ctx);
+    const r = castTo(ctx, ctx.req(0), dt);
+    const t = castTo(ctx, ctx.req(1), dt);
+    const outs: Expr[][] = [];
+    for (let i = 0; i < n; i++) outs.push(step(ctx, r, t, Array.from({ length: perTensor }, (_, k) => exprOf(ctx, ctx.req(2 + k * n + i))), dt));
+    // Outputs are grouped by kind: all X_new, then all of the next state, ...
+    const kinds = outs[0].length;
+    return Array.from({ length: kinds * n }, (_, o) => exprValue(outs[o % n][Math.floor(o / n)]));
+  };
+}
+
+const adagradStep: Step = (ctx, r, t, [x, g, h], dt) => {
+  const c = (v: number): Expr => scalar(v, dt);
+  const e = (v: Expr): Expr => em(ctx, v);
+  const rr = e(op.divide(r, e(op.add(c(1), e(op.multiply(t, c(ctx.float('decay_factor', 0))))))));
+  const gr = e(op.add(e(op.multiply(x, c(ctx.float('norm_coefficient', 0)))), g));
+  const hn = e(op.add(h, e(op.multiply(gr, gr))));
+  const hs = e(op.add(e(op.sqrt(hn)), c(ctx.float('epsilon', 1e-6))));
+  return [e(op.subtract(x, e(op.divide(e(op.multiply(rr, gr)), hs)))), hn];
+};
+
+const adamStep: Step = (ctx, r, t, [x, g, v, h], dt) => {
+  const c = (v0: number): Expr => scalar(v0, dt);
+  const e = (v0: Expr): Expr => em(ctx, v0);
+  const alpha = ctx.float('alpha', 0.9);
+  const beta = ctx.float('beta', 0.999);
+  const gr = e(op.add(e(op.multiply(x, c(ctx.float('norm_coefficient', 0)))), g));
+  const vn = e(op.add(e(op.multiply(v, c(alpha))), e(op.multiply(gr, c(1 - alpha)))));
+  const hn = e(op.add(e(op.multiply(h, c(beta))), e(op.multiply(e(op.multiply(gr, gr)), c(1 - beta)))));
+  const hs = e(op.add(e(op.sqrt(hn)), c(ctx.float('epsilon', 1e-6))));
+  // Bias correction from step 1 on: r · sqrt(1 - βᵗ) / (1 - αᵗ).
+  const corr = e(op.divide(e(op.multiply(r, e(op.sqrt(e(op.subtract(c(1), e(op.power(c(beta), t)))))))), e(op.subtract(c(1), e(op.power(c(alpha), t))))));
+  const ra = e(op.where(e(op.greater(t, c(0))), corr, r));
+  const xn = e(op.subtract(x, e(op.multiply(ra, e(op.divide(vn, hs))))));
+  const post = ctx.float('norm_coefficient_post', 0);
+  return [post === 0 ? xn : e(op.multiply(xn, c(1 - post))), vn, hn];
+};
+
+const momentumStep: Step = (ctx, r, t, [x, g, v], dt) => {
+  const c = (v0: number): Expr => scalar(v0, dt);
+  const e = (v0: Expr): Expr => em(ctx, v0);
+  const alpha = ctx.float('alpha', 0);
+  const mode = ctx.str('mode', 'standard');
+  if (mode !== 'standard' && mode !== 'nesterov') ctx.fail(OnnxErrorCodes.ONNX_INVALID, `mode '${mode}'`);
+  const gr = e(op.add(e(op.multiply(x, c(ctx.float('norm_coefficient', 0)))), g));
+  // The first step (T = 0) uses beta = 1.
+  const ba = e(op.where(e(op.greater(t, c(0))), c(ctx.float('beta', 0)), c(1)));
+  const vn = e(op.add(e(op.multiply(v, c(alpha))), e(op.multiply(gr, ba))));
+  const dir = mode === 'standard' ? vn : e(op.add(gr, e(op.multiply(vn, c(alpha)))));
+  return [e(op.subtract(x, e(op.multiply(r, dir)))), vn];
+};
+
+// ---------------------------------------------------------------- ai.onnx.ml: Binarizer, ArrayFeatureExtractor
+
+function binarizerConvert(ctx: NodeContext): OnnxValue {
+  const x = ctx.req(0);
+  const dt = dtypeOf(x, ctx);
+  return exprValue(em(ctx, op.astype(em(ctx, op.greater(exprOf(ctx, x), scalar(ctx.float('threshold', 0), dt))), dt)));
+}
+
+function arrayFeatureExtractorConvert(ctx: NodeContext): OnnxValue {
+  const x = ctx.req(0);
+  const xd = staticDims(ctx, x);
+  const id = staticDims(ctx, ctx.req(1));
+  const k = numel(id);
+  const idx = em(ctx, op.reshape(castTo(ctx, ctx.req(1), 'int64'), [k]));
+  const xe = xd.length === 1 ? em(ctx, op.reshape(exprOf(ctx, x), [1, xd[0]])) : exprOf(ctx, x);
+  return exprValue(em(ctx, op.take(xe, idx, Math.max(xd.length, 2) - 1)));
+}
+
 export const MISC_CONVERTERS: ConverterDef[] = [
   ...many('ScatterND', V(11, 13, 16, 18), scatterNdConvert),
   ...many('ReverseSequence', V(10, 28), reverseSequenceConvert),
@@ -960,4 +1040,9 @@ export const MISC_CONVERTERS: ConverterDef[] = [
   ...many('MelWeightMatrix', V(17), melWeightConvert),
   ...many('DeformConv', V(19, 22), deformConvConvert),
   ...many('RoiAlign', V(10, 16, 22), roiAlignConvert),
+  { op: 'Adagrad', domain: 'ai.onnx.preview.training', since: 1, convert: optimizer(3, adagradStep) },
+  { op: 'Adam', domain: 'ai.onnx.preview.training', since: 1, convert: optimizer(4, adamStep) },
+  { op: 'Momentum', domain: 'ai.onnx.preview.training', since: 1, convert: optimizer(3, momentumStep) },
+  { op: 'Binarizer', domain: 'ai.onnx.ml', since: 1, convert: binarizerConvert },
+  { op: 'ArrayFeatureExtractor', domain: 'ai.onnx.ml', since: 1, convert: arrayFeatureExtractorConvert },
 ];
