@@ -22,25 +22,6 @@ export interface ContractionPlan {
   readonly mr: number;
 }
 
-/** Register tiles tried in order: (rows, vectors per row); at most `budget` accumulators. */
-const TILES: ReadonlyArray<readonly [number, number]> = [
-  [6, 4],
-  [8, 3],
-  [4, 4],
-  [8, 2],
-  [4, 3],
-  [6, 2],
-  [4, 2],
-  [3, 2],
-  [2, 2],
-  [12, 1],
-  [8, 1],
-  [4, 1],
-  [2, 1],
-  [1, 2],
-  [1, 1],
-];
-
 /**
  * Plan a register-blocked schedule for a reduction block whose body is
  * `out[s...] = out[s...] + f(loads)`, or undefined when it is not one or the output's
@@ -89,14 +70,21 @@ export function planContraction(
   // 28- or 56-wide feature maps): LLVM widens them to the register, wasting a lane or two.
   const widths: number[] = [];
   for (let d = lanes; d >= 4; d--) if (n % d === 0) widths.push(d);
+  // Per width: the register tile (rows x vectors) with the most accumulators that fits
+  // the register budget and divides the axes; more vectors per row break ties (fewer
+  // broadcasts per FMA). Rows may be any divisor of the row axis (7 for a 7-wide map).
   for (const l of widths) {
-    if (l < 4 || n % l !== 0) continue;
     const nVec = n / l;
-    for (const [mr, nr] of TILES) {
-      if (mr * nr > budget) continue;
-      if (m % mr !== 0 || nVec % nr !== 0) continue;
-      return { vecVar, rowVar, lanes: l, nrVectors: nr, mr };
+    let best: { mr: number; nr: number } | undefined;
+    for (let nr = 1; nr <= Math.min(4, nVec); nr++) {
+      if (nVec % nr !== 0) continue;
+      let mr = Math.min(m, Math.floor(budget / nr));
+      while (mr > 1 && m % mr !== 0) mr--;
+      if (!best || mr * nr > best.mr * best.nr || (mr * nr === best.mr * best.nr && nr > best.nr))
+        best = { mr, nr };
     }
+    if (best && (best.mr * best.nr >= 4 || l === widths[widths.length - 1]))
+      return { vecVar, rowVar, lanes: l, nrVectors: best.nr, mr: best.mr };
   }
   return undefined;
 }

@@ -235,7 +235,6 @@ export function defaultCPUSchedule(fn: PrimFunc, target: CPUScheduleTarget = {})
       scheduleParallelOuter(sch, b, threads);
     } catch (e) {
       if (!isKilnError(e)) throw e;
-      if (process.env.KILN_SCHED_DEBUG) console.log('DBGSCHED', name, e.message);
     }
   }
   return sch.func;
