@@ -4,6 +4,8 @@ onnxruntime. Run from this folder: python3 make_fixtures.py  (needs onnx, onnxru
 
 Writes <name>.onnx and <name>.<k>.in<i>.pb / <name>.<k>.out<i>.pb (TensorProto) per data set.
 """
+import os
+
 import numpy as np
 import onnx
 import onnxruntime as ort
@@ -107,6 +109,8 @@ m = model(
     [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 5])],
     [t],
 )
+if os.path.exists("external_data.bin"):
+    os.remove("external_data.bin")
 onnx.external_data_helper.convert_model_to_external_data(m, all_tensors_to_one_file=True, location="external_data.bin", size_threshold=0)
 onnx.save(m, "external_data.onnx")
 sess = ort.InferenceSession("external_data.onnx", providers=["CPUExecutionProvider"])
@@ -114,16 +118,19 @@ x = f32(2, 3)
 open("external_data.0.in0.pb", "wb").write(numpy_helper.from_array(x).SerializeToString())
 open("external_data.0.out0.pb", "wb").write(numpy_helper.from_array(sess.run(None, {"x": x})[0]).SerializeToString())
 
-# 5. Two unsupported ops in one model (one error must list both).
-m = model(
+# 5. Two ops without a converter in one model (one error must list both): ops of a domain
+# the model imports but Kiln does not know.
+g = helper.make_graph(
     [
-        helper.make_node("NonZero", ["x"], ["nz"], name="nz"),
-        helper.make_node("Unique", ["x"], ["u"], name="uniq"),
-        helper.make_node("Relu", ["x"], ["y"], name="relu"),
+        helper.make_node("FancyOp", ["x"], ["a"], name="fancy", domain="com.example"),
+        helper.make_node("OtherOp", ["a"], ["b"], name="other", domain="com.example"),
+        helper.make_node("Relu", ["b"], ["y"], name="relu"),
     ],
+    "g",
     [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4])],
-    [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4]), helper.make_tensor_value_info("nz", TensorProto.INT64, [1, None]), helper.make_tensor_value_info("u", TensorProto.FLOAT, [None])],
+    [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4])],
 )
+m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.example", 3)])
 onnx.save(m, "unsupported.onnx")
 
 # 6. A node reading a value nothing defines (a missing initializer).
