@@ -156,6 +156,32 @@ console.log(JSON.stringify(Array.from(y.toTypedArray())));\n`,
   });
 });
 
+describe('kiln on an ONNX model', () => {
+  it('compiles examples/digits/digits_cnn.onnx and writes logits.npy matching PyTorch', async () => {
+    const ex = join(import.meta.dirname, '..', '..', '..', 'examples', 'digits');
+    const out = join(work, 'digits_onnx.kiln');
+    const c = io();
+    expect(await runCLI(['compile', join(ex, 'digits_cnn.onnx'), '-o', out], c), c.errLines.join('\n')).toBe(
+      0,
+    );
+    const r = io();
+    const outDir = join(work, 'onnx-out');
+    expect(
+      await runCLI(
+        ['run', out, '--input', `image=${join(ex, 'samples', 'batch8.npy')}`, '--output-dir', outDir],
+        r,
+      ),
+      r.errLines.join('\n'),
+    ).toBe(0);
+    const got = new Float32Array(parseNpy(readFileSync(join(outDir, 'logits.npy'))).data.buffer);
+    const want = new Float32Array(
+      parseNpy(readFileSync(join(ex, 'samples', 'batch8_logits.npy'))).data.buffer,
+    );
+    expect(got.length).toBe(80);
+    for (let i = 0; i < 80; i++) expect(Math.abs(got[i] - want[i])).toBeLessThan(1e-3);
+  });
+});
+
 describe('docs/examples/custom_pipeline.mjs', () => {
   it('runs and prints relu(x @ W + b)', () => {
     const script = join(import.meta.dirname, '..', '..', '..', 'docs', 'examples', 'custom_pipeline.mjs');

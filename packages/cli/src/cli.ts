@@ -36,7 +36,7 @@ usage:
   kiln inspect <file.kiln>
   kiln ops
 
-models: .mjs / .js model scripts (default export returning a Relax IRModule)
+models: .onnx (ONNX), .mjs / .js model scripts (default export returning a Relax IRModule)
 targets: llvm [-mtriple=…] [-mcpu=…] [-mattr=…] [-num-threads=N] (default: the host CPU)`;
 
 function usageError(msg: string): never {
@@ -184,12 +184,14 @@ async function cmdRun(args: string[], io: CLIIO): Promise<void> {
       usageError(`--threads must be a positive integer (got '${values.threads}')`);
     process.env.KILN_NUM_THREADS = String(n);
   }
-  const exe = createRuntime().load(positionals[0]);
+  const artifact = readArtifactFile(positionals[0]);
+  const exe = createRuntime().load(artifact);
   const fnName = values.function ?? 'main';
   const inputs = parseInputs(values.input ?? [], exe, fnName);
   const f = exe.getFunction(fnName);
   const result = f(...inputs);
-  const outs = outputs(result, 'output');
+  const named = (artifact.metadata?.outputNames as Record<string, string[]> | undefined)?.[fnName];
+  const outs = outputs(result, 'output').map(([n, t], i): [string, Tensor] => [named?.[i] ?? n, t]);
   if (values['output-dir']) {
     mkdirSync(values['output-dir'], { recursive: true });
     for (const [name, t] of outs) {

@@ -6,7 +6,6 @@
 
 import type { CPUKernelLibrary } from '@kiln/codegen-llvm';
 import { buildCPU } from '@kiln/codegen-llvm';
-import { AnnotateTIROpPattern, ConvertLayout, FuseOps, FuseTIR } from '@kiln/passes-fusion';
 import type { IRModule, LLVMTarget, Pass, PassInstrument, Target } from '@kiln/ir-core';
 import {
   createPassContext,
@@ -21,6 +20,7 @@ import {
   timingInstrument,
   withFunction,
 } from '@kiln/ir-core';
+import { AnnotateTIROpPattern, ConvertLayout, FuseOps, FuseTIR } from '@kiln/passes-fusion';
 import type { MemoryPlanReport, RelaxFunction } from '@kiln/relax';
 import {
   CallTIRRewrite,
@@ -132,6 +132,18 @@ function signatureOf(symbol: string, cTypes: readonly string[]): KernelSignature
 
 const now = () => performance.now() / 1000;
 
+/** `output_names` of each Relax function (set by frontends), for `kiln run`'s file names. */
+function outputNamesOf(mod: IRModule): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  mod.globals.forEach((g, i) => {
+    const f = mod.funcs[i];
+    if (f.kind !== 'relax.Function') return;
+    const names = (f as unknown as RelaxFunction).attrs.output_names;
+    if (Array.isArray(names) && names.every((n) => typeof n === 'string')) out[g] = names as string[];
+  });
+  return out;
+}
+
 /** Compile a Relax module (as a frontend or BlockBuilder produces it) for the CPU. */
 export function compileModule(mod: IRModule, options: CompileOptions = {}): CompileResult {
   const t0 = now();
@@ -193,7 +205,11 @@ export function compileModule(mod: IRModule, options: CompileOptions = {}): Comp
         meta: { numThreads: target.numThreads, kernels: lib.kernels.length },
       },
     ],
-    metadata: { memoryPlan: JSON.parse(JSON.stringify(memoryPlan)), optLevel: options.optLevel ?? 3 },
+    metadata: {
+      memoryPlan: JSON.parse(JSON.stringify(memoryPlan)),
+      optLevel: options.optLevel ?? 3,
+      outputNames: outputNamesOf(lowered),
+    },
   };
   const total = now() - t0;
   return {

@@ -24,7 +24,11 @@ describe('the digits example', () => {
     expect(launches(fused)).toBeLessThan(launches(plain));
     const batch = readNpy(join(ex, 'samples', 'batch8.npy'));
     const run = (a: typeof plain) =>
-      (createRuntime().load(a).call('main', Tensor.fromTypedArray(batch.data, batch.shape, 'float32')) as Tensor).toTypedArray() as Float32Array;
+      (
+        createRuntime()
+          .load(a)
+          .call('main', Tensor.fromTypedArray(batch.data, batch.shape, 'float32')) as Tensor
+      ).toTypedArray() as Float32Array;
     const [p, f] = [run(plain), run(fused)];
     for (let i = 0; i < 80; i++) expect(Math.abs(p[i] - f[i])).toBeLessThan(1e-4);
   });

@@ -1,10 +1,11 @@
 // Model loading for the CLI: a file becomes a Relax IRModule through a frontend chosen by
-// its extension. Built in: model scripts (`.mjs`/`.js` ES modules whose default export
-// returns an IRModule, sync or async — how TypeScript users describe a network with
-// BlockBuilder). Frontend packages and plugins add formats through the plugin registry.
+// its extension. Built in: ONNX models (`.onnx`, @kiln/frontends-onnx) and model scripts
+// (`.mjs`/`.js` ES modules whose default export returns an IRModule, sync or async — how
+// TypeScript users describe a network with BlockBuilder).
 import { existsSync } from 'node:fs';
 import { extname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { onnxFrontend } from '@kiln/frontends-onnx';
 import type { IRModule } from '@kiln/ir-core';
 import { ErrorCodes, KilnError } from '@kiln/ir-core';
 
@@ -38,7 +39,7 @@ export const scriptFrontend: ModuleFrontend = {
   },
 };
 
-export const BUILTIN_FRONTENDS: readonly ModuleFrontend[] = [scriptFrontend];
+export const BUILTIN_FRONTENDS: readonly ModuleFrontend[] = [scriptFrontend, onnxFrontend];
 
 export async function loadModel(
   path: string,
