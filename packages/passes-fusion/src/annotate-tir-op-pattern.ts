@@ -243,6 +243,10 @@ export const AnnotateTIROpPattern = definePass<z.output<typeof options>, z.input
     if (!o.overwrite && opPatternOf(fn) !== undefined) return fn;
     const kind = analyzeOpPattern(fn);
     if (fn.attrs.op_pattern === kind) return fn;
-    return primFunc(fn.params, fn.body, { attrs: { ...fn.attrs, op_pattern: kind }, retType: fn.retType, span: fn.span });
+    return primFunc(fn.params, fn.body, {
+      attrs: { ...fn.attrs, op_pattern: kind },
+      retType: fn.retType,
+      span: fn.span,
+    });
   },
 });

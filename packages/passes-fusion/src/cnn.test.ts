@@ -1,8 +1,9 @@
 // A small CNN (conv + bias + relu + max-pool + flatten + dense + bias): the number of
 // kernels launched drops after FuseOps + FuseTIR and the results are unchanged, on the VM
 // with the TIR interpreter and end to end through the native CPU pipeline (compileModule).
-import { createPassContext, sequential, wellFormedInstrument } from '@kiln/ir-core';
+
 import { compileModule } from '@kiln/cli';
+import { createPassContext, sequential, wellFormedInstrument } from '@kiln/ir-core';
 import {
   BlockBuilder,
   CallTIRRewrite,
@@ -10,9 +11,9 @@ import {
   LegalizeOps,
   op,
   relaxVar,
-  tensorSInfo,
   StaticPlanBlockMemory,
   ToNonDataflow,
+  tensorSInfo,
 } from '@kiln/relax';
 import { createRuntime, Tensor } from '@kiln/runtime';
 import { describe, expect, it } from 'vitest';
@@ -23,7 +24,10 @@ import { maxRelErr, rand, runOnVM, smallCNN } from './testing/vm.js';
 
 const lower = [ToNonDataflow, CallTIRRewrite, StaticPlanBlockMemory];
 const unfusedPipeline = sequential([LegalizeOps, ...lower]);
-const fusedPipeline = sequential([LegalizeOps, AnnotateTIROpPattern, FuseOps, FuseTIR, ...lower], 'fusion_pipeline');
+const fusedPipeline = sequential(
+  [LegalizeOps, AnnotateTIROpPattern, FuseOps, FuseTIR, ...lower],
+  'fusion_pipeline',
+);
 
 describe('a small CNN through FuseOps + FuseTIR', () => {
   it('launches fewer kernels on the VM and computes the same', () => {
@@ -41,19 +45,36 @@ describe('a small CNN through FuseOps + FuseTIR', () => {
       // conv+add+relu, pool, conv+add+relu, reshape, matmul+add: a reshape (injective) is
       // no epilogue of a conv nor a prologue of a matmul, as in TVM
       expect(got.launches).toBe(5);
-      expect(Object.keys(got.byKernel).sort()).toEqual(['fused_conv2d1_add1_relu1', 'fused_conv2d_add_relu', 'fused_matmul_add2', 'max_pool2d', 'reshape']);
-      if (batch === 1) console.log(`small CNN kernels launched: ${ref.launches} → ${got.launches}`, Object.keys(got.byKernel).join(', '));
+      expect(Object.keys(got.byKernel).sort()).toEqual([
+        'fused_conv2d1_add1_relu1',
+        'fused_conv2d_add_relu',
+        'fused_matmul_add2',
+        'max_pool2d',
+        'reshape',
+      ]);
+      if (batch === 1)
+        console.log(
+          `small CNN kernels launched: ${ref.launches} → ${got.launches}`,
+          Object.keys(got.byKernel).join(', '),
+        );
     }
   });
 
   it('fuses a residual block: conv+bn+relu, and conv+bn+add(skip)+relu', () => {
     const x = relaxVar('x', tensorSInfo([1, 8, 6, 6], 'float32'));
-    const bn = (seed: number) => [
-      constant(rand(8, seed, 0.5).map((v) => 1 + v), [8]),
-      constant(rand(8, seed + 1), [8]),
-      constant(rand(8, seed + 2), [8]),
-      constant(rand(8, seed + 3, 0.5).map((v) => 1.5 + v), [8]),
-    ] as const;
+    const bn = (seed: number) =>
+      [
+        constant(
+          rand(8, seed, 0.5).map((v) => 1 + v),
+          [8],
+        ),
+        constant(rand(8, seed + 1), [8]),
+        constant(rand(8, seed + 2), [8]),
+        constant(
+          rand(8, seed + 3, 0.5).map((v) => 1.5 + v),
+          [8],
+        ),
+      ] as const;
     const bb = new BlockBuilder();
     bb.function('main', [x], () =>
       bb.dataflow(() => {
@@ -67,7 +88,10 @@ describe('a small CNN through FuseOps + FuseTIR', () => {
       }),
     );
     const mod = sequential([LegalizeOps, AnnotateTIROpPattern]).run(bb.getModule());
-    const tir = sequential([FuseOps, FuseTIR]).run(mod, createPassContext({ instruments: [wellFormedInstrument()] }));
+    const tir = sequential([FuseOps, FuseTIR]).run(
+      mod,
+      createPassContext({ instruments: [wellFormedInstrument()] }),
+    );
     expect(tir.globals).toEqual(['fused_conv2d_batch_norm_add_relu', 'fused_conv2d_batch_norm_relu', 'main']);
     const inp = [{ data: rand(288, 8), shape: [1, 8, 6, 6] }];
     const ref = runOnVM(mod, inp);
@@ -85,8 +109,12 @@ describe('a small CNN through FuseOps + FuseTIR', () => {
     const a = rt.load(fused.artifact);
     const b = rt.load(plain.artifact);
     const xs = rand(3 * 4 * 64, 99);
-    const ya = (a.call('main', Tensor.fromTypedArray(xs, [3, 4, 8, 8])) as Tensor).toTypedArray() as Float32Array;
-    const yb = (b.call('main', Tensor.fromTypedArray(xs, [3, 4, 8, 8])) as Tensor).toTypedArray() as Float32Array;
+    const ya = (
+      a.call('main', Tensor.fromTypedArray(xs, [3, 4, 8, 8])) as Tensor
+    ).toTypedArray() as Float32Array;
+    const yb = (
+      b.call('main', Tensor.fromTypedArray(xs, [3, 4, 8, 8])) as Tensor
+    ).toTypedArray() as Float32Array;
     const ref = runOnVM(unfusedPipeline.run(smallCNN()), [{ data: xs, shape: [3, 4, 8, 8] }]).outputs[0];
     expect(maxRelErr(ya, yb)).toBeLessThan(1e-4);
     expect(maxRelErr(ya, ref)).toBeLessThan(1e-4);

@@ -1,9 +1,10 @@
 // relax.ConvertLayout: NCHW → NCHW[x]c for conv2d with constant weights folded, layout
 // transforms only at the boundaries of conv regions, unsupported convs left alone, and
 // results unchanged on the VM (interpreter) and through the fusion pipeline natively.
+
+import { compileModule } from '@kiln/cli';
 import type { IRModule } from '@kiln/ir-core';
 import { getFunction, primVar, sequential } from '@kiln/ir-core';
-import { compileModule } from '@kiln/cli';
 import type { RelaxFunction, SeqExpr } from '@kiln/relax';
 import {
   BlockBuilder,
@@ -13,8 +14,8 @@ import {
   op,
   relaxVar,
   StaticPlanBlockMemory,
-  tensorSInfo,
   ToNonDataflow,
+  tensorSInfo,
   wellFormed,
 } from '@kiln/relax';
 import { createRuntime, Tensor } from '@kiln/runtime';
@@ -90,7 +91,10 @@ describe('relax.ConvertLayout', () => {
     expect(cs.filter((c) => c.startsWith('conv2d_NCHW8c')).length).toBe(2);
     expect(cs).toContain('max_pool2d_NCHW8c');
     // the input, and before the reshape
-    expect(cs.filter((c) => c.startsWith('layout_transform'))).toEqual(['layout_transform_NCHW_NCHW4c', 'layout_transform_NCHW8c_NCHW']);
+    expect(cs.filter((c) => c.startsWith('layout_transform'))).toEqual([
+      'layout_transform_NCHW_NCHW4c',
+      'layout_transform_NCHW8c_NCHW',
+    ]);
     const inp = [{ data: rand(2 * 4 * 64, 5), shape: [2, 4, 8, 8] }];
     const ref = runOnVM(LegalizeOps.run(mod), inp);
     const got = runOnVM(LegalizeOps.run(out), inp);
@@ -101,10 +105,16 @@ describe('relax.ConvertLayout', () => {
     const x = relaxVar('x', tensorSInfo([2, 8, 5, 5], 'float32'));
     const bnp = (seed: number) =>
       [
-        constant(rand(8, seed, 0.5).map((v) => 1 + v), [8]),
+        constant(
+          rand(8, seed, 0.5).map((v) => 1 + v),
+          [8],
+        ),
         constant(rand(8, seed + 1), [8]),
         constant(rand(8, seed + 2), [8]),
-        constant(rand(8, seed + 3, 0.5).map((v) => 1.5 + v), [8]),
+        constant(
+          rand(8, seed + 3, 0.5).map((v) => 1.5 + v),
+          [8],
+        ),
       ] as const;
     const bb = new BlockBuilder();
     bb.function('main', [x], () =>
@@ -120,7 +130,10 @@ describe('relax.ConvertLayout', () => {
     const out = convertLayout(mod, { layout: 'NCHW4c' });
     const cs = callees(out);
     expect(cs).not.toContain('relax.nn.batch_norm');
-    expect(cs.filter((c) => c.startsWith('layout_transform'))).toEqual(['layout_transform_NCHW_NCHW4c', 'layout_transform_NCHW4c_NCHW']);
+    expect(cs.filter((c) => c.startsWith('layout_transform'))).toEqual([
+      'layout_transform_NCHW_NCHW4c',
+      'layout_transform_NCHW4c_NCHW',
+    ]);
     const inp = [{ data: rand(2 * 8 * 25, 3), shape: [2, 8, 5, 5] }];
     const ref = runOnVM(LegalizeOps.run(mod), inp);
     const pipeline = sequential([LegalizeOps, AnnotateTIROpPattern, FuseOps, FuseTIR]);
@@ -147,7 +160,9 @@ describe('relax.ConvertLayout', () => {
     const x = relaxVar('x', tensorSInfo([1, 4, 5, 5], 'float32'));
     const w = relaxVar('w', tensorSInfo([4, 4, 3, 3], 'float32'));
     const bb = new BlockBuilder();
-    bb.function('main', [x, w], () => bb.dataflow(() => bb.emitOutput(bb.emit(op.relu(bb.emit(op.conv2d(x, w, { padding: [1] })))))));
+    bb.function('main', [x, w], () =>
+      bb.dataflow(() => bb.emitOutput(bb.emit(op.relu(bb.emit(op.conv2d(x, w, { padding: [1] })))))),
+    );
     const mod = bb.getModule();
     const out = convertLayout(mod, { layout: 'NCHW4c' });
     expect(callees(out)).toContain('layout_transform_OIHW_OIHW4i4o');
@@ -155,21 +170,38 @@ describe('relax.ConvertLayout', () => {
       { data: rand(100, 1), shape: [1, 4, 5, 5] },
       { data: rand(144, 2), shape: [4, 4, 3, 3] },
     ];
-    expect(maxRelErr(runOnVM(LegalizeOps.run(out), inp).outputs[0], runOnVM(LegalizeOps.run(mod), inp).outputs[0])).toBeLessThan(1e-5);
+    expect(
+      maxRelErr(runOnVM(LegalizeOps.run(out), inp).outputs[0], runOnVM(LegalizeOps.run(mod), inp).outputs[0]),
+    ).toBeLessThan(1e-5);
   });
 
   it('rejects a malformed layout option', () => {
-    expect(() => ConvertLayout.withOptions({ layout: 'NHWC' })).toThrow(expect.objectContaining({ code: 'PASS_OPTIONS' }));
+    expect(() => ConvertLayout.withOptions({ layout: 'NHWC' })).toThrow(
+      expect.objectContaining({ code: 'PASS_OPTIONS' }),
+    );
   });
 
   it('composes with fusion and the native CPU pipeline, results unchanged', () => {
-    const pipeline = sequential([ConvertLayout, LegalizeOps, AnnotateTIROpPattern, FuseOps, FuseTIR, ...lower]);
+    const pipeline = sequential([
+      ConvertLayout,
+      LegalizeOps,
+      AnnotateTIROpPattern,
+      FuseOps,
+      FuseTIR,
+      ...lower,
+    ]);
     const res = compileModule(convChain(), { relaxPipeline: pipeline });
     const plain = compileModule(convChain(), { relaxPipeline: sequential([LegalizeOps, ...lower]) });
     const xs = rand(2 * 8 * 36, 77);
     const run = (a: typeof res) =>
-      (createRuntime().load(a.artifact).call('main', Tensor.fromTypedArray(xs, [2, 8, 6, 6])) as Tensor).toTypedArray() as Float32Array;
+      (
+        createRuntime()
+          .load(a.artifact)
+          .call('main', Tensor.fromTypedArray(xs, [2, 8, 6, 6])) as Tensor
+      ).toTypedArray() as Float32Array;
     expect(maxRelErr(run(res), run(plain))).toBeLessThan(1e-4);
-    console.log(`conv chain kernels: ${plain.stats.kernels} unfused NCHW → ${res.stats.kernels} fused NCHW8c`);
+    console.log(
+      `conv chain kernels: ${plain.stats.kernels} unfused NCHW → ${res.stats.kernels} fused NCHW8c`,
+    );
   });
 });

@@ -15,7 +15,20 @@
 // Requires: operator calls (run before relax.LegalizeOps), normalized input.
 // Establishes: 'layout_converted'.
 import type { IRModule, Node, PassContext, PrimExpr, Var as PrimVar } from '@kiln/ir-core';
-import { add, and, DType, definePass, floordiv, floormod, ge, lt, moduleEntries, mul, sub, toExpr } from '@kiln/ir-core';
+import {
+  add,
+  and,
+  DType,
+  definePass,
+  floordiv,
+  floormod,
+  ge,
+  lt,
+  moduleEntries,
+  mul,
+  sub,
+  toExpr,
+} from '@kiln/ir-core';
 import type { AnyVar, Binding, Block, Call, Constant, Expr, RelaxFunction, TypedArray } from '@kiln/relax';
 import {
   BlockBuilder,
@@ -23,9 +36,9 @@ import {
   constant,
   createOpRegistry,
   dataflowVar,
-  op as rop,
   placeholderFor,
   relaxVar,
+  op as rop,
   tensorShape,
   tensorSInfo,
   varBinding,
@@ -37,7 +50,10 @@ import { knownTensor, mapFunctionBlocks, relaxVarsUsed } from './util.js';
 
 const layoutOptions = z.object({
   /** The blocked layout for conv2d data and outputs: NCHW<x>c. */
-  layout: z.string().regex(/^NCHW[1-9][0-9]*c$/, 'a layout NCHW<x>c such as NCHW8c').default('NCHW8c'),
+  layout: z
+    .string()
+    .regex(/^NCHW[1-9][0-9]*c$/, 'a layout NCHW<x>c such as NCHW8c')
+    .default('NCHW8c'),
 });
 export type ConvertLayoutOptions = z.output<typeof layoutOptions>;
 
@@ -99,14 +115,22 @@ class LayoutRewriter {
   pack(x: Expr, f: number): Call {
     return this.kernel(`layout_transform_NCHW_NCHW${f}c`, [x], (a) => {
       const [n, c, h, w] = a.shape;
-      return T.compute([n, floordiv(c, i64(f)), h, w, i64(f)], (b, co, y, xx, ci) => a.at(b, add(mul(co, i64(f)), ci), y, xx), `T_NCHW${f}c`);
+      return T.compute(
+        [n, floordiv(c, i64(f)), h, w, i64(f)],
+        (b, co, y, xx, ci) => a.at(b, add(mul(co, i64(f)), ci), y, xx),
+        `T_NCHW${f}c`,
+      );
     });
   }
 
   unpack(y: Expr, f: number, channels: number): Call {
     return this.kernel(`layout_transform_NCHW${f}c_NCHW`, [y], (a) => {
       const [n, , h, w] = a.shape;
-      return T.compute([n, i64(channels), h, w], (b, c, yy, xx) => a.at(b, floordiv(c, i64(f)), yy, xx, floormod(c, i64(f))), 'T_NCHW');
+      return T.compute(
+        [n, i64(channels), h, w],
+        (b, c, yy, xx) => a.at(b, floordiv(c, i64(f)), yy, xx, floormod(c, i64(f))),
+        'T_NCHW',
+      );
     });
   }
 
@@ -145,18 +169,28 @@ class LayoutRewriter {
     if (size === 1 && c.shape.length <= 1) return c;
     const ok =
       (c.shape.length === 3 && c.shape[0] === channels && c.shape[1] === 1 && c.shape[2] === 1) ||
-      (c.shape.length === 4 && c.shape[0] === 1 && c.shape[1] === channels && c.shape[2] === 1 && c.shape[3] === 1);
+      (c.shape.length === 4 &&
+        c.shape[0] === 1 &&
+        c.shape[1] === channels &&
+        c.shape[2] === 1 &&
+        c.shape[3] === 1);
     if (!ok) return undefined;
     // Row-major (1, C/f, 1, 1, f) has the same element order as (C,): only the shape changes.
     return constant(c.data, [1, channels / f, 1, 1, f], c.dtype);
   }
 
-  conv(call: Call, x: Expr, xPacked: Packed | undefined, w: Expr): { value: Call; pre: Binding[]; factor: number; channels: number } | undefined {
+  conv(
+    call: Call,
+    x: Expr,
+    xPacked: Packed | undefined,
+    w: Expr,
+  ): { value: Call; pre: Binding[]; factor: number; channels: number } | undefined {
     const a = call.attrs as unknown as ConvAttrs;
     const xs = knownTensor(x.structInfo);
     const ws = knownTensor(w.structInfo);
     const os = knownTensor(call.structInfo);
-    if (!xs || !ws || !os || a.groups !== 1 || xs.dtype !== ws.dtype || xs.dtype !== os.dtype) return undefined;
+    if (!xs || !ws || !os || a.groups !== 1 || xs.dtype !== ws.dtype || xs.dtype !== os.dtype)
+      return undefined;
     const xShape = tensorShape(xs)!;
     const wShape = tensorShape(ws)!.map(staticInt);
     const oShape = tensorShape(os)!;
@@ -199,7 +233,11 @@ class LayoutRewriter {
           const xx = sub(add(mul(ow, i64(strides[1])), mul(rx, i64(dil[1]))), i64(pad[1]));
           const xv = xt.at(n, io, y, xx, ii);
           const guarded = padded
-            ? T.ifThenElseExpr(and(and(ge(y, i64(0)), lt(y, h)), and(ge(xx, i64(0)), lt(xx, wd))), xv, toExpr(0, xs.dtype!))
+            ? T.ifThenElseExpr(
+                and(and(ge(y, i64(0)), lt(y, h)), and(ge(xx, i64(0)), lt(xx, wd))),
+                xv,
+                toExpr(0, xs.dtype!),
+              )
             : xv;
           return T.sum(mul(guarded, wt.at(oo, io, ry, rx, ii, oi)), [io, ry, rx, ii]);
         },
@@ -239,9 +277,19 @@ class LayoutRewriter {
         if (name === 'relax.nn.conv2d') {
           const r = this.conv(v, v.args[0], argPacked(0), v.args[1]);
           if (r) result = r;
-        } else if (v.args.length === 1 && argPacked(0) && this.ops.tryGet(name)?.pattern === 'elemwise' && this.ops.tryGet(name)?.numArgs === 1) {
+        } else if (
+          v.args.length === 1 &&
+          argPacked(0) &&
+          this.ops.tryGet(name)?.pattern === 'elemwise' &&
+          this.ops.tryGet(name)?.numArgs === 1
+        ) {
           const p = argPacked(0)!;
-          result = { value: this.bb.normalize(call(v.op, [p.v], { attrs: v.attrs })), factor: p.factor, channels: p.channels, pre: [] };
+          result = {
+            value: this.bb.normalize(call(v.op, [p.v], { attrs: v.attrs })),
+            factor: p.factor,
+            channels: p.channels,
+            pre: [],
+          };
         } else if (BROADCAST_BINARY.has(name) && v.args.length === 2) {
           result = this.binary(v, packed);
         } else if (name === 'relax.nn.batch_norm' && argPacked(0)) {
@@ -276,11 +324,19 @@ class LayoutRewriter {
   private batchNorm(v: Call, p: Packed): LayoutResult | undefined {
     const a = v.attrs as { axis?: number; epsilon?: number; center?: boolean; scale?: boolean };
     const xs = knownTensor(v.args[0].structInfo);
-    if (!xs || xs.ndim !== 4 || ((a.axis ?? 1) !== 1 && a.axis !== -3)) return undefined;
+    if (xs?.ndim !== 4 || ((a.axis ?? 1) !== 1 && a.axis !== -3)) return undefined;
     // Folding computes on the stored values: 16-bit floats are stored as bits.
     if (xs.dtype?.code !== 'float' || xs.dtype.bits < 32) return undefined;
     const params = v.args.slice(1);
-    if (!params.every((c): c is Constant => c.kind === 'relax.Constant' && c.shape.length === 1 && c.shape[0] === p.channels && c.dtype === xs.dtype))
+    if (
+      !params.every(
+        (c): c is Constant =>
+          c.kind === 'relax.Constant' &&
+          c.shape.length === 1 &&
+          c.shape[0] === p.channels &&
+          c.dtype === xs.dtype,
+      )
+    )
       return undefined;
     const [gamma, beta, mean, variance] = params.map((c) => c.data as Float32Array);
     const eps = a.epsilon ?? 1e-5;
@@ -292,7 +348,10 @@ class LayoutRewriter {
       shift[c] = ((a.center ?? true) ? beta[c] : 0) - mean[c] * s;
     }
     const shape = [1, p.channels / p.factor, 1, 1, p.factor];
-    const scaled = this.fresh('bn_scaled', this.bb.normalize(call('relax.multiply', [p.v, constant(scale, shape, xs.dtype)])));
+    const scaled = this.fresh(
+      'bn_scaled',
+      this.bb.normalize(call('relax.multiply', [p.v, constant(scale, shape, xs.dtype)])),
+    );
     return {
       value: this.bb.normalize(call('relax.add', [scaled.var, constant(shift, shape, xs.dtype)])),
       factor: p.factor,
@@ -305,7 +364,7 @@ class LayoutRewriter {
   private maxPool(v: Call, p: Packed): LayoutResult | undefined {
     const a = v.attrs as { poolSize: number[]; strides?: number[]; padding?: number[]; dilation?: number[] };
     const os = knownTensor(v.structInfo);
-    if (!os || os.ndim !== 4) return undefined;
+    if (os?.ndim !== 4) return undefined;
     const o = tensorShape(os)!;
     const k = expand(a.poolSize, 2);
     const st = expand(a.strides ?? [1], 2);
@@ -330,22 +389,33 @@ class LayoutRewriter {
     return { value, factor: f, channels: p.channels, pre: [] };
   }
 
-  private binary(v: Call, packed: ReadonlyMap<Node, Packed>): { value: Expr; factor: number; channels: number; pre: Binding[] } | undefined {
+  private binary(
+    v: Call,
+    packed: ReadonlyMap<Node, Packed>,
+  ): { value: Expr; factor: number; channels: number; pre: Binding[] } | undefined {
     const [a, b] = v.args;
     const pa = packed.get(a);
     const pb = packed.get(b);
-    const outShape = tensorShape(knownTensor(v.structInfo) ?? { kind: 'relax.TensorStructInfo', ndim: -1 })?.map(staticInt);
+    const outShape = tensorShape(
+      knownTensor(v.structInfo) ?? { kind: 'relax.TensorStructInfo', ndim: -1 },
+    )?.map(staticInt);
     const pick = (p: Packed, other: Expr, packedFirst: boolean) => {
       const src = tensorShape(knownTensor((packedFirst ? a : b).structInfo)!)!;
       // The blocked operand must already have the output's shape (no broadcasting of it).
-      if (!outShape || src.length !== 4 || outShape.length !== 4 || staticInt(src[1]) !== outShape[1]) return undefined;
+      if (!outShape || src.length !== 4 || outShape.length !== 4 || staticInt(src[1]) !== outShape[1])
+        return undefined;
       let o: Expr | undefined;
       const po = packed.get(other);
       if (po) o = po.factor === p.factor ? po.v : undefined;
       else if (other.kind === 'relax.Constant') o = this.packChannelConstant(other, p.channels, p.factor);
       if (!o) return undefined;
       const args = packedFirst ? [p.v, o] : [o, p.v];
-      return { value: this.bb.normalize(call(v.op, args, { attrs: v.attrs })), factor: p.factor, channels: p.channels, pre: [] };
+      return {
+        value: this.bb.normalize(call(v.op, args, { attrs: v.attrs })),
+        factor: p.factor,
+        channels: p.channels,
+        pre: [],
+      };
     };
     if (pa) return pick(pa, b, true);
     if (pb) return pick(pb, a, false);

@@ -2,9 +2,9 @@
 // with ConvertLayout + FuseOps + FuseTIR: fewer kernels, the same logits.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { sequential } from '@kiln/ir-core';
 import { compileModule, loadModel, readNpy } from '@kiln/cli';
 import { fromOnnx } from '@kiln/frontends-onnx';
+import { sequential } from '@kiln/ir-core';
 import { CallTIRRewrite, LegalizeOps, StaticPlanBlockMemory, ToNonDataflow } from '@kiln/relax';
 import { createRuntime, Tensor } from '@kiln/runtime';
 import { describe, expect, it } from 'vitest';
@@ -23,15 +23,28 @@ describe('the digits example with fusion', () => {
     const logits = readNpy(join(ex, 'samples', 'batch8_logits.npy'));
     const want = new Float32Array(logits.data.buffer, logits.data.byteOffset, logits.data.byteLength / 4);
     const xs = new Float32Array(batch.data.buffer, batch.data.byteOffset, batch.data.byteLength / 4);
-    const plain = compileModule(await loadModel(join(ex, 'digits_model.mjs')), { relaxPipeline: sequential([LegalizeOps, ...lower]) });
+    const plain = compileModule(await loadModel(join(ex, 'digits_model.mjs')), {
+      relaxPipeline: sequential([LegalizeOps, ...lower]),
+    });
     const fused = compileModule(await loadModel(join(ex, 'digits_model.mjs')), {
-      relaxPipeline: sequential([ConvertLayout, LegalizeOps, AnnotateTIROpPattern, FuseOps, FuseTIR, ...lower]),
+      relaxPipeline: sequential([
+        ConvertLayout,
+        LegalizeOps,
+        AnnotateTIROpPattern,
+        FuseOps,
+        FuseTIR,
+        ...lower,
+      ]),
     });
     const fusedOnly = compileModule(await loadModel(join(ex, 'digits_model.mjs')), {
       relaxPipeline: sequential([LegalizeOps, AnnotateTIROpPattern, FuseOps, FuseTIR, ...lower]),
     });
     const run = (r: typeof plain) =>
-      (createRuntime().load(r.artifact).call('main', Tensor.fromTypedArray(xs, [...batch.shape])) as Tensor).toTypedArray() as Float32Array;
+      (
+        createRuntime()
+          .load(r.artifact)
+          .call('main', Tensor.fromTypedArray(xs, [...batch.shape])) as Tensor
+      ).toTypedArray() as Float32Array;
     expect(maxRelErr(run(fused), want)).toBeLessThan(1e-3);
     expect(maxRelErr(run(fused), run(plain))).toBeLessThan(1e-4);
     expect(maxRelErr(run(fusedOnly), want)).toBeLessThan(1e-3);
@@ -45,6 +58,8 @@ describe('the digits example with fusion', () => {
     });
     expect(onnx.stats.kernels).toBe(6);
     expect(maxRelErr(run(onnx), want)).toBeLessThan(1e-3);
-    console.log(`digits CNN kernels: ${plain.stats.kernels} → ${fusedOnly.stats.kernels} fused (${fused.stats.kernels} with NCHW8c)`);
+    console.log(
+      `digits CNN kernels: ${plain.stats.kernels} → ${fusedOnly.stats.kernels} fused (${fused.stats.kernels} with NCHW8c)`,
+    );
   });
 });

@@ -6,7 +6,15 @@ import { getFunction, isKilnError, primVar, sequential } from '@kiln/ir-core';
 import type { RelaxFunction, SeqExpr } from '@kiln/relax';
 import { BlockBuilder, constant, LegalizeOps, op, relaxVar, tensorSInfo, wellFormed } from '@kiln/relax';
 import { describe, expect, it } from 'vitest';
-import { createFuseOpsByPattern, FuseOpsByPattern, fuseOpsByPattern, isOp, optional, parsePattern, wildcard } from './fuse-ops-by-pattern.js';
+import {
+  createFuseOpsByPattern,
+  FuseOpsByPattern,
+  fuseOpsByPattern,
+  isOp,
+  optional,
+  parsePattern,
+  wildcard,
+} from './fuse-ops-by-pattern.js';
 import { FuseTIR } from './fuse-tir.js';
 import { maxRelErr, rand, runOnVM } from './testing/vm.js';
 
@@ -31,13 +39,24 @@ function mlp(shareHidden = false): IRModule {
 const mainCallees = (m: IRModule) =>
   ((getFunction(m, 'main') as unknown as RelaxFunction).body as SeqExpr).blocks
     .flatMap((b) => b.bindings)
-    .map((b) => (b.value.kind === 'relax.Call' ? (b.value.op.kind === 'relax.GlobalVar' ? b.value.op.name : b.value.op.kind === 'relax.Op' ? b.value.op.name : '?') : b.value.kind));
+    .map((b) =>
+      b.value.kind === 'relax.Call'
+        ? b.value.op.kind === 'relax.GlobalVar'
+          ? b.value.op.name
+          : b.value.op.kind === 'relax.Op'
+            ? b.value.op.name
+            : '?'
+        : b.value.kind,
+    );
 
 describe('the pattern language', () => {
   it('parses ops, wildcards, constants, alternatives and optional epilogues', () => {
     const p = parsePattern('relu?(add?(matmul(*, *), const))');
     const mm = isOp('relax.matmul', [wildcard(), wildcard()]);
-    const manual = optional(optional(mm, (q) => isOp('relax.add', [q, { kind: 'const' }])), (q) => isOp('relax.nn.relu', [q]));
+    const manual = optional(
+      optional(mm, (q) => isOp('relax.add', [q, { kind: 'const' }])),
+      (q) => isOp('relax.nn.relu', [q]),
+    );
     expect(p).toEqual(manual);
     expect(parsePattern('exp(*) | relax.nn.relu(*)')).toEqual({
       kind: 'or',
@@ -64,19 +83,23 @@ describe('relax.FuseOpsByPattern', () => {
     const mod = mlp();
     const out = FuseOpsByPattern.withOptions({ patterns: [pattern] }).run(mod);
     expect(wellFormed(out)).toEqual([]);
-    expect(mainCallees(out)).toEqual(['fused_dnnl_matmul_bias_relu', 'fused_dnnl_matmul_bias_relu1', 'relax.DataflowVar']);
+    expect(mainCallees(out)).toEqual([
+      'fused_dnnl_matmul_bias_relu',
+      'fused_dnnl_matmul_bias_relu1',
+      'relax.DataflowVar',
+    ]);
     const f = getFunction(out, 'fused_dnnl_matmul_bias_relu1') as unknown as RelaxFunction;
     expect(f.attrs.Composite).toBe('dnnl.matmul_bias_relu');
     expect(f.params.map((p) => p.name)).toEqual(['lv2']);
-    const ops = (f.body as SeqExpr).blocks[0].bindings.map((b) => (b.value as { op: { name: string } }).op.name);
+    const ops = (f.body as SeqExpr).blocks[0].bindings.map(
+      (b) => (b.value as { op: { name: string } }).op.name,
+    );
     expect(ops).toEqual(['relax.matmul', 'relax.add']);
     const g = getFunction(out, 'fused_dnnl_matmul_bias_relu') as unknown as RelaxFunction;
     expect(g.params.map((p) => p.name)).toEqual(['x']);
-    expect((g.body as SeqExpr).blocks[0].bindings.map((b) => (b.value as { op: { name: string } }).op.name)).toEqual([
-      'relax.matmul',
-      'relax.add',
-      'relax.nn.relu',
-    ]);
+    expect(
+      (g.body as SeqExpr).blocks[0].bindings.map((b) => (b.value as { op: { name: string } }).op.name),
+    ).toEqual(['relax.matmul', 'relax.add', 'relax.nn.relu']);
     // same results once legalized (the composites run as Relax functions on the VM);
     // FuseTIR leaves Composite functions alone
     const inp = [{ data: rand(3 * 16, 7), shape: [3, 16] }];
@@ -92,13 +115,17 @@ describe('relax.FuseOpsByPattern', () => {
     const first = getFunction(out, 'fused_dnnl_matmul_bias_relu') as unknown as RelaxFunction;
     // hb feeds relu and sum: the match rooted at relu would hide it, so the relu is left
     // out and matmul+add form the composite
-    const ops = (first.body as SeqExpr).blocks[0].bindings.map((b) => (b.value as { op: { name: string } }).op.name);
+    const ops = (first.body as SeqExpr).blocks[0].bindings.map(
+      (b) => (b.value as { op: { name: string } }).op.name,
+    );
     expect(ops).toEqual(['relax.matmul', 'relax.add']);
     expect(mainCallees(out)).toContain('relax.nn.relu');
   });
 
   it('a check callback can veto matches; no patterns is an error', () => {
-    const p = createFuseOpsByPattern([{ name: 'mm', pattern: 'matmul(*, *)', check: (m) => m.inputs.length === 3 }]);
+    const p = createFuseOpsByPattern([
+      { name: 'mm', pattern: 'matmul(*, *)', check: (m) => m.inputs.length === 3 },
+    ]);
     const mod = mlp();
     expect(fuseOpsByPattern(mod, [{ name: 'mm', pattern: 'matmul(*, *)', check: () => false }])).toBe(mod);
     expect(p.run(mod).funcs.length).toBe(mod.funcs.length);

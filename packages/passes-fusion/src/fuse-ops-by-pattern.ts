@@ -17,7 +17,15 @@
 // Requires: normalized Relax with operator calls (run it before LegalizeOps). Establishes:
 // 'composite_fused'.
 import type { Attrs, IRModule, Node, PassContext } from '@kiln/ir-core';
-import { definePass, ErrorCodes, freshGlobalName, irModule, KilnError, moduleEntries, substitute } from '@kiln/ir-core';
+import {
+  definePass,
+  ErrorCodes,
+  freshGlobalName,
+  irModule,
+  KilnError,
+  moduleEntries,
+  substitute,
+} from '@kiln/ir-core';
 import type { Binding, Block, Expr, RelaxFunction, Var } from '@kiln/relax';
 import {
   call,
@@ -158,7 +166,9 @@ class BlockMatcher {
       case 'wildcard':
         return { members: st.members, inputs: st.inputs.includes(e) ? st.inputs : [...st.inputs, e] };
       case 'const':
-        return e.kind === 'relax.Constant' ? { members: st.members, inputs: st.inputs.includes(e) ? st.inputs : [...st.inputs, e] } : undefined;
+        return e.kind === 'relax.Constant'
+          ? { members: st.members, inputs: st.inputs.includes(e) ? st.inputs : [...st.inputs, e] }
+          : undefined;
       case 'or':
         for (const a of p.alts) {
           const r = this.matchValue(a, e, st);
@@ -184,9 +194,16 @@ class BlockMatcher {
     if (p.kind !== 'op') return undefined;
     const b = this.block.bindings[bi];
     const v = b.value;
-    if (b.kind !== 'relax.VarBinding' || v.kind !== 'relax.Call' || v.op.kind !== 'relax.Op' || v.op.name !== p.op) return undefined;
+    if (
+      b.kind !== 'relax.VarBinding' ||
+      v.kind !== 'relax.Call' ||
+      v.op.kind !== 'relax.Op' ||
+      v.op.name !== p.op
+    )
+      return undefined;
     if (v.args.length !== p.args.length) return undefined;
-    if (p.attrs && Object.entries(p.attrs).some(([k, a]) => JSON.stringify(v.attrs[k]) !== JSON.stringify(a))) return undefined;
+    if (p.attrs && Object.entries(p.attrs).some(([k, a]) => JSON.stringify(v.attrs[k]) !== JSON.stringify(a)))
+      return undefined;
     let cur: MatchState = { members: new Set([...st.members, bi]), inputs: st.inputs };
     for (let k = 0; k < p.args.length; k++) {
       const r = this.matchValue(p.args[k], v.args[k], cur);
@@ -230,14 +247,18 @@ function buildComposite(bindings: readonly Binding[], name: string): { fn: Relax
   }
   const last = bindings[bindings.length - 1];
   const out: Binding[] = bindings.map((b) => {
-    const nv = b === last ? relaxVar(b.var.name, b.var.structInfo) : dataflowVar(b.var.name, b.var.structInfo);
+    const nv =
+      b === last ? relaxVar(b.var.name, b.var.structInfo) : dataflowVar(b.var.name, b.var.structInfo);
     const value = substitute(b.value, subst);
     subst.set(b.var, nv);
     return varBinding(nv, value);
   });
   const ret = out[out.length - 1].var;
   const body = withStructInfo(seqExpr([dataflowBlock(out)], ret), ret.structInfo);
-  return { fn: relaxFunction(params, body, ret.structInfo, { attrs: { Composite: name, Primitive: true } }), args };
+  return {
+    fn: relaxFunction(params, body, ret.structInfo, { attrs: { Composite: name, Primitive: true } }),
+    args,
+  };
 }
 
 /** FuseOpsByPattern over a module with the given patterns. */
@@ -283,7 +304,13 @@ export function fuseOpsByPattern(mod: IRModule, patterns: readonly FusionPattern
         taken.add(fname);
         added.push([fname, fn as unknown as Node]);
         const rootVar = blk.bindings[gr.root].var;
-        replace.set(gr.root, varBinding(rootVar, call(globalVar(fname, fn.structInfo), args, { structInfo: rootVar.structInfo })));
+        replace.set(
+          gr.root,
+          varBinding(
+            rootVar,
+            call(globalVar(fname, fn.structInfo), args, { structInfo: rootVar.structInfo }),
+          ),
+        );
         for (const i of gr.members) if (i !== gr.root) dropped.add(i);
       }
       const out: Binding[] = [];
@@ -314,7 +341,10 @@ export function createFuseOpsByPattern(patterns: readonly FusionPattern[] = []) 
     run(mod: IRModule, _ctx: PassContext, o) {
       const all = [...patterns, ...o.patterns];
       if (all.length === 0) {
-        throw new KilnError(ErrorCodes.INVALID_ARGUMENT, "relax.FuseOpsByPattern: no patterns given (option 'patterns')");
+        throw new KilnError(
+          ErrorCodes.INVALID_ARGUMENT,
+          "relax.FuseOpsByPattern: no patterns given (option 'patterns')",
+        );
       }
       return fuseOpsByPattern(mod, all);
     },

@@ -140,17 +140,26 @@ class BlockFuser {
       if (ct) {
         const pf = primFuncOf(this.mod, ct.callee.name);
         kernel = ct.callee.name;
-        const shapesKnown = knownTensor(ct.out) !== undefined && ct.args.every((a) => knownTensor(a.structInfo) !== undefined);
+        const shapesKnown =
+          knownTensor(ct.out) !== undefined && ct.args.every((a) => knownTensor(a.structInfo) !== undefined);
         // Only single-tensor kernels with known shapes take part (tuple outputs stay alone).
         if (pf && shapesKnown) pattern = opPatternOf(pf) ?? 'opaque';
       }
-      this.nodes.push({ index: i, binding: b, pattern, kernel, consumers: [], externRef: this.usedOutside(b.var) });
+      this.nodes.push({
+        index: i,
+        binding: b,
+        pattern,
+        kernel,
+        consumers: [],
+        externRef: this.usedOutside(b.var),
+      });
       this.varNode.set(b.var, i);
     });
     this.nodes.forEach((n) => {
       for (const v of relaxVarsUsed(n.binding.value)) {
         const p = this.varNode.get(v);
-        if (p !== undefined && p < n.index && !this.nodes[p].consumers.includes(n.index)) this.nodes[p].consumers.push(n.index);
+        if (p !== undefined && p < n.index && !this.nodes[p].consumers.includes(n.index))
+          this.nodes[p].consumers.push(n.index);
       }
     });
     this.groups = new Groups(this.nodes);
@@ -192,7 +201,8 @@ class BlockFuser {
         if (inside.has(v)) continue;
         const s = (v as AnyVar).structInfo;
         const t = knownTensor(s);
-        if (t && t.shape.kind === 'relax.ShapeExpr') for (const d of t.shape.values) if (d.kind === 'Var') defined.add(d);
+        if (t && t.shape.kind === 'relax.ShapeExpr')
+          for (const d of t.shape.values) if (d.kind === 'Var') defined.add(d);
       }
       used.push(...symbolicVarsOf(b.var.structInfo));
       const ct = callTIRParts(b.value);
@@ -225,10 +235,7 @@ class BlockFuser {
         if (gp === 'out_elemwise_fusable' || gp === 'comm_reduce') {
           if (phase === 0) this.tryFuse(i, (p) => le(p, 'broadcast'));
         } else if (le(gp, 'broadcast')) {
-          if (phase === 0)
-            this.tryFuse(i, (p, isSink) =>
-              isSink ? p !== 'opaque' : le(p, 'injective'),
-            );
+          if (phase === 0) this.tryFuse(i, (p, isSink) => (isSink ? p !== 'opaque' : le(p, 'injective')));
         } else if (gp === 'injective') {
           if (phase === 1) this.tryFuse(i, (p) => le(p, 'injective'));
         }
@@ -257,7 +264,12 @@ interface LiftedGroup {
 }
 
 /** Build the Primitive function of a group and the arguments to call it with. */
-function liftGroup(members: readonly Binding[], kernels: readonly string[], mod: IRModule, taken: Set<string>): LiftedGroup {
+function liftGroup(
+  members: readonly Binding[],
+  kernels: readonly string[],
+  mod: IRModule,
+  taken: Set<string>,
+): LiftedGroup {
   const inside = new Set<Node>(members.map((b) => b.var));
   const inputs: Expr[] = [];
   const seen = new Set<Node>();
@@ -275,7 +287,8 @@ function liftGroup(members: readonly Binding[], kernels: readonly string[], mod:
   for (const b of members) {
     const ct = callTIRParts(b.value);
     for (const a of ct?.args ?? []) {
-      if (a.kind === 'relax.Var' || a.kind === 'relax.DataflowVar' || a.kind === 'relax.Constant') addInput(a);
+      if (a.kind === 'relax.Var' || a.kind === 'relax.DataflowVar' || a.kind === 'relax.Constant')
+        addInput(a);
     }
     for (const v of relaxVarsUsed(b.value)) if (!inside.has(v)) addInput(v as Expr);
   }
@@ -348,7 +361,12 @@ export function fuseOps(mod: IRModule, opts: Partial<FuseOpsOptions> = {}): IRMo
       const replace = new Map<number, Binding>();
       for (const [root, members] of groups) {
         const mb = members.map((i) => fuser.nodes[i].binding);
-        const lifted = liftGroup(mb, members.map((i) => fuser.nodes[i].kernel ?? 'op'), mod, taken);
+        const lifted = liftGroup(
+          mb,
+          members.map((i) => fuser.nodes[i].kernel ?? 'op'),
+          mod,
+          taken,
+        );
         added.push([lifted.name, lifted.fn]);
         const rootVar = fuser.nodes[root].binding.var;
         const gv = globalVar(lifted.name, lifted.fn.structInfo);

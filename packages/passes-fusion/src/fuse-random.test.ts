@@ -4,7 +4,16 @@
 import type { IRModule } from '@kiln/ir-core';
 import { moduleEntries, sequential } from '@kiln/ir-core';
 import type { Expr } from '@kiln/relax';
-import { BlockBuilder, constant, LegalizeOps, op, relaxVar, tensorSInfo, tuple, wellFormed as relaxWellFormed } from '@kiln/relax';
+import {
+  BlockBuilder,
+  constant,
+  LegalizeOps,
+  op,
+  relaxVar,
+  wellFormed as relaxWellFormed,
+  tensorSInfo,
+  tuple,
+} from '@kiln/relax';
 import type { PrimFunc } from '@kiln/tensorir';
 import { wellFormed as tirWellFormed } from '@kiln/tensorir';
 import { describe, expect, it } from 'vitest';
@@ -70,7 +79,9 @@ describe('FuseOps + FuseTIR on random graphs', () => {
       const tir = FuseTIR.run(fused);
       expect(relaxWellFormed(fused), `seed ${seed}`).toEqual([]);
       expect(relaxWellFormed(tir), `seed ${seed}`).toEqual([]);
-      for (const [n, f] of moduleEntries(tir)) if (f.kind === 'PrimFunc') expect(tirWellFormed(f as unknown as PrimFunc), `seed ${seed} ${n}`).toEqual([]);
+      for (const [n, f] of moduleEntries(tir))
+        if (f.kind === 'PrimFunc')
+          expect(tirWellFormed(f as unknown as PrimFunc), `seed ${seed} ${n}`).toEqual([]);
       const inp = [{ data: rand(16, 100 + seed), shape: [4, 4] }];
       const ref = runOnVM(mod, inp);
       const mid = runOnVM(fused, inp);

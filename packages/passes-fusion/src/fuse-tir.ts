@@ -13,14 +13,13 @@
 // Establishes: 'tir_fused'. Primitive functions and kernels no longer called are removed.
 import type { Buffer, FieldSpec, IRModule, Node, PrimExpr, Var as PrimVar } from '@kiln/ir-core';
 import {
-  buffer as makeBuffer,
   childrenOf,
   definePass,
-  freshGlobalName,
   getFunction,
   irModule,
-  moduleEntries,
   Mutator,
+  buffer as makeBuffer,
+  moduleEntries,
   postOrderVisit,
   primVar,
   range,
@@ -28,7 +27,7 @@ import {
   substitute,
   toExpr,
 } from '@kiln/ir-core';
-import type { Binding, Block as RelaxBlock, Constant, Expr, RelaxFunction, StructInfo } from '@kiln/relax';
+import type { Binding, Constant, Expr, Block as RelaxBlock, RelaxFunction, StructInfo } from '@kiln/relax';
 import { globalVar, op as rop, tensorShape, varBinding } from '@kiln/relax';
 import type { Block, BufferRegion, PrimFunc, PrimFuncParam, Stmt } from '@kiln/tensorir';
 import { block, blockRealize, bufferRegion, freeVars, primFunc, seqStmt } from '@kiln/tensorir';
@@ -62,12 +61,17 @@ class Renewer extends Mutator {
     }
     if (c.kind === 'Buffer') {
       const b = c as Buffer;
-      const nb = makeBuffer(this.unique(b.name), b.dtype, b.shape.map((s) => this.visit(s)), {
-        strides: b.strides.map((s) => this.visit(s)),
-        elemOffset: this.visit(b.elemOffset),
-        scope: b.scope,
-        align: b.align,
-      });
+      const nb = makeBuffer(
+        this.unique(b.name),
+        b.dtype,
+        b.shape.map((s) => this.visit(s)),
+        {
+          strides: b.strides.map((s) => this.visit(s)),
+          elemOffset: this.visit(b.elemOffset),
+          scope: b.scope,
+          align: b.align,
+        },
+      );
       this.memo.set(c, nb);
       return nb;
     }
@@ -118,7 +122,12 @@ function tensorDims(s: StructInfo | undefined): readonly PrimExpr[] | undefined 
 }
 
 /** Merge the kernels of a Primitive function; undefined when it is not call_tir-only. */
-export function mergePrimitive(fused: RelaxFunction, mod: IRModule, name: string, inline = true): MergedKernel | undefined {
+export function mergePrimitive(
+  fused: RelaxFunction,
+  mod: IRModule,
+  name: string,
+  inline = true,
+): MergedKernel | undefined {
   const body = fused.body;
   if (body.kind !== 'relax.SeqExpr') return undefined;
   const bindings: Binding[] = body.blocks.flatMap((b: RelaxBlock) => [...b.bindings]);
@@ -197,7 +206,8 @@ export function mergePrimitive(fused: RelaxFunction, mod: IRModule, name: string
 
     const r = new Renewer(seed, renewNames);
     for (const n of blockNames) r.blockNames.add(n);
-    const root = pf.body.kind === 'BlockRealize' && pf.body.block.iterVars.length === 0 ? pf.body.block : undefined;
+    const root =
+      pf.body.kind === 'BlockRealize' && pf.body.block.iterVars.length === 0 ? pf.body.block : undefined;
     if (root) {
       for (const a of root.allocBuffers) intermediates.push(r.renewBinder(a) as Buffer);
       stages.push(r.visit(root.body));
@@ -217,7 +227,8 @@ export function mergePrimitive(fused: RelaxFunction, mod: IRModule, name: string
   const rootBlock = block('root', seqStmt(kernelStages), { allocBuffers: allocs });
   const scalars: PrimVar[] = [];
   const need = (n: Node) => {
-    for (const v of freeVars(n, { skipHandles: true })) if (!abiDims.has(v) && !scalars.includes(v)) scalars.push(v);
+    for (const v of freeVars(n, { skipHandles: true }))
+      if (!abiDims.has(v) && !scalars.includes(v)) scalars.push(v);
   };
   for (const p of allParams) for (const d of p.shape) need(d);
   need(rootBlock);
@@ -258,7 +269,8 @@ function simpleProducer(stage: Stmt, buf: Buffer): SimpleProducer | undefined {
   if (b.init || b.allocBuffers.length > 0 || b.body.kind !== 'BufferStore') return undefined;
   if (!(s.predicate.kind === 'IntImm' && s.predicate.value === 1)) return undefined;
   const st = b.body;
-  if (st.buffer !== buf || b.iterVars.length !== buf.shape.length || loops.length !== b.iterVars.length) return undefined;
+  if (st.buffer !== buf || b.iterVars.length !== buf.shape.length || loops.length !== b.iterVars.length)
+    return undefined;
   const ok = b.iterVars.every(
     (iv, d) =>
       iv.iterType === 'spatial' &&
@@ -273,7 +285,8 @@ function simpleProducer(stage: Stmt, buf: Buffer): SimpleProducer | undefined {
   if (!ok) return undefined;
   let selfRead = false;
   postOrderVisit(st.value, (n) => {
-    if (n.kind === 'Let' || (n.kind === 'BufferLoad' && (n as unknown as { buffer: Buffer }).buffer === buf)) selfRead = true;
+    if (n.kind === 'Let' || (n.kind === 'BufferLoad' && (n as unknown as { buffer: Buffer }).buffer === buf))
+      selfRead = true;
   });
   if (selfRead) return undefined;
   return { value: st.value, iterVars: b.iterVars.map((iv) => iv.var) };
@@ -359,7 +372,10 @@ class LoadInliner extends Mutator {
 }
 
 /** Inline simple producers of intermediates into their single spatial reader. */
-export function inlineProducers(stages: readonly Stmt[], allocs: readonly Buffer[]): { stages: Stmt[]; allocs: Buffer[] } {
+export function inlineProducers(
+  stages: readonly Stmt[],
+  allocs: readonly Buffer[],
+): { stages: Stmt[]; allocs: Buffer[] } {
   let cur = [...stages];
   let bufs = [...allocs];
   let progress = true;
@@ -374,8 +390,13 @@ export function inlineProducers(stages: readonly Stmt[], allocs: readonly Buffer
       if (readers.length !== 1 || countLoads(readers[0], buf) !== 1) continue;
       const reader = readers[0];
       // Only into spatial blocks: inlining into a reduction repeats the producer per step.
-      const readingBlocks = leafBlocks(reader).filter((b) => countLoads(b.body, buf) + (b.init ? countLoads(b.init, buf) : 0) > 0);
-      if (readingBlocks.some((b) => b.init !== undefined || b.iterVars.some((iv) => iv.iterType !== 'spatial'))) continue;
+      const readingBlocks = leafBlocks(reader).filter(
+        (b) => countLoads(b.body, buf) + (b.init ? countLoads(b.init, buf) : 0) > 0,
+      );
+      if (
+        readingBlocks.some((b) => b.init !== undefined || b.iterVars.some((iv) => iv.iterType !== 'spatial'))
+      )
+        continue;
       if (cur.indexOf(reader) < cur.indexOf(writers[0])) continue;
       const inlined = new LoadInliner(buf, prod).visit(reader);
       cur = cur.filter((s) => s !== writers[0]).map((s) => (s === reader ? inlined : s));
@@ -439,7 +460,8 @@ export function fuseTIR(mod: IRModule, opts: FuseTIROptions = {}): IRModule {
       let blockChanged = false;
       const out = blk.bindings.map((b) => {
         const v = b.value;
-        if (b.kind !== 'relax.VarBinding' || v.kind !== 'relax.Call' || v.op.kind !== 'relax.GlobalVar') return b;
+        if (b.kind !== 'relax.VarBinding' || v.kind !== 'relax.Call' || v.op.kind !== 'relax.GlobalVar')
+          return b;
         const callee = getFunction(mod, v.op.name);
         if (!isPrimitive(callee)) return b;
         const m = mergedFor(v.op.name, callee as unknown as RelaxFunction);
@@ -447,7 +469,12 @@ export function fuseTIR(mod: IRModule, opts: FuseTIROptions = {}): IRModule {
         const dims = bindCallDims(callee as unknown as RelaxFunction, v.args);
         const tirVars = m.k.scalars.map((s) => substitute(s as PrimExpr, dims) as PrimExpr);
         const out = substitute(m.k.out as unknown as Node, dims) as unknown as StructInfo;
-        const c = rop.callTIR(globalVar(m.name), [...v.args, ...m.k.extraArgs], out, tirVars.length ? tirVars : undefined);
+        const c = rop.callTIR(
+          globalVar(m.name),
+          [...v.args, ...m.k.extraArgs],
+          out,
+          tirVars.length ? tirVars : undefined,
+        );
         blockChanged = true;
         return varBinding(b.var, Object.freeze({ ...c, structInfo: b.var.structInfo }), b.span);
       });

@@ -2,7 +2,18 @@
 // (built with the BlockBuilder and compared structurally), well-formedness, and numerical
 // equality on the VM with the TIR interpreter before and after each pass.
 import type { IRModule, Node, PrimExpr } from '@kiln/ir-core';
-import { add, floatImm, getFunction, moduleEntries, mul, primVar, sequential, structuralEqual, sub, withFunction } from '@kiln/ir-core';
+import {
+  add,
+  floatImm,
+  getFunction,
+  moduleEntries,
+  mul,
+  primVar,
+  sequential,
+  structuralEqual,
+  sub,
+  withFunction,
+} from '@kiln/ir-core';
 import type { Expr, RelaxFunction, SeqExpr } from '@kiln/relax';
 import {
   BlockBuilder,
@@ -10,12 +21,12 @@ import {
   LegalizeOps,
   op,
   relaxVar,
+  wellFormed as relaxWellFormed,
   shapeExpr,
   shapeSInfo,
   tensorSInfo,
   tuple,
   tupleGetItem,
-  wellFormed as relaxWellFormed,
 } from '@kiln/relax';
 import type { PrimFunc } from '@kiln/tensorir';
 import * as te from '@kiln/tensorir';
@@ -87,7 +98,14 @@ describe('relax.AnnotateTIROpPattern', () => {
         const m = bb.emit(op.matmul(x, constant(rand(8 * 3, 2), [8, 3]))); // out_elemwise_fusable
         const c = bb.emit(op.conv2d(img, constant(rand(2 * 4 * 3 * 3, 3), [2, 4, 3, 3]), { padding: [1] }));
         const sm = bb.emit(op.softmax(x));
-        return bb.emitOutput(bb.emit(op.add(bb.emit(op.sum(m)), bb.emit(op.add(bb.emit(op.sum(c)), bb.emit(op.add(bb.emit(op.sum(s)), bb.emit(op.sum(sm)))))))));
+        return bb.emitOutput(
+          bb.emit(
+            op.add(
+              bb.emit(op.sum(m)),
+              bb.emit(op.add(bb.emit(op.sum(c)), bb.emit(op.add(bb.emit(op.sum(s)), bb.emit(op.sum(sm)))))),
+            ),
+          ),
+        );
       }),
     );
     const mod = prepare.run(bb.getModule());
@@ -107,9 +125,15 @@ describe('relax.AnnotateTIROpPattern', () => {
     expect(analyzeOpPattern(relu)).toBe('elemwise');
     expect(analyzeOpPattern(te.lowerPrimFunc(relu))).toBe('opaque');
     // a pattern set by hand is kept unless `overwrite`
-    const marked = withFunction(mod, 'relu', primFunc(relu.params, relu.body, { attrs: { ...relu.attrs, op_pattern: 'opaque' } }) as unknown as Node);
+    const marked = withFunction(
+      mod,
+      'relu',
+      primFunc(relu.params, relu.body, { attrs: { ...relu.attrs, op_pattern: 'opaque' } }) as unknown as Node,
+    );
     expect(kernelPattern(AnnotateTIROpPattern.run(marked), 'relu')).toBe('opaque');
-    expect(kernelPattern(AnnotateTIROpPattern.withOptions({ overwrite: true }).run(marked), 'relu')).toBe('elemwise');
+    expect(kernelPattern(AnnotateTIROpPattern.withOptions({ overwrite: true }).run(marked), 'relu')).toBe(
+      'elemwise',
+    );
   });
 });
 
@@ -133,7 +157,9 @@ describe('relax.FuseOps', () => {
       [px, pw, pb],
       () =>
         bb.dataflow(() => {
-          const lv = bb.emit(op.callTIR(bb.globalVarFor('matmul'), [px, pw], tensorSInfo([n, 32], 'float32')));
+          const lv = bb.emit(
+            op.callTIR(bb.globalVarFor('matmul'), [px, pw], tensorSInfo([n, 32], 'float32')),
+          );
           const lv1 = bb.emit(op.callTIR(bb.globalVarFor('add'), [lv, pb], tensorSInfo([n, 32], 'float32')));
           return bb.emitOutput(op.callTIR(bb.globalVarFor('relu'), [lv1], tensorSInfo([n, 32], 'float32')));
         }),
@@ -265,7 +291,11 @@ describe('relax.FuseOps', () => {
     let mod = prepare.run(bb.getModule());
     // mark sqrt opaque: it must split the abs from the negative
     const sq = getFunction(mod, 'sqrt') as unknown as PrimFunc;
-    mod = withFunction(mod, 'sqrt', primFunc(sq.params, sq.body, { attrs: { ...sq.attrs, op_pattern: 'opaque' } }) as unknown as Node);
+    mod = withFunction(
+      mod,
+      'sqrt',
+      primFunc(sq.params, sq.body, { attrs: { ...sq.attrs, op_pattern: 'opaque' } }) as unknown as Node,
+    );
     const fused = fuseOps(mod);
     expect(calleesOfMain(fused)).toEqual(['exp', 'split', 'relax.TupleGetItem', 'negative', 'sqrt', 'abs']);
   });
@@ -376,7 +406,9 @@ describe('relax.FuseTIR', () => {
     const x = relaxVar('x', tensorSInfo([8], 'float32'));
     const bb = new BlockBuilder();
     bb.function('main', [x], () =>
-      bb.dataflow(() => bb.emitOutput(bb.emit(op.negative(bb.emit(op.exp(bb.emit(op.add(x, constant([1], [1]))))))))),
+      bb.dataflow(() =>
+        bb.emitOutput(bb.emit(op.negative(bb.emit(op.exp(bb.emit(op.add(x, constant([1], [1])))))))),
+      ),
     );
     const before = FuseOps.run(prepare.run(bb.getModule()));
     const after = FuseTIR.run(before);
@@ -385,8 +417,13 @@ describe('relax.FuseTIR', () => {
     const A = te.placeholder([8], 'float32', 'p_x');
     const C = te.placeholder([1], 'float32', 'p_c1');
     const out = te.compute([8], (i0) => sub(floatImm(0), te.exp(add(A.at(i0), C.at(0)))), 'T_negative');
-    const expected = te.createPrimFunc([A, C, out], { name: 'fused_add_exp_negative', attrs: { op_pattern: 'broadcast' } });
-    expect(structuralEqual(getFunction(after, 'fused_add_exp_negative'), expected, { mapFreeVars: true })).toBe(true);
+    const expected = te.createPrimFunc([A, C, out], {
+      name: 'fused_add_exp_negative',
+      attrs: { op_pattern: 'broadcast' },
+    });
+    expect(
+      structuralEqual(getFunction(after, 'fused_add_exp_negative'), expected, { mapFreeVars: true }),
+    ).toBe(true);
     const call = bindingsOf(mainOf(after))[0].value;
     expect(call.kind === 'relax.Call' && call.op.kind === 'relax.Op' && call.op.name).toBe('relax.call_tir');
     expectWellFormed(after);

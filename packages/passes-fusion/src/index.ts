@@ -8,21 +8,21 @@ export {
   opPatternOf,
   PATTERN_RANK,
 } from './annotate-tir-op-pattern.js';
-export { FuseOps, fuseOps, type FuseOpsOptions } from './fuse-ops.js';
-export { FuseTIR, fuseTIR, type FuseTIROptions, inlineProducers, mergePrimitive } from './fuse-tir.js';
+export { ConvertLayout, type ConvertLayoutOptions, convertLayout } from './convert-layout.js';
+export { FuseOps, type FuseOpsOptions, fuseOps } from './fuse-ops.js';
 export {
   createFuseOpsByPattern,
   FuseOpsByPattern,
-  fuseOpsByPattern,
   type FusionPattern,
+  fuseOpsByPattern,
   isConst,
   isOp,
   optional,
   or,
-  parsePattern,
   type Pattern,
   type PatternMatch,
+  parsePattern,
   wildcard,
 } from './fuse-ops-by-pattern.js';
-export { ConvertLayout, convertLayout, type ConvertLayoutOptions } from './convert-layout.js';
+export { FuseTIR, type FuseTIROptions, fuseTIR, inlineProducers, mergePrimitive } from './fuse-tir.js';
 export { passesFusionPlugin } from './plugin.js';

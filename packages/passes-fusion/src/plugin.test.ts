@@ -7,13 +7,23 @@ import { rand, runOnVM, smallCNN } from './testing/vm.js';
 
 it('pipeline text with the fusion passes parses, prints back and runs', () => {
   const reg = createRegistry().use(passesFusionPlugin);
-  const text = 'relax.ConvertLayout(layout=NCHW4c),relax.AnnotateTIROpPattern,relax.FuseOps(maxDepth=8),relax.FuseTIR(inline=false)';
+  const text =
+    'relax.ConvertLayout(layout=NCHW4c),relax.AnnotateTIROpPattern,relax.FuseOps(maxDepth=8),relax.FuseTIR(inline=false)';
   const p = reg.parsePipeline(text);
   expect(p.toString()).toBe(text);
-  expect(() => reg.parsePipeline('relax.FuseOps(maxDepth=0)')).toThrow(expect.objectContaining({ code: 'PASS_OPTIONS' }));
+  expect(() => reg.parsePipeline('relax.FuseOps(maxDepth=0)')).toThrow(
+    expect.objectContaining({ code: 'PASS_OPTIONS' }),
+  );
   // ConvertLayout goes before legalization, the rest after it
   const [convert, ...rest] = p.passes!;
-  const full = sequential([convert, LegalizeOps, ...rest, ToNonDataflow, CallTIRRewrite, StaticPlanBlockMemory]);
+  const full = sequential([
+    convert,
+    LegalizeOps,
+    ...rest,
+    ToNonDataflow,
+    CallTIRRewrite,
+    StaticPlanBlockMemory,
+  ]);
   const plain = sequential([LegalizeOps, ToNonDataflow, CallTIRRewrite, StaticPlanBlockMemory]);
   const inp = [{ data: rand(4 * 64, 3), shape: [1, 4, 8, 8] }];
   const a = runOnVM(full.run(smallCNN()), inp);

@@ -3,8 +3,8 @@
 import { definePlugin } from '@kiln/ir-core';
 import { AnnotateTIROpPattern } from './annotate-tir-op-pattern.js';
 import { ConvertLayout } from './convert-layout.js';
-import { FuseOpsByPattern } from './fuse-ops-by-pattern.js';
 import { FuseOps } from './fuse-ops.js';
+import { FuseOpsByPattern } from './fuse-ops-by-pattern.js';
 import { FuseTIR } from './fuse-tir.js';
 
 export const passesFusionPlugin = definePlugin({

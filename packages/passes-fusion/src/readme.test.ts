@@ -8,8 +8,8 @@ import {
   op,
   relaxVar,
   StaticPlanBlockMemory,
-  tensorSInfo,
   ToNonDataflow,
+  tensorSInfo,
 } from '@kiln/relax';
 import { expect, it } from 'vitest';
 import { AnnotateTIROpPattern, ConvertLayout, FuseOps, FuseTIR } from './index.js';
@@ -40,7 +40,11 @@ it('runs the README example', () => {
   const mod = pipeline.run(bb.getModule());
   const kernels = mod.globals.filter((g) => getFunction(mod, g)?.kind === 'PrimFunc');
   // [ 'fused_conv2d_NCHW8c_add_relu', 'layout_transform_NCHW8c_NCHW', 'layout_transform_NCHW_NCHW8c' ]
-  expect(kernels).toEqual(['fused_conv2d_NCHW8c_add_relu', 'layout_transform_NCHW8c_NCHW', 'layout_transform_NCHW_NCHW8c']);
+  expect(kernels).toEqual([
+    'fused_conv2d_NCHW8c_add_relu',
+    'layout_transform_NCHW8c_NCHW',
+    'layout_transform_NCHW_NCHW8c',
+  ]);
   expect(printFunction(getFunction(mod, kernels[0])!)).toContain('T_conv2d_NCHW8c');
   expect(pipeline.toString()).toBe(
     'relax.ConvertLayout(layout=NCHW8c),relax.LegalizeOps,relax.AnnotateTIROpPattern,relax.FuseOps(maxDepth=16),relax.FuseTIR,relax.ToNonDataflow,relax.CallTIRRewrite,relax.StaticPlanBlockMemory',

@@ -14,13 +14,20 @@ import { maxRelErr, rand, runOnVM } from './testing/vm.js';
 
 function resnet18Shaped(width = 8): IRModule {
   let seed = 1;
-  const conv = (o: number, i: number, k: number) => constant(rand(o * i * k * k, seed++, Math.sqrt(2 / (i * k * k))), [o, i, k, k]);
+  const conv = (o: number, i: number, k: number) =>
+    constant(rand(o * i * k * k, seed++, Math.sqrt(2 / (i * k * k))), [o, i, k, k]);
   const bn = (c: number) =>
     [
-      constant(rand(c, seed++, 0.2).map((v) => 1 + v), [c]),
+      constant(
+        rand(c, seed++, 0.2).map((v) => 1 + v),
+        [c],
+      ),
       constant(rand(c, seed++, 0.1), [c]),
       constant(rand(c, seed++, 0.1), [c]),
-      constant(rand(c, seed++, 0.2).map((v) => 1 + v), [c]),
+      constant(
+        rand(c, seed++, 0.2).map((v) => 1 + v),
+        [c],
+      ),
     ] as const;
   const n = primVar('n');
   const x = relaxVar('x', tensorSInfo([n, 3, 32, 32], 'float32'));
@@ -28,7 +35,12 @@ function resnet18Shaped(width = 8): IRModule {
   bb.function('main', [x], () =>
     bb.dataflow(() => {
       const convBn = (inp: Expr, o: number, i: number, k: number, stride: number) =>
-        bb.emit(op.batchNorm(bb.emit(op.conv2d(inp, conv(o, i, k), { strides: [stride], padding: [Math.floor(k / 2)] })), ...bn(o)));
+        bb.emit(
+          op.batchNorm(
+            bb.emit(op.conv2d(inp, conv(o, i, k), { strides: [stride], padding: [Math.floor(k / 2)] })),
+            ...bn(o),
+          ),
+        );
       let cur: Expr = bb.emit(op.relu(convBn(x, width, 3, 7, 2)));
       cur = bb.emit(op.maxPool2d(cur, [3, 3], { strides: [2], padding: [1] }));
       let c = width;
@@ -55,7 +67,9 @@ describe('a ResNet-18-shaped network', () => {
   it('launches far fewer kernels after FuseOps + FuseTIR, with the same logits', () => {
     const plain = LegalizeOps.run(resnet18Shaped());
     const fused = sequential([LegalizeOps, AnnotateTIROpPattern, FuseOps, FuseTIR]).run(resnet18Shaped());
-    const blocked = sequential([ConvertLayout, LegalizeOps, AnnotateTIROpPattern, FuseOps, FuseTIR]).run(resnet18Shaped());
+    const blocked = sequential([ConvertLayout, LegalizeOps, AnnotateTIROpPattern, FuseOps, FuseTIR]).run(
+      resnet18Shaped(),
+    );
     const inp = [{ data: rand(2 * 3 * 32 * 32, 5), shape: [2, 3, 32, 32] }];
     const ref = runOnVM(plain, inp);
     const got = runOnVM(fused, inp);
@@ -66,6 +80,8 @@ describe('a ResNet-18-shaped network', () => {
     expect(ref.launches).toBe(20 + 20 + 17 + 8 + 4);
     // one kernel per conv (with its bn, residual add and relu), pool, mean, matmul+add
     expect(got.launches).toBe(20 + 3);
-    console.log(`ResNet-18-shaped: ${ref.launches} kernels launched → ${got.launches} fused (${got8.launches} with NCHW8c)`);
+    console.log(
+      `ResNet-18-shaped: ${ref.launches} kernels launched → ${got.launches} fused (${got8.launches} with NCHW8c)`,
+    );
   });
 });

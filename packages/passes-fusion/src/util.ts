@@ -3,7 +3,15 @@
 // and reading call_tir calls.
 import type { IRModule, Node, PrimExpr } from '@kiln/ir-core';
 import { childrenOf, getFunction } from '@kiln/ir-core';
-import type { Block, Expr, GlobalVar, RelaxFunction, SeqExpr, StructInfo, TensorStructInfo } from '@kiln/relax';
+import type {
+  Block,
+  Expr,
+  GlobalVar,
+  RelaxFunction,
+  SeqExpr,
+  StructInfo,
+  TensorStructInfo,
+} from '@kiln/relax';
 import { ifExpr, isStructInfo, relaxFunction, seqExpr, tensorShape, withStructInfo } from '@kiln/relax';
 import type { PrimFunc } from '@kiln/tensorir';
 
@@ -79,7 +87,9 @@ export function primFuncOf(mod: IRModule, name: string): PrimFunc | undefined {
 }
 
 /** A tensor StructInfo with known shape and dtype, else undefined. */
-export function knownTensor(s: StructInfo | undefined): (TensorStructInfo & { shape: NonNullable<TensorStructInfo['shape']> }) | undefined {
+export function knownTensor(
+  s: StructInfo | undefined,
+): (TensorStructInfo & { shape: NonNullable<TensorStructInfo['shape']> }) | undefined {
   if (s?.kind !== 'relax.TensorStructInfo' || !s.dtype || !tensorShape(s)) return undefined;
   return s as TensorStructInfo & { shape: NonNullable<TensorStructInfo['shape']> };
 }

@@ -26,7 +26,11 @@ export interface VMRun {
 }
 
 /** Run `main` of `mod` through the VM (kernels in the TIR interpreter). */
-export function runOnVM(mod: IRModule, inputs: ReadonlyArray<{ data: Float32Array; shape: number[] }>, fn = 'main'): VMRun {
+export function runOnVM(
+  mod: IRModule,
+  inputs: ReadonlyArray<{ data: Float32Array; shape: number[] }>,
+  fn = 'main',
+): VMRun {
   const prog = lowerToVM(mod);
   const byKernel: Record<string, number> = {};
   let launches = 0;
@@ -38,7 +42,8 @@ export function runOnVM(mod: IRModule, inputs: ReadonlyArray<{ data: Float32Arra
       launches++;
       byKernel[k] = (byKernel[k] ?? 0) + 1;
       const xs = args.slice(0, nparams).map((a) => {
-        if (a instanceof Tensor) return { dtype: dtype(a.dtype), shape: a.shape, data: a.toTypedArray() } as NDArray;
+        if (a instanceof Tensor)
+          return { dtype: dtype(a.dtype), shape: a.shape, data: a.toTypedArray() } as NDArray;
         return a as number;
       });
       interpret(pf, xs);
@@ -92,4 +97,3 @@ export function smallCNN(): IRModule {
   );
   return bb.getModule();
 }
-
