@@ -693,6 +693,23 @@ class FunctionCodegen {
     return last.base;
   }
 
+  /** A vector access `base + ramp(0, s, lanes)` with 2 <= s <= 4 along a unit-stride last axis. */
+  private shortStride(
+    buf: Buffer,
+    indices: readonly PrimExpr[],
+  ): { base: PrimExpr; stride: number } | undefined {
+    const last = indices[indices.length - 1];
+    if (!last || last.kind !== 'Ramp' || last.stride.kind !== 'IntImm') return undefined;
+    const st = last.stride.value;
+    if (st < 2 || st > 4) return undefined;
+    if (indices.slice(0, -1).some((i) => i.dtype.lanes > 1)) return undefined;
+    if (indices.length > 1 && buf.strides.length > 0) {
+      const s = buf.strides[buf.strides.length - 1];
+      if (!(s.kind === 'IntImm' && s.value === 1)) return undefined;
+    }
+    return { base: last.base, stride: st };
+  }
+
   private load(buf: Buffer, indices: readonly PrimExpr[], t: DataType): LValue {
     const { ptr, elem } = this.binding(buf);
     const lanes = t.lanes;
@@ -713,6 +730,28 @@ class FunctionCodegen {
       const vt = vecOf(elem, lanes);
       const vp = this.fb.emit(`${vt}*`, `bitcast ${elem}* ${p.ref} to ${vt}*`);
       const raw = this.fb.emit(vt, `load ${vt}, ${vt}* ${vp.ref}, align ${align}`);
+      return this.fromMemory(raw, buf.dtype, lanes);
+    }
+    const strided = this.shortStride(buf, indices);
+    if (strided) {
+      // base + ramp(0, s, lanes) with a small s (a stride-2 convolution): one contiguous
+      // load of the s*(lanes-1)+1 elements spanned (never past the last lane) and a
+      // shuffle that keeps every s-th, instead of lanes scalar loads.
+      const span = strided.stride * (lanes - 1) + 1;
+      const idx = this.flatIndex(buf, [...indices.slice(0, -1), strided.base]);
+      const p = this.fb.emit(
+        `${elem}*`,
+        `getelementptr inbounds ${elem}, ${elem}* ${ptr.ref}, i64 ${idx.ref}`,
+      );
+      const wt = vecOf(elem, span);
+      const wp = this.fb.emit(`${wt}*`, `bitcast ${elem}* ${p.ref} to ${wt}*`);
+      const wide = this.fb.emit(wt, `load ${wt}, ${wt}* ${wp.ref}, align ${align}`);
+      const mask = Array.from({ length: lanes }, (_, i) => `i32 ${i * strided.stride}`).join(', ');
+      const vt = vecOf(elem, lanes);
+      const raw = this.fb.emit(
+        vt,
+        `shufflevector ${wt} ${wide.ref}, ${wt} undef, <${lanes} x i32> <${mask}>`,
+      );
       return this.fromMemory(raw, buf.dtype, lanes);
     }
     // gather: lane by lane

@@ -73,6 +73,9 @@ export function planContraction(
   // Per width: the register tile (rows x vectors) with the most accumulators that fits
   // the register budget and divides the axes; more vectors per row break ties (fewer
   // broadcasts per FMA). Rows may be any divisor of the row axis (7 for a 7-wide map).
+  // Across widths, the most accumulated lanes win; ties go to the wider vector.
+  let pick: ContractionPlan | undefined;
+  let pickScore = 0;
   for (const l of widths) {
     const nVec = n / l;
     let best: { mr: number; nr: number } | undefined;
@@ -83,9 +86,14 @@ export function planContraction(
       if (!best || mr * nr > best.mr * best.nr || (mr * nr === best.mr * best.nr && nr > best.nr))
         best = { mr, nr };
     }
-    if (best && (best.mr * best.nr >= 4 || l === widths[widths.length - 1]))
-      return { vecVar, rowVar, lanes: l, nrVectors: best.nr, mr: best.mr };
+    if (!best) continue;
+    const score = l * best.mr * best.nr;
+    if (score > pickScore) {
+      pick = { vecVar, rowVar, lanes: l, nrVectors: best.nr, mr: best.mr };
+      pickScore = score;
+    }
   }
+  if (pick) return pick;
   return undefined;
 }
 

@@ -279,6 +279,38 @@ describe('defaultCPUSchedule', () => {
     if (hasAVX512) checkNative(s, ins, want, AVX512.features, 1e-4);
   });
 
+  it('vectorizes a stride-2 depthwise convolution with strided vector loads', () => {
+    const X = placeholder([1, 4, 33, 33], 'float32', 'X');
+    const W = placeholder([4, 1, 3, 3], 'float32', 'W');
+    const ry = reduceAxis([0, 3], 'ry');
+    const rx = reduceAxis([0, 3], 'rx');
+    const Y = compute(
+      [1, 4, 16, 16],
+      (n, c, h, w) => {
+        const y = add(mul(h, 2), ry);
+        const x = add(mul(w, 2), rx);
+        return sum(mul(X.at(n, c, y, x), W.at(c, 0, ry, rx)), [ry, rx]);
+      },
+      'Y',
+    );
+    const fn = createPrimFunc([X, W, Y]);
+    const s = defaultCPUSchedule(fn, AVX512);
+    expect(kinds(s, 'vectorized').map(extentOf)).toContain(16);
+    const { ins, want } = checkInterpreter(
+      fn,
+      s,
+      [
+        [1, 4, 33, 33],
+        [4, 1, 3, 3],
+        [1, 4, 16, 16],
+      ],
+      1,
+      1e-4,
+    );
+    if (process.arch === 'x64') checkNative(s, ins, want, AVX2.features, 1e-4);
+    if (hasAVX512) checkNative(s, ins, want, AVX512.features, 1e-4);
+  });
+
   it('vectorizes elementwise kernels along the innermost axis and parallelizes the rest', () => {
     const X = placeholder([64, 512], 'float32', 'X');
     const Y = placeholder([512], 'float32', 'Y');
