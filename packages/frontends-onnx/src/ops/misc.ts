@@ -26,6 +26,19 @@ const many = (name: string, versions: number[], f: ConverterDef['convert']): Con
 /** An int64 constant tensor. */
 const i64c = (ctx: NodeContext, shape: readonly number[], data: ArrayLike<number>): Expr => exprOf(ctx, hostValue(hostTensor('int64', shape, data)));
 
+/**
+ * Scalar constants of one dtype, one object per value: a fused kernel then takes each
+ * distinct value once instead of one buffer per use (kernels have a parameter limit).
+ */
+function scalarCache(dt: string): (v: number) => Expr {
+  const m = new Map<number, Expr>();
+  return (v) => {
+    let e = m.get(v);
+    if (!e) m.set(v, (e = scalar(v, dt)));
+    return e;
+  };
+}
+
 const REDUCTIONS: Record<string, 'update' | 'add' | 'mul' | 'min' | 'max'> = { none: 'update', add: 'add', mul: 'mul', min: 'min', max: 'max' };
 
 // ---------------------------------------------------------------- ScatterND
@@ -468,7 +481,7 @@ function gridSampleConvert(ctx: NodeContext): OnnxValue {
   const outSp = gd.slice(1, -1);
   const P = numel(outSp);
   const dt = 'float32';
-  const c = (v: number): Expr => scalar(v, dt);
+  const c = scalarCache(dt);
   const e = (v: Expr): Expr => em(ctx, v);
   const grid = e(op.reshape(castTo(ctx, ctx.req(1), dt), [N, P, k]));
   /** Reflect v into [lo, hi] by bouncing off the near border (as the onnx reference does). */
@@ -815,7 +828,7 @@ function deformConvConvert(ctx: NodeContext): OnnxValue {
   const P = oH * oW;
   const K = kH * kW;
   const dt = dtypeOf(x, ctx);
-  const c = (v: number): Expr => scalar(v, dt);
+  const c = scalarCache(dt);
   const e = (v: Expr): Expr => em(ctx, v);
   const off = e(op.reshape(exprOf(ctx, ctx.req(2)), [N, og * K * 2, P]));
   const maskV = ctx.input(4);
@@ -888,7 +901,7 @@ function roiAlignConvert(ctx: NodeContext): OnnxValue {
   if (mode !== 'avg' && mode !== 'max') ctx.fail(OnnxErrorCodes.ONNX_INVALID, `mode '${mode}'`);
   const halfPixel = (ctx.opset >= 16 ? ctx.str('coordinate_transformation_mode', 'half_pixel') : 'output_half_pixel') === 'half_pixel';
   const dt = dtypeOf(x, ctx);
-  const c = (v: number): Expr => scalar(v, dt);
+  const c = scalarCache(dt);
   const e = (v: Expr): Expr => em(ctx, v);
   const rois = castTo(ctx, ctx.req(1), dt);
   const col = (i: number): Expr => e(op.subtract(e(op.multiply(e(op.stridedSlice(rois, [1], [i], [i + 1])), c(scale))), c(halfPixel ? 0.5 : 0))); // [R, 1]
@@ -959,7 +972,7 @@ function optimizer(perTensor: number, step: Step) {
 }
 
 const adagradStep: Step = (ctx, r, t, [x, g, h], dt) => {
-  const c = (v: number): Expr => scalar(v, dt);
+  const c = scalarCache(dt);
   const e = (v: Expr): Expr => em(ctx, v);
   const rr = e(op.divide(r, e(op.add(c(1), e(op.multiply(t, c(ctx.float('decay_factor', 0))))))));
   const gr = e(op.add(e(op.multiply(x, c(ctx.float('norm_coefficient', 0)))), g));
