@@ -122,7 +122,8 @@ function attentionConvert(ctx: NodeContext): (OnnxValue | undefined)[] {
     // Rows where every key is masked give zeros instead of NaN.
     const full = em(ctx, op.add(em(ctx, op.multiply(scores, zero)), bias));
     const rowMax = em(ctx, op.max(full, { axis: [-1], keepdims: true }));
-    probs = em(ctx, op.where(em(ctx, op.equal(rowMax, negInf)), zero, probs));
+    // (≤ -3e38 rather than == -inf: masks may be padded with the largest finite negative.)
+    probs = em(ctx, op.where(em(ctx, op.lessEqual(rowMax, scalar(-3e38, dt))), zero, probs));
   }
   let y = em(ctx, op.matmul(probs, v));
   if (threeD) {

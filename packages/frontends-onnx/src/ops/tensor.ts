@@ -426,7 +426,9 @@ function spaceToDepthConvert(ctx: NodeContext): OnnxValue {
   const [n, c, h, w] = staticDims(ctx, x);
   const b = ctx.int('blocksize', 1);
   const t1 = em(ctx, op.reshape(exprOf(ctx, x), [n, c, h / b, b, w / b, b]));
-  const t2 = em(ctx, op.permuteDims(t1, [0, 3, 5, 1, 2, 4]));
+  // DCR (the default) puts the block offsets before the channels; CRD after them.
+  const crd = ctx.str('mode', 'DCR') === 'CRD';
+  const t2 = em(ctx, op.permuteDims(t1, crd ? [0, 1, 3, 5, 2, 4] : [0, 3, 5, 1, 2, 4]));
   return exprValue(em(ctx, op.reshape(t2, [n, c * b * b, h / b, w / b])));
 }
 
