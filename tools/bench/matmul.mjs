@@ -87,7 +87,7 @@ export function measurePeak(target) {
     const peak = lib.func('kiln_fma_peak', 'double', ['long']);
     const iters = 2_000_000;
     peak(iters / 10);
-    const t = bestOf(15, () => peak(iters));
+    const t = bestOf(30, () => peak(iters));
     lib.unload();
     return { gflops: (iters * 24 * lanes * 2) / (t.best * 1e6), lanes };
   } finally {
@@ -96,7 +96,7 @@ export function measurePeak(target) {
 }
 
 /** The scheduled 1024³ matmul: best and median milliseconds, GFLOP/s of the best run. */
-export function measureMatmul(target, n = 1024, runs = 15) {
+export function measureMatmul(target, n = 1024, runs = 30) {
   const A = placeholder([n, n], 'float32', 'A');
   const B = placeholder([n, n], 'float32', 'B');
   const k = reduceAxis([0, n], 'k');
