@@ -17,7 +17,8 @@ const root = resolve(here, '../..');
 const cacheDir = join(root, '.cache/kiln-conformance');
 // One bundle per run, so concurrent runs (and their workers) never see each other's build.
 const workerArg = process.argv.indexOf('--worker');
-const bundle = workerArg >= 0 ? process.argv[workerArg + 1] : join(cacheDir, `runner-core-${process.pid}.mjs`);
+const bundle =
+  workerArg >= 0 ? process.argv[workerArg + 1] : join(cacheDir, `runner-core-${process.pid}.mjs`);
 const EXPECTED = join(here, 'expected-failures.json');
 const CASE_TIMEOUT_MS = Number(process.env.KILN_CONFORMANCE_TIMEOUT ?? 300_000);
 
@@ -33,13 +34,17 @@ async function buildBundle() {
     target: 'node20',
     conditions: ['kiln-src'],
     logLevel: 'error',
-    banner: { js: "import { createRequire as __kilnCreateRequire } from 'node:module'; const require = __kilnCreateRequire(import.meta.url);" },
+    banner: {
+      js: "import { createRequire as __kilnCreateRequire } from 'node:module'; const require = __kilnCreateRequire(import.meta.url);",
+    },
     plugins: [
       {
         // Kiln packages are bundled from source; everything else stays a runtime import.
         name: 'externals',
         setup(b) {
-          b.onResolve({ filter: /^[^./]/ }, (a) => (a.path.startsWith('@kiln/') ? undefined : { path: a.path, external: true }));
+          b.onResolve({ filter: /^[^./]/ }, (a) =>
+            a.path.startsWith('@kiln/') ? undefined : { path: a.path, external: true },
+          );
         },
       },
     ],
@@ -49,14 +54,26 @@ async function buildBundle() {
 // ---------------------------------------------------------------- worker side
 if (workerArg >= 0) {
   const core = await import(bundle);
-  if (process.env.KILN_CONFORMANCE_CACHE !== '0') core.configureCache(join(cacheDir, 'artifacts'), createHash('sha256').update(readFileSync(bundle)).digest('hex'));
+  if (process.env.KILN_CONFORMANCE_CACHE !== '0')
+    core.configureCache(
+      join(cacheDir, 'artifacts'),
+      createHash('sha256').update(readFileSync(bundle)).digest('hex'),
+    );
   process.on('message', (msg) => {
     if (msg === 'exit') process.exit(0);
     let r;
     try {
       r = core.runCase(msg);
     } catch (e) {
-      r = { name: msg.name, suite: msg.suite, pass: false, stage: 'run', code: 'CRASH', reason: String(e?.message ?? e), ms: 0 };
+      r = {
+        name: msg.name,
+        suite: msg.suite,
+        pass: false,
+        stage: 'run',
+        code: 'CRASH',
+        reason: String(e?.message ?? e),
+        ms: 0,
+      };
     }
     process.send(r);
   });
@@ -66,7 +83,14 @@ if (workerArg >= 0) {
 }
 
 function parseArgs(argv) {
-  const o = { dir: undefined, json: undefined, filter: undefined, jobs: Math.max(1, cpus().length), packaged: true, update: false };
+  const o = {
+    dir: undefined,
+    json: undefined,
+    filter: undefined,
+    jobs: Math.max(1, cpus().length),
+    packaged: true,
+    update: false,
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--json') o.json = argv[++i];
@@ -85,7 +109,9 @@ function packagedDataDir() {
   const local = join(root, '.cache/onnx-py/onnx/backend/test/data');
   if (existsSync(local)) return local;
   try {
-    const p = execFileSync('python3', ['-c', 'import onnx, os; print(os.path.dirname(onnx.__file__))'], { encoding: 'utf8' }).trim();
+    const p = execFileSync('python3', ['-c', 'import onnx, os; print(os.path.dirname(onnx.__file__))'], {
+      encoding: 'utf8',
+    }).trim();
     return join(p, 'backend/test/data');
   } catch {
     return undefined;
@@ -96,13 +122,17 @@ function packagedDataDir() {
 export function causeOf(r) {
   const m = r.reason ?? '';
   if (r.code === 'ONNX_UNSUPPORTED_OP') {
-    const ops = [...m.matchAll(/([A-Za-z][A-Za-z0-9_.]*) \(opset \d+(?:: ([^)]*))?\)/g)].map((x) => (x[2] ? `${x[1]} (${x[2].replace(/\d+/g, 'N')})` : x[1]));
+    const ops = [...m.matchAll(/([A-Za-z][A-Za-z0-9_.]*) \(opset \d+(?:: ([^)]*))?\)/g)].map((x) =>
+      x[2] ? `${x[1]} (${x[2].replace(/\d+/g, 'N')})` : x[1],
+    );
     if (ops.length) return `unsupported op: ${[...new Set(ops)].join(', ')}`;
     const tail = m.split('): ').pop();
     return `unsupported: ${tail}`;
   }
-  if (/has no VM lowering/.test(m)) return `relax: no legalization for ${m.match(/operator '([^']+)'/)?.[1] ?? '?'}`;
-  if (r.code === 'ONNX_UNSUPPORTED_DTYPE') return `unsupported dtype: ${m.match(/element type (\S+)/)?.[1] ?? '?'}`;
+  if (/has no VM lowering/.test(m))
+    return `relax: no legalization for ${m.match(/operator '([^']+)'/)?.[1] ?? '?'}`;
+  if (r.code === 'ONNX_UNSUPPORTED_DTYPE')
+    return `unsupported dtype: ${m.match(/element type (\S+)/)?.[1] ?? '?'}`;
   if (r.code === 'TEST_DATA') return 'test data is not a tensor (sequence/optional/float8/int4)';
   if (r.code === 'ONNX_DYNAMIC') return 'dynamic: value needed at compile time';
   if (r.stage === 'compare') return 'numerical mismatch';
@@ -117,7 +147,10 @@ async function runAll(cases, jobs) {
   const startWorker = () =>
     new Promise((resolveWorker) => {
       const spawn = () => {
-        const w = fork(fileURLToPath(import.meta.url), ['--worker', bundle], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], execArgv: ['--max-old-space-size=4096'] });
+        const w = fork(fileURLToPath(import.meta.url), ['--worker', bundle], {
+          stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+          execArgv: ['--max-old-space-size=4096'],
+        });
         let stderr = '';
         w.stderr.on('data', (d) => {
           stderr = (stderr + d).slice(-2000);
@@ -141,15 +174,29 @@ async function runAll(cases, jobs) {
           clearTimeout(timer);
           results.push(m);
           finished++;
-          if (process.stderr.isTTY) process.stderr.write(`\r${finished}/${total} ${m.pass ? 'ok  ' : 'FAIL'} ${m.name.padEnd(60).slice(0, 60)}`);
+          if (process.stderr.isTTY)
+            process.stderr.write(
+              `\r${finished}/${total} ${m.pass ? 'ok  ' : 'FAIL'} ${m.name.padEnd(60).slice(0, 60)}`,
+            );
           give();
         });
         w.on('exit', (code, signal) => {
           clearTimeout(timer);
           if (current) {
             // The worker died on this case (native crash, out of memory or timeout).
-            const why = signal === 'SIGKILL' ? `timed out after ${CASE_TIMEOUT_MS / 1000}s` : `worker crashed (${signal ?? `exit ${code}`}): ${stderr.trim().split('\n').slice(-3).join(' | ')}`;
-            results.push({ name: current.name, suite: current.suite, pass: false, stage: 'run', code: 'CRASH', reason: why, ms: 0 });
+            const why =
+              signal === 'SIGKILL'
+                ? `timed out after ${CASE_TIMEOUT_MS / 1000}s`
+                : `worker crashed (${signal ?? `exit ${code}`}): ${stderr.trim().split('\n').slice(-3).join(' | ')}`;
+            results.push({
+              name: current.name,
+              suite: current.suite,
+              pass: false,
+              stage: 'run',
+              code: 'CRASH',
+              reason: why,
+              ms: 0,
+            });
             finished++;
             current = undefined;
             spawn();
@@ -166,7 +213,9 @@ async function runAll(cases, jobs) {
 async function main() {
   const o = parseArgs(process.argv.slice(2));
   if (!o.dir) {
-    console.error('usage: npm run conformance:onnx -- <dir> [--json <file>] [--filter <re>] [--jobs N] [--no-packaged] [--update-expected]');
+    console.error(
+      'usage: npm run conformance:onnx -- <dir> [--json <file>] [--filter <re>] [--jobs N] [--no-packaged] [--update-expected]',
+    );
     console.error('generate <dir> with: python3 tools/onnx/gen_node_tests.py --out .cache/onnx-node');
     process.exit(2);
   }
@@ -181,7 +230,8 @@ async function main() {
   if (o.packaged) {
     const data = packagedDataDir();
     if (data) {
-      for (const s of ['simple', 'pytorch-converted', 'pytorch-operator']) cases.push(...core.casesIn(join(data, s), s));
+      for (const s of ['simple', 'pytorch-converted', 'pytorch-operator'])
+        cases.push(...core.casesIn(join(data, s), s));
       cases.push(...core.lightCases(join(data, 'light')));
     } else console.error('note: onnx package data sets not found; run tools/onnx/gen_node_tests.py first');
   }
@@ -194,7 +244,8 @@ async function main() {
 
   const expected = existsSync(EXPECTED) ? JSON.parse(readFileSync(EXPECTED, 'utf8')) : { causes: {} };
   const expectedSet = new Map();
-  for (const [cause, list] of Object.entries(expected.causes ?? {})) for (const n of list) expectedSet.set(n, cause);
+  for (const [cause, list] of Object.entries(expected.causes ?? {}))
+    for (const n of list) expectedSet.set(n, cause);
   const key = (r) => (r.suite === 'node' ? r.name : `${r.suite}/${r.name}`);
   const regressions = results.filter((r) => !r.pass && !expectedSet.has(key(r)));
   const fixed = results.filter((r) => r.pass && expectedSet.has(key(r)));
@@ -210,9 +261,13 @@ async function main() {
   const sortedCauses = [...causes.entries()].sort((a, b) => b[1].length - a[1].length);
   console.log('failures by cause:');
   for (const [c, l] of sortedCauses) console.log(`  ${String(l.length).padStart(4)}  ${c}`);
-  const bound = results.filter((r) => r.pass && r.bound && r.bound.length);
-  if (bound.length) console.log(`${bound.length} passing cases had shape-determining inputs frozen at compile time`);
-  if (fixed.length) console.log(`now passing (remove from expected-failures.json or rerun with --update-expected): ${fixed.map(key).join(', ')}`);
+  const bound = results.filter((r) => r.pass && r.bound?.length);
+  if (bound.length)
+    console.log(`${bound.length} passing cases had shape-determining inputs frozen at compile time`);
+  if (fixed.length)
+    console.log(
+      `now passing (remove from expected-failures.json or rerun with --update-expected): ${fixed.map(key).join(', ')}`,
+    );
   if (regressions.length) {
     console.log(`REGRESSIONS (failing, not in expected-failures.json): ${regressions.length}`);
     for (const r of regressions.slice(0, 50)) console.log(`  ${key(r)}: ${r.reason}`);
@@ -224,15 +279,24 @@ async function main() {
     const merged = new Map();
     for (const [n, c] of expectedSet) if (!ran.has(n)) merged.set(c, [...(merged.get(c) ?? []), n]);
     for (const [c, l] of causes) merged.set(c, [...(merged.get(c) ?? []), ...l]);
-    const ordered = [...merged.entries()].sort((a, b) => b[1].length - a[1].length || a[0].localeCompare(b[0]));
-    const out = { note: 'ONNX conformance cases expected to fail, grouped by cause. Regenerate with --update-expected.', causes: Object.fromEntries(ordered.map(([c, l]) => [c, [...l].sort()])) };
+    const ordered = [...merged.entries()].sort(
+      (a, b) => b[1].length - a[1].length || a[0].localeCompare(b[0]),
+    );
+    const out = {
+      note: 'ONNX conformance cases expected to fail, grouped by cause. Regenerate with --update-expected.',
+      causes: Object.fromEntries(ordered.map(([c, l]) => [c, [...l].sort()])),
+    };
     writeFileSync(EXPECTED, `${JSON.stringify(out, null, 2)}\n`);
     console.log(`wrote ${EXPECTED}`);
   }
   if (o.json) {
-    writeFileSync(o.json, `${JSON.stringify({ seconds: Number(secs), suites: Object.fromEntries(bySuite), causes: Object.fromEntries(sortedCauses), results }, null, 2)}\n`);
+    writeFileSync(
+      o.json,
+      `${JSON.stringify({ seconds: Number(secs), suites: Object.fromEntries(bySuite), causes: Object.fromEntries(sortedCauses), results }, null, 2)}\n`,
+    );
   }
-  for (const [s, v] of bySuite) if (s !== 'node') console.log(`onnx-${s}: ${v.pass} passed, ${v.fail} failed`);
+  for (const [s, v] of bySuite)
+    if (s !== 'node') console.log(`onnx-${s}: ${v.pass} passed, ${v.fail} failed`);
   console.log(`time: ${secs}s with ${o.jobs} worker(s)`);
   const node = bySuite.get('node') ?? { pass: 0, fail: 0 };
   console.log(`onnx-node: ${node.pass} passed, ${node.fail} failed`);

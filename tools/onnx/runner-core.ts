@@ -6,10 +6,18 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFile
 import { join } from 'node:path';
 import { compileModule } from '@kiln/cli';
 import type { HostTensor } from '@kiln/frontends-onnx';
-import { decodeTensor, fromOnnx, hostTensor, OnnxErrorCodes, onnxInputs, sanitizeName, toStorage } from '@kiln/frontends-onnx';
+import {
+  decodeTensor,
+  fromOnnx,
+  hostTensor,
+  OnnxErrorCodes,
+  onnxInputs,
+  sanitizeName,
+  toStorage,
+} from '@kiln/frontends-onnx';
 import { getFunction, isKilnError } from '@kiln/ir-core';
-import { createRuntime, Tensor, writeArtifact } from '@kiln/runtime';
 import type { Value } from '@kiln/runtime';
+import { createRuntime, Tensor, writeArtifact } from '@kiln/runtime';
 
 export interface CaseSpec {
   name: string;
@@ -66,7 +74,9 @@ function halfToNum(bits: number, bf16: boolean): number {
 function toTensor(t: HostTensor): Tensor {
   // Fresh, aligned storage: kernels may assume the runtime's 64-byte alignment.
   const out = Tensor.empty(t.shape, t.dtype);
-  (out.toTypedArray() as unknown as { set(a: ArrayLike<number | bigint>): void }).set(toStorage(t.dtype, t.data) as unknown as ArrayLike<number>);
+  (out.toTypedArray() as unknown as { set(a: ArrayLike<number | bigint>): void }).set(
+    toStorage(t.dtype, t.data) as unknown as ArrayLike<number>,
+  );
   return out;
 }
 function fromTensor(t: Tensor): { dtype: string; shape: number[]; data: number[] } {
@@ -87,7 +97,8 @@ function compare(got: Tensor, want: HostTensor, i: number): string | undefined {
     return `output ${i}: shape [${g.shape.join(', ')}], expected [${want.shape.join(', ')}]`;
   }
   const isFloat = want.dtype.startsWith('float') || want.dtype.startsWith('bfloat');
-  if (g.dtype !== want.dtype && !(g.dtype === 'bool' && want.dtype === 'bool')) return `output ${i}: dtype ${g.dtype}, expected ${want.dtype}`;
+  if (g.dtype !== want.dtype && !(g.dtype === 'bool' && want.dtype === 'bool'))
+    return `output ${i}: dtype ${g.dtype}, expected ${want.dtype}`;
   let worst = -1;
   let worstErr = 0;
   for (let k = 0; k < want.data.length; k++) {
@@ -107,7 +118,8 @@ function compare(got: Tensor, want: HostTensor, i: number): string | undefined {
       return `output ${i}: element ${k} is ${a}, expected ${b}`;
     }
   }
-  if (worst >= 0) return `output ${i}: element ${worst} is ${g.data[worst]}, expected ${want.data[worst]} (max abs error ${worstErr.toPrecision(3)})`;
+  if (worst >= 0)
+    return `output ${i}: element ${worst} is ${g.data[worst]}, expected ${want.data[worst]} (max abs error ${worstErr.toPrecision(3)})`;
   return undefined;
 }
 
@@ -115,7 +127,11 @@ function lightInput(shape: readonly (number | string)[]): HostTensor {
   const s = shape.map((d) => (typeof d === 'number' && d > 0 ? d : 1));
   const n = s.reduce((a, b) => a * b, 1);
   // onnx's runner feeds arange(n).reshape(shape) / n as float32 to the light models.
-  return hostTensor('float32', s, Float64Array.from({ length: n }, (_, i) => Math.fround(i / n)));
+  return hostTensor(
+    'float32',
+    s,
+    Float64Array.from({ length: n }, (_, i) => Math.fround(i / n)),
+  );
 }
 
 function outputsOf(v: Value, n: number): Tensor[] {
@@ -126,8 +142,14 @@ function outputsOf(v: Value, n: number): Tensor[] {
 
 export function runCase(spec: CaseSpec): CaseResult {
   const t0 = performance.now();
-  const done = (r: Omit<CaseResult, 'name' | 'suite' | 'ms'>): CaseResult => ({ name: spec.name, suite: spec.suite, ms: Math.round(performance.now() - t0), ...r });
-  if (spec.unsupported) return done({ pass: false, stage: 'data', reason: spec.unsupported, code: 'TEST_DATA' });
+  const done = (r: Omit<CaseResult, 'name' | 'suite' | 'ms'>): CaseResult => ({
+    name: spec.name,
+    suite: spec.suite,
+    ms: Math.round(performance.now() - t0),
+    ...r,
+  });
+  if (spec.unsupported)
+    return done({ pass: false, stage: 'data', reason: spec.unsupported, code: 'TEST_DATA' });
   let inputs: HostTensor[];
   let outputs: HostTensor[];
   try {
@@ -144,7 +166,7 @@ export function runCase(spec: CaseSpec): CaseResult {
     return done({ pass: false, stage: 'data', code, reason: `test data: ${(e as Error).message}` });
   }
   const names = onnxInputs(spec.model).map((i) => i.name);
-  let mod;
+  let mod: ReturnType<typeof fromOnnx>;
   let bound: string[] | undefined;
   try {
     try {
@@ -168,7 +190,13 @@ export function runCase(spec: CaseSpec): CaseResult {
       }
     }
   } catch (e) {
-    return done({ pass: false, stage: 'import', code: isKilnError(e) ? e.code : 'CRASH', reason: (e as Error).message, bound });
+    return done({
+      pass: false,
+      stage: 'import',
+      code: isKilnError(e) ? e.code : 'CRASH',
+      reason: (e as Error).message,
+      bound,
+    });
   }
   const fn = getFunction(mod, 'main') as unknown as { attrs: { input_names?: readonly string[] } };
   const paramNames = fn.attrs.input_names ?? [];
@@ -176,7 +204,8 @@ export function runCase(spec: CaseSpec): CaseResult {
   let cacheFile: string | undefined;
   if (cache) {
     const h = createHash('sha256').update(cache.codeHash).update(readFileSync(spec.model));
-    for (const n of bound ?? []) h.update(n).update(JSON.stringify(Array.from(inputs[names.indexOf(n)].data)));
+    for (const n of bound ?? [])
+      h.update(n).update(JSON.stringify(Array.from(inputs[names.indexOf(n)].data)));
     cacheFile = join(cache.dir, `${h.digest('hex').slice(0, 32)}.kiln`);
     if (existsSync(cacheFile)) artifact = readFileSync(cacheFile);
   }
@@ -191,7 +220,13 @@ export function runCase(spec: CaseSpec): CaseResult {
       }
     }
   } catch (e) {
-    return done({ pass: false, stage: 'compile', code: isKilnError(e) ? e.code : 'CRASH', reason: (e as Error).message, bound });
+    return done({
+      pass: false,
+      stage: 'compile',
+      code: isKilnError(e) ? e.code : 'CRASH',
+      reason: (e as Error).message,
+      bound,
+    });
   }
   let outs: Tensor[];
   let exe: ReturnType<ReturnType<typeof createRuntime>['load']> | undefined;
@@ -201,7 +236,13 @@ export function runCase(spec: CaseSpec): CaseResult {
     const args = paramNames.map((p) => toTensor(inputs[sanitized.indexOf(p)]));
     outs = outputsOf(exe.call('main', ...args), outputs.length);
   } catch (e) {
-    return done({ pass: false, stage: 'run', code: isKilnError(e) ? e.code : ((e as { code?: string }).code ?? 'CRASH'), reason: (e as Error).message, bound });
+    return done({
+      pass: false,
+      stage: 'run',
+      code: isKilnError(e) ? e.code : ((e as { code?: string }).code ?? 'CRASH'),
+      reason: (e as Error).message,
+      bound,
+    });
   }
   // The outputs live in the executable's memory pool: compare before disposing it.
   try {
@@ -211,8 +252,20 @@ export function runCase(spec: CaseSpec): CaseResult {
   }
 }
 
-function compareAll(outs: Tensor[], outputs: HostTensor[], done: (r: Omit<CaseResult, 'name' | 'suite' | 'ms'>) => CaseResult, bound: string[] | undefined): CaseResult {
-  if (outs.length !== outputs.length) return done({ pass: false, stage: 'compare', code: 'MISMATCH', reason: `${outs.length} outputs, expected ${outputs.length}`, bound });
+function compareAll(
+  outs: Tensor[],
+  outputs: HostTensor[],
+  done: (r: Omit<CaseResult, 'name' | 'suite' | 'ms'>) => CaseResult,
+  bound: string[] | undefined,
+): CaseResult {
+  if (outs.length !== outputs.length)
+    return done({
+      pass: false,
+      stage: 'compare',
+      code: 'MISMATCH',
+      reason: `${outs.length} outputs, expected ${outputs.length}`,
+      bound,
+    });
   for (let i = 0; i < outputs.length; i++) {
     const err = compare(outs[i], outputs[i], i);
     if (err) return done({ pass: false, stage: 'compare', code: 'MISMATCH', reason: err, bound });

@@ -4,7 +4,7 @@
 // import time stay on the host so shape computations (Shape → Gather → Concat → Reshape)
 // fold instead of becoming runtime work.
 import type { DataType, PrimExpr } from '@kiln/ir-core';
-import { DType, intImm, KilnError } from '@kiln/ir-core';
+import { DType, intImm } from '@kiln/ir-core';
 import type { BlockBuilder, Expr, StructInfo, TensorStructInfo } from '@kiln/relax';
 import { constDim, sinfoToString, tensorShape, tensorSInfo } from '@kiln/relax';
 import { OnnxErrorCodes } from './errors.js';
@@ -17,7 +17,12 @@ export type OnnxValue =
   | { readonly kind: 'expr'; readonly expr: Expr }
   | { readonly kind: 'host'; readonly t: HostTensor }
   /** An int tensor (rank ≤ 1) holding symbolic dims, e.g. the Shape of a tensor with a `batch` dim. */
-  | { readonly kind: 'sym'; readonly dtype: string; readonly shape: readonly number[]; readonly values: readonly PrimExpr[] };
+  | {
+      readonly kind: 'sym';
+      readonly dtype: string;
+      readonly shape: readonly number[];
+      readonly values: readonly PrimExpr[];
+    };
 
 export const exprValue = (expr: Expr): OnnxValue => ({ kind: 'expr', expr });
 export const hostValue = (t: HostTensor): OnnxValue => ({ kind: 'host', t });
@@ -71,7 +76,8 @@ export function dtypeOf(v: OnnxValue, ctx?: NodeContext): string {
   if (v.kind === 'sym') return v.dtype;
   const s = v.expr.structInfo;
   if (s?.kind === 'relax.TensorStructInfo' && s.dtype) return s.dtype.str;
-  if (ctx) return ctx.fail(OnnxErrorCodes.ONNX_INVALID, `input has no known dtype (${s ? sinfoToString(s) : '?'})`);
+  if (ctx)
+    return ctx.fail(OnnxErrorCodes.ONNX_INVALID, `input has no known dtype (${s ? sinfoToString(s) : '?'})`);
   return 'float32';
 }
 
@@ -119,13 +125,20 @@ export function staticDims(ctx: NodeContext, v: OnnxValue): number[] {
 export function exprOf(ctx: NodeContext, v: OnnxValue): Expr {
   if (v.kind === 'expr') return v.expr;
   if (v.kind === 'host') return toConstant(v.t);
-  return ctx.fail(OnnxErrorCodes.ONNX_DYNAMIC, `a shape-derived value [${v.values.map(String).join(', ')}] is used as tensor data; Kiln has no shape-to-tensor op`);
+  return ctx.fail(
+    OnnxErrorCodes.ONNX_DYNAMIC,
+    `a shape-derived value [${v.values.map(String).join(', ')}] is used as tensor data; Kiln has no shape-to-tensor op`,
+  );
 }
 
 /** A host tensor input, or ONNX_DYNAMIC naming the input. */
 export function hostOf(ctx: NodeContext, i: number, what = `input ${i}`): HostTensor {
   const v = ctx.req(i);
-  if (v.kind !== 'host') ctx.fail(OnnxErrorCodes.ONNX_DYNAMIC, `${what} must be known at compile time (a constant or initializer)`);
+  if (v.kind !== 'host')
+    ctx.fail(
+      OnnxErrorCodes.ONNX_DYNAMIC,
+      `${what} must be known at compile time (a constant or initializer)`,
+    );
   return (v as { t: HostTensor }).t;
 }
 /** Int values of a host or symbolic input (rank ≤ 1). */
@@ -133,7 +146,10 @@ export function symInts(ctx: NodeContext, i: number, what = `input ${i}`): PrimE
   const v = ctx.req(i);
   if (v.kind === 'host') return Array.from(v.t.data, (x) => intImm(x, DType.int64));
   if (v.kind === 'sym') return [...v.values];
-  return ctx.fail(OnnxErrorCodes.ONNX_DYNAMIC, `${what} must be known at compile time (a constant, an initializer or a shape computation)`);
+  return ctx.fail(
+    OnnxErrorCodes.ONNX_DYNAMIC,
+    `${what} must be known at compile time (a constant, an initializer or a shape computation)`,
+  );
 }
 export function constInts(ctx: NodeContext, i: number, what = `input ${i}`): number[] {
   return Array.from(hostOf(ctx, i, what).data);

@@ -72,7 +72,11 @@ describe('examples/digits', () => {
   const npy = (f: string): HostTensor => {
     const a = readNpy(join(ROOT, 'examples/digits/samples', f));
     expect(a.dtype).toBe('float32');
-    return hostTensor('float32', a.shape, new Float32Array(a.data.buffer, a.data.byteOffset, a.data.byteLength / 4));
+    return hostTensor(
+      'float32',
+      a.shape,
+      new Float32Array(a.data.buffer, a.data.byteOffset, a.data.byteLength / 4),
+    );
   };
   it('digits_cnn.onnx imports and matches its reference logits at batch 8', () => {
     const run = compileAndLoad(fromOnnx(join(ROOT, 'examples/digits/digits_cnn.onnx')));

@@ -2,9 +2,10 @@
 // shape computations). Values are kept as float64 numbers whatever the dtype, which is
 // exact for every integer a shape computation produces; `toConstant` converts to the
 // dtype's storage for the Relax constant.
+
+import { dtype as parseDType } from '@kiln/ir-core';
 import type { Constant } from '@kiln/relax';
 import { constant, typedArrayFor } from '@kiln/relax';
-import { dtype as parseDType } from '@kiln/ir-core';
 
 export interface HostTensor {
   readonly dtype: string;
@@ -71,7 +72,9 @@ export function toStorage(dtype: string, data: ArrayLike<number>): ReturnType<ty
   } else if (dtype === 'bool') {
     for (let i = 0; i < data.length; i++) arr[i] = data[i] ? 1 : 0;
   } else {
-    (arr as Float64Array).set(Array.from(data, (v) => (Number.isNaN(v) && !dtype.startsWith('float') ? 0 : v)));
+    (arr as Float64Array).set(
+      Array.from(data, (v) => (Number.isNaN(v) && !dtype.startsWith('float') ? 0 : v)),
+    );
   }
   return arr;
 }
@@ -128,7 +131,11 @@ export function broadcastStatic(a: readonly number[], b: readonly number[]): num
 }
 
 /** Elementwise map over broadcast operands. */
-export function broadcastMap(ts: readonly HostTensor[], dtype: string, f: (...v: number[]) => number): HostTensor | undefined {
+export function broadcastMap(
+  ts: readonly HostTensor[],
+  dtype: string,
+  f: (...v: number[]) => number,
+): HostTensor | undefined {
   let shape: number[] = [];
   for (const t of ts) {
     const s = broadcastStatic(shape, t.shape);
@@ -194,7 +201,12 @@ export function hostTranspose(x: HostTensor, perm: readonly number[]): HostTenso
 }
 
 /** Slice with normalized begin/stride per axis and the result extents. */
-export function hostSlice(x: HostTensor, begin: readonly number[], step: readonly number[], outShape: readonly number[]): HostTensor {
+export function hostSlice(
+  x: HostTensor,
+  begin: readonly number[],
+  step: readonly number[],
+  outShape: readonly number[],
+): HostTensor {
   const inSt = stridesOf(x.shape);
   const n = numel(outShape);
   const out = new Float64Array(n);

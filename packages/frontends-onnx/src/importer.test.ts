@@ -73,13 +73,20 @@ describe('fromOnnx structure', () => {
       outputs: ['n', 'r'],
     });
     const fn = mainOf(fromOnnx(bytes));
-    expect(sinfoToString(fn.retStructInfo)).toBe('R.Tuple(R.Tensor((2,), "float32"), R.Tensor((2,), "float32"))');
+    expect(sinfoToString(fn.retStructInfo)).toBe(
+      'R.Tuple(R.Tensor((2,), "float32"), R.Tensor((2,), "float32"))',
+    );
     expect(fn.attrs.output_names).toEqual(['n', 'r']);
   });
 
   it('picks the converter version for the model opset (Softmax before 13 coerces to 2-D)', () => {
     const mk = (opset: number) =>
-      buildModel({ nodes: [{ op: 'Softmax', inputs: ['x'], outputs: ['y'] }], inputs: [{ name: 'x', dtype: 'float32', shape: [2, 3, 4] }], outputs: ['y'], opset });
+      buildModel({
+        nodes: [{ op: 'Softmax', inputs: ['x'], outputs: ['y'] }],
+        inputs: [{ name: 'x', dtype: 'float32', shape: [2, 3, 4] }],
+        outputs: ['y'],
+        opset,
+      });
     const old = mainOf(fromOnnx(mk(11)));
     const cur = mainOf(fromOnnx(mk(13)));
     expect(JSON.stringify(old.body).includes('relax.reshape')).toBe(true);
@@ -89,30 +96,49 @@ describe('fromOnnx structure', () => {
   it('reads an initializer from an external data file', () => {
     const fn = mainOf(fromOnnx(fixture('external_data.onnx')));
     expect(sinfoToString(fn.retStructInfo)).toBe('R.Tensor((2, 5), "float32")');
-    expect(codeOf(() => fromOnnx(readFileSync(fixture('external_data.onnx'))))).toBe(OnnxErrorCodes.ONNX_EXTERNAL_DATA);
+    expect(codeOf(() => fromOnnx(readFileSync(fixture('external_data.onnx'))))).toBe(
+      OnnxErrorCodes.ONNX_EXTERNAL_DATA,
+    );
   });
 
   it('rejects opsets newer than it knows', () => {
-    const bytes = buildModel({ nodes: [{ op: 'Relu', inputs: ['x'], outputs: ['y'] }], inputs: [{ name: 'x', dtype: 'float32', shape: [2] }], outputs: ['y'], opset: MAX_OPSET + 1 });
+    const bytes = buildModel({
+      nodes: [{ op: 'Relu', inputs: ['x'], outputs: ['y'] }],
+      inputs: [{ name: 'x', dtype: 'float32', shape: [2] }],
+      outputs: ['y'],
+      opset: MAX_OPSET + 1,
+    });
     expect(codeOf(() => fromOnnx(bytes))).toBe(OnnxErrorCodes.ONNX_OPSET);
   });
 });
 
 describe('TensorProto decoding', () => {
   it('reads typed fields and raw data for float16, bool, int64 and uint8', () => {
-    const f16 = tensorFromProto(onnx.TensorProto.fromObject({ name: 'h', dataType: 10, dims: [2], int32Data: [0x3c00, 0xc000] }));
+    const f16 = tensorFromProto(
+      onnx.TensorProto.fromObject({ name: 'h', dataType: 10, dims: [2], int32Data: [0x3c00, 0xc000] }),
+    );
     expect(Array.from(f16.data)).toEqual([1, -2]);
-    const b = tensorFromProto(onnx.TensorProto.fromObject({ name: 'b', dataType: 9, dims: [3], rawData: new Uint8Array([1, 0, 1]) }));
+    const b = tensorFromProto(
+      onnx.TensorProto.fromObject({ name: 'b', dataType: 9, dims: [3], rawData: new Uint8Array([1, 0, 1]) }),
+    );
     expect(b.dtype).toBe('bool');
     expect(Array.from(b.data)).toEqual([1, 0, 1]);
     const raw64 = new Uint8Array(new BigInt64Array([-3n, 2n ** 40n]).buffer);
-    const i64 = tensorFromProto(onnx.TensorProto.fromObject({ name: 'i', dataType: 7, dims: [2], rawData: raw64 }));
+    const i64 = tensorFromProto(
+      onnx.TensorProto.fromObject({ name: 'i', dataType: 7, dims: [2], rawData: raw64 }),
+    );
     expect(Array.from(i64.data)).toEqual([-3, 2 ** 40]);
-    const typed64 = tensorFromProto(onnx.TensorProto.fromObject({ name: 'j', dataType: 7, dims: [2], int64Data: [5, -6] }));
+    const typed64 = tensorFromProto(
+      onnx.TensorProto.fromObject({ name: 'j', dataType: 7, dims: [2], int64Data: [5, -6] }),
+    );
     expect(Array.from(typed64.data)).toEqual([5, -6]);
-    const u8 = tensorFromProto(onnx.TensorProto.fromObject({ name: 'u', dataType: 2, dims: [2], int32Data: [250, 3] }));
+    const u8 = tensorFromProto(
+      onnx.TensorProto.fromObject({ name: 'u', dataType: 2, dims: [2], int32Data: [250, 3] }),
+    );
     expect(u8.dtype).toBe('uint8');
-    const bf = tensorFromProto(onnx.TensorProto.fromObject({ name: 'bf', dataType: 16, dims: [1], int32Data: [0x3fc0] }));
+    const bf = tensorFromProto(
+      onnx.TensorProto.fromObject({ name: 'bf', dataType: 16, dims: [1], int32Data: [0x3fc0] }),
+    );
     expect(Array.from(bf.data)).toEqual([1.5]);
   });
 
@@ -125,11 +151,17 @@ describe('TensorProto decoding', () => {
     });
     const fn = mainOf(fromOnnx(bytes));
     expect(sinfoToString(fn.retStructInfo)).toBe('R.Tensor((2,), "int64")');
-    expect(JSON.stringify(fn.body, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)).includes('relax.Constant')).toBe(true);
+    expect(
+      JSON.stringify(fn.body, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)).includes(
+        'relax.Constant',
+      ),
+    ).toBe(true);
   });
 
   it('rejects element types Kiln has no dtype for', () => {
-    expect(codeOf(() => tensorFromProto(onnx.TensorProto.fromObject({ name: 's', dataType: 8, dims: [1] })))).toBe(OnnxErrorCodes.ONNX_UNSUPPORTED_DTYPE);
+    expect(
+      codeOf(() => tensorFromProto(onnx.TensorProto.fromObject({ name: 's', dataType: 8, dims: [1] }))),
+    ).toBe(OnnxErrorCodes.ONNX_UNSUPPORTED_DTYPE);
   });
 });
 
@@ -167,7 +199,9 @@ describe('errors', () => {
       err = e as KilnError;
     }
     expect(err?.code).toBe(OnnxErrorCodes.ONNX_UNSUPPORTED_OP);
-    const ops = (err?.details?.ops as { op: string; domain: string; opset: number }[]).map((o) => `${o.domain}.${o.op}@${o.opset}`);
+    const ops = ((err?.details?.ops ?? []) as { op: string; domain: string; opset: number }[]).map(
+      (o) => `${o.domain}.${o.op}@${o.opset}`,
+    );
     expect(ops).toEqual(['com.example.FancyOp@3', 'com.example.OtherOp@3']);
     expect(err?.message).toContain('FancyOp');
     expect(err?.message).toContain('OtherOp');
@@ -175,7 +209,11 @@ describe('errors', () => {
 
   it('an op older than every converter version is refused with that reason', () => {
     // Attention exists from opset 23; at opset 17 it is not an ONNX op yet.
-    const bytes = buildModel({ nodes: [{ op: 'Attention', inputs: ['x', 'x', 'x'], outputs: ['y'] }], inputs: [{ name: 'x', dtype: 'float32', shape: [1, 2, 3, 4] }], outputs: ['y'] });
+    const bytes = buildModel({
+      nodes: [{ op: 'Attention', inputs: ['x', 'x', 'x'], outputs: ['y'] }],
+      inputs: [{ name: 'x', dtype: 'float32', shape: [1, 2, 3, 4] }],
+      outputs: ['y'],
+    });
     let err: KilnError | undefined;
     try {
       fromOnnx(bytes);

@@ -8,7 +8,16 @@ import { basename, dirname } from 'node:path';
 import type { IRModule, PrimExpr } from '@kiln/ir-core';
 import { DType, ErrorCodes, intImm, isKilnError, KilnError, primVar } from '@kiln/ir-core';
 import type { Expr, OpRegistry, Var } from '@kiln/relax';
-import { BlockBuilder, createOpRegistry, evaluateRelax, isNDArray, legalizeModule, relaxVar, tensorSInfo, tuple } from '@kiln/relax';
+import {
+  BlockBuilder,
+  createOpRegistry,
+  evaluateRelax,
+  isNDArray,
+  legalizeModule,
+  relaxVar,
+  tensorSInfo,
+  tuple,
+} from '@kiln/relax';
 import type { NodeContext, OnnxValue } from './context.js';
 import { exprOf, exprValue, hostValue } from './context.js';
 import { OnnxErrorCodes } from './errors.js';
@@ -84,12 +93,17 @@ class Importer {
     readonly converters: ConverterTable,
   ) {
     this.bb = new BlockBuilder(undefined, { ops: opts.ops ?? createOpRegistry() });
-    for (const o of model.opsetImport ?? []) this.opsets.set(normDomain(o.domain), toNum(o.version as number));
+    for (const o of model.opsetImport ?? [])
+      this.opsets.set(normDomain(o.domain), toNum(o.version as number));
     if (opts.opset !== undefined) this.opsets.set('', opts.opset);
     if (!this.opsets.has('')) this.opsets.set('', MAX_OPSET);
     const v = this.opsets.get('')!;
     if (v > MAX_OPSET) {
-      throw new KilnError(OnnxErrorCodes.ONNX_OPSET, `${file}: opset ${v} is newer than the newest this importer knows (${MAX_OPSET})`, { details: { file, opset: v } });
+      throw new KilnError(
+        OnnxErrorCodes.ONNX_OPSET,
+        `${file}: opset ${v} is newer than the newest this importer knows (${MAX_OPSET})`,
+        { details: { file, opset: v } },
+      );
     }
   }
 
@@ -143,18 +157,34 @@ class Importer {
 
   private inputParam(vi: { name?: string | null; type?: unknown }, index: number): Var {
     const name = vi.name ?? `input${index}`;
-    const ty = vi.type as { tensorType?: { elemType?: number; shape?: { dim?: { dimValue?: unknown; dimParam?: string | null }[] } | null } | null } | undefined;
+    const ty = vi.type as
+      | {
+          tensorType?: {
+            elemType?: number;
+            shape?: { dim?: { dimValue?: unknown; dimParam?: string | null }[] } | null;
+          } | null;
+        }
+      | undefined;
     const tt = ty?.tensorType;
-    if (!tt) throw new KilnError(OnnxErrorCodes.ONNX_INVALID, `${this.file}: graph input '${name}' is not a tensor (sequence, map and optional inputs are not supported)`, { details: { input: name } });
+    if (!tt)
+      throw new KilnError(
+        OnnxErrorCodes.ONNX_INVALID,
+        `${this.file}: graph input '${name}' is not a tensor (sequence, map and optional inputs are not supported)`,
+        { details: { input: name } },
+      );
     const dt = kilnDType(tt.elemType ?? 0, `graph input '${name}'`);
     const override = this.opts.shapes?.[name];
     let dimsOut: PrimExpr[] | undefined;
-    if (override) dimsOut = override.map((d, i) => (typeof d === 'number' ? dimConst(d) : d ? this.symDim(d) : this.symDim(`${name}_dim${i}`)));
+    if (override)
+      dimsOut = override.map((d, i) =>
+        typeof d === 'number' ? dimConst(d) : d ? this.symDim(d) : this.symDim(`${name}_dim${i}`),
+      );
     else if (tt.shape) {
       dimsOut = (tt.shape.dim ?? []).map((d, i) => {
         if (d.dimParam) return this.symDim(d.dimParam);
         // Unset fields live on the protobufjs prototype: only an own dimValue is a real dim.
-        if (Object.hasOwn(d, 'dimValue') && toNum(d.dimValue as number) >= 0) return dimConst(toNum(d.dimValue as number));
+        if (Object.hasOwn(d, 'dimValue') && toNum(d.dimValue as number) >= 0)
+          return dimConst(toNum(d.dimValue as number));
         return this.symDim(`${name}_dim${i}`);
       });
     }
@@ -163,15 +193,27 @@ class Importer {
 
   build(): IRModule {
     const g = this.model.graph;
-    if (!g) throw new KilnError(OnnxErrorCodes.ONNX_INVALID, `${this.file}: the model has no graph`, { details: { file: this.file } });
+    if (!g)
+      throw new KilnError(OnnxErrorCodes.ONNX_INVALID, `${this.file}: the model has no graph`, {
+        details: { file: this.file },
+      });
     const unsupported = new Map<string, UnsupportedOp & { nodes: string[] }>();
     this.checkSupported(g, unsupported);
     if (unsupported.size > 0) {
       const list = [...unsupported.values()].sort((a, b) => a.op.localeCompare(b.op));
-      const text = list.map((u) => `${u.domain ? `${u.domain}.` : ''}${u.op} (opset ${u.opset}${u.reason === 'no converter' ? '' : `: ${u.reason}`})`).join(', ');
-      throw new KilnError(OnnxErrorCodes.ONNX_UNSUPPORTED_OP, `${this.file}: ${list.length} unsupported operator${list.length > 1 ? 's' : ''}: ${text}`, {
-        details: { file: this.file, ops: list },
-      });
+      const text = list
+        .map(
+          (u) =>
+            `${u.domain ? `${u.domain}.` : ''}${u.op} (opset ${u.opset}${u.reason === 'no converter' ? '' : `: ${u.reason}`})`,
+        )
+        .join(', ');
+      throw new KilnError(
+        OnnxErrorCodes.ONNX_UNSUPPORTED_OP,
+        `${this.file}: ${list.length} unsupported operator${list.length > 1 ? 's' : ''}: ${text}`,
+        {
+          details: { file: this.file, ops: list },
+        },
+      );
     }
     const scope = new Scope();
     const inits = new Set<string>();
@@ -201,7 +243,12 @@ class Importer {
         this.convertGraph(g, scope);
         const outs = outputNames.map((n) => {
           const v = scope.get(n);
-          if (!v) throw new KilnError(OnnxErrorCodes.ONNX_INVALID, `${this.file}: graph output '${n}' is not produced by any node`, { details: { output: n } });
+          if (!v)
+            throw new KilnError(
+              OnnxErrorCodes.ONNX_INVALID,
+              `${this.file}: graph output '${n}' is not produced by any node`,
+              { details: { output: n } },
+            );
           return this.bb.normalize(exprOf(this.rootContext(`graph output '${n}'`), v));
         });
         return outs.length === 1 ? outs[0] : tuple(outs);
@@ -215,7 +262,10 @@ class Importer {
     const fail = (code: string, message: string): never => {
       throw new KilnError(code, `${this.file}: ${where}: ${message}`, { details: { file: this.file } });
     };
-    return { fail, unsupported: (m: string) => fail(OnnxErrorCodes.ONNX_UNSUPPORTED_OP, m) } as unknown as NodeContext;
+    return {
+      fail,
+      unsupported: (m: string) => fail(OnnxErrorCodes.ONNX_UNSUPPORTED_OP, m),
+    } as unknown as NodeContext;
   }
 
   /** Convert in a scratch function and evaluate it with the reference evaluator; undefined if that fails. */
@@ -250,7 +300,12 @@ class Importer {
     for (const n of g.node ?? []) this.convertNode(n, scope);
     return (g.output ?? []).map((o) => {
       const v = scope.get(o.name ?? '');
-      if (!v) throw new KilnError(OnnxErrorCodes.ONNX_INVALID, `${this.file}: subgraph output '${o.name}' is not produced`, { details: { output: o.name } });
+      if (!v)
+        throw new KilnError(
+          OnnxErrorCodes.ONNX_INVALID,
+          `${this.file}: subgraph output '${o.name}' is not produced`,
+          { details: { output: o.name } },
+        );
       return v;
     });
   }
@@ -265,16 +320,22 @@ class Importer {
       if (!name) return undefined;
       const v = scope.get(name);
       if (!v) {
-        throw new KilnError(OnnxErrorCodes.ONNX_INVALID, `${this.file}: ${where}: input '${name}' is not a graph input, an initializer or the output of an earlier node`, {
-          details: { node: n.name ?? '', op, input: name },
-        });
+        throw new KilnError(
+          OnnxErrorCodes.ONNX_INVALID,
+          `${this.file}: ${where}: input '${name}' is not a graph input, an initializer or the output of an earlier node`,
+          {
+            details: { node: n.name ?? '', op, input: name },
+          },
+        );
       }
       return v;
     });
     const attrs = new Map<string, AttrValue | undefined>();
     for (const a of n.attribute ?? []) attrs.set(a.name ?? '', attrValue(a, this.baseDir));
     const fail = (code: string, message: string): never => {
-      throw new KilnError(code, `${this.file}: ${where} (opset ${opset}): ${message}`, { details: { node: n.name ?? '', op, opset, file: this.file } });
+      throw new KilnError(code, `${this.file}: ${where} (opset ${opset}): ${message}`, {
+        details: { node: n.name ?? '', op, opset, file: this.file },
+      });
     };
     const num = (name: string): number | undefined => {
       const v = attrs.get(name);
@@ -285,7 +346,8 @@ class Importer {
     const list = <T>(name: string, check: (x: unknown) => boolean): T[] | undefined => {
       const v = attrs.get(name);
       if (v === undefined) return undefined;
-      if (!Array.isArray(v) || !v.every(check)) fail(OnnxErrorCodes.ONNX_INVALID, `attribute '${name}' has the wrong type`);
+      if (!Array.isArray(v) || !v.every(check))
+        fail(OnnxErrorCodes.ONNX_INVALID, `attribute '${name}' has the wrong type`);
       return v as T[];
     };
     const makeCtx = (bb: BlockBuilder): NodeContext => ({
@@ -318,19 +380,22 @@ class Importer {
       tensorAttr: (name) => {
         const v = attrs.get(name);
         if (v === undefined) return undefined;
-        if (typeof v !== 'object' || Array.isArray(v) || !('data' in v)) fail(OnnxErrorCodes.ONNX_INVALID, `attribute '${name}' must be a tensor`);
+        if (typeof v !== 'object' || Array.isArray(v) || !('data' in v))
+          fail(OnnxErrorCodes.ONNX_INVALID, `attribute '${name}' must be a tensor`);
         return v as HostTensor;
       },
       graph: (name) => {
         const v = attrs.get(name);
         if (v === undefined) return undefined;
-        if (typeof v !== 'object' || Array.isArray(v) || !('node' in v || 'output' in v)) fail(OnnxErrorCodes.ONNX_INVALID, `attribute '${name}' must be a graph`);
+        if (typeof v !== 'object' || Array.isArray(v) || !('node' in v || 'output' in v))
+          fail(OnnxErrorCodes.ONNX_INVALID, `attribute '${name}' must be a graph`);
         return v as GraphProto;
       },
       wantsOutput: (i) => !!(n.output ?? [])[i],
       subgraph: (sg, bind) => {
         const inner = new Scope(scope);
-        for (const t of sg.initializer ?? []) inner.set(t.name ?? '', hostValue(tensorFromProto(t, this.baseDir)));
+        for (const t of sg.initializer ?? [])
+          inner.set(t.name ?? '', hostValue(tensorFromProto(t, this.baseDir)));
         (bind ?? []).forEach((v, i) => inner.set(sg.input?.[i]?.name ?? '', v));
         return this.convertGraph(sg, inner);
       },
@@ -340,7 +405,11 @@ class Importer {
     let res: ReturnType<ConverterDef['convert']> | undefined;
     // A node whose inputs are all known at import time is evaluated here (shape
     // computations of expanded ONNX functions), so that what depends on it stays static.
-    if (!NO_FOLD.has(op) && inputs.every((v) => v === undefined || (v.kind === 'host' && v.t.data.length <= FOLD_LIMIT)) && inputs.some((v) => v)) {
+    if (
+      !NO_FOLD.has(op) &&
+      inputs.every((v) => v === undefined || (v.kind === 'host' && v.t.data.length <= FOLD_LIMIT)) &&
+      inputs.some((v) => v)
+    ) {
       res = this.tryFold(conv, makeCtx);
     }
     try {
@@ -348,9 +417,14 @@ class Importer {
     } catch (e) {
       if (isKilnError(e) && (e.details?.node !== undefined || e.message.startsWith(this.file))) throw e;
       const code = isKilnError(e) ? e.code : ErrorCodes.INTERNAL;
-      throw new KilnError(code, `${this.file}: ${where} (opset ${opset}): ${(e as Error).message}`, { cause: e, details: { node: n.name ?? '', op, opset, file: this.file } });
+      throw new KilnError(code, `${this.file}: ${where} (opset ${opset}): ${(e as Error).message}`, {
+        cause: e,
+        details: { node: n.name ?? '', op, opset, file: this.file },
+      });
     }
-    const outs: readonly (OnnxValue | undefined)[] = Array.isArray(res) ? (res as readonly (OnnxValue | undefined)[]) : [res as OnnxValue | undefined];
+    const outs: readonly (OnnxValue | undefined)[] = Array.isArray(res)
+      ? (res as readonly (OnnxValue | undefined)[])
+      : [res as OnnxValue | undefined];
     (n.output ?? []).forEach((name, i) => {
       if (!name) return;
       const v = outs[i];
@@ -366,24 +440,45 @@ class Importer {
 
 const FOLD_LIMIT = 4096;
 /** Ops never evaluated at import time (random, control flow). */
-const NO_FOLD = new Set(['If', 'Loop', 'Scan', 'RandomNormal', 'RandomUniform', 'RandomNormalLike', 'RandomUniformLike', 'Bernoulli', 'Multinomial', 'Dropout']);
+const NO_FOLD = new Set([
+  'If',
+  'Loop',
+  'Scan',
+  'RandomNormal',
+  'RandomUniform',
+  'RandomNormalLike',
+  'RandomUniformLike',
+  'Bernoulli',
+  'Multinomial',
+  'Dropout',
+]);
 
 /** A placeholder that fails when a converter's unproduced optional output is used. */
 function missingOutput(file: string, where: string, i: number): Expr {
   return new Proxy({} as Expr, {
     get(_t, p) {
       if (p === 'then') return undefined;
-      throw new KilnError(OnnxErrorCodes.ONNX_UNSUPPORTED_OP, `${file}: ${where}: output ${i} is not supported`, { details: { output: i } });
+      throw new KilnError(
+        OnnxErrorCodes.ONNX_UNSUPPORTED_OP,
+        `${file}: ${where}: output ${i} is not supported`,
+        { details: { output: i } },
+      );
     },
   });
 }
 
 function fromNDArray(a: NDArrayLike): HostTensor {
   const dt = a.dtype.str;
-  const data = Array.from(a.data as ArrayLike<number | bigint>, (v) => (dt === 'float16' || dt === 'bfloat16' ? halfBitsToNumber(Number(v), dt) : Number(v)));
+  const data = Array.from(a.data as ArrayLike<number | bigint>, (v) =>
+    dt === 'float16' || dt === 'bfloat16' ? halfBitsToNumber(Number(v), dt) : Number(v),
+  );
   return hostTensor(dt, a.shape, data);
 }
-type NDArrayLike = { readonly dtype: { readonly str: string }; readonly shape: readonly number[]; readonly data: ArrayLike<number | bigint> };
+type NDArrayLike = {
+  readonly dtype: { readonly str: string };
+  readonly shape: readonly number[];
+  readonly data: ArrayLike<number | bigint>;
+};
 
 function dimConst(d: number): PrimExpr {
   return intImm(d, DType.int64);
@@ -402,7 +497,11 @@ export function fromOnnx(src: Uint8Array | string, opts: FromOnnxOptions = {}): 
     try {
       bytes = readFileSync(src);
     } catch (e) {
-      throw new KilnError(OnnxErrorCodes.ONNX_PARSE, `${src}: cannot read the model file (${(e as Error).message})`, { cause: e, details: { file: src } });
+      throw new KilnError(
+        OnnxErrorCodes.ONNX_PARSE,
+        `${src}: cannot read the model file (${(e as Error).message})`,
+        { cause: e, details: { file: src } },
+      );
     }
     baseDir ??= dirname(src);
   } else {
@@ -410,12 +509,17 @@ export function fromOnnx(src: Uint8Array | string, opts: FromOnnxOptions = {}): 
     file = opts.fileName ?? '<bytes>';
   }
   const model = decodeModel(bytes, file);
-  if (!model.graph) throw new KilnError(OnnxErrorCodes.ONNX_PARSE, `${file}: not an ONNX model (no graph)`, { details: { file } });
+  if (!model.graph)
+    throw new KilnError(OnnxErrorCodes.ONNX_PARSE, `${file}: not an ONNX model (no graph)`, {
+      details: { file },
+    });
   return new Importer(model, file, opts, baseDir, opts.converters ?? DEFAULT_CONVERTERS).build();
 }
 
 /** The graph inputs of a model that are not initializers (name, dtype, dims as written). */
-export function onnxInputs(src: Uint8Array | string): { name: string; dtype: string; shape: (number | string)[] }[] {
+export function onnxInputs(
+  src: Uint8Array | string,
+): { name: string; dtype: string; shape: (number | string)[] }[] {
   const bytes = typeof src === 'string' ? readFileSync(src) : src;
   const model = decodeModel(bytes, typeof src === 'string' ? basename(src) : '<bytes>');
   const inits = new Set((model.graph?.initializer ?? []).map((t) => t.name));

@@ -34,7 +34,11 @@ export function decodeModel(bytes: Uint8Array, file: string): ModelProto {
   try {
     return onnx.ModelProto.decode(bytes);
   } catch (e) {
-    throw new KilnError(OnnxErrorCodes.ONNX_PARSE, `${file}: not a valid ONNX model (${(e as Error).message})`, { cause: e, details: { file } });
+    throw new KilnError(
+      OnnxErrorCodes.ONNX_PARSE,
+      `${file}: not a valid ONNX model (${(e as Error).message})`,
+      { cause: e, details: { file } },
+    );
   }
 }
 
@@ -44,7 +48,11 @@ export function decodeTensor(bytes: Uint8Array, file: string, baseDir?: string):
   try {
     t = onnx.TensorProto.decode(bytes);
   } catch (e) {
-    throw new KilnError(OnnxErrorCodes.ONNX_PARSE, `${file}: not a valid ONNX TensorProto (${(e as Error).message})`, { cause: e, details: { file } });
+    throw new KilnError(
+      OnnxErrorCodes.ONNX_PARSE,
+      `${file}: not a valid ONNX TensorProto (${(e as Error).message})`,
+      { cause: e, details: { file } },
+    );
   }
   return tensorFromProto(t, baseDir);
 }
@@ -84,7 +92,12 @@ export function onnxDTypeName(code: number): string {
 /** The Kiln dtype of an ONNX element type, or ONNX_UNSUPPORTED_DTYPE naming `where`. */
 export function kilnDType(code: number, where: string): string {
   const d = ONNX_DTYPES[code];
-  if (!d) throw new KilnError(OnnxErrorCodes.ONNX_UNSUPPORTED_DTYPE, `${where}: element type ${onnxDTypeName(code)} is not supported`, { details: { dtype: onnxDTypeName(code) } });
+  if (!d)
+    throw new KilnError(
+      OnnxErrorCodes.ONNX_UNSUPPORTED_DTYPE,
+      `${where}: element type ${onnxDTypeName(code)} is not supported`,
+      { details: { dtype: onnxDTypeName(code) } },
+    );
   return d;
 }
 export function onnxDTypeOf(kiln: string): number {
@@ -108,24 +121,45 @@ export function halfBitsToNumber(bits: number, dt: string): number {
   return f16ToF32(bits);
 }
 
-function externalBytes(t: onnxProto.onnx.ITensorProto, baseDir: string | undefined, name: string): Uint8Array {
+function externalBytes(
+  t: onnxProto.onnx.ITensorProto,
+  baseDir: string | undefined,
+  name: string,
+): Uint8Array {
   const kv = new Map((t.externalData ?? []).map((e) => [e.key ?? '', e.value ?? '']));
   const loc = kv.get('location');
-  if (!loc) throw new KilnError(OnnxErrorCodes.ONNX_INVALID, `initializer '${name}': external data without a location`, { details: { tensor: name } });
+  if (!loc)
+    throw new KilnError(
+      OnnxErrorCodes.ONNX_INVALID,
+      `initializer '${name}': external data without a location`,
+      { details: { tensor: name } },
+    );
   if (baseDir === undefined) {
-    throw new KilnError(OnnxErrorCodes.ONNX_EXTERNAL_DATA, `initializer '${name}' keeps its data in '${loc}'; pass a file path or { externalDataDir }`, { details: { tensor: name } });
+    throw new KilnError(
+      OnnxErrorCodes.ONNX_EXTERNAL_DATA,
+      `initializer '${name}' keeps its data in '${loc}'; pass a file path or { externalDataDir }`,
+      { details: { tensor: name } },
+    );
   }
   const file = resolve(join(baseDir, loc));
   let buf: Uint8Array;
   try {
     buf = readFileSync(file);
   } catch (e) {
-    throw new KilnError(OnnxErrorCodes.ONNX_EXTERNAL_DATA, `initializer '${name}': cannot read external data file ${file}`, { cause: e, details: { tensor: name, file } });
+    throw new KilnError(
+      OnnxErrorCodes.ONNX_EXTERNAL_DATA,
+      `initializer '${name}': cannot read external data file ${file}`,
+      { cause: e, details: { tensor: name, file } },
+    );
   }
   const offset = Number(kv.get('offset') ?? 0);
   const length = kv.has('length') ? Number(kv.get('length')) : buf.length - offset;
   if (offset + length > buf.length) {
-    throw new KilnError(OnnxErrorCodes.ONNX_EXTERNAL_DATA, `initializer '${name}': ${file} is shorter than offset ${offset} + length ${length}`, { details: { tensor: name, file } });
+    throw new KilnError(
+      OnnxErrorCodes.ONNX_EXTERNAL_DATA,
+      `initializer '${name}': ${file} is shorter than offset ${offset} + length ${length}`,
+      { details: { tensor: name, file } },
+    );
   }
   return buf.subarray(offset, offset + length);
 }
@@ -146,12 +180,21 @@ export function tensorFromProto(t: onnxProto.onnx.ITensorProto, baseDir?: string
     const buf = new Uint8Array(raw).buffer;
     const view = new DataView(buf);
     const need = size * bytesOfKiln(dt);
-    if (raw.length < need) throw new KilnError(OnnxErrorCodes.ONNX_INVALID, `${where}: raw data has ${raw.length} bytes, shape [${shape.join(', ')}] of ${dt} needs ${need}`, { details: { tensor: name } });
+    if (raw.length < need)
+      throw new KilnError(
+        OnnxErrorCodes.ONNX_INVALID,
+        `${where}: raw data has ${raw.length} bytes, shape [${shape.join(', ')}] of ${dt} needs ${need}`,
+        { details: { tensor: name } },
+      );
     for (let i = 0; i < size; i++) data[i] = readRaw(view, i, dt);
   } else {
     const src = typedField(t, dt);
     if (size > 0 && src.length < size) {
-      throw new KilnError(OnnxErrorCodes.ONNX_INVALID, `${where}: has ${src.length} values, shape [${shape.join(', ')}] needs ${size}`, { details: { tensor: name } });
+      throw new KilnError(
+        OnnxErrorCodes.ONNX_INVALID,
+        `${where}: has ${src.length} values, shape [${shape.join(', ')}] needs ${size}`,
+        { details: { tensor: name } },
+      );
     }
     for (let i = 0; i < size; i++) data[i] = src[i];
   }
@@ -216,7 +259,15 @@ function typedField(t: onnxProto.onnx.ITensorProto, dt: string): number[] {
 }
 
 /** An attribute as a plain value (graphs stay GraphProto). */
-export type AttrValue = number | string | HostTensor | GraphProto | number[] | string[] | HostTensor[] | GraphProto[];
+export type AttrValue =
+  | number
+  | string
+  | HostTensor
+  | GraphProto
+  | number[]
+  | string[]
+  | HostTensor[]
+  | GraphProto[];
 
 const TEXT = new TextDecoder();
 export function attrValue(a: AttributeProto, baseDir?: string): AttrValue | undefined {

@@ -2,7 +2,7 @@
 // importer uses the converter with the largest since-version ≤ N, the way ONNX itself
 // versions operator schemas. A converter may name the Relax operators it needs; when one
 // is missing from the registry the op is reported as unsupported with that cause.
-import type { OnnxValue, NodeContext } from './context.js';
+import type { NodeContext, OnnxValue } from './context.js';
 
 export type Converted = OnnxValue | undefined | readonly (OnnxValue | undefined)[];
 
@@ -56,6 +56,11 @@ export function normDomain(d: string | null | undefined): string {
 }
 
 /** Shorthand: one converter for several since-versions. */
-export function conv(op: string, since: number, convert: (ctx: NodeContext) => Converted, requires?: readonly string[]): ConverterDef {
+export function conv(
+  op: string,
+  since: number,
+  convert: (ctx: NodeContext) => Converted,
+  requires?: readonly string[],
+): ConverterDef {
   return { op, since, convert, requires };
 }

@@ -31,7 +31,8 @@ function splitHeads(ctx: NodeContext, v: OnnxValue, heads: number): Expr {
 
 function attentionConvert(ctx: NodeContext): (OnnxValue | undefined)[] {
   if (ctx.opset >= 25 || ctx.hasAttr('window_size') || ctx.hasAttr('local_window_size')) {
-    if (ctx.hasAttr('local_window_size') || ctx.hasAttr('window_size')) ctx.unsupported('local attention windows');
+    if (ctx.hasAttr('local_window_size') || ctx.hasAttr('window_size'))
+      ctx.unsupported('local attention windows');
   }
   const qv = ctx.req(0);
   const inDT = dtypeOf(qv, ctx);
@@ -61,7 +62,8 @@ function attentionConvert(ctx: NodeContext): (OnnxValue | undefined)[] {
   const headDim = staticDim(ctx, qd[3], 'head size');
   const scale = ctx.hasAttr('scale') ? ctx.float('scale', 1) : 1 / Math.sqrt(headDim);
   if (hq !== hkv) {
-    if (hq % hkv !== 0) ctx.fail(OnnxErrorCodes.ONNX_INVALID, `q heads ${hq} not a multiple of kv heads ${hkv}`);
+    if (hq % hkv !== 0)
+      ctx.fail(OnnxErrorCodes.ONNX_INVALID, `q heads ${hq} not a multiple of kv heads ${hkv}`);
     k = em(ctx, op.repeat(k, hq / hkv, 1));
     v = em(ctx, op.repeat(v, hq / hkv, 1));
   }
@@ -102,17 +104,39 @@ function attentionConvert(ctx: NodeContext): (OnnxValue | undefined)[] {
     // With non-padded key lengths the queries are the last S valid positions:
     // key j is hidden from query i when j - i > len[b] - S.
     const ndt = dtypeOf(nonpad, ctx);
-    const diff = exprOf(ctx, hostValue(hostTensor(ndt, [sLen, tLen], Array.from({ length: sLen * tLen }, (_, x) => (x % tLen) - Math.floor(x / tLen)))));
-    const off = em(ctx, op.subtract(em(ctx, op.reshape(exprOf(ctx, nonpad), [-1, 1, 1, 1])), scalar(sLen, ndt)));
+    const diff = exprOf(
+      ctx,
+      hostValue(
+        hostTensor(
+          ndt,
+          [sLen, tLen],
+          Array.from({ length: sLen * tLen }, (_, x) => (x % tLen) - Math.floor(x / tLen)),
+        ),
+      ),
+    );
+    const off = em(
+      ctx,
+      op.subtract(em(ctx, op.reshape(exprOf(ctx, nonpad), [-1, 1, 1, 1])), scalar(sLen, ndt)),
+    );
     addBias(em(ctx, op.where(em(ctx, op.greater(diff, off)), negInf, zero)));
   } else if (ctx.int('is_causal', 0) === 1) {
     const data = new Float64Array(sLen * tLen);
-    for (let i = 0; i < sLen; i++) for (let j = 0; j < tLen; j++) data[i * tLen + j] = j > i + pastLen ? Number.NEGATIVE_INFINITY : 0;
+    for (let i = 0; i < sLen; i++)
+      for (let j = 0; j < tLen; j++) data[i * tLen + j] = j > i + pastLen ? Number.NEGATIVE_INFINITY : 0;
     addBias(exprOf(ctx, hostValue(hostTensor(dt, [sLen, tLen], data))));
   }
   if (nonpad) {
     const ndt = dtypeOf(nonpad, ctx);
-    const pos = exprOf(ctx, hostValue(hostTensor(ndt, [tLen], Array.from({ length: tLen }, (_, i) => i))));
+    const pos = exprOf(
+      ctx,
+      hostValue(
+        hostTensor(
+          ndt,
+          [tLen],
+          Array.from({ length: tLen }, (_, i) => i),
+        ),
+      ),
+    );
     const lens = em(ctx, op.reshape(exprOf(ctx, nonpad), [-1, 1, 1, 1]));
     addBias(em(ctx, op.where(em(ctx, op.less(pos, lens)), zero, negInf)));
   }
@@ -135,4 +159,7 @@ function attentionConvert(ctx: NodeContext): (OnnxValue | undefined)[] {
   return [exprValue(down(y)), presentK, presentV, exprValue(down(qkOut))];
 }
 
-export const ATTENTION_CONVERTERS: ConverterDef[] = [conv('Attention', 23, attentionConvert), conv('Attention', 24, attentionConvert)];
+export const ATTENTION_CONVERTERS: ConverterDef[] = [
+  conv('Attention', 23, attentionConvert),
+  conv('Attention', 24, attentionConvert),
+];

@@ -27,12 +27,18 @@ export function em(ctx: NodeContext, e: Expr): Expr {
 /** Normalize an axis against a rank (ONNX_INVALID when out of range). */
 export function normAxis(ctx: NodeContext, axis: number, r: number): number {
   const a = axis < 0 ? axis + r : axis;
-  if (a < 0 || a >= Math.max(r, 1)) ctx.fail(OnnxErrorCodes.ONNX_INVALID, `axis ${axis} is out of range for rank ${r}`);
+  if (a < 0 || a >= Math.max(r, 1))
+    ctx.fail(OnnxErrorCodes.ONNX_INVALID, `axis ${axis} is out of range for rank ${r}`);
   return a;
 }
 
 /** Fold an elementwise op when every input is known at import time. */
-export function foldElementwise(ctx: NodeContext, ins: readonly (OnnxValue | undefined)[], dtype: string, f: (...v: number[]) => number): OnnxValue | undefined {
+export function foldElementwise(
+  _ctx: NodeContext,
+  ins: readonly (OnnxValue | undefined)[],
+  dtype: string,
+  f: (...v: number[]) => number,
+): OnnxValue | undefined {
   if (!ins.every((v) => v?.kind === 'host')) return undefined;
   const ts = ins.map((v) => (v as { t: HostTensor }).t);
   if (ts.some((t) => t.data.length > 4096)) return undefined;
@@ -50,5 +56,5 @@ export function unaryOut(ctx: NodeContext, f: (x: Expr) => Expr): OnnxValue {
   return exprValue(em(ctx, f(exprOf(ctx, ctx.req(0)))));
 }
 
-export { rank };
 export type { PrimExpr };
+export { rank };

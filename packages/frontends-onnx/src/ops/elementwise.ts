@@ -15,7 +15,13 @@ import { castTo, em, foldElementwise, scalar } from './common.js';
 
 type Un = (x: Expr) => Expr;
 
-function unary(opName: string, since: number[], f: Un, hostF?: (v: number) => number, requires: string[] = []): ConverterDef[] {
+function unary(
+  opName: string,
+  since: number[],
+  f: Un,
+  hostF?: (v: number) => number,
+  requires: string[] = [],
+): ConverterDef[] {
   return since.map((s) =>
     conv(
       opName,
@@ -68,7 +74,15 @@ function legacyAligned(ctx: NodeContext, a: OnnxValue, b: OnnxValue): OnnxValue 
   const trailing = ra - axis - rb;
   if (trailing <= 0) return b;
   const e = exprOf(ctx, b);
-  return exprValue(em(ctx, op.expandDims(e, Array.from({ length: trailing }, (_, i) => rb + i))));
+  return exprValue(
+    em(
+      ctx,
+      op.expandDims(
+        e,
+        Array.from({ length: trailing }, (_, i) => rb + i),
+      ),
+    ),
+  );
 }
 function rankOfValue(v: OnnxValue): number {
   if (v.kind === 'host') return v.t.shape.length;
@@ -97,7 +111,8 @@ function binary(name: string, versions: number[]): ConverterDef[] {
           if (s) return s;
         }
         const bb = dtypeOf(b, ctx) !== dt ? castTo(ctx, b, dt) : exprOf(ctx, b);
-        if (name === 'Div' && !isFloatName(dt)) return exprValue(em(ctx, truncDiv(ctx, exprOf(ctx, a), bb, dt)));
+        if (name === 'Div' && !isFloatName(dt))
+          return exprValue(em(ctx, truncDiv(ctx, exprOf(ctx, a), bb, dt)));
         return exprValue(em(ctx, call(relaxOp, [exprOf(ctx, a), bb])));
       },
       [relaxOp],
@@ -118,11 +133,14 @@ function truncDiv(ctx: NodeContext, a: Expr, b: Expr, dt: string): Expr {
   return op.add(fd, adj);
 }
 
-
 /** Arithmetic on symbolic shape values (Shape(x)[0] * 2 and the like). */
 function symBinary(ctx: NodeContext, name: string, a: OnnxValue, b: OnnxValue): OnnxValue | undefined {
   const vals = (v: OnnxValue): PrimExpr[] | undefined =>
-    v.kind === 'sym' ? [...v.values] : v.kind === 'host' && v.t.shape.length <= 1 && !isFloatName(v.t.dtype) ? Array.from(v.t.data, (x) => intImm(x, DType.int64)) : undefined;
+    v.kind === 'sym'
+      ? [...v.values]
+      : v.kind === 'host' && v.t.shape.length <= 1 && !isFloatName(v.t.dtype)
+        ? Array.from(v.t.data, (x) => intImm(x, DType.int64))
+        : undefined;
   const av = vals(a);
   const bv = vals(b);
   if (!av || !bv) return undefined;
@@ -131,12 +149,23 @@ function symBinary(ctx: NodeContext, name: string, a: OnnxValue, b: OnnxValue): 
   if (bv.length !== n && bv.length !== 1) return undefined;
   const f = { Add: dimAdd, Sub: dimSub, Mul: dimMul, Div: dimFloorDiv }[name as 'Add'];
   if (!f) return undefined;
-  const rankOf = (v: OnnxValue): number => (v.kind === 'sym' ? v.shape.length : v.kind === 'host' ? v.t.shape.length : 1);
+  const rankOf = (v: OnnxValue): number =>
+    v.kind === 'sym' ? v.shape.length : v.kind === 'host' ? v.t.shape.length : 1;
   const shape = rankOf(a) || rankOf(b) ? [n] : [];
-  return symValue(dtypeOf(a, ctx), shape, Array.from({ length: n }, (_, i) => f(av[av.length === 1 ? 0 : i], bv[bv.length === 1 ? 0 : i])));
+  return symValue(
+    dtypeOf(a, ctx),
+    shape,
+    Array.from({ length: n }, (_, i) => f(av[av.length === 1 ? 0 : i], bv[bv.length === 1 ? 0 : i])),
+  );
 }
 
-function variadic(name: string, versions: number[], relaxOp: (a: Expr, b: Expr) => Expr, mean = false, hostF?: (a: number, b: number) => number): ConverterDef[] {
+function variadic(
+  name: string,
+  versions: number[],
+  relaxOp: (a: Expr, b: Expr) => Expr,
+  mean = false,
+  hostF?: (a: number, b: number) => number,
+): ConverterDef[] {
   return versions.map((s) =>
     conv(name, s, (ctx) => {
       const ins = Array.from({ length: ctx.numInputs }, (_, i) => ctx.req(i));
@@ -159,7 +188,9 @@ function castConvert(ctx: NodeContext, to: string): OnnxValue {
   const x = ctx.req(0);
   const from = dtypeOf(x, ctx);
   if (x.kind === 'host') {
-    const data = Array.from(x.t.data, (v) => castValue(isFloatName(from) && !isFloatName(to) && to !== 'bool' ? Math.trunc(v) : v, to));
+    const data = Array.from(x.t.data, (v) =>
+      castValue(isFloatName(from) && !isFloatName(to) && to !== 'bool' ? Math.trunc(v) : v, to),
+    );
     return { kind: 'host', t: { dtype: to, shape: x.t.shape, data: Float64Array.from(data) } };
   }
   if (x.kind === 'sym' && !isFloatName(to) && to !== 'bool') return { ...x, dtype: to };
@@ -218,7 +249,10 @@ function whereConvert(ctx: NodeContext): OnnxValue {
 
 const eluLike = (ctx: NodeContext, x: Expr, alpha: number, scale = 1): Expr => {
   // where(x > 0, x, alpha * (exp(x) - 1)) * scale
-  const neg = em(ctx, op.multiply(em(ctx, op.subtract(em(ctx, op.exp(x)), withDT(ctx, x, 1))), withDT(ctx, x, alpha)));
+  const neg = em(
+    ctx,
+    op.multiply(em(ctx, op.subtract(em(ctx, op.exp(x)), withDT(ctx, x, 1))), withDT(ctx, x, alpha)),
+  );
   const r = em(ctx, op.where(em(ctx, op.greater(x, withDT(ctx, x, 0))), x, neg));
   return scale === 1 ? r : op.multiply(r, withDT(ctx, x, scale));
 };
@@ -254,35 +288,92 @@ export const ELEMENTWISE_CONVERTERS: ConverterDef[] = [
   ...unary('Softplus', V(1), op.softplus),
   ...unary('Mish', V(18), op.mish),
   ...unary('HardSwish', V(14), op.hardSwish),
-  ...compose('Asinh', V(9), (ctx, x) => op.log(em(ctx, op.add(x, em(ctx, op.sqrt(em(ctx, op.add(em(ctx, op.multiply(x, x)), withDT(ctx, x, 1))))))))),
-  ...compose('Acosh', V(9), (ctx, x) => op.log(em(ctx, op.add(x, em(ctx, op.sqrt(em(ctx, op.subtract(em(ctx, op.multiply(x, x)), withDT(ctx, x, 1))))))))),
-  ...compose('Atanh', V(9), (ctx, x) =>
-    op.multiply(withDT(ctx, x, 0.5), em(ctx, op.log(em(ctx, op.divide(em(ctx, op.add(withDT(ctx, x, 1), x)), em(ctx, op.subtract(withDT(ctx, x, 1), x))))))),
+  ...compose('Asinh', V(9), (ctx, x) =>
+    op.log(
+      em(ctx, op.add(x, em(ctx, op.sqrt(em(ctx, op.add(em(ctx, op.multiply(x, x)), withDT(ctx, x, 1))))))),
+    ),
   ),
-  ...compose('Softsign', V(1), (ctx, x) => op.divide(x, em(ctx, op.add(em(ctx, op.abs(x)), withDT(ctx, x, 1))))),
+  ...compose('Acosh', V(9), (ctx, x) =>
+    op.log(
+      em(
+        ctx,
+        op.add(x, em(ctx, op.sqrt(em(ctx, op.subtract(em(ctx, op.multiply(x, x)), withDT(ctx, x, 1)))))),
+      ),
+    ),
+  ),
+  ...compose('Atanh', V(9), (ctx, x) =>
+    op.multiply(
+      withDT(ctx, x, 0.5),
+      em(
+        ctx,
+        op.log(
+          em(
+            ctx,
+            op.divide(em(ctx, op.add(withDT(ctx, x, 1), x)), em(ctx, op.subtract(withDT(ctx, x, 1), x))),
+          ),
+        ),
+      ),
+    ),
+  ),
+  ...compose('Softsign', V(1), (ctx, x) =>
+    op.divide(x, em(ctx, op.add(em(ctx, op.abs(x)), withDT(ctx, x, 1)))),
+  ),
   ...compose('LeakyRelu', V(6, 16), (ctx, x) => {
     const a = ctx.float('alpha', 0.01);
-    return op.where(em(ctx, op.greaterEqual(x, withDT(ctx, x, 0))), x, em(ctx, op.multiply(x, withDT(ctx, x, a))));
+    return op.where(
+      em(ctx, op.greaterEqual(x, withDT(ctx, x, 0))),
+      x,
+      em(ctx, op.multiply(x, withDT(ctx, x, a))),
+    );
   }),
   ...compose('Elu', V(6), (ctx, x) => eluLike(ctx, x, ctx.float('alpha', 1))),
-  ...compose('Selu', V(6), (ctx, x) => eluLike(ctx, x, ctx.float('alpha', 1.67326319217681884765625), ctx.float('gamma', 1.05070102214813232421875))),
+  ...compose('Selu', V(6), (ctx, x) =>
+    eluLike(ctx, x, ctx.float('alpha', 1.6732631921768188), ctx.float('gamma', 1.0507010221481323)),
+  ),
   ...compose('Celu', V(12), (ctx, x) => {
     const a = ctx.float('alpha', 1);
     // max(0, x) + min(0, alpha * (exp(x / alpha) - 1))
-    const e = em(ctx, op.subtract(em(ctx, op.exp(em(ctx, op.divide(x, withDT(ctx, x, a))))), withDT(ctx, x, 1)));
-    return op.add(em(ctx, op.maximum(x, withDT(ctx, x, 0))), em(ctx, op.minimum(em(ctx, op.multiply(e, withDT(ctx, x, a))), withDT(ctx, x, 0))));
+    const e = em(
+      ctx,
+      op.subtract(em(ctx, op.exp(em(ctx, op.divide(x, withDT(ctx, x, a))))), withDT(ctx, x, 1)),
+    );
+    return op.add(
+      em(ctx, op.maximum(x, withDT(ctx, x, 0))),
+      em(ctx, op.minimum(em(ctx, op.multiply(e, withDT(ctx, x, a))), withDT(ctx, x, 0))),
+    );
   }),
-  ...compose('ThresholdedRelu', V(10), (ctx, x) => op.where(em(ctx, op.greater(x, withDT(ctx, x, ctx.float('alpha', 1)))), x, withDT(ctx, x, 0))),
+  ...compose('ThresholdedRelu', V(10), (ctx, x) =>
+    op.where(em(ctx, op.greater(x, withDT(ctx, x, ctx.float('alpha', 1)))), x, withDT(ctx, x, 0)),
+  ),
   ...compose('HardSigmoid', V(6), (ctx, x) => {
-    const y = em(ctx, op.add(em(ctx, op.multiply(x, withDT(ctx, x, ctx.float('alpha', 0.2)))), withDT(ctx, x, ctx.float('beta', 0.5))));
+    const y = em(
+      ctx,
+      op.add(
+        em(ctx, op.multiply(x, withDT(ctx, x, ctx.float('alpha', 0.2)))),
+        withDT(ctx, x, ctx.float('beta', 0.5)),
+      ),
+    );
     return op.clip(y, 0, 1);
   }),
-  ...compose('Gelu', V(20), (ctx, x) => (ctx.str('approximate', 'none') === 'tanh' ? op.geluTanh(x) : op.gelu(x))),
+  ...compose('Gelu', V(20), (ctx, x) =>
+    ctx.str('approximate', 'none') === 'tanh' ? op.geluTanh(x) : op.gelu(x),
+  ),
   ...compose('Shrink', V(9), (ctx, x) => {
     const l = ctx.float('lambd', 0.5);
     const b = ctx.float('bias', 0);
-    const lo = em(ctx, op.where(em(ctx, op.less(x, withDT(ctx, x, -l))), em(ctx, op.add(x, withDT(ctx, x, b))), withDT(ctx, x, 0)));
-    return op.where(em(ctx, op.greater(x, withDT(ctx, x, l))), em(ctx, op.subtract(x, withDT(ctx, x, b))), lo);
+    const lo = em(
+      ctx,
+      op.where(
+        em(ctx, op.less(x, withDT(ctx, x, -l))),
+        em(ctx, op.add(x, withDT(ctx, x, b))),
+        withDT(ctx, x, 0),
+      ),
+    );
+    return op.where(
+      em(ctx, op.greater(x, withDT(ctx, x, l))),
+      em(ctx, op.subtract(x, withDT(ctx, x, b))),
+      lo,
+    );
   }),
   ...compose('IsInf', V(10, 20), (ctx, x) => {
     const pos = ctx.int('detect_positive', 1);
@@ -290,7 +381,10 @@ export const ELEMENTWISE_CONVERTERS: ConverterDef[] = [
     const inf = em(ctx, op.isinf(x));
     if (pos && neg) return inf;
     if (!pos && !neg) return op.logicalAnd(inf, em(ctx, op.logicalNot(inf)));
-    return op.logicalAnd(inf, em(ctx, pos ? op.greater(x, withDT(ctx, x, 0)) : op.less(x, withDT(ctx, x, 0))));
+    return op.logicalAnd(
+      inf,
+      em(ctx, pos ? op.greater(x, withDT(ctx, x, 0)) : op.less(x, withDT(ctx, x, 0))),
+    );
   }),
   ...V(1, 6, 7, 9, 16).map((s) =>
     conv('PRelu', s, (ctx) => {
@@ -298,8 +392,17 @@ export const ELEMENTWISE_CONVERTERS: ConverterDef[] = [
       let slope = exprOf(ctx, ctx.req(1));
       // Before opset 7 a 1-D slope is per channel (axis 1), not numpy-broadcast.
       const rx = rankOfValue(ctx.req(0));
-      if (ctx.opset < 7 && rankOfValue(ctx.req(1)) === 1 && rx > 2) slope = em(ctx, op.expandDims(slope, Array.from({ length: rx - 2 }, (_, i) => i + 1)));
-      return exprValue(em(ctx, op.where(em(ctx, op.less(x, withDT(ctx, x, 0))), em(ctx, op.multiply(x, slope)), x)));
+      if (ctx.opset < 7 && rankOfValue(ctx.req(1)) === 1 && rx > 2)
+        slope = em(
+          ctx,
+          op.expandDims(
+            slope,
+            Array.from({ length: rx - 2 }, (_, i) => i + 1),
+          ),
+        );
+      return exprValue(
+        em(ctx, op.where(em(ctx, op.less(x, withDT(ctx, x, 0))), em(ctx, op.multiply(x, slope)), x)),
+      );
     }),
   ),
   ...binary('Add', V(1, 6, 7, 13, 14)),
@@ -333,7 +436,9 @@ export const ELEMENTWISE_CONVERTERS: ConverterDef[] = [
       const b = ctx.req(1);
       // fmod=0 is Python's % (sign of the divisor), also for floats since opset 10.
       const fmod = ctx.int('fmod', 0);
-      return exprValue(em(ctx, fmod ? op.mod(exprOf(ctx, a), exprOf(ctx, b)) : op.floorMod(exprOf(ctx, a), exprOf(ctx, b))));
+      return exprValue(
+        em(ctx, fmod ? op.mod(exprOf(ctx, a), exprOf(ctx, b)) : op.floorMod(exprOf(ctx, a), exprOf(ctx, b))),
+      );
     }),
   ),
   ...V(11).map((s) =>
@@ -351,7 +456,9 @@ export const ELEMENTWISE_CONVERTERS: ConverterDef[] = [
   ...variadic('Mean', V(6, 8, 13), op.add, true),
   ...variadic('Max', V(6, 8, 12, 13), op.maximum, false, Math.max),
   ...variadic('Min', V(6, 8, 12, 13), op.minimum, false, Math.min),
-  ...V(6, 9, 13, 19, 21, 23).map((s) => conv('Cast', s, (ctx) => castConvert(ctx, kilnDType(ctx.int('to', 0), `${ctx.where} 'to'`)))),
+  ...V(6, 9, 13, 19, 21, 23).map((s) =>
+    conv('Cast', s, (ctx) => castConvert(ctx, kilnDType(ctx.int('to', 0), `${ctx.where} 'to'`))),
+  ),
   ...V(15, 19, 21, 23).map((s) => conv('CastLike', s, (ctx) => castConvert(ctx, dtypeOf(ctx.req(1), ctx)))),
   ...V(6, 11, 12, 13).map((s) => conv('Clip', s, clipConvert)),
   ...V(9, 16).map((s) => conv('Where', s, whereConvert)),

@@ -14,10 +14,17 @@ import { conv } from '../registry.js';
 import { em, normAxis, scalar } from './common.js';
 
 const V = (...v: number[]) => v;
-const many = (name: string, versions: number[], f: ConverterDef['convert']): ConverterDef[] => versions.map((s) => conv(name, s, f));
+const many = (name: string, versions: number[], f: ConverterDef['convert']): ConverterDef[] =>
+  versions.map((s) => conv(name, s, f));
 
 /** NLL over class axis 1: returns the loss value (reduction applied). */
-function nll(ctx: NodeContext, logp: Expr, target: OnnxValue, weight: OnnxValue | undefined, dt: string): Expr {
+function nll(
+  ctx: NodeContext,
+  logp: Expr,
+  target: OnnxValue,
+  weight: OnnxValue | undefined,
+  dt: string,
+): Expr {
   const reduction = ctx.str('reduction', 'mean');
   const t = exprOf(ctx, target);
   const tdt = dtypeOf(target, ctx);
@@ -63,7 +70,8 @@ function lpPoolConvert(ctx: NodeContext): OnnxValue {
   const xd = dims(ctx, x);
   const n = xd.length - 2;
   const p = ctx.int('p', 2);
-  const kernel = ctx.ints('kernel_shape') ?? ctx.fail(OnnxErrorCodes.ONNX_INVALID, 'kernel_shape is required');
+  const kernel =
+    ctx.ints('kernel_shape') ?? ctx.fail(OnnxErrorCodes.ONNX_INVALID, 'kernel_shape is required');
   const strides = ctx.ints('strides') ?? new Array<number>(n).fill(1);
   const dil = ctx.ints('dilations') ?? new Array<number>(n).fill(1);
   const auto = ctx.str('auto_pad', 'NOTSET');
@@ -86,8 +94,26 @@ function lpPoolConvert(ctx: NodeContext): OnnxValue {
   const powed = em(ctx, op.power(em(ctx, op.abs(xe)), scalar(p, dt)));
   const f = [op.avgPool1d, op.avgPool2d, op.avgPool3d][n - 1];
   // sum over the window = average with padding counted × window size
-  const avg = em(ctx, f(powed, kernel, { strides, padding: pads, dilation: dil, ceilMode: ctx.int('ceil_mode', 0) === 1, countIncludePad: true }));
-  const sum = em(ctx, op.multiply(avg, scalar(kernel.reduce((a, b) => a * b, 1), dt)));
+  const avg = em(
+    ctx,
+    f(powed, kernel, {
+      strides,
+      padding: pads,
+      dilation: dil,
+      ceilMode: ctx.int('ceil_mode', 0) === 1,
+      countIncludePad: true,
+    }),
+  );
+  const sum = em(
+    ctx,
+    op.multiply(
+      avg,
+      scalar(
+        kernel.reduce((a, b) => a * b, 1),
+        dt,
+      ),
+    ),
+  );
   return exprValue(em(ctx, op.power(sum, scalar(1 / p, dt))));
 }
 
@@ -103,7 +129,13 @@ function windowConvert(kind: 'hann' | 'hamming' | 'blackman') {
       if (kind === 'hamming') return 25 / 46 - (21 / 46) * Math.cos(a);
       return 0.42 - 0.5 * Math.cos(a) + 0.08 * Math.cos(2 * a);
     });
-    return hostValue(hostTensor(dt, [n], data.map((v) => (dt === 'float32' ? Math.fround(v) : v))));
+    return hostValue(
+      hostTensor(
+        dt,
+        [n],
+        data.map((v) => (dt === 'float32' ? Math.fround(v) : v)),
+      ),
+    );
   };
 }
 
@@ -114,7 +146,10 @@ function compressConvert(ctx: NodeContext): OnnxValue {
   cond.data.forEach((c, i) => c && idx.push(i));
   const it = hostTensor('int64', [idx.length], idx);
   if (!ctx.hasAttr('axis')) {
-    const flat = x.kind === 'host' ? hostValue(hostTensor(x.t.dtype, [x.t.data.length], x.t.data)) : exprValue(em(ctx, op.reshape(exprOf(ctx, x), [-1])));
+    const flat =
+      x.kind === 'host'
+        ? hostValue(hostTensor(x.t.dtype, [x.t.data.length], x.t.data))
+        : exprValue(em(ctx, op.reshape(exprOf(ctx, x), [-1])));
     if (flat.kind === 'host') return hostValue(hostTake(flat.t, it, 0));
     return exprValue(em(ctx, op.take(exprOf(ctx, flat), exprOf(ctx, hostValue(it)), 0)));
   }

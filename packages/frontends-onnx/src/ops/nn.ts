@@ -14,15 +14,27 @@ import { conv } from '../registry.js';
 import { em, normAxis, scalar } from './common.js';
 
 const V = (...v: number[]) => v;
-const many = (name: string, versions: number[], f: ConverterDef['convert'], requires?: string[]): ConverterDef[] => versions.map((s) => conv(name, s, f, requires));
+const many = (
+  name: string,
+  versions: number[],
+  f: ConverterDef['convert'],
+  requires?: string[],
+): ConverterDef[] => versions.map((s) => conv(name, s, f, requires));
 
 /** Explicit [begin..., end...] pads from ONNX pads / auto_pad. */
-function resolvePads(ctx: NodeContext, inSpatial: readonly PrimExpr[], kernel: readonly number[], strides: readonly number[], dil: readonly number[]): number[] {
+function resolvePads(
+  ctx: NodeContext,
+  inSpatial: readonly PrimExpr[],
+  kernel: readonly number[],
+  strides: readonly number[],
+  dil: readonly number[],
+): number[] {
   const n = kernel.length;
   const auto = ctx.str('auto_pad', 'NOTSET');
   if (auto === 'NOTSET' || auto === '') {
     const p = ctx.ints('pads') ?? new Array<number>(2 * n).fill(0);
-    if (p.length !== 2 * n) ctx.fail(OnnxErrorCodes.ONNX_INVALID, `pads needs ${2 * n} values, got ${p.length}`);
+    if (p.length !== 2 * n)
+      ctx.fail(OnnxErrorCodes.ONNX_INVALID, `pads needs ${2 * n} values, got ${p.length}`);
     return p;
   }
   if (auto === 'VALID') return new Array<number>(2 * n).fill(0);
@@ -66,7 +78,10 @@ function convConvert(ctx: NodeContext): OnnxValue {
   const dil = ctx.ints('dilations') ?? new Array<number>(n).fill(1);
   const pads = resolvePads(ctx, xd.slice(2), kernel, strides, dil);
   const f = [op.conv1d, op.conv2d, op.conv3d][n - 1];
-  let y = em(ctx, f(exprOf(ctx, x), exprOf(ctx, w), { strides, padding: pads, dilation: dil, groups: ctx.int('group', 1) }));
+  let y = em(
+    ctx,
+    f(exprOf(ctx, x), exprOf(ctx, w), { strides, padding: pads, dilation: dil, groups: ctx.int('group', 1) }),
+  );
   const b = ctx.input(2);
   if (b) y = em(ctx, op.add(y, channelVector(ctx, b, n + 2)));
   return exprValue(y);
@@ -78,7 +93,8 @@ function convTransposeConvert(ctx: NodeContext): OnnxValue {
   const xd = staticDims(ctx, x);
   const wd = staticDims(ctx, w);
   const n = xd.length - 2;
-  if (n < 1 || n > 2) ctx.unsupported(`${n}-D transposed convolution (Relax has conv1d_transpose and conv2d_transpose)`);
+  if (n < 1 || n > 2)
+    ctx.unsupported(`${n}-D transposed convolution (Relax has conv1d_transpose and conv2d_transpose)`);
   const kernel = ctx.ints('kernel_shape') ?? wd.slice(2);
   const strides = ctx.ints('strides') ?? new Array<number>(n).fill(1);
   const dil = ctx.ints('dilations') ?? new Array<number>(n).fill(1);
@@ -116,7 +132,16 @@ function convTransposeConvert(ctx: NodeContext): OnnxValue {
     pads = [...before, ...after];
   } else if (auto === 'VALID') pads = new Array<number>(2 * n).fill(0);
   const f = n === 1 ? op.conv1dTranspose : op.conv2dTranspose;
-  let y = em(ctx, f(exprOf(ctx, x), exprOf(ctx, w), { strides, padding: pads, dilation: dil, groups: group, outputPadding: extra }));
+  let y = em(
+    ctx,
+    f(exprOf(ctx, x), exprOf(ctx, w), {
+      strides,
+      padding: pads,
+      dilation: dil,
+      groups: group,
+      outputPadding: extra,
+    }),
+  );
   const b = ctx.input(2);
   if (b) y = em(ctx, op.add(y, channelVector(ctx, b, n + 2)));
   return exprValue(y);
@@ -129,7 +154,8 @@ function poolConvert(kind: 'max' | 'avg') {
     const n = xd.length - 2;
     if (n < 1 || n > 3) ctx.unsupported(`${n}-D pooling`);
     if (kind === 'max' && ctx.wantsOutput(1)) ctx.unsupported('the Indices output of MaxPool');
-    const kernel = ctx.ints('kernel_shape') ?? ctx.fail(OnnxErrorCodes.ONNX_INVALID, 'kernel_shape is required');
+    const kernel =
+      ctx.ints('kernel_shape') ?? ctx.fail(OnnxErrorCodes.ONNX_INVALID, 'kernel_shape is required');
     const strides = ctx.ints('strides') ?? new Array<number>(n).fill(1);
     const dil = ctx.ints('dilations') ?? new Array<number>(n).fill(1);
     let pads = resolvePads(ctx, xd.slice(2), kernel, strides, dil);
@@ -140,8 +166,24 @@ function poolConvert(kind: 'max' | 'avg') {
       // ONNX average pooling with SAME padding never counts the padding.
       pads = [...pads];
     }
-    const fs = kind === 'max' ? [op.maxPool1d, op.maxPool2d, op.maxPool3d] : [op.avgPool1d, op.avgPool2d, op.avgPool3d];
-    return [exprValue(em(ctx, fs[n - 1](exprOf(ctx, x), kernel, { strides, padding: pads, dilation: dil, ceilMode, countIncludePad })))];
+    const fs =
+      kind === 'max'
+        ? [op.maxPool1d, op.maxPool2d, op.maxPool3d]
+        : [op.avgPool1d, op.avgPool2d, op.avgPool3d];
+    return [
+      exprValue(
+        em(
+          ctx,
+          fs[n - 1](exprOf(ctx, x), kernel, {
+            strides,
+            padding: pads,
+            dilation: dil,
+            ceilMode,
+            countIncludePad,
+          }),
+        ),
+      ),
+    ];
   };
 }
 
@@ -151,7 +193,14 @@ function globalPool(kind: 'max' | 'avg') {
     const r = rank(ctx, x);
     const axes = Array.from({ length: r - 2 }, (_, i) => i + 2);
     const e = exprOf(ctx, x);
-    return exprValue(em(ctx, kind === 'max' ? op.max(e, { axis: axes, keepdims: true }) : op.mean(e, { axis: axes, keepdims: true })));
+    return exprValue(
+      em(
+        ctx,
+        kind === 'max'
+          ? op.max(e, { axis: axes, keepdims: true })
+          : op.mean(e, { axis: axes, keepdims: true }),
+      ),
+    );
   };
 }
 
@@ -166,11 +215,24 @@ function instanceNormConvert(ctx: NodeContext): OnnxValue {
   const x = ctx.req(0);
   const c = constDim(dims(ctx, x)[1]);
   if (c === undefined) ctx.fail(OnnxErrorCodes.ONNX_DYNAMIC, 'the channel dim must be static');
-  return exprValue(em(ctx, op.groupNorm(exprOf(ctx, x), exprOf(ctx, ctx.req(1)), exprOf(ctx, ctx.req(2)), c!, { epsilon: ctx.float('epsilon', 1e-5) })));
+  return exprValue(
+    em(
+      ctx,
+      op.groupNorm(exprOf(ctx, x), exprOf(ctx, ctx.req(1)), exprOf(ctx, ctx.req(2)), c!, {
+        epsilon: ctx.float('epsilon', 1e-5),
+      }),
+    ),
+  );
 }
 
 /** gamma/beta broadcast to the normalized dims (ONNX allows broadcastable shapes). */
-function fitParam(ctx: NodeContext, v: OnnxValue | undefined, want: readonly PrimExpr[], dt: string, fill: number): Expr {
+function fitParam(
+  ctx: NodeContext,
+  v: OnnxValue | undefined,
+  want: readonly PrimExpr[],
+  dt: string,
+  fill: number,
+): Expr {
   if (!v) {
     const s = want.map((d) => constDim(d));
     if (s.some((d) => d === undefined)) return em(ctx, op.full(want as PrimExpr[], scalar(fill, dt), dt));
@@ -178,7 +240,10 @@ function fitParam(ctx: NodeContext, v: OnnxValue | undefined, want: readonly Pri
     return exprOf(ctx, hostValue(hostTensor(dt, s as number[], new Float64Array(nEl).fill(fill))));
   }
   const have = shapeOf(v);
-  const same = have && have.length === want.length && have.every((d, i) => constDim(d) === constDim(want[i]) && constDim(d) !== undefined);
+  const same =
+    have &&
+    have.length === want.length &&
+    have.every((d, i) => constDim(d) === constDim(want[i]) && constDim(d) !== undefined);
   if (same) return exprOf(ctx, v);
   return em(ctx, op.broadcastTo(exprOf(ctx, v), want as PrimExpr[]));
 }
@@ -220,7 +285,9 @@ function groupNormConvert(ctx: NodeContext): OnnxValue {
     scale = em(ctx, op.repeat(scale, c! / g, 0));
     bias = em(ctx, op.repeat(bias, c! / g, 0));
   }
-  return exprValue(em(ctx, op.groupNorm(exprOf(ctx, x), scale, bias, g, { epsilon: ctx.float('epsilon', 1e-5) })));
+  return exprValue(
+    em(ctx, op.groupNorm(exprOf(ctx, x), scale, bias, g, { epsilon: ctx.float('epsilon', 1e-5) })),
+  );
 }
 
 function rmsNormConvert(ctx: NodeContext): OnnxValue {
@@ -245,7 +312,10 @@ function lrnConvert(ctx: NodeContext): OnnxValue {
   const r5 = em(ctx, op.reshape(sq, [nb, 1, c, h, w]));
   const lo = Math.floor((size - 1) / 2);
   const hi = Math.ceil((size - 1) / 2);
-  const avg = em(ctx, op.avgPool3d(r5, [size, 1, 1], { padding: [lo, 0, 0, hi, 0, 0], countIncludePad: true }));
+  const avg = em(
+    ctx,
+    op.avgPool3d(r5, [size, 1, 1], { padding: [lo, 0, 0, hi, 0, 0], countIncludePad: true }),
+  );
   const sum = em(ctx, op.reshape(avg, [nb, c, h, w]));
   // avg * size = window sum; scale = bias + alpha / size * sum
   const s = em(ctx, op.add(em(ctx, op.multiply(sum, scalar(alpha, dt))), scalar(bias, dt)));
@@ -268,7 +338,10 @@ function lpNormConvert(ctx: NodeContext): OnnxValue {
   const axis = ctx.int('axis', -1);
   const p = ctx.int('p', 2);
   const xe = exprOf(ctx, x);
-  const n = p === 1 ? em(ctx, op.sum(em(ctx, op.abs(xe)), { axis, keepdims: true })) : em(ctx, op.sqrt(em(ctx, op.sum(em(ctx, op.multiply(xe, xe)), { axis, keepdims: true }))));
+  const n =
+    p === 1
+      ? em(ctx, op.sum(em(ctx, op.abs(xe)), { axis, keepdims: true }))
+      : em(ctx, op.sqrt(em(ctx, op.sum(em(ctx, op.multiply(xe, xe)), { axis, keepdims: true }))));
   // A zero norm gives 0, not NaN.
   const dt = dtypeOf(x, ctx);
   const safe = em(ctx, op.where(em(ctx, op.equal(n, scalar(0, dt))), scalar(1, dt), n));
@@ -285,7 +358,8 @@ function softmaxConvert(kind: 'softmax' | 'log_softmax' | 'hardmax') {
       if (kind === 'softmax') return em(ctx, op.softmax(e, axis));
       if (kind === 'log_softmax') return em(ctx, op.logSoftmax(e, axis));
       const dd = constDim(depth);
-      if (dd === undefined) return ctx.fail(OnnxErrorCodes.ONNX_DYNAMIC, 'Hardmax needs a static size along the axis');
+      if (dd === undefined)
+        return ctx.fail(OnnxErrorCodes.ONNX_DYNAMIC, 'Hardmax needs a static size along the axis');
       const am = em(ctx, op.argmax(e, { axis }));
       return em(ctx, op.oneHot(am, dd, { axis, dtype: dtypeOf(x, ctx) }));
     };
@@ -345,12 +419,18 @@ const NEAREST: Record<string, 'round' | 'floor' | 'ceil' | 'round_prefer_floor' 
 };
 const COORD = new Set(['half_pixel', 'align_corners', 'asymmetric', 'pytorch_half_pixel']);
 
-function resizeCommon(ctx: NodeContext, scales: number[] | undefined, sizes: number[] | undefined, legacy: boolean): OnnxValue {
+function resizeCommon(
+  ctx: NodeContext,
+  scales: number[] | undefined,
+  sizes: number[] | undefined,
+  legacy: boolean,
+): OnnxValue {
   const x = ctx.req(0);
   const d = staticDims(ctx, x);
-  if (d.length !== 4) ctx.unsupported(`Resize of a rank-${d.length} tensor (Relax has image.resize2d on NCHW)`);
+  if (d.length !== 4)
+    ctx.unsupported(`Resize of a rank-${d.length} tensor (Relax has image.resize2d on NCHW)`);
   let out: number[];
-  if (sizes && sizes.length) {
+  if (sizes?.length) {
     const axes = ctx.ints('axes');
     out = [...d];
     (axes ?? d.map((_, i) => i)).forEach((a, i) => {
@@ -364,7 +444,7 @@ function resizeCommon(ctx: NodeContext, scales: number[] | undefined, sizes: num
       out = [...d];
       for (const a of ax) out[a] = Math.round(d[a] * s);
     }
-  } else if (scales && scales.length) {
+  } else if (scales?.length) {
     const axes = ctx.ints('axes');
     const sc = [1, 1, 1, 1];
     (axes ?? [0, 1, 2, 3]).forEach((a, i) => {
@@ -374,7 +454,14 @@ function resizeCommon(ctx: NodeContext, scales: number[] | undefined, sizes: num
   } else return ctx.fail(OnnxErrorCodes.ONNX_INVALID, 'needs scales or sizes');
   if (out[0] !== d[0] || out[1] !== d[1]) ctx.unsupported('resizing the batch or channel dims');
   const mode = legacy ? ctx.str('mode', 'nearest') : ctx.str('mode', 'nearest');
-  const method = mode === 'nearest' ? 'nearest_neighbor' : mode === 'linear' || mode === 'bilinear' ? 'linear' : mode === 'cubic' ? 'cubic' : ctx.unsupported(`mode '${mode}'`);
+  const method =
+    mode === 'nearest'
+      ? 'nearest_neighbor'
+      : mode === 'linear' || mode === 'bilinear'
+        ? 'linear'
+        : mode === 'cubic'
+          ? 'cubic'
+          : ctx.unsupported(`mode '${mode}'`);
   const ctm = legacy ? 'asymmetric' : ctx.str('coordinate_transformation_mode', 'half_pixel');
   if (!COORD.has(ctm)) ctx.unsupported(`coordinate_transformation_mode '${ctm}'`);
   if (ctx.int('antialias', 0)) ctx.unsupported('antialias=1');
@@ -396,7 +483,8 @@ function resizeCommon(ctx: NodeContext, scales: number[] | undefined, sizes: num
 function floatsOf(ctx: NodeContext, i: number): number[] | undefined {
   const v = ctx.input(i);
   if (!v) return undefined;
-  if (v.kind !== 'host') return ctx.fail(OnnxErrorCodes.ONNX_DYNAMIC, `input ${i} (scales/sizes) must be known at compile time`);
+  if (v.kind !== 'host')
+    return ctx.fail(OnnxErrorCodes.ONNX_DYNAMIC, `input ${i} (scales/sizes) must be known at compile time`);
   return Array.from(v.t.data);
 }
 function resizeConvert(ctx: NodeContext): OnnxValue {

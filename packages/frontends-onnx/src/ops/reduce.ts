@@ -11,7 +11,8 @@ import { conv } from '../registry.js';
 import { em, normAxis, scalar } from './common.js';
 
 const V = (...v: number[]) => v;
-const many = (name: string, versions: number[], f: ConverterDef['convert']): ConverterDef[] => versions.map((s) => conv(name, s, f));
+const many = (name: string, versions: number[], f: ConverterDef['convert']): ConverterDef[] =>
+  versions.map((s) => conv(name, s, f));
 
 type ReduceBody = (ctx: NodeContext, x: Expr, axis: number[], keepdims: boolean) => Expr;
 const simple =
@@ -27,10 +28,16 @@ const REDUCES: Record<string, [number, ReduceBody]> = {
   ReduceMin: [18, simple(op.min)],
   ReduceProd: [18, simple(op.prod)],
   ReduceL1: [18, (ctx, x, axis, keepdims) => op.sum(em(ctx, op.abs(x)), { axis, keepdims })],
-  ReduceL2: [18, (ctx, x, axis, keepdims) => op.sqrt(em(ctx, op.sum(em(ctx, op.multiply(x, x)), { axis, keepdims })))],
+  ReduceL2: [
+    18,
+    (ctx, x, axis, keepdims) => op.sqrt(em(ctx, op.sum(em(ctx, op.multiply(x, x)), { axis, keepdims }))),
+  ],
   ReduceSumSquare: [18, (ctx, x, axis, keepdims) => op.sum(em(ctx, op.multiply(x, x)), { axis, keepdims })],
   ReduceLogSum: [18, (ctx, x, axis, keepdims) => op.log(em(ctx, op.sum(x, { axis, keepdims })))],
-  ReduceLogSumExp: [18, (ctx, x, axis, keepdims) => op.log(em(ctx, op.sum(em(ctx, op.exp(x)), { axis, keepdims })))],
+  ReduceLogSumExp: [
+    18,
+    (ctx, x, axis, keepdims) => op.log(em(ctx, op.sum(em(ctx, op.exp(x)), { axis, keepdims }))),
+  ],
 };
 
 function reduceConvert(name: string) {
@@ -74,11 +81,15 @@ function argConvert(kind: 'max' | 'min') {
 function topkConvert(ctx: NodeContext): OnnxValue[] {
   const x = ctx.req(0);
   const r = rank(ctx, x);
-  const k = ctx.opset < 10 ? ctx.int('k', 1) : (() => {
-    const v = ctx.req(1);
-    if (v.kind !== 'host') return ctx.fail(OnnxErrorCodes.ONNX_DYNAMIC, 'K must be known at compile time');
-    return v.t.data[0];
-  })();
+  const k =
+    ctx.opset < 10
+      ? ctx.int('k', 1)
+      : (() => {
+          const v = ctx.req(1);
+          if (v.kind !== 'host')
+            return ctx.fail(OnnxErrorCodes.ONNX_DYNAMIC, 'K must be known at compile time');
+          return v.t.data[0];
+        })();
   const axis = normAxis(ctx, ctx.int('axis', -1), r);
   const t = em(ctx, op.topk(exprOf(ctx, x), k, { axis, largest: ctx.int('largest', 1) === 1 }));
   return [exprValue(em(ctx, tupleGetItem(t, 0))), exprValue(em(ctx, tupleGetItem(t, 1)))];
@@ -135,7 +146,17 @@ function ifConvert(ctx: NodeContext): OnnxValue[] {
 }
 
 export const REDUCE_CONVERTERS: ConverterDef[] = [
-  ...Object.keys(REDUCES).flatMap((name) => many(name, name === 'ReduceSum' ? V(1, 11, 13) : name === 'ReduceMax' || name === 'ReduceMin' ? V(1, 11, 12, 13, 18, 20) : V(1, 11, 13, 18), reduceConvert(name))),
+  ...Object.keys(REDUCES).flatMap((name) =>
+    many(
+      name,
+      name === 'ReduceSum'
+        ? V(1, 11, 13)
+        : name === 'ReduceMax' || name === 'ReduceMin'
+          ? V(1, 11, 12, 13, 18, 20)
+          : V(1, 11, 13, 18),
+      reduceConvert(name),
+    ),
+  ),
   ...many('ArgMax', V(1, 11, 12, 13), argConvert('max')),
   ...many('ArgMin', V(1, 11, 12, 13), argConvert('min')),
   ...many('TopK', V(1, 10, 11, 24), topkConvert),

@@ -33,7 +33,12 @@ import { conv } from '../registry.js';
 import { em, normAxis, scalar } from './common.js';
 
 const V = (...v: number[]) => v;
-const many = (name: string, versions: number[], f: ConverterDef['convert'], requires?: string[]): ConverterDef[] => versions.map((s) => conv(name, s, f, requires));
+const many = (
+  name: string,
+  versions: number[],
+  f: ConverterDef['convert'],
+  requires?: string[],
+): ConverterDef[] => versions.map((s) => conv(name, s, f, requires));
 const i64 = (v: number): PrimExpr => intImm(v, DType.int64);
 const HOST_FOLD_LIMIT = 1 << 16;
 
@@ -48,7 +53,8 @@ function withShape(v: OnnxValue, shape: readonly number[]): OnnxValue | undefine
   if (v.kind === 'sym' && shape.length <= 1) return { ...v, shape };
   return undefined;
 }
-const smallHost = (v: OnnxValue): v is { kind: 'host'; t: HostTensor } => v.kind === 'host' && v.t.data.length <= HOST_FOLD_LIMIT;
+const smallHost = (v: OnnxValue): v is { kind: 'host'; t: HostTensor } =>
+  v.kind === 'host' && v.t.data.length <= HOST_FOLD_LIMIT;
 
 function shapeConvert(ctx: NodeContext): OnnxValue {
   const x = ctx.req(0);
@@ -62,16 +68,26 @@ function shapeConvert(ctx: NodeContext): OnnxValue {
 }
 
 /** Reshape target with ONNX 0 (copy) resolved; -1 left for Relax to infer. */
-function reshapeTarget(ctx: NodeContext, inDims: readonly PrimExpr[] | undefined, target: PrimExpr[], allowZero: boolean): PrimExpr[] {
+function reshapeTarget(
+  ctx: NodeContext,
+  inDims: readonly PrimExpr[] | undefined,
+  target: PrimExpr[],
+  allowZero: boolean,
+): PrimExpr[] {
   return target.map((t, i) => {
     if (!allowZero && constDim(t) === 0) {
-      if (!inDims) ctx.fail(OnnxErrorCodes.ONNX_DYNAMIC, 'shape value 0 (copy the input dim) needs a known input shape');
+      if (!inDims)
+        ctx.fail(OnnxErrorCodes.ONNX_DYNAMIC, 'shape value 0 (copy the input dim) needs a known input shape');
       return inDims![i];
     }
     return t;
   });
 }
-function staticReshape(ctx: NodeContext, inDims: readonly number[], target: PrimExpr[]): number[] | undefined {
+function staticReshape(
+  _ctx: NodeContext,
+  inDims: readonly number[],
+  target: PrimExpr[],
+): number[] | undefined {
   const t = target.map((x) => constDim(x));
   if (t.some((x) => x === undefined)) return undefined;
   const total = numel(inDims);
@@ -79,7 +95,7 @@ function staticReshape(ctx: NodeContext, inDims: readonly number[], target: Prim
   return (t as number[]).map((x) => (x === -1 ? (known === 0 ? 0 : total / known) : x));
 }
 function reshapeValue(ctx: NodeContext, x: OnnxValue, target: PrimExpr[]): OnnxValue {
-  const inDims = x.kind === 'expr' ? undefined : (x.kind === 'host' ? x.t.shape : x.shape);
+  const inDims = x.kind === 'expr' ? undefined : x.kind === 'host' ? x.t.shape : x.shape;
   if (inDims) {
     const s = staticReshape(ctx, inDims, target);
     const w = s ? withShape(x, s) : undefined;
@@ -99,7 +115,8 @@ function flattenConvert(ctx: NodeContext): OnnxValue {
   const d = dims(ctx, x);
   const axis = ctx.int('axis', 1);
   const a = axis < 0 ? axis + d.length : axis;
-  if (a < 0 || a > d.length) ctx.fail(OnnxErrorCodes.ONNX_INVALID, `axis ${axis} out of range for rank ${d.length}`);
+  if (a < 0 || a > d.length)
+    ctx.fail(OnnxErrorCodes.ONNX_INVALID, `axis ${axis} out of range for rank ${d.length}`);
   return reshapeValue(ctx, x, [dimProduct(d.slice(0, a)), dimProduct(d.slice(a))]);
 }
 
@@ -107,7 +124,13 @@ function transposeConvert(ctx: NodeContext): OnnxValue {
   const x = ctx.req(0);
   const r = rank(ctx, x);
   const perm = ctx.ints('perm') ?? Array.from({ length: r }, (_, i) => r - 1 - i);
-  if (smallHost(x)) return hostValue(hostTranspose(x.t, perm.map((p) => normAxis(ctx, p, r))));
+  if (smallHost(x))
+    return hostValue(
+      hostTranspose(
+        x.t,
+        perm.map((p) => normAxis(ctx, p, r)),
+      ),
+    );
   if (r <= 1) return x;
   return exprValue(em(ctx, op.permuteDims(exprOf(ctx, x), perm)));
 }
@@ -116,7 +139,13 @@ function concatConvert(ctx: NodeContext): OnnxValue {
   const ins = Array.from({ length: ctx.numInputs }, (_, i) => ctx.req(i));
   const r = rank(ctx, ins[0]);
   const axis = normAxis(ctx, ctx.int('axis', ctx.opset < 4 ? 1 : 0), r);
-  if (ins.every(smallHost)) return hostValue(hostConcat(ins.map((v) => (v as { t: HostTensor }).t), axis));
+  if (ins.every(smallHost))
+    return hostValue(
+      hostConcat(
+        ins.map((v) => (v as { t: HostTensor }).t),
+        axis,
+      ),
+    );
   if (r === 1 && ins.every((v) => knownInts(v))) {
     const vals = ins.flatMap((v) => knownInts(v)!);
     return symValue(dtypeOf(ins[0], ctx), [vals.length], vals);
@@ -127,14 +156,25 @@ function concatConvert(ctx: NodeContext): OnnxValue {
     return !(s && s[axis] === 0);
   });
   if (parts.length === 1) return parts[0];
-  return exprValue(em(ctx, op.concat(parts.map((v) => exprOf(ctx, v)), axis)));
+  return exprValue(
+    em(
+      ctx,
+      op.concat(
+        parts.map((v) => exprOf(ctx, v)),
+        axis,
+      ),
+    ),
+  );
 }
 
 function splitConvert(ctx: NodeContext): (OnnxValue | undefined)[] {
   const x = ctx.req(0);
   const d = dims(ctx, x);
   const axis = normAxis(ctx, ctx.int('axis', 0), d.length);
-  let sizes = ctx.opset < 13 ? (ctx.ints('split') ?? (ctx.input(1) ? constInts(ctx, 1, 'split') : undefined)) : optInts(ctx, 1, 'split');
+  let sizes =
+    ctx.opset < 13
+      ? (ctx.ints('split') ?? (ctx.input(1) ? constInts(ctx, 1, 'split') : undefined))
+      : optInts(ctx, 1, 'split');
   const n = ctx.numOutputs;
   const dimA = constDim(d[axis]);
   if (!sizes) {
@@ -213,7 +253,9 @@ function squeezeConvert(ctx: NodeContext): OnnxValue {
   const x = ctx.req(0);
   const axes = ctx.opset < 13 ? ctx.ints('axes') : optInts(ctx, 1, 'axes');
   const d = dims(ctx, x);
-  const ax = axes ? axes.map((a) => normAxis(ctx, a, d.length)) : d.map((v, i) => (constDim(v) === 1 ? i : -1)).filter((i) => i >= 0);
+  const ax = axes
+    ? axes.map((a) => normAxis(ctx, a, d.length))
+    : d.map((v, i) => (constDim(v) === 1 ? i : -1)).filter((i) => i >= 0);
   const outDims = d.filter((_, i) => !ax.includes(i));
   if (x.kind !== 'expr') {
     const s = outDims.map((v) => constDim(v)!);
@@ -255,7 +297,16 @@ function gatherConvert(ctx: NodeContext): OnnxValue {
   const d = dims(ctx, x);
   const da = constDim(d[axis]);
   if (idx.kind === 'host' && da !== undefined) {
-    ie = exprOf(ctx, hostValue(hostTensor(idx.t.dtype, idx.t.shape, Array.from(idx.t.data, (v) => (v < 0 ? v + da : v)))));
+    ie = exprOf(
+      ctx,
+      hostValue(
+        hostTensor(
+          idx.t.dtype,
+          idx.t.shape,
+          Array.from(idx.t.data, (v) => (v < 0 ? v + da : v)),
+        ),
+      ),
+    );
   } else if (da !== undefined) ie = wrapNegative(ctx, ie, dtypeOf(idx, ctx), da);
   return exprValue(em(ctx, op.take(exprOf(ctx, x), ie, axis)));
 }
@@ -275,7 +326,9 @@ function gatherElementsConvert(ctx: NodeContext): OnnxValue {
   return exprValue(em(ctx, op.gatherElements(exprOf(ctx, x), ie, axis)));
 }
 function gatherNdConvert(ctx: NodeContext): OnnxValue {
-  return exprValue(em(ctx, op.gatherNd(exprOf(ctx, ctx.req(0)), exprOf(ctx, ctx.req(1)), ctx.int('batch_dims', 0))));
+  return exprValue(
+    em(ctx, op.gatherNd(exprOf(ctx, ctx.req(0)), exprOf(ctx, ctx.req(1)), ctx.int('batch_dims', 0))),
+  );
 }
 function scatterElementsConvert(ctx: NodeContext): OnnxValue {
   const x = ctx.req(0);
@@ -287,7 +340,9 @@ function scatterElementsConvert(ctx: NodeContext): OnnxValue {
   let ie = exprOf(ctx, ctx.req(1));
   const da = constDim(d[axis]);
   if (da !== undefined) ie = wrapNegative(ctx, ie, dtypeOf(ctx.req(1), ctx), da);
-  return exprValue(em(ctx, op.scatterElements(exprOf(ctx, x), ie, exprOf(ctx, ctx.req(2)), axis, reduction as 'update')));
+  return exprValue(
+    em(ctx, op.scatterElements(exprOf(ctx, x), ie, exprOf(ctx, ctx.req(2)), axis, reduction as 'update')),
+  );
 }
 
 function constantConvert(ctx: NodeContext): OnnxValue {
@@ -328,8 +383,16 @@ function expandConvert(ctx: NodeContext): OnnxValue {
     else if (b === undefined || constDim(b) === 1) out.push(a);
     else out.push(b);
   }
-  if (smallHost(x) && out.every((v) => constDim(v) !== undefined) && numel(out.map((v) => constDim(v)!)) <= HOST_FOLD_LIMIT) {
-    const zeros = hostTensor(x.t.dtype, out.map((v) => constDim(v)!), new Float64Array(numel(out.map((v) => constDim(v)!))));
+  if (
+    smallHost(x) &&
+    out.every((v) => constDim(v) !== undefined) &&
+    numel(out.map((v) => constDim(v)!)) <= HOST_FOLD_LIMIT
+  ) {
+    const zeros = hostTensor(
+      x.t.dtype,
+      out.map((v) => constDim(v)!),
+      new Float64Array(numel(out.map((v) => constDim(v)!))),
+    );
     const r = broadcastMap([x.t, zeros], x.t.dtype, (a) => a);
     if (r) return hostValue(r);
   }
@@ -358,7 +421,8 @@ function padConvert(ctx: NodeContext): OnnxValue {
   const axesIn = ctx.opset >= 18 ? optInts(ctx, 3, 'axes') : undefined;
   const axes = (axesIn ?? Array.from({ length: r }, (_, i) => i)).map((a) => normAxis(ctx, a, r));
   const k = axes.length;
-  if (pads.length !== 2 * k) ctx.fail(OnnxErrorCodes.ONNX_INVALID, `pads needs ${2 * k} values, got ${pads.length}`);
+  if (pads.length !== 2 * k)
+    ctx.fail(OnnxErrorCodes.ONNX_INVALID, `pads needs ${2 * k} values, got ${pads.length}`);
   const before = new Array<number>(r).fill(0);
   const after = new Array<number>(r).fill(0);
   axes.forEach((a, i) => {
@@ -396,7 +460,13 @@ function rangeConvert(ctx: NodeContext): OnnxValue {
   if (s.kind === 'host' && l.kind === 'host' && d.kind === 'host') {
     const [a, b, c] = [s.t.data[0], l.t.data[0], d.t.data[0]];
     const n = Math.max(0, Math.ceil((b - a) / c));
-    return hostValue(hostTensor(dt, [n], Array.from({ length: n }, (_, i) => a + i * c)));
+    return hostValue(
+      hostTensor(
+        dt,
+        [n],
+        Array.from({ length: n }, (_, i) => a + i * c),
+      ),
+    );
   }
   const sv = knownInts(s);
   const lv = knownInts(l);
@@ -441,7 +511,17 @@ function oneHotConvert(ctx: NodeContext): OnnxValue {
   if (isFloatName(idt)) ie = em(ctx, op.astype(ie, 'int64'));
   const it = isFloatName(idt) ? 'int64' : idt;
   ie = wrapNegative(ctx, ie, it, depth);
-  return exprValue(em(ctx, op.oneHot(ie, depth, { axis: ctx.int('axis', -1), offValue: vals.data[0], onValue: vals.data[1], dtype: vals.dtype })));
+  return exprValue(
+    em(
+      ctx,
+      op.oneHot(ie, depth, {
+        axis: ctx.int('axis', -1),
+        offValue: vals.data[0],
+        onValue: vals.data[1],
+        dtype: vals.dtype,
+      }),
+    ),
+  );
 }
 
 function eyeLikeConvert(ctx: NodeContext): OnnxValue {
