@@ -142,8 +142,13 @@ export function scheduleContraction(
   const rowAt = i0 ? outer.indexOf(i0) : -1;
   if (j0 && rowAt >= 0) outer.splice(rowAt, 0, j0);
   else if (j0) outer.push(j0);
-  const red = reduceVars.map((v) => loopOfVar.get(v)).filter((l): l is LoopRV => l !== undefined);
+  const allRed = reduceVars.map((v) => loopOfVar.get(v)).filter((l): l is LoopRV => l !== undefined);
+  // Extent-1 reduction loops (a 1x1 kernel) feed no binding once simplified: keep them
+  // above the decomposition point, where they cannot count as repeated iterations.
+  const unitRed = allRed.filter((l) => constExtent(sch.get(l).extent) === 1);
+  const red = allRed.filter((l) => constExtent(sch.get(l).extent) !== 1);
   if (red.length === 0) return;
+  outer.push(...unitRed);
   const inner = [...(i1 ? [i1] : []), ...(j1 ? [j1] : []), j2];
   // A loop not found among the block's loops (a binding the plan did not foresee): leave the block.
   if ([...outer, ...red, ...inner].some((x) => x === undefined)) return;
