@@ -311,6 +311,38 @@ describe('defaultCPUSchedule', () => {
     if (hasAVX512) checkNative(s, ins, want, AVX512.features, 1e-4);
   });
 
+  it('register-blocks a 1x1 convolution in NCHW16c (extent-1 kernel loops)', () => {
+    const X = placeholder([1, 2, 7, 7, 16], 'float32', 'X');
+    const W = placeholder([3, 2, 1, 1, 16, 16], 'float32', 'W');
+    const co = reduceAxis([0, 2], 'ic_o');
+    const ci = reduceAxis([0, 16], 'ic_i');
+    const ry = reduceAxis([0, 1], 'ry');
+    const rx = reduceAxis([0, 1], 'rx');
+    const Y = compute(
+      [1, 3, 7, 7, 16],
+      (n, oo, h, w, oi) =>
+        sum(mul(X.at(n, co, add(h, ry), add(w, rx), ci), W.at(oo, co, ry, rx, ci, oi)), [co, ci, ry, rx]),
+      'Y',
+    );
+    const fn = createPrimFunc([X, W, Y]);
+    const s = defaultCPUSchedule(fn, AVX512);
+    expect(kinds(s, 'vectorized').map(extentOf)).toContain(16);
+    expect(kinds(s, 'unrolled').map(extentOf)).toContain(7);
+    const { ins, want } = checkInterpreter(
+      fn,
+      s,
+      [
+        [1, 2, 7, 7, 16],
+        [3, 2, 1, 1, 16, 16],
+        [1, 3, 7, 7, 16],
+      ],
+      1,
+      1e-4,
+    );
+    if (process.arch === 'x64') checkNative(s, ins, want, AVX2.features, 1e-4);
+    if (hasAVX512) checkNative(s, ins, want, AVX512.features, 1e-4);
+  });
+
   it('vectorizes elementwise kernels along the innermost axis and parallelizes the rest', () => {
     const X = placeholder([64, 512], 'float32', 'X');
     const Y = placeholder([512], 'float32', 'Y');
