@@ -699,7 +699,7 @@ class FunctionCodegen {
     indices: readonly PrimExpr[],
   ): { base: PrimExpr; stride: number } | undefined {
     const last = indices[indices.length - 1];
-    if (!last || last.kind !== 'Ramp' || last.stride.kind !== 'IntImm') return undefined;
+    if (last?.kind !== 'Ramp' || last.stride.kind !== 'IntImm') return undefined;
     const st = last.stride.value;
     if (st < 2 || st > 4) return undefined;
     if (indices.slice(0, -1).some((i) => i.dtype.lanes > 1)) return undefined;

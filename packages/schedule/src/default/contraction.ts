@@ -195,7 +195,7 @@ export function parallelizePrefix(
 export function scheduleReductionOutside(sch: Schedule, blockRV: BlockRV, threads: number): boolean {
   const r = sch.getRealize(blockRV);
   const shape = blockShape(r);
-  if (!shape || !shape.block.init || shape.reduce.length === 0 || shape.spatial.length < 2) return false;
+  if (!shape?.block.init || shape.reduce.length === 0 || shape.spatial.length < 2) return false;
   const { store, spatial } = shape;
   if (store.indices.length !== spatial.length || store.indices.some((e, i) => e !== spatial[i])) return false;
   const last = spatial[spatial.length - 1];

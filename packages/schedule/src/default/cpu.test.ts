@@ -388,7 +388,7 @@ describe('defaultCPUSchedule', () => {
     expect(extentOf(par[0])).toBe(2);
     const order = loops(s.body).map((l) => l.loopVar.name);
     const kAt = order.findIndex((n) => n.startsWith('k'));
-    expect(kAt).toBeGreaterThan(order.findIndex((n) => n === par[0].loopVar.name));
+    expect(kAt).toBeGreaterThan(order.indexOf(par[0].loopVar.name));
     expect(
       loops(par[0].body)
         .map((l) => extentOf(l))

@@ -21,7 +21,7 @@ const OUTPUTS_PER_VECTOR = 4;
 export function planDot(sch: Schedule, blockRV: BlockRV, lanes: number): { reduceVar: Var } | undefined {
   const r = sch.getRealize(blockRV);
   const shape = blockShape(r);
-  if (!shape || !shape.block.init || shape.reduce.length === 0) return undefined;
+  if (!shape?.block.init || shape.reduce.length === 0) return undefined;
   const kv = shape.reduce[shape.reduce.length - 1];
   const kExt = constExtent(shape.block.iterVars.find((iv) => iv.var === kv)!.dom.extent);
   if (kExt === undefined || kExt % lanes !== 0 || kExt < 2 * lanes) return undefined;
