@@ -46,7 +46,7 @@ for (const pkg of Object.keys(ALLOWED)) {
   }
   const deps = Object.keys(JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).dependencies ?? {});
   for (const f of files) {
-    const isTest = /\.test\.ts$/.test(f) || f.includes('/testing/');
+    const isTest = /\.test(-util)?\.ts$/.test(f) || f.includes('/testing/');
     const text = readFileSync(f, 'utf8');
     for (const m of text.matchAll(IMPORT_RE)) {
       const spec = m[2];
