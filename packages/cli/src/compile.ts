@@ -154,7 +154,9 @@ export function compileModule(mod: IRModule, options: CompileOptions = {}): Comp
   if (options.dumpIRDir) instruments.push(printIRInstrument({ dir: options.dumpIRDir }));
   // Channel blocks as wide as an AVX-512 register, the axis the default CPU schedule
   // vectorizes convolutions over (ConvertLayout's own default, 8, fills AVX2's).
-  const passOptions = target.features.includes('+avx512f') ? { 'relax.ConvertLayout': { layout: 'NCHW16c' } } : undefined;
+  const passOptions = target.features.includes('+avx512f')
+    ? { 'relax.ConvertLayout': { layout: 'NCHW16c' } }
+    : undefined;
   const ctx = createPassContext({ optLevel: options.optLevel ?? 3, target, instruments, passOptions });
 
   progress('relax', 'graph passes, legalization, memory planning');

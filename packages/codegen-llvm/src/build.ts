@@ -23,7 +23,11 @@ export interface CPUKernelLibrary {
 }
 
 /** Compile lowered PrimFuncs (`tir.lowerForCodegen` output) to a CPU shared library. */
-export function buildCPU(funcs: ReadonlyArray<{ symbol: string; fn: PrimFunc }>, target: LLVMTargetInfo, options: BuildCPUOptions = {}): CPUKernelLibrary {
+export function buildCPU(
+  funcs: ReadonlyArray<{ symbol: string; fn: PrimFunc }>,
+  target: LLVMTargetInfo,
+  options: BuildCPUOptions = {},
+): CPUKernelLibrary {
   const { llvmIR, kernels } = codegenLLVM(funcs, target, options.name ?? 'kiln');
   const dump = new Set(options.dump ?? []);
   const compiled = compileToSharedLibrary(llvmIR, {

@@ -18,7 +18,17 @@ import {
   select,
   sub,
 } from '@kiln/ir-core';
-import { allocate, block, blockRealize, bufferStore, forLoop, ifThenElse, loopVar, primFunc, seqStmt } from '@kiln/tensorir';
+import {
+  allocate,
+  block,
+  blockRealize,
+  bufferStore,
+  forLoop,
+  ifThenElse,
+  loopVar,
+  primFunc,
+  seqStmt,
+} from '@kiln/tensorir';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildCPU } from './build.js';
 import { codegenLLVM } from './codegen.js';
@@ -32,7 +42,7 @@ function rand(n: number, seed: number, lo = -2, hi = 2): Float32Array {
   const out = new Float32Array(n);
   for (let i = 0; i < n; i++) {
     s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = lo + ((s / 2 ** 32) * (hi - lo));
+    out[i] = lo + (s / 2 ** 32) * (hi - lo);
   }
   return out;
 }
@@ -51,11 +61,19 @@ describe.runIf(hostOk)('codegen-llvm on lowered TIR', () => {
     const lanes = 8;
     const vecBody = bufferStore(
       C,
-      max(add(bufferLoad(A, [ramp(mul(io, lanes), 1, lanes)]), mul(bufferLoad(B, [ramp(mul(io, lanes), 1, lanes)]), 2.0)), 0.0),
+      max(
+        add(
+          bufferLoad(A, [ramp(mul(io, lanes), 1, lanes)]),
+          mul(bufferLoad(B, [ramp(mul(io, lanes), 1, lanes)]), 2.0),
+        ),
+        0.0,
+      ),
       [ramp(mul(io, lanes), 1, lanes)],
     );
     const tailIdx = add(mul(floordiv(n, lanes), lanes), t);
-    const tail = bufferStore(C, max(add(bufferLoad(A, [tailIdx]), mul(bufferLoad(B, [tailIdx]), 2.0)), 0.0), [tailIdx]);
+    const tail = bufferStore(C, max(add(bufferLoad(A, [tailIdx]), mul(bufferLoad(B, [tailIdx]), 2.0)), 0.0), [
+      tailIdx,
+    ]);
     const fn = primFunc(
       [A, B, C],
       seqStmt([
@@ -72,7 +90,8 @@ describe.runIf(hostOk)('codegen-llvm on lowered TIR', () => {
       const b = rand(len, 2);
       const c = new Float32Array(len).fill(Number.NaN);
       kernels.fused_add_relu(a, b, c, BigInt(len));
-      for (let i = 0; i < len; i++) expect(c[i]).toBeCloseTo(Math.max(0, Math.fround(a[i] + Math.fround(b[i] * 2))), 5);
+      for (let i = 0; i < len; i++)
+        expect(c[i]).toBeCloseTo(Math.max(0, Math.fround(a[i] + Math.fround(b[i] * 2))), 5);
     }
   });
 
@@ -80,7 +99,10 @@ describe.runIf(hostOk)('codegen-llvm on lowered TIR', () => {
     const n = 4096;
     const A = buffer('A', 'float32', [n]);
     const i = loopVar('i');
-    const fn = primFunc([A], forLoop(i, 0, n, bufferStore(A, add(bufferLoad(A, [i]), 1.0), [i]), { kind: 'parallel' }));
+    const fn = primFunc(
+      [A],
+      forLoop(i, 0, n, bufferStore(A, add(bufferLoad(A, [i]), 1.0), [i]), { kind: 'parallel' }),
+    );
     const lib = buildCPU([{ symbol: 'inc', fn }], target);
     const a = new Float32Array(n);
     for (let round = 0; round < 6; round++) {
@@ -106,7 +128,12 @@ describe.runIf(hostOk)('codegen-llvm on lowered TIR', () => {
       acc,
       seqStmt([
         bufferStore(acc, floatImm(0), [0]),
-        forLoop(k, 0, K, bufferStore(acc, add(bufferLoad(acc, [0]), mul(bufferLoad(A, [i, k]), bufferLoad(B, [k, j]))), [0])),
+        forLoop(
+          k,
+          0,
+          K,
+          bufferStore(acc, add(bufferLoad(acc, [0]), mul(bufferLoad(A, [i, k]), bufferLoad(B, [k, j]))), [0]),
+        ),
         bufferStore(C, bufferLoad(acc, [0]), [i, j]),
       ]),
     );
@@ -146,7 +173,10 @@ describe.runIf(hostOk)('codegen-llvm on lowered TIR', () => {
           bufferStore(Y, call('float32', 'tanh', [x]), [i, 1]),
           bufferStore(Y, call('float32', 'sigmoid', [x]), [i, 2]),
           bufferStore(Y, call('float32', 'erf', [x]), [i, 3]),
-          bufferStore(Y, select(gt(x, 0.5), cast('float32', cast('int32', mul(x, 10.0))), sub(x, 1.0)), [i, 4]),
+          bufferStore(Y, select(gt(x, 0.5), cast('float32', cast('int32', mul(x, 10.0))), sub(x, 1.0)), [
+            i,
+            4,
+          ]),
           bufferStore(J, floordiv(bufferLoad(I, [i]), intImm(7, 'int32')), [i, 0]),
           bufferStore(J, floormod(bufferLoad(I, [i]), intImm(7, 'int32')), [i, 1]),
           bufferStore(H, cast('float16', mul(x, 3.0)), [i]),

@@ -8,11 +8,11 @@
 // symbolic shape variable of the param buffers that is not a param. `KernelInfo.args`
 // records it so a caller can pass tensor dims.
 import type { Buffer, DataType, Node, PrimExpr, Var } from '@kiln/ir-core';
-import { DType, ErrorCodes, KilnError, postOrderVisit } from '@kiln/ir-core';
+import { DType, KilnError, postOrderVisit } from '@kiln/ir-core';
 import type { For, PrimFunc, Stmt } from '@kiln/tensorir';
 import { canonicalIntrinsicName, kernelABI } from '@kiln/tensorir';
 import type { LValue } from './llvm_text.js';
-import { BlockRef, FunctionBuilder, floatConstant, ModuleBuilder } from './llvm_text.js';
+import { FunctionBuilder, floatConstant, ModuleBuilder } from './llvm_text.js';
 
 /** How the caller supplies one kernel argument. */
 export type KernelArg =
@@ -68,7 +68,7 @@ function memScalar(t: DataType): string {
   if (t.code === 'bfloat') return 'i16';
   return llvmScalar(t);
 }
-function memType(t: DataType): string {
+function _memType(t: DataType): string {
   const s = memScalar(t);
   return t.lanes > 1 ? `<${t.lanes} x ${s}>` : s;
 }
@@ -146,7 +146,6 @@ const LIBM: Record<string, [string, string]> = {
 class FunctionCodegen {
   readonly fb: FunctionBuilder;
   env: Env;
-  private parallelCount = 0;
 
   constructor(
     readonly mb: ModuleBuilder,
@@ -683,7 +682,7 @@ class FunctionCodegen {
   /** A contiguous vector access `base + ramp(0, 1, lanes)`: the scalar start index, if so. */
   private contiguousStart(buf: Buffer, indices: readonly PrimExpr[]): PrimExpr | undefined {
     const last = indices[indices.length - 1];
-    if (!last || last.kind !== 'Ramp') return undefined;
+    if (last?.kind !== 'Ramp') return undefined;
     if (!(last.stride.kind === 'IntImm' && last.stride.value === 1)) return undefined;
     if (indices.slice(0, -1).some((i) => i.dtype.lanes > 1)) return undefined;
     if (indices.length > 1 && buf.strides.length > 0) {

@@ -92,7 +92,9 @@ export class FunctionBuilder {
 
   toText(): string {
     const params = this.params.map((p) => `${p.type}${p.attrs ? ` ${p.attrs}` : ''} %${p.name}`).join(', ');
-    const out = [`define ${this.linkage ? `${this.linkage} ` : ''}${this.retType} @${this.name}(${params}) ${this.fnAttrs} {`];
+    const out = [
+      `define ${this.linkage ? `${this.linkage} ` : ''}${this.retType} @${this.name}(${params}) ${this.fnAttrs} {`,
+    ];
     this.blocks.forEach((b, i) => {
       out.push(`${b.label}:`);
       if (i === 0) out.push(...this.entryAllocas);

@@ -2,7 +2,20 @@
 // with the TIR reference interpreter on random inputs.
 import { div, mul, primVar, sub } from '@kiln/ir-core';
 import type { NDArray, PrimFunc } from '@kiln/tensorir';
-import { allClose, compute, createPrimFunc, exp, interpret, lowerPrimFunc, ndarray, placeholder, randomNDArray, reduceAxis, reduceMax, sum } from '@kiln/tensorir';
+import {
+  allClose,
+  compute,
+  createPrimFunc,
+  exp,
+  interpret,
+  lowerPrimFunc,
+  ndarray,
+  placeholder,
+  randomNDArray,
+  reduceAxis,
+  reduceMax,
+  sum,
+} from '@kiln/tensorir';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildCPU } from './build.js';
 import { loadLibrary } from './test_util.js';
@@ -16,7 +29,9 @@ function checkNative(fn: PrimFunc, shapes: number[][], nOut: number, dims: numbe
   const lib = buildCPU([{ symbol: 'k', fn: lowerPrimFunc(fn) }], target);
   const { kernels, close } = loadLibrary(lib);
   closers.push(close);
-  const ins: NDArray[] = shapes.slice(0, shapes.length - nOut).map((s, i) => randomNDArray('float32', s, 100 + i));
+  const ins: NDArray[] = shapes
+    .slice(0, shapes.length - nOut)
+    .map((s, i) => randomNDArray('float32', s, 100 + i));
   const outsRef = shapes.slice(shapes.length - nOut).map((s) => ndarray('float32', s));
   const outsNat = shapes.slice(shapes.length - nOut).map((s) => ndarray('float32', s));
   interpret(fn, [...ins, ...outsRef]);
@@ -35,7 +50,18 @@ describe.runIf(process.arch === 'x64')('lowered DSL kernels on LLVM', () => {
     const k = reduceAxis([0, 33], 'k');
     const C = compute([m, 19], (i, j) => sum(mul(A.at(i, k), B.at(k, j)), k), 'C');
     const fn = createPrimFunc([A, B, C]);
-    for (const mv of [1, 7]) checkNative(fn, [[mv, 33], [33, 19], [mv, 19]], 1, [mv], 1e-4);
+    for (const mv of [1, 7])
+      checkNative(
+        fn,
+        [
+          [mv, 33],
+          [33, 19],
+          [mv, 19],
+        ],
+        1,
+        [mv],
+        1e-4,
+      );
   });
 
   it('a three-stage softmax', () => {
@@ -46,6 +72,13 @@ describe.runIf(process.arch === 'x64')('lowered DSL kernels on LLVM', () => {
     const k2 = reduceAxis([0, 37], 'k2');
     const s = compute([6], (i) => sum(e.at(i, k2), k2), 's');
     const Y = compute([6, 37], (i, j) => div(e.at(i, j), s.at(i)), 'Y');
-    checkNative(createPrimFunc([X, Y]), [[6, 37], [6, 37]], 1);
+    checkNative(
+      createPrimFunc([X, Y]),
+      [
+        [6, 37],
+        [6, 37],
+      ],
+      1,
+    );
   });
 });

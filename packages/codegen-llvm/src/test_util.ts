@@ -28,7 +28,11 @@ export function loadLibrary(lib: CPUKernelLibrary): { kernels: Record<string, Ke
   const handle = koffi.load(path);
   const kernels: Record<string, KernelCall> = {};
   for (const k of lib.kernels) {
-    const fn = handle.func(k.symbol, 'void', k.cTypes.map((t) => C_TYPES[t]));
+    const fn = handle.func(
+      k.symbol,
+      'void',
+      k.cTypes.map((t) => C_TYPES[t]),
+    );
     kernels[k.symbol] = (...args) => {
       fn(...args);
     };

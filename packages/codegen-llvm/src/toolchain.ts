@@ -76,10 +76,17 @@ function loadBindings(): LLVMBindings | null {
 
 function run(cmd: string, args: string[], what: string): string {
   try {
-    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 256 << 20 });
+    return execFileSync(cmd, args, {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+      maxBuffer: 256 << 20,
+    });
   } catch (e) {
     const err = e as { stderr?: string; message: string };
-    throw new KilnError(CODEGEN, `codegen-llvm: ${what} failed: ${(err.stderr ?? err.message).trim().split('\n').slice(0, 12).join('\n')}`);
+    throw new KilnError(
+      CODEGEN,
+      `codegen-llvm: ${what} failed: ${(err.stderr ?? err.message).trim().split('\n').slice(0, 12).join('\n')}`,
+    );
   }
 }
 
@@ -99,7 +106,11 @@ function runtimeObject(tc: Toolchain): string {
     const src = join(dir, 'kiln_rt.c');
     writeFileSync(src, CPU_RUNTIME_C);
     const tmpObj = join(dir, 'kiln_rt.o');
-    run(tc.cc, ['-O2', '-fPIC', '-std=gnu11', '-pthread', '-c', src, '-o', tmpObj], 'compiling the C runtime');
+    run(
+      tc.cc,
+      ['-O2', '-fPIC', '-std=gnu11', '-pthread', '-c', src, '-o', tmpObj],
+      'compiling the C runtime',
+    );
     renameSync(tmpObj, obj);
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -143,9 +154,16 @@ export function compileToSharedLibrary(llvmIR: string, options: CompileOptions):
       const mod = llvm.parseIRFile(ll, diag, ctx);
       if (!mod) {
         const line = llvmIR.split('\n')[diag.getLineNo() - 1] ?? '';
-        throw new KilnError(CODEGEN, `codegen-llvm: generated IR does not parse (${options.name ?? 'module'}): ${diag.getMessage()} at line ${diag.getLineNo()}: ${line.trim()}`);
+        throw new KilnError(
+          CODEGEN,
+          `codegen-llvm: generated IR does not parse (${options.name ?? 'module'}): ${diag.getMessage()} at line ${diag.getLineNo()}: ${line.trim()}`,
+        );
       }
-      if (llvm.verifyModule(mod)) throw new KilnError(CODEGEN, `codegen-llvm: generated IR of ${options.name ?? 'module'} fails LLVM verification`);
+      if (llvm.verifyModule(mod))
+        throw new KilnError(
+          CODEGEN,
+          `codegen-llvm: generated IR of ${options.name ?? 'module'} fails LLVM verification`,
+        );
       llvm.WriteBitcodeToFile(mod, bc);
       input = bc;
     }
@@ -157,11 +175,24 @@ export function compileToSharedLibrary(llvmIR: string, options: CompileOptions):
     run(tc.opt, [`-O${level}`, ...cpuArgs, input, '-o', optBc], 'opt');
     const optimizedIR = run(tc.opt, ['-S', optBc, '-o', '-'], 'opt -S');
     const obj = join(dir, 'kernels.o');
-    run(tc.llc, [`-O${level}`, ...cpuArgs, '-filetype=obj', '-relocation-model=pic', optBc, '-o', obj], 'llc');
+    run(
+      tc.llc,
+      [`-O${level}`, ...cpuArgs, '-filetype=obj', '-relocation-model=pic', optBc, '-o', obj],
+      'llc',
+    );
     let asm: string | undefined;
-    if (options.emitAsm) asm = run(tc.llc, [`-O${level}`, ...cpuArgs, '-filetype=asm', '-relocation-model=pic', optBc, '-o', '-'], 'llc (asm)');
+    if (options.emitAsm)
+      asm = run(
+        tc.llc,
+        [`-O${level}`, ...cpuArgs, '-filetype=asm', '-relocation-model=pic', optBc, '-o', '-'],
+        'llc (asm)',
+      );
     const so = join(dir, 'kernels.so');
-    run(tc.cc, ['-shared', '-o', so, obj, runtimeObject(tc), '-lm', '-lpthread'], 'linking the kernel library');
+    run(
+      tc.cc,
+      ['-shared', '-o', so, obj, runtimeObject(tc), '-lm', '-lpthread'],
+      'linking the kernel library',
+    );
     return { library: new Uint8Array(readFileSync(so)), optimizedIR, asm };
   } finally {
     rmSync(dir, { recursive: true, force: true });
