@@ -7,8 +7,19 @@ import { onnx, onnxDTypeOf } from '../proto.js';
 import { closeness, compileAndLoad } from '../testing.test-util.js';
 
 type VI = { name: string; dtype: string; shape: number[] };
-const vi = (v: VI) => ({ name: v.name, type: { tensorType: { elemType: onnxDTypeOf(v.dtype), shape: { dim: v.shape.map((d) => ({ dimValue: d })) } } } });
-const node = (op: string, input: string[], output: string[], attribute: object[] = []) => ({ opType: op, input, output, name: output[0], attribute });
+const vi = (v: VI) => ({
+  name: v.name,
+  type: {
+    tensorType: { elemType: onnxDTypeOf(v.dtype), shape: { dim: v.shape.map((d) => ({ dimValue: d })) } },
+  },
+});
+const node = (op: string, input: string[], output: string[], attribute: object[] = []) => ({
+  opType: op,
+  input,
+  output,
+  name: output[0],
+  attribute,
+});
 
 function model(nodes: object[], inputs: VI[], outputs: string[], opset: number): Uint8Array {
   const m = onnx.ModelProto.fromObject({
@@ -33,22 +44,37 @@ describe('Scan', () => {
     const bodyG = {
       name: 'body',
       node: [
-        node('Constant', [], ['half'], [{ name: 'value', type: 4, t: { dataType: 1, dims: [], floatData: [0.5] } }]),
+        node(
+          'Constant',
+          [],
+          ['half'],
+          [{ name: 'value', type: 4, t: { dataType: 1, dims: [], floatData: [0.5] } }],
+        ),
         node('Mul', ['s_in', 'half'], ['sh']),
         node('Add', ['sh', 'x_t'], ['s_out']),
         node('Tanh', ['s_out'], ['y_t']),
       ],
-      input: [vi({ name: 's_in', dtype: 'float32', shape: [3] }), vi({ name: 'x_t', dtype: 'float32', shape: [3] })],
+      input: [
+        vi({ name: 's_in', dtype: 'float32', shape: [3] }),
+        vi({ name: 'x_t', dtype: 'float32', shape: [3] }),
+      ],
       output: [{ name: 's_out' }, { name: 'y_t' }],
     };
     const bytes = model(
-      [node('Scan', ['s0', 'x'], ['s', 'y'], [
-        { name: 'body', type: 5, g: bodyG },
-        { name: 'num_scan_inputs', type: 2, i: 1 },
-        { name: 'scan_input_axes', type: 7, ints: [1] },
-        { name: 'scan_input_directions', type: 7, ints: [1] },
-        { name: 'scan_output_axes', type: 7, ints: [1] },
-      ])],
+      [
+        node(
+          'Scan',
+          ['s0', 'x'],
+          ['s', 'y'],
+          [
+            { name: 'body', type: 5, g: bodyG },
+            { name: 'num_scan_inputs', type: 2, i: 1 },
+            { name: 'scan_input_axes', type: 7, ints: [1] },
+            { name: 'scan_input_directions', type: 7, ints: [1] },
+            { name: 'scan_output_axes', type: 7, ints: [1] },
+          ],
+        ),
+      ],
       [
         { name: 's0', dtype: 'float32', shape: [3] },
         { name: 'x', dtype: 'float32', shape: [3, 4] },
@@ -58,7 +84,10 @@ describe('Scan', () => {
     );
     const s0 = rand(3, 1);
     const x = rand(12, 2);
-    const [s, y] = compileAndLoad(fromOnnx(bytes))(hostTensor('float32', [3], s0), hostTensor('float32', [3, 4], x));
+    const [s, y] = compileAndLoad(fromOnnx(bytes))(
+      hostTensor('float32', [3], s0),
+      hostTensor('float32', [3, 4], x),
+    );
     let st = [...s0];
     const ys: number[][] = [];
     for (let t = 0; t < 4; t++) {
@@ -84,14 +113,36 @@ describe('Loop', () => {
       node('Add', ['m', 'v'], ['acc_out']),
       node('Identity', ['acc_out'], ['scan_t']),
     ],
-    input: [vi({ name: 'i', dtype: 'int64', shape: [] }), vi({ name: 'c_in', dtype: 'bool', shape: [] }), vi({ name: 'acc_in', dtype: 'float32', shape: [2] })],
+    input: [
+      vi({ name: 'i', dtype: 'int64', shape: [] }),
+      vi({ name: 'c_in', dtype: 'bool', shape: [] }),
+      vi({ name: 'acc_in', dtype: 'float32', shape: [2] }),
+    ],
     output: [{ name: 'c_out' }, { name: 'acc_out' }, { name: 'scan_t' }],
   };
   const build = (trip: number | undefined) => {
     const nodes: object[] = [];
-    if (trip !== undefined) nodes.push(node('Constant', [], ['M'], [{ name: 'value', type: 4, t: { dataType: 7, dims: [], int64Data: [trip] } }]));
-    nodes.push(node('Loop', [trip !== undefined ? 'M' : 'Mrt', '', 'a0'], ['acc', 'scan'], [{ name: 'body', type: 5, g: bodyG }]));
-    const inputs: VI[] = [{ name: 'a0', dtype: 'float32', shape: [2] }, { name: 'v', dtype: 'float32', shape: [2] }];
+    if (trip !== undefined)
+      nodes.push(
+        node(
+          'Constant',
+          [],
+          ['M'],
+          [{ name: 'value', type: 4, t: { dataType: 7, dims: [], int64Data: [trip] } }],
+        ),
+      );
+    nodes.push(
+      node(
+        'Loop',
+        [trip !== undefined ? 'M' : 'Mrt', '', 'a0'],
+        ['acc', 'scan'],
+        [{ name: 'body', type: 5, g: bodyG }],
+      ),
+    );
+    const inputs: VI[] = [
+      { name: 'a0', dtype: 'float32', shape: [2] },
+      { name: 'v', dtype: 'float32', shape: [2] },
+    ];
     if (trip === undefined) inputs.push({ name: 'Mrt', dtype: 'int64', shape: [] });
     return model(nodes, inputs, ['acc', 'scan'], 13);
   };
@@ -99,7 +150,10 @@ describe('Loop', () => {
   it('unrolls a constant trip count; the iteration number folds into each step', () => {
     const a0 = rand(2, 3);
     const v = rand(2, 4);
-    const [acc, scan] = compileAndLoad(fromOnnx(build(4)))(hostTensor('float32', [2], a0), hostTensor('float32', [2], v));
+    const [acc, scan] = compileAndLoad(fromOnnx(build(4)))(
+      hostTensor('float32', [2], a0),
+      hostTensor('float32', [2], v),
+    );
     let a = [...a0];
     const rows: number[] = [];
     for (let i = 0; i < 4; i++) {

@@ -17,7 +17,8 @@ import { conv } from '../registry.js';
 import { em, normAxis } from './common.js';
 
 const V = (...v: number[]) => v;
-const many = (name: string, versions: number[], f: ConverterDef['convert']): ConverterDef[] => versions.map((s) => conv(name, s, f));
+const many = (name: string, versions: number[], f: ConverterDef['convert']): ConverterDef[] =>
+  versions.map((s) => conv(name, s, f));
 
 /** Largest number of iterations unrolled; beyond it the graph would grow without bound. */
 export const MAX_UNROLL = 256;
@@ -35,7 +36,7 @@ function sliceAt(ctx: NodeContext, x: Expr, axis: number, t: number): OnnxValue 
 
 /** A boolean scalar known at import time, or undefined. */
 function knownBool(v: OnnxValue | undefined): boolean | undefined {
-  if (!v || v.kind !== 'host' || v.t.data.length !== 1) return undefined;
+  if (v?.kind !== 'host' || v.t.data.length !== 1) return undefined;
   return v.t.data[0] !== 0;
 }
 
@@ -49,17 +50,31 @@ function loopConvert(ctx: NodeContext): (OnnxValue | undefined)[] {
   const condV = ctx.input(1);
   let trip: number | undefined;
   if (mv) {
-    if (mv.kind !== 'host') ctx.fail(OnnxErrorCodes.ONNX_DYNAMIC, 'the trip count M must be known at compile time to unroll the loop');
+    if (mv.kind !== 'host')
+      ctx.fail(
+        OnnxErrorCodes.ONNX_DYNAMIC,
+        'the trip count M must be known at compile time to unroll the loop',
+      );
     trip = (mv as { t: { data: Float64Array } }).t.data[0];
   }
   let cond = condV ? knownBool(condV) : true;
-  if (cond === undefined) ctx.fail(OnnxErrorCodes.ONNX_DYNAMIC, 'the loop condition must be known at compile time to unroll the loop');
-  if (trip === undefined && !condV) ctx.unsupported('a loop with neither a trip count nor a condition (infinite)');
-  if (trip !== undefined && trip > MAX_UNROLL) ctx.unsupported(`a trip count of ${trip} (unrolling is limited to ${MAX_UNROLL} iterations)`);
+  if (cond === undefined)
+    ctx.fail(
+      OnnxErrorCodes.ONNX_DYNAMIC,
+      'the loop condition must be known at compile time to unroll the loop',
+    );
+  if (trip === undefined && !condV)
+    ctx.unsupported('a loop with neither a trip count nor a condition (infinite)');
+  if (trip !== undefined && trip > MAX_UNROLL)
+    ctx.unsupported(`a trip count of ${trip} (unrolling is limited to ${MAX_UNROLL} iterations)`);
   const nCarried = ctx.numInputs - 2;
   let carried: OnnxValue[] = Array.from({ length: nCarried }, (_, i) => ctx.req(i + 2));
   const nScan = (g.output ?? []).length - 1 - nCarried;
-  if (nScan < 0) ctx.fail(OnnxErrorCodes.ONNX_INVALID, `the body has ${(g.output ?? []).length} outputs for ${nCarried} loop-carried values`);
+  if (nScan < 0)
+    ctx.fail(
+      OnnxErrorCodes.ONNX_INVALID,
+      `the body has ${(g.output ?? []).length} outputs for ${nCarried} loop-carried values`,
+    );
   const scans: OnnxValue[][] = Array.from({ length: nScan }, () => []);
   let i = 0;
   while (cond && (trip === undefined || i < trip)) {
@@ -67,7 +82,10 @@ function loopConvert(ctx: NodeContext): (OnnxValue | undefined)[] {
     const iter = hostValue(hostTensor('int64', [], [i]));
     const outs = ctx.subgraph(g, [iter, hostValue(hostTensor('bool', [], [1])), ...carried]);
     const c = knownBool(outs[0]);
-    if (c === undefined) ctx.unsupported('a loop whose condition is computed at run time (the iteration count would be dynamic)');
+    if (c === undefined)
+      ctx.unsupported(
+        'a loop whose condition is computed at run time (the iteration count would be dynamic)',
+      );
     cond = c;
     carried = outs.slice(1, 1 + nCarried);
     outs.slice(1 + nCarried).forEach((v, k) => scans[k].push(v));
@@ -95,7 +113,13 @@ function scanConvert(ctx: NodeContext): (OnnxValue | undefined)[] {
 }
 
 /** The opset-9+ Scan over already batch-free states and scan inputs. */
-function scanCore(ctx: NodeContext, g: GraphProto, states0: OnnxValue[], xs: OnnxValue[], nIn: number): OnnxValue[] {
+function scanCore(
+  ctx: NodeContext,
+  g: GraphProto,
+  states0: OnnxValue[],
+  xs: OnnxValue[],
+  nIn: number,
+): OnnxValue[] {
   const nState = states0.length;
   const inAxes = ctx.ints('scan_input_axes') ?? new Array<number>(nIn).fill(0);
   const inDirs = ctx.ints('scan_input_directions') ?? new Array<number>(nIn).fill(0);
@@ -107,8 +131,10 @@ function scanCore(ctx: NodeContext, g: GraphProto, states0: OnnxValue[], xs: Onn
     const d = dims(ctx, x);
     const a = normAxis(ctx, inAxes[k] ?? 0, d.length);
     const n = constDim(d[a]);
-    if (n === undefined) ctx.fail(OnnxErrorCodes.ONNX_DYNAMIC, `scan input ${k} has a dynamic length along its scan axis`);
-    if (T !== undefined && T !== n) ctx.fail(OnnxErrorCodes.ONNX_INVALID, `scan inputs disagree on the sequence length (${T} vs ${n})`);
+    if (n === undefined)
+      ctx.fail(OnnxErrorCodes.ONNX_DYNAMIC, `scan input ${k} has a dynamic length along its scan axis`);
+    if (T !== undefined && T !== n)
+      ctx.fail(OnnxErrorCodes.ONNX_INVALID, `scan inputs disagree on the sequence length (${T} vs ${n})`);
     T = n;
     return a;
   });
@@ -140,7 +166,8 @@ function scanV8(ctx: NodeContext, g: GraphProto, nIn: number): OnnxValue[] {
   const bd = constDim(dims(ctx, xs[0])[0]);
   if (bd === undefined) ctx.fail(OnnxErrorCodes.ONNX_DYNAMIC, 'the batch size must be static');
   const T = constDim(dims(ctx, xs[0])[1]);
-  if (lens && !(lens.kind === 'host' && Array.from(lens.t.data).every((l) => l === T))) ctx.unsupported('sequence_lens shorter than the sequence (opset 8 Scan)');
+  if (lens && !(lens.kind === 'host' && Array.from(lens.t.data).every((l) => l === T)))
+    ctx.unsupported('sequence_lens shorter than the sequence (opset 8 Scan)');
   const dirs = ctx.ints('directions') ?? new Array<number>(nIn).fill(0);
   const perBatch: OnnxValue[][] = [];
   for (let b = 0; b < bd!; b++) {
@@ -149,11 +176,23 @@ function scanV8(ctx: NodeContext, g: GraphProto, nIn: number): OnnxValue[] {
     perBatch.push(scanCoreV8(ctx, g, st, xb, dirs));
   }
   const n = perBatch[0].length;
-  return Array.from({ length: n }, (_, k) => stack(ctx, perBatch.map((r) => r[k]), 0));
+  return Array.from({ length: n }, (_, k) =>
+    stack(
+      ctx,
+      perBatch.map((r) => r[k]),
+      0,
+    ),
+  );
 }
 
 /** One batch row of an opset-8 Scan: scan axis 0, per-input directions, outputs stacked forward. */
-function scanCoreV8(ctx: NodeContext, g: GraphProto, states0: OnnxValue[], xs: OnnxValue[], dirs: readonly number[]): OnnxValue[] {
+function scanCoreV8(
+  ctx: NodeContext,
+  g: GraphProto,
+  states0: OnnxValue[],
+  xs: OnnxValue[],
+  dirs: readonly number[],
+): OnnxValue[] {
   const nState = states0.length;
   const T = constDim(dims(ctx, xs[0])[0]);
   if (T === undefined) return ctx.fail(OnnxErrorCodes.ONNX_DYNAMIC, 'the sequence length must be static');

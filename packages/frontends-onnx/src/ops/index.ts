@@ -1,7 +1,7 @@
 // The built-in converter table and the newest opset it knows.
 import { ConverterTable } from '../registry.js';
-import { CONTROL_CONVERTERS } from './control.js';
 import { ATTENTION_CONVERTERS } from './attention.js';
+import { CONTROL_CONVERTERS } from './control.js';
 import { ELEMENTWISE_CONVERTERS } from './elementwise.js';
 import { EXTRA_CONVERTERS } from './extra.js';
 import { MISC_CONVERTERS } from './misc.js';
@@ -16,6 +16,17 @@ export const MAX_OPSET = 28;
 export const MIN_OPSET = 7;
 
 export function createConverterTable(): ConverterTable {
-  return new ConverterTable().add(...ELEMENTWISE_CONVERTERS, ...TENSOR_CONVERTERS, ...NN_CONVERTERS, ...REDUCE_CONVERTERS, ...QUANT_CONVERTERS, ...RNN_CONVERTERS, ...CONTROL_CONVERTERS, ...MISC_CONVERTERS, ...EXTRA_CONVERTERS, ...ATTENTION_CONVERTERS);
+  return new ConverterTable().add(
+    ...ELEMENTWISE_CONVERTERS,
+    ...TENSOR_CONVERTERS,
+    ...NN_CONVERTERS,
+    ...REDUCE_CONVERTERS,
+    ...QUANT_CONVERTERS,
+    ...RNN_CONVERTERS,
+    ...CONTROL_CONVERTERS,
+    ...MISC_CONVERTERS,
+    ...EXTRA_CONVERTERS,
+    ...ATTENTION_CONVERTERS,
+  );
 }
 export const DEFAULT_CONVERTERS: ConverterTable = createConverterTable();

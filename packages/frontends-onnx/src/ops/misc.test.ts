@@ -28,7 +28,11 @@ describe('ScatterND', () => {
       outputs: ['y'],
       opset: 18,
     });
-    const [y] = compileAndLoad(fromOnnx(bytes))(hostTensor('float32', [4, 3], data), hostTensor('int64', [3, 1], idx), hostTensor('float32', [3, 3], upd));
+    const [y] = compileAndLoad(fromOnnx(bytes))(
+      hostTensor('float32', [4, 3], data),
+      hostTensor('int64', [3, 1], idx),
+      hostTensor('float32', [3, 3], upd),
+    );
     const want = [...data];
     idx.forEach((r, n) => {
       const row = r < 0 ? r + 4 : r;
@@ -43,7 +47,9 @@ describe('ReverseSequence', () => {
     const x = rand(3 * 4 * 2, 3);
     const lens = [4, 2, 1];
     const bytes = buildModel({
-      nodes: [{ op: 'ReverseSequence', inputs: ['x', 'l'], outputs: ['y'], attrs: { time_axis: 1, batch_axis: 0 } }],
+      nodes: [
+        { op: 'ReverseSequence', inputs: ['x', 'l'], outputs: ['y'], attrs: { time_axis: 1, batch_axis: 0 } },
+      ],
       inputs: [
         { name: 'x', dtype: 'float32', shape: [3, 4, 2] },
         { name: 'l', dtype: 'int64', shape: [3] },
@@ -51,10 +57,14 @@ describe('ReverseSequence', () => {
       outputs: ['y'],
       opset: 10,
     });
-    const [y] = compileAndLoad(fromOnnx(bytes))(hostTensor('float32', [3, 4, 2], x), hostTensor('int64', [3], lens));
+    const [y] = compileAndLoad(fromOnnx(bytes))(
+      hostTensor('float32', [3, 4, 2], x),
+      hostTensor('int64', [3], lens),
+    );
     const want: number[] = [];
     for (let b = 0; b < 3; b++)
-      for (let t = 0; t < 4; t++) for (let c = 0; c < 2; c++) want.push(x[(b * 4 + (t < lens[b] ? lens[b] - 1 - t : t)) * 2 + c]);
+      for (let t = 0; t < 4; t++)
+        for (let c = 0; c < 2; c++) want.push(x[(b * 4 + (t < lens[b] ? lens[b] - 1 - t : t)) * 2 + c]);
     expect(y.data).toEqual(want);
   });
 });
@@ -77,7 +87,10 @@ describe('DFT', () => {
       inits: { len: hostTensor('int64', [], [8]) },
       opset: 17,
     });
-    const [y, yr] = compileAndLoad(fromOnnx(bytes))(hostTensor('float32', [2, n, 2], x), hostTensor('float32', [2, 5, 1], xr));
+    const [y, yr] = compileAndLoad(fromOnnx(bytes))(
+      hostTensor('float32', [2, n, 2], x),
+      hostTensor('float32', [2, 5, 1], xr),
+    );
     const dft = (re: number[], im: number[], m: number, bins: number) => {
       const out: number[] = [];
       for (let k = 0; k < bins; k++) {
@@ -114,10 +127,21 @@ describe('RotaryEmbedding', () => {
     const sin = rand(5 * 2, 8);
     const pos = [4, 0, 2];
     const bytes = buildModel({
-      nodes: [{ op: 'RotaryEmbedding', inputs: ['x', 'c', 's', 'p'], outputs: ['y'], attrs: { interleaved: 1, rotary_embedding_dim: rot } }],
+      nodes: [
+        {
+          op: 'RotaryEmbedding',
+          inputs: ['x', 'c', 's', 'p'],
+          outputs: ['y'],
+          attrs: { interleaved: 1, rotary_embedding_dim: rot },
+        },
+      ],
       inputs: [{ name: 'x', dtype: 'float32', shape: [B, N, S, D] }],
       outputs: ['y'],
-      inits: { c: hostTensor('float32', [5, 2], cos), s: hostTensor('float32', [5, 2], sin), p: hostTensor('int64', [1, 3], pos) },
+      inits: {
+        c: hostTensor('float32', [5, 2], cos),
+        s: hostTensor('float32', [5, 2], sin),
+        p: hostTensor('int64', [1, 3], pos),
+      },
       opset: 23,
     });
     const [y] = compileAndLoad(fromOnnx(bytes))(hostTensor('float32', [B, N, S, D], x));
@@ -153,8 +177,14 @@ describe('Det, AffineGrid, MaxUnpool, Col2Im, Unique', () => {
       outputs: ['da', 'db'],
       opset: 11,
     });
-    const [da, db] = compileAndLoad(fromOnnx(bytes))(hostTensor('float32', [2, 3, 3], a), hostTensor('float32', [2, 2], b));
-    const det3 = (m: number[]) => m[0] * (m[4] * m[8] - m[5] * m[7]) - m[1] * (m[3] * m[8] - m[5] * m[6]) + m[2] * (m[3] * m[7] - m[4] * m[6]);
+    const [da, db] = compileAndLoad(fromOnnx(bytes))(
+      hostTensor('float32', [2, 3, 3], a),
+      hostTensor('float32', [2, 2], b),
+    );
+    const det3 = (m: number[]) =>
+      m[0] * (m[4] * m[8] - m[5] * m[7]) -
+      m[1] * (m[3] * m[8] - m[5] * m[6]) +
+      m[2] * (m[3] * m[7] - m[4] * m[6]);
     expect(da.shape).toEqual([2]);
     expect(closeness(da.data, [det3(a.slice(0, 9)), det3(a.slice(9))])).toBeLessThanOrEqual(1);
     expect(closeness(db.data, [b[0] * b[3] - b[1] * b[2]])).toBeLessThanOrEqual(1);
@@ -176,7 +206,8 @@ describe('Det, AffineGrid, MaxUnpool, Col2Im, Unique', () => {
         for (let j = 0; j < 4; j++) {
           const xs = -1 + (2 * j + 1) / 4;
           const ys = -1 + (2 * i + 1) / 3;
-          for (let r = 0; r < 2; r++) want.push(theta[n * 6 + r * 3] * xs + theta[n * 6 + r * 3 + 1] * ys + theta[n * 6 + r * 3 + 2]);
+          for (let r = 0; r < 2; r++)
+            want.push(theta[n * 6 + r * 3] * xs + theta[n * 6 + r * 3 + 1] * ys + theta[n * 6 + r * 3 + 2]);
         }
     expect(g.shape).toEqual([2, 3, 4, 2]);
     expect(closeness(g.data, want)).toBeLessThanOrEqual(1);
@@ -185,7 +216,14 @@ describe('Det, AffineGrid, MaxUnpool, Col2Im, Unique', () => {
   it('MaxUnpool scatters to the pooled positions and pads to output_shape', () => {
     const x = rand(4, 12);
     const bytes = buildModel({
-      nodes: [{ op: 'MaxUnpool', inputs: ['x', 'i', 'os'], outputs: ['y'], attrs: { kernel_shape: [2, 2], strides: [2, 2] } }],
+      nodes: [
+        {
+          op: 'MaxUnpool',
+          inputs: ['x', 'i', 'os'],
+          outputs: ['y'],
+          attrs: { kernel_shape: [2, 2], strides: [2, 2] },
+        },
+      ],
       inputs: [
         { name: 'x', dtype: 'float32', shape: [1, 1, 2, 2] },
         { name: 'i', dtype: 'int64', shape: [1, 1, 2, 2] },
@@ -195,7 +233,10 @@ describe('Det, AffineGrid, MaxUnpool, Col2Im, Unique', () => {
       opset: 11,
     });
     const idx = [5, 3, 8, 15];
-    const [y] = compileAndLoad(fromOnnx(bytes))(hostTensor('float32', [1, 1, 2, 2], x), hostTensor('int64', [1, 1, 2, 2], idx));
+    const [y] = compileAndLoad(fromOnnx(bytes))(
+      hostTensor('float32', [1, 1, 2, 2], x),
+      hostTensor('int64', [1, 1, 2, 2], idx),
+    );
     const want = new Array<number>(25).fill(0);
     idx.forEach((p, k) => (want[Math.floor(p / 4) * 5 + (p % 4)] = x[k]));
     expect(y.data).toEqual(want);
@@ -245,14 +286,27 @@ describe('Det, AffineGrid, MaxUnpool, Col2Im, Unique', () => {
     expect(i.data).toEqual([1, 0, 3, 4]);
     expect(inv.data).toEqual([1, 0, 0, 2, 3, 2]);
     expect(cnt.data).toEqual([2, 1, 2, 1]);
-    const dyn = buildModel({ nodes: [{ op: 'Unique', inputs: ['x'], outputs: ['u'] }], inputs: [{ name: 'x', dtype: 'float32', shape: [4] }], outputs: ['u'], opset: 11 });
+    const dyn = buildModel({
+      nodes: [{ op: 'Unique', inputs: ['x'], outputs: ['u'] }],
+      inputs: [{ name: 'x', dtype: 'float32', shape: [4] }],
+      outputs: ['u'],
+      opset: 11,
+    });
     expect(() => fromOnnx(dyn)).toThrow(expect.objectContaining({ code: 'ONNX_DYNAMIC' }));
   });
 });
 
 describe('GridSample, SwiGLU, TensorScatter', () => {
   /** Scalar 2-D reference following the ONNX definition (linear / nearest). */
-  function gridSampleRef(x: number[], H: number, W: number, g: [number, number], mode: string, pad: string, ac: boolean): number {
+  function gridSampleRef(
+    x: number[],
+    H: number,
+    W: number,
+    g: [number, number],
+    mode: string,
+    pad: string,
+    ac: boolean,
+  ): number {
     const reflect = (v: number, lo: number, hi: number) => {
       const rng = hi - lo;
       if (v < lo) {
@@ -270,11 +324,12 @@ describe('GridSample, SwiGLU, TensorScatter', () => {
       return v;
     };
     const dimsHW = [H, W];
-    const lo = (d: number) => (ac ? 0 : -0.5);
+    const lo = (_d: number) => (ac ? 0 : -0.5);
     const hi = (d: number) => (ac ? d - 1 : d - 0.5);
     const coord = (n: number, d: number) => {
       let v = ac ? ((n + 1) / 2) * (d - 1) : ((n + 1) * d - 1) / 2;
-      if (mode === 'nearest') v = Math.round(v) - (Math.abs(v % 1) === 0.5 && Math.round(v) % 2 !== 0 ? 1 : 0);
+      if (mode === 'nearest')
+        v = Math.round(v) - (Math.abs(v % 1) === 0.5 && Math.round(v) % 2 !== 0 ? 1 : 0);
       if (v < lo(d) || v > hi(d)) {
         if (pad === 'border') v = Math.min(d - 1, Math.max(0, v));
         else if (pad === 'reflection') v = reflect(v, lo(d), hi(d));
@@ -297,7 +352,10 @@ describe('GridSample, SwiGLU, TensorScatter', () => {
     const x0 = Math.floor(xv);
     const ty = yv - y0;
     const tx = xv - x0;
-    return (1 - ty) * ((1 - tx) * pix(y0, x0) + tx * pix(y0, x0 + 1)) + ty * ((1 - tx) * pix(y0 + 1, x0) + tx * pix(y0 + 1, x0 + 1));
+    return (
+      (1 - ty) * ((1 - tx) * pix(y0, x0) + tx * pix(y0, x0 + 1)) +
+      ty * ((1 - tx) * pix(y0 + 1, x0) + tx * pix(y0 + 1, x0 + 1))
+    );
   }
 
   for (const [mode, pad, ac] of [
@@ -313,7 +371,14 @@ describe('GridSample, SwiGLU, TensorScatter', () => {
       const x = rand(H * W, 14);
       const grid = rand(Ho * Wo * 2, 15, -1.7, 1.7);
       const bytes = buildModel({
-        nodes: [{ op: 'GridSample', inputs: ['x', 'g'], outputs: ['y'], attrs: { mode, padding_mode: pad, align_corners: ac ? 1 : 0 } }],
+        nodes: [
+          {
+            op: 'GridSample',
+            inputs: ['x', 'g'],
+            outputs: ['y'],
+            attrs: { mode, padding_mode: pad, align_corners: ac ? 1 : 0 },
+          },
+        ],
         inputs: [
           { name: 'x', dtype: 'float32', shape: [1, 1, H, W] },
           { name: 'g', dtype: 'float32', shape: [1, Ho, Wo, 2] },
@@ -321,8 +386,13 @@ describe('GridSample, SwiGLU, TensorScatter', () => {
         outputs: ['y'],
         opset: 20,
       });
-      const [y] = compileAndLoad(fromOnnx(bytes))(hostTensor('float32', [1, 1, H, W], x), hostTensor('float32', [1, Ho, Wo, 2], grid));
-      const want = Array.from({ length: Ho * Wo }, (_, p) => gridSampleRef(x, H, W, [grid[2 * p], grid[2 * p + 1]], mode, pad, ac));
+      const [y] = compileAndLoad(fromOnnx(bytes))(
+        hostTensor('float32', [1, 1, H, W], x),
+        hostTensor('float32', [1, Ho, Wo, 2], grid),
+      );
+      const want = Array.from({ length: Ho * Wo }, (_, p) =>
+        gridSampleRef(x, H, W, [grid[2 * p], grid[2 * p + 1]], mode, pad, ac),
+      );
       expect(closeness(y.data, want)).toBeLessThanOrEqual(1);
     });
   }
@@ -354,10 +424,16 @@ describe('GridSample, SwiGLU, TensorScatter', () => {
       hostTensor('float32', [2, 2, 3], upd),
       hostTensor('int64', [2], [1, 3]),
     );
-    expect(closeness(s.data, a.map((v, i) => (v / (1 + Math.exp(-0.5 * v))) * b[i]))).toBeLessThanOrEqual(1);
+    expect(
+      closeness(
+        s.data,
+        a.map((v, i) => (v / (1 + Math.exp(-0.5 * v))) * b[i]),
+      ),
+    ).toBeLessThanOrEqual(1);
     const want = [...cache];
     [1, 3].forEach((w, bi) => {
-      for (let q = 0; q < 2; q++) for (let c = 0; c < 3; c++) want[(bi * 4 + ((w + q) % 4)) * 3 + c] = upd[(bi * 2 + q) * 3 + c];
+      for (let q = 0; q < 2; q++)
+        for (let c = 0; c < 3; c++) want[(bi * 4 + ((w + q) % 4)) * 3 + c] = upd[(bi * 2 + q) * 3 + c];
     });
     expect(t.data).toEqual(want);
   });
@@ -371,7 +447,14 @@ describe('CausalConvWithState, LinearAttention', () => {
     const bias = rand(C, 22);
     const past = rand(B * C * (k - 1), 23);
     const bytes = buildModel({
-      nodes: [{ op: 'CausalConvWithState', inputs: ['x', 'w', 'b', 'p'], outputs: ['y', 's'], attrs: { activation: 'silu' } }],
+      nodes: [
+        {
+          op: 'CausalConvWithState',
+          inputs: ['x', 'w', 'b', 'p'],
+          outputs: ['y', 's'],
+          attrs: { activation: 'silu' },
+        },
+      ],
       inputs: [
         { name: 'x', dtype: 'float32', shape: [B, C, L] },
         { name: 'p', dtype: 'float32', shape: [B, C, k - 1] },
@@ -380,12 +463,18 @@ describe('CausalConvWithState, LinearAttention', () => {
       inits: { w: hostTensor('float32', [C, 1, k], w), b: hostTensor('float32', [C], bias) },
       opset: 27,
     });
-    const [y, s] = compileAndLoad(fromOnnx(bytes))(hostTensor('float32', [B, C, L], x), hostTensor('float32', [B, C, k - 1], past));
+    const [y, s] = compileAndLoad(fromOnnx(bytes))(
+      hostTensor('float32', [B, C, L], x),
+      hostTensor('float32', [B, C, k - 1], past),
+    );
     const wantY: number[] = [];
     const wantS: number[] = [];
     for (let b = 0; b < B; b++)
       for (let c = 0; c < C; c++) {
-        const seq = [...past.slice((b * C + c) * (k - 1), (b * C + c + 1) * (k - 1)), ...x.slice((b * C + c) * L, (b * C + c + 1) * L)];
+        const seq = [
+          ...past.slice((b * C + c) * (k - 1), (b * C + c + 1) * (k - 1)),
+          ...x.slice((b * C + c) * L, (b * C + c + 1) * L),
+        ];
         for (let t = 0; t < L; t++) {
           let acc = bias[c];
           for (let j = 0; j < k; j++) acc += seq[t + j] * w[c * k + j];
@@ -405,7 +494,14 @@ describe('CausalConvWithState, LinearAttention', () => {
     const decay = rand(B * T * hkv, 27, -0.5, 0);
     const beta = rand(B * T * hkv, 28, 0.2, 0.9);
     const bytes = buildModel({
-      nodes: [{ op: 'LinearAttention', inputs: ['q', 'k', 'v', '', 'g', 'beta'], outputs: ['y', 's'], attrs: { q_num_heads: hq, kv_num_heads: hkv } }],
+      nodes: [
+        {
+          op: 'LinearAttention',
+          inputs: ['q', 'k', 'v', '', 'g', 'beta'],
+          outputs: ['y', 's'],
+          attrs: { q_num_heads: hq, kv_num_heads: hkv },
+        },
+      ],
       inputs: [
         { name: 'q', dtype: 'float32', shape: [B, T, hq * dk] },
         { name: 'k', dtype: 'float32', shape: [B, T, hkv * dk] },
@@ -430,7 +526,10 @@ describe('CausalConvWithState, LinearAttention', () => {
       const kt = kk.slice(t * dk, t * dk + dk);
       const g = Math.exp(decay[t]);
       for (const row of S) for (let m = 0; m < dv; m++) row[m] *= g;
-      const vt = Array.from({ length: dv }, (_, m) => beta[t] * (v[t * dv + m] - kt.reduce((a, kd, d) => a + kd * S[d][m], 0)));
+      const vt = Array.from(
+        { length: dv },
+        (_, m) => beta[t] * (v[t * dv + m] - kt.reduce((a, kd, d) => a + kd * S[d][m], 0)),
+      );
       for (let d = 0; d < dk; d++) for (let m = 0; m < dv; m++) S[d][m] += kt[d] * vt[m];
       for (let h = 0; h < hq; h++) {
         const qt = q.slice(t * hq * dk + h * dk, t * hq * dk + h * dk + dk);
@@ -520,7 +619,8 @@ describe('STFT, MelWeightMatrix', () => {
     });
     const [y] = compileAndLoad(fromOnnx(bytes))(hostTensor('float32', [1], [0]));
     expect(y.shape).toEqual([17, 4]);
-    for (let i = 0; i < 4; i++) expect(Math.max(...Array.from({ length: 17 }, (_, j) => y.data[j * 4 + i]))).toBeCloseTo(1, 6);
+    for (let i = 0; i < 4; i++)
+      expect(Math.max(...Array.from({ length: 17 }, (_, j) => y.data[j * 4 + i]))).toBeCloseTo(1, 6);
   });
 });
 
@@ -546,14 +646,22 @@ describe('DeformConv', () => {
       inits: { w: hostTensor('float32', [OC, C, k, k], w) },
       opset: 19,
     });
-    const [y] = compileAndLoad(fromOnnx(bytes))(hostTensor('float32', [1, C, H, W], x), hostTensor('float32', [1, 2 * K, oH, oW], off), hostTensor('float32', [1, K, oH, oW], mask));
-    const px = (c: number, i: number, j: number) => (i >= 0 && j >= 0 && i < H && j < W ? x[(c * H + i) * W + j] : 0);
+    const [y] = compileAndLoad(fromOnnx(bytes))(
+      hostTensor('float32', [1, C, H, W], x),
+      hostTensor('float32', [1, 2 * K, oH, oW], off),
+      hostTensor('float32', [1, K, oH, oW], mask),
+    );
+    const px = (c: number, i: number, j: number) =>
+      i >= 0 && j >= 0 && i < H && j < W ? x[(c * H + i) * W + j] : 0;
     const bil = (c: number, py: number, pxx: number) => {
       const y0 = Math.floor(py);
       const x0 = Math.floor(pxx);
       const ty = py - y0;
       const tx = pxx - x0;
-      return (1 - ty) * ((1 - tx) * px(c, y0, x0) + tx * px(c, y0, x0 + 1)) + ty * ((1 - tx) * px(c, y0 + 1, x0) + tx * px(c, y0 + 1, x0 + 1));
+      return (
+        (1 - ty) * ((1 - tx) * px(c, y0, x0) + tx * px(c, y0, x0 + 1)) +
+        ty * ((1 - tx) * px(c, y0 + 1, x0) + tx * px(c, y0 + 1, x0 + 1))
+      );
     };
     const want: number[] = [];
     for (let o = 0; o < OC; o++)
@@ -564,7 +672,7 @@ describe('DeformConv', () => {
             for (let a = 0; a < k; a++)
               for (let b = 0; b < k; b++) {
                 const t = a * k + b;
-                const py = i - pads[0] + a + off[((2 * t) * oH + i) * oW + j];
+                const py = i - pads[0] + a + off[(2 * t * oH + i) * oW + j];
                 const pxx = j - pads[1] + b + off[((2 * t + 1) * oH + i) * oW + j];
                 acc += w[((o * C + c) * k + a) * k + b] * bil(c, py, pxx) * mask[(t * oH + i) * oW + j];
               }
@@ -582,7 +690,14 @@ describe('RoiAlign', () => {
       const rois = [0.5, 1, 4.5, 4, -1.5, -0.5, 3, 2.5, 2, 2, 7.5, 6];
       const bi = [0, 1, 1];
       const bytes = buildModel({
-        nodes: [{ op: 'RoiAlign', inputs: ['x', 'r', 'b'], outputs: ['y'], attrs: { output_height: oh, output_width: ow, sampling_ratio: sr, mode } }],
+        nodes: [
+          {
+            op: 'RoiAlign',
+            inputs: ['x', 'r', 'b'],
+            outputs: ['y'],
+            attrs: { output_height: oh, output_width: ow, sampling_ratio: sr, mode },
+          },
+        ],
         inputs: [
           { name: 'x', dtype: 'float32', shape: [2, 1, H, W] },
           { name: 'r', dtype: 'float32', shape: [3, 4] },
@@ -591,7 +706,11 @@ describe('RoiAlign', () => {
         outputs: ['y'],
         opset: 16,
       });
-      const [y] = compileAndLoad(fromOnnx(bytes))(hostTensor('float32', [2, 1, H, W], x), hostTensor('float32', [3, 4], rois), hostTensor('int64', [3], bi));
+      const [y] = compileAndLoad(fromOnnx(bytes))(
+        hostTensor('float32', [2, 1, H, W], x),
+        hostTensor('float32', [3, 4], rois),
+        hostTensor('int64', [3], bi),
+      );
       const want: number[] = [];
       for (let r = 0; r < 3; r++) {
         const [sx, sy, ex, ey] = rois.slice(r * 4, r * 4 + 4).map((v) => v - 0.5);
@@ -617,7 +736,12 @@ describe('RoiAlign', () => {
                   if (xl >= W - 1) xh = xl = xx = W - 1;
                   const ly = yy - yl;
                   const lx = xx - xl;
-                  vals = [(1 - ly) * (1 - lx) * at(yl, xl), (1 - ly) * lx * at(yl, xh), ly * (1 - lx) * at(yh, xl), ly * lx * at(yh, xh)];
+                  vals = [
+                    (1 - ly) * (1 - lx) * at(yl, xl),
+                    (1 - ly) * lx * at(yl, xh),
+                    ly * (1 - lx) * at(yh, xl),
+                    ly * lx * at(yh, xh),
+                  ];
                 }
                 acc = mode === 'avg' ? acc + vals.reduce((a, b) => a + b, 0) : Math.max(acc, ...vals);
               }
@@ -630,7 +754,6 @@ describe('RoiAlign', () => {
 });
 
 describe('training optimizers and ai.onnx.ml', () => {
-
   it('Adam with two tensors at step 3 (bias correction) matches the update formula', async () => {
     const { onnx } = await import('../proto.js');
     const x = [rand(1, 40), rand(2, 41)];
@@ -639,7 +762,18 @@ describe('training optimizers and ai.onnx.ml', () => {
     const h = [rand(1, 46, 0, 1), rand(2, 47, 0, 1)];
     const [alpha, beta, eps, nc] = [0.95, 0.85, 0.01, 0.001];
     const names = ['R', 'T', 'X1', 'X2', 'G1', 'G2', 'V1', 'V2', 'H1', 'H2'];
-    const shapes: Record<string, number[]> = { R: [], T: [], X1: [1], X2: [2], G1: [1], G2: [2], V1: [1], V2: [2], H1: [1], H2: [2] };
+    const shapes: Record<string, number[]> = {
+      R: [],
+      T: [],
+      X1: [1],
+      X2: [2],
+      G1: [1],
+      G2: [2],
+      V1: [1],
+      V2: [2],
+      H1: [1],
+      H2: [2],
+    };
     const outs = ['X1n', 'X2n', 'V1n', 'V2n', 'H1n', 'H2n'];
     const m = onnx.ModelProto.fromObject({
       irVersion: 8,
@@ -664,7 +798,15 @@ describe('training optimizers and ai.onnx.ml', () => {
             ],
           },
         ],
-        input: names.map((n) => ({ name: n, type: { tensorType: { elemType: n === 'T' ? 7 : 1, shape: { dim: shapes[n].map((d) => ({ dimValue: d })) } } } })),
+        input: names.map((n) => ({
+          name: n,
+          type: {
+            tensorType: {
+              elemType: n === 'T' ? 7 : 1,
+              shape: { dim: shapes[n].map((d) => ({ dimValue: d })) },
+            },
+          },
+        })),
         output: outs.map((n) => ({ name: n })),
       },
     });

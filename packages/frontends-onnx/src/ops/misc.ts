@@ -22,9 +22,11 @@ import { conv } from '../registry.js';
 import { castTo, em, normAxis, scalar } from './common.js';
 
 const V = (...v: number[]) => v;
-const many = (name: string, versions: number[], f: ConverterDef['convert']): ConverterDef[] => versions.map((s) => conv(name, s, f));
+const many = (name: string, versions: number[], f: ConverterDef['convert']): ConverterDef[] =>
+  versions.map((s) => conv(name, s, f));
 /** An int64 constant tensor. */
-const i64c = (ctx: NodeContext, shape: readonly number[], data: ArrayLike<number>): Expr => exprOf(ctx, hostValue(hostTensor('int64', shape, data)));
+const i64c = (ctx: NodeContext, shape: readonly number[], data: ArrayLike<number>): Expr =>
+  exprOf(ctx, hostValue(hostTensor('int64', shape, data)));
 
 /**
  * Scalar constants of one dtype, one object per value: a fused kernel then takes each
@@ -39,7 +41,13 @@ function scalarCache(dt: string): (v: number) => Expr {
   };
 }
 
-const REDUCTIONS: Record<string, 'update' | 'add' | 'mul' | 'min' | 'max'> = { none: 'update', add: 'add', mul: 'mul', min: 'min', max: 'max' };
+const REDUCTIONS: Record<string, 'update' | 'add' | 'mul' | 'min' | 'max'> = {
+  none: 'update',
+  add: 'add',
+  mul: 'mul',
+  min: 'min',
+  max: 'max',
+};
 
 // ---------------------------------------------------------------- ScatterND
 
@@ -48,8 +56,11 @@ function scatterNdConvert(ctx: NodeContext): OnnxValue {
   const dd = staticDims(ctx, data);
   const id = staticDims(ctx, ctx.req(1));
   const k = id[id.length - 1];
-  if (k === undefined || k > dd.length) ctx.fail(OnnxErrorCodes.ONNX_INVALID, `indices' last dim ${k} exceeds the data rank ${dd.length}`);
-  const red = REDUCTIONS[ctx.str('reduction', 'none')] ?? ctx.unsupported(`reduction '${ctx.str('reduction', 'none')}'`);
+  if (k === undefined || k > dd.length)
+    ctx.fail(OnnxErrorCodes.ONNX_INVALID, `indices' last dim ${k} exceeds the data rank ${dd.length}`);
+  const red =
+    REDUCTIONS[ctx.str('reduction', 'none')] ??
+    ctx.unsupported(`reduction '${ctx.str('reduction', 'none')}'`);
   const n = numel(id.slice(0, -1));
   const slice = numel(dd.slice(k));
   const st = stridesOf(dd).slice(0, k);
@@ -57,8 +68,21 @@ function scatterNdConvert(ctx: NodeContext): OnnxValue {
   let idx = castTo(ctx, ctx.req(1), 'int64');
   const dimVec = i64c(ctx, [k], dd.slice(0, k));
   idx = em(ctx, op.where(em(ctx, op.less(idx, scalar(0, 'int64'))), em(ctx, op.add(idx, dimVec)), idx));
-  const lin = em(ctx, op.sum(em(ctx, op.multiply(idx, i64c(ctx, [k], st))), { axis: [id.length - 1], keepdims: false }));
-  const offs = em(ctx, op.add(em(ctx, op.reshape(lin, [n, 1])), i64c(ctx, [1, slice], Array.from({ length: slice }, (_, i) => i))));
+  const lin = em(
+    ctx,
+    op.sum(em(ctx, op.multiply(idx, i64c(ctx, [k], st))), { axis: [id.length - 1], keepdims: false }),
+  );
+  const offs = em(
+    ctx,
+    op.add(
+      em(ctx, op.reshape(lin, [n, 1])),
+      i64c(
+        ctx,
+        [1, slice],
+        Array.from({ length: slice }, (_, i) => i),
+      ),
+    ),
+  );
   const flatIdx = em(ctx, op.reshape(offs, [n * slice]));
   const flatUpd = em(ctx, op.reshape(exprOf(ctx, ctx.req(2)), [n * slice]));
   const flat = em(ctx, op.reshape(exprOf(ctx, data), [numel(dd)]));
@@ -77,8 +101,18 @@ function reverseSequenceConvert(ctx: NodeContext): OnnxValue {
   if (ta === ba) ctx.fail(OnnxErrorCodes.ONNX_INVALID, 'time_axis and batch_axis must differ');
   const T = d[ta];
   const tShape = d.map((_, i) => (i === ta ? T : 1));
-  const t = i64c(ctx, tShape, Array.from({ length: T }, (_, i) => i));
-  const lens = em(ctx, op.reshape(castTo(ctx, ctx.req(1), 'int64'), d.map((v, i) => (i === ba ? v : 1))));
+  const t = i64c(
+    ctx,
+    tShape,
+    Array.from({ length: T }, (_, i) => i),
+  );
+  const lens = em(
+    ctx,
+    op.reshape(
+      castTo(ctx, ctx.req(1), 'int64'),
+      d.map((v, i) => (i === ba ? v : 1)),
+    ),
+  );
   // Source index: len - 1 - t inside the row's length, t past it.
   const rev = em(ctx, op.subtract(em(ctx, op.subtract(lens, scalar(1, 'int64'))), t));
   const src = em(ctx, op.where(em(ctx, op.less(t, lens)), rev, t));
@@ -118,13 +152,25 @@ function rotaryConvert(ctx: NodeContext): OnnxValue {
     cos = em(ctx, op.take(cos, p, 0));
     sin = em(ctx, op.take(sin, p, 0));
   }
-  const cd = pos ? [...staticDims(ctx, pos), staticDims(ctx, ctx.req(1)).slice(-1)[0]] : staticDims(ctx, ctx.req(1));
-  if (cd[cd.length - 1] !== half) ctx.fail(OnnxErrorCodes.ONNX_INVALID, `the cos/sin caches' last dim ${cd[cd.length - 1]} is not rotary_embedding_dim/2 = ${half}`);
+  const cd = pos
+    ? [...staticDims(ctx, pos), staticDims(ctx, ctx.req(1)).slice(-1)[0]]
+    : staticDims(ctx, ctx.req(1));
+  if (cd[cd.length - 1] !== half)
+    ctx.fail(
+      OnnxErrorCodes.ONNX_INVALID,
+      `the cos/sin caches' last dim ${cd[cd.length - 1]} is not rotary_embedding_dim/2 = ${half}`,
+    );
   cos = em(ctx, op.expandDims(castTo(ctx, exprValue(cos), dt), 2));
   sin = em(ctx, op.expandDims(castTo(ctx, exprValue(sin), dt), 2));
   const interleaved = ctx.int('interleaved', 0) === 1;
-  const x1 = em(ctx, interleaved ? op.stridedSlice(xe, [3], [0], [rot], [2]) : op.stridedSlice(xe, [3], [0], [half]));
-  const x2 = em(ctx, interleaved ? op.stridedSlice(xe, [3], [1], [rot], [2]) : op.stridedSlice(xe, [3], [half], [rot]));
+  const x1 = em(
+    ctx,
+    interleaved ? op.stridedSlice(xe, [3], [0], [rot], [2]) : op.stridedSlice(xe, [3], [0], [half]),
+  );
+  const x2 = em(
+    ctx,
+    interleaved ? op.stridedSlice(xe, [3], [1], [rot], [2]) : op.stridedSlice(xe, [3], [half], [rot]),
+  );
   const real = em(ctx, op.subtract(em(ctx, op.multiply(cos, x1)), em(ctx, op.multiply(sin, x2))));
   const imag = em(ctx, op.add(em(ctx, op.multiply(sin, x1)), em(ctx, op.multiply(cos, x2))));
   let rotated: Expr;
@@ -159,14 +205,17 @@ function dftConvert(ctx: NodeContext): OnnxValue {
   } else axis = ctx.int('axis', 1);
   // The axis counts over the signal dims, i.e. not the trailing [re, im] dim.
   const sigAx = axis < 0 ? r + axis : axis;
-  if (sigAx < 0 || sigAx >= r - 1) ctx.fail(OnnxErrorCodes.ONNX_INVALID, `axis ${axis} is not a signal axis of a rank-${r} input`);
+  if (sigAx < 0 || sigAx >= r - 1)
+    ctx.fail(OnnxErrorCodes.ONNX_INVALID, `axis ${axis} is not a signal axis of a rank-${r} input`);
   const complexIn = xd[r - 1] === 2;
-  if (xd[r - 1] !== 1 && xd[r - 1] !== 2) ctx.fail(OnnxErrorCodes.ONNX_INVALID, `the last dim must be 1 (real) or 2 (complex), got ${xd[r - 1]}`);
+  if (xd[r - 1] !== 1 && xd[r - 1] !== 2)
+    ctx.fail(OnnxErrorCodes.ONNX_INVALID, `the last dim must be 1 (real) or 2 (complex), got ${xd[r - 1]}`);
   const nIn = xd[sigAx];
   let n = nIn;
   const lenV = ctx.input(1);
   if (lenV) {
-    if (lenV.kind !== 'host') ctx.fail(OnnxErrorCodes.ONNX_DYNAMIC, 'dft_length must be known at compile time');
+    if (lenV.kind !== 'host')
+      ctx.fail(OnnxErrorCodes.ONNX_DYNAMIC, 'dft_length must be known at compile time');
     n = (lenV as { t: { data: Float64Array } }).t.data[0];
   }
   const irfft = onesided && inverse;
@@ -177,13 +226,23 @@ function dftConvert(ctx: NodeContext): OnnxValue {
   let xe = exprOf(ctx, x);
   // Pad or crop the signal axis to the DFT length.
   if (nSig < nIn) xe = em(ctx, op.stridedSlice(xe, [sigAx], [0], [nSig]));
-  else if (nSig > nIn) xe = em(ctx, op.pad(xe, xd.flatMap((_, i) => (i === sigAx ? [0, nSig - nIn] : [0, 0])), 0));
+  else if (nSig > nIn)
+    xe = em(
+      ctx,
+      op.pad(
+        xe,
+        xd.flatMap((_, i) => (i === sigAx ? [0, nSig - nIn] : [0, 0])),
+        0,
+      ),
+    );
   // Move the signal axis to just before the [re, im] dim: [..., n, c].
   const perm = Array.from({ length: r }, (_, i) => i).filter((i) => i !== sigAx && i !== r - 1);
   perm.push(sigAx, r - 1);
   const moved = em(ctx, op.permuteDims(xe, perm));
   const re = em(ctx, op.squeeze(em(ctx, op.stridedSlice(moved, [r - 1], [0], [1])), [r - 1]));
-  const im = complexIn ? em(ctx, op.squeeze(em(ctx, op.stridedSlice(moved, [r - 1], [1], [2])), [r - 1])) : undefined;
+  const im = complexIn
+    ? em(ctx, op.squeeze(em(ctx, op.stridedSlice(moved, [r - 1], [1], [2])), [r - 1]))
+    : undefined;
   // y_k = Σ_j x_j e^{∓2πi jk/n}: with C = cos, S = ±sin, y = (C·re + S·im) + i(C·im - S·re).
   // For irfft, bin k counts twice (it stands for its conjugate n - k) except DC and Nyquist.
   const sign = inverse ? -1 : 1;
@@ -222,7 +281,9 @@ function dftConvert(ctx: NodeContext): OnnxValue {
 
 /** Normalized sample coordinates of `n` points in [-1, 1]. */
 function linspace(n: number, alignCorners: boolean): number[] {
-  return Array.from({ length: n }, (_, i) => (alignCorners ? (n > 1 ? -1 + (2 * i) / (n - 1) : 0) : -1 + (2 * i + 1) / n));
+  return Array.from({ length: n }, (_, i) =>
+    alignCorners ? (n > 1 ? -1 + (2 * i) / (n - 1) : 0) : -1 + (2 * i + 1) / n,
+  );
 }
 
 function affineGridConvert(ctx: NodeContext): OnnxValue {
@@ -231,7 +292,8 @@ function affineGridConvert(ctx: NodeContext): OnnxValue {
   const dt = dtypeOf(theta, ctx);
   const ac = ctx.int('align_corners', 0) === 1;
   const sp = size.slice(2);
-  if (sp.length !== 2 && sp.length !== 3) ctx.fail(OnnxErrorCodes.ONNX_INVALID, `size must have 4 or 5 values, got ${size.length}`);
+  if (sp.length !== 2 && sp.length !== 3)
+    ctx.fail(OnnxErrorCodes.ONNX_INVALID, `size must have 4 or 5 values, got ${size.length}`);
   const k = sp.length;
   // Base grid rows (x, y[, z], 1) with x along the last spatial dim.
   const axes = sp.map((n) => linspace(n, ac));
@@ -256,7 +318,8 @@ function affineGridConvert(ctx: NodeContext): OnnxValue {
 /** Int values of an input known at import time. */
 function hostInts(ctx: NodeContext, i: number, what: string): number[] {
   const v = ctx.req(i);
-  if (v.kind !== 'host') return ctx.fail(OnnxErrorCodes.ONNX_DYNAMIC, `${what} must be known at compile time`);
+  if (v.kind !== 'host')
+    return ctx.fail(OnnxErrorCodes.ONNX_DYNAMIC, `${what} must be known at compile time`);
   return Array.from(v.t.data);
 }
 
@@ -266,15 +329,18 @@ function detConvert(ctx: NodeContext): OnnxValue {
   const x = ctx.req(0);
   const d = staticDims(ctx, x);
   const n = d[d.length - 1];
-  if (d.length < 2 || d[d.length - 2] !== n) ctx.fail(OnnxErrorCodes.ONNX_INVALID, 'input must be [..., n, n]');
+  if (d.length < 2 || d[d.length - 2] !== n)
+    ctx.fail(OnnxErrorCodes.ONNX_INVALID, 'input must be [..., n, n]');
   if (n > 3) ctx.unsupported(`Det of ${n}×${n} matrices (only n ≤ 3, by cofactor expansion)`);
   const r = d.length;
   const xe = exprOf(ctx, x);
-  const a = (i: number, j: number): Expr => em(ctx, op.reshape(em(ctx, op.stridedSlice(xe, [r - 2, r - 1], [i, j], [i + 1, j + 1])), d.slice(0, -2)));
+  const a = (i: number, j: number): Expr =>
+    em(ctx, op.reshape(em(ctx, op.stridedSlice(xe, [r - 2, r - 1], [i, j], [i + 1, j + 1])), d.slice(0, -2)));
   const mul = (p: Expr, q: Expr) => em(ctx, op.multiply(p, q));
   const sub = (p: Expr, q: Expr) => em(ctx, op.subtract(p, q));
   if (n === 1) return exprValue(a(0, 0));
-  const det2 = (i0: number, i1: number, j0: number, j1: number) => sub(mul(a(i0, j0), a(i1, j1)), mul(a(i0, j1), a(i1, j0)));
+  const det2 = (i0: number, i1: number, j0: number, j1: number) =>
+    sub(mul(a(i0, j0), a(i1, j1)), mul(a(i0, j1), a(i1, j0)));
   if (n === 2) return exprValue(det2(0, 1, 0, 1));
   const t0 = mul(a(0, 0), det2(1, 2, 1, 2));
   const t1 = mul(a(0, 1), det2(1, 2, 0, 2));
@@ -288,10 +354,15 @@ function maxUnpoolConvert(ctx: NodeContext): OnnxValue {
   const x = ctx.req(0);
   const xd = staticDims(ctx, x);
   const n = xd.length - 2;
-  const kernel = ctx.ints('kernel_shape') ?? ctx.fail(OnnxErrorCodes.ONNX_INVALID, 'kernel_shape is required');
+  const kernel =
+    ctx.ints('kernel_shape') ?? ctx.fail(OnnxErrorCodes.ONNX_INVALID, 'kernel_shape is required');
   const strides = ctx.ints('strides') ?? new Array<number>(n).fill(1);
   const pads = ctx.ints('pads') ?? new Array<number>(2 * n).fill(0);
-  const inferred = [xd[0], xd[1], ...xd.slice(2).map((v, i) => (v - 1) * strides[i] - pads[i] - pads[i + n] + kernel[i])];
+  const inferred = [
+    xd[0],
+    xd[1],
+    ...xd.slice(2).map((v, i) => (v - 1) * strides[i] - pads[i] - pads[i + n] + kernel[i]),
+  ];
   // The indices address the flattened inferred output (N and C included), as MaxPool
   // produces them; a larger output_shape holds that result in its leading corner.
   const total = numel(inferred);
@@ -301,9 +372,19 @@ function maxUnpoolConvert(ctx: NodeContext): OnnxValue {
   const y = em(ctx, op.reshape(em(ctx, op.scatterElements(zeros, idx, vals, 0, 'update')), inferred));
   if (!ctx.input(2)) return exprValue(y);
   const out = hostInts(ctx, 2, 'output_shape');
-  if (out.length !== inferred.length || out.some((v, i) => v < inferred[i])) ctx.unsupported(`output_shape [${out.join(', ')}] smaller than the unpooled [${inferred.join(', ')}]`);
+  if (out.length !== inferred.length || out.some((v, i) => v < inferred[i]))
+    ctx.unsupported(`output_shape [${out.join(', ')}] smaller than the unpooled [${inferred.join(', ')}]`);
   if (out.every((v, i) => v === inferred[i])) return exprValue(y);
-  return exprValue(em(ctx, op.pad(y, out.flatMap((v, i) => [0, v - inferred[i]]), 0)));
+  return exprValue(
+    em(
+      ctx,
+      op.pad(
+        y,
+        out.flatMap((v, i) => [0, v - inferred[i]]),
+        0,
+      ),
+    ),
+  );
 }
 
 // ---------------------------------------------------------------- Col2Im
@@ -319,9 +400,16 @@ function col2imConvert(ctx: NodeContext): OnnxValue {
   const strides = ctx.ints('strides') ?? new Array<number>(k).fill(1);
   const K = numel(blk);
   const C = CK / K;
-  if (!Number.isInteger(C)) ctx.fail(OnnxErrorCodes.ONNX_INVALID, `input dim 1 (${CK}) is not a multiple of the block size ${K}`);
-  const nb = img.map((v, i) => Math.floor((v + pads[i] + pads[i + k] - dil[i] * (blk[i] - 1) - 1) / strides[i]) + 1);
-  if (numel(nb) !== L) ctx.fail(OnnxErrorCodes.ONNX_INVALID, `input dim 2 (${L}) does not match the ${numel(nb)} blocks of the image`);
+  if (!Number.isInteger(C))
+    ctx.fail(OnnxErrorCodes.ONNX_INVALID, `input dim 1 (${CK}) is not a multiple of the block size ${K}`);
+  const nb = img.map(
+    (v, i) => Math.floor((v + pads[i] + pads[i + k] - dil[i] * (blk[i] - 1) - 1) / strides[i]) + 1,
+  );
+  if (numel(nb) !== L)
+    ctx.fail(
+      OnnxErrorCodes.ONNX_INVALID,
+      `input dim 2 (${L}) does not match the ${numel(nb)} blocks of the image`,
+    );
   const P = numel(img);
   // Import-time map from each input element (c, kernel offset, block) to its image position;
   // positions in the padding go to an extra slot that is dropped afterwards.
@@ -358,7 +446,11 @@ function col2imConvert(ctx: NodeContext): OnnxValue {
 /** Unique on a value known at import time (the output shapes depend on the data). */
 function uniqueConvert(ctx: NodeContext): OnnxValue[] {
   const x = ctx.req(0);
-  if (x.kind !== 'host') ctx.fail(OnnxErrorCodes.ONNX_DYNAMIC, 'Unique needs its input at compile time (its output shape depends on the values)');
+  if (x.kind !== 'host')
+    ctx.fail(
+      OnnxErrorCodes.ONNX_DYNAMIC,
+      'Unique needs its input at compile time (its output shape depends on the values)',
+    );
   const t = (x as { t: { dtype: string; shape: readonly number[]; data: Float64Array } }).t;
   const sorted = ctx.int('sorted', 1) === 1;
   const hasAxis = ctx.hasAttr('axis');
@@ -396,13 +488,26 @@ function uniqueConvert(ctx: NodeContext): OnnxValue[] {
   yShape[axis] = m;
   const y = new Float64Array(numel(yShape));
   order.forEach((src, j) => {
-    for (let o = 0; o < outer; o++) for (let q = 0; q < inner; q++) y[(o * m + j) * inner + q] = t.data[(o * n + src) * inner + q];
+    for (let o = 0; o < outer; o++)
+      for (let q = 0; q < inner; q++) y[(o * m + j) * inner + q] = t.data[(o * n + src) * inner + q];
   });
   return [
     hostValue(hostTensor(t.dtype, yShape, y)),
     hostValue(hostTensor('int64', [m], order)),
-    hostValue(hostTensor('int64', [n], slices.map((v) => pos.get(key(v))!))),
-    hostValue(hostTensor('int64', [m], order.map((i) => counts.get(key(slices[i]))!))),
+    hostValue(
+      hostTensor(
+        'int64',
+        [n],
+        slices.map((v) => pos.get(key(v))!),
+      ),
+    ),
+    hostValue(
+      hostTensor(
+        'int64',
+        [m],
+        order.map((i) => counts.get(key(slices[i]))!),
+      ),
+    ),
   ];
 }
 
@@ -445,13 +550,32 @@ function tensorScatterConvert(ctx: NodeContext): OnnxValue {
   const mode = ctx.str('mode', 'linear');
   if (mode !== 'linear' && mode !== 'circular') ctx.fail(OnnxErrorCodes.ONNX_INVALID, `mode '${mode}'`);
   const S = ud[axis];
-  const s = i64c(ctx, ud.map((_, i) => (i === axis ? S : 1)), Array.from({ length: S }, (_, i) => i));
+  const s = i64c(
+    ctx,
+    ud.map((_, i) => (i === axis ? S : 1)),
+    Array.from({ length: S }, (_, i) => i),
+  );
   const w = ctx.input(2);
   let idx = s;
-  if (w) idx = em(ctx, op.add(em(ctx, op.reshape(castTo(ctx, w, 'int64'), ud.map((v, i) => (i === 0 ? v : 1)))), s));
+  if (w)
+    idx = em(
+      ctx,
+      op.add(
+        em(
+          ctx,
+          op.reshape(
+            castTo(ctx, w, 'int64'),
+            ud.map((v, i) => (i === 0 ? v : 1)),
+          ),
+        ),
+        s,
+      ),
+    );
   if (mode === 'circular') idx = em(ctx, op.floorMod(idx, scalar(cd[axis], 'int64')));
   const full = em(ctx, op.broadcastTo(idx, ud));
-  return exprValue(em(ctx, op.scatterElements(exprOf(ctx, cache), full, exprOf(ctx, ctx.req(1)), axis, 'update')));
+  return exprValue(
+    em(ctx, op.scatterElements(exprOf(ctx, cache), full, exprOf(ctx, ctx.req(1)), axis, 'update')),
+  );
 }
 
 // ---------------------------------------------------------------- GridSample
@@ -467,14 +591,19 @@ function gridSampleConvert(ctx: NodeContext): OnnxValue {
   const xd = staticDims(ctx, x);
   const gd = staticDims(ctx, ctx.req(1));
   const k = xd.length - 2;
-  if (k < 1 || gd[gd.length - 1] !== k) ctx.fail(OnnxErrorCodes.ONNX_INVALID, `grid's last dim ${gd[gd.length - 1]} must equal the ${k} spatial dims`);
+  if (k < 1 || gd[gd.length - 1] !== k)
+    ctx.fail(
+      OnnxErrorCodes.ONNX_INVALID,
+      `grid's last dim ${gd[gd.length - 1]} must equal the ${k} spatial dims`,
+    );
   let mode = ctx.str('mode', ctx.opset >= 20 ? 'linear' : 'bilinear');
   if (mode === 'bilinear') mode = 'linear';
   if (mode === 'bicubic') mode = 'cubic';
   if (!['nearest', 'linear', 'cubic'].includes(mode)) ctx.fail(OnnxErrorCodes.ONNX_INVALID, `mode '${mode}'`);
   if (mode === 'cubic' && k !== 2) ctx.unsupported('cubic GridSample of a non-2-D image');
   const pad = ctx.str('padding_mode', 'zeros');
-  if (!['zeros', 'border', 'reflection'].includes(pad)) ctx.fail(OnnxErrorCodes.ONNX_INVALID, `padding_mode '${pad}'`);
+  if (!['zeros', 'border', 'reflection'].includes(pad))
+    ctx.fail(OnnxErrorCodes.ONNX_INVALID, `padding_mode '${pad}'`);
   const ac = ctx.int('align_corners', 0) === 1;
   const [N, C] = xd;
   const sp = xd.slice(2);
@@ -501,18 +630,24 @@ function gridSampleConvert(ctx: NodeContext): OnnxValue {
   // Pixel coordinates per spatial dim i (0 = outermost), [N, P]; the grid lists x (innermost) first.
   const coords = sp.map((d, i) => {
     const g = e(op.squeeze(e(op.stridedSlice(grid, [2], [k - 1 - i], [k - i])), [2]));
-    let v = ac ? e(op.multiply(e(op.add(g, c(1))), c((d - 1) / 2))) : e(op.divide(e(op.subtract(e(op.multiply(e(op.add(g, c(1))), c(d))), c(1))), c(2)));
+    let v = ac
+      ? e(op.multiply(e(op.add(g, c(1))), c((d - 1) / 2)))
+      : e(op.divide(e(op.subtract(e(op.multiply(e(op.add(g, c(1))), c(d))), c(1))), c(2)));
     if (mode === 'nearest') v = e(op.round(v));
     const lo = ac ? 0 : -0.5;
     const hi = ac ? d - 1 : d - 0.5;
-    if (pad === 'border') v = e(op.where(e(op.logicalOr(e(op.less(v, c(lo))), e(op.greater(v, c(hi))))), e(op.clip(v, 0, d - 1)), v));
+    if (pad === 'border')
+      v = e(
+        op.where(e(op.logicalOr(e(op.less(v, c(lo))), e(op.greater(v, c(hi))))), e(op.clip(v, 0, d - 1)), v),
+      );
     else if (pad === 'reflection') v = reflect(v, lo, hi);
     return v;
   });
   /** An integer-valued tap coordinate → clamped index and (zeros padding) validity. */
   const tapIndex = (j: Expr, i: number): [Expr, Expr | undefined] => {
     const d = sp[i];
-    if (pad === 'zeros') return [e(op.clip(j, 0, d - 1)), e(op.logicalAnd(e(op.greaterEqual(j, c(0))), e(op.less(j, c(d)))))];
+    if (pad === 'zeros')
+      return [e(op.clip(j, 0, d - 1)), e(op.logicalAnd(e(op.greaterEqual(j, c(0))), e(op.less(j, c(d)))))];
     if (pad === 'border') return [e(op.clip(j, 0, d - 1)), undefined];
     const lo = ac ? 0 : -0.5;
     const hi = ac ? d - 1 : d - 0.5;
@@ -524,10 +659,31 @@ function gridSampleConvert(ctx: NodeContext): OnnxValue {
     if (mode === 'nearest') return [{ j: e(op.trunc(v)), w: undefined as Expr | undefined }];
     const x0 = e(op.floor(v));
     const t = e(op.subtract(v, x0));
-    if (mode === 'linear') return [{ j: x0, w: e(op.subtract(c(1), t)) }, { j: e(op.add(x0, c(1))), w: t }];
+    if (mode === 'linear')
+      return [
+        { j: x0, w: e(op.subtract(c(1), t)) },
+        { j: e(op.add(x0, c(1))), w: t },
+      ];
     // Keys cubic kernel with A = -0.75 at distances 1 + t, t, 1 - t, 2 - t.
-    const far = (s: Expr) => e(op.subtract(e(op.multiply(e(op.add(e(op.multiply(e(op.subtract(e(op.multiply(s, c(A))), c(5 * A))), s)), c(8 * A))), s)), c(4 * A)));
-    const near = (s: Expr) => e(op.add(e(op.multiply(e(op.multiply(e(op.subtract(e(op.multiply(s, c(A + 2))), c(A + 3))), s)), s)), c(1)));
+    const far = (s: Expr) =>
+      e(
+        op.subtract(
+          e(
+            op.multiply(
+              e(op.add(e(op.multiply(e(op.subtract(e(op.multiply(s, c(A))), c(5 * A))), s)), c(8 * A))),
+              s,
+            ),
+          ),
+          c(4 * A),
+        ),
+      );
+    const near = (s: Expr) =>
+      e(
+        op.add(
+          e(op.multiply(e(op.multiply(e(op.subtract(e(op.multiply(s, c(A + 2))), c(A + 3))), s)), s)),
+          c(1),
+        ),
+      );
     const omt = e(op.subtract(c(1), t));
     return [
       { j: e(op.subtract(x0, c(1))), w: far(e(op.add(t, c(1)))) },
@@ -581,7 +737,8 @@ function causalConvConvert(ctx: NodeContext): OnnxValue[] {
   if (!['none', 'silu', 'swish'].includes(act)) ctx.fail(OnnxErrorCodes.ONNX_INVALID, `activation '${act}'`);
   const past = ctx.input(3);
   const xe = exprOf(ctx, x);
-  const padded = k > 1 ? em(ctx, op.concat([past ? exprOf(ctx, past) : em(ctx, op.zeros([B, C, k - 1], dt)), xe], 2)) : xe;
+  const padded =
+    k > 1 ? em(ctx, op.concat([past ? exprOf(ctx, past) : em(ctx, op.zeros([B, C, k - 1], dt)), xe], 2)) : xe;
   // The reference accumulates half-precision convolutions in float32 and rounds once.
   const f32 = (v: Expr): Expr => (dt === 'float32' ? v : em(ctx, op.astype(v, 'float32')));
   let y = em(ctx, op.conv1d(f32(padded), castTo(ctx, ctx.req(1), 'float32'), { groups: C }));
@@ -609,9 +766,14 @@ function linearAttentionConvert(ctx: NodeContext): OnnxValue[] {
   const vd = staticDims(ctx, ctx.req(2));
   const hq = ctx.int('q_num_heads', 0);
   const hkv = ctx.int('kv_num_heads', 0);
-  if (hq <= 0 || hkv <= 0 || hq % hkv !== 0) ctx.fail(OnnxErrorCodes.ONNX_INVALID, `q_num_heads ${hq} must be a positive multiple of kv_num_heads ${hkv}`);
+  if (hq <= 0 || hkv <= 0 || hq % hkv !== 0)
+    ctx.fail(
+      OnnxErrorCodes.ONNX_INVALID,
+      `q_num_heads ${hq} must be a positive multiple of kv_num_heads ${hkv}`,
+    );
   const rule = ctx.str('update_rule', 'gated_delta');
-  if (!['linear', 'gated', 'delta', 'gated_delta'].includes(rule)) ctx.fail(OnnxErrorCodes.ONNX_INVALID, `update_rule '${rule}'`);
+  if (!['linear', 'gated', 'delta', 'gated_delta'].includes(rule))
+    ctx.fail(OnnxErrorCodes.ONNX_INVALID, `update_rule '${rule}'`);
   const gating = rule.startsWith('gated');
   const delta = rule.endsWith('delta');
   const dk = qhd / hq;
@@ -619,7 +781,8 @@ function linearAttentionConvert(ctx: NodeContext): OnnxValue[] {
   const group = hq / hkv;
   const f = 'float32';
   const e = (v: Expr): Expr => em(ctx, v);
-  const heads = (v: OnnxValue, h: number, d: number): Expr => e(op.permuteDims(e(op.reshape(castTo(ctx, v, f), [B, T, h, d])), [0, 2, 1, 3]));
+  const heads = (v: OnnxValue, h: number, d: number): Expr =>
+    e(op.permuteDims(e(op.reshape(castTo(ctx, v, f), [B, T, h, d])), [0, 2, 1, 3]));
   const q4 = heads(q, hq, dk);
   const k4 = heads(ctx.req(1), hkv, dk);
   const v4 = heads(ctx.req(2), hkv, dv);
@@ -655,7 +818,10 @@ function linearAttentionConvert(ctx: NodeContext): OnnxValue[] {
   const y = e(op.reshape(e(op.permuteDims(all, [0, 2, 1, 3])), [B, T, hq * dv]));
   const qdt = dtypeOf(q, ctx);
   const sdt = past ? dtypeOf(past, ctx) : qdt;
-  return [exprValue(qdt === f ? y : e(op.astype(y, qdt))), exprValue(sdt === f ? state : e(op.astype(state, sdt)))];
+  return [
+    exprValue(qdt === f ? y : e(op.astype(y, qdt))),
+    exprValue(sdt === f ? state : e(op.astype(state, sdt))),
+  ];
 }
 
 // ---------------------------------------------------------------- NonMaxSuppression
@@ -697,7 +863,11 @@ function nmsConvert(ctx: NodeContext): OnnxValue {
   const host = (i: number): Float64Array | undefined => {
     const v = ctx.input(i);
     if (!v) return undefined;
-    if (v.kind !== 'host') return ctx.fail(OnnxErrorCodes.ONNX_DYNAMIC, 'NonMaxSuppression needs its inputs at compile time (the number of selected boxes depends on them)');
+    if (v.kind !== 'host')
+      return ctx.fail(
+        OnnxErrorCodes.ONNX_DYNAMIC,
+        'NonMaxSuppression needs its inputs at compile time (the number of selected boxes depends on them)',
+      );
     return v.t.data;
   };
   const boxes = host(0)!;
@@ -720,7 +890,12 @@ function nmsConvert(ctx: NodeContext): OnnxValue {
       for (const i of cand) {
         if (kept.length >= maxOut) break;
         const bi = boxes.subarray((b * nBox + i) * 4, (b * nBox + i) * 4 + 4);
-        if (kept.some((j) => suppressed(bi, boxes.subarray((b * nBox + j) * 4, (b * nBox + j) * 4 + 4), center, iou))) continue;
+        if (
+          kept.some((j) =>
+            suppressed(bi, boxes.subarray((b * nBox + j) * 4, (b * nBox + j) * 4 + 4), center, iou),
+          )
+        )
+          continue;
         kept.push(i);
         sel.push(b, c, i);
       }
@@ -731,7 +906,15 @@ function nmsConvert(ctx: NodeContext): OnnxValue {
 // ---------------------------------------------------------------- STFT, MelWeightMatrix
 
 /** Forward DFT of [..., n, c] (c = 1 real or 2 complex) along the n axis → [..., bins, 2]. */
-function forwardDftLast(ctx: NodeContext, xe: Expr, r: number, n: number, complexIn: boolean, onesided: boolean, dt: string): Expr {
+function forwardDftLast(
+  ctx: NodeContext,
+  xe: Expr,
+  r: number,
+  n: number,
+  complexIn: boolean,
+  onesided: boolean,
+  dt: string,
+): Expr {
   const bins = onesided ? Math.floor(n / 2) + 1 : n;
   const Cm = new Float64Array(n * bins);
   const Sm = new Float64Array(n * bins);
@@ -743,7 +926,8 @@ function forwardDftLast(ctx: NodeContext, xe: Expr, r: number, n: number, comple
     }
   const C = exprOf(ctx, hostValue(hostTensor(dt, [n, bins], Cm)));
   const S = exprOf(ctx, hostValue(hostTensor(dt, [n, bins], Sm)));
-  const part = (i: number): Expr => em(ctx, op.squeeze(em(ctx, op.stridedSlice(xe, [r - 1], [i], [i + 1])), [r - 1]));
+  const part = (i: number): Expr =>
+    em(ctx, op.squeeze(em(ctx, op.stridedSlice(xe, [r - 1], [i], [i + 1])), [r - 1]));
   const re = part(0);
   let yr = em(ctx, op.matmul(re, C));
   let yi = em(ctx, op.negative(em(ctx, op.matmul(re, S))));
@@ -763,7 +947,11 @@ function stftConvert(ctx: NodeContext): OnnxValue {
   const win = ctx.input(2);
   const fl = ctx.input(3) ? hostInts(ctx, 3, 'frame_length')[0] : win ? staticDims(ctx, win)[0] : L;
   const onesided = ctx.int('onesided', 1) === 1;
-  if (step <= 0 || fl <= 0 || fl > L) ctx.fail(OnnxErrorCodes.ONNX_INVALID, `frame_step ${step} / frame_length ${fl} do not fit a signal of length ${L}`);
+  if (step <= 0 || fl <= 0 || fl > L)
+    ctx.fail(
+      OnnxErrorCodes.ONNX_INVALID,
+      `frame_step ${step} / frame_length ${fl} do not fit a signal of length ${L}`,
+    );
   const frames = 1 + Math.floor((L - fl) / step);
   const idx = Array.from({ length: frames * fl }, (_, p) => Math.floor(p / fl) * step + (p % fl));
   let fr = em(ctx, op.take(exprOf(ctx, x), i64c(ctx, [frames, fl], idx), 1)); // [B, frames, fl, c]
@@ -775,7 +963,8 @@ function stftConvert(ctx: NodeContext): OnnxValue {
 function melWeightConvert(ctx: NodeContext): OnnxValue {
   const num = (i: number, what: string): number => {
     const v = ctx.req(i);
-    if (v.kind !== 'host') return ctx.fail(OnnxErrorCodes.ONNX_DYNAMIC, `${what} must be known at compile time`);
+    if (v.kind !== 'host')
+      return ctx.fail(OnnxErrorCodes.ONNX_DYNAMIC, `${what} must be known at compile time`);
     return v.t.data[0];
   };
   const nMel = num(0, 'num_mel_bins');
@@ -783,13 +972,17 @@ function melWeightConvert(ctx: NodeContext): OnnxValue {
   const rate = num(2, 'sample_rate');
   const lo = num(3, 'lower_edge_hertz');
   const hi = num(4, 'upper_edge_hertz');
-  const outDT = ctx.hasAttr('output_datatype') ? kilnDType(ctx.int('output_datatype', 1), `${ctx.where} 'output_datatype'`) : 'float32';
+  const outDT = ctx.hasAttr('output_datatype')
+    ? kilnDType(ctx.int('output_datatype', 1), `${ctx.where} 'output_datatype'`)
+    : 'float32';
   const nSpec = Math.floor(dftLen / 2) + 1;
   const toMel = (hz: number) => (2595 * Math.log1p(hz / 700)) / Math.LN10;
   const mlo = toMel(lo);
   const step = (toMel(hi) - mlo) / (nMel + 2);
   // Triangle corners as spectrogram bin numbers.
-  const bins = Array.from({ length: nMel + 2 }, (_, i) => Math.trunc(Math.floor(((dftLen + 1) * 700 * Math.expm1(((i * step + mlo) / 2595) * Math.LN10)) / rate)));
+  const bins = Array.from({ length: nMel + 2 }, (_, i) =>
+    Math.trunc(Math.floor(((dftLen + 1) * 700 * Math.expm1(((i * step + mlo) / 2595) * Math.LN10)) / rate)),
+  );
   const out = new Float64Array(nSpec * nMel);
   for (let i = 0; i < nMel; i++) {
     const [l, cpt, h] = [bins[i], bins[i + 1], bins[i + 2]];
@@ -822,7 +1015,11 @@ function deformConvConvert(ctx: NodeContext): OnnxValue {
   const pads = ctx.ints('pads') ?? [0, 0, 0, 0];
   const group = ctx.int('group', 1);
   const og = ctx.int('offset_group', 1);
-  if (Cg * group !== C || OC % group !== 0 || C % og !== 0) ctx.fail(OnnxErrorCodes.ONNX_INVALID, `channel counts C=${C}, W=[${wd.join(', ')}], group=${group}, offset_group=${og} disagree`);
+  if (Cg * group !== C || OC % group !== 0 || C % og !== 0)
+    ctx.fail(
+      OnnxErrorCodes.ONNX_INVALID,
+      `channel counts C=${C}, W=[${wd.join(', ')}], group=${group}, offset_group=${og} disagree`,
+    );
   const oH = Math.floor((H + pads[0] + pads[2] - dil[0] * (kH - 1) - 1) / strides[0]) + 1;
   const oW = Math.floor((W + pads[1] + pads[3] - dil[1] * (kW - 1) - 1) / strides[1]) + 1;
   const P = oH * oW;
@@ -846,8 +1043,26 @@ function deformConvConvert(ctx: NodeContext): OnnxValue {
     for (let i = 0; i < kH; i++)
       for (let j = 0; j < kW; j++) {
         const k = i * kW + j;
-        const by = exprOf(ctx, hostValue(hostTensor(dt, [1, 1, P], baseY.map((v) => v + i * dil[0]))));
-        const bx = exprOf(ctx, hostValue(hostTensor(dt, [1, 1, P], baseX.map((v) => v + j * dil[1]))));
+        const by = exprOf(
+          ctx,
+          hostValue(
+            hostTensor(
+              dt,
+              [1, 1, P],
+              baseY.map((v) => v + i * dil[0]),
+            ),
+          ),
+        );
+        const bx = exprOf(
+          ctx,
+          hostValue(
+            hostTensor(
+              dt,
+              [1, 1, P],
+              baseX.map((v) => v + j * dil[1]),
+            ),
+          ),
+        );
         const y = e(op.add(by, row((g * K + k) * 2, off)));
         const xx = e(op.add(bx, row((g * K + k) * 2 + 1, off)));
         const y0 = e(op.floor(y));
@@ -855,12 +1070,22 @@ function deformConvConvert(ctx: NodeContext): OnnxValue {
         const ty = e(op.subtract(y, y0));
         const tx = e(op.subtract(xx, x0));
         let acc: Expr | undefined;
-        for (const [dy, dx] of [[0, 0], [0, 1], [1, 0], [1, 1]]) {
+        for (const [dy, dx] of [
+          [0, 0],
+          [0, 1],
+          [1, 0],
+          [1, 1],
+        ]) {
           const yi = dy ? e(op.add(y0, c(1))) : y0;
           const xi = dx ? e(op.add(x0, c(1))) : x0;
           const wy = dy ? ty : e(op.subtract(c(1), ty));
           const wx = dx ? tx : e(op.subtract(c(1), tx));
-          const inside = e(op.logicalAnd(e(op.logicalAnd(e(op.greaterEqual(yi, c(0))), e(op.less(yi, c(H))))), e(op.logicalAnd(e(op.greaterEqual(xi, c(0))), e(op.less(xi, c(W)))))));
+          const inside = e(
+            op.logicalAnd(
+              e(op.logicalAnd(e(op.greaterEqual(yi, c(0))), e(op.less(yi, c(H))))),
+              e(op.logicalAnd(e(op.greaterEqual(xi, c(0))), e(op.less(xi, c(W))))),
+            ),
+          );
           const lin = e(op.add(e(op.multiply(e(op.clip(yi, 0, H - 1)), c(W))), e(op.clip(xi, 0, W - 1))));
           const li = e(op.broadcastTo(e(op.astype(lin, 'int64')), [N, Cog, P]));
           const wgt = e(op.multiply(e(op.multiply(wy, wx)), e(op.astype(inside, dt))));
@@ -872,7 +1097,9 @@ function deformConvConvert(ctx: NodeContext): OnnxValue {
       }
     perGroup.push(e(op.concat(taps, 2))); // [N, Cog, K, P]
   }
-  const cols = e(op.reshape(perGroup.length === 1 ? perGroup[0] : e(op.concat(perGroup, 1)), [N, group, Cg * K, P]));
+  const cols = e(
+    op.reshape(perGroup.length === 1 ? perGroup[0] : e(op.concat(perGroup, 1)), [N, group, Cg * K, P]),
+  );
   const wm = e(op.reshape(exprOf(ctx, ctx.req(1)), [group, OC / group, Cg * K]));
   let y = e(op.reshape(e(op.matmul(wm, cols)), [N, OC, oH, oW]));
   const b = ctx.input(3);
@@ -899,12 +1126,20 @@ function roiAlignConvert(ctx: NodeContext): OnnxValue {
   const scale = ctx.float('spatial_scale', 1);
   const mode = ctx.str('mode', 'avg');
   if (mode !== 'avg' && mode !== 'max') ctx.fail(OnnxErrorCodes.ONNX_INVALID, `mode '${mode}'`);
-  const halfPixel = (ctx.opset >= 16 ? ctx.str('coordinate_transformation_mode', 'half_pixel') : 'output_half_pixel') === 'half_pixel';
+  const halfPixel =
+    (ctx.opset >= 16 ? ctx.str('coordinate_transformation_mode', 'half_pixel') : 'output_half_pixel') ===
+    'half_pixel';
   const dt = dtypeOf(x, ctx);
   const c = scalarCache(dt);
   const e = (v: Expr): Expr => em(ctx, v);
   const rois = castTo(ctx, ctx.req(1), dt);
-  const col = (i: number): Expr => e(op.subtract(e(op.multiply(e(op.stridedSlice(rois, [1], [i], [i + 1])), c(scale))), c(halfPixel ? 0.5 : 0))); // [R, 1]
+  const col = (i: number): Expr =>
+    e(
+      op.subtract(
+        e(op.multiply(e(op.stridedSlice(rois, [1], [i], [i + 1])), c(scale))),
+        c(halfPixel ? 0.5 : 0),
+      ),
+    ); // [R, 1]
   const [x1, y1, x2, y2] = [0, 1, 2, 3].map(col);
   let rw = e(op.subtract(x2, x1));
   let rh = e(op.subtract(y2, y1));
@@ -912,7 +1147,17 @@ function roiAlignConvert(ctx: NodeContext): OnnxValue {
     rw = e(op.maximum(rw, c(1)));
     rh = e(op.maximum(rh, c(1)));
   }
-  const frac = (n: number): Expr => exprOf(ctx, hostValue(hostTensor(dt, [1, n * sr], Array.from({ length: n * sr }, (_, q) => Math.floor(q / sr) + ((q % sr) + 0.5) / sr))));
+  const frac = (n: number): Expr =>
+    exprOf(
+      ctx,
+      hostValue(
+        hostTensor(
+          dt,
+          [1, n * sr],
+          Array.from({ length: n * sr }, (_, q) => Math.floor(q / sr) + ((q % sr) + 0.5) / sr),
+        ),
+      ),
+    );
   // Sample coordinates: y [R, oh·sr, 1], x [R, 1, ow·sr].
   const ys = e(op.expandDims(e(op.add(y1, e(op.multiply(frac(oh), e(op.divide(rh, c(oh))))))), 2));
   const xs = e(op.expandDims(e(op.add(x1, e(op.multiply(frac(ow), e(op.divide(rw, c(ow))))))), 1));
@@ -920,7 +1165,12 @@ function roiAlignConvert(ctx: NodeContext): OnnxValue {
   const full = [R, oh * sr, ow * sr];
   const yb = e(op.broadcastTo(ys, full));
   const xb = e(op.broadcastTo(xs, full));
-  const outside = e(op.logicalOr(e(op.logicalOr(e(op.less(yb, c(-1))), e(op.greater(yb, c(H))))), e(op.logicalOr(e(op.less(xb, c(-1))), e(op.greater(xb, c(W)))))));
+  const outside = e(
+    op.logicalOr(
+      e(op.logicalOr(e(op.less(yb, c(-1))), e(op.greater(yb, c(H))))),
+      e(op.logicalOr(e(op.less(xb, c(-1))), e(op.greater(xb, c(W))))),
+    ),
+  );
   const keep = e(op.astype(e(op.logicalNot(outside)), dt));
   /** Low/high corner and fraction along one axis of size d. */
   const axisOf = (v: Expr, d: number): [Expr, Expr, Expr] => {
@@ -944,10 +1194,21 @@ function roiAlignConvert(ctx: NodeContext): OnnxValue {
     const wk = e(op.reshape(e(op.multiply(w, keep)), [R, 1, S]));
     return e(op.multiply(e(op.gatherElements(img, idx, 2)), wk));
   };
-  const vs = [corner(yl, xl, e(op.multiply(hy, hx))), corner(yl, xh, e(op.multiply(hy, lx))), corner(yh, xl, e(op.multiply(ly, hx))), corner(yh, xh, e(op.multiply(ly, lx)))];
-  const comb = mode === 'avg' ? e(op.add(e(op.add(vs[0], vs[1])), e(op.add(vs[2], vs[3])))) : e(op.maximum(e(op.maximum(vs[0], vs[1])), e(op.maximum(vs[2], vs[3]))));
+  const vs = [
+    corner(yl, xl, e(op.multiply(hy, hx))),
+    corner(yl, xh, e(op.multiply(hy, lx))),
+    corner(yh, xl, e(op.multiply(ly, hx))),
+    corner(yh, xh, e(op.multiply(ly, lx))),
+  ];
+  const comb =
+    mode === 'avg'
+      ? e(op.add(e(op.add(vs[0], vs[1])), e(op.add(vs[2], vs[3]))))
+      : e(op.maximum(e(op.maximum(vs[0], vs[1])), e(op.maximum(vs[2], vs[3]))));
   const grid = e(op.reshape(comb, [R, C, oh, sr, ow, sr]));
-  const red = mode === 'avg' ? e(op.divide(e(op.sum(grid, { axis: [3, 5], keepdims: false })), c(sr * sr))) : e(op.max(grid, { axis: [3, 5], keepdims: false }));
+  const red =
+    mode === 'avg'
+      ? e(op.divide(e(op.sum(grid, { axis: [3, 5], keepdims: false })), c(sr * sr)))
+      : e(op.max(grid, { axis: [3, 5], keepdims: false }));
   return exprValue(red);
 }
 
@@ -959,12 +1220,25 @@ type Step = (ctx: NodeContext, r: Expr, t: Expr, ins: Expr[], dt: string) => Exp
 function optimizer(perTensor: number, step: Step) {
   return (ctx: NodeContext): OnnxValue[] => {
     const n = (ctx.numInputs - 2) / perTensor;
-    if (!Number.isInteger(n) || n < 1) ctx.fail(OnnxErrorCodes.ONNX_INVALID, `${ctx.numInputs} inputs do not form groups of ${perTensor} tensors after R and T`);
+    if (!Number.isInteger(n) || n < 1)
+      ctx.fail(
+        OnnxErrorCodes.ONNX_INVALID,
+        `${ctx.numInputs} inputs do not form groups of ${perTensor} tensors after R and T`,
+      );
     const dt = dtypeOf(ctx.req(2), ctx);
     const r = castTo(ctx, ctx.req(0), dt);
     const t = castTo(ctx, ctx.req(1), dt);
     const outs: Expr[][] = [];
-    for (let i = 0; i < n; i++) outs.push(step(ctx, r, t, Array.from({ length: perTensor }, (_, k) => exprOf(ctx, ctx.req(2 + k * n + i))), dt));
+    for (let i = 0; i < n; i++)
+      outs.push(
+        step(
+          ctx,
+          r,
+          t,
+          Array.from({ length: perTensor }, (_, k) => exprOf(ctx, ctx.req(2 + k * n + i))),
+          dt,
+        ),
+      );
     // Outputs are grouped by kind: all X_new, then all of the next state, ...
     const kinds = outs[0].length;
     return Array.from({ length: kinds * n }, (_, o) => exprValue(outs[o % n][Math.floor(o / n)]));
@@ -991,7 +1265,12 @@ const adamStep: Step = (ctx, r, t, [x, g, v, h], dt) => {
   const hn = e(op.add(e(op.multiply(h, c(beta))), e(op.multiply(e(op.multiply(gr, gr)), c(1 - beta)))));
   const hs = e(op.add(e(op.sqrt(hn)), c(ctx.float('epsilon', 1e-6))));
   // Bias correction from step 1 on: r · sqrt(1 - βᵗ) / (1 - αᵗ).
-  const corr = e(op.divide(e(op.multiply(r, e(op.sqrt(e(op.subtract(c(1), e(op.power(c(beta), t)))))))), e(op.subtract(c(1), e(op.power(c(alpha), t))))));
+  const corr = e(
+    op.divide(
+      e(op.multiply(r, e(op.sqrt(e(op.subtract(c(1), e(op.power(c(beta), t)))))))),
+      e(op.subtract(c(1), e(op.power(c(alpha), t)))),
+    ),
+  );
   const ra = e(op.where(e(op.greater(t, c(0))), corr, r));
   const xn = e(op.subtract(x, e(op.multiply(ra, e(op.divide(vn, hs))))));
   const post = ctx.float('norm_coefficient_post', 0);
@@ -1017,7 +1296,9 @@ const momentumStep: Step = (ctx, r, t, [x, g, v], dt) => {
 function binarizerConvert(ctx: NodeContext): OnnxValue {
   const x = ctx.req(0);
   const dt = dtypeOf(x, ctx);
-  return exprValue(em(ctx, op.astype(em(ctx, op.greater(exprOf(ctx, x), scalar(ctx.float('threshold', 0), dt))), dt)));
+  return exprValue(
+    em(ctx, op.astype(em(ctx, op.greater(exprOf(ctx, x), scalar(ctx.float('threshold', 0), dt))), dt)),
+  );
 }
 
 function arrayFeatureExtractorConvert(ctx: NodeContext): OnnxValue {

@@ -13,7 +13,8 @@ function rand(n: number, lo: number, hi: number, seed: number): number[] {
     return lo + ((s >>> 8) / 2 ** 24) * (hi - lo);
   });
 }
-const randInt = (n: number, lo: number, hi: number, seed: number): number[] => rand(n, lo, hi + 1, seed).map(Math.floor);
+const randInt = (n: number, lo: number, hi: number, seed: number): number[] =>
+  rand(n, lo, hi + 1, seed).map(Math.floor);
 const f32 = Math.fround;
 function rintEven(v: number): number {
   const r = Math.round(v);
@@ -45,10 +46,15 @@ describe('QuantizeLinear / DequantizeLinear', () => {
     const x = rand(2 * 5, -4, 4, 2).map(f32);
     const scale = rand(2 * 3, 0.02, 0.05, 3).map(f32);
     const bytes = buildModel({
-      nodes: [{ op: 'QuantizeLinear', inputs: ['x', 's', 'z'], outputs: ['y'], attrs: { axis: 1, block_size: 2 } }],
+      nodes: [
+        { op: 'QuantizeLinear', inputs: ['x', 's', 'z'], outputs: ['y'], attrs: { axis: 1, block_size: 2 } },
+      ],
       inputs: [{ name: 'x', dtype: 'float32', shape: [2, 5] }],
       outputs: ['y'],
-      inits: { s: hostTensor('float32', [2, 3], scale), z: hostTensor('uint8', [2, 3], [128, 120, 130, 100, 140, 128]) },
+      inits: {
+        s: hostTensor('float32', [2, 3], scale),
+        z: hostTensor('uint8', [2, 3], [128, 120, 130, 100, 140, 128]),
+      },
       opset: 21,
     });
     const z = [128, 120, 130, 100, 140, 128];
@@ -77,9 +83,22 @@ describe('QuantizeLinear / DequantizeLinear', () => {
       opset: 13,
     });
     const q32 = randInt(5, -100000, 100000, 5);
-    const [y, y32] = compileAndLoad(fromOnnx(bytes))(hostTensor('uint8', [3, 4], q), hostTensor('int32', [5], q32));
-    expect(closeness(y.data, q.map((v) => f32(f32(v - 131) * f32(0.0375))))).toBeLessThanOrEqual(1);
-    expect(closeness(y32.data, q32.map((v) => f32(v * f32(0.0375))))).toBeLessThanOrEqual(1);
+    const [y, y32] = compileAndLoad(fromOnnx(bytes))(
+      hostTensor('uint8', [3, 4], q),
+      hostTensor('int32', [5], q32),
+    );
+    expect(
+      closeness(
+        y.data,
+        q.map((v) => f32(f32(v - 131) * f32(0.0375))),
+      ),
+    ).toBeLessThanOrEqual(1);
+    expect(
+      closeness(
+        y32.data,
+        q32.map((v) => f32(v * f32(0.0375))),
+      ),
+    ).toBeLessThanOrEqual(1);
   });
 
   it('refuses a quantized type Kiln cannot represent as unsupported', () => {
@@ -140,8 +159,19 @@ describe('integer matmul and conv', () => {
       inits: { za: hostTensor('uint8', [], [12]), zb: hostTensor('uint8', [], [200]) },
       opset: 10,
     });
-    const [y] = compileAndLoad(fromOnnx(bytes))(hostTensor('uint8', [3, 5], a), hostTensor('uint8', [5, 2], b));
-    expect(y.data).toEqual(matmulRef(a.map((v) => v - 12), b.map((v) => v - 200), 3, 5, 2));
+    const [y] = compileAndLoad(fromOnnx(bytes))(
+      hostTensor('uint8', [3, 5], a),
+      hostTensor('uint8', [5, 2], b),
+    );
+    expect(y.data).toEqual(
+      matmulRef(
+        a.map((v) => v - 12),
+        b.map((v) => v - 200),
+        3,
+        5,
+        2,
+      ),
+    );
   });
 
   it('QLinearMatMul int8 requantizes with round half to even and saturation', () => {
@@ -149,7 +179,9 @@ describe('integer matmul and conv', () => {
     const b = randInt(4 * 3, -128, 127, 10);
     const [sa, sb, sy] = [0.02, 0.015, 0.11].map(f32);
     const bytes = buildModel({
-      nodes: [{ op: 'QLinearMatMul', inputs: ['a', 'sa', 'za', 'b', 'sb', 'zb', 'sy', 'zy'], outputs: ['y'] }],
+      nodes: [
+        { op: 'QLinearMatMul', inputs: ['a', 'sa', 'za', 'b', 'sb', 'zb', 'sy', 'zy'], outputs: ['y'] },
+      ],
       inputs: [
         { name: 'a', dtype: 'int8', shape: [2, 4] },
         { name: 'b', dtype: 'int8', shape: [4, 3] },
@@ -167,7 +199,13 @@ describe('integer matmul and conv', () => {
     });
     const [y] = compileAndLoad(fromOnnx(bytes))(hostTensor('int8', [2, 4], a), hostTensor('int8', [4, 3], b));
     const m = f32(f32(sa * sb) / sy);
-    const want = matmulRef(a.map((v) => v - 3), b.map((v) => v + 5), 2, 4, 3).map((c) => clamp(rintEven(c * m + 10), -128, 127));
+    const want = matmulRef(
+      a.map((v) => v - 3),
+      b.map((v) => v + 5),
+      2,
+      4,
+      3,
+    ).map((c) => clamp(rintEven(c * m + 10), -128, 127));
     expect(y.data).toEqual(want);
   });
 
@@ -175,7 +213,9 @@ describe('integer matmul and conv', () => {
     const x = randInt(1 * 2 * 4 * 4, 0, 255, 11);
     const w = randInt(3 * 2 * 3 * 3, 0, 255, 12);
     const bytes = buildModel({
-      nodes: [{ op: 'ConvInteger', inputs: ['x', 'w', 'zx', 'zw'], outputs: ['y'], attrs: { pads: [1, 1, 1, 1] } }],
+      nodes: [
+        { op: 'ConvInteger', inputs: ['x', 'w', 'zx', 'zw'], outputs: ['y'], attrs: { pads: [1, 1, 1, 1] } },
+      ],
       inputs: [
         { name: 'x', dtype: 'uint8', shape: [1, 2, 4, 4] },
         { name: 'w', dtype: 'uint8', shape: [3, 2, 3, 3] },
@@ -184,7 +224,10 @@ describe('integer matmul and conv', () => {
       inits: { zx: hostTensor('uint8', [], [100]), zw: hostTensor('uint8', [], [128]) },
       opset: 10,
     });
-    const [y] = compileAndLoad(fromOnnx(bytes))(hostTensor('uint8', [1, 2, 4, 4], x), hostTensor('uint8', [3, 2, 3, 3], w));
+    const [y] = compileAndLoad(fromOnnx(bytes))(
+      hostTensor('uint8', [1, 2, 4, 4], x),
+      hostTensor('uint8', [3, 2, 3, 3], w),
+    );
     const want: number[] = [];
     for (let o = 0; o < 3; o++)
       for (let i = 0; i < 4; i++)
@@ -205,4 +248,3 @@ describe('integer matmul and conv', () => {
     expect(y.data).toEqual(want);
   });
 });
-

@@ -17,7 +17,8 @@ import { conv } from '../registry.js';
 import { castTo, em, normAxis, scalar } from './common.js';
 
 const V = (...v: number[]) => v;
-const many = (name: string, versions: number[], f: ConverterDef['convert']): ConverterDef[] => versions.map((s) => conv(name, s, f));
+const many = (name: string, versions: number[], f: ConverterDef['convert']): ConverterDef[] =>
+  versions.map((s) => conv(name, s, f));
 
 /** Saturation range of the integer types a quantized tensor may have. */
 const QRANGE: Record<string, [number, number]> = {
@@ -38,7 +39,13 @@ function qrange(ctx: NodeContext, dt: string): [number, number] {
  * scalars, 1-D values go along `axis`, blocked values (same rank as x) are repeated
  * `block` times along `axis` and cut to the dim.
  */
-function fitQParam(ctx: NodeContext, v: OnnxValue, xd: readonly PrimExpr[], rawAxis: number, block: number): Expr {
+function fitQParam(
+  ctx: NodeContext,
+  v: OnnxValue,
+  xd: readonly PrimExpr[],
+  rawAxis: number,
+  block: number,
+): Expr {
   const r = rank(ctx, v);
   const sd = staticDims(ctx, v);
   const n = numel(sd);
@@ -50,14 +57,20 @@ function fitQParam(ctx: NodeContext, v: OnnxValue, xd: readonly PrimExpr[], rawA
   // The axis only matters (and is only checked) for per-axis and blocked parameters.
   const axis = normAxis(ctx, rawAxis, xd.length);
   if (block === 0) {
-    if (r !== 1) ctx.fail(OnnxErrorCodes.ONNX_INVALID, `a per-axis scale or zero point must be 1-D, got rank ${r}`);
+    if (r !== 1)
+      ctx.fail(OnnxErrorCodes.ONNX_INVALID, `a per-axis scale or zero point must be 1-D, got rank ${r}`);
     const shape = xd.map((_, i) => (i === axis ? n : 1));
     if (v.kind === 'host') return exprOf(ctx, hostValue(hostTensor(v.t.dtype, shape, v.t.data)));
     return em(ctx, op.reshape(exprOf(ctx, v), shape));
   }
-  if (r !== xd.length) ctx.fail(OnnxErrorCodes.ONNX_INVALID, `a blocked scale or zero point must have the input's rank ${xd.length}, got ${r}`);
+  if (r !== xd.length)
+    ctx.fail(
+      OnnxErrorCodes.ONNX_INVALID,
+      `a blocked scale or zero point must have the input's rank ${xd.length}, got ${r}`,
+    );
   const d = constDim(xd[axis]);
-  if (d === undefined) ctx.fail(OnnxErrorCodes.ONNX_DYNAMIC, 'blocked quantization needs a static dim along the axis');
+  if (d === undefined)
+    ctx.fail(OnnxErrorCodes.ONNX_DYNAMIC, 'blocked quantization needs a static dim along the axis');
   let e = em(ctx, op.repeat(exprOf(ctx, v), block, axis));
   if (sd[axis] * block !== d) e = em(ctx, op.stridedSlice(e, [axis], [0], [d!]));
   return e;
@@ -80,7 +93,8 @@ function quantizeConvert(ctx: NodeContext): OnnxValue {
   const axis = ctx.int('axis', 1);
   const block = ctx.opset >= 21 ? ctx.int('block_size', 0) : 0;
   let outDT = 'uint8';
-  if (ctx.opset >= 21 && ctx.hasAttr('output_dtype') && ctx.int('output_dtype', 0) !== 0) outDT = kilnDType(ctx.int('output_dtype', 0), `${ctx.where} 'output_dtype'`);
+  if (ctx.opset >= 21 && ctx.hasAttr('output_dtype') && ctx.int('output_dtype', 0) !== 0)
+    outDT = kilnDType(ctx.int('output_dtype', 0), `${ctx.where} 'output_dtype'`);
   if (zpv) outDT = dtypeOf(zpv, ctx);
   qrange(ctx, outDT);
   if (ctx.int('precision', 0) !== 0) ctx.unsupported('the precision attribute');
@@ -108,7 +122,8 @@ function dequantizeConvert(ctx: NodeContext): OnnxValue {
   const block = ctx.opset >= 21 ? ctx.int('block_size', 0) : 0;
   const sdt = dtypeOf(scale, ctx);
   let outDT = sdt;
-  if (ctx.opset >= 23 && ctx.int('output_dtype', 0) !== 0) outDT = kilnDType(ctx.int('output_dtype', 0), `${ctx.where} 'output_dtype'`);
+  if (ctx.opset >= 23 && ctx.int('output_dtype', 0) !== 0)
+    outDT = kilnDType(ctx.int('output_dtype', 0), `${ctx.where} 'output_dtype'`);
   // (float32(x) - float32(zp)) * scale, as the reference computes it.
   let dx = em(ctx, op.astype(exprOf(ctx, x), 'float32'));
   if (zpv) dx = em(ctx, op.subtract(dx, em(ctx, op.astype(fitQParam(ctx, zpv, xd, axis, block), 'float32'))));
@@ -130,13 +145,21 @@ function dynamicQuantizeConvert(ctx: NodeContext): OnnxValue[] {
   // scale = (max - min) / 255, or 1/255 when the range is empty (all zeros).
   const safe = em(ctx, op.where(em(ctx, op.equal(range, zero)), scalar(1, dt), range));
   const ys = em(ctx, op.divide(safe, scalar(255, dt)));
-  const zpf = em(ctx, op.round(em(ctx, op.clip(em(ctx, op.subtract(zero, em(ctx, op.divide(mn, ys)))), 0, 255))));
+  const zpf = em(
+    ctx,
+    op.round(em(ctx, op.clip(em(ctx, op.subtract(zero, em(ctx, op.divide(mn, ys)))), 0, 255))),
+  );
   const y = saturate(ctx, em(ctx, op.divide(xe, ys)), zpf, 'uint8');
   return [exprValue(y), exprValue(ys), exprValue(em(ctx, op.astype(zpf, 'uint8')))];
 }
 
 /** int32(v) - int32(zp), with a 1-D zero point reshaped by `shapeZp` (or used as is). */
-function centered(ctx: NodeContext, v: OnnxValue, zpv: OnnxValue | undefined, shapeZp?: (zp: Expr, n: number) => Expr): Expr {
+function centered(
+  ctx: NodeContext,
+  v: OnnxValue,
+  zpv: OnnxValue | undefined,
+  shapeZp?: (zp: Expr, n: number) => Expr,
+): Expr {
   const e = castTo(ctx, v, 'int32');
   if (!zpv) return e;
   let zp = castTo(ctx, zpv, 'int32');
@@ -160,12 +183,19 @@ function matmulIntegerConvert(ctx: NodeContext): OnnxValue {
 }
 
 /** Explicit conv pads from `pads` / `auto_pad` for static spatial dims. */
-function convPads(ctx: NodeContext, spatial: readonly number[], kernel: readonly number[], strides: readonly number[], dil: readonly number[]): number[] {
+function convPads(
+  ctx: NodeContext,
+  spatial: readonly number[],
+  kernel: readonly number[],
+  strides: readonly number[],
+  dil: readonly number[],
+): number[] {
   const n = kernel.length;
   const auto = ctx.str('auto_pad', 'NOTSET');
   if (auto === 'NOTSET' || auto === '') {
     const p = ctx.ints('pads') ?? new Array<number>(2 * n).fill(0);
-    if (p.length !== 2 * n) ctx.fail(OnnxErrorCodes.ONNX_INVALID, `pads needs ${2 * n} values, got ${p.length}`);
+    if (p.length !== 2 * n)
+      ctx.fail(OnnxErrorCodes.ONNX_INVALID, `pads needs ${2 * n} values, got ${p.length}`);
     return p;
   }
   if (auto === 'VALID') return new Array<number>(2 * n).fill(0);
@@ -182,20 +212,31 @@ function convPads(ctx: NodeContext, spatial: readonly number[], kernel: readonly
 }
 
 /** The int32 convolution of centered x and w (ConvInteger, and the core of QLinearConv). */
-function intConv(ctx: NodeContext, x: OnnxValue, xzp: OnnxValue | undefined, w: OnnxValue, wzp: OnnxValue | undefined): Expr {
+function intConv(
+  ctx: NodeContext,
+  x: OnnxValue,
+  xzp: OnnxValue | undefined,
+  w: OnnxValue,
+  wzp: OnnxValue | undefined,
+): Expr {
   const xd = staticDims(ctx, x);
   const wd = staticDims(ctx, w);
   const n = xd.length - 2;
   if (n < 1 || n > 3) ctx.unsupported(`${n}-D convolution`);
   const xe = centered(ctx, x, xzp);
   // A 1-D weight zero point is per output channel.
-  const we = centered(ctx, w, wzp, (zp, m) => em(ctx, op.reshape(zp, [m, ...new Array<number>(n + 1).fill(1)])));
+  const we = centered(ctx, w, wzp, (zp, m) =>
+    em(ctx, op.reshape(zp, [m, ...new Array<number>(n + 1).fill(1)])),
+  );
   const kernel = ctx.ints('kernel_shape') ?? wd.slice(2);
   const strides = ctx.ints('strides') ?? new Array<number>(n).fill(1);
   const dil = ctx.ints('dilations') ?? new Array<number>(n).fill(1);
   const padding = convPads(ctx, xd.slice(2), kernel, strides, dil);
   const f = [op.conv1d, op.conv2d, op.conv3d][n - 1];
-  return em(ctx, f(xe, we, { strides, padding, dilation: dil, groups: ctx.int('group', 1), outDtype: 'int32' }));
+  return em(
+    ctx,
+    f(xe, we, { strides, padding, dilation: dil, groups: ctx.int('group', 1), outDtype: 'int32' }),
+  );
 }
 
 function convIntegerConvert(ctx: NodeContext): OnnxValue {
@@ -207,7 +248,15 @@ function convIntegerConvert(ctx: NodeContext): OnnxValue {
  * multiplier is formed in the scales' own float type and the rest in float64, which is
  * what numpy's promotion of int32 × float gives the onnx reference.
  */
-function requantize(ctx: NodeContext, acc: Expr, sa: Expr, sb: Expr, sy: Expr, zpy: OnnxValue | undefined, fallbackDT: string): Expr {
+function requantize(
+  ctx: NodeContext,
+  acc: Expr,
+  sa: Expr,
+  sb: Expr,
+  sy: Expr,
+  zpy: OnnxValue | undefined,
+  fallbackDT: string,
+): Expr {
   const m = em(ctx, op.astype(em(ctx, op.divide(em(ctx, op.multiply(sa, sb)), sy)), 'float64'));
   let y = em(ctx, op.multiply(em(ctx, op.astype(acc, 'float64')), m));
   const outDT = zpy ? dtypeOf(zpy, ctx) : fallbackDT;
@@ -235,7 +284,17 @@ function qlinearMatmulConvert(ctx: NodeContext): OnnxValue {
   const sdt = dtypeOf(ctx.req(1), ctx);
   // b's scale may be per column (its last dim), which broadcasts as is.
   const sb = castTo(ctx, ctx.req(4), sdt);
-  return exprValue(requantize(ctx, acc, scalarScale(ctx, ctx.req(1), 'a_scale'), sb, castTo(ctx, exprValue(scalarScale(ctx, ctx.req(6), 'y_scale')), sdt), ctx.input(7), dtypeOf(a, ctx)));
+  return exprValue(
+    requantize(
+      ctx,
+      acc,
+      scalarScale(ctx, ctx.req(1), 'a_scale'),
+      sb,
+      castTo(ctx, exprValue(scalarScale(ctx, ctx.req(6), 'y_scale')), sdt),
+      ctx.input(7),
+      dtypeOf(a, ctx),
+    ),
+  );
 }
 
 function qlinearConvConvert(ctx: NodeContext): OnnxValue {
@@ -246,7 +305,13 @@ function qlinearConvConvert(ctx: NodeContext): OnnxValue {
   const b = ctx.input(8);
   if (b) {
     const bd = staticDims(ctx, b);
-    acc = em(ctx, op.add(acc, em(ctx, op.reshape(castTo(ctx, b, 'int32'), [bd[0] ?? 1, ...new Array<number>(n).fill(1)]))));
+    acc = em(
+      ctx,
+      op.add(
+        acc,
+        em(ctx, op.reshape(castTo(ctx, b, 'int32'), [bd[0] ?? 1, ...new Array<number>(n).fill(1)])),
+      ),
+    );
   }
   // A per-output-channel weight scale broadcasts along axis 1 of the result.
   const sdt = dtypeOf(ctx.req(1), ctx);
@@ -256,7 +321,9 @@ function qlinearConvConvert(ctx: NodeContext): OnnxValue {
   if (numel(wsd) === 1) ws = wsd.length ? em(ctx, op.reshape(ws, [])) : ws;
   else ws = em(ctx, op.reshape(ws, [wsd[0], ...new Array<number>(n).fill(1)]));
   const sy = castTo(ctx, exprValue(scalarScale(ctx, ctx.req(6), 'y_scale')), sdt);
-  return exprValue(requantize(ctx, acc, scalarScale(ctx, ctx.req(1), 'x_scale'), ws, sy, ctx.input(7), dtypeOf(x, ctx)));
+  return exprValue(
+    requantize(ctx, acc, scalarScale(ctx, ctx.req(1), 'x_scale'), ws, sy, ctx.input(7), dtypeOf(x, ctx)),
+  );
 }
 
 export const QUANT_CONVERTERS: ConverterDef[] = [

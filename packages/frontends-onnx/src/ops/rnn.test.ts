@@ -21,7 +21,24 @@ const G: Record<Kind, number> = { RNN: 1, GRU: 3, LSTM: 4 };
  * Reference: X [S,B,I], W [D,gH,I], R [D,gH,H], Bias [D,2gH]; default activations.
  * Returns Y [S,D,B,H], Yh [D,B,H], Yc [D,B,H].
  */
-function reference(kind: Kind, o: { S: number; B: number; I: number; H: number; D: number; x: number[]; w: number[]; r: number[]; b: number[]; lens?: number[]; lbr?: boolean; p?: number[]; direction: string }) {
+function reference(
+  kind: Kind,
+  o: {
+    S: number;
+    B: number;
+    I: number;
+    H: number;
+    D: number;
+    x: number[];
+    w: number[];
+    r: number[];
+    b: number[];
+    lens?: number[];
+    lbr?: boolean;
+    p?: number[];
+    direction: string;
+  },
+) {
   const { S, B, I, H, D } = o;
   const g = G[kind];
   const Y = new Array<number>(S * D * B * H).fill(0);
@@ -57,7 +74,9 @@ function reference(kind: Kind, o: { S: number; B: number; I: number; H: number; 
           const r = Array.from({ length: H }, (_, j) => sig(xw(1, j) + hr(1, j, hp) + Rb(H + j)));
           const rh = hp.map((v, j) => r[j] * v);
           for (let j = 0; j < H; j++) {
-            const ht = o.lbr ? Math.tanh(xw(2, j) + r[j] * (hr(2, j, hp) + Rb(2 * H + j))) : Math.tanh(xw(2, j) + hr(2, j, rh) + Rb(2 * H + j));
+            const ht = o.lbr
+              ? Math.tanh(xw(2, j) + r[j] * (hr(2, j, hp) + Rb(2 * H + j)))
+              : Math.tanh(xw(2, j) + hr(2, j, rh) + Rb(2 * H + j));
             nh[j] = (1 - z[j]) * ht + z[j] * hp[j];
           }
         } else {
@@ -87,7 +106,20 @@ function reference(kind: Kind, o: { S: number; B: number; I: number; H: number; 
   return { Y, Yh, Yc };
 }
 
-function run(kind: Kind, o: { S: number; B: number; I: number; H: number; direction: string; lens?: number[]; lbr?: boolean; peep?: boolean }, seed: number) {
+function run(
+  kind: Kind,
+  o: {
+    S: number;
+    B: number;
+    I: number;
+    H: number;
+    direction: string;
+    lens?: number[];
+    lbr?: boolean;
+    peep?: boolean;
+  },
+  seed: number,
+) {
   const D = o.direction === 'bidirectional' ? 2 : 1;
   const g = G[kind];
   const x = rand(o.S * o.B * o.I, -1, 1, seed);
@@ -95,7 +127,15 @@ function run(kind: Kind, o: { S: number; B: number; I: number; H: number; direct
   const r = rand(D * g * o.H * o.H, -0.6, 0.6, seed + 2);
   const b = rand(D * 2 * g * o.H, -0.3, 0.3, seed + 3);
   const p = o.peep ? rand(D * 3 * o.H, -0.5, 0.5, seed + 4) : undefined;
-  const inputs = ['x', 'w', 'r', 'b', o.lens ? 'lens' : '', '', ...(kind === 'LSTM' ? ['', p ? 'p' : ''] : [])];
+  const inputs = [
+    'x',
+    'w',
+    'r',
+    'b',
+    o.lens ? 'lens' : '',
+    '',
+    ...(kind === 'LSTM' ? ['', p ? 'p' : ''] : []),
+  ];
   while (inputs[inputs.length - 1] === '') inputs.pop();
   const outputs = kind === 'LSTM' ? ['y', 'yh', 'yc'] : ['y', 'yh'];
   const attrs: Record<string, number | string> = { hidden_size: o.H, direction: o.direction };
@@ -115,7 +155,11 @@ function run(kind: Kind, o: { S: number; B: number; I: number; H: number; direct
     },
     opset: 14,
   });
-  const args = [hostTensor('float32', [o.S, o.B, o.I], x), hostTensor('float32', [D, g * o.H, o.I], w), ...(o.lens ? [hostTensor('int32', [o.B], o.lens)] : [])];
+  const args = [
+    hostTensor('float32', [o.S, o.B, o.I], x),
+    hostTensor('float32', [D, g * o.H, o.I], w),
+    ...(o.lens ? [hostTensor('int32', [o.B], o.lens)] : []),
+  ];
   const got = compileAndLoad(fromOnnx(bytes))(...args);
   const want = reference(kind, { ...o, D, x, w, r, b, p });
   expect(got[0].shape).toEqual([o.S, D, o.B, o.H]);
@@ -126,16 +170,21 @@ function run(kind: Kind, o: { S: number; B: number; I: number; H: number; direct
 
 describe('recurrent converters', () => {
   it('RNN, reverse', () => run('RNN', { S: 4, B: 2, I: 3, H: 5, direction: 'reverse' }, 10));
-  it('GRU, bidirectional, linear_before_reset', () => run('GRU', { S: 3, B: 2, I: 3, H: 4, direction: 'bidirectional', lbr: true }, 20));
+  it('GRU, bidirectional, linear_before_reset', () =>
+    run('GRU', { S: 3, B: 2, I: 3, H: 4, direction: 'bidirectional', lbr: true }, 20));
   it('GRU, forward, default reset', () => run('GRU', { S: 3, B: 3, I: 2, H: 3, direction: 'forward' }, 30));
-  it('LSTM, bidirectional with peepholes and run-time sequence_lens', () => run('LSTM', { S: 4, B: 3, I: 3, H: 2, direction: 'bidirectional', lens: [4, 2, 1], peep: true }, 40));
+  it('LSTM, bidirectional with peepholes and run-time sequence_lens', () =>
+    run('LSTM', { S: 4, B: 3, I: 3, H: 2, direction: 'bidirectional', lens: [4, 2, 1], peep: true }, 40));
 
   it('refuses a symbolic sequence length (nothing to unroll over) with ONNX_DYNAMIC', () => {
     const bytes = buildModel({
       nodes: [{ op: 'RNN', inputs: ['x', 'w', 'r'], outputs: ['y'], attrs: { hidden_size: 2 } }],
       inputs: [{ name: 'x', dtype: 'float32', shape: ['seq', 1, 2] }],
       outputs: ['y'],
-      inits: { w: hostTensor('float32', [1, 2, 2], [1, 2, 3, 4]), r: hostTensor('float32', [1, 2, 2], [1, 2, 3, 4]) },
+      inits: {
+        w: hostTensor('float32', [1, 2, 2], [1, 2, 3, 4]),
+        r: hostTensor('float32', [1, 2, 2], [1, 2, 3, 4]),
+      },
       opset: 14,
     });
     expect(() => fromOnnx(bytes)).toThrow(expect.objectContaining({ code: 'ONNX_DYNAMIC' }));

@@ -15,15 +15,26 @@ import { conv } from '../registry.js';
 import { em, scalar } from './common.js';
 
 const V = (...v: number[]) => v;
-const many = (name: string, versions: number[], f: ConverterDef['convert']): ConverterDef[] => versions.map((s) => conv(name, s, f));
+const many = (name: string, versions: number[], f: ConverterDef['convert']): ConverterDef[] =>
+  versions.map((s) => conv(name, s, f));
 
 type Act = (x: Expr) => Expr;
 type Kind = 'RNN' | 'GRU' | 'LSTM';
 const GATES: Record<Kind, number> = { RNN: 1, GRU: 3, LSTM: 4 };
-const DEFAULT_ACTS: Record<Kind, string[]> = { RNN: ['Tanh'], GRU: ['Sigmoid', 'Tanh'], LSTM: ['Sigmoid', 'Tanh', 'Tanh'] };
+const DEFAULT_ACTS: Record<Kind, string[]> = {
+  RNN: ['Tanh'],
+  GRU: ['Sigmoid', 'Tanh'],
+  LSTM: ['Sigmoid', 'Tanh', 'Tanh'],
+};
 
 /** An ONNX RNN activation by name, with its alpha/beta (defaults per the spec). */
-function activation(ctx: NodeContext, name: string, alpha: number | undefined, beta: number | undefined, dt: string): Act {
+function activation(
+  ctx: NodeContext,
+  name: string,
+  alpha: number | undefined,
+  beta: number | undefined,
+  dt: string,
+): Act {
   const c = (v: number): Expr => scalar(v, dt);
   const e = (x: Expr): Expr => em(ctx, x);
   switch (name.toLowerCase()) {
@@ -44,7 +55,14 @@ function activation(ctx: NodeContext, name: string, alpha: number | undefined, b
     case 'hardsigmoid':
       return (x) => e(op.clip(e(op.add(e(op.multiply(x, c(alpha ?? 0.2))), c(beta ?? 0.5))), 0, 1));
     case 'elu':
-      return (x) => e(op.where(e(op.greaterEqual(x, c(0))), x, e(op.multiply(e(op.subtract(e(op.exp(x)), c(1))), c(alpha ?? 1)))));
+      return (x) =>
+        e(
+          op.where(
+            e(op.greaterEqual(x, c(0))),
+            x,
+            e(op.multiply(e(op.subtract(e(op.exp(x)), c(1))), c(alpha ?? 1))),
+          ),
+        );
     case 'softsign':
       return (x) => e(op.divide(x, e(op.add(e(op.abs(x)), c(1)))));
     case 'softplus':
@@ -71,15 +89,19 @@ function recurrent(kind: Kind) {
     const xd = dims(ctx, x).map((v) => constDim(v));
     if (xd.length !== 3) ctx.fail(OnnxErrorCodes.ONNX_INVALID, `X must be 3-D, got rank ${xd.length}`);
     const [seq, batch, inSize] = layout ? [xd[1], xd[0], xd[2]] : xd;
-    if (seq === undefined) ctx.fail(OnnxErrorCodes.ONNX_DYNAMIC, 'the sequence length must be static to unroll the recurrence');
-    if (batch === undefined || inSize === undefined) ctx.fail(OnnxErrorCodes.ONNX_DYNAMIC, 'batch and input sizes must be static');
+    if (seq === undefined)
+      ctx.fail(OnnxErrorCodes.ONNX_DYNAMIC, 'the sequence length must be static to unroll the recurrence');
+    if (batch === undefined || inSize === undefined)
+      ctx.fail(OnnxErrorCodes.ONNX_DYNAMIC, 'batch and input sizes must be static');
     const direction = ctx.str('direction', 'forward');
-    if (!['forward', 'reverse', 'bidirectional'].includes(direction)) ctx.fail(OnnxErrorCodes.ONNX_INVALID, `direction '${direction}'`);
+    if (!['forward', 'reverse', 'bidirectional'].includes(direction))
+      ctx.fail(OnnxErrorCodes.ONNX_INVALID, `direction '${direction}'`);
     const nd = direction === 'bidirectional' ? 2 : 1;
     const g = GATES[kind];
     const rd = dims(ctx, ctx.req(2)).map((v) => constDim(v));
     const h = ctx.hasAttr('hidden_size') ? ctx.int('hidden_size', 0) : rd[2];
-    if (h === undefined || h <= 0) ctx.fail(OnnxErrorCodes.ONNX_DYNAMIC, 'hidden_size must be given or R must have a static shape');
+    if (h === undefined || h <= 0)
+      ctx.fail(OnnxErrorCodes.ONNX_DYNAMIC, 'hidden_size must be given or R must have a static shape');
     const S = seq!;
     const B = batch!;
     const I = inSize!;
@@ -96,7 +118,13 @@ function recurrent(kind: Kind) {
         DEFAULT_ACTS[kind].map((def, k) => {
           const i = d * nActs + k;
           const given = i < names.length;
-          return activation(ctx, given ? names[i] : def, given ? alphas[i] : undefined, given ? betas[i] : undefined, dt);
+          return activation(
+            ctx,
+            given ? names[i] : def,
+            given ? alphas[i] : undefined,
+            given ? betas[i] : undefined,
+            dt,
+          );
         }),
       );
     }
@@ -176,7 +204,10 @@ function recurrent(kind: Kind) {
         } else if (kind === 'GRU') {
           const rzr = em(ctx, op.stridedSlice(rT, [1], [0], [2 * H]));
           const rh = em(ctx, op.stridedSlice(rT, [1], [2 * H], [3 * H]));
-          const zr = em(ctx, op.add(em(ctx, op.stridedSlice(xp, [1], [0], [2 * H])), em(ctx, op.matmul(Ht, rzr))));
+          const zr = em(
+            ctx,
+            op.add(em(ctx, op.stridedSlice(xp, [1], [0], [2 * H])), em(ctx, op.matmul(Ht, rzr))),
+          );
           const z = f(clip(gate(ctx, zr, 0, H)));
           const r = f(clip(gate(ctx, zr, 1, H)));
           const xh = gate(ctx, xp, 2, H);
@@ -191,12 +222,21 @@ function recurrent(kind: Kind) {
           }
           const hTilde = gAct(clip(hh));
           // H = (1 - z) ⊙ h̃ + z ⊙ H_prev
-          newH = em(ctx, op.add(em(ctx, op.multiply(em(ctx, op.subtract(scalar(1, dt), z)), hTilde)), em(ctx, op.multiply(z, Ht))));
+          newH = em(
+            ctx,
+            op.add(
+              em(ctx, op.multiply(em(ctx, op.subtract(scalar(1, dt), z)), hTilde)),
+              em(ctx, op.multiply(z, Ht)),
+            ),
+          );
         } else {
           const pre = em(ctx, op.add(xp, em(ctx, op.matmul(Ht, rT))));
-          const withPeep = (v: Expr, k2: number, c: Expr): Expr => (peep ? em(ctx, op.add(v, em(ctx, op.multiply(peep[k2], c)))) : v);
+          const withPeep = (v: Expr, k2: number, c: Expr): Expr =>
+            peep ? em(ctx, op.add(v, em(ctx, op.multiply(peep[k2], c)))) : v;
           const it = f(clip(withPeep(gate(ctx, pre, 0, H), 0, Ct!)));
-          const ft = inputForget ? em(ctx, op.subtract(scalar(1, dt), it)) : f(clip(withPeep(gate(ctx, pre, 2, H), 2, Ct!)));
+          const ft = inputForget
+            ? em(ctx, op.subtract(scalar(1, dt), it))
+            : f(clip(withPeep(gate(ctx, pre, 2, H), 2, Ct!)));
           const ct = gAct(clip(gate(ctx, pre, 3, H)));
           newC = em(ctx, op.add(em(ctx, op.multiply(ft, Ct!)), em(ctx, op.multiply(it, ct))));
           const ot = f(clip(withPeep(gate(ctx, pre, 1, H), 1, newC)));
@@ -213,7 +253,16 @@ function recurrent(kind: Kind) {
           if (newC) Ct = newC;
         }
       }
-      if (ctx.wantsOutput(0)) Ys.push(em(ctx, op.concat(outs.map((o) => em(ctx, op.reshape(o, [1, 1, B, H]))), 0)));
+      if (ctx.wantsOutput(0))
+        Ys.push(
+          em(
+            ctx,
+            op.concat(
+              outs.map((o) => em(ctx, op.reshape(o, [1, 1, B, H]))),
+              0,
+            ),
+          ),
+        );
       Yh.push(em(ctx, op.reshape(Ht, [1, B, H])));
       if (Ct) Yc.push(em(ctx, op.reshape(Ct, [1, B, H])));
     }
