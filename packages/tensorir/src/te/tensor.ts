@@ -12,6 +12,7 @@ import {
   ErrorCodes,
   ge,
   isConstInt,
+  isFloat,
   isPrimExpr,
   KilnError,
   le,
@@ -378,14 +379,16 @@ export const prod: Reducer = commReducer(
   () => 1,
   'prod',
 );
+/** Identity of max: -inf for floats, so a row of -inf reduces to -inf (not -FLT_MAX). */
 export const reduceMax: Reducer = commReducer(
   (a, b) => maxExpr(a, b),
-  (t) => minValue(t),
+  (t) => (isFloat(parseDType(t)) ? toExpr(Number.NEGATIVE_INFINITY, parseDType(t)) : minValue(t)),
   'max',
 );
+/** Identity of min: +inf for floats. */
 export const reduceMin: Reducer = commReducer(
   (a, b) => minExpr(a, b),
-  (t) => maxValue(t),
+  (t) => (isFloat(parseDType(t)) ? toExpr(Number.POSITIVE_INFINITY, parseDType(t)) : maxValue(t)),
   'min',
 );
 
