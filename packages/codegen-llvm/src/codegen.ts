@@ -709,19 +709,51 @@ class FunctionCodegen {
     return { base: last.base, stride: st };
   }
 
+  /** `&ptr[idx]` as an element pointer. */
+  private elementPointer(ptr: LValue, elem: string, idx: LValue): LValue {
+    return this.fb.emit(`${elem}*`, `getelementptr inbounds ${elem}, ${elem}* ${ptr.ref}, i64 ${idx.ref}`);
+  }
+
+  /**
+   * The address of a scalar access, or of the first lane of a contiguous vector access;
+   * undefined for other vector accesses (strided or gathered lane by lane).
+   */
+  private directPointer(
+    buf: Buffer,
+    ptr: LValue,
+    elem: string,
+    indices: readonly PrimExpr[],
+    lanes: number,
+  ): LValue | undefined {
+    const start = lanes > 1 ? this.contiguousStart(buf, indices) : undefined;
+    if (lanes > 1 && !start) return undefined;
+    const idx = start ? this.flatIndex(buf, [...indices.slice(0, -1), start]) : this.flatIndex(buf, indices);
+    return this.elementPointer(ptr, elem, idx);
+  }
+
+  /** Element pointers of each lane of a gathered/scattered vector access. */
+  private lanePointers(
+    buf: Buffer,
+    ptr: LValue,
+    elem: string,
+    indices: readonly PrimExpr[],
+    lanes: number,
+  ): LValue[] {
+    const idx = this.flatIndex(buf, indices);
+    return Array.from({ length: lanes }, (_, i) => {
+      const li = idx.type.startsWith('<')
+        ? this.fb.emit('i64', `extractelement ${idx.type} ${idx.ref}, i32 ${i}`)
+        : idx;
+      return this.elementPointer(ptr, elem, li);
+    });
+  }
+
   private load(buf: Buffer, indices: readonly PrimExpr[], t: DataType): LValue {
     const { ptr, elem } = this.binding(buf);
     const lanes = t.lanes;
-    const start = lanes > 1 ? this.contiguousStart(buf, indices) : undefined;
     const align = Math.max(1, Math.min(buf.dtype.bits / 8, 16));
-    if (lanes === 1 || start) {
-      const idx = start
-        ? this.flatIndex(buf, [...indices.slice(0, -1), start])
-        : this.flatIndex(buf, indices);
-      const p = this.fb.emit(
-        `${elem}*`,
-        `getelementptr inbounds ${elem}, ${elem}* ${ptr.ref}, i64 ${idx.ref}`,
-      );
+    const p = this.directPointer(buf, ptr, elem, indices, lanes);
+    if (p) {
       if (lanes === 1) {
         const raw = this.fb.emit(elem, `load ${elem}, ${elem}* ${p.ref}, align ${align}`);
         return this.fromMemory(raw, buf.dtype, 1);
@@ -737,13 +769,9 @@ class FunctionCodegen {
       // load of the s*(lanes-1)+1 elements spanned (never past the last lane) and a
       // shuffle that keeps every s-th, instead of lanes scalar loads.
       const span = strided.stride * (lanes - 1) + 1;
-      const idx = this.flatIndex(buf, [...indices.slice(0, -1), strided.base]);
-      const p = this.fb.emit(
-        `${elem}*`,
-        `getelementptr inbounds ${elem}, ${elem}* ${ptr.ref}, i64 ${idx.ref}`,
-      );
+      const sp = this.elementPointer(ptr, elem, this.flatIndex(buf, [...indices.slice(0, -1), strided.base]));
       const wt = vecOf(elem, span);
-      const wp = this.fb.emit(`${wt}*`, `bitcast ${elem}* ${p.ref} to ${wt}*`);
+      const wp = this.fb.emit(`${wt}*`, `bitcast ${elem}* ${sp.ref} to ${wt}*`);
       const wide = this.fb.emit(wt, `load ${wt}, ${wt}* ${wp.ref}, align ${align}`);
       const mask = Array.from({ length: lanes }, (_, i) => `i32 ${i * strided.stride}`).join(', ');
       const vt = vecOf(elem, lanes);
@@ -754,20 +782,12 @@ class FunctionCodegen {
       return this.fromMemory(raw, buf.dtype, lanes);
     }
     // gather: lane by lane
-    const idx = this.flatIndex(buf, indices);
     const vt = vecOf(elem, lanes);
     let acc: LValue = { type: vt, ref: 'undef' };
-    for (let i = 0; i < lanes; i++) {
-      const li = idx.type.startsWith('<')
-        ? this.fb.emit('i64', `extractelement ${idx.type} ${idx.ref}, i32 ${i}`)
-        : idx;
-      const p = this.fb.emit(
-        `${elem}*`,
-        `getelementptr inbounds ${elem}, ${elem}* ${ptr.ref}, i64 ${li.ref}`,
-      );
-      const x = this.fb.emit(elem, `load ${elem}, ${elem}* ${p.ref}, align ${align}`);
+    this.lanePointers(buf, ptr, elem, indices, lanes).forEach((lp, i) => {
+      const x = this.fb.emit(elem, `load ${elem}, ${elem}* ${lp.ref}, align ${align}`);
       acc = this.fb.emit(vt, `insertelement ${vt} ${acc.ref}, ${elem} ${x.ref}, i32 ${i}`);
-    }
+    });
     return this.fromMemory(acc, buf.dtype, lanes);
   }
 
@@ -805,15 +825,8 @@ class FunctionCodegen {
     const lanes = value.dtype.lanes;
     const v = this.toMemory(this.expr(value), buf.dtype, lanes);
     const align = Math.max(1, Math.min(buf.dtype.bits / 8, 16));
-    const start = lanes > 1 ? this.contiguousStart(buf, indices) : undefined;
-    if (lanes === 1 || start) {
-      const idx = start
-        ? this.flatIndex(buf, [...indices.slice(0, -1), start])
-        : this.flatIndex(buf, indices);
-      const p = this.fb.emit(
-        `${elem}*`,
-        `getelementptr inbounds ${elem}, ${elem}* ${ptr.ref}, i64 ${idx.ref}`,
-      );
+    const p = this.directPointer(buf, ptr, elem, indices, lanes);
+    if (p) {
       if (lanes === 1) {
         this.fb.emitVoid(`store ${elem} ${v.ref}, ${elem}* ${p.ref}, align ${align}`);
         return;
@@ -823,18 +836,10 @@ class FunctionCodegen {
       this.fb.emitVoid(`store ${vt} ${v.ref}, ${vt}* ${vp.ref}, align ${align}`);
       return;
     }
-    const idx = this.flatIndex(buf, indices);
-    for (let i = 0; i < lanes; i++) {
-      const li = idx.type.startsWith('<')
-        ? this.fb.emit('i64', `extractelement ${idx.type} ${idx.ref}, i32 ${i}`)
-        : idx;
-      const p = this.fb.emit(
-        `${elem}*`,
-        `getelementptr inbounds ${elem}, ${elem}* ${ptr.ref}, i64 ${li.ref}`,
-      );
+    this.lanePointers(buf, ptr, elem, indices, lanes).forEach((lp, i) => {
       const x = this.fb.emit(elem, `extractelement ${v.type} ${v.ref}, i32 ${i}`);
-      this.fb.emitVoid(`store ${elem} ${x.ref}, ${elem}* ${p.ref}, align ${align}`);
-    }
+      this.fb.emitVoid(`store ${elem} ${x.ref}, ${elem}* ${lp.ref}, align ${align}`);
+    });
   }
 
   // ------------------------------------------------------------ statements

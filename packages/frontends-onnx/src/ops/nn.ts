@@ -22,7 +22,7 @@ const many = (
 ): ConverterDef[] => versions.map((s) => conv(name, s, f, requires));
 
 /** Explicit [begin..., end...] pads from ONNX pads / auto_pad. */
-function resolvePads(
+export function resolvePads(
   ctx: NodeContext,
   inSpatial: readonly PrimExpr[],
   kernel: readonly number[],

@@ -5,6 +5,7 @@
 // follows the onnx reference (float32 multiply, round half to even, saturate, cast).
 // Only 8/16-bit integer quantized types are handled; float8/int4/int2 have no Kiln dtype.
 import type { PrimExpr } from '@kiln/ir-core';
+import { intImm } from '@kiln/ir-core';
 import type { Expr } from '@kiln/relax';
 import { constDim, op } from '@kiln/relax';
 import type { NodeContext, OnnxValue } from '../context.js';
@@ -15,6 +16,7 @@ import { kilnDType } from '../proto.js';
 import type { ConverterDef } from '../registry.js';
 import { conv } from '../registry.js';
 import { castTo, em, normAxis, scalar } from './common.js';
+import { resolvePads } from './nn.js';
 
 const V = (...v: number[]) => v;
 const many = (name: string, versions: number[], f: ConverterDef['convert']): ConverterDef[] =>
@@ -182,35 +184,6 @@ function matmulIntegerConvert(ctx: NodeContext): OnnxValue {
   return exprValue(em(ctx, op.matmul(ae, be)));
 }
 
-/** Explicit conv pads from `pads` / `auto_pad` for static spatial dims. */
-function convPads(
-  ctx: NodeContext,
-  spatial: readonly number[],
-  kernel: readonly number[],
-  strides: readonly number[],
-  dil: readonly number[],
-): number[] {
-  const n = kernel.length;
-  const auto = ctx.str('auto_pad', 'NOTSET');
-  if (auto === 'NOTSET' || auto === '') {
-    const p = ctx.ints('pads') ?? new Array<number>(2 * n).fill(0);
-    if (p.length !== 2 * n)
-      ctx.fail(OnnxErrorCodes.ONNX_INVALID, `pads needs ${2 * n} values, got ${p.length}`);
-    return p;
-  }
-  if (auto === 'VALID') return new Array<number>(2 * n).fill(0);
-  const before: number[] = [];
-  const after: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const out = Math.ceil(spatial[i] / strides[i]);
-    const total = Math.max(0, (out - 1) * strides[i] + (kernel[i] - 1) * dil[i] + 1 - spatial[i]);
-    const small = Math.floor(total / 2);
-    before.push(auto === 'SAME_LOWER' ? total - small : small);
-    after.push(auto === 'SAME_LOWER' ? small : total - small);
-  }
-  return [...before, ...after];
-}
-
 /** The int32 convolution of centered x and w (ConvInteger, and the core of QLinearConv). */
 function intConv(
   ctx: NodeContext,
@@ -231,7 +204,13 @@ function intConv(
   const kernel = ctx.ints('kernel_shape') ?? wd.slice(2);
   const strides = ctx.ints('strides') ?? new Array<number>(n).fill(1);
   const dil = ctx.ints('dilations') ?? new Array<number>(n).fill(1);
-  const padding = convPads(ctx, xd.slice(2), kernel, strides, dil);
+  const padding = resolvePads(
+    ctx,
+    xd.slice(2).map((d) => intImm(d)),
+    kernel,
+    strides,
+    dil,
+  );
   const f = [op.conv1d, op.conv2d, op.conv3d][n - 1];
   return em(
     ctx,
