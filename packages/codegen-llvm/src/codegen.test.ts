@@ -220,6 +220,25 @@ describe.runIf(hostOk)('codegen-llvm on lowered TIR', () => {
     }
   });
 
+  it('survives an integer division by zero (no trap), dividing correctly elsewhere', () => {
+    const n = 16;
+    const X = buffer('X', 'int32', [n]);
+    const D = buffer('D', 'int32', [n]);
+    const Q = buffer('Q', 'int32', [n]);
+    const i = loopVar('i');
+    const fn = primFunc(
+      [X, D, Q],
+      forLoop(i, 0, n, bufferStore(Q, floordiv(bufferLoad(X, [i]), bufferLoad(D, [i])), [i])),
+    );
+    const { kernels, close } = loadLibrary(buildCPU([{ symbol: 'divk', fn }], target));
+    closers.push(close);
+    const x = new Int32Array(n).map((_, k) => k * 7 - 50);
+    const d = new Int32Array(n).map((_, k) => (k % 4 === 0 ? 0 : k - 8));
+    const q = new Int32Array(n);
+    kernels.divk(x, d, q);
+    for (let k = 0; k < n; k++) if (d[k] !== 0) expect(q[k]).toBe(Math.floor(x[k] / d[k]));
+  });
+
   it('refuses block-structured TIR with a clear error naming the function', () => {
     const A = buffer('A', 'float32', [4]);
     const blk = block('compute', bufferStore(A, floatImm(1), [0]));

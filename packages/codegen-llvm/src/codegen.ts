@@ -303,6 +303,15 @@ class FunctionCodegen {
     }
     const signed = t.code === 'int';
     const nsw = signed ? ' nsw' : '';
+    if (['Div', 'Mod', 'FloorDiv', 'FloorMod'].includes(kind) && !/^-?[1-9]\d*$/.test(b.ref)) {
+      // x86 traps on an integer division by zero and the trap kills the whole process; a
+      // zero divisor (undefined behaviour in TIR, as in C) divides by 1 instead.
+      const bt = ty.replace(/i\d+/, 'i1');
+      const zero = ty.startsWith('<') ? 'zeroinitializer' : '0';
+      const one = ty.startsWith('<') ? this.splatConst(ty.replace(/^<\d+ x (i\d+)>$/, '$1'), Number(ty.slice(1)), '1') : '1';
+      const isZero = this.fb.emit(bt, `icmp eq ${ty} ${b.ref}, ${zero}`);
+      b = this.fb.emit(ty, `select ${bt} ${isZero.ref}, ${ty} ${one}, ${ty} ${b.ref}`);
+    }
     switch (kind) {
       case 'Add':
         return this.fb.emit(ty, `add${nsw} ${ty} ${a.ref}, ${b.ref}`);
