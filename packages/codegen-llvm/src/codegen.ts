@@ -308,7 +308,9 @@ class FunctionCodegen {
       // zero divisor (undefined behaviour in TIR, as in C) divides by 1 instead.
       const bt = ty.replace(/i\d+/, 'i1');
       const zero = ty.startsWith('<') ? 'zeroinitializer' : '0';
-      const one = ty.startsWith('<') ? this.splatConst(ty.replace(/^<\d+ x (i\d+)>$/, '$1'), Number(ty.slice(1)), '1') : '1';
+      const one = ty.startsWith('<')
+        ? this.splatConst(ty.replace(/^<\d+ x (i\d+)>$/, '$1'), Number(ty.slice(1)), '1')
+        : '1';
       const isZero = this.fb.emit(bt, `icmp eq ${ty} ${b.ref}, ${zero}`);
       b = this.fb.emit(ty, `select ${bt} ${isZero.ref}, ${ty} ${one}, ${ty} ${b.ref}`);
     }
