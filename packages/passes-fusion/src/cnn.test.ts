@@ -20,7 +20,7 @@ import { describe, expect, it } from 'vitest';
 import { AnnotateTIROpPattern } from './annotate-tir-op-pattern.js';
 import { FuseOps } from './fuse-ops.js';
 import { FuseTIR } from './fuse-tir.js';
-import { maxRelErr, rand, runOnVM, smallCNN } from './testing/vm.js';
+import { batchNormParams, maxRelErr, rand, runOnVM, smallCNN } from './testing/vm.js';
 
 const lower = [ToNonDataflow, CallTIRRewrite, StaticPlanBlockMemory];
 const unfusedPipeline = sequential([LegalizeOps, ...lower]);
@@ -62,27 +62,14 @@ describe('a small CNN through FuseOps + FuseTIR', () => {
 
   it('fuses a residual block: conv+bn+relu, and conv+bn+add(skip)+relu', () => {
     const x = relaxVar('x', tensorSInfo([1, 8, 6, 6], 'float32'));
-    const bn = (seed: number) =>
-      [
-        constant(
-          rand(8, seed, 0.5).map((v) => 1 + v),
-          [8],
-        ),
-        constant(rand(8, seed + 1), [8]),
-        constant(rand(8, seed + 2), [8]),
-        constant(
-          rand(8, seed + 3, 0.5).map((v) => 1.5 + v),
-          [8],
-        ),
-      ] as const;
     const bb = new BlockBuilder();
     bb.function('main', [x], () =>
       bb.dataflow(() => {
         const c1 = bb.emit(op.conv2d(x, constant(rand(8 * 8 * 9, 1, 0.2), [8, 8, 3, 3]), { padding: [1] }));
-        const b1 = bb.emit(op.batchNorm(c1, ...bn(10)));
+        const b1 = bb.emit(op.batchNorm(c1, ...batchNormParams(8, 10)));
         const r1 = bb.emit(op.relu(b1));
         const c2 = bb.emit(op.conv2d(r1, constant(rand(8 * 8 * 9, 2, 0.2), [8, 8, 3, 3]), { padding: [1] }));
-        const b2 = bb.emit(op.batchNorm(c2, ...bn(20)));
+        const b2 = bb.emit(op.batchNorm(c2, ...batchNormParams(8, 20)));
         const s = bb.emit(op.add(b2, x));
         return bb.emitOutput(op.relu(s));
       }),

@@ -24,7 +24,7 @@ import { AnnotateTIROpPattern } from './annotate-tir-op-pattern.js';
 import { ConvertLayout, convertLayout } from './convert-layout.js';
 import { FuseOps } from './fuse-ops.js';
 import { FuseTIR } from './fuse-tir.js';
-import { maxRelErr, rand, runOnVM, smallCNN } from './testing/vm.js';
+import { batchNormParams, maxRelErr, rand, runOnVM, smallCNN } from './testing/vm.js';
 
 function callees(m: IRModule): string[] {
   return ((getFunction(m, 'main') as unknown as RelaxFunction).body as SeqExpr).blocks
@@ -103,26 +103,13 @@ describe('relax.ConvertLayout', () => {
 
   it('folds batch norm with constant statistics into a blocked scale and shift', () => {
     const x = relaxVar('x', tensorSInfo([2, 8, 5, 5], 'float32'));
-    const bnp = (seed: number) =>
-      [
-        constant(
-          rand(8, seed, 0.5).map((v) => 1 + v),
-          [8],
-        ),
-        constant(rand(8, seed + 1), [8]),
-        constant(rand(8, seed + 2), [8]),
-        constant(
-          rand(8, seed + 3, 0.5).map((v) => 1.5 + v),
-          [8],
-        ),
-      ] as const;
     const bb = new BlockBuilder();
     bb.function('main', [x], () =>
       bb.dataflow(() => {
         const c1 = bb.emit(op.conv2d(x, constant(rand(8 * 8 * 9, 1, 0.2), [8, 8, 3, 3]), { padding: [1] }));
-        const r1 = bb.emit(op.relu(bb.emit(op.batchNorm(c1, ...bnp(10)))));
+        const r1 = bb.emit(op.relu(bb.emit(op.batchNorm(c1, ...batchNormParams(8, 10)))));
         const c2 = bb.emit(op.conv2d(r1, constant(rand(8 * 8 * 9, 2, 0.2), [8, 8, 3, 3]), { padding: [1] }));
-        const s = bb.emit(op.add(bb.emit(op.batchNorm(c2, ...bnp(20))), r1));
+        const s = bb.emit(op.add(bb.emit(op.batchNorm(c2, ...batchNormParams(8, 20))), r1));
         return bb.emitOutput(op.maxPool2d(bb.emit(op.relu(s)), [3, 3], { strides: [2], padding: [1] }));
       }),
     );

@@ -18,6 +18,22 @@ export function rand(n: number, seed: number, scale = 1): Float32Array {
   return out;
 }
 
+/** Constant batch-norm parameters (gamma ~1, beta, mean, variance ~1.5) for `channels`. */
+export function batchNormParams(channels: number, seed: number) {
+  return [
+    constant(
+      rand(channels, seed, 0.5).map((v) => 1 + v),
+      [channels],
+    ),
+    constant(rand(channels, seed + 1), [channels]),
+    constant(rand(channels, seed + 2), [channels]),
+    constant(
+      rand(channels, seed + 3, 0.5).map((v) => 1.5 + v),
+      [channels],
+    ),
+  ] as const;
+}
+
 export interface VMRun {
   readonly outputs: Float32Array[];
   /** Kernel launches per call, by kernel name. */
