@@ -93,6 +93,15 @@ describe('kiln CLI', () => {
         await runCLI(['run', artifact, '--input', `x=${inFile}`, '--output-dir', outDir, '--bench', '3'], r),
       ).toBe(0);
       expect(r.outLines.join('\n')).toMatch(/latency: median [\d.]+ ms over 3 runs/);
+      if (n === 4) {
+        const p = io();
+        expect(
+          await runCLI(['run', artifact, '--input', `x=${inFile}`, '--bench', '2', '--profile'], p),
+        ).toBe(0);
+        const text = p.outLines.join('\n');
+        expect(text).toMatch(/profile over 2 run\(s\): [\d.]+ ms per run, [\d.]+ ms in \d+ kernels/);
+        expect(text).toMatch(/cpu\.\S+/);
+      }
       const y = parseNpy(readFileSync(join(outDir, 'output.npy')));
       expect(y.shape).toEqual([n, 5]);
       const got = new Float32Array(y.data.buffer);

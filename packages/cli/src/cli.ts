@@ -32,7 +32,7 @@ usage:
   kiln compile <model> [--target <target>] [-o <file.kiln>] [--opt-level 0-3]
                        [--dump-ir <dir>] [--dump llvm,llvm-opt,asm --dump-dir <dir>]
   kiln run <file.kiln> --input <name>=<file.npy> ... [--output-dir <dir>]
-                       [--function main] [--bench <N>] [--threads <N>]
+                       [--function main] [--bench <N>] [--threads <N>] [--profile]
   kiln inspect <file.kiln>
   kiln ops
 
@@ -175,6 +175,7 @@ async function cmdRun(args: string[], io: CLIIO): Promise<void> {
       function: { type: 'string' },
       bench: { type: 'string' },
       threads: { type: 'string' },
+      profile: { type: 'boolean' },
     },
   });
   if (positionals.length !== 1) usageError('run takes exactly one .kiln file');
@@ -224,6 +225,27 @@ async function cmdRun(args: string[], io: CLIIO): Promise<void> {
     io.out(
       `latency: median ${median.toFixed(3)} ms over ${n} runs (min ${times[0].toFixed(3)} ms, max ${times[times.length - 1].toFixed(3)} ms)`,
     );
+  }
+  if (values.profile) {
+    // After the warm-up above (or one run): time every kernel over the runs asked for.
+    const n = values.bench !== undefined ? Number(values.bench) : 1;
+    exe.setProfiling(true);
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) f(...inputs);
+    const wall = (performance.now() - t0) / n;
+    const prof = exe.kernelProfile();
+    exe.setProfiling(false);
+    const inKernels = prof.reduce((a, e) => a + e.ms, 0) / n;
+    io.out(
+      `profile over ${n} run(s): ${wall.toFixed(3)} ms per run, ${inKernels.toFixed(3)} ms in ${prof.length} kernels`,
+    );
+    io.out('    ms/run       %  calls/run  kernel');
+    for (const e of prof) {
+      const ms = e.ms / n;
+      io.out(
+        `${ms.toFixed(3).padStart(10)}  ${((100 * ms) / wall).toFixed(1).padStart(6)}  ${String(e.calls / n).padStart(9)}  ${e.kernel}`,
+      );
+    }
   }
   exe.dispose?.();
 }

@@ -15,7 +15,7 @@ import type {
 import { Tensor } from './tensor.js';
 import type { BuiltinFunction } from './vm/builtins.js';
 import type { ParamSig, ValueSig, VMFunction } from './vm/bytecode.js';
-import { Interpreter, type VMEnvironment } from './vm/interpreter.js';
+import { Interpreter, type KernelProfileEntry, type VMEnvironment } from './vm/interpreter.js';
 import { validateFunction } from './vm/validate.js';
 import { describeValue, Shape, type Value } from './vm/value.js';
 
@@ -152,6 +152,21 @@ export class Executable {
       checkInputs(fn, inputs, this.devices);
       return this.interp.invoke(fn, inputs);
     };
+  }
+
+  /**
+   * Turn the per-kernel timer on (collection starts empty) or off. While on, every
+   * kernel call is timed; `kernelProfile()` reports the totals.
+   */
+  setProfiling(on: boolean): void {
+    this.interp.profile = on ? new Map() : undefined;
+  }
+
+  /** Per-kernel call counts and total milliseconds since profiling was turned on, slowest first. */
+  kernelProfile(): KernelProfileEntry[] {
+    const p = this.interp.profile;
+    if (!p) return [];
+    return [...p.values()].map((e) => ({ ...e })).sort((a, b) => b.ms - a.ms);
   }
 
   /** Runs function `name` on `inputs` and returns its result (tensors, tuples as arrays, shapes, scalars). */

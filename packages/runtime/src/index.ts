@@ -74,4 +74,5 @@ export { FunctionBuilder, type Label } from './vm/builder.js';
 export { type BuiltinContext, type BuiltinFunction, DEFAULT_BUILTINS } from './vm/builtins.js';
 export * from './vm/bytecode.js';
 export { disassemble, formatIntExpr, formatSig } from './vm/disasm.js';
+export type { KernelProfileEntry } from './vm/interpreter.js';
 export { Shape, type Value } from './vm/value.js';

@@ -24,6 +24,15 @@ export interface VMEnvironment {
   pool(device: Device): MemoryPool;
 }
 
+/** Per-kernel wall time collected while profiling is on (see Executable.setProfiling). */
+export interface KernelProfileEntry {
+  /** `module.symbol` of the kernel. */
+  readonly kernel: string;
+  calls: number;
+  /** Total milliseconds spent inside the kernel (performance.now around each call). */
+  ms: number;
+}
+
 interface Frame {
   readonly fn: VMFunction;
   readonly regs: (Value | undefined)[];
@@ -39,6 +48,8 @@ const MAX_DEPTH = 1000;
 
 export class Interpreter {
   private depth = 0;
+  /** Set to collect per-kernel times (opt-in: the timer costs two clock reads per call). */
+  profile: Map<string, KernelProfileEntry> | undefined;
   constructor(private readonly env: VMEnvironment) {}
 
   /** Runs `fn` on `args`; at top level (`callerOwned` undefined) escaping memory is detached from the pool. */
@@ -217,6 +228,8 @@ export class Interpreter {
             }
             args[i] = v;
           }
+          const prof = this.profile;
+          const t0 = prof ? performance.now() : 0;
           try {
             kernel(args);
           } catch (e) {
@@ -228,6 +241,13 @@ export class Interpreter {
                 cause: e,
               },
             );
+          }
+          if (prof) {
+            const key = `${ins.module}.${ins.symbol}`;
+            let entry = prof.get(key);
+            if (!entry) prof.set(key, (entry = { kernel: key, calls: 0, ms: 0 }));
+            entry.calls++;
+            entry.ms += performance.now() - t0;
           }
           break;
         }

@@ -277,6 +277,33 @@ describe('VM: MLP chain with a symbolic batch dim', () => {
   });
 });
 
+describe('VM: per-kernel profile', () => {
+  it('counts calls and time per kernel only while profiling is on', () => {
+    const { artifact } = mlpArtifact();
+    const exe = createRuntime().load(artifact, { jsModules: { ref: kernels } });
+    const x = Tensor.fromTypedArray(rand(12), [3, 4]);
+    exe.call('main', x);
+    expect(exe.kernelProfile()).toEqual([]);
+    exe.setProfiling(true);
+    const before = exe.call('main', x) as Tensor;
+    exe.call('main', x);
+    const prof = exe.kernelProfile();
+    // The MLP calls matmul and bias_act twice per run.
+    expect(prof.map((e) => e.kernel).sort()).toEqual(['ref.bias_act', 'ref.matmul']);
+    for (const e of prof) {
+      expect(e.calls).toBe(4);
+      expect(e.ms).toBeGreaterThanOrEqual(0);
+    }
+    expect(prof[0].ms).toBeGreaterThanOrEqual(prof[1].ms);
+    exe.setProfiling(false);
+    expect(exe.kernelProfile()).toEqual([]);
+    // Profiling does not change results.
+    expect(Array.from((exe.call('main', x) as Tensor).toTypedArray())).toEqual(
+      Array.from(before.toTypedArray()),
+    );
+  });
+});
+
 describe('VM: shape and dtype checks', () => {
   const { artifact } = mlpArtifact();
   const exe = createRuntime().load(artifact, { jsModules: { ref: kernels } });
