@@ -196,6 +196,8 @@ describe('PrimExpr text', () => {
       ['x < y < 1', 1, 7],
       ['"abc', 1, 1],
       ['x $ y', 1, 3],
+      ['broadcast(x, -8)', 1, 14],
+      ['ramp(x, 1, 0)', 1, 12],
     ];
     for (const [text, line, column] of cases) {
       try {

@@ -149,6 +149,13 @@ export class TextParser {
     this.next();
     return neg ? -t.num! || 0 : t.num!;
   }
+  /** A vector lane count: a positive integer literal. */
+  expectLanes(): number {
+    const t = this.peek();
+    const lanes = this.expectInt('a lane count');
+    if (lanes < 1) this.fail(`a lane count must be positive, got ${lanes}`, t);
+    return lanes;
+  }
   /** The span of a token (the next one by default). */
   spanOf(t: Token = this.peek()): Span {
     return { source: this.source, line: t.line, column: t.column };
@@ -536,7 +543,7 @@ export class TextParser {
         this.expect(',');
         const stride = this.coerce(this.parseExpr(), base.dtype);
         this.expect(',');
-        const lanes = this.expectInt('a lane count');
+        const lanes = this.expectLanes();
         this.expect(')');
         if (base.dtype !== stride.dtype || base.dtype.lanes !== 1)
           this.fail(
@@ -556,7 +563,7 @@ export class TextParser {
         this.expect('(');
         const value = this.parseExpr();
         this.expect(',');
-        const lanes = this.expectInt('a lane count');
+        const lanes = this.expectLanes();
         this.expect(')');
         if (value.dtype.lanes !== 1) this.fail(`broadcast value must be scalar, got ${value.dtype.str}`, t);
         return freezeNode<PrimExpr>({
