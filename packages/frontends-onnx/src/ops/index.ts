@@ -4,6 +4,7 @@ import { ATTENTION_CONVERTERS } from './attention.js';
 import { CONTROL_CONVERTERS } from './control.js';
 import { ELEMENTWISE_CONVERTERS } from './elementwise.js';
 import { EXTRA_CONVERTERS } from './extra.js';
+import { FLEX_ATTENTION_CONVERTERS } from './flex_attention.js';
 import { MISC_CONVERTERS } from './misc.js';
 import { NN_CONVERTERS } from './nn.js';
 import { QUANT_CONVERTERS } from './quant.js';
@@ -27,6 +28,7 @@ export function createConverterTable(): ConverterTable {
     ...MISC_CONVERTERS,
     ...EXTRA_CONVERTERS,
     ...ATTENTION_CONVERTERS,
+    ...FLEX_ATTENTION_CONVERTERS,
   );
 }
 export const DEFAULT_CONVERTERS: ConverterTable = createConverterTable();
