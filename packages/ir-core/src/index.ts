@@ -2,6 +2,7 @@
 
 export * from './arith/index.js';
 export * from './dtype.js';
+export * from './minifloat.js';
 export * from './errors.js';
 export * from './expr.js';
 export * from './module.js';
