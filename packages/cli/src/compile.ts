@@ -116,8 +116,9 @@ const NATIVE_KINDS: Readonly<Record<string, NativeArgKind>> = {
   f64: 'f64',
 };
 
-function signatureOf(symbol: string, cTypes: readonly string[]): KernelSignature {
+function signatureOf(symbol: string, cTypes: readonly string[], packed?: boolean): KernelSignature {
   return {
+    ...(packed ? { packed } : {}),
     args: cTypes.map((c) => {
       const k = NATIVE_KINDS[c];
       if (!k)
@@ -187,7 +188,7 @@ export function compileModule(mod: IRModule, options: CompileOptions = {}): Comp
   const t3 = now();
 
   const symbols: Record<string, KernelSignature> = {};
-  for (const k of lib.kernels) symbols[k.symbol] = signatureOf(k.symbol, k.cTypes);
+  for (const k of lib.kernels) symbols[k.symbol] = signatureOf(k.symbol, k.cTypes, k.packed);
   const memoryPlan: Record<string, MemoryPlanReport> = {};
   for (const f of program.functions) {
     const rf = getFunction(lowered, f.name) as unknown as RelaxFunction | undefined;

@@ -25,7 +25,18 @@ export interface KernelInfo {
   args: KernelArg[];
   /** C-level types of the arguments, in order (`ptr`, `i32`, `i64`, `f32`, `f64`, ...). */
   cTypes: string[];
+  /**
+   * The exported symbol takes one pointer to an array of 8-byte slots, one per argument in
+   * `cTypes` order (a pointer or integer as a little-endian 64-bit value, an f32/f64 stored
+   * at the slot's start), instead of the arguments themselves. Used above
+   * MAX_DIRECT_KERNEL_ARGS arguments: FFI layers (koffi among them) cap the parameter count
+   * of a native call, and a fused kernel over many constants or a wide concat exceeds it.
+   */
+  packed?: boolean;
 }
+
+/** Kernels with more arguments than this are exported with packed arguments. */
+export const MAX_DIRECT_KERNEL_ARGS = 32;
 
 export interface LLVMTargetInfo {
   mtriple: string;
@@ -1194,7 +1205,10 @@ export function codegenLLVM(
       args.push({ kind: 'dim', name: d.v.name, param: d.param, dim: d.dim });
       cTypes.push('i64');
     }
-    const fb = new FunctionBuilder(sym, 'void', params, fnAttrs);
+    const packed = params.length > MAX_DIRECT_KERNEL_ARGS;
+    const fb = packed
+      ? new FunctionBuilder(`${sym}.unpacked`, 'void', params, fnAttrs, 'internal')
+      : new FunctionBuilder(sym, 'void', params, fnAttrs);
     // bool scalar params arrive as i8; narrower shape vars are cast from i64
     fn.params.forEach((p) => {
       if (p.kind === 'Var' && p.dtype.code === 'bool') {
@@ -1212,7 +1226,35 @@ export function codegenLLVM(
     const gen = new FunctionCodegen(mb, symbol, fb, env, fnAttrs, counter);
     gen.stmt(fn.body);
     fb.terminate('ret void');
-    kernels.push({ symbol: sym, args, cTypes });
+    if (packed) mb.functions.push(packedEntry(sym, fb, fnAttrs));
+    kernels.push(packed ? { symbol: sym, args, cTypes, packed } : { symbol: sym, args, cTypes });
   }
   return { llvmIR: mb.toText(), kernels };
+}
+
+/** `void sym(i64* args)`: unpacks one 8-byte slot per parameter and calls `inner`. */
+function packedEntry(sym: string, inner: FunctionBuilder, fnAttrs: string): FunctionBuilder {
+  const w = new FunctionBuilder(
+    sym,
+    'void',
+    [{ type: 'i64*', name: 'args', attrs: 'nocapture readonly' }],
+    fnAttrs,
+  );
+  const actuals = inner.params.map((p, k) => {
+    const slot = w.emit('i64*', `getelementptr inbounds i64, i64* %args, i64 ${k}`, 'slot');
+    if (p.type === 'float' || p.type === 'double') {
+      const at = w.emit(`${p.type}*`, `bitcast i64* ${slot.ref} to ${p.type}*`, 'at');
+      return `${p.type} ${w.emit(p.type, `load ${p.type}, ${p.type}* ${at.ref}, align 8`, p.name).ref}`;
+    }
+    const raw = w.emit('i64', `load i64, i64* ${slot.ref}, align 8`, 'raw');
+    if (p.type.endsWith('*'))
+      return `${p.type} ${w.emit(p.type, `inttoptr i64 ${raw.ref} to ${p.type}`, p.name).ref}`;
+    if (p.type === 'i64') return `i64 ${raw.ref}`;
+    if (/^i\d+$/.test(p.type))
+      return `${p.type} ${w.emit(p.type, `trunc i64 ${raw.ref} to ${p.type}`, p.name).ref}`;
+    throw new KilnError(CODEGEN, `codegen-llvm: '${sym}': a ${p.type} parameter cannot be passed packed`);
+  });
+  w.emitVoid(`call void @${inner.name}(${actuals.join(', ')})`);
+  w.terminate('ret void');
+  return w;
 }

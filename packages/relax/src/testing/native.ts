@@ -129,7 +129,7 @@ export function checkNativeCases(cases: readonly NativeCase[] = NATIVE_CASES): {
     for (const k of lib.kernels) {
       if (k.cTypes.some((t) => !NATIVE_ARGS.has(t)))
         throw new Error(`kernel ${k.symbol} takes arguments (${k.cTypes}) the runtime cannot pass`);
-      symbols[k.symbol] = { args: k.cTypes as NativeArgKind[] };
+      symbols[k.symbol] = { args: k.cTypes as NativeArgKind[], ...(k.packed ? { packed: true } : {}) };
     }
     shared = cpuSoLoader(
       { name: 'cpu', kind: 'cpu-so', device: 0, symbols, data: lib.library, meta: { numThreads: 2 } },

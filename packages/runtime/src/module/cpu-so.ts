@@ -145,7 +145,7 @@ export const cpuSoLoader: ModuleLoader = (entry, ctx) => {
       native = lib.func(
         symbol,
         sig.ret === 'i32' ? 'int32_t' : 'void',
-        sig.args.map((k) => KOFFI_TYPE[k]),
+        sig.packed ? ['void *'] : sig.args.map((k) => KOFFI_TYPE[k]),
       );
     } catch (e) {
       return runtimeError(
@@ -157,6 +157,35 @@ export const cpuSoLoader: ModuleLoader = (entry, ctx) => {
     const kinds = sig.args;
     const n = kinds.length;
     const conv = new Array<unknown>(n);
+    // Packed: one slot per argument; `conv` keeps the converted values (DLTensor
+    // structs among them) alive for the duration of the call.
+    const slots = sig.packed ? new DataView(new ArrayBuffer(8 * Math.max(n, 1))) : undefined;
+    const pack = (): Uint8Array => {
+      const d = slots!;
+      for (let i = 0; i < n; i++) {
+        const v = conv[i];
+        const at = 8 * i;
+        switch (kinds[i]) {
+          case 'ptr':
+          case 'dltensor':
+            d.setBigUint64(at, typeof v === 'bigint' ? v : koffi.address(v as Uint8Array), true);
+            break;
+          case 'f32':
+            d.setFloat32(at, Number(v), true);
+            break;
+          case 'f64':
+            d.setFloat64(at, Number(v), true);
+            break;
+          default:
+            d.setBigInt64(
+              at,
+              BigInt.asIntN(64, typeof v === 'bigint' ? v : BigInt(Math.trunc(Number(v)) || 0)),
+              true,
+            );
+        }
+      }
+      return new Uint8Array(d.buffer);
+    };
     return (args) => {
       if (disposed) runtimeError(RuntimeErrorCodes.MODULE_LOAD, `module '${entry.name}' was disposed`);
       if (args.length !== n) {
@@ -174,7 +203,7 @@ export const cpuSoLoader: ModuleLoader = (entry, ctx) => {
               ? dlTensorArg(args[i], symbol, i)
               : scalarArg(args[i], symbol, i);
       }
-      const rc = native(...conv);
+      const rc = slots ? native(pack()) : native(...conv);
       if (sig.ret === 'i32' && rc !== 0) {
         runtimeError(
           RuntimeErrorCodes.KERNEL_FAILED,

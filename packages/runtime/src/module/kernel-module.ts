@@ -27,6 +27,13 @@ export type NativeRetKind = 'void' | 'i32';
 export interface KernelSignature {
   readonly args: readonly NativeArgKind[];
   readonly ret?: NativeRetKind;
+  /**
+   * The native symbol takes a single pointer to an array of 8-byte slots, one per entry
+   * of `args` (pointers and integers as little-endian 64-bit values, f32/f64 at the
+   * slot's start), instead of the arguments themselves: kernels with more parameters
+   * than a native FFI call can carry.
+   */
+  readonly packed?: boolean;
 }
 
 /** JSON-compatible value (manifest metadata). */
