@@ -13,6 +13,7 @@ import type { For, PrimFunc, Stmt } from '@kiln/tensorir';
 import { canonicalIntrinsicName, kernelABI } from '@kiln/tensorir';
 import type { LValue } from './llvm_text.js';
 import { FunctionBuilder, floatConstant, ModuleBuilder } from './llvm_text.js';
+import { emitFloat32Math, isVectorMathFunction } from './vector_math.js';
 
 /** How the caller supplies one kernel argument. */
 export type KernelArg =
@@ -70,6 +71,13 @@ function llvmScalar(t: DataType): string {
       return 'i8*';
     case 'void':
       return 'void';
+    default:
+      // float8/float4 are storage types: tir.LegalizeLowPrecision (in lowerPrimFunc) rewrites them
+      // to their storage integers, so codegen never sees one.
+      throw new KilnError(
+        CODEGEN,
+        `codegen-llvm: dtype ${t.str} reached codegen; run tir.LegalizeLowPrecision (part of lowerPrimFunc) first`,
+      );
   }
 }
 /** LLVM type of one element in memory. */
@@ -201,7 +209,7 @@ class FunctionCodegen {
       case 'FloorMod':
       case 'Min':
       case 'Max':
-        return this.arith(e.kind, this.expr(e.a), this.expr(e.b), e.a.dtype);
+        return this.round16(this.arith(e.kind, this.expr(e.a), this.expr(e.b), e.a.dtype), e.dtype);
       case 'EQ':
       case 'NE':
       case 'LT':
@@ -234,7 +242,7 @@ class FunctionCodegen {
       case 'Cast':
         return this.cast(this.expr(e.value), e.value.dtype, e.dtype);
       case 'Call':
-        return this.call(e);
+        return this.round16(this.call(e), e.dtype);
       case 'Let': {
         const v = this.expr(e.value);
         const inner = new Env(this.env);
@@ -420,6 +428,15 @@ class FunctionCodegen {
     return this.fb.emit(tt, `${from.code === 'int' ? 'sext' : 'zext'} ${v.type} ${v.ref} to ${tt}`);
   }
 
+  /**
+   * The result of a 16-bit float operation, rounded to its type as IEEE arithmetic in
+   * that type would give: without it a value's bits would depend on which stages fusion
+   * and inlining put in one expression.
+   */
+  private round16(v: LValue, t: DataType): LValue {
+    return t.bits === 16 && isFloatT(t) ? this.roundTo16(v, t) : v;
+  }
+
   /** 16-bit float values live in float registers; round them to their type's precision. */
   private roundTo16(v: LValue, to: DataType): LValue {
     if (to.bits !== 16) return v;
@@ -492,6 +509,14 @@ class FunctionCodegen {
     const op = canon.startsWith('tir.') ? canon.slice(4) : canon;
     const t = e.dtype;
     const ty = llvmType(t);
+    // float32 (and 16-bit floats, computed in float): inline polynomials that vectorize.
+    if (isVectorMathFunction(op) && isFloatT(t) && llvmScalar(t) === 'float') {
+      const sink = {
+        emit: (type: string, rhs: string) => this.fb.emit(type, rhs),
+        declare: (name: string, text: string) => this.mb.declare(name, text),
+      };
+      return emitFloat32Math(sink, op, this.expr(e.args[0]), t.lanes);
+    }
     if (op in UNARY_MATH && isFloatT(t))
       return this.intrinsicCall(UNARY_MATH[op], [this.expr(e.args[0])], ty);
     if (op in LIBM && isFloatT(t)) return this.libmCall(LIBM[op], this.expr(e.args[0]), t);
