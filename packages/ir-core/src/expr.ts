@@ -2,7 +2,15 @@
 // Used for symbolic shapes everywhere and, in TensorIR, for index and value arithmetic.
 // Factories build nodes without simplifying them; `simplify` (arith/) does that.
 import type { DataType } from './dtype.js';
-import { DType, elementOf, isFloat, isIntegral, dtype as parseDType, withLanes } from './dtype.js';
+import {
+  DType,
+  elementOf,
+  isFloat,
+  isIntegral,
+  isLowPrecisionFloat,
+  dtype as parseDType,
+  withLanes,
+} from './dtype.js';
 import type { Span } from './errors.js';
 import { ErrorCodes, KilnError } from './errors.js';
 import { defineNodeKinds, freezeNode } from './node.js';
@@ -284,7 +292,9 @@ export function intImm(value: number, dt: DataType | string = DType.int64, span?
 }
 export function floatImm(value: number, dt: DataType | string = DType.float32, span?: Span): FloatImm {
   const t = parseDType(dt);
-  if (!isFloat(t)) throw new KilnError(ErrorCodes.DTYPE_MISMATCH, `FloatImm of non-float dtype ${t.str}`);
+  // A float8/float4 immediate holds its value; tir.LegalizeLowPrecision encodes it.
+  if (!isFloat(t) && !isLowPrecisionFloat(t))
+    throw new KilnError(ErrorCodes.DTYPE_MISMATCH, `FloatImm of non-float dtype ${t.str}`);
   return freezeNode({ kind: 'FloatImm', dtype: t, value, span });
 }
 export function stringImm(value: string, span?: Span): StringImm {
@@ -303,7 +313,12 @@ export function toExpr(x: ExprLike, like?: DataType): PrimExpr {
   if (typeof x === 'object') return x;
   if (typeof x === 'boolean') return boolImm(x);
   const t = like ? elementOf(like) : Number.isInteger(x) ? DType.int64 : DType.float32;
-  const e = isFloat(t) ? floatImm(x, t) : Number.isInteger(x) ? intImm(x, t) : floatImm(x, DType.float32);
+  const e =
+    isFloat(t) || isLowPrecisionFloat(t)
+      ? floatImm(x, t)
+      : Number.isInteger(x)
+        ? intImm(x, t)
+        : floatImm(x, DType.float32);
   return like && like.lanes > 1 ? broadcast(e, like.lanes) : e;
 }
 

@@ -9,7 +9,7 @@
 //   arithmetic is exact within ±2^53 only.
 // - int8/16/32, uint8/16/32 → the matching typed array; bool and uint1 → Uint8Array (0/1).
 import type { DataType } from '@kiln/ir-core';
-import { ErrorCodes, KilnError, dtype as parseDType } from '@kiln/ir-core';
+import { ErrorCodes, isLowPrecision, KilnError, dtype as parseDType, storageDType } from '@kiln/ir-core';
 
 export type TypedArray =
   | Float32Array
@@ -45,6 +45,11 @@ export function shapeSize(shape: readonly number[]): number {
 export function allocTypedArray(t: DataType, length: number): TypedArray {
   if (t.lanes !== 1)
     throw new KilnError(ErrorCodes.UNSUPPORTED, `NDArray of vector dtype ${t.str} is not supported`);
+  if (isLowPrecision(t))
+    throw new KilnError(
+      ErrorCodes.UNSUPPORTED,
+      `no NDArray of ${t.str}: run tir.LegalizeLowPrecision and pass its storage (${storageDType(t).str})`,
+    );
   switch (t.code) {
     case 'float':
       return t.bits === 64 ? new Float64Array(length) : new Float32Array(length);

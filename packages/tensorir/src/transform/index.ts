@@ -36,9 +36,11 @@
 //     extent, "threadIdx.x": extent, ... } (numbers, or LaunchExtent expressions over the
 //     params for symbolic extents).
 //  9. No no-op statements; an empty kernel body is Evaluate(0).
+// 10. No low-precision dtype (float8_*, float4_e2m1fn, int2/int4/uint2/uint4): buffers hold
+//     their storage integers and casts are bit arithmetic (tir.LegalizeLowPrecision).
 //
 // Pipeline (tir.lowerForCodegen): LowerInitBlock, ConvertBlocksToLoops, FlattenBuffer,
-// LowerIntrinsics, Simplify, InjectThreadBindings, VectorizeLoop, StorageRewrite,
+// LowerIntrinsics, LegalizeLowPrecision, Simplify, InjectThreadBindings, VectorizeLoop, StorageRewrite,
 // UnrollLoop, Simplify, RemoveNoOp, VerifyLowered.
 import type { IRModule, Pass } from '@kiln/ir-core';
 import { definePass, KilnError, mapFunctions, sequential } from '@kiln/ir-core';
@@ -47,6 +49,7 @@ import type { PrimFunc } from '../stmt.js';
 import { convertBlocksToLoops } from './convert_blocks_to_loops.js';
 import { flattenBuffer } from './flatten_buffer.js';
 import { injectThreadBindings } from './inject_thread_bindings.js';
+import { legalizeLowPrecision } from './legalize_low_precision.js';
 import { lowerInitBlock } from './lower_init_block.js';
 import { lowerIntrinsics } from './lower_intrinsics.js';
 import { removeNoOp } from './remove_no_op.js';
@@ -60,6 +63,7 @@ export { convertBlocksToLoops } from './convert_blocks_to_loops.js';
 export { flatExtent, flattenBuffer, isFlatBuffer, linearIndex } from './flatten_buffer.js';
 export type { LaunchExtent } from './inject_thread_bindings.js';
 export { injectThreadBindings, LAUNCH_ATTR, THREAD_BINDING, THREAD_TAGS } from './inject_thread_bindings.js';
+export { decodeMinifloatExpr, encodeMinifloatExpr, legalizeLowPrecision } from './legalize_low_precision.js';
 export { initCondition, lowerBlockInit, lowerInitBlock } from './lower_init_block.js';
 export {
   CODEGEN_INTRINSICS,
@@ -110,6 +114,13 @@ export const LowerIntrinsics = definePass<Record<string, never>, Record<string, 
   name: 'tir.LowerIntrinsics',
   kind: 'prim_func',
   transform: (fn) => lowerIntrinsics(fn),
+});
+
+export const LegalizeLowPrecision = definePass<Record<string, never>, Record<string, never>, PrimFunc>({
+  name: 'tir.LegalizeLowPrecision',
+  kind: 'prim_func',
+  requires: [PROP_BLOCK_FREE],
+  transform: (fn) => legalizeLowPrecision(fn),
 });
 
 export const RemoveNoOp = definePass<Record<string, never>, Record<string, never>, PrimFunc>({
@@ -189,6 +200,7 @@ export const lowerForCodegen: Pass = sequential(
     ConvertBlocksToLoops,
     FlattenBuffer,
     LowerIntrinsics,
+    LegalizeLowPrecision,
     Simplify,
     InjectThreadBindings,
     VectorizeLoop,
@@ -216,6 +228,7 @@ export function lowerPrimFunc(fn: PrimFunc, options: LowerOptions = {}): PrimFun
   f = convertBlocksToLoops(f);
   f = flattenBuffer(f);
   f = lowerIntrinsics(f);
+  f = legalizeLowPrecision(f);
   f = simplifyPrimFunc(f);
   f = injectThreadBindings(f);
   f = vectorizeLoop(f, options.vectorize);

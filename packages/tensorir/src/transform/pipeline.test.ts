@@ -85,6 +85,7 @@ describe('tir lowering passes', () => {
       'tir.ConvertBlocksToLoops',
       'tir.FlattenBuffer',
       'tir.LowerIntrinsics',
+      'tir.LegalizeLowPrecision',
       'tir.Simplify',
       'tir.InjectThreadBindings',
       'tir.VectorizeLoop',
