@@ -33,6 +33,8 @@ export {
   type DTypeInfo,
   dtypeInfo,
   dtypeOfTypedArray,
+  isLowPrecisionFloatKind,
+  type LowPrecisionFloatKind,
   type TypedArray,
 } from './dtype.js';
 export {
@@ -44,6 +46,7 @@ export {
 } from './errors.js';
 export { Executable, type FunctionInfo } from './executable.js';
 export { MemoryPool, type PoolStats, sizeClass } from './memory/pool.js';
+export { minifloatBitsToNumber, numberToMinifloatBits } from './minifloat.js';
 export { cpuSoLoader } from './module/cpu-so.js';
 export {
   type JsKernels,

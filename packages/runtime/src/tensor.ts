@@ -9,9 +9,17 @@ import {
   hostBytes,
   wrapHostMemory,
 } from './device/device.js';
-import { type DLDataType, type DTypeInfo, dtypeInfo, dtypeOfTypedArray, type TypedArray } from './dtype.js';
+import {
+  type DLDataType,
+  type DTypeInfo,
+  dtypeInfo,
+  dtypeOfTypedArray,
+  isLowPrecisionFloatKind,
+  type TypedArray,
+} from './dtype.js';
 import { RuntimeErrorCodes, runtimeError } from './errors.js';
 import { bfloat16BitsToFloat, floatToBfloat16Bits, floatToHalfBits, halfBitsToFloat } from './half.js';
+import { minifloatBitsToNumber, numberToMinifloatBits } from './minifloat.js';
 
 /** The DLPack DLTensor fields, as a plain object (pointer as a bigint address). */
 export interface DLPackDescriptor {
@@ -140,12 +148,17 @@ export class Tensor {
     }
     const a = t.toTypedArray();
     const big = a instanceof BigInt64Array || a instanceof BigUint64Array;
+    const kind = t.info.kind;
     const enc =
-      t.info.kind === 'float' && t.info.bits === 16
+      kind === 'float' && t.info.bits === 16
         ? floatToHalfBits
-        : t.info.kind === 'bfloat'
+        : kind === 'bfloat'
           ? floatToBfloat16Bits
-          : undefined;
+          : isLowPrecisionFloatKind(kind)
+            ? (x: number) => numberToMinifloatBits(kind, x)
+            : (kind === 'int' || kind === 'uint') && t.info.bits < 8
+              ? (x: number) => wrapNarrowInt(x, t.info.bits, kind === 'int')
+              : undefined;
     for (let i = 0; i < values.length; i++) {
       const v = values[i];
       if (big) (a as BigInt64Array)[i] = typeof v === 'bigint' ? v : BigInt(Number(v));
@@ -335,6 +348,12 @@ export class Tensor {
 
   /** The DLPack DLTensor fields for native interop. Throws NATIVE_UNAVAILABLE when no address is known. */
   toDLPack(): DLPackDescriptor {
+    // DLPack packs types narrower than a byte; Kiln keeps one element per byte.
+    if (this.info.bits < 8 && this.info.kind !== 'bool')
+      runtimeError(
+        RuntimeErrorCodes.UNSUPPORTED,
+        `DLPack packs ${this.info.str} elements but Kiln stores one per byte; convert with a cast first`,
+      );
     const data = this.device.address(this.storage);
     if (data === undefined) {
       runtimeError(
@@ -359,12 +378,15 @@ export class Tensor {
    */
   toArray(): (number | bigint)[] {
     const src = this.contiguous().toTypedArray();
+    const kind = this.info.kind;
     const dec =
-      this.info.kind === 'float' && this.info.bits === 16
+      kind === 'float' && this.info.bits === 16
         ? halfBitsToFloat
-        : this.info.kind === 'bfloat'
+        : kind === 'bfloat'
           ? bfloat16BitsToFloat
-          : undefined;
+          : isLowPrecisionFloatKind(kind)
+            ? (c: number) => minifloatBitsToNumber(kind, c)
+            : undefined;
     if (dec) return Array.from(src as Uint16Array, dec);
     return Array.from(src as ArrayLike<number | bigint>);
   }
@@ -465,4 +487,12 @@ export function empty(shape: readonly number[], dtype = 'float32', device: Devic
 /** `Tensor.zeros` as a function. */
 export function zeros(shape: readonly number[], dtype = 'float32', device: Device = cpu): Tensor {
   return Tensor.zeros(shape, dtype, device);
+}
+
+/** Wrap an integer to `bits` bits (two's complement when signed), like a C cast. */
+function wrapNarrowInt(x: number, bits: number, signed: boolean): number {
+  if (!Number.isFinite(x)) return 0;
+  const m = 2 ** bits;
+  const w = ((Math.trunc(x) % m) + m) % m;
+  return signed && w >= m / 2 ? w - m : w;
 }
