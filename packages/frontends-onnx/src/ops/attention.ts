@@ -1,7 +1,7 @@
-// ONNX Attention (opsets 23/24) composed from Relax ops, following the op's function
+// ONNX Attention (opsets 23-25) composed from Relax ops, following the op's function
 // body: 3-D inputs are split into heads, past key/value are concatenated (present
 // outputs), GQA repeats the key/value heads, scores = (q·√scale)(kᵀ·√scale), softcap,
-// then the mask / causal / non-padded-length bias, softmax with fully masked rows set
+// then the mask / causal / sliding-window / non-padded-length bias, softmax with fully masked rows set
 // to zero, and the product with v. qk_matmul_output returns the requested stage.
 import type { PrimExpr } from '@kiln/ir-core';
 import type { Expr } from '@kiln/relax';
@@ -29,19 +29,40 @@ function splitHeads(ctx: NodeContext, v: OnnxValue, heads: number): Expr {
   return em(ctx, op.permuteDims(em(ctx, op.reshape(e, [b, s, heads, -1])), [0, 2, 1, 3]));
 }
 
+/** TensorProto element types allowed as softmax_precision. */
+const SOFTMAX_PRECISION: Readonly<Record<number, string>> = {
+  1: 'float32',
+  10: 'float16',
+  11: 'float64',
+  16: 'bfloat16',
+};
+
 function attentionConvert(ctx: NodeContext): (OnnxValue | undefined)[] {
-  if (ctx.opset >= 25 || ctx.hasAttr('window_size') || ctx.hasAttr('local_window_size')) {
-    if (ctx.hasAttr('local_window_size') || ctx.hasAttr('window_size'))
-      ctx.unsupported('local attention windows');
-  }
+  // Opset 25 sliding window: key j is visible from query position p = i + offset when
+  // p - left ≤ j ≤ p + right (-1 leaves that side open).
+  const left = ctx.int('left_window_size', -1);
+  const right = ctx.int('right_window_size', -1);
+  if (left < -1 || right < -1)
+    ctx.fail(OnnxErrorCodes.ONNX_INVALID, `window sizes must be -1 or nonnegative, got ${left}, ${right}`);
+  const windowed = left >= 0 || right >= 0;
   const qv = ctx.req(0);
   const inDT = dtypeOf(qv, ctx);
-  // 16-bit inputs are computed in float32 (the op's softmax precision) and cast back.
-  const dt = inDT === 'float16' || inDT === 'bfloat16' ? 'float32' : inDT;
-  const up = (e: Expr): Expr => (dt === inDT ? e : em(ctx, op.astype(e, dt)));
-  const down = (e: Expr): Expr => (dt === inDT ? e : em(ctx, op.astype(e, inDT)));
+  // Everything is computed in the input type (16-bit floats round after each step, as
+  // the reference does), only the softmax in softmax_precision when that is given.
+  const dt = inDT;
+  let smDT = dt;
+  if (ctx.hasAttr('softmax_precision')) {
+    const p = ctx.int('softmax_precision', 1);
+    const t = SOFTMAX_PRECISION[p];
+    if (!t)
+      ctx.fail(
+        OnnxErrorCodes.ONNX_INVALID,
+        `softmax_precision ${p} is not float, float16, bfloat16 or double`,
+      );
+    smDT = t;
+  }
   const threeD = rank(ctx, qv) === 3;
-  let q = up(splitHeads(ctx, qv, ctx.int('q_num_heads', 0)));
+  let q = splitHeads(ctx, qv, ctx.int('q_num_heads', 0));
   let k = splitHeads(ctx, ctx.req(1), ctx.int('kv_num_heads', 0));
   let v = splitHeads(ctx, ctx.req(2), ctx.int('kv_num_heads', 0));
   const pastK = ctx.input(4);
@@ -51,8 +72,6 @@ function attentionConvert(ctx: NodeContext): (OnnxValue | undefined)[] {
   if (pastV) v = em(ctx, op.concat([exprOf(ctx, pastV), v], 2));
   const presentK = exprValue(k);
   const presentV = exprValue(v);
-  k = up(k);
-  v = up(v);
   const qd = dims(ctx, exprValue(q));
   const kd = dims(ctx, exprValue(k));
   const hq = staticDim(ctx, qd[1], 'query heads');
@@ -77,7 +96,7 @@ function attentionConvert(ctx: NodeContext): (OnnxValue | undefined)[] {
     const c = scalar(softcap, dt);
     scores = em(ctx, op.multiply(em(ctx, op.tanh(em(ctx, op.divide(scores, c)))), c));
   }
-  // The additive bias: mask, causal triangle, non-padded key lengths.
+  // The additive bias: mask, causal triangle, sliding window, non-padded key lengths.
   const negInf = scalar(Number.NEGATIVE_INFINITY, dt);
   const zero = scalar(0, dt);
   let bias: Expr | undefined;
@@ -99,18 +118,21 @@ function attentionConvert(ctx: NodeContext): (OnnxValue | undefined)[] {
     }
     addBias(m);
   }
+  // Causal and window masks are aligned bottom-right: query i sits at key position
+  // i + offset, with offset = past length, or len[b] - S with non-padded key lengths.
   const nonpad = ctx.input(6);
-  if (ctx.int('is_causal', 0) === 1 && nonpad) {
-    // With non-padded key lengths the queries are the last S valid positions:
-    // key j is hidden from query i when j - i > len[b] - S.
+  const allowed = (d: number): boolean => (left < 0 || d <= left) && (right < 0 || -d <= right);
+  const causal = ctx.int('is_causal', 0) === 1;
+  if (nonpad && (causal || windowed)) {
+    // d = i + len[b] - S - j, shaped [B, 1, S, T].
     const ndt = dtypeOf(nonpad, ctx);
-    const diff = exprOf(
+    const iMinusJ = exprOf(
       ctx,
       hostValue(
         hostTensor(
           ndt,
           [sLen, tLen],
-          Array.from({ length: sLen * tLen }, (_, x) => (x % tLen) - Math.floor(x / tLen)),
+          Array.from({ length: sLen * tLen }, (_, x) => Math.floor(x / tLen) - (x % tLen)),
         ),
       ),
     );
@@ -118,11 +140,18 @@ function attentionConvert(ctx: NodeContext): (OnnxValue | undefined)[] {
       ctx,
       op.subtract(em(ctx, op.reshape(exprOf(ctx, nonpad), [-1, 1, 1, 1])), scalar(sLen, ndt)),
     );
-    addBias(em(ctx, op.where(em(ctx, op.greater(diff, off)), negInf, zero)));
-  } else if (ctx.int('is_causal', 0) === 1) {
+    const d = em(ctx, op.add(iMinusJ, off));
+    const hide = (cond: Expr) => addBias(em(ctx, op.where(cond, negInf, zero)));
+    if (causal) hide(em(ctx, op.less(d, scalar(0, ndt))));
+    if (left >= 0) hide(em(ctx, op.greater(d, scalar(left, ndt))));
+    if (right >= 0) hide(em(ctx, op.less(d, scalar(-right, ndt))));
+  } else if (causal || windowed) {
     const data = new Float64Array(sLen * tLen);
     for (let i = 0; i < sLen; i++)
-      for (let j = 0; j < tLen; j++) data[i * tLen + j] = j > i + pastLen ? Number.NEGATIVE_INFINITY : 0;
+      for (let j = 0; j < tLen; j++) {
+        const d = i + pastLen - j;
+        data[i * tLen + j] = (causal && d < 0) || !allowed(d) ? Number.NEGATIVE_INFINITY : 0;
+      }
     addBias(exprOf(ctx, hostValue(hostTensor(dt, [sLen, tLen], data))));
   }
   if (nonpad) {
@@ -141,25 +170,30 @@ function attentionConvert(ctx: NodeContext): (OnnxValue | undefined)[] {
     addBias(em(ctx, op.where(em(ctx, op.less(pos, lens)), zero, negInf)));
   }
   const withBias = bias ? em(ctx, op.add(scores, bias)) : scores;
-  let probs = em(ctx, op.softmax(withBias, -1));
+  const smIn = smDT === dt ? withBias : em(ctx, op.astype(withBias, smDT));
+  let probs = em(ctx, op.softmax(smIn, -1));
   if (bias) {
     // Rows where every key is masked give zeros instead of NaN.
     const full = em(ctx, op.add(em(ctx, op.multiply(scores, zero)), bias));
     const rowMax = em(ctx, op.max(full, { axis: [-1], keepdims: true }));
     // (≤ -3e38 rather than == -inf: masks may be padded with the largest finite negative.)
-    probs = em(ctx, op.where(em(ctx, op.lessEqual(rowMax, scalar(-3e38, dt))), zero, probs));
+    probs = em(ctx, op.where(em(ctx, op.lessEqual(rowMax, scalar(-3e38, dt))), scalar(0, smDT), probs));
   }
+  if (smDT !== dt) probs = em(ctx, op.astype(probs, dt));
   let y = em(ctx, op.matmul(probs, v));
   if (threeD) {
     const [b] = dims(ctx, qv);
     y = em(ctx, op.reshape(em(ctx, op.permuteDims(y, [0, 2, 1, 3])), [b, sLen, -1]));
   }
+  // As in the reference: modes 0 and 1 expose the (softcapped) product, 2 adds the
+  // bias, 3 is the softmax.
   const mode = ctx.int('qk_matmul_output_mode', 0);
-  const qkOut = [qk, withBias, softcap > 0 ? scores : withBias, probs][mode] ?? qk;
-  return [exprValue(down(y)), presentK, presentV, exprValue(down(qkOut))];
+  const qkOut = [scores, scores, withBias, probs][mode] ?? scores;
+  return [exprValue(y), presentK, presentV, exprValue(qkOut)];
 }
 
 export const ATTENTION_CONVERTERS: ConverterDef[] = [
   conv('Attention', 23, attentionConvert),
   conv('Attention', 24, attentionConvert),
+  conv('Attention', 25, attentionConvert),
 ];

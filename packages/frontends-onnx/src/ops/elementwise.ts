@@ -7,9 +7,11 @@ import type { Expr } from '@kiln/relax';
 import { call, dimAdd, dimFloorDiv, dimMul, dimSub, op } from '@kiln/relax';
 import type { NodeContext, OnnxValue } from '../context.js';
 import { dtypeOf, exprOf, exprValue, isFloatName, symValue } from '../context.js';
+import { OnnxErrorCodes } from '../errors.js';
 import { castValue } from '../host.js';
 import { kilnDType } from '../proto.js';
 import type { ConverterDef } from '../registry.js';
+import { foldSymCompare, foldSymWhere } from './sym_fold.js';
 import { conv } from '../registry.js';
 import { castTo, em, foldElementwise, scalar } from './common.js';
 
@@ -107,7 +109,7 @@ function binary(name: string, versions: number[]): ConverterDef[] {
         const folded = foldElementwise(ctx, [a, b], outDT, hf);
         if (folded) return folded;
         if (a.kind === 'sym' || b.kind === 'sym') {
-          const s = symBinary(ctx, name, a, b);
+          const s = COMPARE.has(name) ? foldSymCompare(ctx, name, a, b) : symBinary(ctx, name, a, b);
           if (s) return s;
         }
         const bb = dtypeOf(b, ctx) !== dt ? castTo(ctx, b, dt) : exprOf(ctx, b);
@@ -244,6 +246,8 @@ function whereConvert(ctx: NodeContext): OnnxValue {
   const y = ctx.req(2);
   const folded = foldElementwise(ctx, [c, x, y], dtypeOf(x, ctx), (cc, a, b) => (cc ? a : b));
   if (folded) return folded;
+  const sym = foldSymWhere(ctx, c, x, y);
+  if (sym) return sym;
   return exprValue(em(ctx, op.where(exprOf(ctx, c), exprOf(ctx, x), exprOf(ctx, y))));
 }
 
@@ -258,6 +262,44 @@ const eluLike = (ctx: NodeContext, x: Expr, alpha: number, scale = 1): Expr => {
 };
 
 const V = (...v: number[]) => v;
+
+/**
+ * BitShift (signed types from opset 28). A shift by y in [0, bits) is a multiply or a
+ * floor division by 2^y done in the unsigned type of the same width (so 2^(bits-1)
+ * fits and the product wraps); a right shift of a negative x shifts ~x and inverts
+ * back, which is the arithmetic shift. Amounts outside [0, bits) give 0, or -1 for a
+ * right shift of a negative x, as the reference does.
+ */
+function bitShiftConvert(ctx: NodeContext): OnnxValue {
+  const xv = ctx.req(0);
+  const dt = dtypeOf(xv, ctx);
+  const bits = Number(/\d+$/.exec(dt)?.[0] ?? 0);
+  if (!/^u?int\d+$/.test(dt))
+    ctx.fail(OnnxErrorCodes.ONNX_INVALID, `BitShift needs integer operands, got ${dt}`);
+  const signed = dt.startsWith('int');
+  const udt = signed ? `u${dt}` : dt;
+  const x = exprOf(ctx, xv);
+  const y = castTo(ctx, ctx.req(1), dt);
+  const valid = em(
+    ctx,
+    op.logicalAnd(em(ctx, op.greaterEqual(y, scalar(0, dt))), em(ctx, op.less(y, scalar(bits, dt)))),
+  );
+  const amount = em(ctx, op.astype(em(ctx, op.where(valid, y, scalar(0, dt))), 'float64'));
+  const pow2 = em(ctx, op.astype(em(ctx, op.power(scalar(2, 'float64'), amount)), udt));
+  const toU = (e: Expr) => (signed ? em(ctx, op.astype(e, udt)) : e);
+  const fromU = (e: Expr) => (signed ? em(ctx, op.astype(e, dt)) : e);
+  const zero = scalar(0, dt);
+  if (ctx.str('direction', 'LEFT') === 'LEFT') {
+    const r = fromU(em(ctx, op.multiply(toU(x), pow2)));
+    return exprValue(em(ctx, op.where(valid, r, zero)));
+  }
+  if (!signed) return exprValue(em(ctx, op.where(valid, em(ctx, op.floorDivide(x, pow2)), zero)));
+  const neg = em(ctx, op.less(x, zero));
+  const mag = em(ctx, op.where(neg, em(ctx, op.bitwiseNot(x)), x));
+  const shifted = fromU(em(ctx, op.floorDivide(toU(mag), pow2)));
+  const r = em(ctx, op.where(neg, em(ctx, op.bitwiseNot(shifted)), shifted));
+  return exprValue(em(ctx, op.where(valid, r, em(ctx, op.where(neg, scalar(-1, dt), zero)))));
+}
 
 export const ELEMENTWISE_CONVERTERS: ConverterDef[] = [
   ...unary('Abs', V(6, 13), op.abs, Math.abs),
@@ -441,17 +483,7 @@ export const ELEMENTWISE_CONVERTERS: ConverterDef[] = [
       );
     }),
   ),
-  ...V(11).map((s) =>
-    conv('BitShift', s, (ctx) => {
-      // x << y = x * 2^y and x >> y = x // 2^y (unsigned only in ONNX); 2^y is exact in float64.
-      const a = ctx.req(0);
-      const dt = dtypeOf(a, ctx);
-      const y = em(ctx, op.astype(exprOf(ctx, ctx.req(1)), 'float64'));
-      const f = em(ctx, op.astype(em(ctx, op.power(scalar(2, 'float64'), y)), dt));
-      const left = ctx.str('direction', 'LEFT') === 'LEFT';
-      return exprValue(em(ctx, left ? op.multiply(exprOf(ctx, a), f) : op.floorDivide(exprOf(ctx, a), f)));
-    }),
-  ),
+  ...V(11).map((s) => conv('BitShift', s, bitShiftConvert)),
   ...variadic('Sum', V(6, 8, 13), op.add, false, (a, b) => a + b),
   ...variadic('Mean', V(6, 8, 13), op.add, true),
   ...variadic('Max', V(6, 8, 12, 13), op.maximum, false, Math.max),

@@ -406,9 +406,52 @@ function matmulConvert(ctx: NodeContext): OnnxValue {
 }
 
 function einsumConvert(ctx: NodeContext): OnnxValue {
-  const eq = ctx.str('equation', '').replace(/\s+/g, '');
-  const ins = Array.from({ length: ctx.numInputs }, (_, i) => exprOf(ctx, ctx.req(i)));
-  return exprValue(em(ctx, op.einsum(ins, eq)));
+  const vals = Array.from({ length: ctx.numInputs }, (_, i) => ctx.req(i));
+  const eq = expandEllipsis(
+    ctx,
+    ctx.str('equation', '').replace(/\s+/g, ''),
+    vals.map((v) => rank(ctx, v)),
+  );
+  return exprValue(
+    em(
+      ctx,
+      op.einsum(
+        vals.map((v) => exprOf(ctx, v)),
+        eq,
+      ),
+    ),
+  );
+}
+
+/**
+ * Spell out "..." with letters the equation does not use (relax.einsum has no
+ * ellipsis): each operand's ellipsis covers its dims not named by letters, aligned
+ * from the right; the output gets all of them (first, when the output is implicit).
+ */
+function expandEllipsis(ctx: NodeContext, eq: string, ranks: readonly number[]): string {
+  if (!eq.includes('...')) return eq;
+  const [lhs, rhs] = eq.split('->');
+  const terms = lhs.split(',');
+  if (terms.length !== ranks.length)
+    ctx.fail(
+      OnnxErrorCodes.ONNX_INVALID,
+      `equation '${eq}' has ${terms.length} operands, got ${ranks.length}`,
+    );
+  const counts = terms.map((t, i) => (t.includes('...') ? ranks[i] - t.replace('...', '').length : 0));
+  if (counts.some((c) => c < 0))
+    ctx.fail(OnnxErrorCodes.ONNX_INVALID, `equation '${eq}' names more dims than an operand has`);
+  const n = Math.max(...counts);
+  const free = [...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz'].filter((c) => !eq.includes(c));
+  if (free.length < n) ctx.fail(OnnxErrorCodes.ONNX_INVALID, `equation '${eq}' uses too many letters`);
+  const ell = free.slice(0, n);
+  const sub = (t: string, c: number) => t.replace('...', ell.slice(n - c).join(''));
+  const newLhs = terms.map((t, i) => sub(t, counts[i])).join(',');
+  if (rhs !== undefined) return `${newLhs}->${sub(rhs, n)}`;
+  // Implicit output: the ellipsis dims, then the letters used once, in order.
+  const seen = new Map<string, number>();
+  for (const ch of terms.join('').replace(/\.\.\./g, '')) seen.set(ch, (seen.get(ch) ?? 0) + 1);
+  const once = [...seen.keys()].filter((ch) => seen.get(ch) === 1).sort();
+  return `${newLhs}->${ell.join('')}${once.join('')}`;
 }
 
 const NEAREST: Record<string, 'round' | 'floor' | 'ceil' | 'round_prefer_floor' | 'round_prefer_ceil'> = {

@@ -31,6 +31,7 @@ import { kilnDType } from '../proto.js';
 import type { ConverterDef } from '../registry.js';
 import { conv } from '../registry.js';
 import { em, normAxis, scalar } from './common.js';
+import { hasSymbolicBounds, symbolicSlice } from './slice_symbolic.js';
 
 const V = (...v: number[]) => v;
 const many = (
@@ -206,6 +207,7 @@ function sliceConvert(ctx: NodeContext): OnnxValue {
     ends = ctx.ints('ends') ?? [];
     axes = ctx.ints('axes');
   } else {
+    if (x.kind !== 'sym' && hasSymbolicBounds(ctx)) return symbolicSlice(ctx, x);
     starts = constInts(ctx, 1, 'starts');
     ends = constInts(ctx, 2, 'ends');
     axes = optInts(ctx, 3, 'axes');
@@ -509,8 +511,8 @@ function oneHotConvert(ctx: NodeContext): OnnxValue {
   const idt = dtypeOf(idx, ctx);
   let ie = exprOf(ctx, idx);
   if (isFloatName(idt)) ie = em(ctx, op.astype(ie, 'int64'));
-  const it = isFloatName(idt) ? 'int64' : idt;
-  ie = wrapNegative(ctx, ie, it, depth);
+  // (relax.one_hot counts negative indices from the end itself; out-of-range ones, also
+  // after that, give a row of off values.)
   return exprValue(
     em(
       ctx,

@@ -92,7 +92,7 @@ export const BINARY_FORMULAS: Record<BinaryOpName, (a: PrimExpr, b: PrimExpr) =>
   'relax.maximum': P.max,
   'relax.minimum': P.min,
   'relax.mod': (a, b) => (isF(a.dtype) ? T.fmod(a, b) : P.truncmod(a, b)),
-  'relax.floor_mod': (a, b) => (isF(a.dtype) ? P.sub(a, P.mul(T.floor(P.div(a, b)), b)) : P.floormod(a, b)),
+  'relax.floor_mod': (a, b) => (isF(a.dtype) ? floatFloorMod(a, b) : P.floormod(a, b)),
   'relax.equal': P.eq,
   'relax.not_equal': P.ne,
   'relax.less': P.lt,
@@ -106,6 +106,18 @@ export const BINARY_FORMULAS: Record<BinaryOpName, (a: PrimExpr, b: PrimExpr) =>
   'relax.bitwise_or': (a, b) => (a.dtype.code === 'bool' ? P.or(a, b) : T.bitwiseOr(a, b)),
   'relax.bitwise_xor': (a, b) => (a.dtype.code === 'bool' ? P.ne(a, b) : T.bitwiseXor(a, b)),
 };
+
+/**
+ * Python's float %, as numpy computes it: fmod, moved into the divisor's sign when the
+ * signs differ, and a zero takes the divisor's sign. (a - floor(a/b)*b gives NaN for
+ * an infinite divisor: 1 % -inf is -inf.)
+ */
+function floatFloorMod(a: PrimExpr, b: PrimExpr): PrimExpr {
+  const zero = P.toExpr(0, a.dtype);
+  const r = T.fmod(a, b);
+  const differ = P.and(P.ne(r, zero), P.ne(P.lt(b, zero), P.lt(r, zero)));
+  return P.select(P.eq(r, zero), T.copysign(zero, b), P.select(differ, P.add(r, b), r));
+}
 
 const shortName = (op: string) => op.slice(op.lastIndexOf('.') + 1);
 
@@ -130,9 +142,70 @@ ELEMWISE_LEGALIZE['relax.where'] = (call, bb) =>
     T.broadcastCompute([cnd, a, b], ([k, x, y]) => P.select(k, x, y), 'T_where'),
   );
 ELEMWISE_LEGALIZE['relax.astype'] = (call, bb, ctx) => {
-  const dt = parseDType((ctx.attrs as { dtype: string }).dtype);
-  return emitTE(bb, call, 'astype', (x) => mapTensor(x, (v) => castValue(v, dt), 'T_cast'));
+  const a = ctx.attrs as { dtype: string; saturate?: boolean; round_mode?: 'up' | 'down' | 'nearest' };
+  const dt = parseDType(a.dtype);
+  const saturate = a.saturate ?? true;
+  const roundMode = a.round_mode ?? 'up';
+  return emitTE(bb, call, 'astype', (x) =>
+    mapTensor(
+      x,
+      (v) =>
+        dt === DType.float8_e8m0fnu && (roundMode !== 'up' || !saturate)
+          ? castE8M0(v, roundMode, saturate)
+          : P.isFloat8(dt) && !saturate
+            ? castFloat8NoSaturate(v, dt)
+            : castValue(v, dt),
+      'T_cast',
+    ),
+  );
 };
+
+/**
+ * Non-saturating cast to a float8 format: values that round beyond the largest finite value
+ * (and ±Inf) become Inf (e5m2) or NaN; the rest is the plain (saturating) Cast.
+ */
+function castFloat8NoSaturate(v: PrimExpr, dt: DataType): PrimExpr {
+  const f = P.minifloatFormat(dt);
+  const src = isF(v.dtype) ? v : P.cast(P.isLowPrecisionFloat(v.dtype) ? DType.float32 : DType.float64, v);
+  // The first magnitude that rounds past max: the midpoint to the next binade step, which
+  // rounds up (overflows) when max's mantissa is odd (ties to even).
+  const ulp = 2 ** (Math.floor(Math.log2(f.max)) - f.mantBits);
+  const threshold = c(f.max + ulp / 2, src.dtype);
+  const over = f.maxCode % 2 === 1 ? P.ge(T.fabs(src), threshold) : P.gt(T.fabs(src), threshold);
+  const code = (neg: boolean): PrimExpr => {
+    const sign = neg && f.kind !== 'fnuz' ? f.signBit : 0;
+    return c(sign | (f.kind === 'ieee' ? f.infCode : f.nanCode), DType.uint8);
+  };
+  const special = T.reinterpret(dt, P.select(P.lt(src, c(0, src.dtype)), code(true), code(false)));
+  return P.select(over, special, P.cast(dt, v));
+}
+
+/**
+ * Cast to float8_e8m0fnu with ONNX's round_mode / saturate (to_float8e8m0): keep the float32
+ * exponent, plus one when rounding up; the plain Cast rounds up and saturates.
+ */
+function castE8M0(v: PrimExpr, mode: 'up' | 'down' | 'nearest', saturate: boolean): PrimExpr {
+  const x = v.dtype === DType.float32 ? v : P.cast(DType.float32, v);
+  const u = T.reinterpret(DType.uint32, x);
+  const u32 = (n: number) => c(n, DType.uint32);
+  const ex = T.bitwiseAnd(T.shiftRight(u, u32(23)), u32(0xff));
+  const nonzero = (mask: number) => P.ne(T.bitwiseAnd(u, u32(mask)), u32(0));
+  const up =
+    mode === 'up'
+      ? nonzero(0x7fffff)
+      : mode === 'down'
+        ? P.boolImm(false)
+        : P.and(nonzero(0x400000), P.or(nonzero(0x3fffff), P.gt(ex, u32(0))));
+  // The exponent alone, with a nonzero fraction bit exactly when rounding up.
+  const y = T.reinterpret(
+    DType.float32,
+    T.bitwiseOr(T.bitwiseAnd(u, u32(0x7f800000)), P.select(up, u32(1), u32(0))),
+  );
+  const out = P.cast(DType.float8_e8m0fnu, y);
+  if (saturate) return out;
+  const nan = T.reinterpret(DType.float8_e8m0fnu, c(0xff, DType.uint8));
+  return P.select(P.and(P.eq(ex, u32(0xfe)), up), nan, out);
+}
 ELEMWISE_LEGALIZE['relax.clip'] = (call, bb, ctx) => {
   const { min, max } = ctx.attrs as { min: number | null; max: number | null };
   return emitTE(bb, call, 'clip', (x) =>

@@ -17,11 +17,22 @@ function batchIndex(t: Tensor, nBatch: number, outBatch: readonly PrimExpr[]): P
   return Array.from({ length: nBatch }, (_, i) => (isConstInt(t.shape[i], 1) ? zero() : outBatch[off + i]));
 }
 
+/** 16-bit floats accumulate products in float32, as numpy (the ONNX reference) does. */
+function accumulatorOf(dtype: DataType): DataType {
+  return (dtype.code === 'float' || dtype.code === 'bfloat') && dtype.bits === 16 ? DType.float32 : dtype;
+}
+function roundTo(t: Tensor, dtype: DataType, name: string): Tensor {
+  return T.compute(t.shape, (...o) => P.cast(dtype, t.at(...o)), name, {
+    axisNames: t.shape.map((_, i) => `i${i}`),
+  });
+}
+
 export const LINALG_LEGALIZE: LegalizeTable = {
   'relax.matmul': (call, bb) => {
     const { shape, dtype } = outTensorInfo(call, 'relax.matmul');
-    return emitTE(bb, call, 'matmul', (a, b) =>
-      T.compute(
+    const acc = accumulatorOf(dtype);
+    return emitTE(bb, call, 'matmul', (a, b) => {
+      const mm = T.compute(
         shape,
         (...o) => {
           const aVec = a.ndim === 1;
@@ -32,12 +43,13 @@ export const LINALG_LEGALIZE: LegalizeTable = {
           const k = T.reduceAxis(kDim, 'k');
           const ai = aVec ? [k] : [...batchIndex(a, a.ndim - 2, ob), o[nOutBatch], k];
           const bi = bVec ? [k] : [...batchIndex(b, b.ndim - 2, ob), k, o[shape.length - 1]];
-          return T.sum(P.mul(cast(a.at(...ai), dtype), cast(b.at(...bi), dtype)), k);
+          return T.sum(P.mul(cast(a.at(...ai), acc), cast(b.at(...bi), acc)), k);
         },
-        'T_matmul',
+        acc === dtype ? 'T_matmul' : 'T_matmul_acc',
         { axisNames: shape.map((_, i) => `i${i}`) },
-      ),
-    );
+      );
+      return acc === dtype ? mm : roundTo(mm, dtype, 'T_matmul');
+    });
   },
   'relax.linear': (call, bb) => {
     const { shape, dtype } = outTensorInfo(call, 'relax.linear');

@@ -21,7 +21,7 @@ import type {
   SoftmaxAttrs,
 } from '../op/nn.js';
 import type { LegalizeTable } from './common.js';
-import { meanStage, reduceStage } from './reduce.js';
+import { meanStage, reduceStage, sumStage } from './reduce.js';
 import { emitTE, outTensorInfo } from './te-call.js';
 
 const i64 = (v: number) => P.toExpr(v, DType.int64);
@@ -236,7 +236,7 @@ export function softmaxStages(x: Tensor, axis: number, log: boolean): Tensor {
   const ax = [axis];
   const mx = reduceStage(x, ax, true, T.reduceMax, 'T_softmax_max');
   const ex = mapShape(x.shape, (o) => T.exp(P.sub(x.at(...o), mx.at(...keptIndex(o, ax)))), 'T_softmax_exp');
-  const sm = reduceStage(ex, ax, true, T.sum, 'T_softmax_sum');
+  const sm = sumStage(ex, ax, true, 'T_softmax_sum');
   if (log)
     return mapShape(
       x.shape,

@@ -52,6 +52,28 @@ export function reduceStage(
   );
 }
 
+/**
+ * A sum stage. float16 accumulates in float32 and rounds once, as numpy (the ONNX
+ * reference) does; other dtypes accumulate in their own type.
+ */
+export function sumStage(
+  x: Tensor,
+  axes: readonly number[],
+  keepdims: boolean,
+  name: string,
+  src: (v: PrimExpr, idx: PrimExpr[]) => PrimExpr = (v) => v,
+): Tensor {
+  if (!isHalf(x.dtype)) return reduceStage(x, axes, keepdims, T.sum, name, src);
+  const acc = reduceStage(x, axes, keepdims, T.sum, `${name}_acc`, (v, idx) =>
+    P.cast(DType.float32, src(v, idx)),
+  );
+  return mapT(acc, (v) => P.cast(x.dtype, v), name);
+}
+/** IEEE float16 (not bfloat16). */
+export function isHalf(dt: DataType): boolean {
+  return dt.code === 'float' && dt.bits === 16;
+}
+
 function countOf(x: Tensor, axes: readonly number[], dt: DataType): PrimExpr {
   return P.cast(dt, dimProduct(axes.map((a) => x.shape[a])));
 }
@@ -61,6 +83,12 @@ function mapT(t: Tensor, f: (v: PrimExpr, i: PrimVar[]) => PrimExpr, name: strin
 
 /** Mean over axes, keeping dims (for variance / norms). */
 export function meanStage(x: Tensor, axes: readonly number[], keepdims: boolean, name = 'T_mean'): Tensor {
+  if (isHalf(x.dtype)) {
+    // float32 intermediates, like numpy's mean of float16
+    const s = reduceStage(x, axes, keepdims, T.sum, `${name}_sum`, (v) => P.cast(DType.float32, v));
+    const cnt = countOf(x, axes, DType.float32);
+    return mapT(s, (v) => P.cast(x.dtype, P.div(v, cnt)), name);
+  }
   const s = reduceStage(x, axes, keepdims, T.sum, `${name}_sum`);
   const cnt = countOf(x, axes, x.dtype);
   return mapT(s, (v) => P.div(v, cnt), name);
@@ -88,7 +116,9 @@ for (const [name, reducer] of Object.entries(simple)) {
   REDUCE_LEGALIZE[name] = (call, bb, ctx) => {
     const { axis, keepdims } = ctx.attrs as ReduceAttrs;
     return emitTE(bb, call, short, (x) =>
-      reduceStage(x, axesOf(axis, x.ndim), keepdims, reducer, `T_${short}`),
+      reducer === T.sum
+        ? sumStage(x, axesOf(axis, x.ndim), keepdims, `T_${short}`)
+        : reduceStage(x, axesOf(axis, x.ndim), keepdims, reducer, `T_${short}`),
     );
   };
 }

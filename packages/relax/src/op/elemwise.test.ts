@@ -228,6 +228,12 @@ describe('elementwise legalization (TIR interpreter vs TS reference)', () => {
     ]);
     expect(Array.from(tensorOut(runOp((x, y) => op.mod(x, y), [a, b])).data, Number)).toEqual([1, -1, 1, -1]);
   });
+  it('float floor_mod is Python %: infinite divisors, signed zeros, NaN', () => {
+    const a = ndarray('float32', [10], [0, -0, -3, 3, -1, 1, Infinity, 1, 5.5, -5.5]);
+    const b = ndarray('float32', [10], [-2, 2, Infinity, Infinity, -Infinity, -Infinity, 2, 0, -2, 2]);
+    const got = Array.from(tensorOut(runOp((x, y) => op.floorMod(x, y), [a, b])).data, Number);
+    expect(got).toEqual([-0, 0, Infinity, 3, -1, -Infinity, Number.NaN, Number.NaN, -0.5, 0.5]);
+  });
   it('where / astype / clip / leaky_relu', () => {
     const c = rand('bool', [2, 3], 5);
     const x = rand('float32', [2, 3], 6, -3, 3);

@@ -1,6 +1,6 @@
-import { primVar } from '@kiln/ir-core';
+import { dtype as parseDType, primVar } from '@kiln/ir-core';
 import type { NDArray } from '@kiln/tensorir';
-import { allClose } from '@kiln/tensorir';
+import { allClose, roundToDType } from '@kiln/tensorir';
 import { describe, expect, it } from 'vitest';
 import { tensorSInfo } from '../ir/struct-info.js';
 import { at, fromFn, infer, inferError, rand, runOp, size, tensorOut, unravel } from '../testing/harness.js';
@@ -322,6 +322,26 @@ describe('nn legalization', () => {
         (v) => Math.abs(v - 1) < 1e-5,
       ),
     ).toBe(true);
+  });
+  it('softmax in 16-bit floats rounds each step like the ONNX reference', () => {
+    for (const dt of ['float16', 'bfloat16'] as const) {
+      const t = parseDType(dt);
+      const r = (v: number) => roundToDType(v, t);
+      const x = rand(dt, [2, 40], 15, -3, 3);
+      const want = fromFn(dt, [2, 40], ([i, j]) => {
+        let mx = -Infinity;
+        for (let k = 0; k < 40; k++) mx = Math.max(mx, at(x, [i, k]));
+        const e = (k: number) => r(Math.exp(r(at(x, [i, k]) - mx)));
+        let s = 0;
+        // float16 sums in float32 (numpy); bfloat16 rounds each partial sum (ml_dtypes)
+        for (let k = 0; k < 40; k++) s = dt === 'float16' ? Math.fround(s + e(k)) : r(s + e(k));
+        return r(e(j) / r(s));
+      });
+      const got = tensorOut(runOp((a) => op.softmax(a), [x]));
+      expect(Array.from({ length: 80 }, (_, i) => at(got, unravel(i, [2, 40])))).toEqual(
+        Array.from({ length: 80 }, (_, i) => at(want, unravel(i, [2, 40]))),
+      );
+    }
   });
   const meanVar = (vals: number[]) => {
     const m = vals.reduce((a, b) => a + b, 0) / vals.length;

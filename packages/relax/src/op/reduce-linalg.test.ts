@@ -1,6 +1,6 @@
-import { primVar } from '@kiln/ir-core';
+import { dtype as parseDType, primVar } from '@kiln/ir-core';
 import type { NDArray } from '@kiln/tensorir';
-import { allClose } from '@kiln/tensorir';
+import { allClose, roundToDType } from '@kiln/tensorir';
 import { describe, expect, it } from 'vitest';
 import { tensorSInfo } from '../ir/struct-info.js';
 import { at, fromFn, infer, inferError, rand, runOp, size, tensorOut, unravel } from '../testing/harness.js';
@@ -322,5 +322,34 @@ describe('matmul / linear / einsum legalization', () => {
         1e-5,
       ).ok,
     ).toBe(true);
+  });
+});
+
+describe('16-bit float accumulation (as the ONNX reference, numpy, computes)', () => {
+  const toF = (a: NDArray) => Array.from({ length: size(a.shape) }, (_, i) => at(a, unravel(i, a.shape)));
+  for (const dt of ['float16', 'bfloat16'] as const) {
+    it(`matmul in ${dt} accumulates in float32 and rounds once`, () => {
+      const a = rand(dt, [3, 96], 11, 0, 1);
+      const b = rand(dt, [96, 4], 12, 0, 1);
+      const ref = fromFn(dt, [3, 4], ([i, j]) => {
+        let s = 0;
+        for (let k = 0; k < 96; k++) s = Math.fround(s + Math.fround(at(a, [i, k]) * at(b, [k, j])));
+        return roundToDType(s, parseDType(dt));
+      });
+      expect(toF(tensorOut(runOp((x, y) => op.matmul(x, y), [a, b])))).toEqual(toF(ref));
+    });
+  }
+  it('sum in float16 accumulates in float32; bfloat16 rounds every partial sum', () => {
+    for (const dt of ['float16', 'bfloat16'] as const) {
+      const t = parseDType(dt);
+      const x = rand(dt, [2, 200], 13, 0, 1);
+      const ref = fromFn(dt, [2], ([i]) => {
+        let s = 0;
+        for (let k = 0; k < 200; k++)
+          s = dt === 'float16' ? Math.fround(s + at(x, [i, k])) : roundToDType(s + at(x, [i, k]), t);
+        return roundToDType(s, t);
+      });
+      expect(toF(tensorOut(runOp((p) => op.sum(p, { axis: [1] }), [x])))).toEqual(toF(ref));
+    }
   });
 });
