@@ -4,9 +4,9 @@
 // import time stay on the host so shape computations (Shape → Gather → Concat → Reshape)
 // fold instead of becoming runtime work.
 import type { DataType, PrimExpr } from '@kiln/ir-core';
-import { DType, intImm } from '@kiln/ir-core';
+import { add, DType, intImm } from '@kiln/ir-core';
 import type { BlockBuilder, Expr, StructInfo, TensorStructInfo } from '@kiln/relax';
-import { constDim, sinfoToString, tensorShape, tensorSInfo } from '@kiln/relax';
+import { constDim, op, sinfoToString, tensorShape, tensorSInfo } from '@kiln/relax';
 import { OnnxErrorCodes } from './errors.js';
 import type { HostTensor } from './host.js';
 import { hostTensor, toConstant } from './host.js';
@@ -125,10 +125,11 @@ export function staticDims(ctx: NodeContext, v: OnnxValue): number[] {
 export function exprOf(ctx: NodeContext, v: OnnxValue): Expr {
   if (v.kind === 'expr') return v.expr;
   if (v.kind === 'host') return toConstant(v.t);
-  return ctx.fail(
-    OnnxErrorCodes.ONNX_DYNAMIC,
-    `a shape-derived value [${v.values.map(String).join(', ')}] is used as tensor data; Kiln has no shape-to-tensor op`,
-  );
+  // A shape-derived value used as tensor data (e.g. compared or added): each element is
+  // materialised as the one-element range [x, x + 1), then they are joined and reshaped.
+  const parts = v.values.map((x) => ctx.bb.emit(op.arange(x, add(x, 1), 1, v.dtype)));
+  const flat = parts.length === 1 ? parts[0] : ctx.bb.emit(op.concat(parts, 0));
+  return v.shape.length === 1 ? flat : ctx.bb.emit(op.reshape(flat, v.shape));
 }
 
 /** A host tensor input, or ONNX_DYNAMIC naming the input. */
