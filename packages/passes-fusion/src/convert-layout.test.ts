@@ -162,6 +162,76 @@ describe('relax.ConvertLayout', () => {
     ).toBeLessThan(1e-5);
   });
 
+  it('runs depthwise convs blocked (24 channels as NCHW8c; stride 2, padding, dilation)', () => {
+    // An inverted-residual block without dataflow blocks (as the ONNX frontend emits it):
+    // 1x1 expand to 24 channels, depthwise 3x3 with the given stride/dilation, clip, 1x1
+    // project, mean over H and W keeping the dims.
+    for (const [stride, dil, pad] of [
+      [1, 1, 1],
+      [2, 1, 1],
+      [1, 2, 2],
+      [2, 1, 0],
+    ]) {
+      const x = relaxVar('x', tensorSInfo([1, 8, 9, 7], 'float32'));
+      const bb = new BlockBuilder();
+      bb.function('main', [x], () => {
+        const e = bb.emit(op.conv2d(x, constant(rand(24 * 8, 1, 0.3), [24, 8, 1, 1])));
+        const r = bb.emit(op.clip(bb.emit(op.add(e, constant(rand(24, 2), [24, 1, 1]))), 0, 6));
+        const d = bb.emit(
+          op.conv2d(r, constant(rand(24 * 9, 3, 0.3), [24, 1, 3, 3]), {
+            groups: 24,
+            strides: [stride],
+            dilation: [dil],
+            padding: [pad],
+          }),
+        );
+        const dr = bb.emit(op.clip(bb.emit(op.add(d, constant(rand(24, 4), [24, 1, 1]))), 0, 6));
+        const p = bb.emit(op.conv2d(dr, constant(rand(16 * 24, 5, 0.3), [16, 24, 1, 1])));
+        return bb.emit(op.mean(p, { axis: [2, 3], keepdims: true }));
+      });
+      const mod = bb.getModule();
+      const out = convertLayout(mod, { layout: 'NCHW16c' });
+      expect(wellFormed(out)).toEqual([]);
+      const cs = callees(out);
+      expect(cs).toContain('depthwise_conv2d_NCHW8c');
+      expect(cs).toContain('conv2d_NCHW8c');
+      expect(cs).not.toContain('relax.nn.conv2d');
+      // Only the input and the function's result change layout: no transform between ops
+      // although the block is not a dataflow block.
+      expect(cs.filter((c) => c.startsWith('layout_transform'))).toEqual([
+        'layout_transform_NCHW_NCHW8c',
+        'layout_transform_NCHW16c_NCHW',
+      ]);
+      // The depthwise weights were transformed at compile time.
+      expect(out.globals.some((g) => g.startsWith('layout_transform_OIHW'))).toBe(false);
+      const inp = [{ data: rand(8 * 63, 40 + stride + dil), shape: [1, 8, 9, 7] }];
+      const ref = runOnVM(LegalizeOps.run(mod), inp);
+      const got = runOnVM(LegalizeOps.run(out), inp);
+      expect(maxRelErr(got.outputs[0], ref.outputs[0])).toBeLessThan(1e-5);
+    }
+  });
+
+  it('transforms a depthwise weight that is not a constant with a kernel', () => {
+    const x = relaxVar('x', tensorSInfo([1, 8, 5, 6], 'float32'));
+    const w = relaxVar('w', tensorSInfo([8, 1, 3, 3], 'float32'));
+    const bb = new BlockBuilder();
+    bb.function('main', [x, w], () =>
+      bb.dataflow(() =>
+        bb.emitOutput(bb.emit(op.relu(bb.emit(op.conv2d(x, w, { groups: 8, padding: [1], strides: [2] }))))),
+      ),
+    );
+    const mod = bb.getModule();
+    const out = convertLayout(mod, { layout: 'NCHW8c' });
+    expect(callees(out)).toContain('layout_transform_OIHW_OHW8o');
+    const inp = [
+      { data: rand(240, 1), shape: [1, 8, 5, 6] },
+      { data: rand(72, 2), shape: [8, 1, 3, 3] },
+    ];
+    expect(
+      maxRelErr(runOnVM(LegalizeOps.run(out), inp).outputs[0], runOnVM(LegalizeOps.run(mod), inp).outputs[0]),
+    ).toBeLessThan(1e-5);
+  });
+
   it('rejects a malformed layout option', () => {
     expect(() => ConvertLayout.withOptions({ layout: 'NHWC' })).toThrow(
       expect.objectContaining({ code: 'PASS_OPTIONS' }),

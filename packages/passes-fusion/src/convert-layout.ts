@@ -179,26 +179,21 @@ class LayoutRewriter {
     return constant(c.data, [1, channels / f, 1, 1, f], c.dtype);
   }
 
-  conv(
-    call: Call,
-    x: Expr,
-    xPacked: Packed | undefined,
-    w: Expr,
-  ): { value: Call; pre: Binding[]; factor: number; channels: number } | undefined {
+  conv(call: Call, x: Expr, xPacked: Packed | undefined, w: Expr): LayoutResult | undefined {
     const a = call.attrs as unknown as ConvAttrs;
     const xs = knownTensor(x.structInfo);
     const ws = knownTensor(w.structInfo);
     const os = knownTensor(call.structInfo);
-    if (!xs || !ws || !os || a.groups !== 1 || xs.dtype !== ws.dtype || xs.dtype !== os.dtype)
-      return undefined;
+    if (!xs || !ws || !os || xs.dtype !== ws.dtype || xs.dtype !== os.dtype) return undefined;
+    if (a.groups !== 1) return this.depthwise(call, xPacked, w);
     const xShape = tensorShape(xs)!;
     const wShape = tensorShape(ws)!.map(staticInt);
     const oShape = tensorShape(os)!;
     const c = staticInt(xShape[1]);
     if (xShape.length !== 4 || c === undefined || wShape.some((d) => d === undefined)) return undefined;
     const [o, , kh, kw] = wShape as number[];
-    const f = this.factor;
-    if (o % f !== 0) return undefined;
+    const f = this.factorFor(o, xPacked);
+    if (f === undefined) return undefined;
     const fi = xPacked && c % xPacked.factor === 0 ? xPacked.factor : c % f === 0 ? f : c;
     const pre: Binding[] = [];
     let xp: Expr;
@@ -247,12 +242,127 @@ class LayoutRewriter {
     return { value, pre, factor: f, channels: o };
   }
 
+  /**
+   * The channel block of a conv output with `channels` channels: the layout's factor, or
+   * half of it (not below 8 lanes) when only that divides the channels (24 channels in
+   * NCHW16c run as NCHW8c); an input blocked with a factor that divides is kept.
+   */
+  factorFor(channels: number, xPacked?: Packed): number | undefined {
+    if (channels % this.factor === 0) return this.factor;
+    const half = this.factor / 2;
+    if (Number.isInteger(half) && half >= 8 && channels % half === 0) return half;
+    if (xPacked && xPacked.factor >= 8 && channels % xPacked.factor === 0) return xPacked.factor;
+    return undefined;
+  }
+
+  /**
+   * Depthwise conv2d (groups = input channels = output channels): channel block by
+   * channel block, data NCHW[x]c, weights (C/x, KH, KW, x) — transformed at compile time
+   * when constant — output NCHW[x]c. Each output vector of x channels is a sum of
+   * KH·KW products of an input vector and a weight vector.
+   */
+  private depthwise(call: Call, xPacked: Packed | undefined, w: Expr): LayoutResult | undefined {
+    const a = call.attrs as unknown as ConvAttrs;
+    const x = call.args[0];
+    const xs = knownTensor(x.structInfo)!;
+    const os = knownTensor(call.structInfo)!;
+    const xShape = tensorShape(xs)!;
+    const wShape = tensorShape(knownTensor(w.structInfo)!)!.map(staticInt);
+    const oShape = tensorShape(os)!;
+    const c = staticInt(xShape[1]);
+    if (xShape.length !== 4 || c === undefined || wShape.some((d) => d === undefined)) return undefined;
+    const [o, one, kh, kw] = wShape as number[];
+    if (a.groups !== c || o !== c || one !== 1) return undefined;
+    const f = xPacked && c % xPacked.factor === 0 ? xPacked.factor : this.factorFor(c);
+    if (f === undefined) return undefined;
+    const pre: Binding[] = [];
+    let xp: Expr;
+    if (xPacked && xPacked.factor === f) xp = xPacked.v;
+    else {
+      const v = this.fresh(`${nameOf(x)}_NCHW${f}c`, this.bb.normalize(this.pack(x, f)));
+      pre.push(v.binding);
+      xp = v.var;
+    }
+    let wArg: Expr;
+    if (w.kind === 'relax.Constant') {
+      // (C, 1, KH, KW) → (C/f, KH, KW, f)
+      const src = w.data as Float32Array;
+      const dst = new (src.constructor as new (n: number) => Float32Array)(src.length);
+      let k = 0;
+      for (let co = 0; co < c / f; co++)
+        for (let y = 0; y < kh; y++)
+          for (let xx = 0; xx < kw; xx++)
+            for (let ci = 0; ci < f; ci++) dst[k++] = src[((co * f + ci) * kh + y) * kw + xx];
+      wArg = constant(dst, [c / f, kh, kw, f], w.dtype);
+    } else {
+      const v = this.fresh(
+        'w_packed',
+        this.bb.normalize(
+          this.kernel(`layout_transform_OIHW_OHW${f}o`, [w], (t) =>
+            T.compute(
+              [i64(c / f), i64(kh), i64(kw), i64(f)],
+              (co, y, xx, ci) => t.at(add(mul(co, i64(f)), ci), i64(0), y, xx),
+              `T_OHW${f}o`,
+            ),
+          ),
+        ),
+      );
+      pre.push(v.binding);
+      wArg = v.var;
+    }
+    const strides = expand(a.strides, 2);
+    const dil = expand(a.dilation, 2);
+    const pad = a.padding.length === 1 ? [a.padding[0], a.padding[0]] : a.padding.slice(0, 2);
+    const padded = a.padding.some((p) => p !== 0);
+    const value = this.kernel(`depthwise_conv2d_NCHW${f}c`, [xp, wArg], (xt, wt) => {
+      const h = xt.shape[2];
+      const wd = xt.shape[3];
+      return T.compute(
+        [oShape[0], i64(c / f), oShape[2], oShape[3], i64(f)],
+        (n, co, oh, ow, ci) => {
+          const ry = T.reduceAxis(i64(kh), 'ry');
+          const rx = T.reduceAxis(i64(kw), 'rx');
+          const y = sub(add(mul(oh, i64(strides[0])), mul(ry, i64(dil[0]))), i64(pad[0]));
+          const xx = sub(add(mul(ow, i64(strides[1])), mul(rx, i64(dil[1]))), i64(pad[1]));
+          const xv = xt.at(n, co, y, xx, ci);
+          const guarded = padded
+            ? T.ifThenElseExpr(
+                and(and(ge(y, i64(0)), lt(y, h)), and(ge(xx, i64(0)), lt(xx, wd))),
+                xv,
+                toExpr(0, xs.dtype!),
+              )
+            : xv;
+          return T.sum(mul(guarded, wt.at(co, ry, rx, ci)), [ry, rx]);
+        },
+        `T_depthwise_conv2d_NCHW${f}c`,
+      );
+    });
+    return { value, pre, factor: f, channels: c };
+  }
+
+  /** A mean over H and W keeping the dims reduces the blocked layout as it is. */
+  private mean(v: Call, p: Packed): LayoutResult | undefined {
+    const a = v.attrs as { axis?: number[] | null; keepdims?: boolean };
+    const xs = knownTensor(v.args[0].structInfo);
+    if (xs?.ndim !== 4 || !a.keepdims || !a.axis) return undefined;
+    const axes = a.axis.map((x) => (x < 0 ? x + 4 : x)).sort();
+    if (axes.length !== 2 || axes[0] !== 2 || axes[1] !== 3) return undefined;
+    return {
+      value: this.bb.normalize(call(v.op, [p.v], { attrs: v.attrs })),
+      factor: p.factor,
+      channels: p.channels,
+      pre: [],
+    };
+  }
+
   private fresh(name: string, value: Expr): { var: AnyVar; binding: Binding } {
     const v = this.dataflow ? dataflowVar(name, value.structInfo!) : relaxVar(name, value.structInfo!);
     return { var: v, binding: varBinding(v, value) };
   }
 
   dataflow = true;
+  /** Vars of the function used outside the block that binds them (set per function). */
+  usedOutside: ReadonlySet<Node> = new Set();
 
   block(blk: Block): Block {
     this.dataflow = blk.kind === 'relax.DataflowBlock';
@@ -296,14 +406,16 @@ class LayoutRewriter {
           result = this.batchNorm(v, argPacked(0)!);
         } else if (name === 'relax.nn.max_pool2d' && argPacked(0)) {
           result = this.maxPool(v, argPacked(0)!);
+        } else if (name === 'relax.mean' && argPacked(0)) {
+          result = this.mean(v, argPacked(0)!);
         }
         if (result) {
           const nv = this.fresh(`${b.var.name}_NCHW${result.factor}c`, this.bb.normalize(result.value));
           out.push(...result.pre, nv.binding);
           packed.set(b.var, { v: nv.var, factor: result.factor, channels: result.channels });
           unmaterialized.add(b.var);
-          // A value seen after the block needs its original layout right away.
-          if (b.var.kind === 'relax.Var') materialize(b.var);
+          // A value used after the block needs its original layout right away.
+          if (this.usedOutside.has(b.var)) materialize(b.var);
           changed = true;
           done = true;
         }
@@ -431,6 +543,36 @@ function nameOf(e: Expr): string {
   return e.kind === 'relax.Var' || e.kind === 'relax.DataflowVar' ? e.name : 'x';
 }
 
+/**
+ * The vars bound in a block of `body` (nested scopes included) that something outside
+ * that block uses: a later block, the body's result, a nested scope's result.
+ */
+function varsUsedOutsideTheirBlock(body: Expr): Set<Node> {
+  const out = new Set<Node>();
+  const visit = (e: Expr): void => {
+    if (e.kind === 'relax.SeqExpr') {
+      const blockOf = new Map<Node, number>();
+      e.blocks.forEach((blk, i) => {
+        for (const b of blk.bindings) {
+          for (const u of relaxVarsUsed(b.value)) {
+            const at = blockOf.get(u);
+            if (at !== undefined && at !== i) out.add(u);
+          }
+          blockOf.set(b.var, i);
+          if (b.value.kind === 'relax.SeqExpr' || b.value.kind === 'relax.If') visit(b.value);
+        }
+      });
+      for (const u of relaxVarsUsed(e.body)) out.add(u);
+      visit(e.body);
+    } else if (e.kind === 'relax.If') {
+      visit(e.trueBranch);
+      visit(e.falseBranch);
+    }
+  };
+  visit(body);
+  return out;
+}
+
 export function convertLayout(mod: IRModule, opts: Partial<ConvertLayoutOptions> = {}): IRModule {
   const o = layoutOptions.parse(opts);
   const factor = Number(/^NCHW([0-9]+)c$/.exec(o.layout)![1]);
@@ -441,6 +583,7 @@ export function convertLayout(mod: IRModule, opts: Partial<ConvertLayoutOptions>
     if (f.kind !== 'relax.Function') continue;
     const rf = f as unknown as RelaxFunction;
     if (rf.attrs.Primitive !== undefined || rf.attrs.Composite !== undefined) continue;
+    rw.usedOutside = varsUsedOutsideTheirBlock(rf.body);
     const nf = mapFunctionBlocks(rf, (blk) => rw.block(blk));
     if (nf !== rf) {
       changed = true;

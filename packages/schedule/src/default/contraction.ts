@@ -62,6 +62,18 @@ export function planContraction(
     rowVar = v;
     break;
   }
+  // No such axis (a depthwise convolution reads its input and weights at every output
+  // channel): rows along the innermost other spatial axis still keep one accumulator per
+  // row in registers, each row with its own input vector and the weight vectors shared.
+  if (!rowVar) {
+    for (let i = spatial.length - 2; i >= 0; i--) {
+      const ext = constExtent(ivOf(spatial[i]).dom.extent);
+      if (ext !== undefined && ext >= 2) {
+        rowVar = spatial[i];
+        break;
+      }
+    }
+  }
   const m = rowVar ? constExtent(ivOf(rowVar).dom.extent)! : 1;
   const budget = Math.max(4, vectorRegs - 8);
   // Narrower vectors when the full width does not divide the axis (a 56-wide feature map
@@ -97,13 +109,17 @@ export function planContraction(
   return undefined;
 }
 
-/** Apply `plan` to the block; returns the fused outer loop (parallel when threads > 1). */
+/**
+ * Apply `plan` to the block; returns the accumulator init block (decomposeReduction's),
+ * whose loops outside the reduction are the register tile's loops, or undefined when
+ * the block was left as it was.
+ */
 export function scheduleContraction(
   sch: Schedule,
   blockRV: BlockRV,
   plan: ContractionPlan,
   threads: number,
-): void {
+): BlockRV | undefined {
   const r = sch.getRealize(blockRV);
   const loops = sch.getLoops(blockRV);
   const loopOfVar = new Map<Var, LoopRV>();
@@ -147,11 +163,11 @@ export function scheduleContraction(
   // above the decomposition point, where they cannot count as repeated iterations.
   const unitRed = allRed.filter((l) => constExtent(sch.get(l).extent) === 1);
   const red = allRed.filter((l) => constExtent(sch.get(l).extent) !== 1);
-  if (red.length === 0) return;
+  if (red.length === 0) return undefined;
   outer.push(...unitRed);
   const inner = [...(i1 ? [i1] : []), ...(j1 ? [j1] : []), j2];
   // A loop not found among the block's loops (a binding the plan did not foresee): leave the block.
-  if ([...outer, ...red, ...inner].some((x) => x === undefined)) return;
+  if ([...outer, ...red, ...inner].some((x) => x === undefined)) return undefined;
   sch.reorder(...outer, ...red, ...inner);
   const init = sch.decomposeReduction(blockRV, red[0]);
   sch.vectorize(j2);
@@ -162,6 +178,7 @@ export function scheduleContraction(
   if (j1) sch.unroll(j1);
   if (i1) sch.unroll(i1);
   if (threads > 1) parallelizePrefix(sch, outer, threads);
+  return init;
 }
 
 /** Fuse the leading loops of `outer` until they give every thread work, and parallelize. */

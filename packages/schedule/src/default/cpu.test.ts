@@ -311,6 +311,70 @@ describe('defaultCPUSchedule', () => {
     if (hasAVX512) checkNative(s, ins, want, AVX512.features, 1e-4);
   });
 
+  it('register-blocks a padded depthwise convolution in NCHW8c along the width, without a padded copy, its epilogue fused into the tile', () => {
+    // 24 channels (three blocks of 8), odd spatial sizes; stride 1, stride 2, dilation 2.
+    for (const [stride, dil, pad] of [
+      [1, 1, 1],
+      [2, 1, 1],
+      [1, 2, 2],
+    ]) {
+      const [h, w] = [11, 9];
+      const oh = Math.floor((h + 2 * pad - dil * 2 - 1) / stride) + 1;
+      const ow = Math.floor((w + 2 * pad - dil * 2 - 1) / stride) + 1;
+      const X = placeholder([1, 3, h, w, 8], 'float32', 'X');
+      const W = placeholder([3, 3, 3, 8], 'float32', 'W');
+      const B = placeholder([1, 3, 1, 1, 8], 'float32', 'B');
+      const ry = reduceAxis([0, 3], 'ry');
+      const rx = reduceAxis([0, 3], 'rx');
+      const D = compute(
+        [1, 3, oh, ow, 8],
+        (n, c, i, j, ci) => {
+          const y = sub(add(mul(i, stride), mul(ry, dil)), pad);
+          const x = sub(add(mul(j, stride), mul(rx, dil)), pad);
+          const inside = and(and(ge(y, 0), lt(y, h)), and(ge(x, 0), lt(x, w)));
+          return sum(
+            mul(ifThenElseExpr(inside, X.at(n, c, y, x, ci), constant(0, 'float32')), W.at(c, ry, rx, ci)),
+            [ry, rx],
+          );
+        },
+        'D',
+      );
+      const Y = compute(
+        [1, 3, oh, ow, 8],
+        (n, c, i, j, ci) => max(add(D.at(n, c, i, j, ci), B.at(0, c, 0, 0, ci)), constant(0, 'float32')),
+        'Y',
+      );
+      const fn = createPrimFunc([X, W, B, Y]);
+      const s = defaultCPUSchedule(fn, AVX512);
+      // No padded copy of X: the only buffer is the accumulator D.
+      const alloc = s.body.kind === 'BlockRealize' ? s.body.block.allocBuffers : [];
+      expect(alloc.map((b) => b.name)).toEqual(['D']);
+      expect(kinds(s, 'vectorized').map(extentOf)).toContain(8);
+      // Rows of the register tile along the output width (a divisor of it).
+      const unrolled = kinds(s, 'unrolled').map(extentOf);
+      expect(unrolled.length).toBe(1);
+      expect(ow % unrolled[0]).toBe(0);
+      expect(unrolled[0]).toBeGreaterThan(1);
+      // The epilogue runs inside the tile's loop nest: one nest at the top.
+      const root = s.body.kind === 'BlockRealize' ? s.body.block.body : s.body;
+      expect(root.kind).toBe('For');
+      const { ins, want } = checkInterpreter(
+        fn,
+        s,
+        [
+          [1, 3, h, w, 8],
+          [3, 3, 3, 8],
+          [1, 3, 1, 1, 8],
+          [1, 3, oh, ow, 8],
+        ],
+        1,
+        1e-4,
+      );
+      if (process.arch === 'x64') checkNative(s, ins, want, AVX2.features, 1e-4);
+      if (hasAVX512) checkNative(s, ins, want, AVX512.features, 1e-4);
+    }
+  });
+
   it('register-blocks a 1x1 convolution in NCHW16c (extent-1 kernel loops)', () => {
     const X = placeholder([1, 2, 7, 7, 16], 'float32', 'X');
     const W = placeholder([3, 2, 1, 1, 16, 16], 'float32', 'W');

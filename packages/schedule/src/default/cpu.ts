@@ -33,6 +33,7 @@ import {
   scheduleReductionOutside,
 } from './contraction.js';
 import { planDot, scheduleDot } from './dot.js';
+import { fuseEpilogue } from './epilogue.js';
 import { packBuffer, packedBuffer } from './pack.js';
 import { hoistPadding } from './pad.js';
 
@@ -217,12 +218,15 @@ export function defaultCPUSchedule(fn: PrimFunc, target: CPUScheduleTarget = {})
   }
   // Phase 2: one rule per block.
   const sch = createSchedule(packed);
+  const fused = new Set<string>();
   for (const name of topLevelBlocks(sch.func.body)) {
+    if (fused.has(name)) continue;
     try {
       const b = sch.getBlock(name);
       const plan = plans.get(name);
       if (plan) {
-        scheduleContraction(sch, b, plan, threads);
+        const init = scheduleContraction(sch, b, plan, threads);
+        if (init) fuseEpilogue(sch, b, init, plan.lanes, fused);
         continue;
       }
       const dot = planDot(sch, b, lanes);

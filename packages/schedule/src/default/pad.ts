@@ -4,7 +4,9 @@
 // `x_pad[idx + before]` unconditionally. The condition then no longer sits in the
 // innermost loop, and the loop over the output width reads consecutive elements, so the
 // contraction rule can vectorize it. The values read are the same, so results are
-// bit-identical.
+// bit-identical. Not hoisted: a read that is a whole vector along the output's innermost
+// axis under a condition independent of that axis (depthwise convolution in NCHW[x]c),
+// where one test per vector is cheaper than copying the input.
 import type { Buffer, Node, PrimExpr, Var } from '@kiln/ir-core';
 import {
   add,
@@ -153,6 +155,7 @@ export function hoistPadding(fn: PrimFunc): PrimFunc {
     walkExpr(r.block.body.value, visit);
     if (found.length !== 1) continue;
     const p = found[0];
+    if (uniformAcrossVector(r, p)) continue;
     const dst = buffer(
       `${p.src.name}_pad`,
       p.src.dtype,
@@ -202,6 +205,31 @@ export function hoistPadding(fn: PrimFunc): PrimFunc {
     out = Object.freeze({ ...out, body });
   }
   return out;
+}
+
+/**
+ * Whether the padded read is a vector along the block's innermost output axis under a
+ * condition that does not depend on that axis (a depthwise convolution in NCHW[x]c):
+ * the vectorized kernel then tests the condition once per vector, which costs less than
+ * a padded copy of the whole input.
+ */
+function uniformAcrossVector(r: BlockRealize, p: Padded): boolean {
+  const store = r.block.body.kind === 'BufferStore' ? r.block.body : undefined;
+  if (!store || store.indices.length === 0) return false;
+  const last = store.indices[store.indices.length - 1];
+  if (last.kind !== 'Var') return false;
+  const n = p.indices.length;
+  if (n === 0 || p.indices[n - 1] !== last) return false;
+  const cond = (p.call as { args: readonly PrimExpr[] }).args[0];
+  return !usesVarIn(cond, last) && p.indices.slice(0, n - 1).every((e) => !usesVarIn(e, last));
+}
+
+function usesVarIn(e: PrimExpr, v: PrimExpr): boolean {
+  let uses = false;
+  walkExpr(e, (x) => {
+    if (x === v) uses = true;
+  });
+  return uses;
 }
 
 function walkExpr(e: PrimExpr, f: (e: PrimExpr) => void): void {

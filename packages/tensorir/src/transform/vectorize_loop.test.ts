@@ -1,3 +1,4 @@
+import type { PrimExpr } from '@kiln/ir-core';
 import {
   add,
   and,
@@ -185,6 +186,62 @@ describe('tir.VectorizeLoop', () => {
       ),
     );
     expectIREqual(vectorizeLoop(before), expected);
+  });
+
+  it('vectorizes an if_then_else whose condition is the same for every lane (scalar condition)', () => {
+    const [i, v] = [loopVar('i'), loopVar('v')];
+    const P = buffer('P', 'float32', [16, 4]);
+    const Q = buffer('Q', 'float32', [16, 4]);
+    const guarded = (iv: typeof i, lane: PrimExpr) =>
+      call('float32', 'tir.if_then_else', [
+        and(gt(iv, 0), lt(iv, 15)),
+        bufferLoad(P, [sub(iv, 1), lane]),
+        floatImm(0, 'float32'),
+      ]);
+    const before = primFunc(
+      [P, Q],
+      forLoop(i, 0, 16, forLoop(v, 0, 4, bufferStore(Q, guarded(i, v), [i, v]), { kind: 'vectorized' })),
+    );
+    const i2 = loopVar('i');
+    const r = ramp(0, 1, 4);
+    const expected = primFunc(
+      [P, Q],
+      forLoop(
+        i2,
+        0,
+        16,
+        bufferStore(
+          Q,
+          call('float32x4', 'tir.if_then_else', [
+            and(gt(i2, 0), lt(i2, 15)),
+            bufferLoad(P, [sub(i2, 1), r]),
+            broadcast(floatImm(0, 'float32'), 4),
+          ]),
+          [i2, r],
+        ),
+      ),
+    );
+    expectIREqual(vectorizeLoop(before), expected);
+    // A condition that differs per lane may guard a load out of bounds: not vectorized.
+    const perLane = primFunc(
+      [P, Q],
+      forLoop(
+        v,
+        0,
+        4,
+        bufferStore(
+          Q,
+          call('float32', 'tir.if_then_else', [
+            gt(v, 0),
+            bufferLoad(P, [0, sub(v, 1)]),
+            floatImm(0, 'float32'),
+          ]),
+          [0, v],
+        ),
+        { kind: 'vectorized' },
+      ),
+    );
+    expect(vectorizeLoop(perLane)).toBe(perLane);
   });
 
   it('keeps a legal loop with a data-dependent if as a vectorized hint', () => {

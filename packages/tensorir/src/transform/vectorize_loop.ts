@@ -4,6 +4,8 @@
 //              a Ramp become L-lane accesses, loop-invariant operands are Broadcast, and
 //              elementwise ops / intrinsic calls get L-lane dtypes. Serial loops nested
 //              inside are kept (their bodies vectorized) when that is provably legal.
+//              An if_then_else whose condition does not depend on the loop var keeps
+//              its scalar condition and gets vector branches (still evaluated lazily).
 //              A loop whose body is `if (cond) S` with cond a conjunction of comparisons
 //              affine in the loop var (the tail guard of a non-dividing split) becomes
 //              `if (cond at first and last lane) <vector S> else <scalar loop>`.
@@ -162,7 +164,16 @@ class LoopVectorizer {
         return v && cast(withLanes(e.dtype, L), toLanes(v, L));
       }
       case 'Call': {
-        if (!VECTOR_CALLS.has(canonicalIntrinsicName(e.op))) return undefined;
+        const name = canonicalIntrinsicName(e.op);
+        if (name === 'tir.if_then_else' && e.args.length === 3 && !this.isVarying(e.args[0])) {
+          // One condition for all lanes (a padded read of a whole vector): the branches
+          // become vectors and only the taken one is evaluated, as before.
+          const t = this.expr(e.args[1]);
+          const f = this.expr(e.args[2]);
+          if (!t || !f) return undefined;
+          return call(withLanes(e.dtype, L), e.op, [e.args[0], toLanes(t, L), toLanes(f, L)]);
+        }
+        if (!VECTOR_CALLS.has(name)) return undefined;
         const args: PrimExpr[] = [];
         for (const a of e.args) {
           const x = this.expr(a);
