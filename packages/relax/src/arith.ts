@@ -92,7 +92,40 @@ export function dimFloorDiv(a: DimLike, b: DimLike): PrimExpr {
   if (cy === 1) return x;
   // (v * c) / c → v
   if (cy !== undefined && x.kind === 'Mul' && isConstInt(x.b) && x.b.value === cy) return x.a;
-  return binary('FloorDiv', x, y);
+  return cancelCommonFactors(x, y) ?? binary('FloorDiv', x, y);
+}
+
+/** A product as its constant factor and its other factors. */
+function factorsOf(e: PrimExpr): { c: number; atoms: PrimExpr[] } {
+  if (isConstInt(e)) return { c: e.value, atoms: [] };
+  if (e.kind === 'Mul') {
+    const a = factorsOf(e.a);
+    const b = factorsOf(e.b);
+    return { c: a.c * b.c, atoms: [...a.atoms, ...b.atoms] };
+  }
+  return { c: 1, atoms: [e] };
+}
+
+/**
+ * `(b·s·128) // (b·s·32)` → 4: the factors the two products share cancel. Dims are
+ * non-negative and a product of dims that divides another is taken to be non-zero (as
+ * the -1 of a reshape is only defined then), so cancelling is exact whenever the
+ * remaining constant factors divide. Undefined when nothing cancels.
+ */
+function cancelCommonFactors(x: PrimExpr, y: PrimExpr): PrimExpr | undefined {
+  const fx = factorsOf(x);
+  const fy = factorsOf(y);
+  if (!fy.atoms.length) return undefined;
+  const rest = [...fx.atoms];
+  const left: PrimExpr[] = [];
+  for (const a of fy.atoms) {
+    const i = rest.findIndex((r) => structuralEqual(r, a));
+    if (i >= 0) rest.splice(i, 1);
+    else left.push(a);
+  }
+  if (rest.length + left.length === fx.atoms.length + fy.atoms.length) return undefined;
+  if (left.length || fy.c === 0 || fx.c % fy.c !== 0) return undefined;
+  return rest.reduce<PrimExpr>((acc, a) => dimMul(acc, a), intImm(fx.c / fy.c, x.dtype));
 }
 export function dimFloorMod(a: DimLike, b: DimLike): PrimExpr {
   const x = asDim(a);

@@ -31,6 +31,13 @@ describe('manipulation inference', () => {
       'R.Tensor((n, 12, 64), "float32")',
     );
     expect(infer([f32([2, 6])], (x) => op.reshape(x, [3, -1]))).toBe('R.Tensor((3, 4), "float32")');
+    // Symbolic factors shared by the input size and the given dims cancel (T5/BERT heads).
+    expect(infer([f32([n, m, 128])], (x) => op.reshape(x, [n, -1, m, 32]))).toBe(
+      'R.Tensor((n, 4, m, 32), "float32")',
+    );
+    expect(infer([f32([n, m, 96])], (x) => op.reshape(x, [m, -1, 2]))).toBe(
+      'R.Tensor((m, n * 48, 2), "float32")',
+    );
     expect(inferError([f32([2, 6])], (x) => op.reshape(x, [5, -1]))).toBe('SHAPE_MISMATCH');
     expect(inferError([f32([2, 6])], (x) => op.reshape(x, [5, 2]))).toBe('SHAPE_MISMATCH');
     expect(inferError([f32([2, 6])], (x) => op.reshape(x, [-1, -1]))).toBe('INVALID_ARGUMENT');
