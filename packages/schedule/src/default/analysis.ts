@@ -5,6 +5,7 @@
 import type { Buffer, PrimExpr, Var } from '@kiln/ir-core';
 import { postOrderVisit } from '@kiln/ir-core';
 import type { Block, BlockRealize, BufferStore } from '@kiln/tensorir';
+import { canonicalIntrinsicName } from '@kiln/tensorir';
 import { linearize } from '../arith.js';
 
 /** Float vector lanes of the widest vector unit the target features name. */
@@ -92,4 +93,37 @@ export function contiguousIn(
     for (let d = 0; d < n - 1; d++) if (usesVar(indices[d], v)) return false;
     return n === 0 || !usesVar(indices[n - 1], v) || unitStride(indices[n - 1], v, maxStride);
   });
+}
+
+/** Math intrinsics that the LLVM CPU backend emits as vector instructions (no per-lane call). */
+const VECTOR_MATH = new Set([
+  'sqrt',
+  'rsqrt',
+  'fabs',
+  'floor',
+  'ceil',
+  'trunc',
+  'round',
+  'nearbyint',
+  'copysign',
+]);
+/** ... and those it emits as inline vector polynomials for float32 (calls to libm otherwise). */
+const VECTOR_MATH_F32 = new Set(['exp', 'erf', 'tanh', 'sigmoid']);
+
+/**
+ * Whether `e` vectorizes without branches or per-lane calls: no Select, Let or
+ * if_then_else, and only calls to math functions the backend vectorizes.
+ */
+export function vectorizableValue(e: PrimExpr): boolean {
+  let ok = true;
+  postOrderVisit(e, (n) => {
+    if (n.kind === 'Select' || n.kind === 'Let') ok = false;
+    else if (n.kind === 'Call') {
+      const c = n as unknown as { op: string; dtype: { code: string; bits: number } };
+      const op = canonicalIntrinsicName(c.op).replace(/^tir\./, '');
+      const f32 = c.dtype.code === 'float' && c.dtype.bits <= 32;
+      if (!(VECTOR_MATH.has(op) && c.dtype.code === 'float') && !(VECTOR_MATH_F32.has(op) && f32)) ok = false;
+    }
+  });
+  return ok;
 }

@@ -19,12 +19,20 @@
 // Built from the schedule primitives, so their legality checks apply; a block that a
 // primitive refuses keeps whatever its rule had done before the refusal.
 import type { Buffer, Var } from '@kiln/ir-core';
-import { isKilnError, postOrderVisit } from '@kiln/ir-core';
+import { isKilnError } from '@kiln/ir-core';
 import type { PrimFunc, Stmt } from '@kiln/tensorir';
 import type { Schedule } from '../schedule.js';
 import { createSchedule } from '../schedule.js';
 import type { BlockRV, LoopRV } from '../trace.js';
-import { blockShape, constExtent, contiguousIn, loadsOf, usesVar, vectorLanes } from './analysis.js';
+import {
+  blockShape,
+  constExtent,
+  contiguousIn,
+  loadsOf,
+  usesVar,
+  vectorizableValue,
+  vectorLanes,
+} from './analysis.js';
 import type { ContractionPlan } from './contraction.js';
 import {
   parallelizePrefix,
@@ -36,6 +44,7 @@ import { planDot, scheduleDot } from './dot.js';
 import { fuseEpilogue } from './epilogue.js';
 import { packBuffer, packedBuffer } from './pack.js';
 import { hoistPadding } from './pad.js';
+import { scheduleRowwise } from './rows.js';
 
 /** Iterations (of the whole loop nest) below which a block stays single-threaded. */
 export const MIN_PARALLEL_WORK = 1 << 14;
@@ -119,11 +128,9 @@ function scheduleElementwise(sch: Schedule, blockRV: BlockRV, lanes: number, thr
   if (!shape || shape.reduce.length > 0 || shape.spatial.length === 0 || r.block.init) return false;
   if (r.block.body.kind !== 'BufferStore') return false;
   const value = shape.store.value;
-  // Selects and calls (exp, if_then_else, ...) are left to LLVM, which knows their cost.
-  let conditional = false;
-  postOrderVisit(value, (n) => {
-    if (n.kind === 'Select' || n.kind === 'Call' || n.kind === 'Let') conditional = true;
-  });
+  // Selects, if_then_else and calls to libm are left to LLVM, which knows their cost;
+  // math that the backend emits as vector code (sqrt, float32 exp / erf / tanh) is split.
+  const conditional = !vectorizableValue(value);
   const loops = sch.getLoops(blockRV);
   const inner = loops[loops.length - 1];
   const innerLoop = sch.get(inner);
@@ -216,7 +223,11 @@ export function defaultCPUSchedule(fn: PrimFunc, target: CPUScheduleTarget = {})
       packed = packBuffer(packed, src, packedBuffer(src, p.panel), p.panel);
     }
   }
-  // Phase 2: one rule per block.
+  // Phase 2: a row-wise kernel (softmax, layer norm) as a whole, else one rule per block.
+  if (plans.size === 0) {
+    const rowwise = scheduleRowwise(packed, topLevelBlocks(packed.body), lanes, threads, MIN_PARALLEL_WORK);
+    if (rowwise) return rowwise;
+  }
   const sch = createSchedule(packed);
   const fused = new Set<string>();
   for (const name of topLevelBlocks(sch.func.body)) {

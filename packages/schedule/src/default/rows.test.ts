@@ -1,0 +1,195 @@
+// The row-wise rule of the default CPU schedule (softmax, layer norm): structure (one
+// parallel loop over the rows, vector lanes of partial sums / maxima) and numerics (the
+// TIR interpreter on random inputs, and natively through codegen-llvm) on odd shapes:
+// rows not a multiple of the vector width, short rows, a symbolic row count.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildCPU } from '@kiln/codegen-llvm';
+import type { PrimExpr } from '@kiln/ir-core';
+import { add, div, mul, sub } from '@kiln/ir-core';
+import type { For, NDArray, PrimFunc, Stmt } from '@kiln/tensorir';
+import {
+  allClose,
+  compute,
+  createPrimFunc,
+  exp,
+  fullNDArray,
+  interpret,
+  lowerPrimFunc,
+  placeholder,
+  randomNDArray,
+  reduceAxis,
+  reduceMax,
+  sizeVar,
+  sqrt,
+  sum,
+  wellFormed,
+} from '@kiln/tensorir';
+import koffi from 'koffi';
+import { afterAll, describe, expect, it } from 'vitest';
+import { defaultCPUSchedule } from './cpu.js';
+
+const AVX512 = { numThreads: 2, features: ['+avx2', '+fma', '+avx512f'] };
+
+function loops(s: Stmt, out: For[] = []): For[] {
+  if (s.kind === 'For') {
+    out.push(s);
+    loops(s.body, out);
+  } else if (s.kind === 'SeqStmt') for (const x of s.seq) loops(x, out);
+  else if (s.kind === 'BlockRealize') loops(s.block.body, out);
+  else if (s.kind === 'Block') loops(s.body, out);
+  return out;
+}
+const kinds = (fn: PrimFunc, kind: For['forKind']) => loops(fn.body).filter((l) => l.forKind === kind);
+
+/** softmax over the last axis of [d0, d1, m] (d0 may be symbolic). */
+function softmax3(d0: PrimExpr | number, d1: number, m: number): PrimFunc {
+  const X = placeholder([d0, d1, m], 'float32', 'X');
+  const k1 = reduceAxis([0, m], 'k1');
+  const mx = compute([d0, d1], (a, b) => reduceMax(X.at(a, b, k1), k1), 'mx');
+  const e = compute([d0, d1, m], (a, b, j) => exp(sub(X.at(a, b, j), mx.at(a, b))), 'e');
+  const k2 = reduceAxis([0, m], 'k2');
+  const sm = compute([d0, d1], (a, b) => sum(e.at(a, b, k2), k2), 'sm');
+  const Y = compute([d0, d1, m], (a, b, j) => div(e.at(a, b, j), sm.at(a, b)), 'Y');
+  return createPrimFunc([X, Y]);
+}
+
+/** layer norm over the last axis of [n, m], as relax legalizes it (mean, squared deviations, variance). */
+function layerNorm(n: number, m: number): PrimFunc {
+  const A = placeholder([n, m], 'float32', 'A');
+  const g = placeholder([m], 'float32', 'g');
+  const b = placeholder([m], 'float32', 'b');
+  const k = reduceAxis([0, m], 'k');
+  const s = compute([n], (i) => sum(A.at(i, k), k), 'mean_sum');
+  const mean = compute([n], (i) => div(s.at(i), m), 'mean');
+  const sq = compute([n, m], (i, j) => mul(sub(A.at(i, j), mean.at(i)), sub(A.at(i, j), mean.at(i))), 'sq');
+  const k2 = reduceAxis([0, m], 'k2');
+  const vs = compute([n], (i) => sum(sq.at(i, k2), k2), 'var_sum');
+  const v = compute([n], (i) => div(vs.at(i), m), 'var');
+  const Y = compute(
+    [n, m],
+    (i, j) => add(mul(div(sub(A.at(i, j), mean.at(i)), sqrt(add(v.at(i), 1e-5))), g.at(j)), b.at(j)),
+    'Y',
+  );
+  return createPrimFunc([A, g, b, Y]);
+}
+
+function checkInterpreter(fn: PrimFunc, s: PrimFunc, inShapes: number[][], outShape: number[]) {
+  expect(wellFormed(s)).toEqual([]);
+  const ins = inShapes.map((sh, i) => randomNDArray('float32', sh, 20 + i));
+  const want = fullNDArray('float32', outShape, Number.NaN);
+  const got = fullNDArray('float32', outShape, Number.NaN);
+  interpret(fn, [...ins, want]);
+  interpret(s, [...ins, got]);
+  const rep = allClose(got, want, 1e-5, 1e-6);
+  expect(rep.ok, rep.message).toBe(true);
+  return { ins, want };
+}
+
+const closers: Array<() => void> = [];
+afterAll(() => {
+  for (const c of closers) c();
+});
+const C_TYPES: Record<string, string> = { ptr: 'void *', i64: 'int64_t' };
+
+/** Compile natively (AVX-512 code only where the host has it, else AVX2) and compare. */
+function checkNative(s: PrimFunc, ins: NDArray[], want: NDArray, dims: bigint[] = []) {
+  if (process.arch !== 'x64') return;
+  const target = {
+    mtriple: 'x86_64-linux-gnu',
+    mcpu: 'x86-64-v3',
+    features: ['+avx2', '+fma'],
+    numThreads: 2,
+  };
+  const lib = buildCPU([{ symbol: 'k', fn: lowerPrimFunc(s) }], target);
+  const dir = mkdtempSync(join(tmpdir(), 'kiln-rows-'));
+  writeFileSync(join(dir, 'k.so'), lib.library);
+  const so = koffi.load(join(dir, 'k.so'));
+  closers.push(() => {
+    so.unload();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const f = so.func(
+    'k',
+    'void',
+    lib.kernels[0].cTypes.map((t) => C_TYPES[t]),
+  );
+  const out = fullNDArray('float32', [...want.shape], Number.NaN);
+  f(...ins.map((a) => a.data), out.data, ...dims);
+  const rep = allClose(out, want, 1e-5, 1e-6);
+  expect(rep.ok, rep.message).toBe(true);
+}
+
+describe('defaultCPUSchedule: row-wise kernels', () => {
+  it('runs softmax as one parallel loop over the rows with vector lanes of partial max and sum', () => {
+    const fn = softmax3(4, 16, 80);
+    const s = defaultCPUSchedule(fn, AVX512);
+    const par = kinds(s, 'parallel');
+    expect(par.length).toBe(1);
+    expect(par[0].extent.kind === 'IntImm' && par[0].extent.value).toBe(64);
+    // Everything is under that loop.
+    expect(loops(s.body).length).toBe(loops(par[0]).length);
+    // max and sum lanes (plus their inits), exp and the division: all 16 wide.
+    const vec = kinds(s, 'vectorized');
+    expect(vec.length).toBe(6);
+    expect(vec.every((l) => l.extent.kind === 'IntImm' && l.extent.value === 16)).toBe(true);
+    const { ins, want } = checkInterpreter(fn, s, [[4, 16, 80]], [4, 16, 80]);
+    checkNative(s, ins, want);
+  });
+
+  it('keeps rows that the vector width does not divide scalar, still one loop over the rows', () => {
+    for (const m of [100, 7, 24]) {
+      const fn = softmax3(2, 3, m);
+      const s = defaultCPUSchedule(fn, AVX512);
+      expect(kinds(s, 'parallel').length).toBeLessThanOrEqual(1);
+      const { ins, want } = checkInterpreter(fn, s, [[2, 3, m]], [2, 3, m]);
+      checkNative(s, ins, want);
+    }
+  });
+
+  it('computes a layer norm row by row (sums in vector lanes, 1 and 2 threads)', () => {
+    for (const [n, m] of [
+      [64, 256],
+      [33, 100],
+      [5, 48],
+    ]) {
+      const fn = layerNorm(n, m);
+      for (const numThreads of [1, 2]) {
+        const s = defaultCPUSchedule(fn, { ...AVX512, numThreads });
+        expect(kinds(s, 'parallel').length).toBeLessThanOrEqual(1);
+        const { ins, want } = checkInterpreter(fn, s, [[n, m], [m], [m]], [n, m]);
+        checkNative(s, ins, want);
+      }
+      if (m % 16 === 0 && n * m >= 1 << 14) {
+        const s = defaultCPUSchedule(fn, AVX512);
+        expect(kinds(s, 'parallel').length).toBe(1);
+        expect(kinds(s, 'vectorized').length).toBeGreaterThanOrEqual(5);
+      }
+    }
+  });
+
+  it('schedules a softmax with a symbolic number of rows', () => {
+    const n = sizeVar('n');
+    const fn = softmax3(n, 4, 64);
+    const s = defaultCPUSchedule(fn, AVX512);
+    expect(wellFormed(s)).toEqual([]);
+    expect(kinds(s, 'parallel').length).toBe(1);
+    for (const rows of [1, 3, 6]) {
+      const { ins, want } = checkInterpreter(
+        softmax3(rows, 4, 64),
+        defaultCPUSchedule(softmax3(rows, 4, 64), AVX512),
+        [[rows, 4, 64]],
+        [rows, 4, 64],
+      );
+      const x = ins[0];
+      const a = fullNDArray('float32', [rows, 4, 64], Number.NaN);
+      const b = fullNDArray('float32', [rows, 4, 64], Number.NaN);
+      interpret(fn, [x, a]);
+      interpret(s, [x, b]);
+      const rep = allClose(b, want, 1e-5, 1e-6);
+      expect(rep.ok, rep.message).toBe(true);
+      checkNative(s, [x], want, [BigInt(rows)]);
+    }
+  });
+});
