@@ -17,7 +17,13 @@ import {
 } from '@kiln/frontends-onnx';
 import { getFunction, isKilnError } from '@kiln/ir-core';
 import type { Value } from '@kiln/runtime';
-import { createRuntime, Tensor, writeArtifact } from '@kiln/runtime';
+import {
+  createRuntime,
+  isLowPrecisionFloatKind,
+  minifloatBitsToNumber,
+  Tensor,
+  writeArtifact,
+} from '@kiln/runtime';
 
 export interface CaseSpec {
   name: string;
@@ -86,7 +92,13 @@ function fromTensor(t: Tensor): { dtype: string; shape: number[]; data: number[]
   const data: number[] = [];
   for (let i = 0; i < a.length; i++) {
     const v = a[i] as number | bigint;
-    data.push(dt === 'float16' || dt === 'bfloat16' ? halfToNum(Number(v), dt === 'bfloat16') : Number(v));
+    data.push(
+      dt === 'float16' || dt === 'bfloat16'
+        ? halfToNum(Number(v), dt === 'bfloat16')
+        : isLowPrecisionFloatKind(dt)
+          ? minifloatBitsToNumber(dt, Number(v))
+          : Number(v),
+    );
   }
   return { dtype: dt, shape: [...c.shape], data };
 }
@@ -97,6 +109,8 @@ function compare(got: Tensor, want: HostTensor, i: number): string | undefined {
     return `output ${i}: shape [${g.shape.join(', ')}], expected [${want.shape.join(', ')}]`;
   }
   const isFloat = want.dtype.startsWith('float') || want.dtype.startsWith('bfloat');
+  // float8 / float4 values are compared exactly (NaN equals NaN): they are the bit codes decoded.
+  const exact = isLowPrecisionFloatKind(want.dtype);
   if (g.dtype !== want.dtype && !(g.dtype === 'bool' && want.dtype === 'bool'))
     return `output ${i}: dtype ${g.dtype}, expected ${want.dtype}`;
   let worst = -1;
@@ -107,6 +121,7 @@ function compare(got: Tensor, want: HostTensor, i: number): string | undefined {
     if (isFloat) {
       if (Number.isNaN(b) && Number.isNaN(a)) continue;
       if (a === b) continue;
+      if (exact) return `output ${i}: element ${k} is ${a}, expected ${b}`;
       const err = Math.abs(a - b);
       if (!(err <= ATOL + RTOL * Math.abs(b))) {
         if (worst < 0 || err > worstErr || Number.isNaN(err)) {

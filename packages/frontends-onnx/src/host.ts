@@ -3,7 +3,16 @@
 // exact for every integer a shape computation produces; `toConstant` converts to the
 // dtype's storage for the Relax constant.
 
-import { dtype as parseDType } from '@kiln/ir-core';
+import {
+  isLowPrecision,
+  isLowPrecisionFloat,
+  isSubByteInt,
+  minifloatStorageOf,
+  minifloatToNumber,
+  numberToMinifloat,
+  dtype as parseDType,
+  wrapSubByteInt,
+} from '@kiln/ir-core';
 import type { Constant } from '@kiln/relax';
 import { constant, typedArrayFor } from '@kiln/relax';
 
@@ -71,6 +80,11 @@ export function toStorage(dtype: string, data: ArrayLike<number>): ReturnType<ty
     for (let i = 0; i < data.length; i++) arr[i] = f32ToHalfBits(data[i], dtype === 'bfloat16');
   } else if (dtype === 'bool') {
     for (let i = 0; i < data.length; i++) arr[i] = data[i] ? 1 : 0;
+  } else if (isLowPrecisionFloat(dt)) {
+    // float8 / float4: bit codes, one per byte (values here are exact, so this is lossless).
+    for (let i = 0; i < data.length; i++) arr[i] = minifloatStorageOf(dt, data[i]);
+  } else if (isSubByteInt(dt)) {
+    for (let i = 0; i < data.length; i++) arr[i] = wrapSubByteInt(dt, data[i]);
   } else {
     (arr as Float64Array).set(
       Array.from(data, (v) => (Number.isNaN(v) && !dtype.startsWith('float') ? 0 : v)),
@@ -85,6 +99,8 @@ export function toConstant(t: HostTensor): Constant {
 
 /** Wrap integer results to the range of `dtype` and truncate, like a C cast would. */
 export function castValue(v: number, dtype: string): number {
+  if (dtype.startsWith('float8') || dtype.startsWith('float4') || /^u?int[24]$/.test(dtype))
+    return castLowPrecision(v, dtype);
   switch (dtype) {
     case 'bool':
       return v !== 0 && !Number.isNaN(v) ? 1 : 0;
@@ -108,6 +124,23 @@ export function castValue(v: number, dtype: string): number {
     default:
       return v;
   }
+}
+
+/**
+ * The value `v` becomes when cast to a low-precision type with ONNX Cast semantics
+ * (float8: round to nearest even, saturating unless `saturate` is false; e8m0: `roundMode`;
+ * sub-byte ints: truncate and wrap).
+ */
+export function castLowPrecision(
+  v: number,
+  dtype: string,
+  opts: { saturate?: boolean; roundMode?: 'up' | 'down' | 'nearest' } = {},
+): number {
+  const dt = parseDType(dtype);
+  if (!isLowPrecision(dt)) return castValue(v, dtype);
+  if (isSubByteInt(dt)) return wrapSubByteInt(dt, v);
+  const f32 = dtype === 'float8_e8m0fnu' ? Math.fround(v) : v;
+  return minifloatToNumber(dt, numberToMinifloat(dt, f32, opts));
 }
 
 /** Strides of a row-major shape. */

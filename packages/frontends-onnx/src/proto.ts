@@ -3,7 +3,14 @@
 // (raw_data, typed fields, external data files) with the ONNX → Kiln dtype mapping.
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { KilnError } from '@kiln/ir-core';
+import type { DataType } from '@kiln/ir-core';
+import {
+  isLowPrecision,
+  isLowPrecisionFloat,
+  KilnError,
+  minifloatToNumber,
+  dtype as parseDType,
+} from '@kiln/ir-core';
 import onnxProto from 'onnx-proto';
 import { OnnxErrorCodes } from './errors.js';
 import { type HostTensor, hostTensor } from './host.js';
@@ -72,19 +79,23 @@ export const ONNX_DTYPES: Readonly<Record<number, string>> = {
   12: 'uint32',
   13: 'uint64',
   16: 'bfloat16',
+  17: 'float8_e4m3fn',
+  18: 'float8_e4m3fnuz',
+  19: 'float8_e5m2',
+  20: 'float8_e5m2fnuz',
+  21: 'uint4',
+  22: 'int4',
+  23: 'float4_e2m1fn',
+  24: 'float8_e8m0fnu',
+  25: 'uint2',
+  26: 'int2',
 };
 const ONNX_DTYPE_NAMES: Readonly<Record<number, string>> = {
   8: 'string',
   14: 'complex64',
   15: 'complex128',
-  17: 'float8e4m3fn',
-  18: 'float8e4m3fnuz',
-  19: 'float8e5m2',
-  20: 'float8e5m2fnuz',
-  21: 'uint4',
-  22: 'int4',
-  23: 'float4e2m1',
-  24: 'float8e8m0',
+  27: 'float6e2m3',
+  28: 'float6e3m2',
 };
 export function onnxDTypeName(code: number): string {
   return ONNX_DTYPES[code] ?? ONNX_DTYPE_NAMES[code] ?? `dtype#${code}`;
@@ -164,7 +175,40 @@ function externalBytes(
   return buf.subarray(offset, offset + length);
 }
 
-/** Element values of a TensorProto as numbers (bool as 0/1, 16-bit floats decoded). */
+/**
+ * Bit codes of the low-precision types as stored in a TensorProto (raw_data bytes or one
+ * byte per int32_data entry): float8 one code per byte; int4/uint4/float4 two per byte and
+ * int2/uint2 four per byte, first element in the low bits. Kiln keeps one per byte.
+ */
+function lowPrecisionCodes(
+  bytes: ArrayLike<number>,
+  dt: DataType,
+  size: number,
+  where: string,
+  name: string,
+): number[] {
+  const per = dt.bits === 8 ? 1 : 8 / dt.bits;
+  const need = Math.ceil(size / per);
+  if (bytes.length < need)
+    throw new KilnError(
+      OnnxErrorCodes.ONNX_INVALID,
+      `${where}: has ${bytes.length} bytes of ${dt.str} data, ${size} elements need ${need}`,
+      { details: { tensor: name } },
+    );
+  const mask = (1 << dt.bits) - 1;
+  const out = new Array<number>(size);
+  for (let i = 0; i < size; i++)
+    out[i] = ((bytes[Math.floor(i / per)] & 0xff) >> ((i % per) * dt.bits)) & mask;
+  return out;
+}
+
+/** The value a low-precision code denotes (sub-byte ints sign-extended). */
+function lowPrecisionValue(dt: DataType, code: number): number {
+  if (isLowPrecisionFloat(dt)) return minifloatToNumber(dt, code);
+  return dt.code === 'int' && code >= 2 ** (dt.bits - 1) ? code - 2 ** dt.bits : code;
+}
+
+/** Element values of a TensorProto as numbers (bool as 0/1, 16-bit floats and float8 decoded). */
 export function tensorFromProto(t: onnxProto.onnx.ITensorProto, baseDir?: string): HostTensor {
   const name = t.name ?? '';
   const where = name ? `tensor '${name}'` : 'tensor';
@@ -175,7 +219,12 @@ export function tensorFromProto(t: onnxProto.onnx.ITensorProto, baseDir?: string
   if (t.dataLocation === 1) raw = externalBytes(t, baseDir, name);
   else if (t.rawData && t.rawData.length > 0) raw = t.rawData;
   const data = new Float64Array(size);
-  if (raw) {
+  const ldt = parseDType(dt);
+  if (isLowPrecision(ldt)) {
+    const src = raw ?? t.int32Data ?? [];
+    const codes = lowPrecisionCodes(src, ldt, size, where, name);
+    for (let i = 0; i < size; i++) data[i] = lowPrecisionValue(ldt, codes[i]);
+  } else if (raw) {
     // Copy so the typed view is aligned.
     const buf = new Uint8Array(raw).buffer;
     const view = new DataView(buf);

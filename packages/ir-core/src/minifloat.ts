@@ -184,3 +184,14 @@ export function wrapSubByteInt(t: DataType, v: number): number {
   if (t.code === 'int' && w >= m / 2) w -= m;
   return w;
 }
+
+/**
+ * The code that stores `v` as a constant element: representable values (±Inf in e5m2
+ * included) map exactly; other values round to nearest even and saturate, like the runtime's
+ * Tensor.from. Unlike ONNX Cast, this never turns an infinity the format has into ±max.
+ */
+export function minifloatStorageOf(t: DataType, v: number): number {
+  const f = minifloatFormat(t);
+  if (f.kind === 'ieee' && Math.abs(v) === Infinity) return (v < 0 ? f.signBit : 0) | f.infCode;
+  return numberToMinifloat(t, v);
+}

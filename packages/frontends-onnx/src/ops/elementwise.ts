@@ -2,18 +2,18 @@
 // has parameters Relax does not), broadcasting binary arithmetic / comparison / logic,
 // variadic Sum/Mean/Max/Min, Cast/CastLike, Clip, Where. Host values fold at import time.
 import type { PrimExpr } from '@kiln/ir-core';
-import { DType, intImm } from '@kiln/ir-core';
+import { DType, intImm, isLowPrecision, dtype as parseDType } from '@kiln/ir-core';
 import type { Expr } from '@kiln/relax';
 import { call, dimAdd, dimFloorDiv, dimMul, dimSub, op } from '@kiln/relax';
 import type { NodeContext, OnnxValue } from '../context.js';
 import { dtypeOf, exprOf, exprValue, isFloatName, symValue } from '../context.js';
 import { OnnxErrorCodes } from '../errors.js';
-import { castValue } from '../host.js';
+import { castLowPrecision, castValue } from '../host.js';
 import { kilnDType } from '../proto.js';
 import type { ConverterDef } from '../registry.js';
-import { foldSymCompare, foldSymWhere } from './sym_fold.js';
 import { conv } from '../registry.js';
 import { castTo, em, foldElementwise, scalar } from './common.js';
+import { foldSymCompare, foldSymWhere } from './sym_fold.js';
 
 type Un = (x: Expr) => Expr;
 
@@ -189,15 +189,22 @@ function variadic(
 function castConvert(ctx: NodeContext, to: string): OnnxValue {
   const x = ctx.req(0);
   const from = dtypeOf(x, ctx);
+  // Cast-19+: `saturate` (float8 targets); Cast-24+: `round_mode` (float8e8m0 targets).
+  const saturate = ctx.opset >= 19 ? ctx.int('saturate', 1) !== 0 : true;
+  const roundMode = ctx.opset >= 24 ? ctx.str('round_mode', 'up') : 'up';
+  if (roundMode !== 'up' && roundMode !== 'down' && roundMode !== 'nearest')
+    ctx.fail(OnnxErrorCodes.ONNX_INVALID, `round_mode '${roundMode}' is not one of up, down, nearest`);
+  const low = isLowPrecision(parseDType(to));
   if (x.kind === 'host') {
-    const data = Array.from(x.t.data, (v) =>
-      castValue(isFloatName(from) && !isFloatName(to) && to !== 'bool' ? Math.trunc(v) : v, to),
-    );
+    const data = Array.from(x.t.data, (v) => {
+      const w = isFloatName(from) && !isFloatName(to) && to !== 'bool' ? Math.trunc(v) : v;
+      return low ? castLowPrecision(w, to, { saturate, roundMode }) : castValue(w, to);
+    });
     return { kind: 'host', t: { dtype: to, shape: x.t.shape, data: Float64Array.from(data) } };
   }
-  if (x.kind === 'sym' && !isFloatName(to) && to !== 'bool') return { ...x, dtype: to };
+  if (x.kind === 'sym' && !isFloatName(to) && to !== 'bool' && !low) return { ...x, dtype: to };
   if (from === to) return x;
-  return exprValue(em(ctx, op.astype(exprOf(ctx, x), to)));
+  return exprValue(em(ctx, op.astype(exprOf(ctx, x), to, { saturate, roundMode })));
 }
 
 function clipConvert(ctx: NodeContext): OnnxValue {

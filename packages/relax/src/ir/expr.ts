@@ -3,7 +3,18 @@
 // at construction; calls, tuples of unnormalized fields, Ifs and SeqExprs get it from
 // the normalizer (BlockBuilder).
 import type { Attrs, DataType, ExprLike, PrimExpr, Span } from '@kiln/ir-core';
-import { DType, ErrorCodes, freezeNode, KilnError, dtype as parseDType, toExpr } from '@kiln/ir-core';
+import {
+  DType,
+  ErrorCodes,
+  freezeNode,
+  isLowPrecisionFloat,
+  isSubByteInt,
+  KilnError,
+  minifloatStorageOf,
+  dtype as parseDType,
+  toExpr,
+  wrapSubByteInt,
+} from '@kiln/ir-core';
 import type {
   AnyVar,
   Binding,
@@ -55,7 +66,8 @@ export function typedArrayFor(dt: DataType, length: number): TypedArray {
     case 'bfloat':
       return new Uint16Array(length);
     case 'int':
-      return dt.bits === 8
+      // int2/int4 are stored one (sign-extended) element per byte.
+      return dt.bits <= 8
         ? new Int8Array(length)
         : dt.bits === 16
           ? new Int16Array(length)
@@ -73,6 +85,8 @@ export function typedArrayFor(dt: DataType, length: number): TypedArray {
     case 'bool':
       return new Uint8Array(length);
     default:
+      // float8 / float4 hold their bit codes, one element per byte.
+      if (isLowPrecisionFloat(dt)) return new Uint8Array(length);
       throw new KilnError(ErrorCodes.UNSUPPORTED, `no tensor storage for dtype ${dt.str}`);
   }
 }
@@ -107,6 +121,10 @@ export function constant(
       for (let i = 0; i < nums.length; i++) arr[i] = halfBits(nums[i]);
     } else if (t.code === 'bfloat') {
       for (let i = 0; i < nums.length; i++) arr[i] = bfloatBits(nums[i]);
+    } else if (isLowPrecisionFloat(t)) {
+      for (let i = 0; i < nums.length; i++) arr[i] = minifloatStorageOf(t, nums[i]);
+    } else if (isSubByteInt(t)) {
+      for (let i = 0; i < nums.length; i++) arr[i] = wrapSubByteInt(t, nums[i]);
     } else for (let i = 0; i < nums.length; i++) (arr as Float32Array)[i] = nums[i];
   }
   if (arr.length !== size) {

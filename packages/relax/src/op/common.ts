@@ -13,7 +13,10 @@ export { z };
 /** zod: a dtype name (`float32`); validated by parsing later. */
 export const zDType = z
   .string()
-  .regex(/^(int|uint|float|bfloat|bool)\d*$/, 'expected a dtype name like float32');
+  .regex(
+    /^((int|uint|float|bfloat|bool)\d*|float8_e4m3fnuz|float8_e4m3fn|float8_e5m2fnuz|float8_e5m2|float8_e8m0fnu|float4_e2m1fn)$/,
+    'expected a dtype name like float32',
+  );
 export const zInts = z.array(z.number().int());
 export const zAxis = z.number().int();
 

@@ -165,7 +165,13 @@ export const whereOp = defineOp({
   },
 });
 
-const astypeAttrs = z.object({ dtype: zDType });
+// saturate (float8 targets) and round_mode (float8_e8m0fnu) follow ONNX Cast; absent means
+// the defaults (saturate, round up), which is what a plain TIR Cast does.
+const astypeAttrs = z.object({
+  dtype: zDType,
+  saturate: z.boolean().optional(),
+  round_mode: z.enum(['up', 'down', 'nearest']).optional(),
+});
 export const astypeOp = defineOp<z.output<typeof astypeAttrs>>({
   name: 'relax.astype',
   attrs: astypeAttrs,
@@ -295,8 +301,17 @@ export const bitwiseXor = b('relax.bitwise_xor');
 export function where(cond: Expr, x: Expr, y: Expr): Call {
   return call('relax.where', [cond, x, y]);
 }
-export function astype(x: Expr, dt: DataType | string): Call {
-  return call('relax.astype', [x], { attrs: { dtype: typeof dt === 'string' ? dt : dt.str } });
+export interface AstypeOptions {
+  /** float8 targets: out-of-range values become ±max (true, the default) or Inf/NaN. */
+  saturate?: boolean;
+  /** float8_e8m0fnu targets: how a value between two powers of two rounds (default 'up'). */
+  roundMode?: 'up' | 'down' | 'nearest';
+}
+export function astype(x: Expr, dt: DataType | string, opts: AstypeOptions = {}): Call {
+  const attrs: Record<string, string | boolean> = { dtype: typeof dt === 'string' ? dt : dt.str };
+  if (opts.saturate === false) attrs.saturate = false;
+  if (opts.roundMode !== undefined && opts.roundMode !== 'up') attrs.round_mode = opts.roundMode;
+  return call('relax.astype', [x], { attrs });
 }
 export function clip(x: Expr, min: number | null, max: number | null): Call {
   return call('relax.clip', [x], { attrs: { min, max } });

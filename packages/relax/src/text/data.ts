@@ -3,7 +3,14 @@
 // the reverse conversion, and base64 of the raw little-endian storage for constants too
 // large (or too odd, such as NaN payloads) to print element by element.
 import type { DataType } from '@kiln/ir-core';
-import { formatFloat } from '@kiln/ir-core';
+import {
+  formatFloat,
+  isLowPrecisionFloat,
+  isSubByteInt,
+  minifloatStorageOf,
+  minifloatToNumber,
+  wrapSubByteInt,
+} from '@kiln/ir-core';
 import { typedArrayFor } from '../ir/expr.js';
 import type { TypedArray } from '../ir/nodes.js';
 
@@ -71,6 +78,7 @@ export function elementValue(dt: DataType, data: TypedArray, i: number): number 
   if (typeof raw === 'bigint') return raw;
   if (dt.code === 'float' && dt.bits === 16) return halfValue(raw);
   if (dt.code === 'bfloat') return bfloatValue(raw);
+  if (isLowPrecisionFloat(dt)) return minifloatToNumber(dt, raw);
   return raw;
 }
 
@@ -83,6 +91,8 @@ export function setElement(dt: DataType, data: TypedArray, i: number, v: number 
   const n = Number(v);
   if (dt.code === 'float' && dt.bits === 16) data[i] = halfBits(n);
   else if (dt.code === 'bfloat') data[i] = bfloatBits(n);
+  else if (isLowPrecisionFloat(dt)) data[i] = minifloatStorageOf(dt, n);
+  else if (isSubByteInt(dt)) data[i] = wrapSubByteInt(dt, n);
   else (data as Float64Array)[i] = n;
 }
 
