@@ -263,6 +263,8 @@ class Importer {
       throw new KilnError(code, `${this.file}: ${where}: ${message}`, { details: { file: this.file } });
     };
     return {
+      bb: this.bb,
+      where,
       fail,
       unsupported: (m: string) => fail(OnnxErrorCodes.ONNX_UNSUPPORTED_OP, m),
     } as unknown as NodeContext;

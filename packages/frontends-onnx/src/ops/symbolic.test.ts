@@ -77,7 +77,39 @@ function buildModel(): Uint8Array {
   return onnx.ModelProto.encode(m).finish();
 }
 
+function shapeOutputModel(): Uint8Array {
+  const m = onnx.ModelProto.fromObject({
+    irVersion: 8,
+    opsetImport: [{ domain: '', version: 17 }],
+    graph: {
+      name: 'g',
+      node: [node('Shape', ['x'], ['shp']), node('Mul', ['shp', 'two'], ['y'])],
+      initializer: [i64('two', [], [2])],
+      input: [
+        {
+          name: 'x',
+          type: {
+            tensorType: {
+              elemType: onnxDTypeOf('float32'),
+              shape: { dim: [{ dimParam: 'batch' }, { dimValue: 3 }, { dimParam: 'seq' }] },
+            },
+          },
+        },
+      ],
+      output: [{ name: 'y' }],
+    },
+  });
+  return onnx.ModelProto.encode(m).finish();
+}
+
 describe('symbolic shape computations', () => {
+  it('returns a shape computation as a graph output', () => {
+    const run = compileAndLoad(fromOnnx(shapeOutputModel()));
+    const [y] = run(hostTensor('float32', [4, 3, 7], new Array(84).fill(0)));
+    expect(y.shape).toEqual([3]);
+    expect(y.data).toEqual([8, 6, 14]);
+  });
+
   it('slices a buffer to the sequence length, folds the guarded expand, and uses a dim as data', () => {
     const run = compileAndLoad(fromOnnx(buildModel()));
     for (const [b, s] of [
