@@ -207,6 +207,24 @@ function castConvert(ctx: NodeContext, to: string): OnnxValue {
   return exprValue(em(ctx, op.astype(exprOf(ctx, x), to, { saturate, roundMode })));
 }
 
+/** BitCast-26: the same bits read as `to`, which must have the input's bit width. */
+function bitcastConvert(ctx: NodeContext): OnnxValue {
+  const x = ctx.req(0);
+  const to = kilnDType(ctx.int('to', 0), `${ctx.where} 'to'`);
+  const from = dtypeOf(x, ctx);
+  const width = (d: string) => {
+    const t = parseDType(d);
+    return t.code === 'bool' ? 8 : t.bits;
+  };
+  if (width(from) !== width(to))
+    ctx.fail(
+      OnnxErrorCodes.ONNX_INVALID,
+      `BitCast from ${from} (${width(from)} bits) to ${to} (${width(to)} bits): the widths must match`,
+    );
+  if (from === to) return x;
+  return exprValue(em(ctx, op.reinterpret(exprOf(ctx, x), to)));
+}
+
 function clipConvert(ctx: NodeContext): OnnxValue {
   const x = ctx.req(0);
   const dt = dtypeOf(x, ctx);
@@ -499,6 +517,7 @@ export const ELEMENTWISE_CONVERTERS: ConverterDef[] = [
     conv('Cast', s, (ctx) => castConvert(ctx, kilnDType(ctx.int('to', 0), `${ctx.where} 'to'`))),
   ),
   ...V(15, 19, 21, 23).map((s) => conv('CastLike', s, (ctx) => castConvert(ctx, dtypeOf(ctx.req(1), ctx)))),
+  conv('BitCast', 26, bitcastConvert),
   ...V(6, 11, 12, 13).map((s) => conv('Clip', s, clipConvert)),
   ...V(9, 16).map((s) => conv('Where', s, whereConvert)),
 ];

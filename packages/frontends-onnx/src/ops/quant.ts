@@ -3,7 +3,9 @@
 // QLinearMatMul, QLinearConv. Everything is composed from Relax elementwise ops, matmul
 // and conv: integer products are accumulated in int32 (what ONNX specifies), requantization
 // follows the onnx reference (float32 multiply, round half to even, saturate, cast).
-// Only 8/16-bit integer quantized types are handled; float8/int4/int2 have no Kiln dtype.
+// Quantized types: int8/uint8/int16/uint16, int4/uint4/int2/uint2 (same integer recipe), the
+// float8 formats (x / scale cast with `saturate`, no zero point) and float4_e2m1fn
+// (x / scale + zero point, cast).
 import type { PrimExpr } from '@kiln/ir-core';
 import { intImm } from '@kiln/ir-core';
 import type { Expr } from '@kiln/relax';
@@ -28,12 +30,28 @@ const QRANGE: Record<string, [number, number]> = {
   int8: [-128, 127],
   uint16: [0, 65535],
   int16: [-32768, 32767],
+  uint4: [0, 15],
+  int4: [-8, 7],
+  uint2: [0, 3],
+  int2: [-2, 1],
 };
+const FLOAT8_Q = new Set(['float8_e4m3fn', 'float8_e4m3fnuz', 'float8_e5m2', 'float8_e5m2fnuz']);
+const FLOAT4_Q = 'float4_e2m1fn';
 
 function qrange(ctx: NodeContext, dt: string): [number, number] {
   const r = QRANGE[dt];
-  if (!r) ctx.unsupported(`quantized type ${dt} (only int8, uint8, int16, uint16)`);
+  if (!r) ctx.unsupported(`quantized type ${dt} (only int2/4/8/16 and uint2/4/8/16)`);
   return r;
+}
+
+function checkQType(ctx: NodeContext, dt: string): void {
+  if (!QRANGE[dt] && !FLOAT8_Q.has(dt) && dt !== FLOAT4_Q) ctx.unsupported(`quantized type ${dt}`);
+}
+
+/** A float8 zero point must be all zeros (ONNX); a host one is checked, then ignored. */
+function checkFloat8ZeroPoint(ctx: NodeContext, zp: OnnxValue | undefined): void {
+  if (zp?.kind === 'host' && zp.t.data.some((v) => v !== 0))
+    ctx.fail(OnnxErrorCodes.ONNX_INVALID, 'a float8 zero point must be zero');
 }
 
 /**
@@ -98,8 +116,9 @@ function quantizeConvert(ctx: NodeContext): OnnxValue {
   if (ctx.opset >= 21 && ctx.hasAttr('output_dtype') && ctx.int('output_dtype', 0) !== 0)
     outDT = kilnDType(ctx.int('output_dtype', 0), `${ctx.where} 'output_dtype'`);
   if (zpv) outDT = dtypeOf(zpv, ctx);
-  qrange(ctx, outDT);
+  checkQType(ctx, outDT);
   if (ctx.int('precision', 0) !== 0) ctx.unsupported('the precision attribute');
+  const saturateAttr = ctx.opset >= 19 ? ctx.int('saturate', 1) !== 0 : true;
   const fdt = dtypeOf(x, ctx);
   const s = fitQParam(ctx, scale, xd, axis, block);
   const sdt = dtypeOf(scale, ctx);
@@ -107,6 +126,15 @@ function quantizeConvert(ctx: NodeContext): OnnxValue {
   const cdt = sdt === fdt ? fdt : 'float32';
   const xe = castTo(ctx, x, cdt);
   const q = em(ctx, op.divide(xe, sdt === cdt ? s : em(ctx, op.astype(s, cdt))));
+  if (FLOAT8_Q.has(outDT)) {
+    checkFloat8ZeroPoint(ctx, zpv);
+    return exprValue(em(ctx, op.astype(q, outDT, { saturate: saturateAttr })));
+  }
+  if (outDT === FLOAT4_Q) {
+    // The reference adds the (float4) zero point in float and casts (always saturating).
+    const zq = zpv ? em(ctx, op.add(q, em(ctx, op.astype(fitQParam(ctx, zpv, xd, axis, block), cdt)))) : q;
+    return exprValue(em(ctx, op.astype(zq, outDT)));
+  }
   let zp: Expr | undefined;
   if (zpv) zp = em(ctx, op.astype(fitQParam(ctx, zpv, xd, axis, block), cdt === 'float16' ? 'float32' : cdt));
   const qr = cdt === 'float16' ? em(ctx, op.astype(em(ctx, op.round(q)), 'float32')) : q;
@@ -119,7 +147,8 @@ function dequantizeConvert(ctx: NodeContext): OnnxValue {
   const scale = ctx.req(1);
   const zpv = ctx.input(2);
   const xdt = dtypeOf(x, ctx);
-  if (!QRANGE[xdt] && xdt !== 'int32') ctx.unsupported(`dequantizing ${xdt}`);
+  if (!QRANGE[xdt] && xdt !== 'int32' && !FLOAT8_Q.has(xdt) && xdt !== FLOAT4_Q)
+    ctx.unsupported(`dequantizing ${xdt}`);
   const axis = ctx.int('axis', 1);
   const block = ctx.opset >= 21 ? ctx.int('block_size', 0) : 0;
   const sdt = dtypeOf(scale, ctx);
@@ -128,7 +157,11 @@ function dequantizeConvert(ctx: NodeContext): OnnxValue {
     outDT = kilnDType(ctx.int('output_dtype', 0), `${ctx.where} 'output_dtype'`);
   // (float32(x) - float32(zp)) * scale, as the reference computes it.
   let dx = em(ctx, op.astype(exprOf(ctx, x), 'float32'));
-  if (zpv) dx = em(ctx, op.subtract(dx, em(ctx, op.astype(fitQParam(ctx, zpv, xd, axis, block), 'float32'))));
+  // float8 and float4 inputs ignore the zero point (the reference does; float8 ones must be 0).
+  const floatQ = FLOAT8_Q.has(xdt) || xdt === FLOAT4_Q;
+  if (FLOAT8_Q.has(xdt)) checkFloat8ZeroPoint(ctx, zpv);
+  if (zpv && !floatQ)
+    dx = em(ctx, op.subtract(dx, em(ctx, op.astype(fitQParam(ctx, zpv, xd, axis, block), 'float32'))));
   const s = fitQParam(ctx, scale, xd, axis, block);
   let y = em(ctx, op.multiply(dx, sdt === 'float32' ? s : em(ctx, op.astype(s, 'float32'))));
   if (outDT !== 'float32') y = em(ctx, op.astype(y, outDT));

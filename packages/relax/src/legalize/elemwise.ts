@@ -206,6 +206,22 @@ function castE8M0(v: PrimExpr, mode: 'up' | 'down' | 'nearest', saturate: boolea
   const nan = T.reinterpret(DType.float8_e8m0fnu, c(0xff, DType.uint8));
   return P.select(P.and(P.eq(ex, u32(0xfe)), up), nan, out);
 }
+ELEMWISE_LEGALIZE['relax.reinterpret'] = (call, bb, ctx) => {
+  const dt = parseDType((ctx.attrs as { dtype: string }).dtype);
+  return emitTE(bb, call, 'reinterpret', (x) =>
+    mapTensor(x, (v) => reinterpretValue(v, dt), 'T_reinterpret'),
+  );
+};
+
+/** Bitwise reinterpretation; bool goes through its 0/1 byte, same-width integers are a wrapping cast. */
+function reinterpretValue(v: PrimExpr, dt: DataType): PrimExpr {
+  if (v.dtype === dt) return v;
+  if (v.dtype.code === 'bool') return reinterpretValue(P.select(v, c(1, DType.uint8), c(0, DType.uint8)), dt);
+  if (dt.code === 'bool') return P.ne(reinterpretValue(v, DType.uint8), c(0, DType.uint8));
+  const plainInt = (t: DataType) => (t.code === 'int' || t.code === 'uint') && t.bits >= 8;
+  if (plainInt(v.dtype) && plainInt(dt)) return P.cast(dt, v);
+  return T.reinterpret(dt, v);
+}
 ELEMWISE_LEGALIZE['relax.clip'] = (call, bb, ctx) => {
   const { min, max } = ctx.attrs as { min: number | null; max: number | null };
   return emitTE(bb, call, 'clip', (x) =>

@@ -135,7 +135,7 @@ C['relax.nn.adaptive_max_pool2d'].bad = {
   ...C['relax.nn.adaptive_avg_pool2d'].bad,
   build: raw('relax.nn.adaptive_max_pool2d', { outputSize: [0] }),
 };
-for (const sp of [1, 2]) {
+for (const sp of [1, 2, 3]) {
   const name = `relax.nn.conv${sp}d_transpose`;
   C[name] = {
     args: [f32([n, 2, ...Array(sp).fill(4)]), f32([2, 3, ...Array(sp).fill(3)])],
@@ -194,6 +194,11 @@ Object.assign(C, {
     args: [f32([n])],
     build: raw('relax.astype', {}),
     code: 'INVALID_ARGUMENT',
+  }),
+  'relax.reinterpret': one([f32([n])], (x) => op.reinterpret(x, 'int32'), 'R.Tensor((n,), "int32")', {
+    args: [f32([n])],
+    build: (x) => op.reinterpret(x, 'int16'),
+    code: 'DTYPE_MISMATCH',
   }),
   'relax.clip': one([f32([n])], (x) => op.clip(x, 0, 6), 'R.Tensor((n,), "float32")', {
     args: [f32([n])],

@@ -183,6 +183,27 @@ export const astypeOp = defineOp<z.output<typeof astypeAttrs>>({
   },
 });
 
+// The bits of each element read as another type of the same width (ONNX BitCast, TIR
+// reinterpret). bool counts as 8 bits, as it is stored.
+const reinterpretAttrs = z.object({ dtype: zDType });
+export const reinterpretOp = defineOp<z.output<typeof reinterpretAttrs>>({
+  name: 'relax.reinterpret',
+  attrs: reinterpretAttrs,
+  numArgs: 1,
+  pattern: 'elemwise',
+  inferStructInfo(_c, ctx) {
+    const x = ctx.tensor(0);
+    const to = parseDType(ctx.attrs.dtype);
+    const width = (t: DataType) => (t.code === 'bool' ? 8 : t.bits);
+    if (x.dtype && width(x.dtype) !== width(to))
+      ctx.fail(
+        ErrorCodes.DTYPE_MISMATCH,
+        `cannot reinterpret ${x.dtype.str} (${width(x.dtype)} bits) as ${to.str} (${width(to)} bits)`,
+      );
+    return result(x.shape, to, x.ndim);
+  },
+});
+
 // null = unbounded on that side (ONNX Clip with a missing min or max).
 const clipAttrs = z.object({
   min: z.number().nullable().default(null),
@@ -220,6 +241,7 @@ export const ELEMWISE_OPS: readonly OpDef<unknown>[] = [
   ...(Object.keys(BINARY_OPS) as BinaryOpName[]).map(binaryDef),
   whereOp,
   astypeOp,
+  reinterpretOp,
   clipOp,
   leakyReluOp,
 ] as readonly OpDef<unknown>[];
@@ -312,6 +334,10 @@ export function astype(x: Expr, dt: DataType | string, opts: AstypeOptions = {})
   if (opts.saturate === false) attrs.saturate = false;
   if (opts.roundMode !== undefined && opts.roundMode !== 'up') attrs.round_mode = opts.roundMode;
   return call('relax.astype', [x], { attrs });
+}
+/** The bits of `x` read as `dt` (same bit width per element). */
+export function reinterpret(x: Expr, dt: DataType | string): Call {
+  return call('relax.reinterpret', [x], { attrs: { dtype: typeof dt === 'string' ? dt : dt.str } });
 }
 export function clip(x: Expr, min: number | null, max: number | null): Call {
   return call('relax.clip', [x], { attrs: { min, max } });

@@ -15,6 +15,7 @@ import {
 } from '@kiln/ir-core';
 import { describe, expect, it } from 'vitest';
 import { interpret } from '../interpreter/index.js';
+import { reinterpret } from '../intrinsics.js';
 import { ndarray } from '../ndarray.js';
 import type { PrimFunc } from '../stmt.js';
 import { createPrimFunc } from '../te/create_prim_func.js';
@@ -160,6 +161,29 @@ describe('tir.LegalizeLowPrecision', () => {
     const codes = Array.from({ length: 256 }, (_, c) => c);
     const fn = unary(t, t, (x) => x, 256);
     expect(run(fn, t, t, codes)).toEqual(codes);
+  });
+
+  it('reinterprets bits between low-precision and storage types', () => {
+    const codes = Array.from({ length: 16 }, (_, c) => c);
+    const asInt4 = unary(DType.float4_e2m1fn, DType.int4, (x) => reinterpret(DType.int4, x), 16);
+    expect(run(asInt4, DType.float4_e2m1fn, DType.int4, codes)).toEqual(
+      codes.map((c) => (c >= 8 ? c - 16 : c)),
+    );
+    const signed = codes.map((c) => (c >= 8 ? c - 16 : c));
+    const asUint4 = unary(DType.int4, DType.uint4, (x) => reinterpret(DType.uint4, x), 16);
+    expect(run(asUint4, DType.int4, DType.uint4, signed)).toEqual(codes);
+    const bytes = Array.from({ length: 256 }, (_, c) => c);
+    const asU8 = unary(DType.float8_e5m2, DType.uint8, (x) => reinterpret(DType.uint8, x), 256);
+    expect(run(asU8, DType.float8_e5m2, DType.uint8, bytes)).toEqual(bytes);
+    const fromI8 = unary(DType.int8, DType.float8_e4m3fn, (x) => reinterpret(DType.float8_e4m3fn, x), 256);
+    expect(
+      run(
+        fromI8,
+        DType.int8,
+        DType.float8_e4m3fn,
+        bytes.map((b) => (b >= 128 ? b - 256 : b)),
+      ),
+    ).toEqual(bytes);
   });
 
   it('computes arithmetic in float32 and rounds the result back', () => {

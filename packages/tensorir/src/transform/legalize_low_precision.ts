@@ -187,6 +187,21 @@ function encodeSubByteInt(t: DataType, x: PrimExpr): PrimExpr {
   return cast(storageDType(withLanes(t, n)), wrapped);
 }
 
+/**
+ * The canonical storage of a sub-byte type from a byte holding its bits in the low end:
+ * sign-extended for int2/int4, masked for uint2/uint4 and float4 (after a reinterpret).
+ */
+function narrowStorage(t: DataType, byte: PrimExpr): PrimExpr {
+  const n = lanesOf(byte);
+  const i = (v: number) => k(v, DType.int32, n);
+  const v = cast(withLanes(DType.int32, n), byte);
+  const fixed =
+    t.code === 'int'
+      ? shiftRight(shiftLeft(v, i(32 - t.bits)), i(32 - t.bits))
+      : bitwiseAnd(v, i(2 ** t.bits - 1));
+  return cast(storageDType(withLanes(t, n)), fixed);
+}
+
 // ------------------------------------------------------------------ the rewrite
 
 class Legalizer {
@@ -316,7 +331,8 @@ class Legalizer {
               ErrorCodes.DTYPE_MISMATCH,
               `cannot reinterpret ${x.dtype.str} as ${t.str}: storage widths differ`,
             );
-          return src.dtype === st ? src : reinterpret(st, src);
+          const same = src.dtype === st ? src : reinterpret(st, src);
+          return t.bits < 8 ? narrowStorage(t, same) : same;
         }
         if (op === 'tir.if_then_else')
           return call(st, e.op, [this.val(e.args[0]), this.bits(e.args[1]), this.bits(e.args[2])], e.span);
