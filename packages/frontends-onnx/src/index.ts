@@ -6,5 +6,5 @@ export { onnxFrontend } from './frontend.js';
 export { type HostTensor, hostTensor, toStorage } from './host.js';
 export { type FromOnnxOptions, fromOnnx, onnxInputs, sanitizeName, type UnsupportedOp } from './importer.js';
 export { createConverterTable, DEFAULT_CONVERTERS, MAX_OPSET, MIN_OPSET } from './ops/index.js';
-export { decodeTensor, kilnDType, ONNX_DTYPES, onnxDTypeOf } from './proto.js';
+export { decodeTensor, kilnDType, ONNX_DTYPES, onnxDTypeOf, toOnnxRawData } from './proto.js';
 export { type Converted, type ConverterDef, ConverterTable } from './registry.js';

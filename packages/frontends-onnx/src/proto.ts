@@ -13,7 +13,7 @@ import {
 } from '@kiln/ir-core';
 import onnxProto from 'onnx-proto';
 import { OnnxErrorCodes } from './errors.js';
-import { type HostTensor, hostTensor } from './host.js';
+import { type HostTensor, hostTensor, toStorage } from './host.js';
 
 export const onnx = onnxProto.onnx;
 export type ModelProto = onnxProto.onnx.ModelProto;
@@ -199,6 +199,24 @@ function lowPrecisionCodes(
   const out = new Array<number>(size);
   for (let i = 0; i < size; i++)
     out[i] = ((bytes[Math.floor(i / per)] & 0xff) >> ((i % per) * dt.bits)) & mask;
+  return out;
+}
+
+/**
+ * TensorProto raw_data bytes of a HostTensor: little-endian storage, with int4/uint4/float4
+ * packed two per byte and int2/uint2 four per byte (first element in the low bits), as ONNX
+ * stores them.
+ */
+export function toOnnxRawData(t: HostTensor): Uint8Array {
+  const dt = parseDType(t.dtype);
+  const st = toStorage(t.dtype, t.data);
+  const bytes = new Uint8Array(st.buffer, st.byteOffset, st.byteLength);
+  if (!isLowPrecision(dt) || dt.bits === 8) return new Uint8Array(bytes);
+  const per = 8 / dt.bits;
+  const out = new Uint8Array(Math.ceil(bytes.length / per));
+  const mask = (1 << dt.bits) - 1;
+  for (let i = 0; i < bytes.length; i++)
+    out[Math.floor(i / per)] |= (bytes[i] & mask) << ((i % per) * dt.bits);
   return out;
 }
 

@@ -8,7 +8,7 @@ import type { Value } from '@kiln/runtime';
 import { createRuntime, Tensor } from '@kiln/runtime';
 import type { HostTensor } from './host.js';
 import { toStorage } from './host.js';
-import { decodeTensor, onnx, onnxDTypeOf } from './proto.js';
+import { decodeTensor, onnx, onnxDTypeOf, toOnnxRawData } from './proto.js';
 
 export const FIXTURES = join(import.meta.dirname, '__fixtures__');
 export const fixture = (name: string): string => join(FIXTURES, name);
@@ -70,7 +70,7 @@ export function buildModel(o: {
         name,
         dataType: onnxDTypeOf(t.dtype),
         dims: [...t.shape],
-        rawData: new Uint8Array((toStorage(t.dtype, t.data) as Uint8Array).buffer),
+        rawData: toOnnxRawData(t),
       })),
     },
   });

@@ -144,6 +144,12 @@ export function elementText(dt: DataType, data: TypedArray, i: number): string |
       return Object.is(parseElementNumber(s), raw) ? s : undefined;
     }
     default:
+      if (isLowPrecisionFloat(dt)) {
+        // float8 / float4: the shortest number that stores back to the same code.
+        const v = minifloatToNumber(dt, raw);
+        const s = shortestFloat(v, (x) => minifloatStorageOf(dt, x) === raw);
+        return minifloatStorageOf(dt, parseElementNumber(s)) === raw ? s : undefined;
+      }
       return undefined;
   }
 }

@@ -4,7 +4,14 @@
 // or from the node factories; only hand-written bindings of built-in operator calls
 // without an annotation have theirs inferred.
 import type { DataType, Node, PrimExpr, Var as PrimVar, TextParser, Token } from '@kiln/ir-core';
-import { ErrorCodes, freezeNode, isKilnError, TextParser as Parser, primVar } from '@kiln/ir-core';
+import {
+  ErrorCodes,
+  freezeNode,
+  isKilnError,
+  isLowPrecisionFloat,
+  TextParser as Parser,
+  primVar,
+} from '@kiln/ir-core';
 import {
   bindingBlock,
   call,
@@ -516,7 +523,7 @@ export class RelaxParser {
       const b = BigInt(tok.text);
       return neg ? -b : b;
     }
-    if (dt.code !== 'float' && dt.code !== 'bfloat' && tok.kind !== 'int')
+    if (dt.code !== 'float' && dt.code !== 'bfloat' && !isLowPrecisionFloat(dt) && tok.kind !== 'int')
       this.ps.fail(`${tok.text} is not a ${dt.str} value`, tok);
     return neg ? -tok.num! : tok.num!;
   }

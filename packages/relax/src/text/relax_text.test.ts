@@ -290,6 +290,13 @@ describe('Relax text: constants', () => {
     ['uint32', [2], [0, 4294967295]],
     ['bool', [3], [1, 0, 1]],
     ['float32', [], [2.5]],
+    ['float8_e4m3fn', [4], [0.5, -448, Number.NaN, -0]],
+    ['float8_e5m2', [3], [Number.POSITIVE_INFINITY, -57344, 1.5e-5]],
+    ['float8_e4m3fnuz', [2], [-240, 0.001953125]],
+    ['float8_e8m0fnu', [2], [1, 2 ** -127]],
+    ['float4_e2m1fn', [2], [-6, 0.5]],
+    ['int4', [3], [-8, 7, 0]],
+    ['uint2', [2], [0, 3]],
   ];
   for (const [dt, shape, values] of cases) {
     it(`round-trips ${dt}${JSON.stringify(shape)} inline`, () => {

@@ -33,6 +33,16 @@ const CASES: Case[] = [
     (m) => op.leakyRelu(op.clip(op.astype(m, 'float16'), -1, 1), 0.2),
   ],
   [
+    'low-precision astype (saturate, round_mode) / reinterpret',
+    () => [mat()],
+    (m) =>
+      op.astype(
+        op.astype(op.reinterpret(op.astype(m, 'float8_e5m2', { saturate: false }), 'int8'), 'int4'),
+        'float8_e8m0fnu',
+        { roundMode: 'nearest', saturate: false },
+      ),
+  ],
+  [
     'matmul / linear',
     () => [mat(), relaxVar('w', tensorSInfo([8, 4], 'float32'))],
     (m, w) => op.matmul(m, w),

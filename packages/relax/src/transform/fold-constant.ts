@@ -228,8 +228,10 @@ class Folder {
       if (e.kind === 'relax.Tuple') return tuple(e.fields.map(lift));
       return e;
     };
-    const args = c.args.map(lift);
     try {
+      // Inside the try: a constant the interpreter has no NDArray for (float8, int4, ...)
+      // leaves the call unfolded.
+      const args = c.args.map(lift);
       const bb = new BlockBuilder(scratch, { ops: this.ops });
       bb.function('fold', params, () =>
         bb.emit(call(c.op, args, { attrs: c.attrs, sinfoArgs: c.sinfoArgs })),
