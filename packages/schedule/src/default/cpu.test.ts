@@ -40,6 +40,22 @@ function loops(s: Stmt, out: For[] = []): For[] {
   return out;
 }
 
+/** Every allocated buffer (root and inner blocks) as `name:shape`. */
+function allocs(fn: PrimFunc): string[] {
+  const out: string[] = [];
+  const walk = (s: Stmt): void => {
+    if (s.kind === 'BlockRealize') {
+      for (const b of s.block.allocBuffers) out.push(`${b.name}:${b.shape.map(extentOfExpr).join(',')}`);
+      walk(s.block.body);
+    } else if (s.kind === 'For') walk(s.body);
+    else if (s.kind === 'SeqStmt') for (const x of s.seq) walk(x);
+  };
+  walk(fn.body);
+  return out;
+}
+
+const unrolledRows = (fn: PrimFunc) => kinds(fn, 'unrolled').map(extentOf)[0];
+
 const kinds = (fn: PrimFunc, kind: For['forKind']) => loops(fn.body).filter((l) => l.forKind === kind);
 const extentOfExpr = (e: PrimExpr) => (e.kind === 'IntImm' ? e.value : -1);
 const extentOf = (l: For) => extentOfExpr(l.extent);
@@ -346,9 +362,9 @@ describe('defaultCPUSchedule', () => {
       );
       const fn = createPrimFunc([X, W, B, Y]);
       const s = defaultCPUSchedule(fn, AVX512);
-      // No padded copy of X: the only buffer is the accumulator D.
-      const alloc = s.body.kind === 'BlockRealize' ? s.body.block.allocBuffers : [];
-      expect(alloc.map((b) => b.name)).toEqual(['D']);
+      // No padded copy of X, and the accumulator D shrinks to one tile allocated inside
+      // the tile loop (rows x 8 lanes).
+      expect(allocs(s)).toEqual([`D_tile:${unrolledRows(s)},8`]);
       expect(kinds(s, 'vectorized').map(extentOf)).toContain(8);
       // Rows of the register tile along the output width (a divisor of it).
       const unrolled = kinds(s, 'unrolled').map(extentOf);
@@ -392,6 +408,8 @@ describe('defaultCPUSchedule', () => {
     const s = defaultCPUSchedule(fn, AVX512);
     expect(kinds(s, 'vectorized').map(extentOf)).toContain(16);
     expect(kinds(s, 'unrolled').map(extentOf)).toContain(7);
+    // W is already in 16-wide output-channel panels (packed at compile time): no copy.
+    expect(allocs(s)).toEqual([]);
     const { ins, want } = checkInterpreter(
       fn,
       s,

@@ -41,7 +41,8 @@ import {
   scheduleReductionOutside,
 } from './contraction.js';
 import { planDot, scheduleDot } from './dot.js';
-import { fuseEpilogue } from './epilogue.js';
+import type { TileBuffer } from './epilogue.js';
+import { compactTiles, fuseEpilogue } from './epilogue.js';
 import { packBuffer, packedBuffer } from './pack.js';
 import { hoistPadding } from './pad.js';
 import { scheduleRowwise } from './rows.js';
@@ -182,6 +183,9 @@ function packCandidate(
     return undefined;
   const last = constExtent(buffer.shape[n - 1]);
   if (last === undefined || last % (plan.nrVectors * plan.lanes) !== 0) return undefined;
+  // One panel as wide as the tensor is the tensor's own layout (a weight that ConvertLayout
+  // already packed at compile time): nothing to copy.
+  if (last === plan.nrVectors * plan.lanes) return undefined;
   const index = r.block.reads.findIndex((rg) => rg.buffer === buffer);
   return index < 0 ? undefined : { index, buffer };
 }
@@ -230,6 +234,7 @@ export function defaultCPUSchedule(fn: PrimFunc, target: CPUScheduleTarget = {})
   }
   const sch = createSchedule(packed);
   const fused = new Set<string>();
+  const tiles: TileBuffer[] = [];
   for (const name of topLevelBlocks(sch.func.body)) {
     if (fused.has(name)) continue;
     try {
@@ -237,7 +242,8 @@ export function defaultCPUSchedule(fn: PrimFunc, target: CPUScheduleTarget = {})
       const plan = plans.get(name);
       if (plan) {
         const init = scheduleContraction(sch, b, plan, threads);
-        if (init) fuseEpilogue(sch, b, init, plan.lanes, fused);
+        const tile = init ? fuseEpilogue(sch, b, init, plan, fused) : undefined;
+        if (tile) tiles.push(tile);
         continue;
       }
       const dot = planDot(sch, b, lanes);
@@ -252,5 +258,5 @@ export function defaultCPUSchedule(fn: PrimFunc, target: CPUScheduleTarget = {})
       if (!isKilnError(e)) throw e;
     }
   }
-  return sch.func;
+  return compactTiles(sch.func, tiles);
 }

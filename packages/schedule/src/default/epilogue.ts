@@ -2,12 +2,29 @@
 // consume a convolution's or matmul's output in a fused kernel (bias add, activation,
 // residual add) move under the register tile's innermost spatial loop
 // (reverseComputeAt), so each tile is finished while it is still in L1 instead of in a
-// second pass over the whole output; their innermost loop is vectorized. Values are
-// computed by the same expressions in the same order, so results are bit-identical.
-import { postOrderVisit } from '@kiln/ir-core';
+// second pass over the whole output; their innermost loop is vectorized. The
+// accumulator buffer, then touched only inside the tile loop, shrinks to one tile
+// allocated inside that loop (compactTiles): per thread, in registers after LLVM's SROA,
+// and never written back to memory. Values are computed by the same expressions in the
+// same order, so results are bit-identical.
+import type { Buffer, Node, PrimExpr, Range, Var } from '@kiln/ir-core';
+import { buffer, floormod, freezeNode, intImm, Mutator, postOrderVisit, range } from '@kiln/ir-core';
+import type { Block, BlockRealize, BufferRegion, For, PrimFunc, Stmt } from '@kiln/tensorir';
+import { block, blockRealize, bufferRegion, bufferStore } from '@kiln/tensorir';
+import { simplifyIndex } from '../arith.js';
 import type { Schedule } from '../schedule.js';
 import type { BlockRV, LoopRV } from '../trace.js';
+import { transformStmt, uniqueBlockName, withBody } from '../tree.js';
 import { blockShape, constExtent } from './analysis.js';
+import type { ContractionPlan } from './contraction.js';
+
+/** An accumulator buffer touched only inside one tile loop, and the tile it covers. */
+export interface TileBuffer {
+  readonly buffer: Buffer;
+  readonly loopVar: Var;
+  /** Per dimension of the buffer: the tile's extent (a divisor of the dimension), or 1. */
+  readonly tile: readonly number[];
+}
 
 /** An elementwise block: one store, spatial iteration variables only, no conditionals or calls. */
 function plainElementwise(sch: Schedule, b: BlockRV): boolean {
@@ -29,9 +46,10 @@ export function fuseEpilogue(
   sch: Schedule,
   block: BlockRV,
   init: BlockRV,
-  lanes: number,
+  plan: ContractionPlan,
   moved: Set<string>,
-): void {
+): TileBuffer | undefined {
+  const lanes = plan.lanes;
   const loops = sch.getLoops(block);
   const initLoops = sch.getLoops(init);
   let k = 0;
@@ -41,8 +59,25 @@ export function fuseEpilogue(
     sch.get(loops[k]).loopVar === sch.get(initLoops[k]).loopVar
   )
     k++;
-  if (k === 0) return;
+  if (k === 0) return undefined;
   const tile: LoopRV = loops[k - 1];
+  const blk = sch.get(block);
+  if (blk.body.kind !== 'BufferStore') return undefined;
+  // The tile: mr rows by nr vectors; every other output axis is a loop above the tile.
+  // (The output is indexed by the spatial iteration variables in order: planContraction.)
+  const tileExtents = blk.iterVars
+    .filter((iv) => iv.iterType === 'spatial')
+    .map((iv) => {
+      const ext = constExtent(iv.dom.extent) ?? 1;
+      if (iv.var === plan.vecVar) return Math.min(ext, plan.nrVectors * plan.lanes);
+      if (iv.var === plan.rowVar) return plan.mr;
+      return 1;
+    });
+  const out: TileBuffer = {
+    buffer: blk.body.buffer,
+    loopVar: sch.get(tile).loopVar,
+    tile: tileExtents,
+  };
   let producer = block;
   for (;;) {
     const consumers = sch.getConsumers(producer);
@@ -61,4 +96,113 @@ export function fuseEpilogue(
     }
     producer = c;
   }
+  return out;
+}
+
+/** Every buffer access (load, store, block region) of `buf` in `n`. */
+function accessCount(n: Node, buf: Buffer): number {
+  let count = 0;
+  postOrderVisit(n, (x) => {
+    if (
+      (x.kind === 'BufferLoad' || x.kind === 'BufferStore') &&
+      (x as unknown as { buffer: Buffer }).buffer === buf
+    )
+      count++;
+    if (x.kind === 'Block') {
+      const b = x as unknown as Block;
+      for (const rg of [...b.reads, ...b.writes]) if (rg.buffer === buf) count++;
+    }
+  });
+  return count;
+}
+
+/**
+ * Shrink each tile buffer whose every access sits inside its tile loop to one tile,
+ * allocated by an opaque block inside that loop (so each thread has its own). Indices
+ * become `floormod(index, tile)` on the tiled dimensions; the others are dropped.
+ */
+export function compactTiles(fn: PrimFunc, tiles: readonly TileBuffer[]): PrimFunc {
+  let out = fn;
+  for (const t of tiles) {
+    if (out.body.kind !== 'BlockRealize') break;
+    const root = out.body.block;
+    if (!root.allocBuffers.includes(t.buffer)) continue;
+    let loop: For | undefined;
+    postOrderVisit(out.body, (x) => {
+      if (x.kind === 'For' && (x as unknown as For).loopVar === t.loopVar) loop = x as unknown as For;
+    });
+    if (!loop || accessCount(loop, t.buffer) !== accessCount(out.body, t.buffer)) continue;
+    const src = t.buffer;
+    const dims = src.shape.map((e, d) => ({ d, ext: constExtent(e) })).filter(({ d }) => t.tile[d] > 1);
+    if (dims.length === 0 || dims.some(({ d, ext }) => ext === undefined || ext % t.tile[d] !== 0)) continue;
+    const dt = src.shape[0].dtype;
+    const dst = buffer(
+      `${src.name}_tile`,
+      src.dtype,
+      dims.map(({ d }) => intImm(t.tile[d], dt)),
+    );
+    const mapIdx = (idx: readonly PrimExpr[]) =>
+      dims.map(({ d, ext }) =>
+        t.tile[d] === ext ? idx[d] : simplifyIndex(floormod(idx[d], intImm(t.tile[d], idx[d].dtype))),
+      );
+    const mapRegion = (rg: BufferRegion): BufferRegion => {
+      if (rg.buffer !== src) return rg;
+      return bufferRegion(
+        dst,
+        dims.map(({ d, ext }): Range => {
+          const x = rg.region[d];
+          if (t.tile[d] === ext) return x;
+          if (x.extent.kind === 'IntImm' && x.extent.value === 1)
+            return range(simplifyIndex(floormod(x.min, intImm(t.tile[d], x.min.dtype))), x.extent);
+          return range(intImm(0, x.min.dtype), intImm(t.tile[d], x.min.dtype));
+        }),
+      );
+    };
+    class Compact extends Mutator {
+      protected override visitNode(n: Node): Node {
+        if (n.kind === 'BufferLoad' && (n as unknown as { buffer: Buffer }).buffer === src) {
+          const l = n as unknown as { indices: readonly PrimExpr[] };
+          return freezeNode({
+            ...(n as object),
+            buffer: dst,
+            indices: Object.freeze(mapIdx(l.indices.map((e) => this.visit(e) as PrimExpr))),
+          } as unknown as Node);
+        }
+        if (n.kind === 'BufferStore' && (n as unknown as { buffer: Buffer }).buffer === src) {
+          const st = n as unknown as { value: PrimExpr; indices: readonly PrimExpr[] };
+          return bufferStore(
+            dst,
+            this.visit(st.value) as PrimExpr,
+            mapIdx(st.indices.map((e) => this.visit(e) as PrimExpr)),
+          ) as unknown as Node;
+        }
+        if (n.kind === 'Block') {
+          const b = this.defaultVisit(n) as unknown as Block;
+          return freezeNode({
+            ...b,
+            reads: Object.freeze(b.reads.map(mapRegion)),
+            writes: Object.freeze(b.writes.map(mapRegion)),
+          }) as unknown as Node;
+        }
+        return this.defaultVisit(n);
+      }
+    }
+    const inner = new Compact().visit(loop.body) as Stmt;
+    const name = uniqueBlockName(out.body, `${src.name}_tile_scope`);
+    const scope = blockRealize(
+      [],
+      true,
+      block(name, inner, { iterVars: [], reads: [], writes: [], allocBuffers: [dst] }),
+    );
+    const target = loop;
+    const body = transformStmt(out.body, (x) =>
+      x === target ? (freezeNode({ ...target, body: scope }) as Stmt) : undefined,
+    ) as BlockRealize;
+    const newRoot = freezeNode({
+      ...body.block,
+      allocBuffers: Object.freeze(body.block.allocBuffers.filter((b) => b !== src)),
+    });
+    out = withBody(out, freezeNode({ ...body, block: newRoot }));
+  }
+  return out;
 }
