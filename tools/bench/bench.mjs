@@ -18,6 +18,7 @@ import { fromOnnx } from '@kiln/frontends-onnx';
 import { hostTarget } from '@kiln/ir-core';
 import { createRuntime, Tensor, writeArtifact } from '@kiln/runtime';
 import * as ort from 'onnxruntime-node';
+import { ensurePythonPackages } from '../pyenv.mjs';
 import { runMatmulBench } from './matmul.mjs';
 
 const root = new URL('../..', import.meta.url).pathname;
@@ -60,21 +61,7 @@ function ensureModels(models, cache) {
   const names = models.filter((m) => m !== 'matmul');
   const dir = join(cache, 'bench');
   if (names.every((m) => existsSync(join(dir, `${m}.onnx`)))) return dir;
-  const py = join(cache, 'bench-py');
-  const env = { ...process.env, PYTHONPATH: py };
-  const probe = spawnSync('python3', ['-c', 'import torch, torchvision, transformers, onnx'], {
-    env,
-    stdio: 'ignore',
-  });
-  if (probe.status !== 0) {
-    console.log(`installing torch, torchvision, transformers, onnx into ${py} ...`);
-    const pip = spawnSync(
-      'python3',
-      ['-m', 'pip', 'install', '--quiet', '--target', py, 'torch', 'torchvision', 'transformers', 'onnx'],
-      { stdio: 'inherit' },
-    );
-    if (pip.status !== 0) throw new Error('pip install failed');
-  }
+  const env = ensurePythonPackages(join(cache, 'bench-py'), ['torch', 'torchvision', 'transformers', 'onnx']);
   const ex = spawnSync('python3', [join(root, 'tools/bench/export_models.py'), dir, ...names], {
     env,
     stdio: 'inherit',

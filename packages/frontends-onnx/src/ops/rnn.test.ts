@@ -117,6 +117,8 @@ function run(
     lens?: number[];
     lbr?: boolean;
     peep?: boolean;
+    /** Declare the batch symbolic and run the one artifact at batch B and at batch 1. */
+    symBatch?: boolean;
   },
   seed: number,
 ) {
@@ -143,9 +145,9 @@ function run(
   const bytes = buildModel({
     nodes: [{ op: kind, inputs, outputs, attrs }],
     inputs: [
-      { name: 'x', dtype: 'float32', shape: [o.S, o.B, o.I] },
+      { name: 'x', dtype: 'float32', shape: [o.S, o.symBatch ? 'batch' : o.B, o.I] },
       { name: 'w', dtype: 'float32', shape: [D, g * o.H, o.I] },
-      ...(o.lens ? [{ name: 'lens', dtype: 'int32', shape: [o.B] }] : []),
+      ...(o.lens ? [{ name: 'lens', dtype: 'int32', shape: [o.symBatch ? 'batch' : o.B] }] : []),
     ],
     outputs,
     inits: {
@@ -160,12 +162,26 @@ function run(
     hostTensor('float32', [D, g * o.H, o.I], w),
     ...(o.lens ? [hostTensor('int32', [o.B], o.lens)] : []),
   ];
-  const got = compileAndLoad(fromOnnx(bytes))(...args);
+  const runner = compileAndLoad(fromOnnx(bytes));
+  const got = runner(...args);
   const want = reference(kind, { ...o, D, x, w, r, b, p });
   expect(got[0].shape).toEqual([o.S, D, o.B, o.H]);
   expect(closeness(got[0].data, want.Y)).toBeLessThanOrEqual(1);
   expect(closeness(got[1].data, want.Yh)).toBeLessThanOrEqual(1);
   if (kind === 'LSTM') expect(closeness(got[2].data, want.Yc)).toBeLessThanOrEqual(1);
+  if (o.symBatch) {
+    // The first sequence of the batch alone, through the same artifact.
+    const x1 = Array.from({ length: o.S * o.I }, (_, i) => x[Math.floor(i / o.I) * o.B * o.I + (i % o.I)]);
+    const lens1 = o.lens?.slice(0, 1);
+    const one = runner(
+      hostTensor('float32', [o.S, 1, o.I], x1),
+      hostTensor('float32', [D, g * o.H, o.I], w),
+      ...(lens1 ? [hostTensor('int32', [1], lens1)] : []),
+    );
+    const want1 = reference(kind, { ...o, B: 1, lens: lens1, D, x: x1, w, r, b, p });
+    expect(one[0].shape).toEqual([o.S, D, 1, o.H]);
+    expect(closeness(one[0].data, want1.Y)).toBeLessThanOrEqual(1);
+  }
 }
 
 describe('recurrent converters', () => {
@@ -175,6 +191,11 @@ describe('recurrent converters', () => {
   it('GRU, forward, default reset', () => run('GRU', { S: 3, B: 3, I: 2, H: 3, direction: 'forward' }, 30));
   it('LSTM, bidirectional with peepholes and run-time sequence_lens', () =>
     run('LSTM', { S: 4, B: 3, I: 3, H: 2, direction: 'bidirectional', lens: [4, 2, 1], peep: true }, 40));
+
+  it('LSTM and GRU with a symbolic batch: one artifact, batch 3 and batch 1', () => {
+    run('LSTM', { S: 3, B: 3, I: 2, H: 3, direction: 'bidirectional', lens: [3, 1, 2], symBatch: true }, 50);
+    run('GRU', { S: 2, B: 3, I: 3, H: 2, direction: 'forward', symBatch: true }, 60);
+  });
 
   it('refuses a symbolic sequence length (nothing to unroll over) with ONNX_DYNAMIC', () => {
     const bytes = buildModel({

@@ -5,6 +5,7 @@
 // LSTM peepholes and input_forget are handled. sequence_lens (also at run time) masks the
 // steps past each batch row's length: the state is carried unchanged and Y is zero there,
 // which for the reverse direction also starts each row at its own last valid step.
+import type { PrimExpr } from '@kiln/ir-core';
 import type { Expr } from '@kiln/relax';
 import { constDim, op } from '@kiln/relax';
 import type { NodeContext, OnnxValue } from '../context.js';
@@ -73,7 +74,7 @@ function activation(
 }
 
 /** Slice [d] of a [dirs, ...] tensor, without the leading axis. */
-function dirSlice(ctx: NodeContext, x: Expr, d: number, rest: readonly number[]): Expr {
+function dirSlice(ctx: NodeContext, x: Expr, d: number, rest: readonly (number | PrimExpr)[]): Expr {
   return em(ctx, op.reshape(em(ctx, op.stridedSlice(x, [0], [d], [d + 1])), rest));
 }
 /** Columns [k·h, (k+1)·h) of the last axis. */
@@ -86,13 +87,14 @@ function recurrent(kind: Kind) {
     const x = ctx.req(0);
     const dt = dtypeOf(x, ctx);
     const layout = ctx.int('layout', 0);
-    const xd = dims(ctx, x).map((v) => constDim(v));
-    if (xd.length !== 3) ctx.fail(OnnxErrorCodes.ONNX_INVALID, `X must be 3-D, got rank ${xd.length}`);
-    const [seq, batch, inSize] = layout ? [xd[1], xd[0], xd[2]] : xd;
+    const xdims = dims(ctx, x);
+    if (xdims.length !== 3) ctx.fail(OnnxErrorCodes.ONNX_INVALID, `X must be 3-D, got rank ${xdims.length}`);
+    // The batch may stay symbolic; the recurrence is unrolled over a static sequence.
+    const batch = layout ? xdims[0] : xdims[1];
+    const [seq, inSize] = (layout ? [xdims[1], xdims[2]] : [xdims[0], xdims[2]]).map((v) => constDim(v));
     if (seq === undefined)
       ctx.fail(OnnxErrorCodes.ONNX_DYNAMIC, 'the sequence length must be static to unroll the recurrence');
-    if (batch === undefined || inSize === undefined)
-      ctx.fail(OnnxErrorCodes.ONNX_DYNAMIC, 'batch and input sizes must be static');
+    if (inSize === undefined) ctx.fail(OnnxErrorCodes.ONNX_DYNAMIC, 'the input size must be static');
     const direction = ctx.str('direction', 'forward');
     if (!['forward', 'reverse', 'bidirectional'].includes(direction))
       ctx.fail(OnnxErrorCodes.ONNX_INVALID, `direction '${direction}'`);
@@ -103,7 +105,7 @@ function recurrent(kind: Kind) {
     if (h === undefined || h <= 0)
       ctx.fail(OnnxErrorCodes.ONNX_DYNAMIC, 'hidden_size must be given or R must have a static shape');
     const S = seq!;
-    const B = batch!;
+    const B = batch;
     const I = inSize!;
     const H = h!;
 
