@@ -118,4 +118,43 @@ describe('ONNX low-precision tensors', () => {
     });
     expect(y4.data).toEqual(q4);
   });
+
+  it('Cast from float64 and int32 rounds exactly in native code', () => {
+    const e4 = DType.float8_e4m3fn;
+    // Values just off the float8 midpoints, which float32 would round onto the midpoint.
+    const x = [
+      1.0625 + 2 ** -40,
+      1.0625 - 2 ** -40,
+      -(1.1875 + 2 ** -40),
+      500,
+      -1e300,
+      2 ** -10,
+      Number.NaN,
+      3.3,
+    ];
+    const ints = [-9, -8, 7, 8, 100, -100];
+    const model = buildModel({
+      opset: 21,
+      nodes: [
+        { op: 'Cast', inputs: ['x'], outputs: ['y0'], attrs: { to: 17 } },
+        { op: 'Cast', inputs: ['x'], outputs: ['y1'], attrs: { to: 17, saturate: 0 } },
+        { op: 'Cast', inputs: ['y0'], outputs: ['y2'], attrs: { to: 11 } },
+        { op: 'Cast', inputs: ['i'], outputs: ['y3'], attrs: { to: 22 } },
+        { op: 'Cast', inputs: ['i'], outputs: ['y4'], attrs: { to: 25 } },
+      ],
+      inputs: [
+        { name: 'x', dtype: 'float64', shape: [8] },
+        { name: 'i', dtype: 'int32', shape: [6] },
+      ],
+      outputs: ['y0', 'y1', 'y2', 'y3', 'y4'],
+    });
+    const run = compileAndLoad(fromOnnx(model));
+    const [y0, y1, y2, y3, y4] = run(hostTensor('float64', [8], x), hostTensor('int32', [6], ints));
+    const sat = x.map((v) => numberToMinifloat(e4, v));
+    expect(y0.data).toEqual(sat);
+    expect(y1.data).toEqual(x.map((v) => numberToMinifloat(e4, v, { saturate: false })));
+    expect(y2.data).toEqual(sat.map((c) => minifloatToNumber(e4, c)));
+    expect(y3.data).toEqual([7, -8, 7, -8, 4, -4]);
+    expect(y4.data).toEqual([3, 0, 3, 0, 0, 0]);
+  });
 });
