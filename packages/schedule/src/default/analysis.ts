@@ -127,3 +127,22 @@ export function vectorizableValue(e: PrimExpr): boolean {
   });
   return ok;
 }
+
+/**
+ * The panel width of a panel copy: the constant c of `floordiv(v, c)` / `floormod(v, c)`
+ * in the accesses (the largest when several), or undefined.
+ */
+export function panelWidth(
+  accesses: ReadonlyArray<{ indices: readonly PrimExpr[] }>,
+  v: Var,
+): number | undefined {
+  let c: number | undefined;
+  for (const { indices } of accesses)
+    for (const e of indices)
+      postOrderVisit(e, (n) => {
+        if (n.kind !== 'FloorDiv' && n.kind !== 'FloorMod') return;
+        const x = n as unknown as { a: PrimExpr; b: PrimExpr };
+        if (x.a === v && x.b.kind === 'IntImm' && x.b.value > 1) c = Math.max(c ?? 0, x.b.value);
+      });
+  return c;
+}

@@ -29,6 +29,7 @@ import {
   constExtent,
   contiguousIn,
   loadsOf,
+  panelWidth,
   usesVar,
   vectorizableValue,
   vectorLanes,
@@ -143,6 +144,18 @@ function scheduleElementwise(sch: Schedule, blockRV: BlockRV, lanes: number, thr
     if (contiguousIn(accesses, innerVar as Var)) {
       const [, vec] = sch.split(inner, [undefined, lanes]);
       sch.vectorize(vec);
+    } else {
+      // A panel copy (the weights of a matmul packed at run time): the axis indexes
+      // through floordiv / floormod by the panel width; split by the panel, the panels
+      // outermost, so both sides walk a panel row contiguously, a vector at a time
+      // (left to LLVM it became a scatter of single elements).
+      const c = panelWidth(accesses, innerVar as Var);
+      if (c !== undefined && ext > c && ext % c === 0 && c % lanes === 0) {
+        const [o, i] = sch.split(inner, [undefined, c]);
+        sch.reorder(o, ...sch.getLoops(blockRV).slice(0, -2));
+        const [, vec] = sch.split(i, [undefined, lanes]);
+        sch.vectorize(vec);
+      }
     }
   }
   if (threads > 1 && work >= MIN_PARALLEL_WORK) {
