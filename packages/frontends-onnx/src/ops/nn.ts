@@ -6,7 +6,17 @@ import type { PrimExpr } from '@kiln/ir-core';
 import type { Expr } from '@kiln/relax';
 import { constDim, dimProduct, op } from '@kiln/relax';
 import type { NodeContext, OnnxValue } from '../context.js';
-import { dims, dtypeOf, exprOf, exprValue, hostValue, rank, shapeOf, staticDims } from '../context.js';
+import {
+  dims,
+  dtypeOf,
+  exprOf,
+  exprValue,
+  hostValue,
+  isFloatName,
+  rank,
+  shapeOf,
+  staticDims,
+} from '../context.js';
 import { OnnxErrorCodes } from '../errors.js';
 import { hostTensor } from '../host.js';
 import type { ConverterDef } from '../registry.js';
@@ -93,8 +103,7 @@ function convTransposeConvert(ctx: NodeContext): OnnxValue {
   const xd = staticDims(ctx, x);
   const wd = staticDims(ctx, w);
   const n = xd.length - 2;
-  if (n < 1 || n > 2)
-    ctx.unsupported(`${n}-D transposed convolution (Relax has conv1d_transpose and conv2d_transpose)`);
+  if (n < 1 || n > 3) ctx.unsupported(`${n}-D transposed convolution`);
   const kernel = ctx.ints('kernel_shape') ?? wd.slice(2);
   const strides = ctx.ints('strides') ?? new Array<number>(n).fill(1);
   const dil = ctx.ints('dilations') ?? new Array<number>(n).fill(1);
@@ -131,7 +140,7 @@ function convTransposeConvert(ctx: NodeContext): OnnxValue {
     }
     pads = [...before, ...after];
   } else if (auto === 'VALID') pads = new Array<number>(2 * n).fill(0);
-  const f = n === 1 ? op.conv1dTranspose : op.conv2dTranspose;
+  const f = [op.conv1dTranspose, op.conv2dTranspose, op.conv3dTranspose][n - 1];
   let y = em(
     ctx,
     f(exprOf(ctx, x), exprOf(ctx, w), {
@@ -153,7 +162,6 @@ function poolConvert(kind: 'max' | 'avg') {
     const xd = dims(ctx, x);
     const n = xd.length - 2;
     if (n < 1 || n > 3) ctx.unsupported(`${n}-D pooling`);
-    if (kind === 'max' && ctx.wantsOutput(1)) ctx.unsupported('the Indices output of MaxPool');
     const kernel =
       ctx.ints('kernel_shape') ?? ctx.fail(OnnxErrorCodes.ONNX_INVALID, 'kernel_shape is required');
     const strides = ctx.ints('strides') ?? new Array<number>(n).fill(1);
@@ -170,21 +178,94 @@ function poolConvert(kind: 'max' | 'avg') {
       kind === 'max'
         ? [op.maxPool1d, op.maxPool2d, op.maxPool3d]
         : [op.avgPool1d, op.avgPool2d, op.avgPool3d];
-    return [
-      exprValue(
-        em(
-          ctx,
-          fs[n - 1](exprOf(ctx, x), kernel, {
-            strides,
-            padding: pads,
-            dilation: dil,
-            ceilMode,
-            countIncludePad,
-          }),
-        ),
+    const y = exprValue(
+      em(
+        ctx,
+        fs[n - 1](exprOf(ctx, x), kernel, {
+          strides,
+          padding: pads,
+          dilation: dil,
+          ceilMode,
+          countIncludePad,
+        }),
       ),
-    ];
+    );
+    if (kind !== 'max' || !ctx.wantsOutput(1)) return [y];
+    const ys = staticDims(ctx, y).slice(2);
+    return [y, maxPoolIndices(ctx, x, kernel, strides, pads, dil, ys)];
   };
+}
+
+/**
+ * The Indices output of MaxPool: the flat input index (over N, C and the spatial dims,
+ * row-major, or column-major over the spatial dims with storage_order=1) of the first
+ * maximum of each window. The windows are gathered with a constant table of input
+ * positions (padding reads a -inf column) and reduced with argmax, which keeps the
+ * first of equal values.
+ */
+function maxPoolIndices(
+  ctx: NodeContext,
+  x: OnnxValue,
+  kernel: readonly number[],
+  strides: readonly number[],
+  pads: readonly number[],
+  dil: readonly number[],
+  outS: readonly number[],
+): OnnxValue {
+  const [N, C, ...inS] = staticDims(ctx, x);
+  const n = inS.length;
+  const P = inS.reduce((a, b) => a * b, 1);
+  const O = outS.reduce((a, b) => a * b, 1);
+  const K = kernel.reduce((a, b) => a * b, 1);
+  const colMajor = ctx.int('storage_order', 0) === 1;
+  const unravel = (i: number, shape: readonly number[]) => {
+    const r = new Array<number>(shape.length);
+    for (let d = shape.length - 1; d >= 0; d--) {
+      r[d] = i % shape[d];
+      i = Math.floor(i / shape[d]);
+    }
+    return r;
+  };
+  const gatherAt = new Array<number>(O * K);
+  const report = new Array<number>(O * K);
+  for (let o = 0; o < O; o++) {
+    const oi = unravel(o, outS);
+    for (let k = 0; k < K; k++) {
+      const ki = unravel(k, kernel);
+      const pos = oi.map((v, d) => v * strides[d] - pads[d] + ki[d] * dil[d]);
+      const inside = pos.every((p, d) => p >= 0 && p < inS[d]);
+      let row = 0;
+      let col = 0;
+      for (let d = 0; d < n; d++) row = row * inS[d] + (inside ? pos[d] : 0);
+      for (let d = n - 1; d >= 0; d--) col = col * inS[d] + (inside ? pos[d] : 0);
+      gatherAt[o * K + k] = inside ? row : P;
+      report[o * K + k] = colMajor ? col : row;
+    }
+  }
+  const dt = dtypeOf(x, ctx);
+  const flat = em(ctx, op.reshape(exprOf(ctx, x), [N, C, P]));
+  const bits = Number(/\d+$/.exec(dt)?.[0] ?? 64);
+  const lowest = isFloatName(dt) ? Number.NEGATIVE_INFINITY : dt.startsWith('u') ? 0 : -(2 ** (bits - 1));
+  const padded = em(ctx, op.concat([flat, em(ctx, op.full([N, C, 1], scalar(lowest, dt), dt))], 2));
+  const konst = (shape: number[], data: number[]) => exprOf(ctx, hostValue(hostTensor('int64', shape, data)));
+  const windows = em(ctx, op.reshape(em(ctx, op.take(padded, konst([O * K], gatherAt), 2)), [N, C, O, K]));
+  const which = em(ctx, op.argmax(windows, { axis: 3 }));
+  const slot = em(
+    ctx,
+    op.add(
+      which,
+      konst(
+        [O],
+        Array.from({ length: O }, (_, o) => o * K),
+      ),
+    ),
+  );
+  const spatial = em(ctx, op.take(konst([O * K], report), slot, 0));
+  const base = konst(
+    [N, C, 1],
+    Array.from({ length: N * C }, (_, i) => i * P),
+  );
+  return exprValue(em(ctx, op.reshape(em(ctx, op.add(spatial, base)), [N, C, ...outS])));
 }
 
 function globalPool(kind: 'max' | 'avg') {
@@ -204,11 +285,34 @@ function globalPool(kind: 'max' | 'avg') {
   };
 }
 
-function batchNormConvert(ctx: NodeContext): OnnxValue {
-  if (ctx.int('training_mode', 0) === 1) ctx.unsupported('training_mode=1');
+function batchNormConvert(ctx: NodeContext): OnnxValue[] {
+  const training = ctx.int('training_mode', 0) === 1;
+  if (training && ctx.opset < 14) ctx.unsupported('training_mode=1 before opset 14');
   if (ctx.opset < 7 && ctx.int('is_test', 1) === 0) ctx.unsupported('is_test=0 (training)');
   const [x, s, b, m, v] = [0, 1, 2, 3, 4].map((i) => exprOf(ctx, ctx.req(i)));
-  return exprValue(em(ctx, op.batchNorm(x, s, b, m, v, { axis: 1, epsilon: ctx.float('epsilon', 1e-5) })));
+  const epsilon = ctx.float('epsilon', 1e-5);
+  if (!training) return [exprValue(em(ctx, op.batchNorm(x, s, b, m, v, { axis: 1, epsilon })))];
+  // Training: normalize with the batch statistics (population variance) and also
+  // return the updated running statistics, r·momentum + batch·(1 - momentum).
+  const r = rank(ctx, ctx.req(0));
+  const axes = Array.from({ length: r }, (_, i) => i).filter((i) => i !== 1);
+  const statDT = dtypeOf(ctx.req(3), ctx);
+  const toStat = (e: Expr) => (dtypeOf(ctx.req(0), ctx) === statDT ? e : em(ctx, op.astype(e, statDT)));
+  const mean = em(ctx, op.mean(x, { axis: axes }));
+  const variance = em(ctx, op.variance(x, { axis: axes }));
+  const y = em(ctx, op.batchNorm(x, s, b, mean, variance, { axis: 1, epsilon }));
+  const momentum = ctx.float('momentum', 0.9);
+  const update = (running: Expr, batch: Expr) =>
+    exprValue(
+      em(
+        ctx,
+        op.add(
+          em(ctx, op.multiply(running, scalar(momentum, statDT))),
+          em(ctx, op.multiply(toStat(batch), scalar(1 - momentum, statDT))),
+        ),
+      ),
+    );
+  return [exprValue(y), update(m, mean), update(v, variance)];
 }
 
 function instanceNormConvert(ctx: NodeContext): OnnxValue {
@@ -460,7 +564,14 @@ const NEAREST: Record<string, 'round' | 'floor' | 'ceil' | 'round_prefer_floor' 
   floor: 'floor',
   ceil: 'ceil',
 };
-const COORD = new Set(['half_pixel', 'align_corners', 'asymmetric', 'pytorch_half_pixel']);
+const COORD = new Set([
+  'half_pixel',
+  'align_corners',
+  'asymmetric',
+  'pytorch_half_pixel',
+  'half_pixel_symmetric',
+  'tf_crop_and_resize',
+]);
 
 function resizeCommon(
   ctx: NodeContext,
@@ -473,25 +584,30 @@ function resizeCommon(
   if (d.length !== 4)
     ctx.unsupported(`Resize of a rank-${d.length} tensor (Relax has image.resize2d on NCHW)`);
   let out: number[];
+  // The scale of each axis in the coordinate mapping: the given one, else out / in (or
+  // the one kept-aspect-ratio scale).
+  let sc = [1, 1, 1, 1];
+  const axes = (ctx.ints('axes') ?? [0, 1, 2, 3]).map((a) => (a < 0 ? a + 4 : a));
   if (sizes?.length) {
-    const axes = ctx.ints('axes');
     out = [...d];
-    (axes ?? d.map((_, i) => i)).forEach((a, i) => {
-      out[a < 0 ? a + 4 : a] = sizes[i];
+    axes.forEach((a, i) => {
+      out[a] = sizes[i];
     });
+    sc = out.map((v, i) => v / d[i]);
     const policy = ctx.str('keep_aspect_ratio_policy', 'stretch');
     if (policy !== 'stretch') {
-      const ax = (axes ?? [0, 1, 2, 3]).map((a) => (a < 0 ? a + 4 : a));
-      const ratios = ax.map((a, i) => sizes[i] / d[a]);
+      const ratios = axes.map((a, i) => sizes[i] / d[a]);
       const s = policy === 'not_larger' ? Math.min(...ratios) : Math.max(...ratios);
       out = [...d];
-      for (const a of ax) out[a] = Math.round(d[a] * s);
+      sc = [1, 1, 1, 1];
+      for (const a of axes) {
+        out[a] = Math.floor(d[a] * s + 0.5);
+        sc[a] = s;
+      }
     }
   } else if (scales?.length) {
-    const axes = ctx.ints('axes');
-    const sc = [1, 1, 1, 1];
-    (axes ?? [0, 1, 2, 3]).forEach((a, i) => {
-      sc[a < 0 ? a + 4 : a] = scales[i];
+    axes.forEach((a, i) => {
+      sc[a] = scales[i];
     });
     out = d.map((v, i) => Math.floor(v * sc[i]));
   } else return ctx.fail(OnnxErrorCodes.ONNX_INVALID, 'needs scales or sizes');
@@ -507,7 +623,22 @@ function resizeCommon(
           : ctx.unsupported(`mode '${mode}'`);
   const ctm = legacy ? 'asymmetric' : ctx.str('coordinate_transformation_mode', 'half_pixel');
   if (!COORD.has(ctm)) ctx.unsupported(`coordinate_transformation_mode '${ctm}'`);
-  if (ctx.int('antialias', 0)) ctx.unsupported('antialias=1');
+  const antialias = ctx.int('antialias', 0) === 1;
+  if (antialias && method === 'nearest_neighbor')
+    ctx.fail(OnnxErrorCodes.ONNX_INVALID, 'antialias=1 is not defined for mode nearest');
+  let roi: number[] | undefined;
+  if (ctm === 'tf_crop_and_resize') {
+    const r = floatsOf(ctx, 1);
+    if (!r?.length) ctx.fail(OnnxErrorCodes.ONNX_INVALID, 'tf_crop_and_resize needs roi');
+    // roi is [starts..., ends...] over `axes` (all dims when absent); keep H and W.
+    const full = [0, 0, 0, 0, 1, 1, 1, 1];
+    const ax = r.length === 8 ? [0, 1, 2, 3] : axes;
+    ax.forEach((a, i) => {
+      full[a] = r[i];
+      full[4 + a] = r[ax.length + i];
+    });
+    roi = [full[2], full[3], full[6], full[7]];
+  }
   const nm = legacy ? 'floor' : ctx.str('nearest_mode', 'round_prefer_floor');
   return exprValue(
     em(
@@ -519,6 +650,9 @@ function resizeCommon(
         cubicAlpha: ctx.float('cubic_coeff_a', -0.75),
         cubicExclude: ctx.int('exclude_outside', 0) === 1,
         extrapolationValue: ctx.float('extrapolation_value', 0),
+        scales: [sc[2], sc[3]],
+        roi,
+        antialias,
       }),
     ),
   );

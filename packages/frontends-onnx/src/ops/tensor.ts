@@ -410,7 +410,7 @@ function padConvert(ctx: NodeContext): OnnxValue {
   const x = ctx.req(0);
   const r = rank(ctx, x);
   const mode = ctx.str('mode', 'constant');
-  if (mode !== 'constant' && mode !== 'edge' && mode !== 'reflect') ctx.unsupported(`pad mode '${mode}'`);
+  if (!['constant', 'edge', 'reflect', 'wrap'].includes(mode)) ctx.unsupported(`pad mode '${mode}'`);
   let pads: number[];
   let value = 0;
   if (ctx.opset < 11) {
@@ -450,6 +450,18 @@ function padConvert(ctx: NodeContext): OnnxValue {
   const pw: number[] = [];
   for (let i = 0; i < r; i++) pw.push(Math.max(0, before[i]), Math.max(0, after[i]));
   if (pw.every((p) => p === 0)) return exprValue(e);
+  if (mode === 'wrap') {
+    // Output index i along an axis reads input (i - before) mod size (pads may exceed the size).
+    const d = staticDims(ctx, exprValue(e));
+    for (let i = 0; i < r; i++) {
+      const [b, a] = [pw[2 * i], pw[2 * i + 1]];
+      if (b === 0 && a === 0) continue;
+      if (d[i] === 0) ctx.fail(OnnxErrorCodes.ONNX_INVALID, `wrap padding of the empty axis ${i}`);
+      const idx = Array.from({ length: b + d[i] + a }, (_, k) => (((k - b) % d[i]) + d[i]) % d[i]);
+      e = em(ctx, op.take(e, exprOf(ctx, hostValue(hostTensor('int64', [idx.length], idx))), i));
+    }
+    return exprValue(e);
+  }
   // relax.nn.pad takes a finite number: ±infinity becomes the largest finite value of the dtype.
   const big = dtypeOf(x, ctx) === 'float64' ? Number.MAX_VALUE : 3.4028234663852886e38;
   const pv = Number.isFinite(value) ? value : value > 0 ? big : -big;
@@ -546,7 +558,14 @@ function identityConvert(ctx: NodeContext): OnnxValue {
 function dropoutConvert(ctx: NodeContext): (OnnxValue | undefined)[] {
   const x = ctx.req(0);
   const training = ctx.input(2);
-  if (training && !(training.kind === 'host' && training.t.data[0] === 0)) ctx.unsupported('training mode');
+  if (training && !(training.kind === 'host' && training.t.data[0] === 0)) {
+    // Training mode draws a random mask, except with ratio 0: identity, mask all true.
+    const ratio = ctx.input(1);
+    if (ratio && ratio.kind !== 'host')
+      ctx.fail(OnnxErrorCodes.ONNX_DYNAMIC, 'in training mode the ratio must be known at compile time');
+    if (!ratio || ratio.t.data[0] !== 0)
+      ctx.unsupported('training mode with a ratio other than 0 (a random mask)');
+  }
   let mask: OnnxValue | undefined;
   if (ctx.wantsOutput(1)) {
     const s = dims(ctx, x);

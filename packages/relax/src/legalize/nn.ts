@@ -3,10 +3,10 @@
 // meant as correct reference kernels that schedules then make fast.
 import type { DataType, PrimExpr, Var as PrimVar } from '@kiln/ir-core';
 import * as P from '@kiln/ir-core';
-import { DType } from '@kiln/ir-core';
+import { DType, ErrorCodes, KilnError } from '@kiln/ir-core';
 import type { Tensor } from '@kiln/tensorir';
 import * as T from '@kiln/tensorir';
-import { dimProduct } from '../arith.js';
+import { constDim, dimProduct } from '../arith.js';
 import type {
   AdaptivePoolAttrs,
   AttentionAttrs,
@@ -246,12 +246,210 @@ export function softmaxStages(x: Tensor, axis: number, log: boolean): Tensor {
   return mapShape(x.shape, (o) => P.div(ex.at(...o), sm.at(...keptIndex(o, ax))), 'T_softmax');
 }
 
+// ---------------------------------------------------------------- resize
+
+/** Resize coordinates and weights are computed in float64, as the ONNX reference does. */
+const RF = DType.float64;
+const clampIdx = (i: PrimExpr, n: PrimExpr) => P.max(P.min(i, P.sub(n, i64(1))), i64(0));
+
+/** Keys cubic kernel with coefficient A. */
+function cubicKernel(t: PrimExpr, A: number): PrimExpr {
+  const u = T.fabs(t);
+  const u2 = P.mul(u, u);
+  const u3 = P.mul(u2, u);
+  const near = P.add(P.sub(P.mul(f(A + 2, RF), u3), P.mul(f(A + 3, RF), u2)), f(1, RF));
+  const far = P.sub(
+    P.add(P.sub(P.mul(f(A, RF), u3), P.mul(f(5 * A, RF), u2)), P.mul(f(8 * A, RF), u)),
+    f(4 * A, RF),
+  );
+  return P.select(P.le(u, f(1, RF)), near, P.select(P.lt(u, f(2, RF)), far, f(0, RF)));
+}
+
+/**
+ * One axis of resize2d (ONNX Resize semantics): the source coordinate of an output
+ * index, the nearest source index, the interpolation taps (unclamped index, weight),
+ * and, for tf_crop_and_resize, whether the coordinate falls outside the input.
+ */
+function resizeAxis(a: Resize2dAttrs, axis: 0 | 1, inS: PrimExpr, outS: PrimExpr) {
+  const inF = P.cast(RF, inS);
+  const outInt = P.cast(RF, outS);
+  const given = a.scales?.[axis];
+  const scale = given === undefined ? P.div(outInt, inF) : f(given, RF);
+  // The float output length scale·in (not the rounded size) is what the modes use.
+  const outF = given === undefined ? outInt : P.mul(scale, inF);
+  const one = f(1, RF);
+  const half = f(0.5, RF);
+  const [r0, r1] = a.roi ? [a.roi[axis], a.roi[axis + 2]] : [0, 1];
+  const coord = (o: PrimExpr): PrimExpr => {
+    const of = P.cast(RF, o);
+    const halfPixel = P.sub(P.div(P.add(of, half), scale), half);
+    switch (a.coordinateTransformationMode) {
+      case 'align_corners':
+        return P.select(P.eq(outF, one), f(0, RF), P.div(P.mul(of, P.sub(inF, one)), P.sub(outF, one)));
+      case 'asymmetric':
+        return P.div(of, scale);
+      case 'pytorch_half_pixel':
+        return P.select(P.eq(outF, one), f(-0.5, RF), halfPixel);
+      case 'half_pixel_symmetric': {
+        const offset = P.mul(P.div(inF, f(2, RF)), P.sub(one, P.div(outInt, outF)));
+        return P.add(offset, halfPixel);
+      }
+      case 'tf_crop_and_resize': {
+        const span = P.mul(f(r1 - r0, RF), P.sub(inF, one));
+        const start = P.mul(f(r0, RF), P.sub(inF, one));
+        return P.add(
+          P.select(P.eq(outF, one), P.div(span, f(2, RF)), P.div(P.mul(of, span), P.sub(outF, one))),
+          start,
+        );
+      }
+      default:
+        return halfPixel;
+    }
+  };
+  const outside = (s: PrimExpr): PrimExpr | undefined =>
+    a.coordinateTransformationMode === 'tf_crop_and_resize'
+      ? P.or(P.lt(s, f(0, RF)), P.gt(s, P.sub(inF, one)))
+      : undefined;
+  const nearest = (s: PrimExpr): PrimExpr => {
+    switch (a.roundingMethod) {
+      case 'floor':
+        return P.cast(DType.int64, T.floor(s));
+      case 'ceil':
+        return P.cast(DType.int64, T.ceil(s));
+      case 'round_prefer_ceil':
+        return P.cast(DType.int64, T.floor(P.add(s, half)));
+      case 'round_prefer_floor':
+        return P.cast(DType.int64, T.ceil(P.sub(s, half)));
+      default:
+        return P.cast(DType.int64, T.round(s));
+    }
+  };
+  // Antialiasing widens the kernel by 1/scale when downsampling, so the tap count
+  // depends on the scale: it must be a compile-time number.
+  let aa = 1;
+  if (a.antialias && a.method !== 'nearest_neighbor') {
+    const [o, i] = [constDim(outS), constDim(inS)];
+    const s = given ?? (o !== undefined && i !== undefined ? o / i : undefined);
+    if (s === undefined)
+      throw new KilnError(ErrorCodes.UNSUPPORTED, 'resize2d: antialias needs static sizes or scales');
+    aa = Math.min(s, 1);
+  }
+  // Taps k = start .. start+n-1 around i0, where s = i0 + ratio with ratio in (0, 1].
+  const start = a.method === 'cubic' ? Math.floor(-2 / aa) + 1 : Math.floor(-1 / aa) + 1;
+  const n = 2 - 2 * start;
+  const base = (s: PrimExpr) => {
+    const fl = T.floor(s);
+    const exact = P.eq(fl, s);
+    return {
+      i0: P.sub(P.cast(DType.int64, fl), P.select(exact, i64(1), i64(0))),
+      ratio: P.select(exact, one, P.sub(s, fl)),
+    };
+  };
+  /** Index and unnormalized weight of tap k (a constant or a loop variable). */
+  const tap = (s: PrimExpr, k: PrimExpr): { idx: PrimExpr; w: PrimExpr } => {
+    const { i0, ratio } = base(s);
+    const d = P.mul(P.sub(P.cast(RF, k), ratio), f(aa, RF));
+    let w = a.method === 'cubic' ? cubicKernel(d, a.cubicAlpha) : P.max(P.sub(one, T.fabs(d)), f(0, RF));
+    const idx = P.add(i0, k);
+    if (a.cubicExclude) w = P.select(P.and(P.ge(idx, i64(0)), P.lt(idx, inS)), w, f(0, RF));
+    return { idx, w };
+  };
+  /** Whether the weights of a position must be divided by their sum. */
+  const normalized = aa < 1 || a.cubicExclude;
+  const taps = (s: PrimExpr): { idx: PrimExpr; w: PrimExpr }[] => {
+    let ts = Array.from({ length: n }, (_, j) => tap(s, i64(start + j)));
+    if (normalized) {
+      const sum = ts.reduce<PrimExpr>((acc, t) => P.add(acc, t.w), f(0, RF));
+      const safe = P.select(P.eq(sum, f(0, RF)), one, sum);
+      ts = ts.map((t) => ({ idx: t.idx, w: P.div(t.w, safe) }));
+    }
+    return ts;
+  };
+  return { coord, outside, nearest, taps, tap, start, n, normalized };
+}
+
+/**
+ * resize2d with wide (antialiased) kernels, one axis at a time as the reference does: per
+ * axis a weight table [out, taps] and its sums, then a reduction over the taps along H
+ * into a float64 intermediate, then along W.
+ */
+function resizeSeparable(
+  a: Resize2dAttrs,
+  x: Tensor,
+  shape: readonly PrimExpr[],
+  dtype: DataType,
+  ys: ReturnType<typeof resizeAxis>,
+  xs: ReturnType<typeof resizeAxis>,
+): Tensor {
+  const [N, C, H, W] = x.shape;
+  const table = (ax: ReturnType<typeof resizeAxis>, len: PrimExpr, name: string) => {
+    const w = T.compute(
+      [len, i64(ax.n)],
+      (o, j) => ax.tap(ax.coord(o), P.add(j, i64(ax.start))).w,
+      `${name}_w`,
+    );
+    if (!ax.normalized) return (o: PrimExpr, j: PrimExpr) => w.at(o, j);
+    const sum = T.compute(
+      [len],
+      (o) => {
+        const j = T.reduceAxis(i64(ax.n), 'j');
+        return T.sum(w.at(o, j), j);
+      },
+      `${name}_wsum`,
+    );
+    return (o: PrimExpr, j: PrimExpr) =>
+      P.div(w.at(o, j), P.select(P.eq(sum.at(o), f(0, RF)), f(1, RF), sum.at(o)));
+  };
+  const wy = table(ys, shape[2], 'T_resize2d_y');
+  const wx = table(xs, shape[3], 'T_resize2d_x');
+  const rows = T.compute(
+    [N, C, shape[2], W],
+    (nn, c, oy, ix) => {
+      const j = T.reduceAxis(i64(ys.n), 'ky');
+      const iy = ys.tap(ys.coord(oy), P.add(j, i64(ys.start))).idx;
+      return T.sum(P.mul(wy(oy, j), cast(x.at(nn, c, clampIdx(iy, H), ix), RF)), j);
+    },
+    'T_resize2d_rows',
+  );
+  const cols = T.compute(
+    [N, C, shape[2], shape[3]],
+    (nn, c, oy, ox) => {
+      const j = T.reduceAxis(i64(xs.n), 'kx');
+      const ix = xs.tap(xs.coord(ox), P.add(j, i64(xs.start))).idx;
+      return T.sum(P.mul(wx(ox, j), rows.at(nn, c, oy, clampIdx(ix, W))), j);
+    },
+    'T_resize2d_cols',
+  );
+  return T.compute(
+    shape,
+    (nn, c, oy, ox) => {
+      const outside = [ys.outside(ys.coord(oy)), xs.outside(xs.coord(ox))].filter(
+        (e): e is PrimExpr => e !== undefined,
+      );
+      const v = cols.at(nn, c, oy, ox);
+      return cast(
+        outside.length
+          ? P.select(
+              outside.reduce((p, q) => P.or(p, q)),
+              f(a.extrapolationValue, RF),
+              v,
+            )
+          : v,
+        dtype,
+      );
+    },
+    'T_resize2d',
+    { axisNames: ['n', 'c', 'y', 'x'] },
+  );
+}
+
 export const NN_LEGALIZE: LegalizeTable = {
   'relax.nn.conv1d': convLegalize(1),
   'relax.nn.conv2d': convLegalize(2),
   'relax.nn.conv3d': convLegalize(3),
   'relax.nn.conv1d_transpose': convTransposeLegalize(1),
   'relax.nn.conv2d_transpose': convTransposeLegalize(2),
+  'relax.nn.conv3d_transpose': convTransposeLegalize(3),
   'relax.nn.max_pool1d': poolLegalize(1, 'max'),
   'relax.nn.max_pool2d': poolLegalize(2, 'max'),
   'relax.nn.max_pool3d': poolLegalize(3, 'max'),
@@ -444,108 +642,39 @@ export const NN_LEGALIZE: LegalizeTable = {
     const a = ctx.attrs as Resize2dAttrs;
     const { shape, dtype } = outTensorInfo(call, ctx.op);
     return emitTE(bb, call, 'resize2d', (x) => {
-      const ft = DType.float32;
-      // Source coordinate of output index `o` along an axis of input size `inS`, output size `outS`.
-      const src = (o: PrimExpr, inS: PrimExpr, outS: PrimExpr): PrimExpr => {
-        const of = P.cast(ft, o);
-        const ins = P.cast(ft, inS);
-        const outs = P.cast(ft, outS);
-        switch (a.coordinateTransformationMode) {
-          case 'align_corners':
-            return P.select(
-              P.gt(outS, i64(1)),
-              P.div(P.mul(of, P.sub(ins, f(1, ft))), P.sub(outs, f(1, ft))),
-              f(0, ft),
-            );
-          case 'asymmetric':
-            return P.div(P.mul(of, ins), outs);
-          case 'pytorch_half_pixel':
-            return P.select(
-              P.gt(outS, i64(1)),
-              P.sub(P.div(P.mul(P.add(of, f(0.5, ft)), ins), outs), f(0.5, ft)),
-              f(0, ft),
-            );
-          default:
-            return P.sub(P.div(P.mul(P.add(of, f(0.5, ft)), ins), outs), f(0.5, ft));
-        }
-      };
-      const clampI = (i: PrimExpr, n: PrimExpr) => P.max(P.min(i, P.sub(n, i64(1))), i64(0));
-      // Bicubic (Keys kernel with coefficient A): 4×4 taps around floor(s); with
-      // cubicExclude, taps outside the input get weight 0 and the weights are renormalized.
-      const A = a.cubicAlpha;
-      const kernel = (t: PrimExpr): PrimExpr => {
-        const u = T.fabs(t);
-        const u2 = P.mul(u, u);
-        const u3 = P.mul(u2, u);
-        const near = P.add(P.sub(P.mul(f(A + 2, ft), u3), P.mul(f(A + 3, ft), u2)), f(1, ft));
-        const far = P.sub(
-          P.add(P.sub(P.mul(f(A, ft), u3), P.mul(f(5 * A, ft), u2)), P.mul(f(8 * A, ft), u)),
-          f(4 * A, ft),
-        );
-        return P.select(P.le(u, f(1, ft)), near, P.select(P.lt(u, f(2, ft)), far, f(0, ft)));
-      };
-      const taps = (s: PrimExpr, size: PrimExpr) => {
-        const i0 = P.cast(DType.int64, T.floor(s));
-        return [-1, 0, 1, 2].map((k) => {
-          const idx = P.add(i0, i64(k));
-          let w = kernel(P.sub(s, P.cast(ft, idx)));
-          if (a.cubicExclude) w = P.select(P.and(P.ge(idx, i64(0)), P.lt(idx, size)), w, f(0, ft));
-          return { idx, w };
-        });
-      };
-      const cubic = (sy: PrimExpr, sx: PrimExpr, ld: (yy: PrimExpr, xx: PrimExpr) => PrimExpr): PrimExpr => {
-        const ty = taps(sy, x.shape[2]);
-        const tx = taps(sx, x.shape[3]);
-        let acc: PrimExpr = f(0, ft);
-        for (const yy of ty)
-          for (const xx of tx) acc = P.add(acc, P.mul(P.mul(yy.w, xx.w), ld(yy.idx, xx.idx)));
-        if (!a.cubicExclude) return acc;
-        const norm = (ts: typeof ty) => ts.reduce<PrimExpr>((s, t) => P.add(s, t.w), f(0, ft));
-        return P.div(acc, P.mul(norm(ty), norm(tx)));
-      };
       const [, , H, W] = x.shape;
+      const ys = resizeAxis(a, 0, H, shape[2]);
+      const xs = resizeAxis(a, 1, W, shape[3]);
+      if (a.method !== 'nearest_neighbor' && ys.n * xs.n > 16)
+        return resizeSeparable(a, x, shape, dtype, ys, xs);
       return T.compute(
         shape,
         (nn, c, oy, ox) => {
-          const sy = src(oy, H, shape[2]);
-          const sx = src(ox, W, shape[3]);
+          const sy = ys.coord(oy);
+          const sx = xs.coord(ox);
+          let v: PrimExpr;
           if (a.method === 'nearest_neighbor') {
-            const pick = (s: PrimExpr): PrimExpr => {
-              switch (a.roundingMethod) {
-                case 'floor':
-                  return T.floor(s);
-                case 'ceil':
-                  return T.ceil(s);
-                case 'round_prefer_ceil':
-                  return T.floor(P.add(s, f(0.5, ft)));
-                case 'round_prefer_floor':
-                  return T.ceil(P.sub(s, f(0.5, ft)));
-                default:
-                  return T.round(s);
-              }
-            };
-            const iy = clampI(P.cast(DType.int64, pick(sy)), H);
-            const ix = clampI(P.cast(DType.int64, pick(sx)), W);
-            return cast(x.at(nn, c, iy, ix), dtype);
+            v = cast(x.at(nn, c, clampIdx(ys.nearest(sy), H), clampIdx(xs.nearest(sx), W)), RF);
+          } else {
+            // Separable weights: Σ wy·wx·x over the taps (edge-clamped indices).
+            const ty = ys.taps(sy);
+            const tx = xs.taps(sx);
+            v = f(0, RF);
+            for (const yy of ty)
+              for (const xx of tx)
+                v = P.add(
+                  v,
+                  P.mul(P.mul(yy.w, xx.w), cast(x.at(nn, c, clampIdx(yy.idx, H), clampIdx(xx.idx, W)), RF)),
+                );
           }
-          if (a.method === 'cubic')
-            return cast(
-              cubic(sy, sx, (yy, xx) => P.cast(ft, x.at(nn, c, clampI(yy, H), clampI(xx, W)))),
-              dtype,
+          const outside = [ys.outside(sy), xs.outside(sx)].filter((e): e is PrimExpr => e !== undefined);
+          if (outside.length)
+            v = P.select(
+              outside.reduce((p, q) => P.or(p, q)),
+              f(a.extrapolationValue, RF),
+              v,
             );
-          const y0f = T.floor(sy);
-          const x0f = T.floor(sx);
-          const wy = P.sub(sy, y0f);
-          const wx = P.sub(sx, x0f);
-          const y0 = P.cast(DType.int64, y0f);
-          const x0 = P.cast(DType.int64, x0f);
-          const ld = (yy: PrimExpr, xx: PrimExpr) => P.cast(ft, x.at(nn, c, clampI(yy, H), clampI(xx, W)));
-          const top = P.add(P.mul(ld(y0, x0), P.sub(f(1, ft), wx)), P.mul(ld(y0, P.add(x0, i64(1))), wx));
-          const bot = P.add(
-            P.mul(ld(P.add(y0, i64(1)), x0), P.sub(f(1, ft), wx)),
-            P.mul(ld(P.add(y0, i64(1)), P.add(x0, i64(1))), wx),
-          );
-          return cast(P.add(P.mul(top, P.sub(f(1, ft), wy)), P.mul(bot, wy)), dtype);
+          return cast(v, dtype);
         },
         'T_resize2d',
         { axisNames: ['n', 'c', 'y', 'x'] },

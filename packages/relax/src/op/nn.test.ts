@@ -179,6 +179,29 @@ describe('nn legalization', () => {
     );
     close(got, convRef(x, w, [1, 1], [1, 1], [1, 1], 1));
   });
+  it('conv3d_transpose (stride, padding)', () => {
+    const x = rand('float32', [1, 2, 2, 3, 2], 19);
+    const w = rand('float32', [2, 2, 2, 3, 2], 20);
+    const s = [2, 1, 2];
+    const p = [0, 1, 1];
+    const outS = [0, 1, 2].map((i) => (x.shape[2 + i] - 1) * s[i] - 2 * p[i] + w.shape[2 + i]);
+    const ref = fromFn('float32', [1, 2, ...outS], ([nn, oc, ...o]) => {
+      let acc = 0;
+      for (let ic = 0; ic < 2; ic++)
+        for (let kd = 0; kd < w.shape[2]; kd++)
+          for (let kh = 0; kh < w.shape[3]; kh++)
+            for (let kw = 0; kw < w.shape[4]; kw++) {
+              const k = [kd, kh, kw];
+              const num = o.map((v, i) => v + p[i] - k[i]);
+              if (num.some((v, i) => v % s[i] !== 0)) continue;
+              const idx = num.map((v, i) => v / s[i]);
+              if (idx.some((v, i) => v < 0 || v >= x.shape[2 + i])) continue;
+              acc += at(x, [nn, ic, ...idx]) * at(w, [ic, oc, ...k]);
+            }
+      return acc;
+    });
+    close(tensorOut(runOp((a, b) => op.conv3dTranspose(a, b, { strides: s, padding: p }), [x, w])), ref);
+  });
   it('conv2d_transpose (stride, padding, output padding, groups)', () => {
     const x = rand('float32', [1, 4, 3, 4], 9);
     const w = rand('float32', [4, 3, 3, 2], 10);
@@ -430,6 +453,104 @@ describe('nn legalization', () => {
       ),
       attnRef(qs, ks, vs, 'TopLeft', bias),
     );
+  });
+  it('resize2d with scales, half_pixel_symmetric, tf_crop_and_resize and antialias (ONNX semantics)', () => {
+    // Reference: one axis at a time in float64, as onnx.reference's Resize does.
+    type Mode = 'half_pixel' | 'align_corners' | 'half_pixel_symmetric' | 'tf_crop_and_resize';
+    interface Cfg {
+      method: 'linear' | 'cubic';
+      mode: Mode;
+      out: [number, number];
+      scales: [number, number];
+      roi?: [number, number, number, number];
+      antialias?: boolean;
+    }
+    const keys = (t: number) => {
+      const u = Math.abs(t);
+      const A = -0.75;
+      return u <= 1
+        ? (A + 2) * u ** 3 - (A + 3) * u ** 2 + 1
+        : u < 2
+          ? A * u ** 3 - 5 * A * u ** 2 + 8 * A * u - 4 * A
+          : 0;
+    };
+    const axis1d = (c: Cfg, ax: 0 | 1, inLen: number, o: number) => {
+      const scale = c.scales[ax];
+      const outF = scale * inLen;
+      const outI = c.out[ax];
+      let s: number;
+      if (c.mode === 'align_corners') s = outF === 1 ? 0 : (o * (inLen - 1)) / (outF - 1);
+      else if (c.mode === 'tf_crop_and_resize') {
+        const [r0, r1] = [c.roi![ax], c.roi![ax + 2]];
+        s =
+          (outF === 1 ? ((r1 - r0) * (inLen - 1)) / 2 : (o * (r1 - r0) * (inLen - 1)) / (outF - 1)) +
+          r0 * (inLen - 1);
+      } else {
+        const off = c.mode === 'half_pixel_symmetric' ? (inLen / 2) * (1 - outI / outF) : 0;
+        s = off + (o + 0.5) / scale - 0.5;
+      }
+      const outside = c.mode === 'tf_crop_and_resize' && (s < 0 || s > inLen - 1);
+      const i0 = Number.isInteger(s) ? s - 1 : Math.floor(s);
+      const ratio = s - i0;
+      const aa = c.antialias ? Math.min(scale, 1) : 1;
+      const start = Math.floor((c.method === 'cubic' ? -2 : -1) / aa) + 1;
+      const taps: { i: number; w: number }[] = [];
+      for (let k = start; k < 2 - start; k++) {
+        const d = (k - ratio) * aa;
+        taps.push({
+          i: Math.max(0, Math.min(inLen - 1, i0 + k)),
+          w: c.method === 'cubic' ? keys(d) : Math.max(0, 1 - Math.abs(d)),
+        });
+      }
+      const sum = c.antialias ? taps.reduce((acc, t) => acc + t.w, 0) : 1;
+      return { outside, taps: taps.map((t) => ({ i: t.i, w: t.w / sum })) };
+    };
+    const x = rand('float32', [1, 2, 6, 7], 33);
+    const [H, W] = [6, 7];
+    const reference = (c: Cfg) =>
+      fromFn('float32', [1, 2, ...c.out], ([nn, ch, oy, ox]) => {
+        const ay = axis1d(c, 0, H, oy);
+        const ax = axis1d(c, 1, W, ox);
+        if (ay.outside || ax.outside) return 0.25;
+        let acc = 0;
+        for (const b of ax.taps) {
+          let col = 0;
+          for (const a of ay.taps) col += a.w * at(x, [nn, ch, a.i, b.i]);
+          acc += b.w * col;
+        }
+        return acc;
+      });
+    const cfgs: Cfg[] = [
+      { method: 'linear', mode: 'half_pixel', out: [3, 4], scales: [0.6, 0.6] },
+      { method: 'cubic', mode: 'align_corners', out: [3, 4], scales: [0.6, 0.6] },
+      { method: 'linear', mode: 'half_pixel_symmetric', out: [3, 5], scales: [0.6, 0.8] },
+      {
+        method: 'linear',
+        mode: 'tf_crop_and_resize',
+        out: [4, 5],
+        scales: [4 / 6, 5 / 7],
+        roi: [0.4, 0.6, 1.2, 0.8],
+      },
+      { method: 'linear', mode: 'half_pixel', out: [3, 4], scales: [0.6, 0.6], antialias: true },
+      { method: 'cubic', mode: 'half_pixel', out: [2, 3], scales: [2 / 6, 3 / 7], antialias: true },
+    ];
+    for (const c of cfgs) {
+      const got = tensorOut(
+        runOp(
+          (a) =>
+            op.resize2d(a, c.out, {
+              method: c.method,
+              coordinateTransformationMode: c.mode,
+              scales: c.scales,
+              roi: c.roi ?? null,
+              antialias: c.antialias ?? false,
+              extrapolationValue: 0.25,
+            }),
+          [x],
+        ),
+      );
+      close(got, reference(c));
+    }
   });
   it('resize2d nearest, linear and cubic', () => {
     const x = rand('float32', [1, 2, 3, 4], 32);

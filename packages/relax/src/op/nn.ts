@@ -444,7 +444,14 @@ export const attentionOp = defineOp<AttentionAttrs>({
 const resizeAttrs = z.object({
   method: z.enum(['nearest_neighbor', 'linear', 'cubic']).default('linear'),
   coordinateTransformationMode: z
-    .enum(['half_pixel', 'align_corners', 'asymmetric', 'pytorch_half_pixel'])
+    .enum([
+      'half_pixel',
+      'align_corners',
+      'asymmetric',
+      'pytorch_half_pixel',
+      'half_pixel_symmetric',
+      'tf_crop_and_resize',
+    ])
     .default('half_pixel'),
   roundingMethod: z
     .enum(['round', 'floor', 'ceil', 'round_prefer_floor', 'round_prefer_ceil'])
@@ -453,6 +460,12 @@ const resizeAttrs = z.object({
   cubicExclude: z.boolean().default(false),
   extrapolationValue: z.number().default(0),
   outDtype: zDType.nullable().default(null),
+  /** Scale factors (h, w) of the coordinate mapping; null: output size / input size. */
+  scales: z.array(z.number().positive()).length(2).nullable().default(null),
+  /** tf_crop_and_resize region, normalized: (y1, x1, y2, x2). */
+  roi: z.array(z.number()).length(4).nullable().default(null),
+  /** Widen the linear/cubic kernel by 1/scale when downsampling (as ONNX antialias). */
+  antialias: z.boolean().default(false),
 });
 export type Resize2dAttrs = z.output<typeof resizeAttrs>;
 /** `image.resize2d(x [N, C, H, W], size = (oh, ow))`. */
@@ -469,6 +482,8 @@ export const resize2dOp = defineOp<Resize2dAttrs>({
       ctx.fail(ErrorCodes.SHAPE_MISMATCH, `data must be 4-D NCHW, got ${argShapeText(x)}`);
     if (s.ndim >= 0 && s.ndim !== 2)
       ctx.fail(ErrorCodes.INVALID_ARGUMENT, `size must have 2 values, got ${s.ndim}`);
+    if (ctx.attrs.coordinateTransformationMode === 'tf_crop_and_resize' && !ctx.attrs.roi)
+      ctx.fail(ErrorCodes.INVALID_ARGUMENT, 'tf_crop_and_resize needs a roi');
     if (!x.shape || !s.values) return result(undefined, dt, 4);
     return result([x.shape[0], x.shape[1], s.values[0], s.values[1]], dt);
   },
@@ -515,6 +530,7 @@ export const NN_OPS: readonly OpDef<unknown>[] = [
   convDef('relax.nn.conv3d', 3),
   convTransposeDef('relax.nn.conv1d_transpose', 1),
   convTransposeDef('relax.nn.conv2d_transpose', 2),
+  convTransposeDef('relax.nn.conv3d_transpose', 3),
   poolDef('relax.nn.max_pool1d', 1),
   poolDef('relax.nn.max_pool2d', 2),
   poolDef('relax.nn.max_pool3d', 3),
@@ -575,6 +591,14 @@ export const conv2dTranspose = (
   o: ConvOptions & { outputPadding?: readonly number[] } = {},
 ): Call =>
   call('relax.nn.conv2d_transpose', [x, w], {
+    attrs: { ...convAttrsOf(o), outputPadding: [...(o.outputPadding ?? [0])] },
+  });
+export const conv3dTranspose = (
+  x: Expr,
+  w: Expr,
+  o: ConvOptions & { outputPadding?: readonly number[] } = {},
+): Call =>
+  call('relax.nn.conv3d_transpose', [x, w], {
     attrs: { ...convAttrsOf(o), outputPadding: [...(o.outputPadding ?? [0])] },
   });
 
@@ -693,6 +717,9 @@ export function resize2d(
       cubicExclude: o.cubicExclude ?? false,
       extrapolationValue: o.extrapolationValue ?? 0,
       outDtype: o.outDtype ?? null,
+      scales: o.scales ?? null,
+      roi: o.roi ?? null,
+      antialias: o.antialias ?? false,
     },
   });
 }
