@@ -3,7 +3,14 @@
 // names to var-like nodes, and parsers for dtypes, attribute dictionaries and PrimExprs
 // that every IR's function parser builds on.
 import type { DataType } from '../dtype.js';
-import { DType, isFloat, isIntegral, dtype as parseDTypeString, withLanes } from '../dtype.js';
+import {
+  DType,
+  isFloat,
+  isIntegral,
+  isLowPrecisionFloat,
+  dtype as parseDTypeString,
+  withLanes,
+} from '../dtype.js';
 import type { Span } from '../errors.js';
 import { ErrorCodes, isKilnError, KilnError } from '../errors.js';
 import type { Buffer, PrimExpr, Var } from '../expr.js';
@@ -420,7 +427,8 @@ export class TextParser {
 
   private immediate(dt: DataType, value: number, written: boolean, t: Token): PrimExpr {
     const span = this.spanOf(t);
-    if (isFloat(dt)) return freezeNode<PrimExpr>({ kind: 'FloatImm', dtype: dt, value, span });
+    if (isFloat(dt) || isLowPrecisionFloat(dt))
+      return freezeNode<PrimExpr>({ kind: 'FloatImm', dtype: dt, value, span });
     if (!isIntegral(dt)) this.fail(`no immediate of dtype ${dt.str}`, t);
     if (written || !Number.isInteger(value))
       this.fail(`an integer literal of dtype ${dt.str} cannot be ${t.text}`, t);

@@ -8,9 +8,12 @@ import {
   collect,
   DType,
   dtype,
+  floatImm,
+  gt,
   isLowPrecision,
   minifloatToNumber,
   numberToMinifloat,
+  select,
   wrapSubByteInt,
 } from '@kiln/ir-core';
 import { describe, expect, it } from 'vitest';
@@ -20,8 +23,11 @@ import { ndarray } from '../ndarray.js';
 import type { PrimFunc } from '../stmt.js';
 import { createPrimFunc } from '../te/create_prim_func.js';
 import { compute, placeholder } from '../te/tensor.js';
+import { parsePrimFunc, printPrimFunc } from '../text/index.js';
+import { wellFormed } from '../well_formed.js';
 import { lowerPrimFunc } from './index.js';
 import { legalizeLowPrecision } from './legalize_low_precision.js';
+import { expectIREqual } from './test_util.js';
 
 const FLOAT_FORMATS = [
   DType.float8_e4m3fn,
@@ -209,6 +215,43 @@ describe('tir.LegalizeLowPrecision', () => {
     const fn = lowerPrimFunc(createPrimFunc([A, B]));
     expect(legalizeLowPrecision(fn)).toBe(fn);
     expect(dtype('float8_e4m3fn').bits).toBe(8);
+  });
+
+  it('Before/Expected: buffers become storage, immediates codes, sub-byte casts wrap', () => {
+    const before = parsePrimFunc(`
+prim_func(A: float8_e4m3fn[4], B: float8_e4m3fn[4], C: int8[4], D: int4[4]) {
+  for i in 0 +: 4 {
+    B[i] = select(C[i] > 0i8, A[i], imm(float8_e4m3fn, 0.5))
+    D[i] = cast(int4, C[i])
+  }
+}`);
+    const expected = parsePrimFunc(`
+prim_func(A: uint8[4], B: uint8[4], C: int8[4], D: int8[4]) {
+  for i in 0 +: 4 {
+    B[i] = select(C[i] > 0i8, A[i], 48u8)
+    D[i] = cast(int8, tir.shift_right(tir.shift_left(cast(int32, C[i]), 28i32), 28i32))
+  }
+}`);
+    const out = legalizeLowPrecision(before);
+    expect(printPrimFunc(out)).toBe(printPrimFunc(expected));
+    expectIREqual(out, expected);
+    expect(wellFormed(out)).toEqual([]);
+  });
+
+  it('prints and parses TIR with low-precision dtypes, before and after legalization', () => {
+    const A = placeholder([4], 'float8_e4m3fn', 'A');
+    const B = compute(
+      [4],
+      (i) => select(gt(cast('float32', A.at(i)), 1), A.at(i), floatImm(0.5, 'float8_e4m3fn')),
+      'B',
+    );
+    const C = compute([4], (i) => cast('int4', A.at(i)), 'C');
+    const fn = createPrimFunc([A, B, C]);
+    for (const f of [fn, lowerPrimFunc(fn)]) {
+      const text = printPrimFunc(f);
+      expectIREqual(parsePrimFunc(text), f);
+      expect(wellFormed(f)).toEqual([]);
+    }
   });
 
   it('refuses interpreter arrays of a low-precision dtype', () => {
