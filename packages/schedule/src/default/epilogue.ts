@@ -15,7 +15,7 @@ import { simplifyIndex } from '../arith.js';
 import type { Schedule } from '../schedule.js';
 import type { BlockRV, LoopRV } from '../trace.js';
 import { transformStmt, uniqueBlockName, withBody } from '../tree.js';
-import { blockShape, constExtent } from './analysis.js';
+import { blockShape, constExtent, vectorizableValue } from './analysis.js';
 import type { ContractionPlan } from './contraction.js';
 
 /** An accumulator buffer touched only inside one tile loop, and the tile it covers. */
@@ -26,15 +26,14 @@ export interface TileBuffer {
   readonly tile: readonly number[];
 }
 
-/** An elementwise block: one store, spatial iteration variables only, no conditionals or calls. */
+/**
+ * An elementwise block: one store, spatial iteration variables only, no conditionals;
+ * calls only to math the backend emits as vector code (GELU's erf, float32 exp / tanh).
+ */
 function plainElementwise(sch: Schedule, b: BlockRV): boolean {
   const shape = blockShape(sch.getRealize(b));
   if (!shape || shape.reduce.length > 0 || shape.block.init) return false;
-  let plain = true;
-  postOrderVisit(shape.store.value, (n) => {
-    if (n.kind === 'Select' || n.kind === 'Call' || n.kind === 'Let') plain = false;
-  });
-  return plain;
+  return vectorizableValue(shape.store.value);
 }
 
 /**
