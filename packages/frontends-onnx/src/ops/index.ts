@@ -10,6 +10,7 @@ import { NN_CONVERTERS } from './nn.js';
 import { QUANT_CONVERTERS } from './quant.js';
 import { REDUCE_CONVERTERS } from './reduce.js';
 import { RNN_CONVERTERS } from './rnn.js';
+import { SEQUENCE_CONVERTERS } from './sequence.js';
 import { TENSOR_CONVERTERS } from './tensor.js';
 
 /** Newest default-domain opset of the onnx release the conformance suite is generated with. */
@@ -29,6 +30,7 @@ export function createConverterTable(): ConverterTable {
     ...EXTRA_CONVERTERS,
     ...ATTENTION_CONVERTERS,
     ...FLEX_ATTENTION_CONVERTERS,
+    ...SEQUENCE_CONVERTERS,
   );
 }
 export const DEFAULT_CONVERTERS: ConverterTable = createConverterTable();
