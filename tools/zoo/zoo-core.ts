@@ -26,6 +26,8 @@ export interface RunResult {
 }
 export interface ModelResult {
   compileSeconds: number;
+  /** Where the compile time went (import, graph passes, schedules, LLVM). */
+  phases: Record<string, number>;
   kernels: number;
   runs: RunResult[];
 }
@@ -61,8 +63,16 @@ function inputData(inp: InputSpec, shape: number[], seed: number): Float32Array 
 export async function checkModel(onnxPath: string, specPath: string): Promise<ModelResult> {
   const spec = JSON.parse(readFileSync(specPath, 'utf8')) as ModelSpec;
   const t0 = performance.now();
-  const { artifact } = compileModule(fromOnnx(onnxPath));
+  const mod = fromOnnx(onnxPath);
+  const t1 = performance.now();
+  const { artifact, stats } = compileModule(mod);
   const compileSeconds = (performance.now() - t0) / 1000;
+  const phases = {
+    import: (t1 - t0) / 1000,
+    relax: stats.seconds.relax,
+    schedule: stats.seconds.schedule,
+    codegen: stats.seconds.codegen,
+  };
   const main = artifact.functions.find((f) => f.name === 'main');
   const kernels = main ? main.code.filter((i) => i.op === 'CallKernel').length : 0;
   const exe = createRuntime().load(artifact);
@@ -93,5 +103,5 @@ export async function checkModel(onnxPath: string, specPath: string): Promise<Mo
     runs.push({ shape: JSON.stringify(run), maxRef, relErr: maxRef > 0 ? maxDiff / maxRef : maxDiff });
   }
   exe.dispose();
-  return { compileSeconds, kernels, runs };
+  return { compileSeconds, phases, kernels, runs };
 }

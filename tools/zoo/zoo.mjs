@@ -114,7 +114,11 @@ async function main() {
       const r = await core.checkModel(join(dir, `${m}.onnx`), join(dir, `${m}.json`));
       const bad = r.runs.filter((x) => !(x.relErr <= REL_TOL) || !(x.maxRef > MIN_SCALE));
       const runs = r.runs.map((x) => `${x.shape} rel ${x.relErr.toExponential(1)}`).join('; ');
-      line = `${bad.length ? 'FAIL' : 'ok  '} ${m.padEnd(16)} compile ${r.compileSeconds.toFixed(1)} s, ${r.kernels} kernels; ${runs}`;
+      line = `${bad.length ? 'FAIL' : 'ok  '} ${m.padEnd(16)} compile ${r.compileSeconds.toFixed(1)} s (${Object.entries(
+        r.phases,
+      )
+        .map(([k, v]) => `${k} ${v.toFixed(1)}`)
+        .join(', ')}), ${r.kernels} kernels; ${runs}`;
       if (bad.length) failed++;
       else passed++;
       results.push({ model: m, ok: !bad.length, ...r });

@@ -128,6 +128,46 @@ export function decomposeReduction(
   return { fn: withBody(fn, body!), block: name };
 }
 
+/**
+ * A sufficient condition for `visitsOnce`, checked without enumerating: every binding is
+ * affine with the inner loop variables as plain terms, each inner loop of extent > 1 feeds
+ * exactly one binding, and within a binding the loops form a mixed-radix number (sorted by
+ * |coefficient|, each coefficient exceeds the largest span of the smaller ones). Then
+ * distinct loop points give distinct iteration points. False means "not proven" only.
+ */
+function mixedRadixInjective(r: BlockRealize, inner: readonly For[]): boolean {
+  const extentOf = new Map<Var, number>();
+  for (const l of inner) {
+    if (l.extent.kind !== 'IntImm') return false;
+    extentOf.set(l.loopVar, l.extent.value);
+  }
+  const owner = new Map<Var, number>();
+  const perBinding: { coeff: number; extent: number }[][] = r.iterValues.map(() => []);
+  for (let k = 0; k < r.iterValues.length; k++) {
+    for (const t of linearize(r.iterValues[k]).terms.values()) {
+      if (t.atom.kind !== 'Var') {
+        if (inner.some((l) => usedVars(t.atom).has(l.loopVar))) return false;
+        continue;
+      }
+      const e = extentOf.get(t.atom);
+      if (e === undefined || e <= 1) continue;
+      if (owner.has(t.atom) || t.coeff === 0) return false;
+      owner.set(t.atom, k);
+      perBinding[k].push({ coeff: Math.abs(t.coeff), extent: e });
+    }
+  }
+  for (const l of inner) if ((extentOf.get(l.loopVar) ?? 0) > 1 && !owner.has(l.loopVar)) return false;
+  for (const terms of perBinding) {
+    terms.sort((a, b) => a.coeff - b.coeff);
+    let span = 0;
+    for (const t of terms) {
+      if (t.coeff <= span) return false;
+      span += t.coeff * (t.extent - 1);
+    }
+  }
+  return true;
+}
+
 /** Enumeration budget for the injectivity check of decomposeReduction. */
 const MAX_POINTS = 1 << 16;
 
@@ -137,6 +177,7 @@ const MAX_POINTS = 1 << 16;
  * plain case (every loop used, bindings affine in the loops) is accepted.
  */
 function visitsOnce(r: BlockRealize, outer: readonly For[], inner: readonly For[]): boolean {
+  if (mixedRadixInjective(r, inner)) return true;
   const exts = inner.map((l) =>
     l.min.kind === 'IntImm' && l.extent.kind === 'IntImm' ? l.extent.value : undefined,
   );
