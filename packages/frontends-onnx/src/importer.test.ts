@@ -239,3 +239,35 @@ describe('errors', () => {
     expect(sinfoToString(fn.retStructInfo)).toBe('R.Tensor((6,), "float32")');
   });
 });
+
+describe('optional graph inputs', () => {
+  const model = (elem: object) =>
+    onnx.ModelProto.encode(
+      onnx.ModelProto.fromObject({
+        irVersion: 8,
+        opsetImport: [{ domain: '', version: 18 }],
+        graph: {
+          name: 'g',
+          node: [{ opType: 'OptionalHasElement', input: ['o'], output: ['y'], name: 'has' }],
+          input: [{ name: 'o', type: elem }],
+          output: [{ name: 'y' }],
+        },
+      }),
+    ).finish();
+  it('an optional tensor input is a tensor parameter that is always present', () => {
+    const fn = mainOf(
+      fromOnnx(
+        model({
+          optionalType: { elemType: { tensorType: { elemType: 1, shape: { dim: [{ dimValue: 4 }] } } } },
+        }),
+      ),
+    );
+    expect(sinfoToString(fn.params[0].structInfo as TensorStructInfo)).toBe('R.Tensor((4,), "float32")');
+  });
+  it('an optional sequence input is refused', () => {
+    const seqOf = { sequenceType: { elemType: { tensorType: { elemType: 1 } } } };
+    expect(codeOf(() => fromOnnx(model({ optionalType: { elemType: seqOf } })))).toBe(
+      OnnxErrorCodes.ONNX_INVALID,
+    );
+  });
+});

@@ -157,19 +157,23 @@ class Importer {
 
   private inputParam(vi: { name?: string | null; type?: unknown }, index: number): Var {
     const name = vi.name ?? `input${index}`;
+    interface TensorTypeProto {
+      elemType?: number;
+      shape?: { dim?: { dimValue?: unknown; dimParam?: string | null }[] } | null;
+    }
     const ty = vi.type as
       | {
-          tensorType?: {
-            elemType?: number;
-            shape?: { dim?: { dimValue?: unknown; dimParam?: string | null }[] } | null;
-          } | null;
+          tensorType?: TensorTypeProto | null;
+          optionalType?: { elemType?: { tensorType?: TensorTypeProto | null } | null } | null;
         }
       | undefined;
-    const tt = ty?.tensorType;
+    // An optional tensor input becomes a tensor parameter: Kiln has no "none" value at run
+    // time, so the caller always passes the tensor (OptionalHasElement on it is true).
+    const tt = ty?.tensorType ?? ty?.optionalType?.elemType?.tensorType;
     if (!tt)
       throw new KilnError(
         OnnxErrorCodes.ONNX_INVALID,
-        `${this.file}: graph input '${name}' is not a tensor (sequence, map and optional inputs are not supported)`,
+        `${this.file}: graph input '${name}' is not a tensor (sequence, map and optional-sequence inputs are not supported)`,
         { details: { input: name } },
       );
     const dt = kilnDType(tt.elemType ?? 0, `graph input '${name}'`);
