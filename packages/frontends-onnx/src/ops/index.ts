@@ -12,6 +12,7 @@ import { REDUCE_CONVERTERS } from './reduce.js';
 import { RNN_CONVERTERS } from './rnn.js';
 import { SEQUENCE_CONVERTERS } from './sequence.js';
 import { TENSOR_CONVERTERS } from './tensor.js';
+import { TFIDF_CONVERTERS } from './tfidf.js';
 
 /** Newest default-domain opset of the onnx release the conformance suite is generated with. */
 export const MAX_OPSET = 28;
@@ -31,6 +32,7 @@ export function createConverterTable(): ConverterTable {
     ...ATTENTION_CONVERTERS,
     ...FLEX_ATTENTION_CONVERTERS,
     ...SEQUENCE_CONVERTERS,
+    ...TFIDF_CONVERTERS,
   );
 }
 export const DEFAULT_CONVERTERS: ConverterTable = createConverterTable();
