@@ -12,6 +12,8 @@ export interface BuildCPUOptions {
   dump?: ReadonlyArray<'llvm' | 'llvm-opt' | 'asm'>;
   /** Name for messages and the LLVM module. */
   name?: string;
+  /** Optimize and compile in this many concurrent parts (default: by module size and cores). */
+  parts?: number;
 }
 
 export interface CPUKernelLibrary {
@@ -20,6 +22,8 @@ export interface CPUKernelLibrary {
   kernels: KernelInfo[];
   target: LLVMTargetInfo;
   dumps: { llvm?: string; 'llvm-opt'?: string; asm?: string };
+  /** How many concurrent parts LLVM optimized and compiled the module in. */
+  parts: number;
 }
 
 /** Compile lowered PrimFuncs (`tir.lowerForCodegen` output) to a CPU shared library. */
@@ -36,11 +40,13 @@ export function buildCPU(
     features: target.features,
     optLevel: options.optLevel,
     emitAsm: dump.has('asm'),
+    wantOptimizedIR: dump.has('llvm-opt'),
+    parts: options.parts,
     name: options.name,
   });
   const dumps: CPUKernelLibrary['dumps'] = {};
   if (dump.has('llvm')) dumps.llvm = llvmIR;
   if (dump.has('llvm-opt')) dumps['llvm-opt'] = compiled.optimizedIR;
   if (dump.has('asm')) dumps.asm = compiled.asm;
-  return { library: compiled.library, kernels, target, dumps };
+  return { library: compiled.library, kernels, target, dumps, parts: compiled.parts };
 }

@@ -95,6 +95,30 @@ describe.runIf(hostOk)('codegen-llvm on lowered TIR', () => {
     }
   });
 
+  it('compiles a module in concurrent parts (llvm-split) with every kernel intact', () => {
+    // Three parallel kernels (each with an outlined internal body) in two parts.
+    const make = (k: number) => {
+      const A = buffer('A', 'float32', [64]);
+      const B = buffer('B', 'float32', [64]);
+      const i = loopVar('i');
+      return primFunc(
+        [A, B],
+        forLoop(i, 0, 64, bufferStore(B, mul(bufferLoad(A, [i]), k + 1), [i]), { kind: 'parallel' }),
+      );
+    };
+    const funcs = [0, 1, 2].map((k) => ({ symbol: `scale_${k}`, fn: make(k) }));
+    const lib = buildCPU(funcs, target, { parts: 2 });
+    expect(lib.parts).toBe(2);
+    const { kernels, close } = loadLibrary(lib);
+    closers.push(close);
+    const a = rand(64, 7);
+    for (let k = 0; k < 3; k++) {
+      const b = new Float32Array(64);
+      kernels[`scale_${k}`](a, b);
+      for (let i = 0; i < 64; i++) expect(b[i]).toBe(Math.fround(a[i] * (k + 1)));
+    }
+  });
+
   it('joins the thread pool when a library is unloaded (load/run/unload repeatedly)', () => {
     const n = 4096;
     const A = buffer('A', 'float32', [n]);

@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KilnError } from '@kiln/ir-core';
 import { CPU_RUNTIME_C } from './cpu_runtime.js';
@@ -14,6 +14,8 @@ export interface Toolchain {
   opt: string;
   llc: string;
   cc: string;
+  /** llvm-split, when installed: large modules are optimized and compiled in parallel parts. */
+  split?: string;
 }
 
 const TOOLCHAIN_MISSING = 'TOOLCHAIN_MISSING';
@@ -50,9 +52,31 @@ export function findToolchain(): Toolchain {
     opt: findTool(['opt-14', 'opt'], "LLVM's opt"),
     llc: findTool(['llc-14', 'llc'], "LLVM's llc"),
     cc: findTool([process.env.CC ?? 'cc', 'gcc', 'clang'], 'a C compiler (cc)'),
+    split: optionalTool(['llvm-split-14', 'llvm-split']),
   };
   return cached;
 }
+
+function optionalTool(names: string[]): string | undefined {
+  try {
+    return findTool(names, names[0]);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * How many parts to optimize and compile a module of `bytes` bytes of IR in: one per
+ * core, but no part smaller than about 256 KiB of IR (below that, process start-up and
+ * lost cross-kernel inlining outweigh the gain). KILN_CODEGEN_JOBS overrides the count.
+ */
+function partsFor(bytes: number): number {
+  const env = Number(process.env.KILN_CODEGEN_JOBS);
+  const cores = Number.isInteger(env) && env > 0 ? env : Math.min(availableParallelism(), 8);
+  return Math.max(1, Math.min(cores, Math.floor(bytes / (256 << 10))));
+}
+
+const shellQuote = (a: string): string => `'${a.replace(/'/g, `'\\''`)}'`;
 
 interface LLVMBindings {
   LLVMContext: new () => object;
@@ -125,6 +149,10 @@ export interface CompileOptions {
   optLevel?: 0 | 1 | 2 | 3;
   /** Also produce assembly text (for `--dump asm`). */
   emitAsm?: boolean;
+  /** Also return the optimized LLVM IR as text (for `--dump llvm-opt`). */
+  wantOptimizedIR?: boolean;
+  /** Optimize and compile in this many concurrent parts (default: by module size and cores). */
+  parts?: number;
   /** Name used in error messages (the module / model). */
   name?: string;
 }
@@ -132,9 +160,11 @@ export interface CompileOptions {
 export interface CompiledLibrary {
   /** The shared library's bytes. */
   library: Uint8Array;
-  /** The optimized LLVM IR (text). */
+  /** The optimized LLVM IR (text; empty unless `wantOptimizedIR`). */
   optimizedIR: string;
   asm?: string;
+  /** How many parts the module was optimized and compiled in. */
+  parts: number;
 }
 
 /** Verify, optimize and link textual LLVM IR into a shared library. */
@@ -171,29 +201,56 @@ export function compileToSharedLibrary(llvmIR: string, options: CompileOptions):
     if (options.mcpu) cpuArgs.push(`-mcpu=${options.mcpu}`);
     if (options.features && options.features.length > 0) cpuArgs.push(`-mattr=${options.features.join(',')}`);
     const level = options.optLevel ?? 3;
-    const optBc = join(dir, 'kernels.opt.bc');
-    run(tc.opt, [`-O${level}`, ...cpuArgs, input, '-o', optBc], 'opt');
-    const optimizedIR = run(tc.opt, ['-S', optBc, '-o', '-'], 'opt -S');
-    const obj = join(dir, 'kernels.o');
-    run(
-      tc.llc,
-      [`-O${level}`, ...cpuArgs, '-filetype=obj', '-relocation-model=pic', optBc, '-o', obj],
-      'llc',
-    );
+    // Large modules are split (kernels stay whole, internal helpers stay with their
+    // users) and the parts are optimized and compiled concurrently by one shell.
+    const n = input === bc && tc.split ? (options.parts ?? partsFor(llvmIR.length)) : 1;
+    let parts = [input];
+    if (n > 1) {
+      const prefix = join(dir, 'part');
+      run(tc.split!, [`-j${n}`, '-preserve-locals', '-o', prefix, input], 'llvm-split');
+      parts = Array.from({ length: n }, (_, i) => `${prefix}${i}`).filter((p) => existsSync(p));
+    }
+    const optArgs = (src: string, out: string) => [`-O${level}`, ...cpuArgs, src, '-o', out];
+    const llcArgs = (src: string, out: string, type = 'obj') => [
+      `-O${level}`,
+      ...cpuArgs,
+      `-filetype=${type}`,
+      '-relocation-model=pic',
+      src,
+      '-o',
+      out,
+    ];
+    const objs = parts.map((p) => `${p}.o`);
+    if (parts.length === 1) {
+      run(tc.opt, optArgs(parts[0], `${parts[0]}.opt.bc`), 'opt');
+      run(tc.llc, llcArgs(`${parts[0]}.opt.bc`, objs[0]), 'llc');
+    } else {
+      const job = (p: string) =>
+        `( ${[tc.opt, ...optArgs(p, `${p}.opt.bc`)].map(shellQuote).join(' ')} && ` +
+        `${[tc.llc, ...llcArgs(`${p}.opt.bc`, `${p}.o`)].map(shellQuote).join(' ')} ) 2> ${shellQuote(`${p}.err`)} &`;
+      const script = [
+        'pids=""',
+        ...parts.map((p) => `${job(p)} pids="$pids $!"`),
+        'rc=0',
+        'for p in $pids; do wait "$p" || rc=1; done',
+        `[ "$rc" = 0 ] || cat ${parts.map((p) => shellQuote(`${p}.err`)).join(' ')} >&2`,
+        'exit "$rc"',
+      ].join('\n');
+      run('sh', ['-c', script], 'opt/llc');
+    }
+    const optimizedIR = options.wantOptimizedIR
+      ? parts.map((p) => run(tc.opt, ['-S', `${p}.opt.bc`, '-o', '-'], 'opt -S')).join('\n')
+      : '';
     let asm: string | undefined;
     if (options.emitAsm)
-      asm = run(
-        tc.llc,
-        [`-O${level}`, ...cpuArgs, '-filetype=asm', '-relocation-model=pic', optBc, '-o', '-'],
-        'llc (asm)',
-      );
+      asm = parts.map((p) => run(tc.llc, llcArgs(`${p}.opt.bc`, '-', 'asm'), 'llc (asm)')).join('\n');
     const so = join(dir, 'kernels.so');
     run(
       tc.cc,
-      ['-shared', '-o', so, obj, runtimeObject(tc), '-lm', '-lpthread'],
+      ['-shared', '-o', so, ...objs, runtimeObject(tc), '-lm', '-lpthread'],
       'linking the kernel library',
     );
-    return { library: new Uint8Array(readFileSync(so)), optimizedIR, asm };
+    return { library: new Uint8Array(readFileSync(so)), optimizedIR, asm, parts: parts.length };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
