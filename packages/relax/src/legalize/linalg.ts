@@ -18,7 +18,7 @@ function batchIndex(t: Tensor, nBatch: number, outBatch: readonly PrimExpr[]): P
 }
 
 /** 16-bit floats accumulate products in float32, as numpy (the ONNX reference) does. */
-function accumulatorOf(dtype: DataType): DataType {
+export function accumulatorOf(dtype: DataType): DataType {
   return (dtype.code === 'float' || dtype.code === 'bfloat') && dtype.bits === 16 ? DType.float32 : dtype;
 }
 function roundTo(t: Tensor, dtype: DataType, name: string): Tensor {

@@ -21,6 +21,7 @@ import type {
   SoftmaxAttrs,
 } from '../op/nn.js';
 import type { LegalizeTable } from './common.js';
+import { accumulatorOf } from './linalg.js';
 import { meanStage, reduceStage, sumStage } from './reduce.js';
 import { emitTE, outTensorInfo } from './te-call.js';
 
@@ -46,6 +47,12 @@ function inBounds(i: PrimExpr, extent: PrimExpr): PrimExpr[] {
   return [P.ge(i, i64(0)), P.lt(i, extent)];
 }
 
+/** `t` itself when already of `dtype`, else a stage rounding it to `dtype`. */
+function roundedTo(dtype: DataType, t: Tensor, name: string): Tensor {
+  if (t.dtype.str === dtype.str) return t;
+  return T.compute(t.shape, (...o) => P.cast(dtype, t.at(...o)), name, { axisNames: names(t.shape.length) });
+}
+
 // ---------------------------------------------------------------- convolution
 
 function convLegalize(nsp: number): LegalizeTable[string] {
@@ -55,31 +62,36 @@ function convLegalize(nsp: number): LegalizeTable[string] {
     const strides = spatial(a.strides, nsp);
     const dil = spatial(a.dilation, nsp);
     const { before } = padding(a.padding, nsp);
+    const acc = accumulatorOf(dtype);
     return emitTE(bb, call, ctx.op.slice(ctx.op.lastIndexOf('.') + 1), (x, w) =>
-      T.compute(
-        shape,
-        (nn, oc, ...sp) => {
-          const icPerGroup = w.shape[1];
-          const ocPerGroup = P.floordiv(w.shape[0], i64(a.groups));
-          const ic = T.reduceAxis(icPerGroup, 'rc');
-          const ks = w.shape.slice(2).map((k, i) => T.reduceAxis(k, `r${i}`));
-          const g = a.groups === 1 ? i64(0) : P.floordiv(oc, ocPerGroup);
-          const cin = a.groups === 1 ? ic : P.add(P.mul(g, icPerGroup), ic);
-          const pos = sp.map((o, i) =>
-            P.sub(P.add(P.mul(o, i64(strides[i])), P.mul(ks[i], i64(dil[i]))), i64(before[i])),
-          );
-          const conds = pos.flatMap((p, i) =>
-            before[i] === 0 && a.padding.every((v) => v === 0) ? [] : inBounds(p, x.shape[2 + i]),
-          );
-          const xv = cast(x.at(nn, cin, ...pos), dtype);
-          const val = P.mul(
-            conds.length ? T.ifThenElseExpr(all(conds), xv, f(0, dtype)) : xv,
-            cast(w.at(oc, ic, ...ks), dtype),
-          );
-          return T.sum(val, [ic, ...ks]);
-        },
+      roundedTo(
+        dtype,
+        T.compute(
+          shape,
+          (nn, oc, ...sp) => {
+            const icPerGroup = w.shape[1];
+            const ocPerGroup = P.floordiv(w.shape[0], i64(a.groups));
+            const ic = T.reduceAxis(icPerGroup, 'rc');
+            const ks = w.shape.slice(2).map((k, i) => T.reduceAxis(k, `r${i}`));
+            const g = a.groups === 1 ? i64(0) : P.floordiv(oc, ocPerGroup);
+            const cin = a.groups === 1 ? ic : P.add(P.mul(g, icPerGroup), ic);
+            const pos = sp.map((o, i) =>
+              P.sub(P.add(P.mul(o, i64(strides[i])), P.mul(ks[i], i64(dil[i]))), i64(before[i])),
+            );
+            const conds = pos.flatMap((p, i) =>
+              before[i] === 0 && a.padding.every((v) => v === 0) ? [] : inBounds(p, x.shape[2 + i]),
+            );
+            const xv = cast(x.at(nn, cin, ...pos), acc);
+            const val = P.mul(
+              conds.length ? T.ifThenElseExpr(all(conds), xv, f(0, acc)) : xv,
+              cast(w.at(oc, ic, ...ks), acc),
+            );
+            return T.sum(val, [ic, ...ks]);
+          },
+          acc === dtype ? 'T_conv' : 'T_conv_acc',
+          { axisNames: names(shape.length) },
+        ),
         'T_conv',
-        { axisNames: names(shape.length) },
       ),
     );
   };
@@ -92,29 +104,34 @@ function convTransposeLegalize(nsp: number): LegalizeTable[string] {
     const strides = spatial(a.strides, nsp);
     const dil = spatial(a.dilation, nsp);
     const { before } = padding(a.padding, nsp);
+    const acc = accumulatorOf(dtype);
     return emitTE(bb, call, ctx.op.slice(ctx.op.lastIndexOf('.') + 1), (x, w) =>
-      T.compute(
-        shape,
-        (nn, oc, ...sp) => {
-          // out[o] = Σ x[i] · w[ci, oc, k] over (i, k) with i*s + k*d - pad = o.
-          const ocPerGroup = w.shape[1];
-          const icPerGroup = P.floordiv(x.shape[1], i64(a.groups));
-          const g = a.groups === 1 ? i64(0) : P.floordiv(oc, ocPerGroup);
-          const ocl = a.groups === 1 ? oc : P.floormod(oc, ocPerGroup);
-          const ic = T.reduceAxis(icPerGroup, 'rc');
-          const ks = w.shape.slice(2).map((k, i) => T.reduceAxis(k, `r${i}`));
-          const cin = a.groups === 1 ? ic : P.add(P.mul(g, icPerGroup), ic);
-          const num = sp.map((o, i) => P.sub(P.add(o, i64(before[i])), P.mul(ks[i], i64(dil[i]))));
-          const idx = num.map((v, i) => P.floordiv(v, i64(strides[i])));
-          const conds = num.flatMap((v, i) => [
-            ...(strides[i] === 1 ? [] : [P.eq(P.floormod(v, i64(strides[i])), i64(0))]),
-            ...inBounds(idx[i], x.shape[2 + i]),
-          ]);
-          const xv = T.ifThenElseExpr(all(conds), cast(x.at(nn, cin, ...idx), dtype), f(0, dtype));
-          return T.sum(P.mul(xv, cast(w.at(cin, ocl, ...ks), dtype)), [ic, ...ks]);
-        },
+      roundedTo(
+        dtype,
+        T.compute(
+          shape,
+          (nn, oc, ...sp) => {
+            // out[o] = Σ x[i] · w[ci, oc, k] over (i, k) with i*s + k*d - pad = o.
+            const ocPerGroup = w.shape[1];
+            const icPerGroup = P.floordiv(x.shape[1], i64(a.groups));
+            const g = a.groups === 1 ? i64(0) : P.floordiv(oc, ocPerGroup);
+            const ocl = a.groups === 1 ? oc : P.floormod(oc, ocPerGroup);
+            const ic = T.reduceAxis(icPerGroup, 'rc');
+            const ks = w.shape.slice(2).map((k, i) => T.reduceAxis(k, `r${i}`));
+            const cin = a.groups === 1 ? ic : P.add(P.mul(g, icPerGroup), ic);
+            const num = sp.map((o, i) => P.sub(P.add(o, i64(before[i])), P.mul(ks[i], i64(dil[i]))));
+            const idx = num.map((v, i) => P.floordiv(v, i64(strides[i])));
+            const conds = num.flatMap((v, i) => [
+              ...(strides[i] === 1 ? [] : [P.eq(P.floormod(v, i64(strides[i])), i64(0))]),
+              ...inBounds(idx[i], x.shape[2 + i]),
+            ]);
+            const xv = T.ifThenElseExpr(all(conds), cast(x.at(nn, cin, ...idx), acc), f(0, acc));
+            return T.sum(P.mul(xv, cast(w.at(cin, ocl, ...ks), acc)), [ic, ...ks]);
+          },
+          acc === dtype ? 'T_conv_transpose' : 'T_conv_transpose_acc',
+          { axisNames: names(shape.length) },
+        ),
         'T_conv_transpose',
-        { axisNames: names(shape.length) },
       ),
     );
   };

@@ -179,6 +179,22 @@ describe('nn legalization', () => {
     );
     close(got, convRef(x, w, [1, 1], [1, 1], [1, 1], 1));
   });
+  it('conv1d in float16 accumulates in float32 and rounds once (numpy)', () => {
+    const t = parseDType('float16');
+    const x = rand('float16', [1, 8, 20], 21, 0, 1);
+    const w = rand('float16', [2, 8, 5], 22, 0, 1);
+    const ref = fromFn('float16', [1, 2, 16], ([, o, p]) => {
+      let acc = 0;
+      for (let c = 0; c < 8; c++)
+        for (let k = 0; k < 5; k++)
+          acc = Math.fround(acc + Math.fround(at(x, [0, c, p + k]) * at(w, [o, c, k])));
+      return roundToDType(acc, t);
+    });
+    const got = tensorOut(runOp((a, b) => op.conv1d(a, b), [x, w]));
+    expect(Array.from({ length: 32 }, (_, i) => at(got, unravel(i, [1, 2, 16])))).toEqual(
+      Array.from({ length: 32 }, (_, i) => at(ref, unravel(i, [1, 2, 16]))),
+    );
+  });
   it('conv3d_transpose (stride, padding)', () => {
     const x = rand('float32', [1, 2, 2, 3, 2], 19);
     const w = rand('float32', [2, 2, 2, 3, 2], 20);
