@@ -20,6 +20,13 @@ export interface ContractionPlan {
   /** Vectors per register row, and rows. */
   readonly nrVectors: number;
   readonly mr: number;
+  /**
+   * A second column axis of the tile (a convolution's output-channel blocks in
+   * NCHW[x]c): read by the vector operand only, so each loaded broadcast serves `nb`
+   * blocks of `nrVectors` vectors.
+   */
+  readonly blockVar?: Var;
+  readonly nb?: number;
 }
 
 /**
@@ -74,6 +81,24 @@ export function planContraction(
       }
     }
   }
+  // Column blocks: an axis that only the vector operands read (a convolution's output
+  // channel blocks, when its rows come from the output width and its broadcast scalars
+  // from the input): 4 blocks × 4 rows need 8 loads per 16 FMAs where 14 rows need 15
+  // per 14 (ONNX Runtime's NCHWc kernel computes up to 4 filter blocks at once too).
+  const bcastLoads = loads.filter((l) => l.buffer !== store.buffer && !vecLoads.includes(l));
+  let blockVar: Var | undefined;
+  if (rowVar && bcastLoads.length > 0) {
+    for (let i = spatial.length - 2; i >= 0; i--) {
+      const v = spatial[i];
+      const ext = constExtent(ivOf(v).dom.extent);
+      if (v === rowVar || ext === undefined || ext < 2) continue;
+      if (bcastLoads.some((l) => l.indices.some((e) => usesVar(e, v)))) continue;
+      if (!vecLoads.some((l) => l.indices.some((e) => usesVar(e, v)))) continue;
+      blockVar = v;
+      break;
+    }
+  }
+  const nbExt = blockVar ? constExtent(ivOf(blockVar).dom.extent)! : 1;
   const m = rowVar ? constExtent(ivOf(rowVar).dom.extent)! : 1;
   const budget = Math.max(4, vectorRegs - 8);
   // Narrower vectors when the full width does not divide the axis (a 56-wide feature map
@@ -82,26 +107,39 @@ export function planContraction(
   // 28- or 56-wide feature maps): LLVM widens them to the register, wasting a lane or two.
   const widths: number[] = [];
   for (let d = lanes; d >= 4; d--) if (n % d === 0) widths.push(d);
-  // Per width: the register tile (rows x vectors) with the most accumulators that fits
-  // the register budget and divides the axes; more vectors per row break ties (fewer
-  // broadcasts per FMA). Rows may be any divisor of the row axis (7 for a 7-wide map).
-  // Across widths, the most accumulated lanes win; ties go to the wider vector.
+  // Per width: the register tile (rows x blocks x vectors) with the most accumulators
+  // that fits the register budget and divides the axes; fewer loads per step (row
+  // broadcasts + block vectors) break ties. Rows may be any divisor of the row axis (7
+  // for a 7-wide map). Across widths, the most accumulated lanes win; ties go to the
+  // wider vector.
   let pick: ContractionPlan | undefined;
   let pickScore = 0;
   for (const l of widths) {
     const nVec = n / l;
-    let best: { mr: number; nr: number } | undefined;
+    let best: { mr: number; nr: number; nb: number } | undefined;
     for (let nr = 1; nr <= Math.min(4, nVec); nr++) {
       if (nVec % nr !== 0) continue;
-      let mr = Math.min(m, Math.floor(budget / nr));
-      while (mr > 1 && m % mr !== 0) mr--;
-      if (!best || mr * nr > best.mr * best.nr || (mr * nr === best.mr * best.nr && nr > best.nr))
-        best = { mr, nr };
+      for (let nb = 1; nb <= Math.min(4, nbExt) && nb * nr <= 4; nb++) {
+        if (nbExt % nb !== 0) continue;
+        let mr = Math.min(m, Math.floor(budget / (nr * nb)));
+        while (mr > 1 && m % mr !== 0) mr--;
+        const acc = mr * nr * nb;
+        const bestAcc = best ? best.mr * best.nr * best.nb : 0;
+        if (!best || acc > bestAcc || (acc === bestAcc && mr + nr * nb < best.mr + best.nr * best.nb))
+          best = { mr, nr, nb };
+      }
     }
     if (!best) continue;
-    const score = l * best.mr * best.nr;
+    const score = l * best.mr * best.nr * best.nb;
     if (score > pickScore) {
-      pick = { vecVar, rowVar, lanes: l, nrVectors: best.nr, mr: best.mr };
+      pick = {
+        vecVar,
+        rowVar,
+        lanes: l,
+        nrVectors: best.nr,
+        mr: best.mr,
+        ...(best.nb > 1 ? { blockVar, nb: best.nb } : {}),
+      };
       pickScore = score;
     }
   }
@@ -143,11 +181,19 @@ export function scheduleContraction(
   let i1: LoopRV | undefined;
   if (plan.rowVar && plan.mr > 1) [i0, i1] = sch.split(loopOfVar.get(plan.rowVar)!, [undefined, plan.mr]);
   else if (plan.rowVar) i0 = loopOfVar.get(plan.rowVar);
+  let b0: LoopRV | undefined;
+  let b1: LoopRV | undefined;
+  if (plan.blockVar && plan.nb && plan.nb > 1)
+    [b0, b1] = sch.split(loopOfVar.get(plan.blockVar)!, [undefined, plan.nb]);
   const outer: LoopRV[] = [];
   for (const v of spatialVars) {
     if (v === plan.vecVar) continue;
     if (v === plan.rowVar) {
       outer.push(i0!);
+      continue;
+    }
+    if (b0 && v === plan.blockVar) {
+      outer.push(b0);
       continue;
     }
     const l = loopOfVar.get(v);
@@ -165,10 +211,30 @@ export function scheduleContraction(
   const red = allRed.filter((l) => constExtent(sch.get(l).extent) !== 1);
   if (red.length === 0) return undefined;
   outer.push(...unitRed);
-  const inner = [...(i1 ? [i1] : []), ...(j1 ? [j1] : []), j2];
+  const inner = [...(i1 ? [i1] : []), ...(b1 ? [b1] : []), ...(j1 ? [j1] : []), j2];
   // A loop not found among the block's loops (a binding the plan did not foresee): leave the block.
   if ([...outer, ...red, ...inner].some((x) => x === undefined)) return undefined;
-  sch.reorder(...outer, ...red, ...inner);
+  // A convolution whose output per column block is small (a 7x7 or 14x14 map) runs its
+  // outermost reduction chunk (input-channel blocks) above the rows: the weights of one
+  // chunk then stay in L1 while every row tile uses them, and the accumulators of all
+  // rows (at most ROWS_OUTSIDE_BYTES) wait in L1 between chunks. Without it, each row
+  // tile streams the column block's whole weight slice from L2 (ResNet-18's last
+  // stage: 9.4 MB of weights, more than L2).
+  let above = outer;
+  let below: LoopRV[] = [];
+  if (b0 && red.length > 1) {
+    const at = outer.indexOf(b0) + 1;
+    const rows = outer.slice(at).filter((l) => !unitRed.includes(l));
+    const region = rows.reduce((a, l) => a * (constExtent(sch.get(l).extent) ?? Number.POSITIVE_INFINITY), 1);
+    const bytes = region * plan.mr * (plan.nb ?? 1) * plan.nrVectors * plan.lanes * 4;
+    if (rows.length > 0 && bytes <= ROWS_OUTSIDE_BYTES) {
+      above = outer.slice(0, at);
+      below = outer.slice(at);
+    }
+  }
+  const chunk = below.length > 0 ? [red[0]] : [];
+  const rest = below.length > 0 ? red.slice(1) : red;
+  sch.reorder(...above, ...chunk, ...below, ...rest, ...inner);
   const init = sch.decomposeReduction(blockRV, red[0]);
   sch.vectorize(j2);
   // The init nest copies the register-block loops: zero the tile with vector stores too.
@@ -176,10 +242,14 @@ export function scheduleContraction(
   const last = initLoops[initLoops.length - 1];
   if (constExtent(sch.get(last).extent) === plan.lanes) sch.vectorize(last);
   if (j1) sch.unroll(j1);
+  if (b1) sch.unroll(b1);
   if (i1) sch.unroll(i1);
-  if (threads > 1) parallelizePrefix(sch, outer, threads);
+  if (threads > 1) parallelizePrefix(sch, above, threads);
   return init;
 }
+
+/** Largest accumulator region (bytes) kept in L1 across reduction chunks (see scheduleContraction). */
+export const ROWS_OUTSIDE_BYTES = 32 * 1024;
 
 /** Fuse the leading loops of `outer` until they give every thread work, and parallelize. */
 export function parallelizePrefix(

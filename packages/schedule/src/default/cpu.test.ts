@@ -391,6 +391,67 @@ describe('defaultCPUSchedule', () => {
     }
   });
 
+  it('tiles a 3x3 NCHW16c convolution over rows and output-channel blocks, input-channel chunks outside the rows of a small map', () => {
+    // 7x7 map, 2 input-channel blocks, 4 output-channel blocks; bias, residual, relu.
+    const X = placeholder([1, 2, 7, 7, 16], 'float32', 'X');
+    const W = placeholder([4, 2, 3, 3, 16, 16], 'float32', 'W');
+    const B = placeholder([1, 4, 1, 1, 16], 'float32', 'B');
+    const R = placeholder([1, 4, 7, 7, 16], 'float32', 'R');
+    const io = reduceAxis([0, 2], 'ic_o');
+    const ii = reduceAxis([0, 16], 'ic_i');
+    const ry = reduceAxis([0, 3], 'ry');
+    const rx = reduceAxis([0, 3], 'rx');
+    const C = compute(
+      [1, 4, 7, 7, 16],
+      (n, oo, h, w, oi) => {
+        const y = sub(add(h, ry), 1);
+        const x = sub(add(w, rx), 1);
+        const inside = and(and(ge(y, 0), lt(y, 7)), and(ge(x, 0), lt(x, 7)));
+        return sum(
+          mul(
+            ifThenElseExpr(inside, X.at(n, io, y, x, ii), constant(0, 'float32')),
+            W.at(oo, io, ry, rx, ii, oi),
+          ),
+          [io, ry, rx, ii],
+        );
+      },
+      'C',
+    );
+    const Y = compute(
+      [1, 4, 7, 7, 16],
+      (n, oo, h, w, oi) =>
+        max(
+          add(add(C.at(n, oo, h, w, oi), B.at(0, oo, 0, 0, oi)), R.at(n, oo, h, w, oi)),
+          constant(0, 'float32'),
+        ),
+      'Y',
+    );
+    const fn = createPrimFunc([X, W, B, R, Y]);
+    const s = defaultCPUSchedule(fn, AVX512);
+    // Register tile: 7 rows (the map's width) x 2 output-channel blocks x 16 lanes.
+    expect(kinds(s, 'unrolled').map(extentOf).sort()).toEqual([2, 7]);
+    // The accumulators of a whole column block (2 x 7 x 7 x 16) live inside its loop.
+    expect(allocs(s)).toEqual(['X_pad:1,2,9,9,16', 'C_tile:2,7,7,16']);
+    // The input-channel chunk loop sits above the output-row loop.
+    const order = loops(s.body).map((l) => l.loopVar.name);
+    expect(order.indexOf('ic_o')).toBeLessThan(order.indexOf('h'));
+    const { ins, want } = checkInterpreter(
+      fn,
+      s,
+      [
+        [1, 2, 7, 7, 16],
+        [4, 2, 3, 3, 16, 16],
+        [1, 4, 1, 1, 16],
+        [1, 4, 7, 7, 16],
+        [1, 4, 7, 7, 16],
+      ],
+      1,
+      1e-4,
+    );
+    if (process.arch === 'x64') checkNative(s, ins, want, AVX2.features, 1e-4);
+    if (hasAVX512) checkNative(s, ins, want, AVX512.features, 1e-4);
+  });
+
   it('register-blocks a 1x1 convolution in NCHW16c (extent-1 kernel loops)', () => {
     const X = placeholder([1, 2, 7, 7, 16], 'float32', 'X');
     const W = placeholder([3, 2, 1, 1, 16, 16], 'float32', 'W');

@@ -60,18 +60,29 @@ export function fuseEpilogue(
     k++;
   if (k === 0) return undefined;
   const tile: LoopRV = loops[k - 1];
-  const blk = sch.get(block);
+  const realize = sch.getRealize(block);
+  const blk = realize.block;
   if (blk.body.kind !== 'BufferStore') return undefined;
-  // The tile: mr rows by nr vectors; every other output axis is a loop above the tile.
-  // (The output is indexed by the spatial iteration variables in order: planContraction.)
-  const tileExtents = blk.iterVars
-    .filter((iv) => iv.iterType === 'spatial')
-    .map((iv) => {
-      const ext = constExtent(iv.dom.extent) ?? 1;
-      if (iv.var === plan.vecVar) return Math.min(ext, plan.nrVectors * plan.lanes);
-      if (iv.var === plan.rowVar) return plan.mr;
-      return 1;
+  // What one iteration of the tile loop covers of each output axis: the extents of the
+  // loops below it that the axis's binding uses (splits bind outer * inner + inner, so
+  // that is the low-order part). The output is indexed by the spatial iteration
+  // variables in order (planContraction).
+  const belowExt = new Map<Var, number>();
+  for (const l of loops.slice(k)) {
+    const f = sch.get(l);
+    belowExt.set(f.loopVar, constExtent(f.extent) ?? Number.POSITIVE_INFINITY);
+  }
+  const tileExtents: number[] = [];
+  blk.iterVars.forEach((iv, i) => {
+    if (iv.iterType !== 'spatial') return;
+    const used = new Set<Var>();
+    postOrderVisit(realize.iterValues[i], (n) => {
+      if (belowExt.has(n as Var)) used.add(n as Var);
     });
+    let ext = 1;
+    for (const v of used) ext *= belowExt.get(v)!;
+    tileExtents.push(Math.min(ext, constExtent(iv.dom.extent) ?? 1));
+  });
   const out: TileBuffer = {
     buffer: blk.body.buffer,
     loopVar: sch.get(tile).loopVar,
