@@ -29,6 +29,8 @@ export interface ModelResult {
   /** Where the compile time went (import, graph passes, schedules, LLVM). */
   phases: Record<string, number>;
   kernels: number;
+  /** Distinct compiled kernels (launches of one kernel share its code). */
+  distinctKernels: number;
   runs: RunResult[];
 }
 
@@ -75,6 +77,7 @@ export async function checkModel(onnxPath: string, specPath: string): Promise<Mo
   };
   const main = artifact.functions.find((f) => f.name === 'main');
   const kernels = main ? main.code.filter((i) => i.op === 'CallKernel').length : 0;
+  const distinctKernels = artifact.kernelModules.reduce((n, m) => n + Object.keys(m.symbols).length, 0);
   const exe = createRuntime().load(artifact);
   const session = await ort.InferenceSession.create(onnxPath);
   const runs: RunResult[] = [];
@@ -103,5 +106,5 @@ export async function checkModel(onnxPath: string, specPath: string): Promise<Mo
     runs.push({ shape: JSON.stringify(run), maxRef, relErr: maxRef > 0 ? maxDiff / maxRef : maxDiff });
   }
   exe.dispose();
-  return { compileSeconds, phases, kernels, runs };
+  return { compileSeconds, phases, kernels, distinctKernels, runs };
 }

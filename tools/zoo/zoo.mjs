@@ -118,7 +118,7 @@ async function main() {
         r.phases,
       )
         .map(([k, v]) => `${k} ${v.toFixed(1)}`)
-        .join(', ')}), ${r.kernels} kernels; ${runs}`;
+        .join(', ')}), ${r.kernels} launches of ${r.distinctKernels} kernels; ${runs}`;
       if (bad.length) failed++;
       else passed++;
       results.push({ model: m, ok: !bad.length, ...r });

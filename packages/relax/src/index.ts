@@ -39,6 +39,11 @@ export {
   DeadCodeElimination,
   deadCodeElimination,
 } from './transform/dead-code-elimination.js';
+export {
+  DeduplicatePrimFuncs,
+  deduplicatePrimFuncs,
+  findDuplicatePrimFuncs,
+} from './transform/deduplicate-prim-funcs.js';
 export type { CSEOptions } from './transform/eliminate-common-subexpr.js';
 export {
   createEliminateCommonSubexpr,
