@@ -1,6 +1,6 @@
 // relax.DeduplicatePrimFuncs: structurally equal PrimFuncs (made under different names, as
 // FuseTIR does for repeated layers) are merged, calls redirected, results unchanged.
-import { add, getFunction, mul, primVar } from '@kiln/ir-core';
+import { add, getFunction, mul, parseModule, primVar, printModule, structuralEqual } from '@kiln/ir-core';
 import type { NDArray } from '@kiln/tensorir';
 import * as T from '@kiln/tensorir';
 import { allClose } from '@kiln/tensorir';
@@ -11,7 +11,13 @@ import { relaxVar } from '../ir/expr.js';
 import { tensorSInfo } from '../ir/struct-info.js';
 import { callTE } from '../legalize/te-call.js';
 import { rand } from '../testing/harness.js';
-import { deduplicatePrimFuncs, findDuplicatePrimFuncs } from './deduplicate-prim-funcs.js';
+import '../text/index.js';
+import { wellFormed } from '../well-formed.js';
+import {
+  DeduplicatePrimFuncs,
+  deduplicatePrimFuncs,
+  findDuplicatePrimFuncs,
+} from './deduplicate-prim-funcs.js';
 
 const n = primVar('n');
 
@@ -44,6 +50,101 @@ describe('relax.DeduplicatePrimFuncs', () => {
     const want = Array.from((xv as NDArray).data as Float32Array, (v) => ((v * 2 + 1) * 2 + 1) * 3 + 1);
     expect(allClose(r1, want, 1e-5, 1e-5).ok).toBe(true);
     expect(allClose(r1, r0, 0, 0).ok).toBe(true);
+  });
+
+  it('Before/Expected in the text format: a copy under other names (buffers too) is merged', () => {
+    const before = parseModule(`
+@layer0 = prim_func[n](a: float32[n, 4], T_affine: float32[n, 4]) attrs {global_symbol: "layer0", tir.noalias: true} {
+  block root() {
+    for i in 0 +: n {
+      for j in 0 +: 4 {
+        block T_affine(v_i = spatial(0 +: n, i), v_j = spatial(0 +: 4, j)) {
+          reads(a[v_i, v_j])
+          writes(T_affine[v_i, v_j])
+          T_affine[v_i, v_j] = a[v_i, v_j] * 2.0 + 1.0
+        }
+      }
+    }
+  }
+}
+
+@layer1 = prim_func[n](b: float32[n, 4], T_affine: float32[n, 4]) attrs {global_symbol: "layer1", tir.noalias: true} {
+  block root() {
+    for i in 0 +: n {
+      for j in 0 +: 4 {
+        block T_affine(v_i = spatial(0 +: n, i), v_j = spatial(0 +: 4, j)) {
+          reads(b[v_i, v_j])
+          writes(T_affine[v_i, v_j])
+          T_affine[v_i, v_j] = b[v_i, v_j] * 2.0 + 1.0
+        }
+      }
+    }
+  }
+}
+
+@layer2 = prim_func[n](a: float32[n, 4], T_affine: float32[n, 4]) attrs {global_symbol: "layer2", tir.noalias: true} {
+  block root() {
+    for i in 0 +: n {
+      for j in 0 +: 4 {
+        block T_affine(v_i = spatial(0 +: n, i), v_j = spatial(0 +: 4, j)) {
+          reads(a[v_i, v_j])
+          writes(T_affine[v_i, v_j])
+          T_affine[v_i, v_j] = a[v_i, v_j] * 3.0 + 1.0
+        }
+      }
+    }
+  }
+}
+
+@main = R.function[n](x: R.Tensor((n, 4), "float32")) -> R.Tensor((n, 4), "float32") attrs {global_symbol: "main"} {
+  gv: R.Tensor((n, 4), "float32") = R.call_tir(@layer0, (x,), out_sinfo=R.Tensor((n, 4), "float32"))
+  gv1: R.Tensor((n, 4), "float32") = R.call_tir(@layer1, (gv,), out_sinfo=R.Tensor((n, 4), "float32"))
+  gv2: R.Tensor((n, 4), "float32") = R.call_tir(@layer2, (gv1,), out_sinfo=R.Tensor((n, 4), "float32"))
+  return gv2
+}
+`);
+    const expected = parseModule(`
+@layer0 = prim_func[n](a: float32[n, 4], T_affine: float32[n, 4]) attrs {global_symbol: "layer0", tir.noalias: true} {
+  block root() {
+    for i in 0 +: n {
+      for j in 0 +: 4 {
+        block T_affine(v_i = spatial(0 +: n, i), v_j = spatial(0 +: 4, j)) {
+          reads(a[v_i, v_j])
+          writes(T_affine[v_i, v_j])
+          T_affine[v_i, v_j] = a[v_i, v_j] * 2.0 + 1.0
+        }
+      }
+    }
+  }
+}
+
+@layer2 = prim_func[n](a: float32[n, 4], T_affine: float32[n, 4]) attrs {global_symbol: "layer2", tir.noalias: true} {
+  block root() {
+    for i in 0 +: n {
+      for j in 0 +: 4 {
+        block T_affine(v_i = spatial(0 +: n, i), v_j = spatial(0 +: 4, j)) {
+          reads(a[v_i, v_j])
+          writes(T_affine[v_i, v_j])
+          T_affine[v_i, v_j] = a[v_i, v_j] * 3.0 + 1.0
+        }
+      }
+    }
+  }
+}
+
+@main = R.function[n](x: R.Tensor((n, 4), "float32")) -> R.Tensor((n, 4), "float32") attrs {global_symbol: "main"} {
+  gv: R.Tensor((n, 4), "float32") = R.call_tir(@layer0, (x,), out_sinfo=R.Tensor((n, 4), "float32"))
+  gv1: R.Tensor((n, 4), "float32") = R.call_tir(@layer0, (gv,), out_sinfo=R.Tensor((n, 4), "float32"))
+  gv2: R.Tensor((n, 4), "float32") = R.call_tir(@layer2, (gv1,), out_sinfo=R.Tensor((n, 4), "float32"))
+  return gv2
+}
+`);
+    const actual = DeduplicatePrimFuncs.run(before);
+    expect(printModule(actual)).toBe(printModule(expected));
+    expect(actual.globals).toEqual(expected.globals);
+    for (const [i, g] of actual.globals.entries())
+      expect(structuralEqual(actual.funcs[i], expected.funcs[i], { mapFreeVars: true }), g).toBe(true);
+    expect(wellFormed(actual)).toEqual([]);
   });
 
   it('is the identity on a module without duplicates', () => {

@@ -1,8 +1,9 @@
 // relax.DeduplicatePrimFuncs: PrimFuncs that are the same program (structurally equal up
-// to the renaming of their variables, ignoring their `global_symbol`) are kept once and
-// every call is redirected to the kept one. Models repeat their blocks (the layers of a
-// transformer, the stages of a ResNet), and legalization and FuseTIR give each repetition
-// its own PrimFunc; without this pass each copy is scheduled and compiled separately.
+// to the renaming of their variables, symbolic shape variables included, and ignoring
+// their `global_symbol`) are kept once and every call is redirected to the kept one.
+// Models repeat their blocks (the layers of a transformer, the stages of a ResNet), and
+// FuseTIR gives each repetition its own PrimFunc; without this pass each copy is
+// scheduled and compiled separately.
 // The first function in module order is kept. Relax functions are not merged.
 // Requires: nothing. Establishes: no two PrimFuncs of the module are structurally equal.
 import type { IRModule, Node } from '@kiln/ir-core';
@@ -34,9 +35,9 @@ export function findDuplicatePrimFuncs(mod: IRModule): Map<string, string> {
   for (const [name, f] of moduleEntries(mod)) {
     if (f.kind !== 'PrimFunc') continue;
     const fn = anonymous(f);
-    const h = structuralHash(fn);
+    const h = structuralHash(fn, { mapFreeVars: true });
     const same = byHash.get(h) ?? [];
-    const kept = same.find((k) => structuralEqual(k.fn, fn));
+    const kept = same.find((k) => structuralEqual(k.fn, fn, { mapFreeVars: true }));
     if (kept) rename.set(name, kept.name);
     else {
       same.push({ name, fn });
