@@ -2,8 +2,9 @@
 // kernels launched drops after FuseOps + FuseTIR and the results are unchanged, on the VM
 // with the TIR interpreter and end to end through the native CPU pipeline (compileModule).
 
+import { readFileSync } from 'node:fs';
 import { compileModule } from '@kiln/cli';
-import { createPassContext, sequential, wellFormedInstrument } from '@kiln/ir-core';
+import { createPassContext, getFunction, sequential, wellFormedInstrument } from '@kiln/ir-core';
 import {
   BlockBuilder,
   CallTIRRewrite,
@@ -16,6 +17,8 @@ import {
   tensorSInfo,
 } from '@kiln/relax';
 import { createRuntime, Tensor } from '@kiln/runtime';
+import type { PrimFunc } from '@kiln/tensorir';
+import { printPrimFunc } from '@kiln/tensorir';
 import { describe, expect, it } from 'vitest';
 import { AnnotateTIROpPattern } from './annotate-tir-op-pattern.js';
 import { FuseOps } from './fuse-ops.js';
@@ -28,6 +31,74 @@ const fusedPipeline = sequential(
   [LegalizeOps, AnnotateTIROpPattern, FuseOps, FuseTIR, ...lower],
   'fusion_pipeline',
 );
+
+const hasAVX512 =
+  process.arch === 'x64' &&
+  (() => {
+    try {
+      return /\bavx512f\b/.test(readFileSync('/proc/cpuinfo', 'utf8'));
+    } catch {
+      return false;
+    }
+  })();
+
+/** An inverted-residual block (MobileNetV2): expand 1x1, depthwise 3x3, project 1x1, skip. */
+function invertedResidual() {
+  const x = relaxVar('x', tensorSInfo([1, 16, 16, 16], 'float32'));
+  const bb = new BlockBuilder();
+  bb.function('main', [x], () => {
+    const e = bb.emit(op.conv2d(x, constant(rand(32 * 16, 1, 0.3), [32, 16, 1, 1])));
+    const r = bb.emit(op.clip(bb.emit(op.add(e, constant(rand(32, 2), [32, 1, 1]))), 0, 6));
+    const d = bb.emit(
+      op.conv2d(r, constant(rand(32 * 9, 3, 0.3), [32, 1, 3, 3]), { groups: 32, padding: [1] }),
+    );
+    const dr = bb.emit(op.clip(bb.emit(op.add(d, constant(rand(32, 4), [32, 1, 1]))), 0, 6));
+    const p = bb.emit(op.conv2d(dr, constant(rand(16 * 32, 5, 0.3), [16, 32, 1, 1])));
+    return bb.emit(op.add(bb.emit(op.add(p, constant(rand(16, 6), [16, 1, 1]))), x));
+  });
+  return bb.getModule();
+}
+
+describe('an inverted-residual block through the default CPU pipeline (AVX-512)', () => {
+  it('gets its weights packed at compile time: packed constants, no layout transform of a weight, no copy in a kernel', () => {
+    const target = {
+      kind: 'llvm' as const,
+      keys: ['cpu'],
+      mtriple: 'x86_64-linux-gnu',
+      mcpu: 'skylake-avx512',
+      features: ['+avx2', '+fma', '+avx512f'],
+      numThreads: 2,
+    };
+    const res = compileModule(invertedResidual(), { target });
+    const shapes = res.artifact.constants.map((c) => c.shape.join(','));
+    // OIHW16i16o for the 1x1 convs, (C/16, KH, KW, 16) for the depthwise one
+    expect(shapes).toContain('2,1,1,1,16,16');
+    expect(shapes).toContain('1,2,1,1,16,16');
+    expect(shapes).toContain('2,3,3,16');
+    // The input and the output are the only layout transforms; every kernel reads its
+    // weights as they are (no panel copy at run time).
+    const kernels = res.relaxModule.globals.filter(
+      (g) => getFunction(res.relaxModule, g)?.kind === 'PrimFunc',
+    );
+    expect(kernels.filter((k) => k.includes('layout_transform')).length).toBe(2);
+    expect(kernels.some((k) => k.includes('OIHW'))).toBe(false);
+    for (const k of kernels) {
+      const text = printPrimFunc(getFunction(res.relaxModule, k) as unknown as PrimFunc);
+      expect(text).not.toMatch(/_packed/);
+    }
+    if (hasAVX512) {
+      const xs = rand(4096, 7);
+      const plain = compileModule(invertedResidual(), { relaxPipeline: unfusedPipeline });
+      const run = (a: typeof res) =>
+        (
+          createRuntime()
+            .load(a.artifact)
+            .call('main', Tensor.fromTypedArray(xs, [1, 16, 16, 16])) as Tensor
+        ).toTypedArray() as Float32Array;
+      expect(maxRelErr(run(res), run(plain))).toBeLessThan(1e-4);
+    }
+  });
+});
 
 describe('a small CNN through FuseOps + FuseTIR', () => {
   it('launches fewer kernels on the VM and computes the same', () => {
