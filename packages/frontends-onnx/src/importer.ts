@@ -25,7 +25,7 @@ import type { HostTensor } from './host.js';
 import { hostTensor } from './host.js';
 import { DEFAULT_CONVERTERS, MAX_OPSET } from './ops/index.js';
 import type { AttrValue, GraphProto, ModelProto, NodeProto } from './proto.js';
-import { attrValue, decodeModel, halfBitsToNumber, kilnDType, tensorFromProto, toNum } from './proto.js';
+import { attrValue, decodeModel, kilnDType, tensorFromProto, toNum } from './proto.js';
 import type { ConverterDef, ConverterTable } from './registry.js';
 import { normDomain } from './registry.js';
 
@@ -474,11 +474,8 @@ function missingOutput(file: string, where: string, i: number): Expr {
 }
 
 function fromNDArray(a: NDArrayLike): HostTensor {
-  const dt = a.dtype.str;
-  const data = Array.from(a.data as ArrayLike<number | bigint>, (v) =>
-    dt === 'float16' || dt === 'bfloat16' ? halfBitsToNumber(Number(v), dt) : Number(v),
-  );
-  return hostTensor(dt, a.shape, data);
+  // NDArrays hold 16-bit floats as their values (in a Float32Array), not as bit patterns.
+  return hostTensor(a.dtype.str, a.shape, Array.from(a.data as ArrayLike<number | bigint>, Number));
 }
 type NDArrayLike = {
   readonly dtype: { readonly str: string };

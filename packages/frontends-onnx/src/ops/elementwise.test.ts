@@ -1,7 +1,10 @@
 // BitShift with signed types and shift amounts outside [0, bits) (opset 28 semantics).
+import { dtype as parseDType } from '@kiln/ir-core';
+import { roundToDType } from '@kiln/tensorir';
 import { describe, expect, it } from 'vitest';
 import { hostTensor } from '../host.js';
 import { fromOnnx } from '../importer.js';
+import { halfBitsToNumber } from '../proto.js';
 import { buildModel, compileAndLoad } from '../testing.test-util.js';
 
 function shift(dt: string, direction: string, x: number[], y: number[]): number[] {
@@ -30,5 +33,27 @@ describe('BitShift', () => {
     expect(shift('int32', 'LEFT', [-8, 4, 1], [32, 33, 31])).toEqual([0, 0, -(2 ** 31)]);
     expect(shift('uint8', 'LEFT', [255, 1], [1, 9])).toEqual([254, 0]);
     expect(shift('uint8', 'RIGHT', [255, 200], [7, 8])).toEqual([1, 0]);
+  });
+});
+
+describe('Celu / Elu in bfloat16', () => {
+  it('use expm1, so small negative inputs keep their bfloat16 precision', () => {
+    const x = [-3, -0.5, -0.01, 0, 0.75];
+    for (const [name, attrs, f] of [
+      ['Celu', { alpha: 2 }, (v: number) => Math.max(0, v) + Math.min(0, 2 * Math.expm1(v / 2))],
+      ['Elu', { alpha: 1 }, (v: number) => (v > 0 ? v : Math.expm1(v))],
+    ] as const) {
+      const bytes = buildModel({
+        nodes: [{ op: name, inputs: ['x'], outputs: ['y'], attrs }],
+        inputs: [{ name: 'x', dtype: 'bfloat16', shape: [5] }],
+        outputs: ['y'],
+        opset: 13,
+      });
+      const [y] = compileAndLoad(fromOnnx(bytes))(hostTensor('bfloat16', [5], x));
+      const bf = parseDType('bfloat16');
+      expect(y.data.map((b) => halfBitsToNumber(b, 'bfloat16'))).toEqual(
+        x.map((v) => roundToDType(f(roundToDType(v, bf)), bf)),
+      );
+    }
   });
 });

@@ -277,11 +277,9 @@ function whereConvert(ctx: NodeContext): OnnxValue {
 }
 
 const eluLike = (ctx: NodeContext, x: Expr, alpha: number, scale = 1): Expr => {
-  // where(x > 0, x, alpha * (exp(x) - 1)) * scale
-  const neg = em(
-    ctx,
-    op.multiply(em(ctx, op.subtract(em(ctx, op.exp(x)), withDT(ctx, x, 1))), withDT(ctx, x, alpha)),
-  );
+  // where(x > 0, x, alpha * expm1(x)) * scale (expm1, not exp - 1: in 16-bit floats the
+  // rounded exp would cancel against the 1, as in the reference's np.expm1)
+  const neg = em(ctx, op.multiply(em(ctx, op.expm1(x)), withDT(ctx, x, alpha)));
   const r = em(ctx, op.where(em(ctx, op.greater(x, withDT(ctx, x, 0))), x, neg));
   return scale === 1 ? r : op.multiply(r, withDT(ctx, x, scale));
 };
@@ -399,11 +397,8 @@ export const ELEMENTWISE_CONVERTERS: ConverterDef[] = [
   ),
   ...compose('Celu', V(12), (ctx, x) => {
     const a = ctx.float('alpha', 1);
-    // max(0, x) + min(0, alpha * (exp(x / alpha) - 1))
-    const e = em(
-      ctx,
-      op.subtract(em(ctx, op.exp(em(ctx, op.divide(x, withDT(ctx, x, a))))), withDT(ctx, x, 1)),
-    );
+    // max(0, x) + min(0, alpha * expm1(x / alpha))
+    const e = em(ctx, op.expm1(em(ctx, op.divide(x, withDT(ctx, x, a)))));
     return op.add(
       em(ctx, op.maximum(x, withDT(ctx, x, 0))),
       em(ctx, op.minimum(em(ctx, op.multiply(e, withDT(ctx, x, a))), withDT(ctx, x, 0))),

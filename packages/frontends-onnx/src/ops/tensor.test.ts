@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { hostTensor } from '../host.js';
 import { fromOnnx } from '../importer.js';
+import { halfBitsToNumber } from '../proto.js';
 import { buildModel, compileAndLoad } from '../testing.test-util.js';
 
 describe('OneHot', () => {
@@ -53,5 +54,23 @@ describe('Pad wrap, Dropout training', () => {
       code = (e as { code?: string }).code;
     }
     expect(code).toBe('ONNX_UNSUPPORTED_OP');
+  });
+});
+
+describe('folding at import time', () => {
+  it('a bfloat16 result folded at import time keeps its values (OneHot with constant indices)', () => {
+    const bytes = buildModel({
+      nodes: [{ op: 'OneHot', inputs: ['i', 'depth', 'vals'], outputs: ['y'], attrs: { axis: 1 } }],
+      inputs: [],
+      outputs: ['y'],
+      inits: {
+        i: hostTensor('int64', [2], [0, 2]),
+        depth: hostTensor('float32', [], [4]),
+        vals: hostTensor('bfloat16', [2], [1, 3]),
+      },
+      opset: 11,
+    });
+    const [y] = compileAndLoad(fromOnnx(bytes))();
+    expect(y.data.map((b) => halfBitsToNumber(b, 'bfloat16'))).toEqual([3, 1, 1, 1, 1, 1, 3, 1]);
   });
 });

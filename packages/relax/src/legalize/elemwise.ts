@@ -21,6 +21,7 @@ export const UNARY_FORMULAS: Record<UnaryOpName, (x: PrimExpr) => PrimExpr> = {
         : P.select(P.lt(x, c(0, x.dtype)), P.sub(c(0, x.dtype), x), x),
   'relax.negative': (x) => P.sub(c(0, x.dtype), x),
   'relax.exp': T.exp,
+  'relax.expm1': T.expm1,
   'relax.log': T.log,
   'relax.log2': T.log2,
   'relax.log10': T.log10,

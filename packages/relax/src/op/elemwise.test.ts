@@ -107,6 +107,7 @@ const UNARY_REF: Record<keyof typeof UNARY_OPS, (x: number) => number> = {
   'relax.abs': Math.abs,
   'relax.negative': (x) => -x,
   'relax.exp': Math.exp,
+  'relax.expm1': Math.expm1,
   'relax.log': Math.log,
   'relax.log2': Math.log2,
   'relax.log10': Math.log10,

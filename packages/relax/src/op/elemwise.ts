@@ -19,6 +19,7 @@ export const UNARY_OPS = {
   'relax.abs': 'any',
   'relax.negative': 'any',
   'relax.exp': 'float',
+  'relax.expm1': 'float',
   'relax.log': 'float',
   'relax.log2': 'float',
   'relax.log10': 'float',
@@ -260,6 +261,8 @@ const b =
 export const abs = u('relax.abs');
 export const negative = u('relax.negative');
 export const exp = u('relax.exp');
+/** exp(x) - 1, accurate near 0. */
+export const expm1 = u('relax.expm1');
 export const log = u('relax.log');
 export const log2 = u('relax.log2');
 export const log10 = u('relax.log10');
