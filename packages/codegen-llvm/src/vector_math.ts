@@ -148,6 +148,21 @@ class F32Emitter {
     // normal float, so the first product is exact and only the last one rounds (into the
     // subnormals, or to +inf when e^x exceeds FLT_MAX).
     const xc = this.clamp(x, -104, 89);
+    const { er, n } = this.expReduced(xc);
+    const n1 = this.out.emit(this.it, `ashr ${this.it} ${n.ref}, ${this.ci(1).ref}`);
+    const n2 = this.out.emit(this.it, `sub ${this.it} ${n.ref}, ${n1.ref}`);
+    const y = this.mul(this.mul(er, this.pow2(n1)), this.pow2(n2));
+    return this.nanPassThrough(x, y);
+  }
+
+  /** e^x for x known to lie in [-87, 88] (a normal result): no clamp, one scaling. */
+  expNormal(x: LValue): LValue {
+    const { er, n } = this.expReduced(x);
+    return this.mul(er, this.pow2(n));
+  }
+
+  /** n = round(x / ln 2) and e^r for r = x - n ln 2 (|x| < 2^22 ln 2). */
+  private expReduced(xc: LValue): { er: LValue; n: LValue } {
     const t = this.fma(xc, this.c(Math.LOG2E), this.c(ROUND_MAGIC));
     const nf = this.sub(t, this.c(ROUND_MAGIC));
     const tBits = this.out.emit(this.it, `bitcast ${this.ft} ${t.ref} to ${this.it}`);
@@ -157,10 +172,7 @@ class F32Emitter {
     const r2 = this.mul(r, r);
     const p = this.poly(r, EXP_POLY);
     const er = this.add(this.fma(r2, p, r), this.c(1));
-    const n1 = this.out.emit(this.it, `ashr ${this.it} ${n.ref}, ${this.ci(1).ref}`);
-    const n2 = this.out.emit(this.it, `sub ${this.it} ${n.ref}, ${n1.ref}`);
-    const y = this.mul(this.mul(er, this.pow2(n1)), this.pow2(n2));
-    return this.nanPassThrough(x, y);
+    return { er, n };
   }
 
   erf(x: LValue): LValue {
@@ -171,7 +183,8 @@ class F32Emitter {
     // 1 <= |x|: 1 - exp(-t² + R(t - 2.5)) with t = min(|x|, 4), sign of x.
     const t = this.clamp(a, 1, 4);
     const q = this.fma(this.neg(t), t, this.poly(this.sub(t, this.c(2.5)), ERF_LARGE_POLY));
-    const large = this.copysign(this.sub(this.c(1), this.exp(q)), x);
+    // q = log(erfc(t)) lies in [-18, -1.8]: e^q is a normal float.
+    const large = this.copysign(this.sub(this.c(1), this.expNormal(q)), x);
     const y = this.select(this.fcmp('olt', a, this.c(1)), small, large);
     return this.nanPassThrough(x, y);
   }
