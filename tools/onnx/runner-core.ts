@@ -12,6 +12,7 @@ import {
   hostTensor,
   OnnxErrorCodes,
   onnxInputs,
+  onnxOutputs,
   sanitizeName,
   toStorage,
 } from '@kiln/frontends-onnx';
@@ -103,6 +104,59 @@ function fromTensor(t: Tensor): { dtype: string; shape: number[]; data: number[]
   return { dtype: dt, shape: [...c.shape], data };
 }
 
+function readVarint(b: Uint8Array, at: { i: number }): number {
+  let r = 0;
+  for (let shift = 0; ; shift += 7) {
+    const x = b[at.i++];
+    if (x === undefined) throw new Error('truncated varint');
+    r += (x & 0x7f) * 2 ** shift;
+    if (!(x & 0x80)) return r;
+  }
+}
+/** A SequenceProto of tensors (field 3, tensor_values); other element kinds are refused. */
+function decodeSequence(bytes: Uint8Array, file: string): HostTensor[] {
+  const out: HostTensor[] = [];
+  const at = { i: 0 };
+  while (at.i < bytes.length) {
+    const tag = readVarint(bytes, at);
+    const [field, wire] = [Math.floor(tag / 8), tag & 7];
+    if (wire === 0) readVarint(bytes, at);
+    else if (wire === 2) {
+      const n = readVarint(bytes, at);
+      const sub = bytes.subarray(at.i, at.i + n);
+      at.i += n;
+      if (field === 3) out.push(decodeTensor(sub, file));
+      else if (field > 3) throw new Error(`${file}: a sequence of non-tensors`);
+    } else if (wire === 5) at.i += 4;
+    else if (wire === 1) at.i += 8;
+    else throw new Error(`${file}: bad wire type ${wire}`);
+  }
+  return out;
+}
+
+function sequenceOutputs(model: string): boolean[] {
+  return onnxOutputs(model).map((o) => o.kind === 'sequence');
+}
+
+/** A test value: a tensor, or a sequence (a tuple at run time). */
+type TestValue = HostTensor | HostTensor[];
+
+function compareValue(got: Value, want: TestValue, i: number): string | undefined {
+  if (!Array.isArray(want)) {
+    if (!(got instanceof Tensor))
+      return `output ${i}: got a ${Array.isArray(got) ? 'tuple' : typeof got}, expected a tensor`;
+    return compare(got, want, i);
+  }
+  if (!Array.isArray(got)) return `output ${i}: got a tensor, expected a sequence`;
+  const g = got as readonly Value[];
+  if (g.length !== want.length) return `output ${i}: sequence of ${g.length}, expected ${want.length}`;
+  for (let k = 0; k < want.length; k++) {
+    const e = compareValue(g[k], want[k], i);
+    if (e) return `${e} (sequence element ${k})`;
+  }
+  return undefined;
+}
+
 function compare(got: Tensor, want: HostTensor, i: number): string | undefined {
   const g = fromTensor(got);
   if (g.shape.length !== want.shape.length || g.shape.some((d, k) => d !== want.shape[k])) {
@@ -149,10 +203,11 @@ function lightInput(shape: readonly (number | string)[]): HostTensor {
   );
 }
 
-function outputsOf(v: Value, n: number): Tensor[] {
+function outputsOf(v: Value, n: number): Value[] {
   if (v instanceof Tensor) return [v];
-  if (Array.isArray(v)) return (v as Value[]).map((x) => x as Tensor);
-  throw new Error(`main returned ${typeof v}, expected ${n} tensor(s)`);
+  // One output that is a sequence comes back as the tuple itself.
+  if (Array.isArray(v)) return n === 1 ? [v] : [...(v as Value[])];
+  throw new Error(`main returned ${typeof v}, expected ${n} value(s)`);
 }
 
 export function runCase(spec: CaseSpec): CaseResult {
@@ -165,12 +220,20 @@ export function runCase(spec: CaseSpec): CaseResult {
   });
   if (spec.unsupported)
     return done({ pass: false, stage: 'data', reason: spec.unsupported, code: 'TEST_DATA' });
-  let inputs: HostTensor[];
-  let outputs: HostTensor[];
+  let inputs: TestValue[];
+  let outputs: TestValue[];
+  const graphIns = onnxInputs(spec.model);
   try {
     if (spec.dataDir) {
-      inputs = listPb(spec.dataDir, 'input_').map((f) => decodeTensor(readFileSync(f), f));
-      outputs = listPb(spec.dataDir, 'output_').map((f) => decodeTensor(readFileSync(f), f));
+      inputs = listPb(spec.dataDir, 'input_').map((f, k) =>
+        graphIns[k]?.kind === 'sequence'
+          ? decodeSequence(readFileSync(f), f)
+          : decodeTensor(readFileSync(f), f),
+      );
+      const seqOuts = sequenceOutputs(spec.model);
+      outputs = listPb(spec.dataDir, 'output_').map((f, k) =>
+        seqOuts[k] ? decodeSequence(readFileSync(f), f) : decodeTensor(readFileSync(f), f),
+      );
     } else {
       inputs = onnxInputs(spec.model).map((i) => lightInput(i.shape));
       outputs = (spec.outputs ?? []).map((f) => decodeTensor(readFileSync(f), f));
@@ -180,28 +243,42 @@ export function runCase(spec: CaseSpec): CaseResult {
     const code = isKilnError(e, OnnxErrorCodes.ONNX_UNSUPPORTED_DTYPE) ? e.code : 'TEST_DATA';
     return done({ pass: false, stage: 'data', code, reason: `test data: ${(e as Error).message}` });
   }
-  const names = onnxInputs(spec.model).map((i) => i.name);
+  const names = graphIns.map((i) => i.name);
+  // Sequences are tuples: compile for the lengths and element shapes of the test data.
+  const sequenceInputs: Record<string, number[][]> = {};
+  names.forEach((n, i) => {
+    const v = inputs[i];
+    if (Array.isArray(v)) sequenceInputs[n] = v.map((t) => [...t.shape]);
+  });
   let mod: ReturnType<typeof fromOnnx>;
   let bound: string[] | undefined;
   try {
     try {
-      mod = fromOnnx(spec.model, { fileName: `${spec.name}/model.onnx` });
+      mod = fromOnnx(spec.model, { fileName: `${spec.name}/model.onnx`, sequenceInputs });
     } catch (e) {
       if (!isKilnError(e, OnnxErrorCodes.ONNX_DYNAMIC)) throw e;
       // Kiln needs shapes (and slice bounds, pads, ...) at compile time: freeze the
       // non-float inputs to their test values, then all of them.
-      const nonFloat = names.filter((_, i) => inputs[i] && !inputs[i].dtype.startsWith('float'));
+      const tensorAt = (i: number) => {
+        const v = inputs[i];
+        return v && !Array.isArray(v) ? v : undefined;
+      };
+      const nonFloat = names.filter((_, i) => tensorAt(i) && !tensorAt(i)?.dtype.startsWith('float'));
       const attempt = (which: string[]) => {
         const bind: Record<string, HostTensor> = {};
-        for (const n of which) bind[n] = inputs[names.indexOf(n)];
+        for (const n of which) bind[n] = tensorAt(names.indexOf(n)) as HostTensor;
         bound = which;
-        return fromOnnx(spec.model, { fileName: `${spec.name}/model.onnx`, bindInputs: bind });
+        return fromOnnx(spec.model, {
+          fileName: `${spec.name}/model.onnx`,
+          bindInputs: bind,
+          sequenceInputs,
+        });
       };
       try {
         mod = attempt(nonFloat);
       } catch (e2) {
         if (!isKilnError(e2, OnnxErrorCodes.ONNX_DYNAMIC)) throw e2;
-        mod = attempt(names);
+        mod = attempt(names.filter((_, i) => tensorAt(i)));
       }
     }
   } catch (e) {
@@ -220,7 +297,8 @@ export function runCase(spec: CaseSpec): CaseResult {
   if (cache) {
     const h = createHash('sha256').update(cache.codeHash).update(readFileSync(spec.model));
     for (const n of bound ?? [])
-      h.update(n).update(JSON.stringify(Array.from(inputs[names.indexOf(n)].data)));
+      h.update(n).update(JSON.stringify(Array.from((inputs[names.indexOf(n)] as HostTensor).data)));
+    h.update(JSON.stringify(sequenceInputs));
     cacheFile = join(cache.dir, `${h.digest('hex').slice(0, 32)}.kiln`);
     if (existsSync(cacheFile)) artifact = readFileSync(cacheFile);
   }
@@ -243,12 +321,15 @@ export function runCase(spec: CaseSpec): CaseResult {
       bound,
     });
   }
-  let outs: Tensor[];
+  let outs: Value[];
   let exe: ReturnType<ReturnType<typeof createRuntime>['load']> | undefined;
   try {
     exe = createRuntime().load(artifact);
     const sanitized = names.map(sanitizeName);
-    const args = paramNames.map((p) => toTensor(inputs[sanitized.indexOf(p)]));
+    const args = paramNames.map((p) => {
+      const v = inputs[sanitized.indexOf(p)];
+      return Array.isArray(v) ? v.map(toTensor) : toTensor(v);
+    });
     outs = outputsOf(exe.call('main', ...args), outputs.length);
   } catch (e) {
     return done({
@@ -268,8 +349,8 @@ export function runCase(spec: CaseSpec): CaseResult {
 }
 
 function compareAll(
-  outs: Tensor[],
-  outputs: HostTensor[],
+  outs: Value[],
+  outputs: TestValue[],
   done: (r: Omit<CaseResult, 'name' | 'suite' | 'ms'>) => CaseResult,
   bound: string[] | undefined,
 ): CaseResult {
@@ -282,7 +363,7 @@ function compareAll(
       bound,
     });
   for (let i = 0; i < outputs.length; i++) {
-    const err = compare(outs[i], outputs[i], i);
+    const err = compareValue(outs[i], outputs[i], i);
     if (err) return done({ pass: false, stage: 'compare', code: 'MISMATCH', reason: err, bound });
   }
   return done({ pass: true, bound });

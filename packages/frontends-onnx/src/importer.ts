@@ -17,6 +17,7 @@ import {
   relaxVar,
   tensorSInfo,
   tuple,
+  tupleSInfo,
 } from '@kiln/relax';
 import type { NodeContext, OnnxValue } from './context.js';
 import { exprOf, exprValue, hostValue } from './context.js';
@@ -41,6 +42,11 @@ export interface FromOnnxOptions {
    * `main`). Useful when an input determines a shape, which Kiln needs statically.
    */
   bindInputs?: Readonly<Record<string, HostTensor>>;
+  /**
+   * The element shapes of sequence-typed graph inputs (numbers static, strings symbolic):
+   * a sequence is passed as a tuple, so its length must be known at compile time.
+   */
+  sequenceInputs?: Readonly<Record<string, readonly (readonly (number | string)[])[]>>;
   /** Name used in messages when `src` is bytes. */
   fileName?: string;
   /** Operator registry for StructInfo inference (default: the built-in operators). */
@@ -165,8 +171,32 @@ class Importer {
       | {
           tensorType?: TensorTypeProto | null;
           optionalType?: { elemType?: { tensorType?: TensorTypeProto | null } | null } | null;
+          sequenceType?: { elemType?: { tensorType?: TensorTypeProto | null } | null } | null;
         }
       | undefined;
+    const seqOf = ty?.sequenceType?.elemType?.tensorType;
+    if (seqOf) {
+      // A sequence is a tuple: its length and element shapes must be given.
+      const shapes = this.opts.sequenceInputs?.[name];
+      if (!shapes)
+        throw new KilnError(
+          OnnxErrorCodes.ONNX_DYNAMIC,
+          `${this.file}: graph input '${name}' is a sequence: its element shapes must be given (sequenceInputs)`,
+          { details: { input: name } },
+        );
+      const edt = kilnDType(seqOf.elemType ?? 0, `graph input '${name}'`);
+      return relaxVar(
+        sanitizeName(name),
+        tupleSInfo(
+          shapes.map((s) =>
+            tensorSInfo(
+              s.map((d) => (typeof d === 'number' ? dimConst(d) : this.symDim(d))),
+              edt,
+            ),
+          ),
+        ),
+      );
+    }
     // An optional tensor input becomes a tensor parameter: Kiln has no "none" value at run
     // time, so the caller always passes the tensor (OptionalHasElement on it is true).
     const tt = ty?.tensorType ?? ty?.optionalType?.elemType?.tensorType;
@@ -519,10 +549,32 @@ export function fromOnnx(src: Uint8Array | string, opts: FromOnnxOptions = {}): 
   return new Importer(model, file, opts, baseDir, opts.converters ?? DEFAULT_CONVERTERS).build();
 }
 
+/** The graph outputs of a model: name and kind of value (tensor, sequence, optional, other). */
+export function onnxOutputs(src: Uint8Array | string): { name: string; kind: string }[] {
+  const bytes = typeof src === 'string' ? readFileSync(src) : src;
+  const model = decodeModel(bytes, typeof src === 'string' ? basename(src) : '<bytes>');
+  return (model.graph?.output ?? []).map((o) => {
+    const ty = o.type as
+      | { tensorType?: unknown; sequenceType?: unknown; optionalType?: unknown }
+      | null
+      | undefined;
+    return {
+      name: o.name ?? '',
+      kind: ty?.tensorType
+        ? 'tensor'
+        : ty?.sequenceType
+          ? 'sequence'
+          : ty?.optionalType
+            ? 'optional'
+            : 'other',
+    };
+  });
+}
+
 /** The graph inputs of a model that are not initializers (name, dtype, dims as written). */
 export function onnxInputs(
   src: Uint8Array | string,
-): { name: string; dtype: string; shape: (number | string)[] }[] {
+): { name: string; kind: string; dtype: string; shape: (number | string)[] }[] {
   const bytes = typeof src === 'string' ? readFileSync(src) : src;
   const model = decodeModel(bytes, typeof src === 'string' ? basename(src) : '<bytes>');
   const inits = new Set((model.graph?.initializer ?? []).map((t) => t.name));
@@ -530,8 +582,10 @@ export function onnxInputs(
     .filter((i) => !inits.has(i.name))
     .map((i) => {
       const tt = i.type?.tensorType;
+      const ty = i.type as { sequenceType?: unknown; optionalType?: unknown } | null | undefined;
       return {
         name: i.name ?? '',
+        kind: tt ? 'tensor' : ty?.sequenceType ? 'sequence' : ty?.optionalType ? 'optional' : 'other',
         dtype: tt ? kilnDType(tt.elemType ?? 0, `graph input '${i.name}'`) : 'unknown',
         shape: (tt?.shape?.dim ?? []).map((d) => (d.dimParam ? d.dimParam : toNum(d.dimValue as number))),
       };

@@ -1,9 +1,13 @@
 // Sequence operators, imported as Relax tuples with static positions.
+import { compileModule } from '@kiln/cli';
 import { isKilnError } from '@kiln/ir-core';
+import type { Tensor, Value } from '@kiln/runtime';
+import { createRuntime } from '@kiln/runtime';
 import { describe, expect, it } from 'vitest';
 import { hostTensor } from '../host.js';
 import { fromOnnx } from '../importer.js';
-import { buildModel, compileAndLoad } from '../testing.test-util.js';
+import { onnx } from '../proto.js';
+import { buildModel, compileAndLoad, toRuntime } from '../testing.test-util.js';
 
 const ints = (vals: number[]) => hostTensor('int64', [], vals);
 const x = (k: number) => Array.from({ length: 6 }, (_, i) => k * 10 + i);
@@ -70,5 +74,98 @@ describe('sequence operators', () => {
     }
     expect(isKilnError(err) && err.code).toBe('ONNX_DYNAMIC');
     expect((err as Error).message).toMatch(/pick/);
+  });
+});
+
+describe('sequence graph inputs and outputs, SequenceMap', () => {
+  // A model with a sequence input `s` (float32 elements) and sequence outputs.
+  function seqModel(nodes: object[], outputs: { name: string; seq: boolean }[], opset = 17) {
+    const seqType = { sequenceType: { elemType: { tensorType: { elemType: 1 } } } };
+    const tensorType = { tensorType: { elemType: 1 } };
+    return onnx.ModelProto.encode(
+      onnx.ModelProto.fromObject({
+        irVersion: 8,
+        opsetImport: [{ domain: '', version: opset }],
+        graph: {
+          name: 'g',
+          node: nodes,
+          input: [
+            { name: 's', type: seqType },
+            { name: 'b', type: { tensorType: { elemType: 1, shape: { dim: [{ dimValue: 1 }] } } } },
+          ],
+          output: outputs.map((o) => ({ name: o.name, type: o.seq ? seqType : tensorType })),
+        },
+      }),
+    ).finish();
+  }
+  function run(bytes: Uint8Array, seqShapes: number[][], seq: number[][], b: number) {
+    const mod = fromOnnx(bytes, { sequenceInputs: { s: seqShapes } });
+    const exe = createRuntime().load(compileModule(mod).artifact);
+    const r = exe.call(
+      'main',
+      seq.map((d, k) => toRuntime(hostTensor('float32', seqShapes[k], d))),
+      toRuntime(hostTensor('float32', [1], [b])),
+    ) as Value;
+    const flat = (v: Value): unknown =>
+      Array.isArray(v)
+        ? v.map(flat)
+        : Array.from((v as Tensor).contiguous().toTypedArray() as ArrayLike<number | bigint>, Number);
+    return flat(r);
+  }
+
+  it('a sequence input is a tuple of the given element shapes; SequenceInsert returns a sequence', () => {
+    const bytes = seqModel(
+      [
+        { opType: 'SequenceInsert', input: ['s', 'b'], output: ['t'] },
+        { opType: 'SequenceLength', input: ['t'], output: ['n'] },
+      ],
+      [
+        { name: 't', seq: true },
+        { name: 'n', seq: false },
+      ],
+    );
+    expect(
+      run(
+        bytes,
+        [[2], [3]],
+        [
+          [1, 2],
+          [3, 4, 5],
+        ],
+        7,
+      ),
+    ).toEqual([[[1, 2], [3, 4, 5], [7]], [3]]);
+  });
+
+  it('SequenceMap applies the body to each element, with the tensor input as is', () => {
+    const body = {
+      name: 'body',
+      node: [{ opType: 'Add', input: ['x', 'y'], output: ['z'] }],
+      input: [{ name: 'x' }, { name: 'y' }],
+      output: [{ name: 'z' }],
+    };
+    const bytes = seqModel(
+      [
+        {
+          opType: 'SequenceMap',
+          input: ['s', 'b'],
+          output: ['t'],
+          attribute: [{ name: 'body', type: 5, g: body }],
+        },
+      ],
+      [{ name: 't', seq: true }],
+    );
+    expect(run(bytes, [[2], [1]], [[1, 2], [3]], 10)).toEqual([[11, 12], [13]]);
+  });
+
+  it('without the element shapes, a sequence input is ONNX_DYNAMIC', () => {
+    const bytes = seqModel([{ opType: 'Identity', input: ['s'], output: ['t'] }], [{ name: 't', seq: true }]);
+    let code: string | undefined;
+    try {
+      fromOnnx(bytes);
+    } catch (e) {
+      code = isKilnError(e) ? e.code : undefined;
+    }
+    expect(code).toBe('ONNX_DYNAMIC');
   });
 });

@@ -83,7 +83,34 @@ function concatFromSequence(ctx: NodeContext): OnnxValue {
   return exprValue(parts.length === 1 ? parts[0] : em(ctx, op.concat(parts, axis)));
 }
 
+/**
+ * SequenceMap: the body runs once per element (unrolled), on the i-th element of every
+ * sequence input and on the tensor inputs as they are; each body output collects into a
+ * sequence.
+ */
+function sequenceMap(ctx: NodeContext): OnnxValue[] {
+  const body = ctx.graph('body') ?? ctx.fail(OnnxErrorCodes.ONNX_INVALID, 'SequenceMap needs a body graph');
+  const ins = Array.from({ length: ctx.numInputs }, (_, i) => ctx.req(i));
+  const isSeq = (v: OnnxValue) => v.kind === 'expr' && v.expr.structInfo?.kind === 'relax.TupleStructInfo';
+  const seqs = ins.map((v) => (isSeq(v) ? items(ctx, v) : undefined));
+  const n = (seqs[0] ?? ctx.fail(OnnxErrorCodes.ONNX_INVALID, 'input 0 of SequenceMap is not a sequence'))
+    .length;
+  for (const s of seqs)
+    if (s && s.length !== n)
+      ctx.fail(OnnxErrorCodes.ONNX_INVALID, `the sequences have different lengths (${n}, ${s.length})`);
+  const outs: Expr[][] = Array.from({ length: body.output?.length ?? 0 }, () => []);
+  for (let i = 0; i < n; i++) {
+    const r = ctx.subgraph(
+      body,
+      ins.map((v, k) => (seqs[k] ? exprValue((seqs[k] as Expr[])[i]) : v)),
+    );
+    r.forEach((v, k) => outs[k].push(exprOf(ctx, v)));
+  }
+  return outs.map((es) => seq(ctx, es));
+}
+
 export const SEQUENCE_CONVERTERS: ConverterDef[] = [
+  conv('SequenceMap', 17, sequenceMap),
   conv('SequenceEmpty', 11, (ctx) => seq(ctx, [])),
   conv('SequenceConstruct', 11, (ctx) =>
     seq(
