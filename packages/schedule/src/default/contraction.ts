@@ -227,7 +227,9 @@ export function scheduleContraction(
     const rows = outer.slice(at).filter((l) => !unitRed.includes(l));
     const region = rows.reduce((a, l) => a * (constExtent(sch.get(l).extent) ?? Number.POSITIVE_INFINITY), 1);
     const bytes = region * plan.mr * (plan.nb ?? 1) * plan.nrVectors * plan.lanes * 4;
-    if (rows.length > 0 && bytes <= ROWS_OUTSIDE_BYTES) {
+    // Only the loops above the chunk loop can run in parallel: keep enough of them.
+    const parallelWork = outer.slice(0, at).reduce((a, l) => a * (constExtent(sch.get(l).extent) ?? 1), 1);
+    if (rows.length > 0 && bytes <= ROWS_OUTSIDE_BYTES && (threads <= 1 || parallelWork >= threads * 4)) {
       above = outer.slice(0, at);
       below = outer.slice(at);
     }
