@@ -298,8 +298,8 @@ describe('VM: per-kernel profile', () => {
     exe.setProfiling(false);
     expect(exe.kernelProfile()).toEqual([]);
     // Profiling does not change results.
-    expect(Array.from((exe.call('main', x) as Tensor).toTypedArray())).toEqual(
-      Array.from(before.toTypedArray()),
+    expect(Array.from((exe.call('main', x) as Tensor).toTypedArray() as Float32Array)).toEqual(
+      Array.from(before.toTypedArray() as Float32Array),
     );
   });
 });
