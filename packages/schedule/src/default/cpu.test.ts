@@ -427,7 +427,8 @@ describe('defaultCPUSchedule', () => {
       'Y',
     );
     const fn = createPrimFunc([X, W, B, R, Y]);
-    const s = defaultCPUSchedule(fn, AVX512);
+    // One thread: nothing limits the loops above the chunk loop.
+    const s = defaultCPUSchedule(fn, { ...AVX512, numThreads: 1 });
     // Register tile: 7 rows (the map's width) x 2 output-channel blocks x 16 lanes.
     expect(kinds(s, 'unrolled').map(extentOf).sort()).toEqual([2, 7]);
     // The accumulators of a whole column block (2 x 7 x 7 x 16) live inside its loop.
@@ -435,6 +436,27 @@ describe('defaultCPUSchedule', () => {
     // The input-channel chunk loop sits above the output-row loop.
     const order = loops(s.body).map((l) => l.loopVar.name);
     expect(order.indexOf('ic_o')).toBeLessThan(order.indexOf('h'));
+    // Two threads: the 2 column-block iterations above the chunk loop would leave a
+    // thread idle, so the chunk loop stays inside the rows, which run in parallel.
+    const s2 = defaultCPUSchedule(fn, AVX512);
+    const order2 = loops(s2.body).map((l) => l.loopVar.name);
+    expect(order2.findIndex((n) => n.startsWith('ic_o'))).toBeGreaterThan(
+      order2.findIndex((n) => n.includes('h')),
+    );
+    expect(kinds(s2, 'parallel').some((l) => extentOf(l) >= 8)).toBe(true);
+    checkInterpreter(
+      fn,
+      s2,
+      [
+        [1, 2, 7, 7, 16],
+        [4, 2, 3, 3, 16, 16],
+        [1, 4, 1, 1, 16],
+        [1, 4, 7, 7, 16],
+        [1, 4, 7, 7, 16],
+      ],
+      1,
+      1e-4,
+    );
     const { ins, want } = checkInterpreter(
       fn,
       s,
