@@ -2,9 +2,9 @@
 
 export * from './arith/index.js';
 export * from './dtype.js';
-export * from './minifloat.js';
 export * from './errors.js';
 export * from './expr.js';
+export * from './minifloat.js';
 export * from './module.js';
 export * from './node.js';
 export * from './pass/index.js';
