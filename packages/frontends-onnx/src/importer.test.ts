@@ -264,10 +264,17 @@ describe('optional graph inputs', () => {
     );
     expect(sinfoToString(fn.params[0].structInfo as TensorStructInfo)).toBe('R.Tensor((4,), "float32")');
   });
-  it('an optional sequence input is refused', () => {
+  it('an optional sequence input is a sequence (a tuple of the given element shapes)', () => {
     const seqOf = { sequenceType: { elemType: { tensorType: { elemType: 1 } } } };
-    expect(codeOf(() => fromOnnx(model({ optionalType: { elemType: seqOf } })))).toBe(
-      OnnxErrorCodes.ONNX_INVALID,
+    const bytes = model({ optionalType: { elemType: seqOf } });
+    expect(codeOf(() => fromOnnx(bytes))).toBe(OnnxErrorCodes.ONNX_DYNAMIC);
+    const fn = mainOf(fromOnnx(bytes, { sequenceInputs: { o: [[2], [3, 'n']] } }));
+    expect(sinfoToString(fn.params[0].structInfo)).toBe(
+      'R.Tuple(R.Tensor((2,), "float32"), R.Tensor((3, n), "float32"))',
     );
+  });
+  it('a map input is refused', () => {
+    const mapOf = { mapType: { keyType: 7, valueType: { tensorType: { elemType: 1 } } } };
+    expect(codeOf(() => fromOnnx(model(mapOf)))).toBe(OnnxErrorCodes.ONNX_INVALID);
   });
 });

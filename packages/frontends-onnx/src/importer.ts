@@ -170,11 +170,17 @@ class Importer {
     const ty = vi.type as
       | {
           tensorType?: TensorTypeProto | null;
-          optionalType?: { elemType?: { tensorType?: TensorTypeProto | null } | null } | null;
+          optionalType?: {
+            elemType?: {
+              tensorType?: TensorTypeProto | null;
+              sequenceType?: { elemType?: { tensorType?: TensorTypeProto | null } | null } | null;
+            } | null;
+          } | null;
           sequenceType?: { elemType?: { tensorType?: TensorTypeProto | null } | null } | null;
         }
       | undefined;
-    const seqOf = ty?.sequenceType?.elemType?.tensorType;
+    // (An optional sequence is taken as present, like an optional tensor below.)
+    const seqOf = (ty?.sequenceType ?? ty?.optionalType?.elemType?.sequenceType)?.elemType?.tensorType;
     if (seqOf) {
       // A sequence is a tuple: its length and element shapes must be given.
       const shapes = this.opts.sequenceInputs?.[name];
@@ -549,26 +555,26 @@ export function fromOnnx(src: Uint8Array | string, opts: FromOnnxOptions = {}): 
   return new Importer(model, file, opts, baseDir, opts.converters ?? DEFAULT_CONVERTERS).build();
 }
 
-/** The graph outputs of a model: name and kind of value (tensor, sequence, optional, other). */
+/** tensor, sequence (also an optional sequence, taken as present), optional (of a tensor) or other. */
+function valueKind(type: unknown): string {
+  const ty = type as
+    | {
+        tensorType?: unknown;
+        sequenceType?: unknown;
+        optionalType?: { elemType?: { sequenceType?: unknown } };
+      }
+    | null
+    | undefined;
+  if (ty?.tensorType) return 'tensor';
+  if (ty?.sequenceType || ty?.optionalType?.elemType?.sequenceType) return 'sequence';
+  return ty?.optionalType ? 'optional' : 'other';
+}
+
+/** The graph outputs of a model: name and kind of value (see valueKind). */
 export function onnxOutputs(src: Uint8Array | string): { name: string; kind: string }[] {
   const bytes = typeof src === 'string' ? readFileSync(src) : src;
   const model = decodeModel(bytes, typeof src === 'string' ? basename(src) : '<bytes>');
-  return (model.graph?.output ?? []).map((o) => {
-    const ty = o.type as
-      | { tensorType?: unknown; sequenceType?: unknown; optionalType?: unknown }
-      | null
-      | undefined;
-    return {
-      name: o.name ?? '',
-      kind: ty?.tensorType
-        ? 'tensor'
-        : ty?.sequenceType
-          ? 'sequence'
-          : ty?.optionalType
-            ? 'optional'
-            : 'other',
-    };
-  });
+  return (model.graph?.output ?? []).map((o) => ({ name: o.name ?? '', kind: valueKind(o.type) }));
 }
 
 /** The graph inputs of a model that are not initializers (name, dtype, dims as written). */
@@ -582,10 +588,9 @@ export function onnxInputs(
     .filter((i) => !inits.has(i.name))
     .map((i) => {
       const tt = i.type?.tensorType;
-      const ty = i.type as { sequenceType?: unknown; optionalType?: unknown } | null | undefined;
       return {
         name: i.name ?? '',
-        kind: tt ? 'tensor' : ty?.sequenceType ? 'sequence' : ty?.optionalType ? 'optional' : 'other',
+        kind: valueKind(i.type),
         dtype: tt ? kilnDType(tt.elemType ?? 0, `graph input '${i.name}'`) : 'unknown',
         shape: (tt?.shape?.dim ?? []).map((d) => (d.dimParam ? d.dimParam : toNum(d.dimValue as number))),
       };
