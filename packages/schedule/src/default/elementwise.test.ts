@@ -50,7 +50,7 @@ describe('defaultCPUSchedule: elementwise rule', () => {
     const X = placeholder([24, 96], 'float32', 'X');
     const Y = compute(
       [24, 96],
-      (i, j) => mul(mul(X.at(i, j), add(call('float32', 'erf', [div(X.at(i, j), 1.4142135)]), 1)), 0.5),
+      (i, j) => mul(mul(X.at(i, j), add(call('float32', 'erf', [div(X.at(i, j), Math.SQRT2)]), 1)), 0.5),
       'Y',
     );
     const fn = createPrimFunc([X, Y]);
