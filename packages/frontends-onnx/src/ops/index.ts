@@ -6,6 +6,7 @@ import { ELEMENTWISE_CONVERTERS } from './elementwise.js';
 import { EXTRA_CONVERTERS } from './extra.js';
 import { FLEX_ATTENTION_CONVERTERS } from './flex_attention.js';
 import { MISC_CONVERTERS } from './misc.js';
+import { ML_CONVERTERS } from './ml.js';
 import { NN_CONVERTERS } from './nn.js';
 import { QUANT_CONVERTERS } from './quant.js';
 import { REDUCE_CONVERTERS } from './reduce.js';
@@ -33,6 +34,7 @@ export function createConverterTable(): ConverterTable {
     ...FLEX_ATTENTION_CONVERTERS,
     ...SEQUENCE_CONVERTERS,
     ...TFIDF_CONVERTERS,
+    ...ML_CONVERTERS,
   );
 }
 export const DEFAULT_CONVERTERS: ConverterTable = createConverterTable();
