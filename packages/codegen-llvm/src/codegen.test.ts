@@ -1,9 +1,11 @@
 import {
   add,
+  broadcast,
   buffer,
   bufferLoad,
   call,
   cast,
+  div,
   floatImm,
   floordiv,
   floormod,
@@ -242,6 +244,22 @@ describe.runIf(hostOk)('codegen-llvm on lowered TIR', () => {
       const hv = e === 0 ? sign * 2 ** -14 * (f / 1024) : sign * 2 ** (e - 15) * (1 + f / 1024);
       expect(Math.abs(hv - v * 3)).toBeLessThan(Math.abs(v * 3) * 1e-3 + 1e-4);
     }
+  });
+
+  it('divides floats exactly: floor(k*c / c) is k (a reciprocal multiply gives k - 1 for c = 41)', () => {
+    const n = 64;
+    const X = buffer('X', 'float32', [n]);
+    const Y = buffer('Y', 'float32', [n]);
+    const i = loopVar('i');
+    const idx = ramp(mul(i, 8), 1, 8);
+    const q = call('float32x8', 'floor', [div(bufferLoad(X, [idx]), broadcast(floatImm(41, 'float32'), 8))]);
+    const fn = primFunc([X, Y], forLoop(i, 0, n / 8, bufferStore(Y, q, [idx])));
+    const { kernels, close } = loadLibrary(buildCPU([{ symbol: 'fdivk', fn }], target));
+    closers.push(close);
+    const xs = Float32Array.from({ length: n }, (_, k) => (k + 1) * 41);
+    const ys = new Float32Array(n);
+    kernels.fdivk(xs, ys);
+    ys.forEach((v, k) => expect(v).toBe(k + 1));
   });
 
   it('survives an integer division by zero (no trap), dividing correctly elsewhere', () => {

@@ -296,10 +296,9 @@ class FunctionCodegen {
         case 'Mul':
           return this.fb.emit(ty, `fmul ${fl} ${ty} ${a.ref}, ${b.ref}`);
         case 'Div':
-          // arcp: a division by a loop-invariant value (GELU's x / sqrt(2), softmax's
-          // e / sum) becomes one reciprocal outside the loop and a multiply per element
-          // (within 1 ulp of the quotient).
-          return this.fb.emit(ty, `fdiv arcp ${ty} ${a.ref}, ${b.ref}`);
+          // Exact (no arcp): x * (1/c) can land an ulp below an integer quotient, and a
+          // floor of it (float Mod, resize coordinates) would then be off by one.
+          return this.fb.emit(ty, `fdiv ${ty} ${a.ref}, ${b.ref}`);
         case 'Mod':
           return this.fb.emit(ty, `frem ${ty} ${a.ref}, ${b.ref}`);
         case 'FloorDiv': {
