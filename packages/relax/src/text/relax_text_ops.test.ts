@@ -90,6 +90,29 @@ const CASES: Case[] = [
     (m) => op.add(op.zerosLike(m), op.full([n, 8], constant([2], [], 'float32'))),
   ],
   ['gather_elements', () => [mat(), idx()], (m, i) => op.gatherElements(m, i, 1)],
+  [
+    'resize2d (scales, roi, antialias) / expm1',
+    () => [img()],
+    (x) =>
+      op.expm1(
+        op.resize2d(x, [3, 5], {
+          method: 'cubic',
+          coordinateTransformationMode: 'tf_crop_and_resize',
+          scales: [0.75, 1.25],
+          roi: [0.1, 0, 0.9, 1],
+          antialias: true,
+          extrapolationValue: 0.5,
+        }),
+      ),
+  ],
+  [
+    'conv3d_transpose',
+    () => [
+      relaxVar('v', tensorSInfo([1, 2, 3, 4, 5], 'float32')),
+      relaxVar('w', tensorSInfo([2, 3, 2, 2, 2], 'float32')),
+    ],
+    (v, w) => op.conv3dTranspose(v, w, { strides: [2, 1, 2] }),
+  ],
 ];
 
 function roundTrip(mod: IRModule): void {
