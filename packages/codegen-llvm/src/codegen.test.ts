@@ -246,6 +246,54 @@ describe.runIf(hostOk)('codegen-llvm on lowered TIR', () => {
     }
   });
 
+  it('rounds every float16 / bfloat16 operation to its type (not only at stores)', () => {
+    // (a + b) - b in one expression: with a float register kept unrounded the result
+    // would be a; rounded to 16 bits after the add it loses a's low bits, as IEEE does.
+    const n = 8;
+    const toBits = (v: number, bf: boolean) => {
+      const f = new Float32Array([v]);
+      const u = new Uint32Array(f.buffer)[0];
+      if (bf) return (u + 0x7fff + ((u >> 16) & 1)) >>> 16;
+      throw new Error('only bfloat16 here');
+    };
+    const fromBits = (b: number, bf: boolean) => {
+      if (bf) return new Float32Array(new Uint32Array([b << 16]).buffer)[0];
+      const e = (b >> 10) & 31;
+      const f = b & 1023;
+      const sign = b >> 15 ? -1 : 1;
+      return e === 0 ? sign * 2 ** -14 * (f / 1024) : sign * 2 ** (e - 15) * (1 + f / 1024);
+    };
+    for (const dt of ['float16', 'bfloat16'] as const) {
+      const bf = dt === 'bfloat16';
+      const A = buffer('A', dt, [n]);
+      const B = buffer('B', dt, [n]);
+      const C = buffer('C', dt, [n]);
+      const i = loopVar('i');
+      const a = bufferLoad(A, [i]);
+      const b = bufferLoad(B, [i]);
+      const fn = primFunc([A, B, C], forLoop(i, 0, n, bufferStore(C, sub(add(a, b), b), [i])));
+      const lib = buildCPU([{ symbol: `round_${dt}`, fn }], target);
+      const { kernels, close } = loadLibrary(lib);
+      closers.push(close);
+      // a = 0.25 + one ulp; a + b is within half a spacing of b (2 at 256 in bfloat16,
+      // 1 at 1024 in float16), so it rounds to b
+      const av = bf ? 0.25 + 2 ** -9 : 0.25 + 2 ** -12;
+      const bv = bf ? 256 : 1024;
+      const half = (v: number) => {
+        if (bf) return toBits(v, true);
+        // float16 bits of the exact values used here
+        const e = Math.floor(Math.log2(Math.abs(v)));
+        return ((e + 15) << 10) | Math.round((v / 2 ** e - 1) * 1024);
+      };
+      const as = new Uint16Array(n).fill(half(av));
+      const bs = new Uint16Array(n).fill(half(bv));
+      const cs = new Uint16Array(n);
+      kernels[`round_${dt}`](as, bs, cs);
+      // IEEE in the 16-bit type: (a + b) rounds to b, minus b is 0 (unrounded it would be a).
+      for (const c of cs) expect(fromBits(c, bf)).toBe(0);
+    }
+  });
+
   it('divides floats exactly: floor(k*c / c) is k (a reciprocal multiply gives k - 1 for c = 41)', () => {
     const n = 64;
     const X = buffer('X', 'float32', [n]);
