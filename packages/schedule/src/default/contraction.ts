@@ -227,9 +227,11 @@ export function scheduleContraction(
     const rows = outer.slice(at).filter((l) => !unitRed.includes(l));
     const region = rows.reduce((a, l) => a * (constExtent(sch.get(l).extent) ?? Number.POSITIVE_INFINITY), 1);
     const bytes = region * plan.mr * (plan.nb ?? 1) * plan.nrVectors * plan.lanes * 4;
-    // Only the loops above the chunk loop can run in parallel: keep enough of them.
+    // Only the loops above the chunk loop can run in parallel: keep two iterations per
+    // thread (a 7x7 map with 5 column blocks still runs 3:2, where streaming its weights
+    // from L2 for every row kept it from scaling at all).
     const parallelWork = outer.slice(0, at).reduce((a, l) => a * (constExtent(sch.get(l).extent) ?? 1), 1);
-    if (rows.length > 0 && bytes <= ROWS_OUTSIDE_BYTES && (threads <= 1 || parallelWork >= threads * 4)) {
+    if (rows.length > 0 && bytes <= ROWS_OUTSIDE_BYTES && (threads <= 1 || parallelWork >= threads * 2)) {
       above = outer.slice(0, at);
       below = outer.slice(at);
     }
