@@ -222,7 +222,9 @@ export function scheduleContraction(
   // stage: 9.4 MB of weights, more than L2).
   let above = outer;
   let below: LoopRV[] = [];
-  if (b0 && red.length > 1) {
+  // The chunk loop is the first reduction axis (input-channel blocks), not a kernel
+  // window axis (the first conv's 3 input channels are a single block).
+  if (b0 && red.length > 1 && red[0] === allRed[0]) {
     const at = outer.indexOf(b0) + 1;
     const rows = outer.slice(at).filter((l) => !unitRed.includes(l));
     const region = rows.reduce((a, l) => a * (constExtent(sch.get(l).extent) ?? Number.POSITIVE_INFINITY), 1);
@@ -234,6 +236,20 @@ export function scheduleContraction(
     if (rows.length > 0 && bytes <= ROWS_OUTSIDE_BYTES && (threads <= 1 || parallelWork >= threads * 2)) {
       above = outer.slice(0, at);
       below = outer.slice(at);
+    } else if (rows.length > 0 && bytes > ROWS_OUTSIDE_BYTES) {
+      // A larger map: the same for bands of output rows (a divisor of the first row
+      // loop), the bands running in parallel too.
+      const first = rows[0];
+      const e = constExtent(sch.get(first).extent);
+      const perRow = e === undefined ? Number.POSITIVE_INFINITY : bytes / e;
+      let band = Math.floor(ROWS_OUTSIDE_BYTES / perRow);
+      if (e !== undefined) while (band > 1 && e % band !== 0) band--;
+      if (e !== undefined && band >= 1 && band < e) {
+        const [r0, r1] = sch.split(first, [undefined, band]);
+        const i = outer.indexOf(first);
+        above = [...outer.slice(0, at), r0];
+        below = [...outer.slice(at, i), r1, ...outer.slice(i + 1)];
+      }
     }
   }
   const chunk = below.length > 0 ? [red[0]] : [];

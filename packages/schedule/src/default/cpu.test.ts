@@ -474,6 +474,52 @@ describe('defaultCPUSchedule', () => {
     if (hasAVX512) checkNative(s, ins, want, AVX512.features, 1e-4);
   });
 
+  it('runs the input-channel chunks above bands of output rows on a larger map', () => {
+    // 16x16 map, 2 input-channel blocks, 4 output-channel blocks: the accumulators of
+    // the whole map (64 KiB) exceed the limit, bands of 8 rows (32 KiB) do not.
+    const X = placeholder([1, 2, 18, 18, 16], 'float32', 'X');
+    const W = placeholder([4, 2, 3, 3, 16, 16], 'float32', 'W');
+    const io = reduceAxis([0, 2], 'ic_o');
+    const ii = reduceAxis([0, 16], 'ic_i');
+    const ry = reduceAxis([0, 3], 'ry');
+    const rx = reduceAxis([0, 3], 'rx');
+    const C = compute(
+      [1, 4, 16, 16, 16],
+      (n, oo, h, w, oi) =>
+        sum(mul(X.at(n, io, add(h, ry), add(w, rx), ii), W.at(oo, io, ry, rx, ii, oi)), [io, ry, rx, ii]),
+      'C',
+    );
+    const Y = compute(
+      [1, 4, 16, 16, 16],
+      (n, oo, h, w, oi) => max(C.at(n, oo, h, w, oi), constant(0, 'float32')),
+      'Y',
+    );
+    const fn = createPrimFunc([X, W, Y]);
+    for (const numThreads of [1, 2]) {
+      const s = defaultCPUSchedule(fn, { ...AVX512, numThreads });
+      expect(allocs(s)).toEqual(['C_tile:4,8,16,16']);
+      const order = loops(s.body).map((l) => l.loopVar.name);
+      const chunk = order.findIndex((n) => n.startsWith('ic_o'));
+      // (with 2 threads the band loop is fused into the parallel loop above)
+      const band = order.findIndex((n) => n === 'h_0' || n.endsWith('_h_0_fused'));
+      expect(band).toBeGreaterThanOrEqual(0);
+      expect(band).toBeLessThan(chunk);
+      expect(order.indexOf('h_1')).toBeGreaterThan(chunk);
+      const { ins, want } = checkInterpreter(
+        fn,
+        s,
+        [
+          [1, 2, 18, 18, 16],
+          [4, 2, 3, 3, 16, 16],
+          [1, 4, 16, 16, 16],
+        ],
+        1,
+        1e-4,
+      );
+      if (hasAVX512) checkNative(s, ins, want, AVX512.features, 1e-4);
+    }
+  });
+
   it('register-blocks a 1x1 convolution in NCHW16c (extent-1 kernel loops)', () => {
     const X = placeholder([1, 2, 7, 7, 16], 'float32', 'X');
     const W = placeholder([3, 2, 1, 1, 16, 16], 'float32', 'W');
