@@ -222,8 +222,10 @@ export function runCase(spec: CaseSpec): CaseResult {
     return done({ pass: false, stage: 'data', reason: spec.unsupported, code: 'TEST_DATA' });
   let inputs: TestValue[];
   let outputs: TestValue[];
-  const graphIns = onnxInputs(spec.model);
+  let graphIns: ReturnType<typeof onnxInputs> = [];
   try {
+    // (inside the try: a graph input of an unsupported element type is a data failure)
+    graphIns = onnxInputs(spec.model);
     if (spec.dataDir) {
       inputs = listPb(spec.dataDir, 'input_').map((f, k) =>
         graphIns[k]?.kind === 'sequence'
