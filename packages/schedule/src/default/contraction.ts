@@ -27,6 +27,11 @@ export interface ContractionPlan {
    */
   readonly blockVar?: Var;
   readonly nb?: number;
+  /**
+   * Every operand reads the vector axis (a depthwise convolution): no operand is reused
+   * across rows, so the block streams its inputs once, bound by memory rather than FMAs.
+   */
+  readonly streaming?: boolean;
 }
 
 /**
@@ -72,6 +77,7 @@ export function planContraction(
   // No such axis (a depthwise convolution reads its input and weights at every output
   // channel): rows along the innermost other spatial axis still keep one accumulator per
   // row in registers, each row with its own input vector and the weight vectors shared.
+  const streaming = !rowVar;
   if (!rowVar) {
     for (let i = spatial.length - 2; i >= 0; i--) {
       const ext = constExtent(ivOf(spatial[i]).dom.extent);
@@ -139,6 +145,7 @@ export function planContraction(
         nrVectors: best.nr,
         mr: best.mr,
         ...(best.nb > 1 ? { blockVar, nb: best.nb } : {}),
+        ...(streaming ? { streaming } : {}),
       };
       pickScore = score;
     }
@@ -159,6 +166,10 @@ export function scheduleContraction(
   threads: number,
 ): BlockRV | undefined {
   const r = sch.getRealize(blockRV);
+  const multiplyAdds = r.block.iterVars.reduce(
+    (a, iv) => a * (constExtent(iv.dom.extent) ?? Number.POSITIVE_INFINITY),
+    1,
+  );
   const loops = sch.getLoops(blockRV);
   const loopOfVar = new Map<Var, LoopRV>();
   r.block.iterVars.forEach((iv, i) => {
@@ -264,9 +275,18 @@ export function scheduleContraction(
   if (j1) sch.unroll(j1);
   if (b1) sch.unroll(b1);
   if (i1) sch.unroll(i1);
-  if (threads > 1) parallelizePrefix(sch, above, threads);
+  if (threads > 1 && !(plan.streaming && multiplyAdds < MIN_PARALLEL_STREAMING))
+    parallelizePrefix(sch, above, threads);
   return init;
 }
+
+/**
+ * Multiply-adds below which a streaming contraction (depthwise) stays on one thread:
+ * MobileNetV2's depthwise convolutions on 7x7 to 28x28 maps (0.25M–1.35M, 5–25 µs) ran
+ * slower on 2 threads than on 1 (the parallel region's hand-off and the cross-core
+ * traffic of their input cost more than half the work); from 2.7M on, 2 threads helped.
+ */
+export const MIN_PARALLEL_STREAMING = 1_500_000;
 
 /** Largest accumulator region (bytes) kept in L1 across reduction chunks (see scheduleContraction). */
 export const ROWS_OUTSIDE_BYTES = 32 * 1024;

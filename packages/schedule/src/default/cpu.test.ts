@@ -374,6 +374,8 @@ describe('defaultCPUSchedule', () => {
       // The epilogue runs inside the tile's loop nest: one nest at the top.
       const root = s.body.kind === 'BlockRealize' ? s.body.block.body : s.body;
       expect(root.kind).toBe('For');
+      // Too little work (under 1.5M multiply-adds) to pay for a parallel region.
+      expect(kinds(s, 'parallel')).toEqual([]);
       const { ins, want } = checkInterpreter(
         fn,
         s,
@@ -518,6 +520,24 @@ describe('defaultCPUSchedule', () => {
       );
       if (hasAVX512) checkNative(s, ins, want, AVX512.features, 1e-4);
     }
+  });
+
+  it('parallelizes a depthwise convolution with enough work', () => {
+    // 64 channels on a 56x56 map: 1.8M multiply-adds.
+    const X = placeholder([1, 4, 58, 58, 16], 'float32', 'X');
+    const W = placeholder([4, 3, 3, 16], 'float32', 'W');
+    const ry = reduceAxis([0, 3], 'ry');
+    const rx = reduceAxis([0, 3], 'rx');
+    const D = compute(
+      [1, 4, 56, 56, 16],
+      (n, c, i, j, ci) => sum(mul(X.at(n, c, add(i, ry), add(j, rx), ci), W.at(c, ry, rx, ci)), [ry, rx]),
+      'D',
+    );
+    const s = defaultCPUSchedule(createPrimFunc([X, W, D]), AVX512);
+    expect(kinds(s, 'parallel').length).toBe(1);
+    expect(
+      kinds(defaultCPUSchedule(createPrimFunc([X, W, D]), { ...AVX512, numThreads: 1 }), 'parallel'),
+    ).toEqual([]);
   });
 
   it('register-blocks a 1x1 convolution in NCHW16c (extent-1 kernel loops)', () => {
