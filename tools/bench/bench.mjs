@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm run bench -- [--models a,b] [--threads 1,2] [--json <file>] [--runs N]`
+// `npm run bench -- [--models a,b] [--threads 1,2] [--json <file>] [--runs N] [--settle ms]`
 // Kiln against onnxruntime-node on the benchmark models. For each model and thread
 // count, in this one process: import the ONNX file with Kiln's ONNX frontend, compile it
 // for the host CPU with that many threads (compile seconds reported), then time Kiln and
@@ -31,6 +31,7 @@ function parseArgs(argv) {
     json: undefined,
     runs: 30,
     warmup: 5,
+    settle: 50,
     cache: join(root, '.cache'),
   };
   for (let i = 0; i < argv.length; i++) {
@@ -44,10 +45,11 @@ function parseArgs(argv) {
     else if (a === '--json') o.json = val();
     else if (a === '--runs') o.runs = Number(val());
     else if (a === '--warmup') o.warmup = Number(val());
+    else if (a === '--settle') o.settle = Number(val());
     else if (a === '--cache') o.cache = val();
     else
       throw new Error(
-        `unknown option ${a} (options: --models a,b --threads 1,2 --json file --runs N --warmup N --cache dir)`,
+        `unknown option ${a} (options: --models a,b --threads 1,2 --json file --runs N --warmup N --settle ms --cache dir)`,
       );
   }
   for (const m of o.models)
@@ -140,11 +142,14 @@ async function benchModel(name, dir, threads, opts) {
   const tk = [];
   const to = [];
   // Alternate in short rounds, so a disturbance of the shared machine hits both sides
-  // alike, while neither side's thread pool (both spin a while after a parallel region)
-  // runs right beside the other's timed run; each round starts with a warm-up run.
+  // alike. Both engines' idle workers spin for a while after a parallel region; a round
+  // starts after `settle` ms of quiet (so the other engine's workers have gone to sleep
+  // and do not hold the cores this engine's workers need) and with a warm-up run.
   const rounds = 6;
   const perRound = Math.ceil(opts.runs / rounds);
+  const settle = () => new Promise((res) => setTimeout(res, opts.settle));
   for (let r = 0; r < rounds; r++) {
+    await settle();
     for (let i = 0; i < (r === 0 ? opts.warmup : 1); i++) await runOrt();
     for (let i = 0; i < perRound; i++) {
       const s = performance.now();
@@ -152,6 +157,7 @@ async function benchModel(name, dir, threads, opts) {
       to.push(performance.now() - s);
     }
     if (!kilnMain) continue;
+    await settle();
     for (let i = 0; i < (r === 0 ? opts.warmup : 1); i++) kilnMain();
     for (let i = 0; i < perRound; i++) {
       const s = performance.now();
