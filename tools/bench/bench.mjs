@@ -141,16 +141,31 @@ async function benchModel(name, dir, threads, opts) {
   }
   const tk = [];
   const to = [];
-  // Alternate in short rounds, so a disturbance of the shared machine hits both sides
-  // alike. Both engines' idle workers spin for a while after a parallel region; a round
-  // starts after `settle` ms of quiet (so the other engine's workers have gone to sleep
-  // and do not hold the cores this engine's workers need) and with a warm-up run.
+  // Alternate in rounds, so a disturbance of the shared machine hits both sides alike.
+  // Both engines' idle workers spin for a while after a parallel region; a round starts
+  // after `settle` ms of quiet (so the other engine's workers have gone to sleep and do
+  // not hold the cores this engine's workers need) and with warm-up runs.
   const rounds = 6;
-  const perRound = Math.ceil(opts.runs / rounds);
   const settle = () => new Promise((res) => setTimeout(res, opts.settle));
+  // Small models run for a fraction of a millisecond: a round of a few runs would time
+  // mostly the refill of caches the other engine evicted. Each round runs for at least
+  // ROUND_MS per engine after WARM_MS of warm-up runs (at least --runs runs in all).
+  const ROUND_MS = 20;
+  const WARM_MS = 5;
+  const estimate = async (fn) => {
+    for (let i = 0; i < opts.warmup; i++) await fn();
+    const s = performance.now();
+    for (let i = 0; i < 3; i++) await fn();
+    return (performance.now() - s) / 3;
+  };
+  const tOrt = await estimate(runOrt);
+  const tKiln = kilnMain ? await estimate(kilnMain) : tOrt;
+  const t = Math.max(Math.min(tOrt, tKiln), 1e-3);
+  const perRound = Math.max(Math.ceil(opts.runs / rounds), Math.ceil(ROUND_MS / t));
+  const warm = Math.max(1, Math.ceil(WARM_MS / t));
   for (let r = 0; r < rounds; r++) {
     await settle();
-    for (let i = 0; i < (r === 0 ? opts.warmup : 1); i++) await runOrt();
+    for (let i = 0; i < warm; i++) await runOrt();
     for (let i = 0; i < perRound; i++) {
       const s = performance.now();
       await runOrt();
@@ -158,13 +173,14 @@ async function benchModel(name, dir, threads, opts) {
     }
     if (!kilnMain) continue;
     await settle();
-    for (let i = 0; i < (r === 0 ? opts.warmup : 1); i++) kilnMain();
+    for (let i = 0; i < warm; i++) kilnMain();
     for (let i = 0; i < perRound; i++) {
       const s = performance.now();
       kilnMain();
       tk.push(performance.now() - s);
     }
   }
+  row.runs = to.length;
   row.ortMs = median(to);
   if (kilnMain) {
     row.kilnMs = median(tk);
