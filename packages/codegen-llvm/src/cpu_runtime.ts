@@ -1,9 +1,10 @@
 // The small C runtime linked into every CPU kernel library: a persistent thread pool for
-// parallel loops (the range is cut into a few parts per thread that the caller and the
-// workers claim as they come, so a worker the OS has not scheduled yet never holds up
-// the call; spin-then-sleep workers; nested parallelism runs inline; workers are joined
-// when the library is unloaded) and 64-byte aligned allocation for temporaries too
-// large for the stack.
+// parallel loops (the range is cut into a few parts per thread; each thread first runs
+// the parts of its own contiguous share, so from one call to the next a core touches the
+// same data and keeps it in its cache, then takes parts left in other shares, so a worker
+// the OS has not scheduled yet never holds up the call; spin-then-sleep workers; nested
+// parallelism runs inline; workers are joined when the library is unloaded) and 64-byte
+// aligned allocation for temporaries too large for the stack.
 // It is C source kept here as a string so the package ships it without extra files.
 
 export const CPU_RUNTIME_C = String.raw`
@@ -25,9 +26,12 @@ static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t g_cv = PTHREAD_COND_INITIALIZER;
 static pthread_mutex_t g_call_mu = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic uint64_t g_generation = 0;
-/* The claim word of the current call: generation (32 bits) | parts (16) | next part (16).
+/* One claim word per thread's share of the current call:
+   generation (32 bits) | end of the share (16) | next part (16).
    One word, so a late worker can never claim a part of a call that has moved on. */
-static _Atomic uint64_t g_claim = 0;
+#define KILN_MAX_THREADS 256
+static _Atomic uint64_t g_claim[KILN_MAX_THREADS];
+static _Atomic int g_shares = 0;
 static _Atomic int g_done = 0;
 static kiln_task_fn g_fn;
 static void *g_closure;
@@ -49,22 +53,29 @@ static void run_part(int part) {
   if (begin < end) g_fn(begin, end, g_closure);
 }
 
-/* Claim and run parts of call gen until none is left. */
-static void run_parts(uint64_t gen) {
+/* Claim and run the parts left in share s of call gen. */
+static void run_share(uint64_t gen, int s) {
   for (;;) {
-    uint64_t c = atomic_load_explicit(&g_claim, memory_order_acquire);
+    uint64_t c = atomic_load_explicit(&g_claim[s], memory_order_acquire);
     if ((c >> 32) != (gen & 0xffffffffu)) return;
-    uint64_t parts = (c >> 16) & 0xffffu;
+    uint64_t end = (c >> 16) & 0xffffu;
     uint64_t part = c & 0xffffu;
-    if (part >= parts) return;
-    if (!atomic_compare_exchange_weak_explicit(&g_claim, &c, c + 1, memory_order_acq_rel, memory_order_relaxed)) continue;
+    if (part >= end) return;
+    if (!atomic_compare_exchange_weak_explicit(&g_claim[s], &c, c + 1, memory_order_acq_rel, memory_order_relaxed)) continue;
     run_part((int)part);
     atomic_fetch_add_explicit(&g_done, 1, memory_order_release);
   }
 }
 
+/* Thread "self" runs its own share, then whatever is left in the others'. */
+static void run_parts(uint64_t gen, int self) {
+  int shares = atomic_load_explicit(&g_shares, memory_order_acquire);
+  if (shares <= 0) return;
+  for (int k = 0; k < shares; k++) run_share(gen, (self + k) % shares);
+}
+
 static void *worker(void *arg) {
-  (void)arg;
+  int self = (int)(intptr_t)arg;
   uint64_t seen = 0;
   t_in_parallel = 1;
   for (;;) {
@@ -81,15 +92,15 @@ static void *worker(void *arg) {
     }
     seen = gen;
     if (atomic_load_explicit(&g_shutdown, memory_order_acquire)) break;
-    run_parts(gen);
+    run_parts(gen, self);
   }
   return 0;
 }
 
 static int default_threads(void) {
   const char *env = getenv("KILN_NUM_THREADS");
-  if (env && atoi(env) > 0) return atoi(env);
-  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  long n = env && atoi(env) > 0 ? atoi(env) : sysconf(_SC_NPROCESSORS_ONLN);
+  if (n > KILN_MAX_THREADS) n = KILN_MAX_THREADS;
   return n > 0 ? (int)n : 1;
 }
 
@@ -97,6 +108,7 @@ static int default_threads(void) {
    parallel loop runs; later calls can only lower the count in use. */
 int kiln_set_num_threads(int n) {
   if (n < 1) n = 1;
+  if (n > KILN_MAX_THREADS) n = KILN_MAX_THREADS;
   if (!g_started) g_nthreads = n;
   else if (n < g_nthreads) g_nthreads = n;
   return g_nthreads;
@@ -158,13 +170,20 @@ void kiln_parallel_for(kiln_task_fn fn, void *closure, int64_t n) {
   g_parts = (int)parts;
   atomic_store_explicit(&g_done, 0, memory_order_relaxed);
   uint64_t gen = atomic_load_explicit(&g_generation, memory_order_relaxed) + 1;
-  atomic_store_explicit(&g_claim, ((gen & 0xffffffffu) << 32) | ((uint64_t)parts << 16), memory_order_release);
+  /* Thread t's share is parts [parts*t/workers, parts*(t+1)/workers). */
+  int shares = workers < (int)parts ? workers : (int)parts;
+  atomic_store_explicit(&g_shares, shares, memory_order_release);
+  for (int t = 0; t < shares; t++) {
+    uint64_t b = (uint64_t)(parts * t / shares);
+    uint64_t e = (uint64_t)(parts * (t + 1) / shares);
+    atomic_store_explicit(&g_claim[t], ((gen & 0xffffffffu) << 32) | (e << 16) | b, memory_order_release);
+  }
   pthread_mutex_lock(&g_mu);
   atomic_store_explicit(&g_generation, gen, memory_order_release);
   pthread_cond_broadcast(&g_cv);
   pthread_mutex_unlock(&g_mu);
   t_in_parallel = 1;
-  run_parts(gen);
+  run_parts(gen, 0);
   t_in_parallel = 0;
   /* A part still running belongs to a worker; on a busy machine the OS may have
      preempted it, so after a short spin give the core away instead of burning it. */
