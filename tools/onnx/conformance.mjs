@@ -11,6 +11,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { cpus } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { bundleFromSource } from '../bundle-src.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../..');
@@ -23,32 +24,8 @@ const EXPECTED = join(here, 'expected-failures.json');
 const CASE_TIMEOUT_MS = Number(process.env.KILN_CONFORMANCE_TIMEOUT ?? 300_000);
 
 async function buildBundle() {
-  const esbuild = await import('esbuild');
   mkdirSync(cacheDir, { recursive: true });
-  await esbuild.build({
-    entryPoints: [join(here, 'runner-core.ts')],
-    outfile: bundle,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    conditions: ['kiln-src'],
-    logLevel: 'error',
-    banner: {
-      js: "import { createRequire as __kilnCreateRequire } from 'node:module'; const require = __kilnCreateRequire(import.meta.url);",
-    },
-    plugins: [
-      {
-        // Kiln packages are bundled from source; everything else stays a runtime import.
-        name: 'externals',
-        setup(b) {
-          b.onResolve({ filter: /^[^./]/ }, (a) =>
-            a.path.startsWith('@kiln/') ? undefined : { path: a.path, external: true },
-          );
-        },
-      },
-    ],
-  });
+  await bundleFromSource(join(here, 'runner-core.ts'), bundle);
 }
 
 // ---------------------------------------------------------------- worker side

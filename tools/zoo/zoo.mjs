@@ -11,6 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { bundleFromSource } from '../bundle-src.mjs';
 import { ensurePythonPackages } from '../pyenv.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -55,33 +56,8 @@ function parseArgs(argv) {
   return o;
 }
 
-async function bundle(cache) {
-  const esbuild = await import('esbuild');
-  const out = join(cache, 'zoo', `zoo-core-${process.pid}.mjs`);
-  await esbuild.build({
-    entryPoints: [join(here, 'zoo-core.ts')],
-    outfile: out,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    conditions: ['kiln-src'],
-    logLevel: 'error',
-    banner: {
-      js: "import { createRequire as __kilnCreateRequire } from 'node:module'; const require = __kilnCreateRequire(import.meta.url);",
-    },
-    plugins: [
-      {
-        name: 'externals',
-        setup(b) {
-          b.onResolve({ filter: /^[^./]/ }, (a) =>
-            a.path.startsWith('@kiln/') ? undefined : { path: a.path, external: true },
-          );
-        },
-      },
-    ],
-  });
-  return out;
+function bundle(cache) {
+  return bundleFromSource(join(here, 'zoo-core.ts'), join(cache, 'zoo', `zoo-core-${process.pid}.mjs`));
 }
 
 async function main() {

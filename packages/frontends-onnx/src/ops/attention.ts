@@ -37,6 +37,16 @@ const SOFTMAX_PRECISION: Readonly<Record<number, string>> = {
   16: 'bfloat16',
 };
 
+/** The dtype named by the `softmax_precision` attribute (a TensorProto type), else `fallback`. */
+export function softmaxPrecision(ctx: NodeContext, fallback: string): string {
+  if (!ctx.hasAttr('softmax_precision')) return fallback;
+  const p = ctx.int('softmax_precision', 1);
+  const t = SOFTMAX_PRECISION[p];
+  if (!t)
+    ctx.fail(OnnxErrorCodes.ONNX_INVALID, `softmax_precision ${p} is not float, float16, bfloat16 or double`);
+  return t as string;
+}
+
 function attentionConvert(ctx: NodeContext): (OnnxValue | undefined)[] {
   // Opset 25 sliding window: key j is visible from query position p = i + offset when
   // p - left ≤ j ≤ p + right (-1 leaves that side open).
@@ -50,17 +60,7 @@ function attentionConvert(ctx: NodeContext): (OnnxValue | undefined)[] {
   // Everything is computed in the input type (16-bit floats round after each step, as
   // the reference does), only the softmax in softmax_precision when that is given.
   const dt = inDT;
-  let smDT = dt;
-  if (ctx.hasAttr('softmax_precision')) {
-    const p = ctx.int('softmax_precision', 1);
-    const t = SOFTMAX_PRECISION[p];
-    if (!t)
-      ctx.fail(
-        OnnxErrorCodes.ONNX_INVALID,
-        `softmax_precision ${p} is not float, float16, bfloat16 or double`,
-      );
-    smDT = t;
-  }
+  const smDT = softmaxPrecision(ctx, dt);
   const threeD = rank(ctx, qv) === 3;
   let q = splitHeads(ctx, qv, ctx.int('q_num_heads', 0));
   let k = splitHeads(ctx, ctx.req(1), ctx.int('kv_num_heads', 0));

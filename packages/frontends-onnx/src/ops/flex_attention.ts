@@ -19,15 +19,8 @@ import { dims, dtypeOf, exprOf, exprValue, rank } from '../context.js';
 import { OnnxErrorCodes } from '../errors.js';
 import type { GraphProto } from '../proto.js';
 import type { ConverterDef } from '../registry.js';
+import { softmaxPrecision } from './attention.js';
 import { em, scalar } from './common.js';
-
-/** TensorProto element types allowed as softmax_precision. */
-const SOFTMAX_PRECISION: Readonly<Record<number, string>> = {
-  1: 'float32',
-  10: 'float16',
-  11: 'float64',
-  16: 'bfloat16',
-};
 
 function staticDim(ctx: NodeContext, v: OnnxValue, axis: number, what: string): number {
   const c = constDim(dims(ctx, v)[axis]);
@@ -78,17 +71,7 @@ function flexAttentionConvert(ctx: NodeContext): OnnxValue {
       `the query heads (${hq}) must be a multiple of the key/value heads (${hkv})`,
     );
 
-  let sdt: string;
-  if (ctx.hasAttr('softmax_precision')) {
-    const p = ctx.int('softmax_precision', 1);
-    const t = SOFTMAX_PRECISION[p];
-    if (!t)
-      ctx.fail(
-        OnnxErrorCodes.ONNX_INVALID,
-        `softmax_precision ${p} is not float, float16, bfloat16 or double`,
-      );
-    sdt = t;
-  } else sdt = inDT === 'float16' || inDT === 'bfloat16' ? 'float32' : inDT;
+  const sdt = softmaxPrecision(ctx, inDT === 'float16' || inDT === 'bfloat16' ? 'float32' : inDT);
 
   let k = exprOf(ctx, kv);
   let v = exprOf(ctx, vv);

@@ -53,92 +53,35 @@ describe('relax.DeduplicatePrimFuncs', () => {
   });
 
   it('Before/Expected in the text format: a copy under other names (buffers too) is merged', () => {
-    const before = parseModule(`
-@layer0 = prim_func[n](a: float32[n, 4], T_affine: float32[n, 4]) attrs {global_symbol: "layer0", tir.noalias: true} {
+    // @name(buf) computes buf * k + 1; main chains the calls given.
+    const prim = (name: string, k: string, buf: string) => `
+@${name} = prim_func[n](${buf}: float32[n, 4], T_affine: float32[n, 4]) attrs {global_symbol: "${name}", tir.noalias: true} {
   block root() {
     for i in 0 +: n {
       for j in 0 +: 4 {
         block T_affine(v_i = spatial(0 +: n, i), v_j = spatial(0 +: 4, j)) {
-          reads(a[v_i, v_j])
+          reads(${buf}[v_i, v_j])
           writes(T_affine[v_i, v_j])
-          T_affine[v_i, v_j] = a[v_i, v_j] * 2.0 + 1.0
+          T_affine[v_i, v_j] = ${buf}[v_i, v_j] * ${k} + 1.0
         }
       }
     }
   }
-}
-
-@layer1 = prim_func[n](b: float32[n, 4], T_affine: float32[n, 4]) attrs {global_symbol: "layer1", tir.noalias: true} {
-  block root() {
-    for i in 0 +: n {
-      for j in 0 +: 4 {
-        block T_affine(v_i = spatial(0 +: n, i), v_j = spatial(0 +: 4, j)) {
-          reads(b[v_i, v_j])
-          writes(T_affine[v_i, v_j])
-          T_affine[v_i, v_j] = b[v_i, v_j] * 2.0 + 1.0
-        }
-      }
-    }
-  }
-}
-
-@layer2 = prim_func[n](a: float32[n, 4], T_affine: float32[n, 4]) attrs {global_symbol: "layer2", tir.noalias: true} {
-  block root() {
-    for i in 0 +: n {
-      for j in 0 +: 4 {
-        block T_affine(v_i = spatial(0 +: n, i), v_j = spatial(0 +: 4, j)) {
-          reads(a[v_i, v_j])
-          writes(T_affine[v_i, v_j])
-          T_affine[v_i, v_j] = a[v_i, v_j] * 3.0 + 1.0
-        }
-      }
-    }
-  }
-}
-
+}`;
+    const main = (callees: string[]) => `
 @main = R.function[n](x: R.Tensor((n, 4), "float32")) -> R.Tensor((n, 4), "float32") attrs {global_symbol: "main"} {
-  gv: R.Tensor((n, 4), "float32") = R.call_tir(@layer0, (x,), out_sinfo=R.Tensor((n, 4), "float32"))
-  gv1: R.Tensor((n, 4), "float32") = R.call_tir(@layer1, (gv,), out_sinfo=R.Tensor((n, 4), "float32"))
-  gv2: R.Tensor((n, 4), "float32") = R.call_tir(@layer2, (gv1,), out_sinfo=R.Tensor((n, 4), "float32"))
-  return gv2
-}
-`);
-    const expected = parseModule(`
-@layer0 = prim_func[n](a: float32[n, 4], T_affine: float32[n, 4]) attrs {global_symbol: "layer0", tir.noalias: true} {
-  block root() {
-    for i in 0 +: n {
-      for j in 0 +: 4 {
-        block T_affine(v_i = spatial(0 +: n, i), v_j = spatial(0 +: 4, j)) {
-          reads(a[v_i, v_j])
-          writes(T_affine[v_i, v_j])
-          T_affine[v_i, v_j] = a[v_i, v_j] * 2.0 + 1.0
-        }
-      }
-    }
-  }
-}
-
-@layer2 = prim_func[n](a: float32[n, 4], T_affine: float32[n, 4]) attrs {global_symbol: "layer2", tir.noalias: true} {
-  block root() {
-    for i in 0 +: n {
-      for j in 0 +: 4 {
-        block T_affine(v_i = spatial(0 +: n, i), v_j = spatial(0 +: 4, j)) {
-          reads(a[v_i, v_j])
-          writes(T_affine[v_i, v_j])
-          T_affine[v_i, v_j] = a[v_i, v_j] * 3.0 + 1.0
-        }
-      }
-    }
-  }
-}
-
-@main = R.function[n](x: R.Tensor((n, 4), "float32")) -> R.Tensor((n, 4), "float32") attrs {global_symbol: "main"} {
-  gv: R.Tensor((n, 4), "float32") = R.call_tir(@layer0, (x,), out_sinfo=R.Tensor((n, 4), "float32"))
-  gv1: R.Tensor((n, 4), "float32") = R.call_tir(@layer0, (gv,), out_sinfo=R.Tensor((n, 4), "float32"))
-  gv2: R.Tensor((n, 4), "float32") = R.call_tir(@layer2, (gv1,), out_sinfo=R.Tensor((n, 4), "float32"))
-  return gv2
-}
-`);
+${callees.map((c, i) => `  gv${i}: R.Tensor((n, 4), "float32") = R.call_tir(@${c}, (${i ? `gv${i - 1}` : 'x'},), out_sinfo=R.Tensor((n, 4), "float32"))`).join('\n')}
+  return gv${callees.length - 1}
+}`;
+    const before = parseModule(
+      prim('layer0', '2.0', 'a') +
+        prim('layer1', '2.0', 'b') +
+        prim('layer2', '3.0', 'a') +
+        main(['layer0', 'layer1', 'layer2']),
+    );
+    const expected = parseModule(
+      prim('layer0', '2.0', 'a') + prim('layer2', '3.0', 'a') + main(['layer0', 'layer0', 'layer2']),
+    );
     const actual = DeduplicatePrimFuncs.run(before);
     expect(printModule(actual)).toBe(printModule(expected));
     expect(actual.globals).toEqual(expected.globals);
