@@ -210,10 +210,7 @@ class LayoutRewriter {
       pre.push(v.binding);
       wArg = v.var;
     }
-    const strides = expand(a.strides, 2);
-    const dil = expand(a.dilation, 2);
-    const pad = a.padding.length === 1 ? [a.padding[0], a.padding[0]] : a.padding.slice(0, 2);
-    const padded = a.padding.some((p) => p !== 0);
+    const { strides, dil, pad, padded } = convGeometry(a);
     const value = this.kernel(`conv2d_NCHW${f}c`, [xp, wArg], (xt, wt) => {
       const h = xt.shape[2];
       const wd = xt.shape[3];
@@ -310,10 +307,7 @@ class LayoutRewriter {
       pre.push(v.binding);
       wArg = v.var;
     }
-    const strides = expand(a.strides, 2);
-    const dil = expand(a.dilation, 2);
-    const pad = a.padding.length === 1 ? [a.padding[0], a.padding[0]] : a.padding.slice(0, 2);
-    const padded = a.padding.some((p) => p !== 0);
+    const { strides, dil, pad, padded } = convGeometry(a);
     const value = this.kernel(`depthwise_conv2d_NCHW${f}c`, [xp, wArg], (xt, wt) => {
       const h = xt.shape[2];
       const wd = xt.shape[3];
@@ -537,6 +531,20 @@ class LayoutRewriter {
 
 function expand(v: readonly number[], n: number): number[] {
   return v.length === 1 ? Array(n).fill(v[0]) : [...v];
+}
+
+/** A 2-D convolution's strides, dilation, leading (top, left) padding and whether it pads. */
+function convGeometry(a: {
+  strides: readonly number[];
+  dilation: readonly number[];
+  padding: readonly number[];
+}) {
+  return {
+    strides: expand(a.strides, 2),
+    dil: expand(a.dilation, 2),
+    pad: a.padding.length === 1 ? [a.padding[0], a.padding[0]] : a.padding.slice(0, 2),
+    padded: a.padding.some((p) => p !== 0),
+  };
 }
 
 function nameOf(e: Expr): string {
