@@ -64,3 +64,13 @@ export function conv(
 ): ConverterDef {
   return { op, since, convert, requires };
 }
+
+/** One converter per since-version in `versions`, all with the same conversion. */
+export function many(
+  op: string,
+  versions: readonly number[],
+  convert: (ctx: NodeContext) => Converted,
+  requires?: readonly string[],
+): ConverterDef[] {
+  return versions.map((since) => conv(op, since, convert, requires));
+}

@@ -188,7 +188,8 @@ defineNodeKinds('tir', {
 });
 defineFunctionKind('PrimFunc');
 
-const STMT_KINDS: ReadonlySet<string> = new Set([
+/** Every statement kind of TensorIR. */
+export const STMT_KINDS: readonly StmtKind[] = [
   'BufferStore',
   'LetStmt',
   'For',
@@ -201,9 +202,10 @@ const STMT_KINDS: ReadonlySet<string> = new Set([
   'AttrStmt',
   'Block',
   'BlockRealize',
-]);
+];
+const STMT_KIND_SET: ReadonlySet<string> = new Set(STMT_KINDS);
 export function isStmt(x: unknown): x is Stmt {
-  return typeof x === 'object' && x !== null && STMT_KINDS.has((x as { kind?: string }).kind ?? '');
+  return typeof x === 'object' && x !== null && STMT_KIND_SET.has((x as { kind?: string }).kind ?? '');
 }
 
 // ---------------------------------------------------------------- factories

@@ -13,12 +13,10 @@ import { OnnxErrorCodes } from '../errors.js';
 import { hostTensor } from '../host.js';
 import type { GraphProto } from '../proto.js';
 import type { ConverterDef } from '../registry.js';
-import { conv } from '../registry.js';
+import { many } from '../registry.js';
 import { em, normAxis } from './common.js';
 
 const V = (...v: number[]) => v;
-const many = (name: string, versions: number[], f: ConverterDef['convert']): ConverterDef[] =>
-  versions.map((s) => conv(name, s, f));
 
 /** Largest number of iterations unrolled; beyond it the graph would grow without bound. */
 export const MAX_UNROLL = 256;

@@ -10,12 +10,10 @@ import { OnnxErrorCodes } from '../errors.js';
 import { hostTake, hostTensor } from '../host.js';
 import { kilnDType } from '../proto.js';
 import type { ConverterDef } from '../registry.js';
-import { conv } from '../registry.js';
+import { many } from '../registry.js';
 import { em, normAxis, scalar } from './common.js';
 
 const V = (...v: number[]) => v;
-const many = (name: string, versions: number[], f: ConverterDef['convert']): ConverterDef[] =>
-  versions.map((s) => conv(name, s, f));
 
 /** NLL over class axis 1: returns the loss value (reduction applied). */
 function nll(

@@ -18,12 +18,10 @@ import { OnnxErrorCodes } from '../errors.js';
 import { hostTensor, numel, stridesOf } from '../host.js';
 import { kilnDType } from '../proto.js';
 import type { ConverterDef } from '../registry.js';
-import { conv } from '../registry.js';
+import { many } from '../registry.js';
 import { castTo, em, normAxis, scalar } from './common.js';
 
 const V = (...v: number[]) => v;
-const many = (name: string, versions: number[], f: ConverterDef['convert']): ConverterDef[] =>
-  versions.map((s) => conv(name, s, f));
 /** An int64 constant tensor. */
 const i64c = (ctx: NodeContext, shape: readonly number[], data: ArrayLike<number>): Expr =>
   exprOf(ctx, hostValue(hostTensor('int64', shape, data)));

@@ -20,16 +20,10 @@ import {
 import { OnnxErrorCodes } from '../errors.js';
 import { hostTensor } from '../host.js';
 import type { ConverterDef } from '../registry.js';
-import { conv } from '../registry.js';
+import { many } from '../registry.js';
 import { em, normAxis, scalar } from './common.js';
 
 const V = (...v: number[]) => v;
-const many = (
-  name: string,
-  versions: number[],
-  f: ConverterDef['convert'],
-  requires?: string[],
-): ConverterDef[] => versions.map((s) => conv(name, s, f, requires));
 
 /** Explicit [begin..., end...] pads from ONNX pads / auto_pad. */
 export function resolvePads(

@@ -16,13 +16,11 @@ import { OnnxErrorCodes } from '../errors.js';
 import { hostTensor, numel } from '../host.js';
 import { kilnDType } from '../proto.js';
 import type { ConverterDef } from '../registry.js';
-import { conv } from '../registry.js';
+import { many } from '../registry.js';
 import { castTo, em, normAxis, scalar } from './common.js';
 import { resolvePads } from './nn.js';
 
 const V = (...v: number[]) => v;
-const many = (name: string, versions: number[], f: ConverterDef['convert']): ConverterDef[] =>
-  versions.map((s) => conv(name, s, f));
 
 /** Saturation range of the integer types a quantized tensor may have. */
 const QRANGE: Record<string, [number, number]> = {

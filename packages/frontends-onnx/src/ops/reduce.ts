@@ -7,12 +7,10 @@ import type { NodeContext, OnnxValue } from '../context.js';
 import { dims, dtypeOf, exprOf, exprValue, optInts, rank } from '../context.js';
 import { OnnxErrorCodes } from '../errors.js';
 import type { ConverterDef } from '../registry.js';
-import { conv } from '../registry.js';
+import { many } from '../registry.js';
 import { em, normAxis, scalar } from './common.js';
 
 const V = (...v: number[]) => v;
-const many = (name: string, versions: number[], f: ConverterDef['convert']): ConverterDef[] =>
-  versions.map((s) => conv(name, s, f));
 
 type ReduceBody = (ctx: NodeContext, x: Expr, axis: number[], keepdims: boolean) => Expr;
 const simple =

@@ -12,12 +12,10 @@ import type { NodeContext, OnnxValue } from '../context.js';
 import { dims, dtypeOf, exprOf, exprValue } from '../context.js';
 import { OnnxErrorCodes } from '../errors.js';
 import type { ConverterDef } from '../registry.js';
-import { conv } from '../registry.js';
+import { many } from '../registry.js';
 import { em, scalar } from './common.js';
 
 const V = (...v: number[]) => v;
-const many = (name: string, versions: number[], f: ConverterDef['convert']): ConverterDef[] =>
-  versions.map((s) => conv(name, s, f));
 
 type Act = (x: Expr) => Expr;
 type Kind = 'RNN' | 'GRU' | 'LSTM';

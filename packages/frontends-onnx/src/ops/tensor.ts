@@ -29,17 +29,11 @@ import type { HostTensor } from '../host.js';
 import { broadcastMap, hostConcat, hostSlice, hostTake, hostTensor, hostTranspose, numel } from '../host.js';
 import { kilnDType } from '../proto.js';
 import type { ConverterDef } from '../registry.js';
-import { conv } from '../registry.js';
+import { many } from '../registry.js';
 import { em, normAxis, scalar } from './common.js';
 import { hasSymbolicBounds, symbolicSlice } from './slice_symbolic.js';
 
 const V = (...v: number[]) => v;
-const many = (
-  name: string,
-  versions: number[],
-  f: ConverterDef['convert'],
-  requires?: string[],
-): ConverterDef[] => versions.map((s) => conv(name, s, f, requires));
 const i64 = (v: number): PrimExpr => intImm(v, DType.int64);
 const HOST_FOLD_LIMIT = 1 << 16;
 
@@ -563,8 +557,7 @@ function dropoutConvert(ctx: NodeContext): (OnnxValue | undefined)[] {
     const ratio = ctx.input(1);
     if (ratio && ratio.kind !== 'host')
       ctx.fail(OnnxErrorCodes.ONNX_DYNAMIC, 'in training mode the ratio must be known at compile time');
-    if (!ratio || ratio.t.data[0] !== 0)
-      ctx.unsupported('training mode with a ratio other than 0 (a random mask)');
+    if (ratio?.t.data[0] !== 0) ctx.unsupported('training mode with a ratio other than 0 (a random mask)');
   }
   let mask: OnnxValue | undefined;
   if (ctx.wantsOutput(1)) {

@@ -3,6 +3,7 @@
 import type { Buffer, Node } from '@kiln/ir-core';
 import { defineFunctionTextFormat, defineNodeTextPrinter } from '@kiln/ir-core';
 import type { BufferRegion, IterVar, PrimFunc, Stmt } from '../stmt.js';
+import { STMT_KINDS } from '../stmt.js';
 import { TirParser } from './parser.js';
 import { TIR_KEYWORDS, TirPrinter } from './printer.js';
 
@@ -20,20 +21,7 @@ export const primFuncTextFormat = defineFunctionTextFormat<PrimFunc>({
 
 // Standalone printing of the other TIR kinds (for messages and test failures).
 defineNodeTextPrinter(
-  [
-    'BufferStore',
-    'LetStmt',
-    'For',
-    'While',
-    'IfThenElse',
-    'SeqStmt',
-    'Evaluate',
-    'Allocate',
-    'DeclBuffer',
-    'AttrStmt',
-    'Block',
-    'BlockRealize',
-  ],
+  STMT_KINDS,
   (n: Node, p) => {
     new TirPrinter(p).stmts(n as Stmt);
   },

@@ -50,6 +50,7 @@ import {
   iterVar,
   letStmt,
   primFunc,
+  STMT_KINDS,
   seqStmt,
   whileLoop,
 } from '../stmt.js';
@@ -373,22 +374,7 @@ describe('TIR text properties', () => {
       for (const b of seen) byData.set(b.data, (byData.get(b.data) ?? 0) + 1);
       if ([...byData.values()].some((c) => c > 1)) aliases++;
     }
-    for (const k of [
-      'BufferStore',
-      'LetStmt',
-      'For',
-      'While',
-      'IfThenElse',
-      'SeqStmt',
-      'Evaluate',
-      'Allocate',
-      'DeclBuffer',
-      'AttrStmt',
-      'Block',
-      'BlockRealize',
-      'IterVar',
-      'BufferRegion',
-    ]) {
+    for (const k of [...STMT_KINDS, 'IterVar', 'BufferRegion']) {
       expect(kinds.has(k), k).toBe(true);
     }
     expect(aliases).toBeGreaterThan(10);
