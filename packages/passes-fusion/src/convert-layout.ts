@@ -14,7 +14,7 @@
 // convolution sums in a different order: float rounding differs at the 1e-6 level).
 // Requires: operator calls (run before relax.LegalizeOps), normalized input.
 // Establishes: 'layout_converted'.
-import type { IRModule, Node, PassContext, PrimExpr, Var as PrimVar } from '@kiln/ir-core';
+import type { DataType, IRModule, Node, PassContext, PrimExpr, Var as PrimVar } from '@kiln/ir-core';
 import {
   add,
   and,
@@ -210,10 +210,8 @@ class LayoutRewriter {
       pre.push(v.binding);
       wArg = v.var;
     }
-    const { strides, dil, pad, padded } = convGeometry(a);
+    const geom = convGeometry(a);
     const value = this.kernel(`conv2d_NCHW${f}c`, [xp, wArg], (xt, wt) => {
-      const h = xt.shape[2];
-      const wd = xt.shape[3];
       return T.compute(
         [oShape[0], i64(o / f), oShape[2], oShape[3], i64(f)],
         (n, oo, oh, ow, oi) => {
@@ -221,17 +219,8 @@ class LayoutRewriter {
           const ry = T.reduceAxis(i64(kh), 'ry');
           const rx = T.reduceAxis(i64(kw), 'rx');
           const ii = T.reduceAxis(i64(fi), 'ic_i');
-          const y = sub(add(mul(oh, i64(strides[0])), mul(ry, i64(dil[0]))), i64(pad[0]));
-          const xx = sub(add(mul(ow, i64(strides[1])), mul(rx, i64(dil[1]))), i64(pad[1]));
-          const xv = xt.at(n, io, y, xx, ii);
-          const guarded = padded
-            ? T.ifThenElseExpr(
-                and(and(ge(y, i64(0)), lt(y, h)), and(ge(xx, i64(0)), lt(xx, wd))),
-                xv,
-                toExpr(0, xs.dtype!),
-              )
-            : xv;
-          return T.sum(mul(guarded, wt.at(oo, io, ry, rx, ii, oi)), [io, ry, rx, ii]);
+          const xv = windowRead(xt, geom, xs.dtype!, n, io, oh, ow, ry, rx, ii);
+          return T.sum(mul(xv, wt.at(oo, io, ry, rx, ii, oi)), [io, ry, rx, ii]);
         },
         `T_conv2d_NCHW${f}c`,
       );
@@ -307,26 +296,15 @@ class LayoutRewriter {
       pre.push(v.binding);
       wArg = v.var;
     }
-    const { strides, dil, pad, padded } = convGeometry(a);
+    const geom = convGeometry(a);
     const value = this.kernel(`depthwise_conv2d_NCHW${f}c`, [xp, wArg], (xt, wt) => {
-      const h = xt.shape[2];
-      const wd = xt.shape[3];
       return T.compute(
         [oShape[0], i64(c / f), oShape[2], oShape[3], i64(f)],
         (n, co, oh, ow, ci) => {
           const ry = T.reduceAxis(i64(kh), 'ry');
           const rx = T.reduceAxis(i64(kw), 'rx');
-          const y = sub(add(mul(oh, i64(strides[0])), mul(ry, i64(dil[0]))), i64(pad[0]));
-          const xx = sub(add(mul(ow, i64(strides[1])), mul(rx, i64(dil[1]))), i64(pad[1]));
-          const xv = xt.at(n, co, y, xx, ci);
-          const guarded = padded
-            ? T.ifThenElseExpr(
-                and(and(ge(y, i64(0)), lt(y, h)), and(ge(xx, i64(0)), lt(xx, wd))),
-                xv,
-                toExpr(0, xs.dtype!),
-              )
-            : xv;
-          return T.sum(mul(guarded, wt.at(co, ry, rx, ci)), [ry, rx]);
+          const xv = windowRead(xt, geom, xs.dtype!, n, co, oh, ow, ry, rx, ci);
+          return T.sum(mul(xv, wt.at(co, ry, rx, ci)), [ry, rx]);
         },
         `T_depthwise_conv2d_NCHW${f}c`,
       );
@@ -533,18 +511,50 @@ function expand(v: readonly number[], n: number): number[] {
   return v.length === 1 ? Array(n).fill(v[0]) : [...v];
 }
 
-/** A 2-D convolution's strides, dilation, leading (top, left) padding and whether it pads. */
+interface ConvGeometry {
+  strides: number[];
+  dil: number[];
+  /** Leading (top, left) padding. */
+  pad: number[];
+  padded: boolean;
+}
+
+/** A 2-D convolution's strides, dilation, leading padding and whether it pads. */
 function convGeometry(a: {
   strides: readonly number[];
   dilation: readonly number[];
   padding: readonly number[];
-}) {
+}): ConvGeometry {
   return {
     strides: expand(a.strides, 2),
     dil: expand(a.dilation, 2),
     pad: a.padding.length === 1 ? [a.padding[0], a.padding[0]] : a.padding.slice(0, 2),
     padded: a.padding.some((p) => p !== 0),
   };
+}
+
+/**
+ * The input element under kernel tap (ry, rx) of output pixel (oh, ow) in a blocked
+ * NCHW[x]c input `xt` (channel block `cb`, lane `ci`); zero in the padding.
+ */
+function windowRead(
+  xt: Tensor,
+  g: ConvGeometry,
+  dtype: DataType,
+  n: PrimExpr,
+  cb: PrimExpr,
+  oh: PrimExpr,
+  ow: PrimExpr,
+  ry: PrimExpr,
+  rx: PrimExpr,
+  ci: PrimExpr,
+): PrimExpr {
+  const y = sub(add(mul(oh, i64(g.strides[0])), mul(ry, i64(g.dil[0]))), i64(g.pad[0]));
+  const x = sub(add(mul(ow, i64(g.strides[1])), mul(rx, i64(g.dil[1]))), i64(g.pad[1]));
+  const v = xt.at(n, cb, y, x, ci);
+  if (!g.padded) return v;
+  const inside = and(and(ge(y, i64(0)), lt(y, xt.shape[2])), and(ge(x, i64(0)), lt(x, xt.shape[3])));
+  return T.ifThenElseExpr(inside, v, toExpr(0, dtype));
 }
 
 function nameOf(e: Expr): string {
