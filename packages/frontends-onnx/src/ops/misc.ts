@@ -1034,6 +1034,18 @@ function deformConvConvert(ctx: NodeContext): OnnxValue {
   const baseY = Array.from({ length: P }, (_, p) => Math.floor(p / oW) * strides[0] - pads[0]);
   const baseX = Array.from({ length: P }, (_, p) => (p % oW) * strides[1] - pads[1]);
   const row = (ch: number, t: Expr): Expr => e(op.stridedSlice(t, [1], [ch], [ch + 1])); // [N, 1, P]
+  // A base position row moved by one kernel tap, as a [1, 1, P] constant.
+  const shifted = (base: readonly number[], d: number): Expr =>
+    exprOf(
+      ctx,
+      hostValue(
+        hostTensor(
+          dt,
+          [1, 1, P],
+          base.map((v) => v + d),
+        ),
+      ),
+    );
   const perGroup: Expr[] = [];
   for (let g = 0; g < og; g++) {
     const chans = e(op.stridedSlice(img, [1], [g * Cog], [(g + 1) * Cog])); // [N, Cog, HW]
@@ -1041,26 +1053,8 @@ function deformConvConvert(ctx: NodeContext): OnnxValue {
     for (let i = 0; i < kH; i++)
       for (let j = 0; j < kW; j++) {
         const k = i * kW + j;
-        const by = exprOf(
-          ctx,
-          hostValue(
-            hostTensor(
-              dt,
-              [1, 1, P],
-              baseY.map((v) => v + i * dil[0]),
-            ),
-          ),
-        );
-        const bx = exprOf(
-          ctx,
-          hostValue(
-            hostTensor(
-              dt,
-              [1, 1, P],
-              baseX.map((v) => v + j * dil[1]),
-            ),
-          ),
-        );
+        const by = shifted(baseY, i * dil[0]);
+        const bx = shifted(baseX, j * dil[1]);
         const y = e(op.add(by, row((g * K + k) * 2, off)));
         const xx = e(op.add(bx, row((g * K + k) * 2 + 1, off)));
         const y0 = e(op.floor(y));
