@@ -25,20 +25,11 @@ import {
 } from '@kiln/tensorir';
 import koffi from 'koffi';
 import { afterAll, describe, expect, it } from 'vitest';
+import { loops, loopsOfKind } from '../testing/loops.js';
 import { defaultCPUSchedule } from './cpu.js';
 
 const AVX512 = { numThreads: 2, features: ['+avx2', '+fma', '+avx512f'] };
 const AVX2 = { numThreads: 2, features: ['+avx2', '+fma'] };
-
-function loops(s: Stmt, out: For[] = []): For[] {
-  if (s.kind === 'For') {
-    out.push(s);
-    loops(s.body, out);
-  } else if (s.kind === 'SeqStmt') for (const x of s.seq) loops(x, out);
-  else if (s.kind === 'BlockRealize') loops(s.block.body, out);
-  else if (s.kind === 'Block') loops(s.body, out);
-  return out;
-}
 
 /** Every allocated buffer (root and inner blocks) as `name:shape`. */
 function allocs(fn: PrimFunc): string[] {
@@ -54,9 +45,8 @@ function allocs(fn: PrimFunc): string[] {
   return out;
 }
 
-const unrolledRows = (fn: PrimFunc) => kinds(fn, 'unrolled').map(extentOf)[0];
+const unrolledRows = (fn: PrimFunc) => loopsOfKind(fn, 'unrolled').map(extentOf)[0];
 
-const kinds = (fn: PrimFunc, kind: For['forKind']) => loops(fn.body).filter((l) => l.forKind === kind);
 const extentOfExpr = (e: PrimExpr) => (e.kind === 'IntImm' ? e.value : -1);
 const extentOf = (l: For) => extentOfExpr(l.extent);
 
@@ -131,12 +121,12 @@ describe('defaultCPUSchedule', () => {
   it('register-blocks, packs, vectorizes and parallelizes a matmul', () => {
     const fn = matmul(48, 70, 128);
     const s = defaultCPUSchedule(fn, AVX512);
-    const vec = kinds(s, 'vectorized');
+    const vec = loopsOfKind(s, 'vectorized');
     // the update and the init of the accumulator tile are both 16-lane vectors
     expect(vec.length).toBeGreaterThanOrEqual(2);
     for (const l of vec) expect(extentOf(l)).toBe(16);
-    expect(kinds(s, 'unrolled').length).toBeGreaterThanOrEqual(2);
-    expect(kinds(s, 'parallel').length).toBeGreaterThanOrEqual(1);
+    expect(loopsOfKind(s, 'unrolled').length).toBeGreaterThanOrEqual(2);
+    expect(loopsOfKind(s, 'parallel').length).toBeGreaterThanOrEqual(1);
     // B is copied into [N/64, K, 64] panels
     const alloc = s.body.kind === 'BlockRealize' ? s.body.block.allocBuffers : [];
     expect(
@@ -160,7 +150,7 @@ describe('defaultCPUSchedule', () => {
   it('uses the AVX2 width without AVX-512 and leaves a small matmul unpacked', () => {
     const fn = matmul(8, 33, 24);
     const s = defaultCPUSchedule(fn, AVX2);
-    for (const l of kinds(s, 'vectorized')) expect(extentOf(l)).toBe(8);
+    for (const l of loopsOfKind(s, 'vectorized')) expect(extentOf(l)).toBe(8);
     const alloc = s.body.kind === 'BlockRealize' ? s.body.block.allocBuffers : [];
     expect(alloc.length).toBe(0);
     const { ins, want } = checkInterpreter(
@@ -184,7 +174,7 @@ describe('defaultCPUSchedule', () => {
     const C = compute([3, 32, 32], (b, i, j) => sum(mul(A.at(b, i, r), B.at(0, r, j)), r), 'C');
     const fn = createPrimFunc([A, B, C]);
     const s = defaultCPUSchedule(fn, AVX512);
-    expect(kinds(s, 'vectorized').length).toBeGreaterThanOrEqual(2);
+    expect(loopsOfKind(s, 'vectorized').length).toBeGreaterThanOrEqual(2);
     const { ins, want } = checkInterpreter(
       fn,
       s,
@@ -212,7 +202,7 @@ describe('defaultCPUSchedule', () => {
     );
     const fn = createPrimFunc([X, W, Y]);
     const s = defaultCPUSchedule(fn, AVX512);
-    const vec = kinds(s, 'vectorized');
+    const vec = loopsOfKind(s, 'vectorized');
     expect(vec.length).toBeGreaterThanOrEqual(1);
     for (const l of vec) expect(extentOf(l)).toBe(16);
     const { ins, want } = checkInterpreter(
@@ -237,10 +227,10 @@ describe('defaultCPUSchedule', () => {
     const Y = compute([2, 40], (i, j) => sum(mul(X.at(i, r), W.at(j, r)), r), 'Y');
     const fn = createPrimFunc([X, W, Y]);
     const s = defaultCPUSchedule(fn, AVX512);
-    const vec = kinds(s, 'vectorized');
+    const vec = loopsOfKind(s, 'vectorized');
     expect(vec.length).toBe(2);
     for (const l of vec) expect(extentOf(l)).toBe(16);
-    expect(kinds(s, 'unrolled').map(extentOf)).toEqual([4]);
+    expect(loopsOfKind(s, 'unrolled').map(extentOf)).toEqual([4]);
     const { ins, want } = checkInterpreter(
       fn,
       s,
@@ -279,7 +269,7 @@ describe('defaultCPUSchedule', () => {
     const s = defaultCPUSchedule(fn, AVX512);
     const alloc = s.body.kind === 'BlockRealize' ? s.body.block.allocBuffers : [];
     expect(alloc.map((b) => b.shape.map(extentOfExpr).join(','))).toContain('1,4,18,18');
-    expect(kinds(s, 'vectorized').map(extentOf)).toContain(16);
+    expect(loopsOfKind(s, 'vectorized').map(extentOf)).toContain(16);
     const { ins, want } = checkInterpreter(
       fn,
       s,
@@ -311,7 +301,7 @@ describe('defaultCPUSchedule', () => {
     );
     const fn = createPrimFunc([X, W, Y]);
     const s = defaultCPUSchedule(fn, AVX512);
-    expect(kinds(s, 'vectorized').map(extentOf)).toContain(16);
+    expect(loopsOfKind(s, 'vectorized').map(extentOf)).toContain(16);
     const { ins, want } = checkInterpreter(
       fn,
       s,
@@ -365,9 +355,9 @@ describe('defaultCPUSchedule', () => {
       // No padded copy of X, and the accumulator D shrinks to one tile allocated inside
       // the tile loop (rows x 8 lanes).
       expect(allocs(s)).toEqual([`D_tile:${unrolledRows(s)},8`]);
-      expect(kinds(s, 'vectorized').map(extentOf)).toContain(8);
+      expect(loopsOfKind(s, 'vectorized').map(extentOf)).toContain(8);
       // Rows of the register tile along the output width (a divisor of it).
-      const unrolled = kinds(s, 'unrolled').map(extentOf);
+      const unrolled = loopsOfKind(s, 'unrolled').map(extentOf);
       expect(unrolled.length).toBe(1);
       expect(ow % unrolled[0]).toBe(0);
       expect(unrolled[0]).toBeGreaterThan(1);
@@ -375,7 +365,7 @@ describe('defaultCPUSchedule', () => {
       const root = s.body.kind === 'BlockRealize' ? s.body.block.body : s.body;
       expect(root.kind).toBe('For');
       // Too little work (under 1.5M multiply-adds) to pay for a parallel region.
-      expect(kinds(s, 'parallel')).toEqual([]);
+      expect(loopsOfKind(s, 'parallel')).toEqual([]);
       const { ins, want } = checkInterpreter(
         fn,
         s,
@@ -432,7 +422,7 @@ describe('defaultCPUSchedule', () => {
     // One thread: nothing limits the loops above the chunk loop.
     const s = defaultCPUSchedule(fn, { ...AVX512, numThreads: 1 });
     // Register tile: 7 rows (the map's width) x 2 output-channel blocks x 16 lanes.
-    expect(kinds(s, 'unrolled').map(extentOf).sort()).toEqual([2, 7]);
+    expect(loopsOfKind(s, 'unrolled').map(extentOf).sort()).toEqual([2, 7]);
     // The accumulators of a whole column block (2 x 7 x 7 x 16) live inside its loop.
     expect(allocs(s)).toEqual(['X_pad:1,2,9,9,16', 'C_tile:2,7,7,16']);
     // The input-channel chunk loop sits above the output-row loop.
@@ -445,7 +435,7 @@ describe('defaultCPUSchedule', () => {
     expect(order2.findIndex((n) => n.startsWith('ic_o'))).toBeGreaterThan(
       order2.findIndex((n) => n.includes('h')),
     );
-    expect(kinds(s2, 'parallel').some((l) => extentOf(l) >= 8)).toBe(true);
+    expect(loopsOfKind(s2, 'parallel').some((l) => extentOf(l) >= 8)).toBe(true);
     checkInterpreter(
       fn,
       s2,
@@ -534,9 +524,9 @@ describe('defaultCPUSchedule', () => {
       'D',
     );
     const s = defaultCPUSchedule(createPrimFunc([X, W, D]), AVX512);
-    expect(kinds(s, 'parallel').length).toBe(1);
+    expect(loopsOfKind(s, 'parallel').length).toBe(1);
     expect(
-      kinds(defaultCPUSchedule(createPrimFunc([X, W, D]), { ...AVX512, numThreads: 1 }), 'parallel'),
+      loopsOfKind(defaultCPUSchedule(createPrimFunc([X, W, D]), { ...AVX512, numThreads: 1 }), 'parallel'),
     ).toEqual([]);
   });
 
@@ -555,8 +545,8 @@ describe('defaultCPUSchedule', () => {
     );
     const fn = createPrimFunc([X, W, Y]);
     const s = defaultCPUSchedule(fn, AVX512);
-    expect(kinds(s, 'vectorized').map(extentOf)).toContain(16);
-    expect(kinds(s, 'unrolled').map(extentOf)).toContain(7);
+    expect(loopsOfKind(s, 'vectorized').map(extentOf)).toContain(16);
+    expect(loopsOfKind(s, 'unrolled').map(extentOf)).toContain(7);
     // W is already in 16-wide output-channel panels (packed at compile time): no copy.
     expect(allocs(s)).toEqual([]);
     const { ins, want } = checkInterpreter(
@@ -580,8 +570,8 @@ describe('defaultCPUSchedule', () => {
     const Z = compute([64, 512], (i, j) => max(add(X.at(i, j), Y.at(j)), constant(0, 'float32')), 'Z');
     const fn = createPrimFunc([X, Y, Z]);
     const s = defaultCPUSchedule(fn, AVX512);
-    expect(kinds(s, 'vectorized').map(extentOf)).toEqual([16]);
-    expect(kinds(s, 'parallel').length).toBe(1);
+    expect(loopsOfKind(s, 'vectorized').map(extentOf)).toEqual([16]);
+    expect(loopsOfKind(s, 'parallel').length).toBe(1);
     const { ins, want } = checkInterpreter(fn, s, [[64, 512], [512], [64, 512]]);
     if (process.arch === 'x64') checkNative(s, ins, want, AVX2.features);
   });
@@ -596,7 +586,7 @@ describe('defaultCPUSchedule', () => {
     const Y = compute([64, 300], (i, j) => div(e.at(i, j), sm.at(i)), 'Y');
     const fn = createPrimFunc([X, Y]);
     const s = defaultCPUSchedule(fn, AVX512);
-    expect(kinds(s, 'parallel').length).toBeGreaterThanOrEqual(1);
+    expect(loopsOfKind(s, 'parallel').length).toBeGreaterThanOrEqual(1);
     const { ins, want } = checkInterpreter(fn, s, [
       [64, 300],
       [64, 300],
@@ -612,7 +602,7 @@ describe('defaultCPUSchedule', () => {
     const D = compute([2, 3, 5], (b, i, j) => exp(C.at(b, i, j)), 'D');
     const fn = createPrimFunc([A, B, D]);
     const s = defaultCPUSchedule(fn, { numThreads: 2 });
-    const par = kinds(s, 'parallel');
+    const par = loopsOfKind(s, 'parallel');
     // the matmul block: b outermost (parallel), then k, then the 3 x 5 output tile;
     // the 30-element exp stays serial
     expect(par.length).toBe(1);
@@ -630,6 +620,6 @@ describe('defaultCPUSchedule', () => {
       [2048, 5],
       [2, 3, 5],
     ]);
-    expect(kinds(defaultCPUSchedule(fn, { numThreads: 1 }), 'parallel').length).toBe(0);
+    expect(loopsOfKind(defaultCPUSchedule(fn, { numThreads: 1 }), 'parallel').length).toBe(0);
   });
 });

@@ -3,7 +3,7 @@
 // weights is split by the panel width so that it copies whole vectors.
 import type { PrimExpr } from '@kiln/ir-core';
 import { add, call, div, mul } from '@kiln/ir-core';
-import type { For, PrimFunc, Stmt } from '@kiln/tensorir';
+import type { PrimFunc } from '@kiln/tensorir';
 import {
   allClose,
   compute,
@@ -18,20 +18,11 @@ import {
   wellFormed,
 } from '@kiln/tensorir';
 import { describe, expect, it } from 'vitest';
+import { loops } from '../testing/loops.js';
 import { defaultCPUSchedule } from './cpu.js';
 
 const AVX512 = { numThreads: 2, features: ['+avx2', '+fma', '+avx512f'] };
 
-function loops(s: Stmt, out: For[] = []): For[] {
-  if (s.kind === 'For') {
-    out.push(s);
-    loops(s.body, out);
-  } else if (s.kind === 'SeqStmt') for (const x of s.seq) loops(x, out);
-  else if (s.kind === 'BlockRealize') loops(s.block.body, out);
-  else if (s.kind === 'Block') loops(s.body, out);
-  else if (s.kind === 'Allocate' || s.kind === 'DeclBuffer' || s.kind === 'LetStmt') loops(s.body, out);
-  return out;
-}
 const ext = (e: PrimExpr) => (e.kind === 'IntImm' ? e.value : -1);
 
 function check(fn: PrimFunc, s: PrimFunc, inShapes: number[][], outShape: number[], rtol = 1e-5) {

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { buildCPU } from '@kiln/codegen-llvm';
 import type { PrimExpr } from '@kiln/ir-core';
 import { add, div, mul, sub } from '@kiln/ir-core';
-import type { For, NDArray, PrimFunc, Stmt } from '@kiln/tensorir';
+import type { NDArray, PrimFunc } from '@kiln/tensorir';
 import {
   allClose,
   compute,
@@ -28,20 +28,10 @@ import {
 } from '@kiln/tensorir';
 import koffi from 'koffi';
 import { afterAll, describe, expect, it } from 'vitest';
+import { loops, loopsOfKind } from '../testing/loops.js';
 import { defaultCPUSchedule } from './cpu.js';
 
 const AVX512 = { numThreads: 2, features: ['+avx2', '+fma', '+avx512f'] };
-
-function loops(s: Stmt, out: For[] = []): For[] {
-  if (s.kind === 'For') {
-    out.push(s);
-    loops(s.body, out);
-  } else if (s.kind === 'SeqStmt') for (const x of s.seq) loops(x, out);
-  else if (s.kind === 'BlockRealize') loops(s.block.body, out);
-  else if (s.kind === 'Block') loops(s.body, out);
-  return out;
-}
-const kinds = (fn: PrimFunc, kind: For['forKind']) => loops(fn.body).filter((l) => l.forKind === kind);
 
 /** softmax over the last axis of [d0, d1, m] (d0 may be symbolic). */
 function softmax3(d0: PrimExpr | number, d1: number, m: number): PrimFunc {
@@ -125,13 +115,13 @@ describe('defaultCPUSchedule: row-wise kernels', () => {
   it('runs softmax as one parallel loop over the rows with vector lanes of partial max and sum', () => {
     const fn = softmax3(4, 16, 80);
     const s = defaultCPUSchedule(fn, AVX512);
-    const par = kinds(s, 'parallel');
+    const par = loopsOfKind(s, 'parallel');
     expect(par.length).toBe(1);
     expect(par[0].extent.kind === 'IntImm' && par[0].extent.value).toBe(64);
     // Everything is under that loop.
     expect(loops(s.body).length).toBe(loops(par[0]).length);
     // max and sum lanes (plus their inits), exp and the division: all 16 wide.
-    const vec = kinds(s, 'vectorized');
+    const vec = loopsOfKind(s, 'vectorized');
     expect(vec.length).toBe(6);
     expect(vec.every((l) => l.extent.kind === 'IntImm' && l.extent.value === 16)).toBe(true);
     const { ins, want } = checkInterpreter(fn, s, [[4, 16, 80]], [4, 16, 80]);
@@ -142,7 +132,7 @@ describe('defaultCPUSchedule: row-wise kernels', () => {
     for (const m of [100, 7, 24]) {
       const fn = softmax3(2, 3, m);
       const s = defaultCPUSchedule(fn, AVX512);
-      expect(kinds(s, 'parallel').length).toBeLessThanOrEqual(1);
+      expect(loopsOfKind(s, 'parallel').length).toBeLessThanOrEqual(1);
       const { ins, want } = checkInterpreter(fn, s, [[2, 3, m]], [2, 3, m]);
       checkNative(s, ins, want);
     }
@@ -157,14 +147,14 @@ describe('defaultCPUSchedule: row-wise kernels', () => {
       const fn = layerNorm(n, m);
       for (const numThreads of [1, 2]) {
         const s = defaultCPUSchedule(fn, { ...AVX512, numThreads });
-        expect(kinds(s, 'parallel').length).toBeLessThanOrEqual(1);
+        expect(loopsOfKind(s, 'parallel').length).toBeLessThanOrEqual(1);
         const { ins, want } = checkInterpreter(fn, s, [[n, m], [m], [m]], [n, m]);
         checkNative(s, ins, want);
       }
       if (m % 16 === 0 && n * m >= 1 << 14) {
         const s = defaultCPUSchedule(fn, AVX512);
-        expect(kinds(s, 'parallel').length).toBe(1);
-        expect(kinds(s, 'vectorized').length).toBeGreaterThanOrEqual(5);
+        expect(loopsOfKind(s, 'parallel').length).toBe(1);
+        expect(loopsOfKind(s, 'vectorized').length).toBeGreaterThanOrEqual(5);
       }
     }
   });
@@ -174,7 +164,7 @@ describe('defaultCPUSchedule: row-wise kernels', () => {
     const fn = softmax3(n, 4, 64);
     const s = defaultCPUSchedule(fn, AVX512);
     expect(wellFormed(s)).toEqual([]);
-    expect(kinds(s, 'parallel').length).toBe(1);
+    expect(loopsOfKind(s, 'parallel').length).toBe(1);
     for (const rows of [1, 3, 6]) {
       const { ins, want } = checkInterpreter(
         softmax3(rows, 4, 64),
