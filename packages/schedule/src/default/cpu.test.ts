@@ -1,9 +1,6 @@
 // The default CPU schedules: structure (what each op class gets) and numerics (the TIR
 // interpreter on random inputs, and the native backend through codegen-llvm + koffi).
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { buildCPU } from '@kiln/codegen-llvm';
+import { readFileSync } from 'node:fs';
 import type { PrimExpr } from '@kiln/ir-core';
 import { add, and, div, ge, lt, max, mul, sub } from '@kiln/ir-core';
 import type { For, NDArray, PrimFunc, Stmt } from '@kiln/tensorir';
@@ -15,7 +12,6 @@ import {
   exp,
   ifThenElseExpr,
   interpret,
-  lowerPrimFunc,
   ndarray,
   placeholder,
   randomNDArray,
@@ -23,9 +19,9 @@ import {
   reduceMax,
   sum,
 } from '@kiln/tensorir';
-import koffi from 'koffi';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loops, loopsOfKind } from '../testing/loops.js';
+import { runNative, unloadNative } from '../testing/native.js';
 import { defaultCPUSchedule } from './cpu.js';
 
 const AVX512 = { numThreads: 2, features: ['+avx2', '+fma', '+avx512f'] };
@@ -64,35 +60,15 @@ function checkInterpreter(fn: PrimFunc, scheduled: PrimFunc, shapes: number[][],
   return { ins, want };
 }
 
-const closers: Array<() => void> = [];
-afterAll(() => {
-  for (const c of closers) c();
-});
-const C_TYPES: Record<string, string> = { ptr: 'void *', i64: 'int64_t', i32: 'int32_t', f32: 'float' };
-
+afterAll(unloadNative);
 /** Compile the scheduled function natively and compare with the interpreter's outputs. */
 function checkNative(scheduled: PrimFunc, ins: NDArray[], want: NDArray[], features: string[], rtol = 1e-5) {
-  const target = {
-    mtriple: 'x86_64-linux-gnu',
-    mcpu: features.includes('+avx512f') ? 'skylake-avx512' : 'x86-64-v3',
+  const outs = runNative(
+    scheduled,
+    ins,
+    want.map((w) => w.shape),
     features,
-    numThreads: 2,
-  };
-  const lib = buildCPU([{ symbol: 'k', fn: lowerPrimFunc(scheduled) }], target);
-  const dir = mkdtempSync(join(tmpdir(), 'kiln-sched-'));
-  writeFileSync(join(dir, 'k.so'), lib.library);
-  const so = koffi.load(join(dir, 'k.so'));
-  closers.push(() => {
-    so.unload();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  const f = so.func(
-    'k',
-    'void',
-    lib.kernels[0].cTypes.map((t) => C_TYPES[t]),
   );
-  const outs = want.map((w) => ndarray('float32', [...w.shape]));
-  f(...ins.map((a) => a.data), ...outs.map((o) => o.data));
   outs.forEach((o, i) => {
     const rep = allClose(o, want[i], rtol, 1e-5);
     expect(rep.ok, rep.message).toBe(true);

@@ -1,11 +1,3 @@
-// The row-wise rule of the default CPU schedule (softmax, layer norm): structure (one
-// parallel loop over the rows, vector lanes of partial sums / maxima) and numerics (the
-// TIR interpreter on random inputs, and natively through codegen-llvm) on odd shapes:
-// rows not a multiple of the vector width, short rows, a symbolic row count.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { buildCPU } from '@kiln/codegen-llvm';
 import type { PrimExpr } from '@kiln/ir-core';
 import { add, div, mul, sub } from '@kiln/ir-core';
 import type { NDArray, PrimFunc } from '@kiln/tensorir';
@@ -16,7 +8,6 @@ import {
   exp,
   fullNDArray,
   interpret,
-  lowerPrimFunc,
   placeholder,
   randomNDArray,
   reduceAxis,
@@ -26,9 +17,9 @@ import {
   sum,
   wellFormed,
 } from '@kiln/tensorir';
-import koffi from 'koffi';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loops, loopsOfKind } from '../testing/loops.js';
+import { runNative, unloadNative } from '../testing/native.js';
 import { defaultCPUSchedule } from './cpu.js';
 
 const AVX512 = { numThreads: 2, features: ['+avx2', '+fma', '+avx512f'] };
@@ -77,36 +68,11 @@ function checkInterpreter(fn: PrimFunc, s: PrimFunc, inShapes: number[][], outSh
   return { ins, want };
 }
 
-const closers: Array<() => void> = [];
-afterAll(() => {
-  for (const c of closers) c();
-});
-const C_TYPES: Record<string, string> = { ptr: 'void *', i64: 'int64_t' };
-
-/** Compile natively (AVX-512 code only where the host has it, else AVX2) and compare. */
+afterAll(unloadNative);
+/** Compile natively (AVX2 code, so it runs on any x86-64 host) and compare. */
 function checkNative(s: PrimFunc, ins: NDArray[], want: NDArray, dims: bigint[] = []) {
   if (process.arch !== 'x64') return;
-  const target = {
-    mtriple: 'x86_64-linux-gnu',
-    mcpu: 'x86-64-v3',
-    features: ['+avx2', '+fma'],
-    numThreads: 2,
-  };
-  const lib = buildCPU([{ symbol: 'k', fn: lowerPrimFunc(s) }], target);
-  const dir = mkdtempSync(join(tmpdir(), 'kiln-rows-'));
-  writeFileSync(join(dir, 'k.so'), lib.library);
-  const so = koffi.load(join(dir, 'k.so'));
-  closers.push(() => {
-    so.unload();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  const f = so.func(
-    'k',
-    'void',
-    lib.kernels[0].cTypes.map((t) => C_TYPES[t]),
-  );
-  const out = fullNDArray('float32', [...want.shape], Number.NaN);
-  f(...ins.map((a) => a.data), out.data, ...dims);
+  const [out] = runNative(s, ins, [want.shape], ['+avx2', '+fma'], dims);
   const rep = allClose(out, want, 1e-5, 1e-6);
   expect(rep.ok, rep.message).toBe(true);
 }
