@@ -558,14 +558,7 @@ const NEAREST: Record<string, 'round' | 'floor' | 'ceil' | 'round_prefer_floor' 
   floor: 'floor',
   ceil: 'ceil',
 };
-const COORD = new Set([
-  'half_pixel',
-  'align_corners',
-  'asymmetric',
-  'pytorch_half_pixel',
-  'half_pixel_symmetric',
-  'tf_crop_and_resize',
-]);
+const COORD: ReadonlySet<string> = new Set(op.RESIZE_COORDINATE_MODES);
 
 function resizeCommon(
   ctx: NodeContext,

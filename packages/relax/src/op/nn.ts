@@ -441,18 +441,19 @@ export const attentionOp = defineOp<AttentionAttrs>({
   },
 });
 
+/** The coordinate transformation modes `image.resize2d` implements (ONNX Resize's). */
+export const RESIZE_COORDINATE_MODES = [
+  'half_pixel',
+  'align_corners',
+  'asymmetric',
+  'pytorch_half_pixel',
+  'half_pixel_symmetric',
+  'tf_crop_and_resize',
+] as const;
+
 const resizeAttrs = z.object({
   method: z.enum(['nearest_neighbor', 'linear', 'cubic']).default('linear'),
-  coordinateTransformationMode: z
-    .enum([
-      'half_pixel',
-      'align_corners',
-      'asymmetric',
-      'pytorch_half_pixel',
-      'half_pixel_symmetric',
-      'tf_crop_and_resize',
-    ])
-    .default('half_pixel'),
+  coordinateTransformationMode: z.enum(RESIZE_COORDINATE_MODES).default('half_pixel'),
   roundingMethod: z
     .enum(['round', 'floor', 'ceil', 'round_prefer_floor', 'round_prefer_ceil'])
     .default('round'),
