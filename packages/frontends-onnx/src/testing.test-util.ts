@@ -111,3 +111,26 @@ export function closeness(got: readonly number[], want: ArrayLike<number>, rtol 
     worst = Math.max(worst, Math.abs(got[i] - want[i]) / (atol + rtol * Math.abs(want[i])));
   return worst;
 }
+
+/** A NodeProto object (named after its first output) for onnx.ModelProto.fromObject. */
+export const onnxNode = (
+  op: string,
+  input: string[],
+  output: string[],
+  attribute: object[] = [],
+  domain = '',
+) => ({
+  opType: op,
+  input,
+  output,
+  name: output[0],
+  attribute,
+  domain,
+});
+/** An int64 TensorProto object (initializers, Constant values). */
+export const int64Tensor = (name: string, dims: number[], v: number[]) => ({
+  name,
+  dataType: 7,
+  dims,
+  int64Data: v,
+});

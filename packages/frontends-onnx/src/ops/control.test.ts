@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { hostTensor } from '../host.js';
 import { fromOnnx } from '../importer.js';
 import { onnx, onnxDTypeOf } from '../proto.js';
-import { closeness, compileAndLoad } from '../testing.test-util.js';
+import { closeness, compileAndLoad, onnxNode } from '../testing.test-util.js';
 
 type VI = { name: string; dtype: string; shape: number[] };
 const vi = (v: VI) => ({
@@ -13,13 +13,7 @@ const vi = (v: VI) => ({
     tensorType: { elemType: onnxDTypeOf(v.dtype), shape: { dim: v.shape.map((d) => ({ dimValue: d })) } },
   },
 });
-const node = (op: string, input: string[], output: string[], attribute: object[] = []) => ({
-  opType: op,
-  input,
-  output,
-  name: output[0],
-  attribute,
-});
+const node = onnxNode;
 
 function model(nodes: object[], inputs: VI[], outputs: string[], opset: number): Uint8Array {
   const m = onnx.ModelProto.fromObject({

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { hostTensor } from '../host.js';
 import { fromOnnx } from '../importer.js';
 import { onnx, onnxDTypeOf } from '../proto.js';
-import { closeness, compileAndLoad } from '../testing.test-util.js';
+import { closeness, compileAndLoad, int64Tensor, onnxNode } from '../testing.test-util.js';
 
 type VI = { name: string; dtype: string; shape: (number | string)[] };
 const vi = (v: VI) => ({
@@ -17,15 +17,8 @@ const vi = (v: VI) => ({
     },
   },
 });
-const node = (op: string, input: string[], output: string[], attribute: object[] = [], domain = '') => ({
-  opType: op,
-  input,
-  output,
-  name: output[0],
-  attribute,
-  domain,
-});
-const i64 = (name: string, dims: number[], v: number[]) => ({ name, dataType: 7, dims, int64Data: v });
+const node = onnxNode;
+const i64 = int64Tensor;
 const f32 = (name: string, v: number) => ({ name, dataType: 1, dims: [], floatData: [v] });
 
 /** score_mod: causal mask (keys after the query get -inf) plus a constant bias. */

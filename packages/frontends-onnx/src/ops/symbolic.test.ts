@@ -6,16 +6,10 @@ import { describe, expect, it } from 'vitest';
 import { hostTensor } from '../host.js';
 import { fromOnnx } from '../importer.js';
 import { onnx, onnxDTypeOf } from '../proto.js';
-import { closeness, compileAndLoad } from '../testing.test-util.js';
+import { closeness, compileAndLoad, int64Tensor, onnxNode } from '../testing.test-util.js';
 
-const node = (op: string, input: string[], output: string[], attribute: object[] = []) => ({
-  opType: op,
-  input,
-  output,
-  name: output[0],
-  attribute,
-});
-const i64 = (name: string, dims: number[], v: number[]) => ({ name, dataType: 7, dims, int64Data: v });
+const node = onnxNode;
+const i64 = int64Tensor;
 const MAXLEN = 32;
 
 function buildModel(): Uint8Array {
