@@ -2,6 +2,7 @@
 // trace (TVM's tir.Schedule), and the tensor intrinsics tensorize uses.
 
 export { type CPUScheduleTarget, defaultCPUSchedule } from './default/cpu.js';
+export { DefaultCPUSchedule, SCHEDULED_ATTR } from './default/pass.js';
 export type { ScheduleErrorCode } from './errors.js';
 export { ScheduleErrorCodes } from './errors.js';
 export type { TensorIntrin } from './intrin.js';

@@ -58,6 +58,8 @@ export interface CPUScheduleTarget {
   readonly numThreads?: number;
   /** LLVM feature strings (`+avx512f`, `+avx2`, ...): they decide the vector width. */
   readonly features?: readonly string[];
+  /** LLVM target triple: AArch64 has 32 vector registers at any width. */
+  readonly mtriple?: string;
 }
 
 /** Names of the blocks directly under the root block (or under no block at all). */
@@ -207,7 +209,7 @@ function packCandidate(
 export function defaultCPUSchedule(fn: PrimFunc, target: CPUScheduleTarget = {}): PrimFunc {
   const threads = Math.max(1, target.numThreads ?? 1);
   const lanes = vectorLanes(target.features, 32);
-  const vectorRegs = lanes >= 16 ? 32 : 16;
+  const vectorRegs = lanes >= 16 || /^(aarch64|arm64)/.test(target.mtriple ?? '') ? 32 : 16;
   // Phase 1: plan the contractions and pack their vector operands (a new buffer layout
   // cannot be expressed by the primitives, so the packed function starts a new schedule).
   const plans = new Map<string, ContractionPlan>();

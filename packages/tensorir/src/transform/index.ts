@@ -64,6 +64,7 @@ export { flatExtent, flattenBuffer, isFlatBuffer, linearIndex } from './flatten_
 export type { LaunchExtent } from './inject_thread_bindings.js';
 export { injectThreadBindings, LAUNCH_ATTR, THREAD_BINDING, THREAD_TAGS } from './inject_thread_bindings.js';
 export { decodeMinifloatExpr, encodeMinifloatExpr, legalizeLowPrecision } from './legalize_low_precision.js';
+export { type LiftedParamStage, type LiftParamStagesResult, liftParamStages } from './lift_param_stages.js';
 export { initCondition, lowerBlockInit, lowerInitBlock } from './lower_init_block.js';
 export {
   CODEGEN_INTRINSICS,
