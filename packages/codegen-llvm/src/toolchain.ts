@@ -57,6 +57,34 @@ export function findToolchain(): Toolchain {
   return cached;
 }
 
+/** The architecture of a target triple, in triple spelling (`x86_64`, `aarch64`). */
+function tripleArch(triple: string): string {
+  const a = triple.split('-')[0];
+  return a === 'arm64' ? 'aarch64' : a === 'amd64' ? 'x86_64' : a;
+}
+
+const HOST_ARCH: Readonly<Record<string, string>> = { x64: 'x86_64', arm64: 'aarch64', ia32: 'i386' };
+
+/**
+ * The C compiler that links a library for `triple`: the host's for the host
+ * architecture, else a cross compiler (KILN_CROSS_CC, or Debian's `<arch>-linux-gnu-gcc`).
+ * Cross-compiled libraries cannot be loaded here; they are artifacts for another machine.
+ */
+export function compilerFor(triple: string): string {
+  const arch = tripleArch(triple);
+  const tc = findToolchain();
+  if (arch === (HOST_ARCH[process.arch] ?? process.arch)) return tc.cc;
+  const env = process.env.KILN_CROSS_CC;
+  const gnu = `${arch}-linux-gnu-gcc`;
+  const found = env ? which(env) : which(gnu);
+  if (found) return found;
+  throw new KilnError(
+    TOOLCHAIN_MISSING,
+    `codegen-llvm: linking kernels for ${triple} on this ${process.arch} machine needs a cross C compiler ` +
+      `(looked for ${env ?? gnu}; on Debian: apt-get install gcc-${arch.replace(/_/g, '-')}-linux-gnu, or set KILN_CROSS_CC)`,
+  );
+}
+
 function optionalTool(names: string[]): string | undefined {
   try {
     return findTool(names, names[0]);
@@ -121,8 +149,8 @@ function cacheDir(): string {
 }
 
 /** The C runtime object, compiled once per (compiler, source) and cached. */
-function runtimeObject(tc: Toolchain): string {
-  const key = createHash('sha256').update(CPU_RUNTIME_C).update(tc.cc).digest('hex').slice(0, 16);
+function runtimeObject(cc: string): string {
+  const key = createHash('sha256').update(CPU_RUNTIME_C).update(cc).digest('hex').slice(0, 16);
   const obj = join(cacheDir(), `kiln_rt_${key}.o`);
   if (existsSync(obj)) return obj;
   const dir = mkdtempSync(join(tmpdir(), 'kiln-rt-'));
@@ -130,11 +158,7 @@ function runtimeObject(tc: Toolchain): string {
     const src = join(dir, 'kiln_rt.c');
     writeFileSync(src, CPU_RUNTIME_C);
     const tmpObj = join(dir, 'kiln_rt.o');
-    run(
-      tc.cc,
-      ['-O2', '-fPIC', '-std=gnu11', '-pthread', '-c', src, '-o', tmpObj],
-      'compiling the C runtime',
-    );
+    run(cc, ['-O2', '-fPIC', '-std=gnu11', '-pthread', '-c', src, '-o', tmpObj], 'compiling the C runtime');
     renameSync(tmpObj, obj);
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -170,6 +194,7 @@ export interface CompiledLibrary {
 /** Verify, optimize and link textual LLVM IR into a shared library. */
 export function compileToSharedLibrary(llvmIR: string, options: CompileOptions): CompiledLibrary {
   const tc = findToolchain();
+  const cc = compilerFor(options.mtriple);
   const dir = mkdtempSync(join(tmpdir(), 'kiln-llvm-'));
   try {
     const ll = join(dir, 'kernels.ll');
@@ -246,8 +271,8 @@ export function compileToSharedLibrary(llvmIR: string, options: CompileOptions):
       asm = parts.map((p) => run(tc.llc, llcArgs(`${p}.opt.bc`, '-', 'asm'), 'llc (asm)')).join('\n');
     const so = join(dir, 'kernels.so');
     run(
-      tc.cc,
-      ['-shared', '-o', so, ...objs, runtimeObject(tc), '-lm', '-lpthread'],
+      cc,
+      ['-shared', '-o', so, ...objs, runtimeObject(cc), '-lm', '-lpthread'],
       'linking the kernel library',
     );
     return { library: new Uint8Array(readFileSync(so)), optimizedIR, asm, parts: parts.length };

@@ -47,7 +47,7 @@ function mlp(withInputWeight = false): IRModule {
   return bb.getModule();
 }
 
-const target = parseTarget('llvm -mtriple=x86_64-linux-gnu -mattr=+avx2,+fma -num-threads=2');
+const target = parseTarget('llvm -mtriple=x86_64-linux-gnu -mcpu=haswell -mattr=+avx2,+fma -num-threads=2');
 const lower = [ToNonDataflow, CallTIRRewrite, StaticPlanBlockMemory];
 const run = (m: IRModule, passes: Parameters<typeof sequential>[0]) =>
   sequential(passes).run(m, createPassContext({ optLevel: 3, target }));

@@ -110,12 +110,32 @@ function configureThreads(
   setThreads(n);
 }
 
+/** ELF `e_machine` values of the architectures Node runs on. */
+const ELF_MACHINE: Readonly<Record<number, string>> = { 3: 'ia32', 62: 'x64', 183: 'arm64', 40: 'arm' };
+
+/** The Node architecture an ELF library is built for, or undefined when it is not ELF. */
+function elfArch(data: Uint8Array): string | undefined {
+  if (data.byteLength < 20 || data[0] !== 0x7f || data[1] !== 0x45 || data[2] !== 0x4c || data[3] !== 0x46)
+    return undefined;
+  const machine = data[5] === 2 ? (data[18] << 8) | data[19] : data[18] | (data[19] << 8);
+  return ELF_MACHINE[machine] ?? `ELF machine ${machine}`;
+}
+
 export const cpuSoLoader: ModuleLoader = (entry, ctx) => {
   const koffi = requireKoffi(`loading kernel module '${entry.name}'`);
   if (!entry.data || entry.data.byteLength === 0) {
     runtimeError(
       RuntimeErrorCodes.MODULE_LOAD,
       `${ctx.source}: cpu-so module '${entry.name}' has no library bytes`,
+    );
+  }
+  // A library cross-compiled for another CPU (kiln compile --target 'llvm -mtriple=aarch64-...')
+  // is refused by name rather than by the dynamic loader's message.
+  const arch = elfArch(entry.data);
+  if (arch !== undefined && arch !== process.arch) {
+    runtimeError(
+      RuntimeErrorCodes.MODULE_LOAD,
+      `${ctx.source}: cpu-so module '${entry.name}' is compiled for ${arch}, and this machine is ${process.arch}: compile the model for this machine's target (or run the artifact on a ${arch} machine)`,
     );
   }
   const dir = mkdtempSync(join(tmpdir(), 'kiln-so-'));
