@@ -4,7 +4,7 @@
 // are unchanged on the VM (interpreter) and natively from the artifact.
 import { compileModule } from '@kiln/cli';
 import type { IRModule } from '@kiln/ir-core';
-import { createPassContext, getFunction, parseTarget, sequential } from '@kiln/ir-core';
+import { createPassContext, getFunction, parseTarget, primVar, sequential } from '@kiln/ir-core';
 import type { Constant, RelaxFunction, SeqExpr } from '@kiln/relax';
 import {
   BlockBuilder,
@@ -75,6 +75,15 @@ function calls(
 const rootAllocs = (f: PrimFunc) => (f.body.kind === 'BlockRealize' ? f.body.block.allocBuffers.length : -1);
 const shapeOf = (b: unknown) => (b as { shape: { value: number }[] }).shape.map((e) => e.value);
 
+/** A dense layer over a dynamic number of rows: (n, K) · W1 + relu. */
+function dynamicDense(): IRModule {
+  const n = primVar('n');
+  const x = relaxVar('x', tensorSInfo([n, K], 'float32'));
+  const bb = new BlockBuilder();
+  bb.function('main', [x], () => bb.dataflow(() => bb.emitOutput(op.relu(bb.emit(op.matmul(x, W1))))));
+  return bb.getModule();
+}
+
 describe('relax.PrepackWeights', () => {
   it('packs constant matmul weights at compile time and removes the copy from the kernel', () => {
     const scheduled = run(mlp(), [LegalizeOps, DefaultCPUSchedule]);
@@ -132,5 +141,21 @@ describe('relax.PrepackWeights', () => {
     const out = (r: typeof fast) =>
       (createRuntime().load(r.artifact).call('main', x) as Tensor).toTypedArray() as Float32Array;
     expect(maxRelErr(out(fast), out(plain))).toBeLessThan(1e-4);
+  });
+
+  it('packs the weights of a dense layer over a dynamic number of rows, right at every row count', () => {
+    const fast = compileModule(dynamicDense());
+    const plain = compileModule(dynamicDense(), { optLevel: 0 });
+    expect(fast.artifact.constants.some((c) => c.shape.length === 3 && c.shape[1] === K)).toBe(true);
+    const fastExe = createRuntime().load(fast.artifact);
+    const plainExe = createRuntime().load(plain.artifact);
+    for (const rows of [1, 5, 33]) {
+      const x = Tensor.fromTypedArray(rand(rows * K, rows), [rows, K]);
+      const got = (fastExe.call('main', x) as Tensor).toTypedArray() as Float32Array;
+      const want = (plainExe.call('main', x) as Tensor).toTypedArray() as Float32Array;
+      expect(got.length).toBe(rows * N);
+      expect(maxRelErr(got, want)).toBeLessThan(1e-4);
+      expect(Math.max(...want)).toBeGreaterThan(0.5);
+    }
   });
 });

@@ -301,6 +301,12 @@ export function parallelizePrefix(
   let work = 1;
   for (const l of outer) {
     const ext = constExtent(sch.get(l).extent);
+    // A leading symbolic loop (a dynamic batch or sequence) runs in parallel by itself:
+    // the thread pool splits whatever extent it has at run time.
+    if (ext === undefined && chosen.length === 0) {
+      sch.parallel(l);
+      return l;
+    }
     if (ext === undefined) break;
     chosen.push(l);
     work *= ext;

@@ -178,8 +178,15 @@ function packCandidate(
 ): { index: number; buffer: Buffer } | undefined {
   const r = sch.getRealize(blockRV);
   const shape = blockShape(r);
-  if (!shape || !plan.rowVar) return undefined;
-  const rowExt = constExtent(r.block.iterVars.find((iv) => iv.var === plan.rowVar)!.dom.extent) ?? 0;
+  if (!shape) return undefined;
+  // Rows: the register block's row axis, else the outer spatial axes. A symbolic row count
+  // (a dynamic batch or sequence) counts as many rows: the operand is then almost always a
+  // constant weight, which relax.PrepackWeights packs at compile time, so the copy is free.
+  const rowVars = plan.rowVar ? [plan.rowVar] : shape.spatial.filter((v) => v !== plan.vecVar);
+  const rowExt = rowVars.reduce((a, v) => {
+    const e = constExtent(r.block.iterVars.find((iv) => iv.var === v)!.dom.extent);
+    return a * (e ?? Number.POSITIVE_INFINITY);
+  }, 1);
   if (rowExt < MIN_PACK_ROWS) return undefined;
   const reduce = new Set<Var>(shape.reduce);
   const loads = loadsOf(shape.store.value).filter(
