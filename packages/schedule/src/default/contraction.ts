@@ -32,6 +32,12 @@ export interface ContractionPlan {
    * across rows, so the block streams its inputs once, bound by memory rather than FMAs.
    */
   readonly streaming?: boolean;
+  /**
+   * The row axis has a symbolic extent (a dynamic batch or sequence): its split by `mr`
+   * leaves a partial last tile, guarded by a predicate that liftRowPredicates moves out
+   * of the reduction once the accumulators are a per-tile buffer.
+   */
+  readonly symbolicRows?: boolean;
 }
 
 /**
@@ -44,6 +50,7 @@ export function planContraction(
   blockRV: BlockRV,
   lanes: number,
   vectorRegs: number,
+  options: { symbolicRows?: boolean } = {},
 ): ContractionPlan | undefined {
   const r = sch.getRealize(blockRV);
   const shape = blockShape(r);
@@ -66,12 +73,16 @@ export function planContraction(
     (l) => l.buffer !== store.buffer && l.indices.some((e) => usesVar(e, vecVar)),
   );
   let rowVar: Var | undefined;
+  let symbolicRows = false;
   for (let i = spatial.length - 2; i >= 0; i--) {
     const v = spatial[i];
     const ext = constExtent(ivOf(v).dom.extent);
-    if (ext === undefined || ext < 2) continue;
     if (vecLoads.some((l) => l.indices.some((e) => usesVar(e, v)))) continue;
+    // A symbolic row count (when the caller can keep the accumulators in a tile buffer).
+    if (ext === undefined && !options.symbolicRows) continue;
+    if (ext !== undefined && ext < 2) continue;
     rowVar = v;
+    symbolicRows = ext === undefined;
     break;
   }
   // No such axis (a depthwise convolution reads its input and weights at every output
@@ -105,7 +116,7 @@ export function planContraction(
     }
   }
   const nbExt = blockVar ? constExtent(ivOf(blockVar).dom.extent)! : 1;
-  const m = rowVar ? constExtent(ivOf(rowVar).dom.extent)! : 1;
+  const m = rowVar ? (constExtent(ivOf(rowVar).dom.extent) ?? Number.POSITIVE_INFINITY) : 1;
   const budget = Math.max(4, vectorRegs - 8);
   // Narrower vectors when the full width does not divide the axis (a 56-wide feature map
   // takes 8 lanes); a tail-guarded vector inside the register block would cost more.
@@ -128,7 +139,8 @@ export function planContraction(
       for (let nb = 1; nb <= Math.min(4, nbExt) && nb * nr <= 4; nb++) {
         if (nbExt % nb !== 0) continue;
         let mr = Math.min(m, Math.floor(budget / (nr * nb)));
-        while (mr > 1 && m % mr !== 0) mr--;
+        // Symbolic rows: any tile height (the last tile is partial).
+        while (mr > 1 && !symbolicRows && m % mr !== 0) mr--;
         const acc = mr * nr * nb;
         const bestAcc = best ? best.mr * best.nr * best.nb : 0;
         if (!best || acc > bestAcc || (acc === bestAcc && mr + nr * nb < best.mr + best.nr * best.nb))
@@ -146,6 +158,7 @@ export function planContraction(
         mr: best.mr,
         ...(best.nb > 1 ? { blockVar, nb: best.nb } : {}),
         ...(streaming ? { streaming } : {}),
+        ...(symbolicRows ? { symbolicRows } : {}),
       };
       pickScore = score;
     }
@@ -291,7 +304,12 @@ export const MIN_PARALLEL_STREAMING = 1_500_000;
 /** Largest accumulator region (bytes) kept in L1 across reduction chunks (see scheduleContraction). */
 export const ROWS_OUTSIDE_BYTES = 32 * 1024;
 
-/** Fuse the leading loops of `outer` until they give every thread work, and parallelize. */
+/**
+ * Fuse the leading loops of `outer` until they give every thread work, and parallelize.
+ * A symbolic extent (a dynamic batch or sequence) may be 1 at run time, so it does not
+ * count as work: the loops after it join the parallel loop too, until the constant ones
+ * alone give every thread enough.
+ */
 export function parallelizePrefix(
   sch: Schedule,
   outer: readonly LoopRV[],
@@ -299,20 +317,15 @@ export function parallelizePrefix(
 ): LoopRV | undefined {
   const chosen: LoopRV[] = [];
   let work = 1;
+  let symbolic = false;
   for (const l of outer) {
     const ext = constExtent(sch.get(l).extent);
-    // A leading symbolic loop (a dynamic batch or sequence) runs in parallel by itself:
-    // the thread pool splits whatever extent it has at run time.
-    if (ext === undefined && chosen.length === 0) {
-      sch.parallel(l);
-      return l;
-    }
-    if (ext === undefined) break;
     chosen.push(l);
-    work *= ext;
+    if (ext === undefined) symbolic = true;
+    else work *= ext;
     if (work >= threads * 8) break;
   }
-  if (chosen.length === 0 || work < 2) return undefined;
+  if (chosen.length === 0 || (work < 2 && !symbolic)) return undefined;
   const fused = chosen.length > 1 ? sch.fuse(...chosen) : chosen[0];
   sch.parallel(fused);
   return fused;
@@ -338,13 +351,16 @@ export function scheduleReductionOutside(sch: Schedule, blockRV: BlockRV, thread
     const i = r.block.iterVars.findIndex((iv) => iv.var === v);
     return loops.find((l) => sch.get(l).loopVar === r.iterValues[i]);
   };
-  const nInner = spatial.length >= 3 ? 2 : 1;
+  const extentOf = (v: Var) => constExtent(shape.block.iterVars.find((iv) => iv.var === v)!.dom.extent);
+  // Two inner axes when both are constant (a 7x7 map); one when the last two include a
+  // symbolic extent (attention scores over a dynamic sequence: the key axis innermost,
+  // a run-time trip count that LLVM's loop vectorizer takes as it is).
+  const twoConst = spatial.length >= 3 && spatial.slice(-2).every((v) => extentOf(v) !== undefined);
+  const nInner = twoConst ? 2 : 1;
   const innerVars = spatial.slice(spatial.length - nInner);
   // Keep the inner tile small enough to stay in L1 across the reduction.
   let tile = 1;
-  for (const v of innerVars)
-    tile *=
-      constExtent(shape.block.iterVars.find((iv) => iv.var === v)!.dom.extent) ?? Number.POSITIVE_INFINITY;
+  for (const v of innerVars) tile *= extentOf(v) ?? 1;
   if (tile > 4096) return false;
   const defined = (ls: Array<LoopRV | undefined>) => ls.filter((l): l is LoopRV => l !== undefined);
   const o = defined(spatial.slice(0, spatial.length - nInner).map(loopOf));

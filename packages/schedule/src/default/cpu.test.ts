@@ -2,7 +2,7 @@
 // interpreter on random inputs, and the native backend through codegen-llvm + koffi).
 import { readFileSync } from 'node:fs';
 import type { PrimExpr } from '@kiln/ir-core';
-import { add, and, div, ge, lt, max, mul, sub } from '@kiln/ir-core';
+import { add, and, div, ge, lt, max, mul, primVar, sub } from '@kiln/ir-core';
 import type { For, NDArray, PrimFunc, Stmt } from '@kiln/tensorir';
 import {
   allClose,
@@ -538,6 +538,41 @@ describe('defaultCPUSchedule', () => {
     );
     if (process.arch === 'x64') checkNative(s, ins, want, AVX2.features, 1e-4);
     if (hasAVX512) checkNative(s, ins, want, AVX512.features, 1e-4);
+  });
+
+  it('register-blocks a dense layer over a symbolic number of rows; only the epilogue guards the partial last tile', () => {
+    const m = primVar('m');
+    const X = placeholder([m, 64], 'float32', 'X');
+    const W = placeholder([64, 128], 'float32', 'W');
+    const bias = placeholder([128], 'float32', 'bias');
+    const r = reduceAxis([0, 64], 'k');
+    const C = compute([m, 128], (i, j) => sum(mul(X.at(i, r), W.at(r, j)), r), 'C');
+    const Y = compute([m, 128], (i, j) => max(add(C.at(i, j), bias.at(j)), constant(0, 'float32')), 'Y');
+    const fn = createPrimFunc([X, W, bias, Y]);
+    const s = defaultCPUSchedule(fn, AVX512);
+    // A tile of several rows (unrolled), a parallel loop over the symbolic rows.
+    expect(unrolledRows(s)).toBeGreaterThan(1);
+    expect(loopsOfKind(s, 'parallel').length).toBe(1);
+    // The accumulating block carries no guard; the epilogue writing Y does.
+    const guarded: Record<string, boolean> = {};
+    const walk = (st: Stmt): void => {
+      if (st.kind === 'BlockRealize') {
+        guarded[st.block.name] = st.predicate.kind !== 'IntImm';
+        walk(st.block.body);
+      } else if (st.kind === 'For') walk(st.body);
+      else if (st.kind === 'SeqStmt') for (const x of st.seq) walk(x);
+    };
+    walk(s.body);
+    expect(guarded.C).toBe(false);
+    expect(guarded.Y).toBe(true);
+    for (const rows of [1, 7, 13, 32]) {
+      const { ins, want } = checkInterpreter(fn, s, [[rows, 64], [64, 128], [128], [rows, 128]]);
+      if (process.arch === 'x64') {
+        const outs = runNative(s, ins, [[rows, 128]], AVX2.features, [BigInt(rows)]);
+        const rep = allClose(outs[0], want[0], 1e-5, 1e-5);
+        expect(rep.ok, rep.message).toBe(true);
+      }
+    }
   });
 
   it('vectorizes elementwise kernels along the innermost axis and parallelizes the rest', () => {

@@ -43,7 +43,7 @@ import {
 } from './contraction.js';
 import { planDot, scheduleDot } from './dot.js';
 import type { TileBuffer } from './epilogue.js';
-import { compactTiles, fuseEpilogue } from './epilogue.js';
+import { compactTiles, fuseEpilogue, liftRowPredicates } from './epilogue.js';
 import { packBuffer, packedBuffer } from './pack.js';
 import { hoistPadding } from './pad.js';
 import { scheduleRowwise } from './rows.js';
@@ -95,14 +95,14 @@ function totalIterations(sch: Schedule, loops: readonly LoopRV[]): number {
   return loops.reduce((acc, l) => acc * (constExtent(sch.get(l).extent) ?? Number.POSITIVE_INFINITY), 1);
 }
 
-/** The leading loops bound only to spatial iteration variables (constant extent, from 0). */
+/** The leading loops bound only to spatial iteration variables (from 0; symbolic extents too). */
 function outerSpatialLoops(sch: Schedule, blockRV: BlockRV, loops: readonly LoopRV[]): LoopRV[] {
   const realize = sch.getRealize(blockRV);
   const blk = realize.block;
   const out: LoopRV[] = [];
   for (const l of loops) {
     const loop = sch.get(l);
-    if (loop.extent.kind !== 'IntImm' || loop.min.kind !== 'IntImm' || loop.min.value !== 0) break;
+    if (loop.min.kind !== 'IntImm' || loop.min.value !== 0) break;
     const v = loop.loopVar;
     const spatialOnly = realize.iterValues.every(
       (val, i) => !usesVar(val, v) || blk.iterVars[i].iterType === 'spatial',
@@ -227,7 +227,14 @@ export function defaultCPUSchedule(fn: PrimFunc, target: CPUScheduleTarget = {})
     for (const name of topLevelBlocks(sch.func.body)) {
       try {
         const b = sch.getBlock(name);
-        const plan = planContraction(sch, b, lanes, vectorRegs);
+        // Symbolic rows need the accumulators in a tile buffer (see liftRowPredicates):
+        // an output the kernel allocates itself (an epilogue consumes it), not a param.
+        const out = sch.getRealize(b).block.writes[0]?.buffer;
+        const intermediate =
+          sch.func.body.kind === 'BlockRealize' &&
+          out !== undefined &&
+          sch.func.body.block.allocBuffers.includes(out);
+        const plan = planContraction(sch, b, lanes, vectorRegs, { symbolicRows: intermediate });
         if (!plan) continue;
         plans.set(name, plan);
         const cand = packCandidate(sch, b, plan);
@@ -280,5 +287,5 @@ export function defaultCPUSchedule(fn: PrimFunc, target: CPUScheduleTarget = {})
       if (!isKilnError(e)) throw e;
     }
   }
-  return compactTiles(sch.func, tiles);
+  return liftRowPredicates(compactTiles(sch.func, tiles));
 }

@@ -8,8 +8,24 @@
 // and never written back to memory. Values are computed by the same expressions in the
 // same order, so results are bit-identical.
 import type { Buffer, Node, PrimExpr, Range, Var } from '@kiln/ir-core';
-import { buffer, floormod, freezeNode, intImm, Mutator, postOrderVisit, range } from '@kiln/ir-core';
-import type { Block, BlockRealize, BufferRegion, For, PrimFunc, Stmt } from '@kiln/tensorir';
+import {
+  add,
+  boolImm,
+  buffer,
+  floordiv,
+  floormod,
+  freezeNode,
+  intImm,
+  Mutator,
+  min,
+  mul,
+  postOrderVisit,
+  range,
+  structuralEqual,
+  sub,
+  substitute,
+} from '@kiln/ir-core';
+import type { Block, BlockRealize, BufferRegion, For, IterVar, PrimFunc, Stmt } from '@kiln/tensorir';
 import { block, blockRealize, bufferRegion, bufferStore } from '@kiln/tensorir';
 import { simplifyIndex } from '../arith.js';
 import type { Schedule } from '../schedule.js';
@@ -81,7 +97,10 @@ export function fuseEpilogue(
     });
     let ext = 1;
     for (const v of used) ext *= belowExt.get(v)!;
-    tileExtents.push(Math.min(ext, constExtent(iv.dom.extent) ?? 1));
+    // A symbolic axis (dynamic rows) is tiled by the loops below the tile loop when they are
+    // constant; the last tile of such an axis is partial (predicated).
+    const dom = constExtent(iv.dom.extent);
+    tileExtents.push(dom !== undefined ? Math.min(ext, dom) : Number.isFinite(ext) ? ext : 1);
   });
   const out: TileBuffer = {
     buffer: blk.body.buffer,
@@ -144,7 +163,9 @@ export function compactTiles(fn: PrimFunc, tiles: readonly TileBuffer[]): PrimFu
     if (!loop || accessCount(loop, t.buffer) !== accessCount(out.body, t.buffer)) continue;
     const src = t.buffer;
     const dims = src.shape.map((e, d) => ({ d, ext: constExtent(e) })).filter(({ d }) => t.tile[d] > 1);
-    if (dims.length === 0 || dims.some(({ d, ext }) => ext === undefined || ext % t.tile[d] !== 0)) continue;
+    // A symbolic dimension is tiled too: each iteration of the tile loop covers one aligned
+    // run of `tile` indices (a split's inner loops), so floormod keeps them apart.
+    if (dims.length === 0 || dims.some(({ d, ext }) => ext !== undefined && ext % t.tile[d] !== 0)) continue;
     const dt = src.shape[0].dtype;
     const dst = buffer(
       `${src.name}_tile`,
@@ -215,4 +236,93 @@ export function compactTiles(fn: PrimFunc, tiles: readonly TileBuffer[]): PrimFu
     out = withBody(out, freezeNode({ ...body, block: newRoot }));
   }
   return out;
+}
+
+/** The conjuncts of a predicate (`a && b && c` → [a, b, c]). */
+function conjuncts(e: PrimExpr): PrimExpr[] {
+  if (e.kind === 'And') {
+    const a = e as unknown as { a: PrimExpr; b: PrimExpr };
+    return [...conjuncts(a.a), ...conjuncts(a.b)];
+  }
+  return [e];
+}
+
+/**
+ * Symbolic rows (planContraction's `symbolicRows`): the row split leaves a partial last
+ * tile, and the split guards the accumulator's init and update with `row < rows`. Inside
+ * the K loop that condition would keep the accumulators out of registers. Once the
+ * accumulators are a per-tile buffer (compactTiles), the rows past the end can be
+ * computed harmlessly: they read the last valid row (indices clamped to `rows - 1`),
+ * accumulate into their own slots of the tile, and are never stored, because the
+ * epilogue that writes the output keeps its guard. So the guard is dropped from blocks
+ * that write only a tile buffer when every conjunct bounds a symbolic iteration variable
+ * by its extent.
+ */
+export function liftRowPredicates(fn: PrimFunc): PrimFunc {
+  const tiles = new Set<Buffer>();
+  postOrderVisit(fn.body, (n) => {
+    if (n.kind === 'Block' && (n as unknown as Block).name.endsWith('_tile_scope'))
+      for (const b of (n as unknown as Block).allocBuffers) tiles.add(b);
+  });
+  if (tiles.size === 0) return fn;
+  const body = transformStmt(fn.body, (x) => {
+    if (x.kind !== 'BlockRealize') return undefined;
+    const r = x as BlockRealize;
+    const b = r.block;
+    if (r.predicate.kind === 'IntImm' || b.writes.length === 0 || !b.writes.every((w) => tiles.has(w.buffer)))
+      return undefined;
+    const clamp = new Map<Node, Node>();
+    const domains = new Map<IterVar, Range>();
+    for (const conj of conjuncts(r.predicate)) {
+      if (conj.kind !== 'LT') return undefined;
+      const { a, b: bound } = conj as unknown as { a: PrimExpr; b: PrimExpr };
+      const i = r.iterValues.findIndex((v) => structuralEqual(v, a));
+      const iv = b.iterVars[i];
+      if (
+        iv?.iterType !== 'spatial' ||
+        constExtent(iv.dom.extent) !== undefined ||
+        constExtent(iv.dom.min) !== 0 ||
+        !structuralEqual(iv.dom.extent, bound)
+      )
+        return undefined;
+      // The tile height: the store into the tile indexes this axis by floormod(v, c).
+      let c: number | undefined;
+      if (b.body.kind === 'BufferStore')
+        for (const e of b.body.indices) {
+          const f = e as unknown as { kind: string; a: PrimExpr; b: PrimExpr };
+          if (f.kind === 'FloorMod' && f.a === iv.var && f.b.kind === 'IntImm') c = f.b.value;
+        }
+      if (c === undefined) return undefined;
+      clamp.set(iv.var, min(iv.var, sub(bound, intImm(1, bound.dtype))));
+      // The iteration domain grows to whole tiles, so the rows past the end stay bound in it.
+      const dt = bound.dtype;
+      const padded = simplifyIndex(
+        mul(floordiv(add(bound, intImm(c - 1, dt)), intImm(c, dt)), intImm(c, dt)),
+      );
+      domains.set(iv, range(iv.dom.min, padded));
+    }
+    class Clamp extends Mutator {
+      protected override visitNode(n: Node): Node {
+        if (n.kind === 'BufferLoad' && !tiles.has((n as unknown as { buffer: Buffer }).buffer)) {
+          const l = n as unknown as { indices: readonly PrimExpr[] };
+          return freezeNode({
+            ...(n as object),
+            indices: Object.freeze(l.indices.map((e) => substitute(e, clamp))),
+          } as unknown as Node);
+        }
+        return this.defaultVisit(n);
+      }
+    }
+    const iterVars = b.iterVars.map((iv) => {
+      const dom = domains.get(iv);
+      return dom ? freezeNode({ ...iv, dom }) : iv;
+    });
+    const blk = freezeNode({
+      ...b,
+      iterVars: Object.freeze(iterVars),
+      body: new Clamp().visit(b.body) as Stmt,
+    });
+    return freezeNode({ ...r, predicate: boolImm(true), block: blk }) as Stmt;
+  });
+  return body === fn.body || !body ? fn : withBody(fn, body);
 }
