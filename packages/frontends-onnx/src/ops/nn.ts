@@ -3,8 +3,8 @@
 // group_norm, Layer, Group, RMS, LRN, MeanVariance, Lp), Softmax family (with the
 // pre-13 "flatten to 2-D" semantics), Gemm/MatMul/Einsum, Resize/Upsample.
 import type { PrimExpr } from '@kiln/ir-core';
-import type { Expr } from '@kiln/relax';
-import { constDim, dimProduct, op } from '@kiln/relax';
+import type { Constant, Expr } from '@kiln/relax';
+import { constant, constDim, dimProduct, op } from '@kiln/relax';
 import type { NodeContext, OnnxValue } from '../context.js';
 import {
   dims,
@@ -476,6 +476,15 @@ function softmaxConvert(kind: 'softmax' | 'log_softmax' | 'hardmax') {
   };
 }
 
+/** A 2-D constant with its axes swapped (a Linear layer's [N, K] weights as [K, N]). */
+function transposed(c: Constant): Constant {
+  const [n, k] = c.shape;
+  const src = c.data;
+  const out = new (src.constructor as new (len: number) => typeof src)(src.length);
+  for (let i = 0; i < n; i++) for (let j = 0; j < k; j++) out[j * n + i] = src[i * k + j];
+  return constant(out, [k, n], c.dtype);
+}
+
 function gemmConvert(ctx: NodeContext): OnnxValue {
   const a = ctx.req(0);
   const b = ctx.req(1);
@@ -488,8 +497,11 @@ function gemmConvert(ctx: NodeContext): OnnxValue {
   let ae = exprOf(ctx, a);
   if (ta) ae = em(ctx, op.permuteDims(ae, [1, 0]));
   const be = exprOf(ctx, b);
-  // transB (the common Linear layout) maps to relax.linear without transposing the weights.
-  let y = em(ctx, tb ? op.linear(ae, be) : op.matmul(ae, be));
+  // transB (the common Linear layout): constant weights are transposed here, at import, so the layer runs as a matmul, the form the CPU schedules register-block
+  // and pack; other weights map to relax.linear without a transpose.
+  let y: Expr;
+  if (tb && be.kind === 'relax.Constant' && be.shape.length === 2) y = em(ctx, op.matmul(ae, transposed(be)));
+  else y = em(ctx, tb ? op.linear(ae, be) : op.matmul(ae, be));
   if (alpha !== 1) y = em(ctx, op.multiply(y, scalar(alpha, dt)));
   if (c && beta !== 0) {
     let ce = exprOf(ctx, c);

@@ -18,6 +18,7 @@ import {
   reduceAxis,
   reduceMax,
   sum,
+  wellFormed,
 } from '@kiln/tensorir';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loops, loopsOfKind } from '../testing/loops.js';
@@ -48,6 +49,7 @@ const extentOf = (l: For) => extentOfExpr(l.extent);
 
 /** Inputs are random; every output is compared between `fn` and its schedule in the interpreter. */
 function checkInterpreter(fn: PrimFunc, scheduled: PrimFunc, shapes: number[][], nOut = 1, rtol = 1e-5) {
+  expect(wellFormed(scheduled)).toEqual([]);
   const ins = shapes.slice(0, shapes.length - nOut).map((s, i) => randomNDArray('float32', s, 10 + i));
   const want = shapes.slice(shapes.length - nOut).map((s) => ndarray('float32', s));
   const got = shapes.slice(shapes.length - nOut).map((s) => ndarray('float32', s));

@@ -227,14 +227,20 @@ export function defaultCPUSchedule(fn: PrimFunc, target: CPUScheduleTarget = {})
     for (const name of topLevelBlocks(sch.func.body)) {
       try {
         const b = sch.getBlock(name);
-        // Symbolic rows need the accumulators in a tile buffer (see liftRowPredicates):
-        // an output the kernel allocates itself (an epilogue consumes it), not a param.
+        // Symbolic rows need the accumulators in a tile buffer (see liftRowPredicates): a
+        // buffer the kernel allocates itself, whose elementwise consumers fuse into the tile.
         const out = sch.getRealize(b).block.writes[0]?.buffer;
         const intermediate =
           sch.func.body.kind === 'BlockRealize' &&
           out !== undefined &&
           sch.func.body.block.allocBuffers.includes(out);
-        const plan = planContraction(sch, b, lanes, vectorRegs, { symbolicRows: intermediate });
+        let plan = planContraction(sch, b, lanes, vectorRegs, { symbolicRows: true });
+        if (plan?.symbolicRows && !intermediate) {
+          // The kernel's own output: accumulate into a buffer of the kernel (whose tile
+          // compactTiles keeps per thread) and copy each finished tile out (an epilogue).
+          sch.cacheWrite(b, 0, 'global');
+          plan = planContraction(sch, b, lanes, vectorRegs, { symbolicRows: true });
+        }
         if (!plan) continue;
         plans.set(name, plan);
         const cand = packCandidate(sch, b, plan);

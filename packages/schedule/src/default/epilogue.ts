@@ -12,6 +12,7 @@ import {
   add,
   boolImm,
   buffer,
+  DType,
   floordiv,
   floormod,
   freezeNode,
@@ -20,13 +21,14 @@ import {
   min,
   mul,
   postOrderVisit,
+  primVar,
   range,
   structuralEqual,
   sub,
   substitute,
 } from '@kiln/ir-core';
 import type { Block, BlockRealize, BufferRegion, For, IterVar, PrimFunc, Stmt } from '@kiln/tensorir';
-import { block, blockRealize, bufferRegion, bufferStore } from '@kiln/tensorir';
+import { block, blockRealize, bufferRegion, bufferStore, iterVar, varsIn } from '@kiln/tensorir';
 import { simplifyIndex } from '../arith.js';
 import type { Schedule } from '../schedule.js';
 import type { BlockRV, LoopRV } from '../trace.js';
@@ -156,28 +158,52 @@ export function compactTiles(fn: PrimFunc, tiles: readonly TileBuffer[]): PrimFu
     if (out.body.kind !== 'BlockRealize') break;
     const root = out.body.block;
     if (!root.allocBuffers.includes(t.buffer)) continue;
+    // The tile loop, and the loops around it up to the nearest block.
     let loop: For | undefined;
-    postOrderVisit(out.body, (x) => {
-      if (x.kind === 'For' && (x as unknown as For).loopVar === t.loopVar) loop = x as unknown as For;
-    });
+    let around: For[] = [];
+    const find = (st: Stmt, stack: For[]): void => {
+      if (loop) return;
+      if (st.kind === 'For') {
+        if (st.loopVar === t.loopVar) {
+          loop = st;
+          around = [...stack, st];
+          return;
+        }
+        find(st.body, [...stack, st]);
+      } else if (st.kind === 'BlockRealize') {
+        find(st.block.body, []);
+        if (st.block.init) find(st.block.init, []);
+      } else if (st.kind === 'SeqStmt') for (const x of st.seq) find(x, stack);
+      else if (st.kind === 'LetStmt' || st.kind === 'AttrStmt') find(st.body, stack);
+      else if (st.kind === 'IfThenElse') {
+        find(st.then, stack);
+        if (st.else) find(st.else, stack);
+      }
+    };
+    find(out.body, []);
     if (!loop || accessCount(loop, t.buffer) !== accessCount(out.body, t.buffer)) continue;
     const src = t.buffer;
     const dims = src.shape.map((e, d) => ({ d, ext: constExtent(e) })).filter(({ d }) => t.tile[d] > 1);
     // A symbolic dimension is tiled too: each iteration of the tile loop covers one aligned
     // run of `tile` indices (a split's inner loops), so floormod keeps them apart.
-    if (dims.length === 0 || dims.some(({ d, ext }) => ext !== undefined && ext % t.tile[d] !== 0)) continue;
-    const dt = src.shape[0].dtype;
+    if (dims.some(({ d, ext }) => ext !== undefined && ext % t.tile[d] !== 0)) continue;
+    const dt = src.shape.length > 0 ? src.shape[0].dtype : DType.int64;
+    // A tile of one element (a row's maximum or sum) is a buffer of one element.
+    const one = dims.length === 0;
     const dst = buffer(
       `${src.name}_tile`,
       src.dtype,
-      dims.map(({ d }) => intImm(t.tile[d], dt)),
+      one ? [intImm(1, dt)] : dims.map(({ d }) => intImm(t.tile[d], dt)),
     );
     const mapIdx = (idx: readonly PrimExpr[]) =>
-      dims.map(({ d, ext }) =>
-        t.tile[d] === ext ? idx[d] : simplifyIndex(floormod(idx[d], intImm(t.tile[d], idx[d].dtype))),
-      );
+      one
+        ? [intImm(0, dt)]
+        : dims.map(({ d, ext }) =>
+            t.tile[d] === ext ? idx[d] : simplifyIndex(floormod(idx[d], intImm(t.tile[d], idx[d].dtype))),
+          );
     const mapRegion = (rg: BufferRegion): BufferRegion => {
       if (rg.buffer !== src) return rg;
+      if (one) return bufferRegion(dst, [range(intImm(0, dt), intImm(1, dt))]);
       return bufferRegion(
         dst,
         dims.map(({ d, ext }): Range => {
@@ -218,12 +244,28 @@ export function compactTiles(fn: PrimFunc, tiles: readonly TileBuffer[]): PrimFu
         return this.defaultVisit(n);
       }
     }
-    const inner = new Compact().visit(loop.body) as Stmt;
+    // The scope block binds the variables of the loops around it to iter vars of its own,
+    // so the blocks inside refer to those loops through it (blocks are opaque to loop vars).
+    const compacted = new Compact().visit(loop.body) as Stmt;
+    const used = new Set(varsIn(compacted));
+    const bound = around.filter((f) => used.has(f.loopVar));
+    const ivs = bound.map((f) =>
+      iterVar(primVar(`v_${f.loopVar.name}`, f.loopVar.dtype), range(f.min, f.extent), 'opaque'),
+    );
+    const inner = substitute(
+      compacted,
+      new Map(bound.map((f, i) => [f.loopVar as Node, ivs[i].var as Node])),
+    );
     const name = uniqueBlockName(out.body, `${src.name}_tile_scope`);
     const scope = blockRealize(
-      [],
+      bound.map((f) => f.loopVar),
       true,
-      block(name, inner, { iterVars: [], reads: [], writes: [], allocBuffers: [dst] }),
+      block(name, inner, {
+        iterVars: ivs,
+        reads: [],
+        writes: [],
+        allocBuffers: [dst],
+      }),
     );
     const target = loop;
     const body = transformStmt(out.body, (x) =>

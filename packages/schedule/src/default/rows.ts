@@ -9,13 +9,16 @@
 // lanes of partial results (then a short write-back), and elementwise blocks are
 // vectorized along the row. A kernel that does not fit (a block that would be
 // recomputed per row, an access the primitives cannot follow) keeps the per-block rules.
-import type { PrimExpr, Var } from '@kiln/ir-core';
-import { isKilnError, structuralEqual } from '@kiln/ir-core';
-import type { PrimFunc, Stmt } from '@kiln/tensorir';
+import type { Buffer, Node, PrimExpr, Var } from '@kiln/ir-core';
+import { isKilnError, postOrderVisit, structuralEqual, substitute } from '@kiln/ir-core';
+import type { For, PrimFunc, Stmt } from '@kiln/tensorir';
+import { varsIn } from '@kiln/tensorir';
 import type { Schedule } from '../schedule.js';
 import { createSchedule } from '../schedule.js';
 import type { BlockRV, LoopRV } from '../trace.js';
 import { blockShape, constExtent, contiguousIn, loadsOf, vectorizableValue } from './analysis.js';
+import type { TileBuffer } from './epilogue.js';
+import { compactTiles } from './epilogue.js';
 
 /** Names of the blocks directly under the root block, in order. */
 function topLevelBlockNames(sch: Schedule): string[] {
@@ -60,9 +63,9 @@ function noRecompute(
   rows: { n: number; symbolic: PrimExpr[] },
   before: { n: number; symbolic: PrimExpr[] },
 ): boolean {
-  if (inner.symbolic.length > 0) return false;
+  // Symbolic extents (a dynamic sequence) must be matched one for one.
   const left = [...before.symbolic];
-  for (const s of rows.symbolic) {
+  for (const s of [...rows.symbolic, ...inner.symbolic]) {
     const i = left.findIndex((x) => structuralEqual(x, s));
     if (i < 0) return false;
     left.splice(i, 1);
@@ -209,13 +212,83 @@ export function scheduleRowwise(
       }
     }
     const work = before.reduce((a, b) => a + (b.symbolic.length > 0 ? Number.POSITIVE_INFINITY : b.n), 0);
+    let loopVar = sch.get(rowLoop).loopVar;
     if (threads > 1 && work >= minParallelWork) {
       const fused = rowLoops.length > 1 ? sch.fuse(...rowLoops) : rowLoops[0];
       sch.parallel(fused);
+      loopVar = sch.get(fused).loopVar;
     }
-    return sch.func;
+    return compactRowBuffers(sch.func, loopVar);
   } catch (e) {
     if (!isKilnError(e)) throw e;
     return undefined;
   }
+}
+
+/**
+ * The intermediates of a row-wise kernel (a row's maximum, exponentials, sum) are used only
+ * inside the row loop once every block is computed at it, one row at a time: each shrinks
+ * to one row's worth, allocated inside the loop (per thread when it runs in parallel),
+ * instead of a buffer of the whole tensor that a kernel over a dynamic shape must allocate
+ * on every call. A dimension shrinks away when every access indexes it by the same
+ * expression of the loops outside the row loop's body; the others must be constant.
+ */
+function compactRowBuffers(fn: PrimFunc, rowVar: Var): PrimFunc {
+  if (fn.body.kind !== 'BlockRealize') return fn;
+  let loop: For | undefined;
+  postOrderVisit(fn.body, (n) => {
+    if (n.kind === 'For' && (n as unknown as For).loopVar === rowVar) loop = n as unknown as For;
+  });
+  if (!loop) return fn;
+  const inner = new Set<Node>();
+  postOrderVisit(loop.body, (n) => {
+    if (n.kind === 'For') inner.add((n as unknown as For).loopVar);
+  });
+  // Every access under the loop, its indices in terms of loop variables.
+  const accesses = new Map<Buffer, PrimExpr[][]>();
+  const recordIn = (n: Node, bind: ReadonlyMap<Node, Node>) =>
+    postOrderVisit(n, (x) => {
+      if (x.kind !== 'BufferLoad' && x.kind !== 'BufferStore') return;
+      const a = x as unknown as { buffer: Buffer; indices: readonly PrimExpr[] };
+      const list = accesses.get(a.buffer) ?? [];
+      list.push(a.indices.map((e) => substitute(e, bind)));
+      accesses.set(a.buffer, list);
+    });
+  const visit = (st: Stmt, bind: ReadonlyMap<Node, Node>): void => {
+    if (st.kind === 'BlockRealize') {
+      const m = new Map(bind);
+      st.block.iterVars.forEach((iv, i) => {
+        m.set(iv.var, substitute(st.iterValues[i], bind));
+      });
+      if (st.block.init) visit(st.block.init, m);
+      visit(st.block.body, m);
+    } else if (st.kind === 'For' || st.kind === 'LetStmt' || st.kind === 'AttrStmt') visit(st.body, bind);
+    else if (st.kind === 'SeqStmt') for (const x of st.seq) visit(x, bind);
+    else if (st.kind === 'IfThenElse') {
+      recordIn(st.cond, bind);
+      visit(st.then, bind);
+      if (st.else) visit(st.else, bind);
+    } else recordIn(st, bind);
+  };
+  visit(loop.body, new Map());
+  const tiles: TileBuffer[] = [];
+  for (const buf of fn.body.block.allocBuffers) {
+    const list = accesses.get(buf);
+    if (!list || list.length === 0) continue;
+    const tile: number[] = [];
+    let ok = true;
+    buf.shape.forEach((ext, d) => {
+      const first = list[0][d];
+      const fixed =
+        list.every((idx) => structuralEqual(idx[d], first)) && !varsIn(first).some((v) => inner.has(v));
+      if (fixed) tile.push(1);
+      else {
+        const c = constExtent(ext);
+        if (c === undefined) ok = false;
+        tile.push(c ?? 1);
+      }
+    });
+    if (ok) tiles.push({ buffer: buf, loopVar: rowVar, tile });
+  }
+  return tiles.length > 0 ? compactTiles(fn, tiles) : fn;
 }
