@@ -20,7 +20,14 @@ import {
   timingInstrument,
   withFunction,
 } from '@kiln/ir-core';
-import { AnnotateTIROpPattern, ConvertLayout, FuseOps, FuseTIR, PrepackWeights } from '@kiln/passes-fusion';
+import {
+  AnnotateTIROpPattern,
+  AttachLayoutFreeBuffers,
+  ConvertLayout,
+  FuseOps,
+  FuseTIR,
+  PrepackWeights,
+} from '@kiln/passes-fusion';
 import type { MemoryPlanReport, RelaxFunction } from '@kiln/relax';
 import {
   CallTIRRewrite,
@@ -91,6 +98,7 @@ export function defaultRelaxPipeline(): Pass {
       DeduplicatePrimFuncs,
       EliminateCommonSubexpr,
       DeadCodeElimination,
+      AttachLayoutFreeBuffers,
       DefaultCPUSchedule,
       PrepackWeights,
       DeadCodeElimination,

@@ -26,4 +26,10 @@ export {
 } from './fuse-ops-by-pattern.js';
 export { FuseTIR, type FuseTIROptions, fuseTIR, inlineProducers, mergePrimitive } from './fuse-tir.js';
 export { passesFusionPlugin } from './plugin.js';
-export { PrepackWeights, prepackWeights } from './prepack-weights.js';
+export {
+  AttachLayoutFreeBuffers,
+  attachLayoutFreeBuffers,
+  LAYOUT_FREE_ATTR,
+  PrepackWeights,
+  prepackWeights,
+} from './prepack-weights.js';

@@ -6,10 +6,18 @@ import { ConvertLayout } from './convert-layout.js';
 import { FuseOps } from './fuse-ops.js';
 import { FuseOpsByPattern } from './fuse-ops-by-pattern.js';
 import { FuseTIR } from './fuse-tir.js';
-import { PrepackWeights } from './prepack-weights.js';
+import { AttachLayoutFreeBuffers, PrepackWeights } from './prepack-weights.js';
 
 export const passesFusionPlugin = definePlugin({
   name: '@kiln/passes-fusion',
   version: '0.0.0',
-  passes: [AnnotateTIROpPattern, FuseOps, FuseTIR, FuseOpsByPattern, ConvertLayout, PrepackWeights],
+  passes: [
+    AnnotateTIROpPattern,
+    FuseOps,
+    FuseTIR,
+    FuseOpsByPattern,
+    ConvertLayout,
+    AttachLayoutFreeBuffers,
+    PrepackWeights,
+  ],
 });

@@ -22,7 +22,7 @@ import { createRuntime, Tensor } from '@kiln/runtime';
 import { DefaultCPUSchedule } from '@kiln/schedule';
 import type { PrimFunc } from '@kiln/tensorir';
 import { describe, expect, it } from 'vitest';
-import { PrepackWeights } from './prepack-weights.js';
+import { AttachLayoutFreeBuffers, LAYOUT_FREE_ATTR, PrepackWeights } from './prepack-weights.js';
 import { maxRelErr, rand, runOnVM } from './testing/vm.js';
 
 const [M, K, N] = [32, 128, 256];
@@ -110,6 +110,17 @@ describe('relax.PrepackWeights', () => {
     const got = runOnVM(sequential(lower).run(packed, createPassContext({ optLevel: 3, target })), [x]);
     expect(maxRelErr(got.outputs[0], want)).toBeLessThan(1e-4);
     expect(Math.max(...want.map(Math.abs))).toBeGreaterThan(0.5);
+  });
+
+  it('marks the parameters that every call passes a constant (layout_free_buffers)', () => {
+    const marked = run(mlp(true), [LegalizeOps, DeduplicatePrimFuncs, AttachLayoutFreeBuffers]);
+    const cs = calls(marked);
+    const attr = (k: string) => (getFunction(marked, k) as unknown as PrimFunc).attrs[LAYOUT_FREE_ATTR];
+    // x · W1 and x · w share a kernel: no parameter is constant at both calls.
+    expect(attr(cs[0].kernel) ?? []).toEqual([]);
+    // h · W2 and z · W2: the weights are.
+    const second = cs.find((c) => c.kernel !== cs[0].kernel && c.args[1]?.kind === 'relax.Constant')!;
+    expect(attr(second.kernel)).toEqual([1]);
   });
 
   it('keeps the copy in a kernel that is also called with a weight known only at run time', () => {

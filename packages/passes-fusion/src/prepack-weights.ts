@@ -133,6 +133,40 @@ export function prepackWeights(mod: IRModule): IRModule {
   return out;
 }
 
+/** The PrimFunc attribute listing the parameters every call passes a constant (TVM's name). */
+export const LAYOUT_FREE_ATTR = 'layout_free_buffers';
+
+/**
+ * Mark on each kernel the parameters that every call passes a constant: a schedule may
+ * then choose any layout for them (relax.PrepackWeights makes it free), e.g. pack a
+ * matmul's weights into panels even for a single row.
+ */
+export function attachLayoutFreeBuffers(mod: IRModule): IRModule {
+  let out = mod;
+  for (const [name, sites] of callSites(mod)) {
+    const fn = primFuncOf(mod, name);
+    if (!fn) continue;
+    const free = fn.params
+      .map((_, i) => i)
+      .filter((i) =>
+        sites.every((s) => s.args[i]?.kind === 'relax.Constant' && movable((s.args[i] as Constant).dtype)),
+      );
+    const cur = fn.attrs[LAYOUT_FREE_ATTR];
+    if (free.length === 0 && cur === undefined) continue;
+    if (Array.isArray(cur) && cur.length === free.length && cur.every((x, i) => x === free[i])) continue;
+    const nf = Object.freeze({ ...fn, attrs: Object.freeze({ ...fn.attrs, [LAYOUT_FREE_ATTR]: free }) });
+    out = withFunction(out, name, nf as unknown as (typeof mod.funcs)[number]);
+  }
+  return out;
+}
+
+export const AttachLayoutFreeBuffers = definePass({
+  name: 'relax.AttachLayoutFreeBuffers',
+  kind: 'module',
+  optLevel: 1,
+  run: (mod) => attachLayoutFreeBuffers(mod),
+});
+
 export const PrepackWeights = definePass({
   name: 'relax.PrepackWeights',
   kind: 'module',

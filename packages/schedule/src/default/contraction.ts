@@ -88,7 +88,9 @@ export function planContraction(
   // No such axis (a depthwise convolution reads its input and weights at every output
   // channel): rows along the innermost other spatial axis still keep one accumulator per
   // row in registers, each row with its own input vector and the weight vectors shared.
-  const streaming = !rowVar;
+  // (A single-row matmul has no such axis either, but its other operand is broadcast: it
+  // is a matrix-vector product, not a stream.)
+  const streaming = !rowVar && loads.every((l) => l.buffer === store.buffer || vecLoads.includes(l));
   if (!rowVar) {
     for (let i = spatial.length - 2; i >= 0; i--) {
       const ext = constExtent(ivOf(spatial[i]).dom.extent);

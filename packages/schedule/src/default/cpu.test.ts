@@ -125,6 +125,29 @@ describe('defaultCPUSchedule', () => {
     if (hasAVX512) checkNative(s, ins, want, AVX512.features, 1e-4);
   });
 
+  it('packs a single-row matmul only when its weights are constant (layout_free_buffers)', () => {
+    const fn = matmul(1, 96, 256);
+    const rootAllocs = (f: PrimFunc) =>
+      f.body.kind === 'BlockRealize' ? f.body.block.allocBuffers.length : -1;
+    expect(rootAllocs(defaultCPUSchedule(fn, AVX512))).toBe(0);
+    const marked = Object.freeze({ ...fn, attrs: Object.freeze({ ...fn.attrs, layout_free_buffers: [1] }) });
+    const s = defaultCPUSchedule(marked, AVX512);
+    expect(rootAllocs(s)).toBe(1);
+    // Two threads share the panels of the one row (and the copy, until PrepackWeights lifts it).
+    expect(loopsOfKind(s, 'parallel').length).toBe(2);
+    checkInterpreter(
+      fn,
+      s,
+      [
+        [1, 96],
+        [96, 256],
+        [1, 256],
+      ],
+      1,
+      1e-4,
+    );
+  });
+
   it('uses the AVX2 width without AVX-512 and leaves a small matmul unpacked', () => {
     const fn = matmul(8, 33, 24);
     const s = defaultCPUSchedule(fn, AVX2);

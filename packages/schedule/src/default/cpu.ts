@@ -175,25 +175,27 @@ function packCandidate(
   sch: Schedule,
   blockRV: BlockRV,
   plan: ContractionPlan,
+  layoutFree: ReadonlySet<Buffer>,
 ): { index: number; buffer: Buffer } | undefined {
   const r = sch.getRealize(blockRV);
   const shape = blockShape(r);
   if (!shape) return undefined;
-  // Rows: the register block's row axis, else the outer spatial axes. A symbolic row count
-  // (a dynamic batch or sequence) counts as many rows: the operand is then almost always a
-  // constant weight, which relax.PrepackWeights packs at compile time, so the copy is free.
-  const rowVars = plan.rowVar ? [plan.rowVar] : shape.spatial.filter((v) => v !== plan.vecVar);
-  const rowExt = rowVars.reduce((a, v) => {
-    const e = constExtent(r.block.iterVars.find((iv) => iv.var === v)!.dom.extent);
-    return a * (e ?? Number.POSITIVE_INFINITY);
-  }, 1);
-  if (rowExt < MIN_PACK_ROWS) return undefined;
   const reduce = new Set<Var>(shape.reduce);
   const loads = loadsOf(shape.store.value).filter(
     (l) => l.buffer !== shape.store.buffer && l.indices.some((e) => usesVar(e, plan.vecVar)),
   );
   if (loads.length !== 1) return undefined;
   const { buffer, indices } = loads[0];
+  // Rows: the register block's row axis, else the outer spatial axes. The copy must pay
+  // for itself over them, unless the operand is constant at every call (the kernel's
+  // `layout_free_buffers`): relax.PrepackWeights then packs it at compile time. A symbolic
+  // row count (a dynamic batch or sequence) counts as many rows.
+  const rowVars = plan.rowVar ? [plan.rowVar] : shape.spatial.filter((v) => v !== plan.vecVar);
+  const rowExt = rowVars.reduce((a, v) => {
+    const e = constExtent(r.block.iterVars.find((iv) => iv.var === v)!.dom.extent);
+    return a * (e ?? Number.POSITIVE_INFINITY);
+  }, 1);
+  if (rowExt < MIN_PACK_ROWS && !layoutFree.has(buffer)) return undefined;
   const n = indices.length;
   // [..., k, j]: the column is the vector axis itself, the row a reduction variable.
   if (
@@ -212,6 +214,18 @@ function packCandidate(
   return index < 0 ? undefined : { index, buffer };
 }
 
+/** The parameters listed in `layout_free_buffers` (constant at every call). */
+function layoutFreeParams(fn: PrimFunc): Set<Buffer> {
+  const attr = fn.attrs.layout_free_buffers;
+  const out = new Set<Buffer>();
+  if (!Array.isArray(attr)) return out;
+  for (const i of attr) {
+    const p = typeof i === 'number' ? fn.params[i] : undefined;
+    if (p?.kind === 'Buffer') out.add(p);
+  }
+  return out;
+}
+
 /** Schedule every top-level block of `fn` for a CPU with `target`'s threads and vector width. */
 export function defaultCPUSchedule(fn: PrimFunc, target: CPUScheduleTarget = {}): PrimFunc {
   const threads = Math.max(1, target.numThreads ?? 1);
@@ -220,6 +234,7 @@ export function defaultCPUSchedule(fn: PrimFunc, target: CPUScheduleTarget = {})
   // Phase 1: plan the contractions and pack their vector operands (a new buffer layout
   // cannot be expressed by the primitives, so the packed function starts a new schedule).
   const plans = new Map<string, ContractionPlan>();
+  const layoutFree = layoutFreeParams(fn);
   let packed = fn;
   {
     const sch = createSchedule(hoistPadding(createSchedule(fn).func));
@@ -243,7 +258,7 @@ export function defaultCPUSchedule(fn: PrimFunc, target: CPUScheduleTarget = {})
         }
         if (!plan) continue;
         plans.set(name, plan);
-        const cand = packCandidate(sch, b, plan);
+        const cand = packCandidate(sch, b, plan, layoutFree);
         if (cand)
           packs.push({
             cacheBlock: sch.get(sch.cacheRead(b, cand.index, 'global')).name,
