@@ -8,7 +8,8 @@
 // The models come from tools/bench/export_models.py, which runs with torch, torchvision
 // and transformers pip-installed into .cache/bench-py (done here on first use) and writes
 // .cache/bench/<model>.onnx. The pseudo-model `matmul` runs the 1024³ matmul
-// micro-benchmark with the machine's measured FMA peak (tools/bench/matmul.mjs).
+// micro-benchmark with the machine's measured FMA peak (tools/bench/matmul.mjs);
+// `bert_dynamic` is the BERT encoder exported with a dynamic batch and sequence, run at 4 x 128.
 // Needs a build first: npx nx run-many -t build --projects=@kiln/cli
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -22,7 +23,7 @@ import { ensurePythonPackages } from '../pyenv.mjs';
 import { runMatmulBench } from './matmul.mjs';
 
 const root = new URL('../..', import.meta.url).pathname;
-const ALL_MODELS = ['matmul', 'mlp', 'bert', 'mobilenetv2', 'resnet18'];
+const ALL_MODELS = ['matmul', 'mlp', 'bert', 'mobilenetv2', 'resnet18', 'bert_dynamic'];
 
 function parseArgs(argv) {
   const o = {

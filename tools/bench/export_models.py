@@ -78,6 +78,12 @@ def bert() -> tuple[torch.nn.Module, tuple[torch.Tensor, ...], list[str]]:
     return m, (torch.randn(1, 128, 256, generator=torch.Generator().manual_seed(2)),), ["hidden"]
 
 
+def bert_dynamic() -> tuple[torch.nn.Module, tuple[torch.Tensor, ...], list[str]]:
+    """The same encoder exported with a dynamic batch and sequence, run at 4 x 128."""
+    m, _, names = bert()
+    return m, (torch.randn(4, 128, 256, generator=torch.Generator().manual_seed(2)),), names
+
+
 def mlp() -> tuple[torch.nn.Module, tuple[torch.Tensor, ...], list[str]]:
     torch.manual_seed(0)
     m = torch.nn.Sequential(
@@ -90,7 +96,11 @@ def mlp() -> tuple[torch.nn.Module, tuple[torch.Tensor, ...], list[str]]:
     return m, (torch.randn(1, 784, generator=torch.Generator().manual_seed(2)),), ["x"]
 
 
-MODELS = {"resnet18": resnet18, "mobilenetv2": mobilenetv2, "bert": bert, "mlp": mlp}
+MODELS = {"resnet18": resnet18, "mobilenetv2": mobilenetv2, "bert": bert, "mlp": mlp, "bert_dynamic": bert_dynamic}
+
+# Models exported with symbolic dimensions (input name -> axis -> dim name); they are
+# benchmarked at the shape of their example inputs.
+DYNAMIC_AXES = {"bert_dynamic": {"hidden": {0: "batch", 1: "seq"}}}
 
 
 def main() -> None:
@@ -105,7 +115,16 @@ def main() -> None:
         model.eval()
         tmp = path + ".tmp"
         with torch.no_grad():
-            torch.onnx.export(model, inputs, tmp, input_names=input_names, output_names=["output"], opset_version=17, dynamo=False)
+            torch.onnx.export(
+                model,
+                inputs,
+                tmp,
+                input_names=input_names,
+                output_names=["output"],
+                opset_version=17,
+                dynamo=False,
+                dynamic_axes=DYNAMIC_AXES.get(name),
+            )
         meta = {"inputs": [{"name": n, "shape": list(t.shape), "dtype": "float32"} for n, t in zip(input_names, inputs)]}
         with open(os.path.join(out, f"{name}.json"), "w") as f:
             json.dump(meta, f)
