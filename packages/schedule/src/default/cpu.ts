@@ -292,8 +292,7 @@ export function defaultCPUSchedule(fn: PrimFunc, target: CPUScheduleTarget = {})
       const plan = plans.get(name);
       if (plan) {
         const init = scheduleContraction(sch, b, plan, threads);
-        const tile = init ? fuseEpilogue(sch, b, init, plan, fused) : undefined;
-        if (tile) tiles.push(tile);
+        if (init) tiles.push(...fuseEpilogue(sch, b, init, plan, fused));
         continue;
       }
       const dot = planDot(sch, b, lanes);

@@ -65,7 +65,7 @@ export function fuseEpilogue(
   init: BlockRV,
   plan: ContractionPlan,
   moved: Set<string>,
-): TileBuffer | undefined {
+): TileBuffer[] {
   const lanes = plan.lanes;
   const loops = sch.getLoops(block);
   const initLoops = sch.getLoops(init);
@@ -76,11 +76,11 @@ export function fuseEpilogue(
     sch.get(loops[k]).loopVar === sch.get(initLoops[k]).loopVar
   )
     k++;
-  if (k === 0) return undefined;
+  if (k === 0) return [];
   const tile: LoopRV = loops[k - 1];
   const realize = sch.getRealize(block);
   const blk = realize.block;
-  if (blk.body.kind !== 'BufferStore') return undefined;
+  if (blk.body.kind !== 'BufferStore') return [];
   // What one iteration of the tile loop covers of each output axis: the extents of the
   // loops below it that the axis's binding uses (splits bind outer * inner + inner, so
   // that is the low-order part). The output is indexed by the spatial iteration
@@ -109,6 +109,7 @@ export function fuseEpilogue(
     loopVar: sch.get(tile).loopVar,
     tile: tileExtents,
   };
+  const extra: TileBuffer[] = [];
   let producer = block;
   for (;;) {
     const consumers = sch.getConsumers(producer);
@@ -126,8 +127,17 @@ export function fuseEpilogue(
       } else sch.vectorize(inner);
     }
     producer = c;
+    // An intermediate of the epilogue chain (the bias-added value GELU reads) of the
+    // accumulator's shape is then also touched only inside the tile: it gets the same tile.
+    const w = sch.getRealize(c).block.writes[0]?.buffer;
+    if (
+      w &&
+      w.shape.length === out.buffer.shape.length &&
+      w.shape.every((e, i) => structuralEqual(e, out.buffer.shape[i]))
+    )
+      extra.push({ ...out, buffer: w });
   }
-  return out;
+  return [out, ...extra];
 }
 
 /** Every buffer access (load, store, block region) of `buf` in `n`. */
