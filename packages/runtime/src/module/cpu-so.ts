@@ -135,7 +135,7 @@ export const cpuSoLoader: ModuleLoader = (entry, ctx) => {
   if (arch !== undefined && arch !== process.arch) {
     runtimeError(
       RuntimeErrorCodes.MODULE_LOAD,
-      `${ctx.source}: cpu-so module '${entry.name}' is compiled for ${arch}, and this machine is ${process.arch}: compile the model for this machine's target (or run the artifact on a ${arch} machine)`,
+      `${ctx.source}: cpu-so module '${entry.name}' is compiled for ${arch}, and this machine is ${process.arch}: compile the model for this machine's target, or run the artifact on an ${arch} machine`,
     );
   }
   const dir = mkdtempSync(join(tmpdir(), 'kiln-so-'));
