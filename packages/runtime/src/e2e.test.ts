@@ -5,10 +5,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import type { Artifact } from './artifact/format.js';
 import { writeArtifactFile } from './artifact/writer.js';
 import { parseCSignature } from './module/kernel-module.js';
 import { compileSharedLibrary } from './module/testing-cc.js';
-import { tryKoffi } from './native.js';
+import { bufferAddress, tryKoffi } from './native.js';
 import { createRuntime } from './runtime.js';
 import { Tensor } from './tensor.js';
 import { FunctionBuilder } from './vm/builder.js';
@@ -170,32 +171,34 @@ describe.skipIf(!compiled.ok)('native MLP from a .kiln file', () => {
     return y;
   }
 
+  const bytes = (a: Float32Array) => new Uint8Array(a.buffer);
+  const artifactWith = (data: (a: Float32Array) => Uint8Array): Artifact => ({
+    kilnVersion: '0.0.0',
+    target: 'llvm',
+    devices: ['cpu:0'],
+    functions: [build()],
+    constants: [
+      { name: 'W1', dtype: 'float32', shape: [D, H], data: data(W1) },
+      { name: 'b1', dtype: 'float32', shape: [H], data: data(b1) },
+      { name: 'W2', dtype: 'float32', shape: [H, O], data: data(W2) },
+      { name: 'b2', dtype: 'float32', shape: [O], data: data(b2) },
+    ],
+    kernelModules: [
+      {
+        name: 'cpu',
+        kind: 'cpu-so',
+        device: 0,
+        symbols: Object.fromEntries(
+          DECLS.map((d) => [parseCSignature(d).symbol, parseCSignature(d).signature]),
+        ),
+        data: compiled.ok ? compiled.bytes : new Uint8Array(),
+      },
+    ],
+  });
+
   it('writes, loads by path and runs at several batch sizes', () => {
     const path = join(dir, 'mlp.kiln');
-    const bytes = (a: Float32Array) => new Uint8Array(a.buffer);
-    writeArtifactFile(path, {
-      kilnVersion: '0.0.0',
-      target: 'llvm',
-      devices: ['cpu:0'],
-      functions: [build()],
-      constants: [
-        { name: 'W1', dtype: 'float32', shape: [D, H], data: bytes(W1) },
-        { name: 'b1', dtype: 'float32', shape: [H], data: bytes(b1) },
-        { name: 'W2', dtype: 'float32', shape: [H, O], data: bytes(W2) },
-        { name: 'b2', dtype: 'float32', shape: [O], data: bytes(b2) },
-      ],
-      kernelModules: [
-        {
-          name: 'cpu',
-          kind: 'cpu-so',
-          device: 0,
-          symbols: Object.fromEntries(
-            DECLS.map((d) => [parseCSignature(d).symbol, parseCSignature(d).signature]),
-          ),
-          data: compiled.ok ? compiled.bytes : new Uint8Array(),
-        },
-      ],
-    });
+    writeArtifactFile(path, artifactWith(bytes));
     const rt = createRuntime();
     const exe = rt.load(path);
     // Constants are read into aligned memory and viewed in place.
@@ -210,6 +213,33 @@ describe.skipIf(!compiled.ok)('native MLP from a .kiln file', () => {
         expect(Math.abs(got[i] - want[i])).toBeLessThanOrEqual(1e-4 * Math.max(1, Math.abs(want[i])));
     }
     expect(rt.memoryStats()['cpu:0'].inUseBytes).toBe(0);
+    exe.dispose();
+  });
+
+  it('copies the unaligned constants of an in-memory artifact to aligned memory once', () => {
+    // The compiler's constants live wherever JavaScript put them; kernels read weights as
+    // aligned vectors. Place each one 4 bytes past a 64-byte boundary.
+    const unaligned = (a: Float32Array): Uint8Array => {
+      const buf = new Uint8Array(a.byteLength + 128);
+      const base = bufferAddress(buf.buffer) ?? 0n;
+      const at = Number((64n - (base % 64n)) % 64n) + 4;
+      const view = buf.subarray(at, at + a.byteLength);
+      view.set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+      return view;
+    };
+    const a = artifactWith(unaligned);
+    expect(
+      a.constants.some(
+        (c) => (bufferAddress(c.data.buffer as ArrayBuffer)! + BigInt(c.data.byteOffset)) % 64n !== 0n,
+      ),
+    ).toBe(true);
+    const exe = createRuntime().load(a);
+    for (const c of exe.constants) expect(c.isAligned(64)).toBe(true);
+    const x = rand(3 * D, 7);
+    const got = (exe.call('main', Tensor.fromTypedArray(x, [3, D])) as Tensor).toTypedArray() as Float32Array;
+    const want = reference(x, 3);
+    for (let i = 0; i < want.length; i++)
+      expect(Math.abs(got[i] - want[i])).toBeLessThanOrEqual(1e-4 * Math.max(1, Math.abs(want[i])));
     exe.dispose();
   });
 });
